@@ -1,0 +1,308 @@
+"""Site configuration: the only thing besides pixels that a detector is given.
+
+A live installation is configured with the camera's calibration to the ground plane and
+with the zones an operator drew (forbidden areas, one-way corridors, density-capped
+areas). ``sim`` exports the same file for a scenario's camera; a person writes it by hand
+for a real camera (four or more image/ground point pairs are enough).
+
+File format (YAML)::
+
+    camera: cam1
+    image_size: [640, 360]          # [px] width, height
+    fps: 10                         # frames per second of the stream
+    calibration:
+      homography: [[...], [...], [...]]   # ground (x, y metres) -> image (u, v pixels)
+      # or, instead of the homography:
+      # points: [{ground: [x, y], image: [u, v]}, ...]   (>= 4 pairs)
+      projection: [[...], [...], [...]]   # optional 3x4 matrix (x, y, z metres) -> image
+    zones:
+      - name: tracks
+        kind: forbidden
+        polygon: [[x, y], ...]      # [m] on the ground plane
+      - name: corridor
+        kind: one_way
+        polygon: [[x, y], ...]
+        direction_deg: 90           # allowed walking direction, counter-clockwise from +x
+      - name: hall
+        kind: density
+        polygon: [[x, y], ...]
+        capacity_per_m2: 2.0        # persons per square metre above which it is excessive
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from enum import Enum
+
+import numpy as np
+
+
+class SiteError(ValueError):
+    """A site configuration that cannot be used; the message names the field."""
+
+
+class ZoneKind(str, Enum):
+    FORBIDDEN = "forbidden"
+    ONE_WAY = "one_way"
+    DENSITY = "density"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Zone:
+    """A named area of the ground plane with a rule attached."""
+
+    name: str
+    kind: ZoneKind
+    polygon_m: np.ndarray  #: (K, 2) [m] vertices on the ground plane
+    direction_deg: float | None = None  #: [deg] allowed direction of travel (one_way only)
+    capacity_per_m2: float | None = None  #: [persons/m²] threshold (density only)
+
+    def __post_init__(self) -> None:
+        poly = np.asarray(self.polygon_m, dtype=np.float64)
+        if poly.ndim != 2 or poly.shape[1] != 2 or len(poly) < 3:
+            raise SiteError(f"zone {self.name!r}: polygon must be >= 3 [x, y] points; got shape {poly.shape}")
+        object.__setattr__(self, "polygon_m", poly)
+        object.__setattr__(self, "kind", ZoneKind(self.kind))
+        if self.kind is ZoneKind.ONE_WAY and self.direction_deg is None:
+            raise SiteError(f"zone {self.name!r}: kind one_way needs direction_deg")
+        if self.kind is ZoneKind.DENSITY and (self.capacity_per_m2 is None or self.capacity_per_m2 <= 0):
+            raise SiteError(f"zone {self.name!r}: kind density needs capacity_per_m2 > 0; got {self.capacity_per_m2!r}")
+
+    @property
+    def area_m2(self) -> float:
+        x, y = self.polygon_m[:, 0], self.polygon_m[:, 1]
+        return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+    def contains(self, points_m: np.ndarray) -> np.ndarray:
+        """Boolean mask of which (N, 2) ground points lie inside the zone."""
+        return points_in_polygon(np.asarray(points_m, dtype=np.float64).reshape(-1, 2), self.polygon_m)
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "kind": self.kind.value, "polygon": self.polygon_m.round(4).tolist()}
+        if self.direction_deg is not None:
+            d["direction_deg"] = float(self.direction_deg)
+        if self.capacity_per_m2 is not None:
+            d["capacity_per_m2"] = float(self.capacity_per_m2)
+        return d
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Even-odd rule, vectorised over points: (N, 2) points, (K, 2) polygon -> (N,) bool."""
+    x, y = points[:, 0:1], points[:, 1:2]
+    x0, y0 = polygon[:, 0], polygon[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    crosses = (y0 > y) != (y1 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    return np.count_nonzero(crosses & (x < x_at), axis=1) % 2 == 1
+
+
+@dataclass(frozen=True, kw_only=True)
+class SiteConfig:
+    """Camera calibration and zones for one camera."""
+
+    camera: str
+    image_size: tuple[int, int]  #: [px] (width, height)
+    fps: float  #: [frames/s]
+    homography: np.ndarray  #: (3, 3) ground (x, y) [m] -> image (u, v) [px]
+    projection: np.ndarray | None = None  #: (3, 4) world (x, y, z) [m] -> image, if known
+    zones: tuple[Zone, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        h = np.asarray(self.homography, dtype=np.float64)
+        if h.shape != (3, 3) or not np.all(np.isfinite(h)) or abs(np.linalg.det(h)) < 1e-12:
+            raise SiteError(f"site {self.camera!r}: calibration.homography must be an invertible 3x3 matrix; got {h.tolist()}")
+        object.__setattr__(self, "homography", h)
+        if self.projection is not None:
+            p = np.asarray(self.projection, dtype=np.float64)
+            if p.shape != (3, 4):
+                raise SiteError(f"site {self.camera!r}: calibration.projection must be 3x4; got shape {p.shape}")
+            object.__setattr__(self, "projection", p)
+        w, h_px = (int(v) for v in self.image_size)
+        if w <= 0 or h_px <= 0:
+            raise SiteError(f"site {self.camera!r}: image_size must be two positive integers; got {self.image_size!r}")
+        object.__setattr__(self, "image_size", (w, h_px))
+        if not self.fps > 0:
+            raise SiteError(f"site {self.camera!r}: fps must be > 0; got {self.fps!r}")
+        names = [z.name for z in self.zones]
+        if len(set(names)) != len(names):
+            raise SiteError(f"site {self.camera!r}: zone names must be unique; got {names}")
+        object.__setattr__(self, "zones", tuple(self.zones))
+
+    # --- geometry -----------------------------------------------------------------
+    @property
+    def ground_from_image(self) -> np.ndarray:
+        return np.linalg.inv(self.homography)
+
+    def image_to_ground(self, uv: np.ndarray) -> np.ndarray:
+        """(N, 2) pixel points -> (N, 2) ground points [m]; points above the horizon give nan."""
+        return _apply_h(self.ground_from_image, uv)
+
+    def ground_to_image(self, xy: np.ndarray) -> np.ndarray:
+        """(N, 2) ground points [m] -> (N, 2) pixel points."""
+        return _apply_h(self.homography, xy)
+
+    def person_height_px(self, foot_m: np.ndarray, height_m: float = 1.7) -> np.ndarray:
+        """Expected image height [px] of a person of ``height_m`` standing at each foot point.
+
+        Uses the 3x4 projection when the site gives one; otherwise assumes a camera looking
+        down steeply and scales by the homography's local metres-to-pixels factor.
+        """
+        foot_m = np.asarray(foot_m, dtype=np.float64).reshape(-1, 2)
+        if self.projection is not None:
+            n = len(foot_m)
+            base = np.c_[foot_m, np.zeros(n), np.ones(n)] @ self.projection.T
+            top = np.c_[foot_m, np.full(n, height_m), np.ones(n)] @ self.projection.T
+            with np.errstate(divide="ignore", invalid="ignore"):
+                return np.abs(base[:, 1] / base[:, 2] - top[:, 1] / top[:, 2])
+        a = self.ground_to_image(foot_m)
+        b = self.ground_to_image(foot_m + np.array([0.0, 0.5]))
+        c = self.ground_to_image(foot_m + np.array([0.5, 0.0]))
+        scale = np.maximum(np.linalg.norm(b - a, axis=1), np.linalg.norm(c - a, axis=1)) / 0.5
+        return scale * height_m
+
+    def zones_of(self, kind: ZoneKind) -> list[Zone]:
+        return [z for z in self.zones if z.kind is kind]
+
+    def zone_image_polygon(self, zone: Zone) -> np.ndarray:
+        """The zone's outline in pixels (float, may extend beyond the image)."""
+        return self.ground_to_image(zone.polygon_m)
+
+    # --- file boundary --------------------------------------------------------------
+    def to_dict(self) -> dict:
+        cal = {"homography": self.homography.tolist()}
+        if self.projection is not None:
+            cal["projection"] = self.projection.tolist()
+        return {
+            "camera": self.camera,
+            "image_size": list(self.image_size),
+            "fps": float(self.fps),
+            "calibration": cal,
+            "zones": [z.to_dict() for z in self.zones],
+        }
+
+    def save(self, path) -> None:
+        import yaml
+
+        _atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+
+    @classmethod
+    def from_dict(cls, d: dict, *, where: str = "site") -> "SiteConfig":
+        if not isinstance(d, dict):
+            raise SiteError(f"{where}: expected a mapping; got {type(d).__name__}")
+        _reject_unknown(d, {"camera", "image_size", "fps", "calibration", "zones"}, where)
+        for key in ("camera", "image_size", "fps", "calibration"):
+            if key not in d:
+                raise SiteError(f"{where}: missing key {key!r}")
+        cal = d["calibration"]
+        if not isinstance(cal, dict):
+            raise SiteError(f"{where}.calibration: expected a mapping; got {cal!r}")
+        _reject_unknown(cal, {"homography", "points", "projection"}, f"{where}.calibration")
+        if "homography" in cal:
+            hom = np.asarray(cal["homography"], dtype=np.float64)
+        elif "points" in cal:
+            hom = homography_from_points(cal["points"], where=f"{where}.calibration.points")
+        elif "projection" in cal:
+            p = np.asarray(cal["projection"], dtype=np.float64)
+            hom = p[:, [0, 1, 3]]
+        else:
+            raise SiteError(f"{where}.calibration: give homography, points or projection")
+        zones = []
+        for i, z in enumerate(d.get("zones") or []):
+            zw = f"{where}.zones[{i}]"
+            if not isinstance(z, dict):
+                raise SiteError(f"{zw}: expected a mapping; got {z!r}")
+            _reject_unknown(z, {"name", "kind", "polygon", "direction_deg", "capacity_per_m2"}, zw)
+            try:
+                kind = ZoneKind(z.get("kind"))
+            except ValueError:
+                raise SiteError(f"{zw}.kind: expected one of forbidden, one_way, density; got {z.get('kind')!r}") from None
+            try:
+                zones.append(
+                    Zone(
+                        name=str(z.get("name", f"zone{i}")),
+                        kind=kind,
+                        polygon_m=np.asarray(z.get("polygon"), dtype=np.float64),
+                        direction_deg=z.get("direction_deg"),
+                        capacity_per_m2=z.get("capacity_per_m2"),
+                    )
+                )
+            except (SiteError, ValueError, TypeError) as exc:
+                raise SiteError(f"{zw}: {exc}") from None
+        try:
+            return cls(
+                camera=str(d["camera"]),
+                image_size=tuple(d["image_size"]),
+                fps=float(d["fps"]),
+                homography=hom,
+                projection=cal.get("projection"),
+                zones=tuple(zones),
+            )
+        except (TypeError, ValueError) as exc:
+            if isinstance(exc, SiteError):
+                raise SiteError(f"{where}: {exc}") from None
+            raise SiteError(f"{where}: {exc}") from None
+
+    @classmethod
+    def load(cls, path) -> "SiteConfig":
+        import yaml
+
+        with open(path, encoding="utf-8") as fh:
+            try:
+                data = yaml.safe_load(fh)
+            except yaml.YAMLError as exc:
+                raise SiteError(f"{path}: not valid YAML ({exc})") from None
+        return cls.from_dict(data, where=str(path))
+
+
+def homography_from_points(points, *, where: str = "points") -> np.ndarray:
+    """Ground-to-image homography from >= 4 ``{ground: [x, y], image: [u, v]}`` pairs."""
+    import cv2
+
+    if not isinstance(points, list) or len(points) < 4:
+        raise SiteError(f"{where}: need at least 4 ground/image pairs; got {points!r}")
+    try:
+        g = np.array([p["ground"] for p in points], dtype=np.float64)
+        im = np.array([p["image"] for p in points], dtype=np.float64)
+    except (KeyError, TypeError) as exc:
+        raise SiteError(f"{where}: each pair needs ground: [x, y] and image: [u, v] ({exc})") from None
+    hom, _ = cv2.findHomography(g, im, 0)
+    if hom is None:
+        raise SiteError(f"{where}: the points are degenerate (collinear?); no homography fits")
+    return hom
+
+
+def _apply_h(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    q = np.c_[pts, np.ones(len(pts))] @ h.T
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = q[:, :2] / q[:, 2:3]
+    out[q[:, 2] <= 0] = np.nan
+    return out
+
+
+def _reject_unknown(d: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise SiteError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _atomic_write_text(path, text: str) -> None:
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def angle_deg(v: np.ndarray) -> np.ndarray:
+    """Direction of (N, 2) vectors in degrees counter-clockwise from +x."""
+    return np.degrees(np.arctan2(v[..., 1], v[..., 0]))
+
