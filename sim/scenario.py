@@ -403,7 +403,10 @@ def _format_validation_error(exc: ValidationError, data: dict, where: str) -> st
             msg = msg[len("Value error, "):]
         if etype == "union_tag_invalid":
             msg = f"event type must be one of {', '.join(sorted(t.value for t in (EventType.INTRUSION,)))} (more come with later versions)"
-        lines.append(f"{key}: {msg}; got {received!r}" if key else f"{msg}")
+        if isinstance(received, (dict, list)) and etype == "value_error":
+            lines.append(f"{key}: {msg}")  # a whole-object check whose message names the values
+        else:
+            lines.append(f"{key}: {msg}; got {received!r}" if key else f"{msg}")
     head = f"scenario {where!r}: "
     return head + ("\n  ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines))
 

@@ -1,0 +1,34 @@
+# stationwatch: `make demo` runs the demo evaluation, `make test` the test suite.
+# Both create .venv on first use and install what they need (torch pinned first: its CPU
+# build lies on local disk; an unpinned torch would download a multi-GB CUDA build).
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test bench install clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(VENV)/bin/stationwatch demo --out runs/demo
+
+test: $(STAMP)
+	$(PY) -m pytest -q -p no:cacheprovider tests notebooks --nbmake --nbmake-timeout=300
+
+bench: $(STAMP)
+	$(PY) benchmarks/bench_sim.py
+	$(PY) benchmarks/bench_render.py
+	$(PY) benchmarks/bench_detect.py
+	$(PY) -m pytest -q benchmarks --benchmark-only
+
+clean:
+	rm -rf runs .pytest_cache

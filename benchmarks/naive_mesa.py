@@ -1,0 +1,130 @@
+"""The peer of the crowd benchmark: the same social force model written agent by agent.
+
+This is what a Mesa user would naturally write: each :class:`NaivePedestrian` asks the
+``ContinuousSpace`` for its neighbours within the cut-off, loops over them in Python to sum
+the forces of :mod:`sim.crowd` (driving term, anisotropic exponential repulsion, body
+compression, sliding friction, walls), and the model updates synchronously (every agent
+computes its new velocity, then every agent moves). The desired direction is the straight
+line to the nearest point of the agent's exit segment, which in an open hall is what the
+floor field gives.
+
+It is a benchmark peer, not part of the simulation: it has no arrivals, exits or
+behaviours, only the per-step motion of a fixed crowd.
+"""
+
+from __future__ import annotations
+
+import math
+
+import mesa
+import numpy as np
+from mesa.space import ContinuousSpace
+
+from sim.crowd import SocialForceParams
+
+
+def _nearest_on_segment(px, py, ax, ay, bx, by):
+    abx, aby = bx - ax, by - ay
+    len2 = abx * abx + aby * aby
+    u = 0.0 if len2 == 0 else max(0.0, min(1.0, ((px - ax) * abx + (py - ay) * aby) / len2))
+    return ax + u * abx, ay + u * aby
+
+
+class NaivePedestrian(mesa.Agent):
+    def __init__(self, model: "NaiveCrowdModel", pos, vel, v0, radius, target) -> None:
+        super().__init__(model)
+        self.vx, self.vy = float(vel[0]), float(vel[1])
+        self.v0 = float(v0)
+        self.radius = float(radius)
+        self.target = target  # (ax, ay, bx, by) exit segment
+        self.ex, self.ey = 1.0, 0.0
+        self.next_v = (self.vx, self.vy)
+        self._start = (float(pos[0]), float(pos[1]))
+
+    def desired_direction(self):
+        x, y = self.pos
+        tx, ty = _nearest_on_segment(x, y, *self.target)
+        dx, dy = tx - x, ty - y
+        d = math.hypot(dx, dy)
+        return (dx / d, dy / d) if d > 1e-9 else (0.0, 0.0)
+
+    def step(self) -> None:
+        m = self.model
+        p = m.params
+        dt = m.dt
+        x, y = self.pos
+        ex, ey = self.desired_direction()
+        self.ex, self.ey = ex, ey
+        mass = p.mass_kg
+        fx = (self.v0 * ex - self.vx) * mass / p.tau_s
+        fy = (self.v0 * ey - self.vy) * mass / p.tau_s
+        k_eff = min(p.k_body, mass / (4.0 * dt * dt))
+        fric_cap = mass / (4.0 * dt)
+        lam = p.anisotropy
+        for other in m.space.get_neighbors(self.pos, p.cutoff_m, include_center=False):
+            ox, oy = other.pos
+            dx, dy = x - ox, y - oy
+            d = max(math.hypot(dx, dy), 1e-6)
+            nx, ny = dx / d, dy / d
+            overlap = self.radius + other.radius - d
+            cos_phi = -(ex * nx + ey * ny)
+            w = lam + (1.0 - lam) * 0.5 * (1.0 + cos_phi)
+            mag = p.a_n * math.exp(overlap / p.b_m) * w
+            fx += mag * nx
+            fy += mag * ny
+            if overlap > 0:
+                dvt = (other.vx - self.vx) * -ny + (other.vy - self.vy) * nx
+                fric = min(p.kappa_friction * overlap, fric_cap) * dvt
+                fx += k_eff * overlap * nx - fric * ny
+                fy += k_eff * overlap * ny + fric * nx
+        for ax, ay, bx, by in m.walls:
+            cx, cy = _nearest_on_segment(x, y, ax, ay, bx, by)
+            dx, dy = x - cx, y - cy
+            d = math.hypot(dx, dy)
+            if d >= p.wall_cutoff_m or d <= 1e-9:
+                continue
+            nx, ny = dx / d, dy / d
+            overlap = self.radius - d
+            mag = p.a_wall_n * math.exp(overlap / p.b_wall_m)
+            fx += mag * nx
+            fy += mag * ny
+            if overlap > 0:
+                tx, ty = -ny, nx
+                vt = self.vx * tx + self.vy * ty
+                fric = min(p.kappa_friction * overlap, fric_cap) * vt
+                fx += k_eff * overlap * nx - fric * tx
+                fy += k_eff * overlap * ny - fric * ty
+        vx = self.vx + fx * dt / mass
+        vy = self.vy + fy * dt / mass
+        speed = math.hypot(vx, vy)
+        vmax = p.max_speed_factor * self.v0
+        if speed > vmax:
+            vx, vy = vx * vmax / speed, vy * vmax / speed
+        self.next_v = (vx, vy)
+
+    def advance(self) -> None:
+        m = self.model
+        self.vx, self.vy = self.next_v
+        x, y = self.pos
+        nx = min(max(x + self.vx * m.dt, 0.0), m.space.x_max - 1e-9)
+        ny = min(max(y + self.vy * m.dt, 0.0), m.space.y_max - 1e-9)
+        m.space.move_agent(self, (nx, ny))
+
+
+class NaiveCrowdModel(mesa.Model):
+    """A fixed crowd in a rectangular hall ``width`` x ``height`` [m], stepped agent by agent."""
+
+    def __init__(self, *, pos, vel, v0, radius, targets, walls, width, height, dt=0.05,
+                 params: SocialForceParams | None = None, seed: int = 0) -> None:
+        super().__init__(seed=seed)
+        self.dt = float(dt)
+        self.params = params or SocialForceParams()
+        self.walls = [tuple(float(v) for v in np.ravel(w)) for w in walls]
+        self.space = ContinuousSpace(width, height, torus=False)
+        for i in range(len(pos)):
+            a = NaivePedestrian(self, pos[i], vel[i], v0[i], radius[i], tuple(float(v) for v in np.ravel(targets[i])))
+            self.space.place_agent(a, a._start)
+
+    def step(self) -> None:
+        self.agents.do("step")
+        self.agents.do("advance")

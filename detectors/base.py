@@ -1,0 +1,63 @@
+"""The detector protocol: one score per frame per detector, from the shared percept.
+
+A detector is a class with
+
+- ``event_type: EventType`` and ``default_threshold: float`` (class attributes; the
+  alert policy's threshold unless the caller gives one), optionally
+  ``default_min_duration_s`` and ``default_cooldown_s`` [s];
+- ``__init__(site, **params)``;
+- ``score(percept) -> DetectorOutput``: called once per frame in time order (detectors
+  may keep state, e.g. a moving average); the score is the maximum over the detector's
+  zones, higher = more sure, 0 while ``percept.ready`` is False;
+- optionally ``supports(site) -> bool`` (classmethod): whether the site has what the
+  detector needs (an intrusion detector needs a forbidden zone). Absent means True.
+
+Third-party detectors implement the same protocol and register under the entry-point
+group ``stationwatch.detectors`` (see :mod:`detectors.registry`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import ClassVar, Protocol, runtime_checkable
+
+from detectors.events import EventType
+from detectors.perception import Percept
+from detectors.site import SiteConfig
+
+
+@dataclass(frozen=True, slots=True)
+class DetectorOutput:
+    """A detector's verdict on one frame."""
+
+    score: float  #: higher = more sure; the policy compares it with a threshold
+    bbox: tuple[float, float, float, float] | None = None  #: [px] x, y, w, h of the evidence, full resolution
+    zone: str | None = None  #: name of the zone that gave the score
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.score):
+            raise ValueError(f"DetectorOutput.score must be finite; got {self.score!r}")
+        if self.bbox is not None and len(self.bbox) != 4:
+            raise ValueError(f"DetectorOutput.bbox must be (x, y, w, h); got {self.bbox!r}")
+
+
+#: The output of a detector that saw nothing.
+NOTHING = DetectorOutput(0.0)
+
+
+@runtime_checkable
+class Detector(Protocol):
+    event_type: ClassVar[EventType]
+    default_threshold: ClassVar[float]
+
+    def __init__(self, site: SiteConfig, **params) -> None: ...
+
+    def score(self, percept: Percept) -> DetectorOutput: ...
+
+
+def supports(detector_class: type, site: SiteConfig) -> bool:
+    """Whether ``detector_class`` can run on ``site`` (its ``supports`` classmethod, else True)."""
+    check = getattr(detector_class, "supports", None)
+    return True if check is None else bool(check(site))
+

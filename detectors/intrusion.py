@@ -1,0 +1,157 @@
+"""Intrusion: a person whose feet stand inside a forbidden zone (the track bed, a service area).
+
+Only the ground-contact points matter: a passenger standing on the platform by the edge
+has a body that covers the track bed in the image, but feet on the platform. The
+detector therefore reads each foreground blob column by column (working resolution):
+
+- a column's *bottom* (its lowest foreground pixel) is a **ground contact** when no
+  column of the same blob within ±``window_fraction`` of a person's height reaches
+  lower by more than ``contact_tolerance`` of a person's height. Legs are contacts; an
+  arm or a bag held out over the edge is not (the body beside it reaches lower);
+  a person lying down is a row of contacts. Blobs of several people merged together
+  keep one contact per person, so a passenger on the tracks who touches, in the image,
+  someone waiting on the platform is still seen.
+- a column taller than ``tall_fraction`` times the person height expected at its
+  bottom holds somebody standing behind the one in front (feet hidden): that person's
+  foot is placed where a person whose head is at the column's top would stand.
+
+Score per blob and zone: ``min(1, A / (area_fraction * E))`` where ``A`` is the
+foreground area [px²] attributed to feet inside the zone (the columns within the
+window of an in-zone contact, plus the part of tall columns above the front person) and
+``E`` the expected area of one person there (:class:`~detectors.perception.WorkGrid`).
+With ``area_fraction = 0.5`` a person half hidden by a pillar still scores 1. The
+detector's score is the maximum over blobs and forbidden zones, its box the best
+blob's in-zone columns.
+
+Known blind spot: a person whose legs are hidden (behind the platform lip, seen from
+the platform) leaves a short blob whose bottom is the occluder's edge. It is not
+re-footed from its head, because a passenger crouching at the edge looks the same from
+one camera; that choice trades a miss for no false alarm on every crouching passenger.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from detectors.base import NOTHING, DetectorOutput
+from detectors.events import EventType
+from detectors.perception import Percept, WorkGrid
+from detectors.site import SiteConfig, ZoneKind
+
+
+class IntrusionDetector:
+    """Feet inside a forbidden zone. See the module docstring for the rule and its constants."""
+
+    event_type = EventType.INTRUSION
+    default_threshold = 0.5
+    default_min_duration_s = 0.3  #: [s] a single glitchy frame does not page an operator
+    default_cooldown_s = 10.0  #: [s]
+
+    def __init__(self, site: SiteConfig, *, area_fraction: float = 0.5, contact_tolerance: float = 0.1,
+                 window_fraction: float = 0.2, tall_fraction: float = 1.5) -> None:
+        self.zones = site.zones_of(ZoneKind.FORBIDDEN)
+        if not self.zones:
+            raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
+                             f"{[z.name for z in site.zones]}")
+        for name, value in (("area_fraction", area_fraction), ("window_fraction", window_fraction),
+                            ("tall_fraction", tall_fraction)):
+            if not value > 0:
+                raise ValueError(f"IntrusionDetector.{name} must be > 0; got {value!r}")
+        if not contact_tolerance >= 0:
+            raise ValueError(f"IntrusionDetector.contact_tolerance must be >= 0; got {contact_tolerance!r}")
+        self.site = site
+        self.area_fraction = float(area_fraction)
+        self.contact_tolerance = float(contact_tolerance)
+        self.window_fraction = float(window_fraction)
+        self.tall_fraction = float(tall_fraction)
+        self._grid: WorkGrid | None = None
+        self._zone_maps: list[tuple[str, np.ndarray, np.ndarray]] = []
+
+    @classmethod
+    def supports(cls, site: SiteConfig) -> bool:
+        return bool(site.zones_of(ZoneKind.FORBIDDEN))
+
+    def _prepare(self, grid: WorkGrid) -> None:
+        """Per-zone maps at the working resolution: feet inside, and an integral image of the
+        pixels whose blob could hold such feet (a cheap test of which blobs to read)."""
+        self._grid = grid
+        self._foot_from_top = grid.foot_row_of_part(1.0)
+        self._zone_maps = []
+        wh, ww = grid.person_rows.shape
+        cols = np.broadcast_to(np.arange(ww), (wh, ww))
+        for zone in self.zones:
+            inside = grid.zone_mask(zone)
+            top_inside = np.zeros_like(inside)
+            ok = self._foot_from_top >= 0
+            top_inside[ok] = inside[self._foot_from_top[ok], cols[ok]]
+            relevant = (inside | top_inside).astype(np.int32)
+            integral = np.zeros((wh + 1, ww + 1), np.int64)
+            integral[1:, 1:] = relevant.cumsum(0).cumsum(1)
+            self._zone_maps.append((zone.name, inside, integral))
+
+    def score(self, percept: Percept) -> DetectorOutput:
+        if not percept.ready or len(percept.blobs) == 0:
+            return NOTHING
+        grid = percept.grid
+        if grid is not self._grid:
+            self._prepare(grid)
+        blobs = percept.blobs
+        x = np.rint(blobs.bbox[:, 0] / grid.sx).astype(np.int64)
+        y = np.rint(blobs.bbox[:, 1] / grid.sy).astype(np.int64)
+        x1 = x + np.rint(blobs.bbox[:, 2] / grid.sx).astype(np.int64)
+        y1 = y + np.rint(blobs.bbox[:, 3] / grid.sy).astype(np.int64)
+        best = NOTHING
+        for name, inside, integral in self._zone_maps:
+            hits = integral[y1, x1] - integral[y, x1] - integral[y1, x] + integral[y, x]
+            for i in np.flatnonzero(hits > 0):
+                s, box = self._blob_score(percept.labels, int(blobs.label[i]), int(x[i]), int(y[i]),
+                                          int(x1[i]), int(y1[i]), inside, grid)
+                if s > best.score:
+                    best = DetectorOutput(s, box, name)
+        return best
+
+    def _blob_score(self, labels: np.ndarray, label: int, x: int, y: int, x1: int, y1: int,
+                    inside: np.ndarray, grid: WorkGrid) -> tuple[float, tuple | None]:
+        """Score and full-resolution box of one blob's feet inside one zone."""
+        crop = labels[y:y1, x:x1] == label
+        h = y1 - y
+        top = crop.argmax(axis=0)
+        bottom = h - 1 - crop[::-1].argmax(axis=0)
+        count = crop.sum(axis=0)
+        u = np.arange(x, x1)
+        vb, vt = y + bottom, y + top
+        person = grid.person_rows[vb, u]  # [working rows] expected height at each column's bottom
+        finite = np.isfinite(person)
+        if not finite.any():
+            return 0.0, None
+        k = max(1, int(round(self.window_fraction * float(np.median(person[finite])))))
+        lowest_near = _window_max(vb, k)
+        with np.errstate(invalid="ignore"):
+            contact = finite & (vb >= lowest_near - self.contact_tolerance * person)
+            tall = finite & (bottom - top + 1 > self.tall_fraction * person)
+        contact_in = contact & inside[vb, u]
+        attributed = _window_max(contact_in.astype(np.int8), k) > 0
+        ft = self._foot_from_top[vt, u]
+        behind = tall & (ft >= 0) & ~attributed
+        behind[behind] = inside[ft[behind], u[behind]]
+        if not (attributed.any() or behind.any()):
+            return 0.0, None
+        area_work = float(count[attributed].sum()) + float(np.clip(count[behind] - person[behind], 0, None).sum())
+        feet_v = np.r_[vb[contact_in], ft[behind]]
+        feet_u = np.r_[u[contact_in], u[behind]]
+        expected = float(np.median(grid.expected_area_px[feet_v, feet_u]))
+        if not expected > 0:
+            return 0.0, None
+        score = min(1.0, area_work * grid.sx * grid.sy / (self.area_fraction * expected))
+        sel = attributed | behind
+        us = u[sel]
+        bottom_rows = np.r_[vb[attributed], ft[behind]]
+        box = (float(us.min() * grid.sx), float(vt[sel].min() * grid.sy),
+               float((us.max() + 1 - us.min()) * grid.sx), float((bottom_rows.max() + 1 - vt[sel].min()) * grid.sy))
+        return score, box
+
+
+def _window_max(values: np.ndarray, k: int) -> np.ndarray:
+    """Maximum over a centred window of ``2 k + 1`` entries (edges padded by repetition)."""
+    padded = np.pad(values, k, mode="edge")
+    return np.lib.stride_tricks.sliding_window_view(padded, 2 * k + 1).max(axis=1)

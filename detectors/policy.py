@@ -1,0 +1,117 @@
+"""From per-frame scores to alerts: the threshold, duration and cooldown rule.
+
+The rule, applied by :class:`AlertGate` to one (camera, event type) stream of frames
+``(t_i, score_i, bbox_i)`` in time order:
+
+- a frame is *above* when ``score >= threshold`` (a nan score is below);
+- a *run* is a maximal sequence of consecutive above frames; its start ``t_run`` is the
+  time of its first frame; a run's duration at frame ``i`` is ``t_i - t_run`` (a single
+  above frame has lasted 0 s);
+- an alert fires at the first frame ``i`` of a run with
+  ``t_i - t_run >= min_duration_s`` and, unless it is the gate's first alert,
+  ``t_i - t_last_alert >= cooldown_s``;
+- at most one alert per run: after an alert nothing fires until the score has dropped
+  below the threshold (a new run starts) AND the cooldown has passed;
+- the alert carries ``t_i``, ``score_i`` and ``bbox_i`` of the frame that fired.
+
+Comparisons of durations allow ``TIME_EPS_S`` (1 µs) of floating-point slack, so that
+frame times ``i / fps`` meet durations that are whole multiples of the frame period.
+
+:func:`alerts_from_scores` replays the same gate over recorded scores, so an offline
+threshold sweep gives exactly the alerts an online run with that threshold would.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from detectors.events import Alert, EventType
+
+#: [s] floating-point slack in duration comparisons
+TIME_EPS_S = 1e-6
+
+
+@dataclass(frozen=True, kw_only=True)
+class AlertPolicy:
+    """When a stream of scores becomes an alert (see the module docstring for the rule)."""
+
+    threshold: float  #: score at or above which a frame counts as above
+    min_duration_s: float = 0.0  #: [s] how long a run must have lasted before it fires
+    cooldown_s: float = 10.0  #: [s] minimum time between two alerts of the same gate
+
+    def __post_init__(self) -> None:
+        if not math.isfinite(self.threshold):
+            raise ValueError(f"AlertPolicy.threshold must be finite; got {self.threshold!r}")
+        if not (math.isfinite(self.min_duration_s) and self.min_duration_s >= 0):
+            raise ValueError(f"AlertPolicy.min_duration_s must be a finite number >= 0 s; got {self.min_duration_s!r}")
+        if not (math.isfinite(self.cooldown_s) and self.cooldown_s >= 0):
+            raise ValueError(f"AlertPolicy.cooldown_s must be a finite number >= 0 s; got {self.cooldown_s!r}")
+
+    def with_threshold(self, threshold: float) -> "AlertPolicy":
+        """The same policy at another threshold (for sweeps)."""
+        return AlertPolicy(threshold=threshold, min_duration_s=self.min_duration_s, cooldown_s=self.cooldown_s)
+
+
+class AlertGate:
+    """The stateful rule for one (camera, event type); feed it every frame in time order."""
+
+    def __init__(self, policy: AlertPolicy, camera: str, event_type: EventType) -> None:
+        self.policy = policy
+        self.camera = camera
+        self.event_type = EventType.parse(event_type, field="event_type")
+        self.reset()
+
+    def reset(self) -> None:
+        self._run_start: float | None = None  # [s] start of the current run; None when below
+        self._fired_in_run = False
+        self._last_alert_t: float | None = None
+
+    def update(self, t: float, score: float, bbox=None) -> Alert | None:
+        """Feed frame time ``t`` [s], its ``score`` and optional ``bbox``; return the alert it fires, if any."""
+        p = self.policy
+        if not score >= p.threshold:  # also catches nan
+            self._run_start = None
+            self._fired_in_run = False
+            return None
+        if self._run_start is None:
+            self._run_start = t
+        if self._fired_in_run or t - self._run_start < p.min_duration_s - TIME_EPS_S:
+            return None
+        if self._last_alert_t is not None and t - self._last_alert_t < p.cooldown_s - TIME_EPS_S:
+            return None
+        self._fired_in_run = True
+        self._last_alert_t = t
+        return Alert(camera=self.camera, type=self.event_type, t=float(t), score=float(score),
+                     bbox=None if bbox is None else tuple(bbox))
+
+
+def alerts_from_scores(times, scores, bboxes, policy: AlertPolicy, camera: str,
+                       event_type: EventType) -> list[Alert]:
+    """Replay :class:`AlertGate` over recorded per-frame scores.
+
+    ``times`` (N,) [s] increasing, ``scores`` (N,), ``bboxes`` None, an (N, 4) array whose
+    rows are nan where the detector gave no box, or a sequence of boxes/None.
+    """
+    times = np.asarray(times, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    if times.shape != scores.shape or times.ndim != 1:
+        raise ValueError(f"alerts_from_scores: times and scores must be 1-D of one length; got {times.shape} "
+                         f"and {scores.shape}")
+    if bboxes is not None and len(bboxes) != len(times):
+        raise ValueError(f"alerts_from_scores: bboxes must have {len(times)} rows; got {len(bboxes)}")
+    gate = AlertGate(policy, camera, event_type)
+    out = []
+    # every frame goes through the gate as online; a box is looked up only where it can fire
+    for i, (t, s) in enumerate(zip(times.tolist(), scores.tolist())):
+        box = None
+        if bboxes is not None and s >= policy.threshold:
+            b = bboxes[i]
+            if b is not None and not np.any(np.isnan(np.asarray(b, dtype=np.float64))):
+                box = b
+        alert = gate.update(t, s, box)
+        if alert is not None:
+            out.append(alert)
+    return out

@@ -1,0 +1,246 @@
+"""The ``stationwatch`` command line.
+
+    stationwatch scenarios                        list the scenario library
+    stationwatch render SCENARIO [--seed N]       video + ground truth + site configuration
+    stationwatch run SCENARIO [--seed N]          simulate, render, detect, score, report
+    stationwatch demo                             the library's foundation scenarios, one table
+    stationwatch detect SOURCE --site SITE.yaml   alerts as JSON lines as they happen
+    stationwatch evaluate ALERTS GROUND_TRUTH     score any system's alerts against ground truth
+    stationwatch site SCENARIO --camera NAME      write a camera's site configuration
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+DEMO_SCENARIOS = ("concourse_quiet", "platform_intrusion", "concourse_overcrowding")
+
+
+class CliError(Exception):
+    """A user error the CLI reports in one line (exit status 2)."""
+
+
+def _overrides(pairs: list[str]) -> dict:
+    import yaml
+
+    out = {}
+    for p in pairs or []:
+        if "=" not in p:
+            raise CliError(f"--set expects KEY=VALUE (e.g. render.noise_std=6); got {p!r}")
+        k, v = p.split("=", 1)
+        out[k] = yaml.safe_load(v)
+    return out
+
+
+def _load(args):
+    from sim.scenario import load_scenario
+
+    return load_scenario(args.scenario, _overrides(args.set))
+
+
+def cmd_scenarios(args) -> int:
+    from sim.scenario import list_scenarios
+
+    items = list_scenarios()
+    width = max(len(n) for n, _ in items)
+    for name, desc in items:
+        print(f"{name.ljust(width)}  {desc}")
+    return 0
+
+
+def cmd_render(args) -> int:
+    from tqdm.auto import tqdm
+
+    from eval import results
+    from eval.matching import instances_from_records
+    from sim.annotate import write_annotations_parquet
+    from sim.site_export import write_site_config
+    from sim.source import SyntheticFeed
+    from sim.video import VideoWriter
+
+    sc = _load(args)
+    out = Path(args.out or f"runs/{sc.name}/render_seed_{args.seed if args.seed is not None else sc.seed}")
+    out.mkdir(parents=True, exist_ok=True)
+    feed = SyntheticFeed(sc, cameras=args.camera or None, seed=args.seed, duration_s=args.duration)
+    writers = {n: VideoWriter(out / f"{n}.mp4", fps=sc.camera(n).fps, size=tuple(sc.camera(n).resolution))
+               for n in feed.cameras}
+    total = sum(feed.n_frames(n) for n in feed.cameras)
+    try:
+        for cf in tqdm(feed, total=total, desc=sc.name, unit="frame", leave=False):
+            writers[cf.camera].write(cf.frame.image)
+    finally:
+        for w in writers.values():
+            w.close()
+    for n in feed.cameras:
+        write_site_config(sc, n, out / f"site_{n}.yaml")
+    instances = instances_from_records(feed.ground_truth())
+    results.write_ground_truth(out / results.GROUND_TRUTH_FILE, instances, extra={
+        "format": "stationwatch.ground_truth/1", "scenario": sc.name, "seed": feed.seed,
+        "duration_s": feed.duration_s, "world_events": [e.to_dict() for e in feed.world_events()]})
+    write_annotations_parquet(out / "annotations.parquet", [a for n in feed.cameras for a in feed.annotations[n]])
+    print(f"wrote {total} frames of {', '.join(feed.cameras)} and {len(instances)} ground-truth instance(s) to {out}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    from eval.run import run_scenario, summary_table
+
+    sc = _load(args)
+    seed = sc.seed if args.seed is None else args.seed
+    out = Path(args.out or f"runs/{sc.name}/seed_{seed}")
+    t0 = time.perf_counter()
+    r = run_scenario(sc, out, seed=seed, duration_s=args.duration, video=not args.no_video, force=args.force)
+    print(summary_table([r]))
+    tail = "reused a finished run (use --force to rerun)" if r.reused else f"in {time.perf_counter() - t0:.1f} s"
+    print(f"\n{r.n_frames} frames, results in {out} ({tail})")
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from eval.run import run_many, summary_table
+
+    t0 = time.perf_counter()
+    runs = run_many(list(args.scenarios or DEMO_SCENARIOS), args.out, jobs=args.jobs, video=not args.no_video,
+                    force=args.force)
+    print(summary_table(runs))
+    print(f"\n{len(runs)} runs in {time.perf_counter() - t0:.1f} s; folders under {args.out}/SCENARIO/seed_N "
+          f"(timeline_*.png, sample_*.png, metrics.json)")
+    return 0
+
+
+def cmd_detect(args) -> int:
+    from detectors.core import DetectionCore
+    from detectors.site import SiteConfig
+    from detectors.source import open_source
+
+    site = SiteConfig.load(args.site)
+    src = open_source(args.source, camera=site.camera, fps=args.fps, max_frames=args.max_frames)
+    core = DetectionCore(site, detectors=args.detector or None)
+    sink = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    n = 0
+    try:
+        for alerts in core.run(src):
+            for a in alerts:
+                sink.write(a.to_json() + "\n")
+                sink.flush()
+                n += 1
+    except KeyboardInterrupt:
+        pass
+    finally:
+        src.close()
+        if sink is not sys.stdout:
+            sink.close()
+    print(f"{core.frames_processed} frames, {n} alert(s)", file=sys.stderr)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from detectors.events import read_alerts
+    from eval import results
+    from eval.metrics import evaluate
+
+    alerts = read_alerts(args.alerts)
+    gt = results.read_json(args.ground_truth)
+    instances = results.read_ground_truth(args.ground_truth)
+    duration = args.duration or gt.get("duration_s")
+    if not duration:
+        raise CliError("--duration is needed: the ground-truth file gives no duration_s")
+    cameras = sorted({c["name"] for c in gt.get("cameras", [])} | {i.camera for i in instances} | {a.camera for a in alerts})
+    table = evaluate(alerts, instances, float(duration), cameras=cameras)
+    print(table.format_table())
+    if args.json:
+        results.write_json(args.json, table.to_dict())
+    return 0
+
+
+def cmd_site(args) -> int:
+    from sim.site_export import write_site_config
+
+    sc = _load(args)
+    cam = args.camera or sc.cameras[0].name
+    out = args.out or f"site_{cam}.yaml"
+    write_site_config(sc, cam, out)
+    print(f"wrote {out}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stationwatch", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("scenarios", help="list the scenario library")
+    s.set_defaults(func=cmd_scenarios)
+
+    def scenario_args(s):
+        s.add_argument("scenario", help="library name or path to a scenario YAML file")
+        s.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+        s.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="override a scenario key, e.g. --set render.noise_std=6 (repeatable)")
+
+    s = sub.add_parser("render", help="render a scenario to video with ground truth")
+    scenario_args(s)
+    s.add_argument("--out", help="output folder (default runs/SCENARIO/render_seed_N)")
+    s.add_argument("--camera", action="append", help="camera name (repeatable; default all)")
+    s.add_argument("--duration", type=float, help="[s] render only the first seconds")
+    s.set_defaults(func=cmd_render)
+
+    s = sub.add_parser("run", help="simulate, render, detect and score one scenario")
+    scenario_args(s)
+    s.add_argument("--out", help="run folder (default runs/SCENARIO/seed_N)")
+    s.add_argument("--duration", type=float, help="[s] run only the first seconds")
+    s.add_argument("--no-video", action="store_true", help="do not write the MP4 files")
+    s.add_argument("--force", action="store_true", help="rerun even if the folder holds a finished run")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("demo", help="run the foundation scenarios and print one table")
+    s.add_argument("--out", default="runs/demo")
+    s.add_argument("--jobs", type=int, default=None, help="parallel runs (default: number of cores)")
+    s.add_argument("--scenarios", nargs="*", help=f"scenario names (default {' '.join(DEMO_SCENARIOS)})")
+    s.add_argument("--no-video", action="store_true")
+    s.add_argument("--force", action="store_true")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("detect", help="run the detection core on a video file, camera index or stream URL")
+    s.add_argument("source", help="video file, camera index (0) or URL (rtsp://...)")
+    s.add_argument("--site", required=True, help="site configuration YAML")
+    s.add_argument("--detector", action="append", help="detector name (repeatable; default: all the site supports)")
+    s.add_argument("--fps", type=float, help="override the stream's frame rate")
+    s.add_argument("--max-frames", type=int)
+    s.add_argument("--out", help="write alerts to this JSONL file instead of stdout")
+    s.set_defaults(func=cmd_detect)
+
+    s = sub.add_parser("evaluate", help="score an alerts JSONL file against a ground-truth JSON file")
+    s.add_argument("alerts")
+    s.add_argument("ground_truth")
+    s.add_argument("--duration", type=float, help="[s] scored duration per camera (default: from the file)")
+    s.add_argument("--json", help="also write the metrics table as JSON here")
+    s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("site", help="write the site configuration of a scenario's camera")
+    scenario_args(s)
+    s.add_argument("--camera")
+    s.add_argument("--out")
+    s.set_defaults(func=cmd_site)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CliError as exc:
+        print(f"stationwatch: {exc}", file=sys.stderr)
+        return 2
+    except (ValueError, FileNotFoundError, KeyError, RuntimeError) as exc:
+        # project errors (ScenarioError, SiteError, SourceError, ...) name the field already
+        print(f"stationwatch {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

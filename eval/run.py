@@ -1,0 +1,302 @@
+"""One evaluation run: simulate a scenario, render its cameras, detect, score, report.
+
+A run is a pure function of (scenario, seed, detector settings) and writes one folder::
+
+    OUT/
+      manifest.json         scenario hash, seed, package versions, command line
+      ground_truth.json     per-camera event instances + the simulation's world events
+      annotations.parquet   per-frame person boxes, head points, visible fractions
+      tracks.parquet        per-step world positions and postures
+      alerts.jsonl          what the detection core raised, as it would on a live camera
+      scores.parquet        per-frame score of every detector (for offline threshold sweeps)
+      timing.parquet        per-frame processing time of the detection core
+      metrics.json          the metrics table and the processing cost
+      site_CAMERA.yaml      the site configuration the detectors were given
+      CAMERA.mp4            the rendered footage (unless video=False)
+      timeline_TYPE.png     score, threshold, alerts and ground truth over time
+      sample_CAMERA.png     one annotated frame
+
+Every file is written atomically, and ``manifest.json`` last: a folder with a manifest
+matching the scenario's hash and seed is complete, and :func:`run_scenario` reuses it
+instead of running again (``force=True`` reruns).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from detectors.core import DetectionCore
+from detectors.events import Alert, EventType, write_alerts
+from detectors.policy import AlertPolicy
+from detectors.site import SiteConfig
+from eval import results
+from eval.matching import Instance, instances_from_records
+from eval.metrics import evaluate
+from eval.timing import timing_summary
+
+RUN_FORMAT = "stationwatch.run/1"
+
+
+@dataclass
+class RunResult:
+    """What a run produced; ``rows`` are the metrics rows as dicts (one per type, then 'all')."""
+
+    out_dir: Path
+    scenario: str
+    seed: int
+    rows: list[dict]
+    timing: dict
+    n_frames: int
+    reused: bool = False
+    alerts: list[Alert] = field(default_factory=list)
+    instances: list[Instance] = field(default_factory=list)
+
+    def row(self, event_type: EventType | str) -> dict:
+        name = str(event_type)
+        for r in self.rows:
+            if r["type"] == name:
+                return r
+        raise KeyError(f"run {self.scenario!r} has no metrics row for {name!r}; rows: {[r['type'] for r in self.rows]}")
+
+
+def _load_if_complete(out: Path, scenario_hash: str, seed: int, config: dict) -> RunResult | None:
+    try:
+        man = results.read_json(out / results.MANIFEST_FILE)
+        met = results.read_json(out / results.METRICS_FILE)
+    except (OSError, ValueError):
+        return None
+    if man.get("scenario", {}).get("hash") != scenario_hash or man.get("seed") != seed or man.get("config") != config:
+        return None
+    return RunResult(out_dir=out, scenario=man["scenario"]["name"], seed=seed, rows=met["metrics"]["rows"],
+                     timing=met["timing"], n_frames=int(met["n_frames"]), reused=True)
+
+
+def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = None,
+                 detectors: Sequence[str] | None = None, policies: Mapping[EventType, AlertPolicy] | None = None,
+                 duration_s: float | None = None, video: bool = True, plots: bool = True,
+                 progress: bool | str = True, force: bool = False) -> RunResult:
+    """Run ``scenario`` (a :class:`sim.scenario.Scenario` or a library name) end to end.
+
+    ``seed`` overrides the scenario's seed; ``detectors`` picks registry names (default:
+    every detector the camera's site supports); ``policies`` overrides alert thresholds;
+    ``duration_s`` shortens the run; ``progress`` shows a bar (a string labels it).
+    """
+    from sim.scenario import Scenario, load_scenario
+    from sim.site_export import site_config_dict
+    from sim.source import SyntheticFeed
+
+    sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+    seed = sc.seed if seed is None else int(seed)
+    out = Path(out_dir)
+    config = {
+        "detectors": None if detectors is None else list(detectors),
+        "policies": {str(k): vars(v) if hasattr(v, "__dict__") else repr(v) for k, v in (policies or {}).items()},
+        "duration_s": duration_s,
+    }
+    config = _jsonable(config)
+    if not force:
+        done = _load_if_complete(out, sc.content_hash(), seed, config)
+        if done is not None:
+            return done
+    out.mkdir(parents=True, exist_ok=True)
+
+    feed = SyntheticFeed(sc, seed=seed, duration_s=duration_s)
+    cores: dict[str, DetectionCore] = {}
+    writers = {}
+    best: dict[str, tuple[float, int, np.ndarray, list[Alert]]] = {}
+    for name in feed.cameras:
+        site_dict = site_config_dict(sc, name)
+        site_path = out / f"site_{name}.yaml"
+        SiteConfig.from_dict(site_dict, where=str(site_path)).save(site_path)
+        # the detectors get the site exactly as a file gives it, as on a live installation
+        site = SiteConfig.load(site_path)
+        cores[name] = DetectionCore(site, detectors=detectors, policies=policies)
+        if video:
+            from sim.video import VideoWriter
+
+            spec = sc.camera(name)
+            writers[name] = VideoWriter(out / f"{name}.mp4", fps=spec.fps, size=tuple(spec.resolution))
+
+    total = sum(feed.n_frames(n) for n in feed.cameras)
+    bar = _progress(total, progress, sc.name)
+    try:
+        for cf in feed:
+            core = cores[cf.camera]
+            fired = core.process(cf.frame)
+            if cf.camera in writers:
+                writers[cf.camera].write(cf.frame.image)
+            _keep_sample(best, cf, core, fired)
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+        for w in writers.values():
+            w.close()
+
+    alerts = [a for core in cores.values() for a in core.alerts]
+    alerts.sort(key=lambda a: (a.t, a.camera, a.type.value))
+    world = feed.world_events()
+    records = feed.ground_truth()
+    instances = instances_from_records(records)
+    types = sorted({d.event_type for core in cores.values() for d in core.detectors}, key=list(EventType).index)
+    duration = {n: feed.n_frames(n) / sc.camera(n).fps for n in feed.cameras}
+    table = evaluate(alerts, instances, duration, cameras=feed.cameras, types=types)
+
+    import pyarrow as pa
+
+    from sim.annotate import write_annotations_parquet
+
+    results.write_ground_truth(out / results.GROUND_TRUTH_FILE, instances, extra={
+        "format": "stationwatch.ground_truth/1",
+        "scenario": sc.name,
+        "seed": seed,
+        "duration_s": max(duration.values()),
+        "cameras": [{"name": n, "fps": sc.camera(n).fps, "resolution": list(sc.camera(n).resolution)}
+                    for n in feed.cameras],
+        "world_events": [ev.to_dict() for ev in world],
+    })
+    write_annotations_parquet(out / "annotations.parquet", [a for n in feed.cameras for a in feed.annotations[n]])
+    results.write_parquet(out / "tracks.parquet", feed.model.truth.tracks_table())
+    write_alerts(out / results.ALERTS_FILE, alerts)
+    results.write_parquet(out / results.SCORES_FILE, pa.concat_tables([c.score_table() for c in cores.values()]))
+    timing_tables = [c.timing_table() for c in cores.values()]
+    timing_all = pa.concat_tables(timing_tables)
+    results.write_parquet(out / results.TIMING_FILE, timing_all)
+    fps = float(np.mean([sc.camera(n).fps for n in feed.cameras]))
+    timing = timing_summary(timing_all, stream_fps=fps).to_dict()
+    n_frames = int(timing_all.num_rows)
+    rows = table.to_dict()["rows"]
+    results.write_json(out / results.METRICS_FILE, {
+        "metrics": table.to_dict(),
+        "timing": timing,
+        "n_frames": n_frames,
+        "thresholds": {str(t): core.policies[t].threshold for core in cores.values() for t in core.policies},
+    })
+
+    if plots:
+        from eval.plots import annotated_frame, timeline_plot
+
+        scores = pa.concat_tables([c.score_table() for c in cores.values()])
+        for core in cores.values():
+            for t in core.policies:
+                timeline_plot(scores, core.policies[t].threshold, alerts, instances, t, out / f"timeline_{t.value}.png",
+                              camera=core.site.camera, duration_s=duration[core.site.camera])
+        for name, (_, _, image, fired) in best.items():
+            t_frame = best[name][1] / sc.camera(name).fps
+            active = [i for i in instances if i.camera == name and i.t_start - 1.0 <= t_frame <= i.t_end + 1.0]
+            annotated_frame(image, fired, active, out / f"sample_{name}.png")
+
+    results.write_manifest(out / results.MANIFEST_FILE, sc.name, sc.content_hash(), seed, extra={
+        "format": RUN_FORMAT,
+        "config": config,
+        "cameras": feed.cameras,
+    })
+    return RunResult(out_dir=out, scenario=sc.name, seed=seed, rows=rows, timing=timing, n_frames=n_frames,
+                     alerts=alerts, instances=instances)
+
+
+def _keep_sample(best: dict, cf, core: DetectionCore, fired: list[Alert]) -> None:
+    """Keep one frame per camera worth showing: the first alert, else the highest score."""
+    prev = best.get(cf.camera)
+    if fired:
+        if prev is None or prev[0] != float("inf"):
+            best[cf.camera] = (float("inf"), cf.frame.index, cf.frame.image.copy(), list(fired))
+        return
+    if prev is not None and prev[0] == float("inf"):
+        return
+    last = core.last_scores() if hasattr(core, "last_scores") else []
+    score = max(last) if len(last) else 0.0
+    if prev is None or score > prev[0]:
+        best[cf.camera] = (score, cf.frame.index, cf.frame.image.copy(), [])
+
+
+def _progress(total: int, progress: bool | str, label: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=progress if isinstance(progress, str) else label, unit="frame", leave=False)
+
+
+def _jsonable(obj: Any) -> Any:
+    import json
+
+    return json.loads(json.dumps(obj, default=str))
+
+
+# --- several runs ------------------------------------------------------------------------
+
+
+def _run_one(args: tuple) -> RunResult:
+    name, out, seed, kwargs = args
+    r = run_scenario(name, out, seed=seed, **kwargs)
+    r.alerts, r.instances = [], []  # keep what crosses the process boundary small
+    return r
+
+
+def run_many(scenarios: Sequence[str], out_dir: str | os.PathLike, *, seeds: Sequence[int | None] = (None,),
+             jobs: int | None = None, progress: bool = True, **kwargs) -> list[RunResult]:
+    """Run every (scenario, seed) into ``OUT/SCENARIO/seed_N`` on a local process pool.
+
+    Runs are independent, so the results do not depend on ``jobs``; finished folders are
+    reused (a grid interrupted half-way resumes where it stopped).
+    """
+    from sim.scenario import load_scenario
+
+    tasks = []
+    for name in scenarios:
+        sc = load_scenario(name)
+        for s in seeds:
+            seed = sc.seed if s is None else int(s)
+            tasks.append((name, Path(out_dir) / sc.name / f"seed_{seed}", seed, {**kwargs, "progress": False}))
+    jobs = max(1, min(len(tasks), jobs or os.cpu_count() or 1))
+    bar = _progress(len(tasks), progress and "runs", "runs") if progress else None
+    out: list[RunResult] = []
+    try:
+        if jobs == 1:
+            for t in tasks:
+                out.append(_run_one(t))
+                if bar is not None:
+                    bar.update(1)
+        else:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                for r in pool.map(_run_one, tasks):
+                    out.append(r)
+                    if bar is not None:
+                        bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    return out
+
+
+def summary_table(runs: Sequence[RunResult]) -> str:
+    """One line per (run, event type) with the headline figures, for terminals."""
+    head = ["scenario", "seed", "type", "inst", "TP", "FN", "FP", "dup", "prec", "recall", "FA/h", "latency",
+            "core fps"]
+    body = []
+
+    def num(v, fmt):
+        return "-" if v is None or (isinstance(v, float) and np.isnan(v)) else format(v, fmt)
+
+    for r in runs:
+        for row in r.rows:
+            if row["type"] == "all":
+                continue
+            body.append([r.scenario, str(r.seed), row["type"], str(row["n_instances"]), str(row["tp"]),
+                         str(row["fn"]), str(row["fp"]), str(row["duplicates"]), num(row["precision"], ".2f"),
+                         num(row["recall"], ".2f"), num(row["rfa_per_hour"], ".1f"),
+                         num(row["latency_median_s"], ".2f"), num(r.timing.get("fps_per_core"), ".0f")])
+    widths = [max(len(h), *(len(b[k]) for b in body)) if body else len(h) for k, h in enumerate(head)]
+    line = lambda cells: "  ".join(c.ljust(w) if k < 3 else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+    return "\n".join([line(head), "  ".join("-" * w for w in widths), *(line(b) for b in body)])

@@ -1,0 +1,323 @@
+"""Ground truth in a camera's image: per-frame person annotations and per-camera event instances.
+
+:class:`FrameAnnotations` holds what one rendered frame shows of each person (a structure
+of arrays, indexable by masks). :func:`write_annotations_parquet` writes many frames as
+one table; :func:`camera_instances` turns the simulation's world events into the
+per-camera ground-truth instances that the evaluation matches alerts against.
+
+Pixel coordinates follow :mod:`sim.camera` (pixel centres at integers); boxes are
+``[x, y, w, h]`` with (x, y) the top-left corner.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass, fields
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from detectors.events import EventType
+
+#: a person counts as seen by a camera when at least this share of its body shows
+MIN_VISIBLE_FRACTION = 0.2
+
+PARQUET_COLUMNS = ("frame", "t", "camera", "person_id", "x", "y", "w", "h", "head_u", "head_v", "visible")
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameAnnotations:
+    """The people one frame shows, as parallel arrays (row i is one person)."""
+
+    frame: int  #: frame number in the camera's stream
+    t: float  #: [s] time of the frame
+    camera: str
+    ids: np.ndarray  #: (N,) int64 pedestrian ids (as in :class:`sim.state.CrowdState`)
+    boxes: np.ndarray  #: (N, 4) float32 [px] x, y, w, h of the whole drawn body, clipped to the image
+    heads: np.ndarray  #: (N, 2) float32 [px] head centre (u, v); may lie outside the image
+    visible: np.ndarray  #: (N,) float32 share of the body's pixels that show, in [0, 1]; nan if not computed
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        shapes = {"ids": (n,), "boxes": (n, 4), "heads": (n, 2), "visible": (n,)}
+        dtypes = {"ids": np.int64, "boxes": np.float32, "heads": np.float32, "visible": np.float32}
+        for key, shape in shapes.items():
+            arr = np.asarray(getattr(self, key), dtype=dtypes[key])
+            if arr.shape != shape:
+                raise ValueError(f"FrameAnnotations.{key} must have shape {shape}; got {arr.shape}")
+            object.__setattr__(self, key, arr)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, mask) -> "FrameAnnotations":
+        """Rows selected by a boolean mask or an index array."""
+        return FrameAnnotations(frame=self.frame, t=self.t, camera=self.camera, ids=self.ids[mask],
+                                boxes=self.boxes[mask], heads=self.heads[mask], visible=self.visible[mask])
+
+    @classmethod
+    def empty(cls, *, frame: int = 0, t: float = 0.0, camera: str = "") -> "FrameAnnotations":
+        return cls(frame=frame, t=t, camera=camera, ids=np.zeros(0, np.int64), boxes=np.zeros((0, 4), np.float32),
+                   heads=np.zeros((0, 2), np.float32), visible=np.zeros(0, np.float32))
+
+    def row_of(self, person_id: int) -> int | None:
+        """Row index of ``person_id`` in this frame, or None when the frame does not show it."""
+        hits = np.nonzero(self.ids == person_id)[0]
+        return int(hits[0]) if len(hits) else None
+
+    @property
+    def boxes_xyxy(self) -> np.ndarray:
+        """(N, 4) boxes as x0, y0, x1, y1."""
+        b = self.boxes
+        return np.c_[b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]]
+
+
+# Renderer.render returns these; the name reads better at some call sites.
+PersonAnnotations = FrameAnnotations
+
+
+# --- Parquet ------------------------------------------------------------------------------------
+
+
+def annotations_table(frames: Iterable[FrameAnnotations]):
+    """A pyarrow table with one row per person per frame (columns :data:`PARQUET_COLUMNS`)."""
+    import pyarrow as pa
+
+    parts = {k: [] for k in PARQUET_COLUMNS}
+    cams: list[str] = []
+    counts: list[int] = []
+    for fa in frames:
+        n = len(fa)
+        parts["frame"].append(np.full(n, fa.frame, np.int64))
+        parts["t"].append(np.full(n, fa.t, np.float64))
+        cams.append(fa.camera)
+        counts.append(n)
+        parts["person_id"].append(fa.ids)
+        for j, k in enumerate(("x", "y", "w", "h")):
+            parts[k].append(fa.boxes[:, j])
+        parts["head_u"].append(fa.heads[:, 0])
+        parts["head_v"].append(fa.heads[:, 1])
+        parts["visible"].append(fa.visible)
+    cols = {}
+    for k in PARQUET_COLUMNS:
+        if k == "camera":
+            # dictionary-encoded: one camera name per frame, repeated per row
+            names = sorted(set(cams))
+            codes = np.repeat(np.array([names.index(c) for c in cams], np.int32), counts) if cams else np.zeros(0, np.int32)
+            cols[k] = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string()))
+            continue
+        dtype = {"frame": np.int64, "t": np.float64, "person_id": np.int64}.get(k, np.float32)
+        arr = np.concatenate(parts[k]).astype(dtype) if parts[k] else np.zeros(0, dtype)
+        cols[k] = pa.array(arr)
+    return pa.table(cols)
+
+
+def write_annotations_parquet(path: str | os.PathLike, frames: Iterable[FrameAnnotations]) -> int:
+    """Write the annotations of many frames to one Parquet file, atomically; return the row count."""
+    import pyarrow.parquet as pq
+
+    table = annotations_table(frames)
+    path = os.fspath(path)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".parquet.tmp")
+    os.close(fd)
+    try:
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return table.num_rows
+
+
+def read_annotations_parquet(path: str | os.PathLike) -> list[FrameAnnotations]:
+    """Read a table written by :func:`write_annotations_parquet` back into per-frame annotations."""
+    import pyarrow.parquet as pq
+
+    tab = pq.read_table(os.fspath(path))
+    cols = {k: tab.column(k).to_numpy() if k != "camera" else np.asarray(tab.column(k).to_pylist(), dtype=object)
+            for k in PARQUET_COLUMNS}
+    out = []
+    if tab.num_rows == 0:
+        return out
+    key = np.lexsort((cols["frame"], cols["camera"].astype(str)))
+    cols = {k: v[key] for k, v in cols.items()}
+    change = np.nonzero((np.diff(cols["frame"]) != 0) | (cols["camera"][1:] != cols["camera"][:-1]))[0] + 1
+    for s, e in zip(np.r_[0, change], np.r_[change, len(key)]):
+        out.append(FrameAnnotations(
+            frame=int(cols["frame"][s]), t=float(cols["t"][s]), camera=str(cols["camera"][s]),
+            ids=cols["person_id"][s:e], boxes=np.c_[cols["x"][s:e], cols["y"][s:e], cols["w"][s:e], cols["h"][s:e]],
+            heads=np.c_[cols["head_u"][s:e], cols["head_v"][s:e]], visible=cols["visible"][s:e]))
+    return out
+
+
+# --- event instances per camera --------------------------------------------------------------------
+
+
+def _union_box(boxes: np.ndarray) -> list[float]:
+    x0 = float(boxes[:, 0].min())
+    y0 = float(boxes[:, 1].min())
+    x1 = float((boxes[:, 0] + boxes[:, 2]).max())
+    y1 = float((boxes[:, 1] + boxes[:, 3]).max())
+    return [x0, y0, x1 - x0, y1 - y0]
+
+
+def _clip_polygon_halfplane(poly: np.ndarray, a: np.ndarray, c: float) -> np.ndarray:
+    """Sutherland-Hodgman: the part of ``poly`` (K, 2) where a . p + c >= 0."""
+    if len(poly) == 0:
+        return poly
+    out = []
+    vals = poly @ a + c
+    for k in range(len(poly)):
+        p, q = poly[k], poly[(k + 1) % len(poly)]
+        vp, vq = vals[k], vals[(k + 1) % len(poly)]
+        if vp >= 0:
+            out.append(p)
+        if (vp >= 0) != (vq >= 0):
+            out.append(p + (q - p) * (vp / (vp - vq)))
+    return np.asarray(out, dtype=np.float64).reshape(-1, 2)
+
+
+def _polygon_area(poly: np.ndarray) -> float:
+    if len(poly) < 3:
+        return 0.0
+    x, y = poly[:, 0], poly[:, 1]
+    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
+
+
+def zone_in_image(camera, polygon_m: np.ndarray, near_m: float = 0.5) -> tuple[list[float] | None, float]:
+    """Image box [x, y, w, h] of the visible part of a ground polygon, and the share of it that shows.
+
+    The share is measured in image area (the polygon is first cut to the ground in front
+    of the camera, ``near_m`` beyond the camera plane). Returns ``(None, 0.0)`` for a zone
+    the camera cannot see.
+    """
+    poly = np.asarray(polygon_m, dtype=np.float64).reshape(-1, 2)
+    # depth of a ground point is linear in (x, y): R[2] . (p - C) with z = 0
+    r2 = camera.R[2]
+    a = r2[:2]
+    c = -float(r2 @ camera.position) - near_m
+    front = _clip_polygon_halfplane(poly, a, c)
+    if len(front) < 3:
+        return None, 0.0
+    uv = camera.ground_to_image(front)
+    full = _polygon_area(uv)
+    if not full > 0:
+        return None, 0.0
+    w, h = camera.width, camera.height
+    clipped = uv
+    for av, cv in ((np.array([1.0, 0.0]), 0.5), (np.array([-1.0, 0.0]), w - 0.5),
+                   (np.array([0.0, 1.0]), 0.5), (np.array([0.0, -1.0]), h - 0.5)):
+        clipped = _clip_polygon_halfplane(clipped, av, cv)
+        if len(clipped) < 3:
+            return None, 0.0
+    inner = _polygon_area(clipped)
+    if not inner > 0:
+        return None, 0.0
+    x0, y0 = clipped.min(axis=0)
+    x1, y1 = clipped.max(axis=0)
+    x0, y0 = max(float(x0), 0.0), max(float(y0), 0.0)
+    x1, y1 = min(float(x1), w - 1.0), min(float(y1), h - 1.0)
+    return [x0, y0, x1 - x0, y1 - y0], min(1.0, inner / full)
+
+
+def _event_type_value(value) -> str:
+    return EventType.parse(value, field="event.type").value
+
+
+def camera_instances(world_events: Iterable, camera_name: str, annotations: Sequence[FrameAnnotations], *,
+                     scenario=None, camera=None, min_visible: float = MIN_VISIBLE_FRACTION) -> list[dict]:
+    """Per-camera ground-truth instances of the simulation's world events.
+
+    ``world_events`` are objects with the attributes of ``WorldEvent`` (``id, type, t_start,
+    t_end, agent_ids, zone, position_m, source``); ``annotations`` are the camera's frames
+    in time order. An event with agents belongs to the camera when one of its agents shows
+    with a visible share above ``min_visible`` in at least one frame within
+    ``[t_start, t_end]`` (a nan share counts as fully visible); its ``bbox_at_onset`` is the
+    union box of its agents at the first frame at or after ``t_start`` that shows any of
+    them. An event without agents belongs to the camera when its zone (looked up in
+    ``scenario``) or its position projects into the image; its box is the zone's image box,
+    or for a point the box of a 1 m wide, 1.8 m tall column standing on it.
+
+    Returns dicts ``{id, type, camera, t_start, t_end, bbox_at_onset,
+    visible_fraction_at_onset}`` sorted by ``t_start`` (types as their file names).
+    """
+    frames = list(annotations)
+    times = np.array([fa.t for fa in frames], dtype=np.float64)
+    if len(times) > 1 and np.any(np.diff(times) < 0):
+        raise ValueError("camera_instances: annotations must be in time order; got times that go back")
+    if camera is None and scenario is not None:
+        from sim.camera import PinholeCamera
+
+        camera = PinholeCamera.from_spec(scenario.camera(camera_name))
+    zones = {z.name: np.asarray(z.polygon, dtype=np.float64) for z in scenario.station.zones} if scenario is not None else {}
+    out = []
+    for ev in world_events:
+        t_start = float(ev.t_start)
+        t_end = math.inf if getattr(ev, "t_end", None) is None else float(ev.t_end)
+        agents = [int(a) for a in (getattr(ev, "agent_ids", None) or ())]
+        zone = getattr(ev, "zone", None)
+        position = getattr(ev, "position_m", None)
+        box = None
+        vis_onset = 0.0
+        if agents:
+            i0 = int(np.searchsorted(times, t_start - 1e-9, side="left"))
+            i1 = int(np.searchsorted(times, t_end + 1e-9, side="right"))
+            seen = False
+            for fa in frames[i0:i1]:
+                rows = np.nonzero(np.isin(fa.ids, agents))[0]
+                if len(rows) == 0:
+                    continue
+                vis = np.nan_to_num(fa.visible[rows], nan=1.0)
+                if box is None:
+                    box = _union_box(fa.boxes[rows])
+                    vis_onset = float(vis.max())
+                if np.any(vis > min_visible):
+                    seen = True
+                    break
+            if not seen:
+                continue
+        else:
+            if camera is None:
+                raise ValueError(f"camera_instances: event {ev.id!r} has no agents; pass scenario= or camera= "
+                                 "to place its zone or position in the image")
+            if zone is not None:
+                if zone not in zones:
+                    raise ValueError(f"camera_instances: event {ev.id!r} names zone {zone!r}; the scenario's zones are "
+                                     f"{sorted(zones)}")
+                box, vis_onset = zone_in_image(camera, zones[zone])
+            elif position is not None:
+                box, vis_onset = _column_in_image(camera, np.asarray(position, dtype=np.float64)[:2])
+            if box is None:
+                continue
+        out.append({
+            "id": str(ev.id),
+            "type": _event_type_value(ev.type),
+            "camera": camera_name,
+            "t_start": t_start,
+            "t_end": None if math.isinf(t_end) else t_end,
+            "bbox_at_onset": None if box is None else [round(float(v), 2) for v in box],
+            "visible_fraction_at_onset": round(float(vis_onset), 4),
+        })
+    out.sort(key=lambda d: (d["t_start"], d["id"]))
+    return out
+
+
+def _column_in_image(camera, xy: np.ndarray, width_m: float = 1.0, height_m: float = 1.8):
+    """Image box of a ``width_m`` x ``width_m`` x ``height_m`` column standing at ``xy``, and its visible share."""
+    hw = width_m / 2
+    corners = np.array([[dx, dy, z] for dx in (-hw, hw) for dy in (-hw, hw) for z in (0.0, height_m)])
+    pts = corners + np.array([xy[0], xy[1], 0.0])
+    if not np.all(camera.in_front(pts)):
+        return None, 0.0
+    uv, _ = camera.project(pts)
+    x0, y0 = uv.min(axis=0)
+    x1, y1 = uv.max(axis=0)
+    full = (x1 - x0) * (y1 - y0)
+    cx0, cy0 = max(x0, 0.0), max(y0, 0.0)
+    cx1, cy1 = min(x1, camera.width - 1.0), min(y1, camera.height - 1.0)
+    if cx1 <= cx0 or cy1 <= cy0 or not full > 0:
+        return None, 0.0
+    return [float(cx0), float(cy0), float(cx1 - cx0), float(cy1 - cy0)], float((cx1 - cx0) * (cy1 - cy0) / full)

@@ -1,0 +1,277 @@
+"""Pedestrian motion: the social force model, one vectorised step over all agents.
+
+The force on pedestrian ``i`` (mass ``m``) is the sum of
+
+* the driving term of Helbing & Molnár (1995), ``m (v0_i e_i - v_i) / tau``;
+* a repulsion from every neighbour ``j`` within ``cutoff_m``,
+  ``A exp((r_ij - d_ij) / B) w(phi_ij) n_ij`` with the anisotropy
+  ``w = lambda + (1 - lambda) (1 + cos phi_ij) / 2`` (people react less to what is behind
+  them), plus the body compression ``k g(r_ij - d_ij) n_ij`` and the sliding friction
+  ``kappa g(r_ij - d_ij) dv^t_ji t_ij`` of Helbing, Farkas & Vicsek (2000);
+* the same exponential, compression and friction terms against walls and obstacle edges.
+
+``r_ij`` is the sum of the radii, ``d_ij`` the distance between centres, ``n_ij`` the unit
+vector from ``j`` to ``i``, ``t_ij`` its normal, ``g(x) = max(x, 0)``.
+
+Integration is semi-implicit Euler at ``dt`` (velocity first, then position with the new
+velocity) with the speed clamped to ``max_speed_factor * v0``. The body contact constants
+of HFV 2000 were fitted with time steps of milliseconds; at the 50 ms steps of the testbed
+they would make two touching bodies oscillate, so the step limits them to the stiffest
+values that stay stable at ``dt`` (documented on :class:`SocialForceParams`).
+
+Agent state is a structure of arrays owned by the caller (:class:`sim.model.StationModel`);
+the functions here update those arrays in place.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from sim.geometry import SegmentIndex
+
+
+@dataclass(frozen=True, kw_only=True)
+class SocialForceParams:
+    """Constants of the social force model (HM 1995, HFV 2000), in SI units.
+
+    ``k`` and ``kappa`` are the published HFV values. Explicit integration is stable only
+    while ``k dt² / m`` and ``kappa g dt / m`` stay small, so each step uses
+    ``min(k, m / (4 dt²))`` and caps the friction coefficient of a contact at
+    ``m / (4 dt)``: at ``dt = 0.05 s`` that is 8,000 kg/s² and 400 kg/s. The exponential
+    repulsion, not the contact terms, is what keeps bodies apart at these densities.
+    """
+
+    tau_s: float = 0.5  #: [s] relaxation time of the driving term (tau)
+    mass_kg: float = 80.0  #: [kg] body mass (m)
+    a_n: float = 2000.0  #: [N] strength of the repulsion between pedestrians (A_i)
+    b_m: float = 0.08  #: [m] range of the repulsion between pedestrians (B_i)
+    anisotropy: float = 0.35  #: weight of interactions from behind, 0..1 (lambda)
+    k_body: float = 1.2e5  #: [kg/s²] body compression coefficient (k)
+    kappa_friction: float = 2.4e5  #: [kg/(m s)] sliding friction coefficient (kappa)
+    a_wall_n: float = 2000.0  #: [N] strength of the repulsion from walls (A_w)
+    b_wall_m: float = 0.08  #: [m] range of the repulsion from walls (B_w)
+    cutoff_m: float = 2.0  #: [m] neighbours farther apart than this exert no force
+    wall_cutoff_m: float = 1.0  #: [m] walls farther than this exert no force
+    max_speed_factor: float = 1.3  #: maximum speed as a multiple of the desired speed (v_max / v0)
+    heading_tau_s: float = 0.3  #: [s] smoothing time of the facing direction
+    heading_min_speed_mps: float = 0.3  #: [m/s] below this speed the facing direction is kept
+    stride_pair_m: float = 1.4  #: [m] distance walked per gait cycle (2 pi of gait_phase)
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v)):
+                raise ValueError(f"SocialForceParams.{f.name} must be a finite number; got {v!r}")
+            if f.name == "anisotropy":
+                if not 0.0 <= v <= 1.0:
+                    raise ValueError(f"SocialForceParams.anisotropy must be within [0, 1]; got {v!r}")
+            elif f.name in ("k_body", "kappa_friction", "a_n", "a_wall_n"):
+                if v < 0:
+                    raise ValueError(f"SocialForceParams.{f.name} must be >= 0; got {v!r}")
+            elif v <= 0:
+                raise ValueError(f"SocialForceParams.{f.name} must be > 0; got {v!r}")
+
+
+class Walls:
+    """Wall segments ``(M, 2, 2)`` [m] with a spatial index for the agent-wall pairs."""
+
+    def __init__(self, segments: np.ndarray, *, reach_m: float) -> None:
+        self.segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2, 2)
+        self.index = SegmentIndex(self.segments, reach_m=reach_m)
+        self._a = self.segments[:, 0, :].copy()
+        self._ab = self.segments[:, 1, :] - self._a
+        self._len2 = np.einsum("ij,ij->i", self._ab, self._ab)
+
+    def __len__(self) -> int:
+        return len(self.segments)
+
+    def nearest_points(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Candidate ``(agent_index, offset (P, 2), distance (P,))``: ``offset`` points from
+        the nearest point of each candidate wall to the agent."""
+        ai, si = self.index.candidate_pairs(pos)
+        if len(ai) == 0:
+            return ai, np.zeros((0, 2)), np.zeros(0)
+        a = self._a[si]
+        ab = self._ab[si]
+        p = pos[ai]
+        apx = p[:, 0] - a[:, 0]
+        apy = p[:, 1] - a[:, 1]
+        len2 = self._len2[si]
+        u = np.divide(apx * ab[:, 0] + apy * ab[:, 1], len2, out=np.zeros(len(ai)), where=len2 > 0)
+        np.minimum(np.maximum(u, 0.0, out=u), 1.0, out=u)
+        off = np.empty((len(ai), 2))
+        off[:, 0] = apx - u * ab[:, 0]
+        off[:, 1] = apy - u * ab[:, 1]
+        return ai, off, np.hypot(off[:, 0], off[:, 1])
+
+
+def _contact_limits(params: SocialForceParams, dt: float) -> tuple[float, float]:
+    m = params.mass_kg
+    return min(params.k_body, m / (4.0 * dt * dt)), m / (4.0 * dt)
+
+
+def pair_forces(pos, vel, desired_dir, radius, params: SocialForceParams, dt: float, out: np.ndarray) -> int:
+    """Add the pedestrian-pedestrian forces [N] to ``out`` ``(N, 2)``; return the pair count."""
+    n = len(pos)
+    if n < 2:
+        return 0
+    tree = cKDTree(pos, leafsize=16, compact_nodes=False, balanced_tree=False)
+    pairs = tree.query_pairs(params.cutoff_m, output_type="ndarray")
+    if len(pairs) == 0:
+        return 0
+    i, j = np.ascontiguousarray(pairs.T)
+    px = pos[:, 0]
+    py = pos[:, 1]
+    dx = px.take(i) - px.take(j)
+    dy = py.take(i) - py.take(j)
+    d = np.hypot(dx, dy)
+    np.maximum(d, 1e-6, out=d)
+    nx = dx / d
+    ny = dy / d
+    overlap = radius.take(i) + radius.take(j) - d
+    rep = np.exp(overlap * (1.0 / params.b_m))
+    rep *= params.a_n
+    # anisotropy w = lambda + (1 - lambda)(1 + cos phi) / 2, with cos phi_i = -e_i . n_ij
+    # for i and cos phi_j = e_j . n_ij for j
+    lam = params.anisotropy
+    c0 = lam + 0.5 * (1.0 - lam)
+    c1 = 0.5 * (1.0 - lam)
+    ex = desired_dir[:, 0]
+    ey = desired_dir[:, 1]
+    mag_i = rep * (c0 - c1 * (ex.take(i) * nx + ey.take(i) * ny))
+    mag_j = rep * (c0 + c1 * (ex.take(j) * nx + ey.take(j) * ny))
+    fxi = mag_i * nx
+    fyi = mag_i * ny
+    fxj = mag_j * nx
+    fyj = mag_j * ny
+    touching = np.nonzero(overlap > 0)[0]
+    if len(touching):
+        k_eff, fric_cap = _contact_limits(params, dt)
+        t = touching
+        g = overlap[t]
+        tnx, tny = nx[t], ny[t]
+        it, jt = i[t], j[t]
+        # sliding friction along t_ij = (-n_y, n_x), driven by the tangential relative velocity
+        dvt = (vel[jt, 0] - vel[it, 0]) * -tny + (vel[jt, 1] - vel[it, 1]) * tnx
+        fric = np.minimum(params.kappa_friction * g, fric_cap) * dvt
+        push = k_eff * g
+        cx = push * tnx - fric * tny
+        cy = push * tny + fric * tnx
+        fxi[t] += cx
+        fyi[t] += cy
+        fxj[t] += cx
+        fyj[t] += cy
+    out[:, 0] += np.bincount(i, weights=fxi, minlength=n) - np.bincount(j, weights=fxj, minlength=n)
+    out[:, 1] += np.bincount(i, weights=fyi, minlength=n) - np.bincount(j, weights=fyj, minlength=n)
+    return len(pairs)
+
+
+def wall_forces(pos, vel, radius, walls: Walls, params: SocialForceParams, dt: float, out: np.ndarray) -> None:
+    """Add the wall and obstacle forces [N] on the agents at ``pos`` to ``out``."""
+    if len(walls) == 0 or len(pos) == 0:
+        return
+    ai, off, d = walls.nearest_points(pos)
+    keep = (d < params.wall_cutoff_m) & (d > 1e-9)
+    if not keep.any():
+        return
+    ai, off, d = ai[keep], off[keep], d[keep]
+    nx = off[:, 0] / d
+    ny = off[:, 1] / d
+    overlap = radius[ai] - d
+    mag = params.a_wall_n * np.exp(overlap / params.b_wall_m)
+    fx = mag * nx
+    fy = mag * ny
+    touching = overlap > 0
+    if touching.any():
+        k_eff, fric_cap = _contact_limits(params, dt)
+        t = np.nonzero(touching)[0]
+        g = overlap[t]
+        tnx, tny = -ny[t], nx[t]
+        vt = vel[ai[t], 0] * tnx + vel[ai[t], 1] * tny
+        fric = np.minimum(params.kappa_friction * g, fric_cap) * vt
+        fx[t] += k_eff * g * nx[t] - fric * tnx
+        fy[t] += k_eff * g * ny[t] - fric * tny
+    n = len(pos)
+    out[:, 0] += np.bincount(ai, weights=fx, minlength=n)
+    out[:, 1] += np.bincount(ai, weights=fy, minlength=n)
+
+
+def motion_step(
+    *,
+    pos: np.ndarray,
+    vel: np.ndarray,
+    desired_dir: np.ndarray,
+    desired_speed: np.ndarray,
+    walk_speed: np.ndarray,
+    radius: np.ndarray,
+    walls: Walls,
+    dt: float,
+    params: SocialForceParams,
+    alt_walls: Walls | None = None,
+    alt_mask: np.ndarray | None = None,
+) -> int:
+    """Advance ``pos`` and ``vel`` (``(N, 2)``, updated in place) by one step of ``dt`` [s].
+
+    ``desired_dir`` ``(N, 2)`` unit vectors (e_i), ``desired_speed`` ``(N,)`` [m/s] the speed
+    wanted now (0 to stand), ``walk_speed`` ``(N,)`` [m/s] each person's free walking speed
+    (v0, which sets the speed limit), ``radius`` ``(N,)`` [m]. Agents flagged in
+    ``alt_mask`` feel ``alt_walls`` instead of ``walls`` (a person stepping off a platform
+    edge). Returns the number of neighbour pairs within the cut-off.
+    """
+    n = len(pos)
+    if n == 0:
+        return 0
+    m = params.mass_kg
+    force = np.empty((n, 2))
+    force[:, 0] = (desired_speed * desired_dir[:, 0] - vel[:, 0]) * (m / params.tau_s)
+    force[:, 1] = (desired_speed * desired_dir[:, 1] - vel[:, 1]) * (m / params.tau_s)
+    n_pairs = pair_forces(pos, vel, desired_dir, radius, params, dt, force)
+    if alt_mask is not None and alt_walls is not None and alt_mask.any():
+        normal = np.nonzero(~alt_mask)[0]
+        alt = np.nonzero(alt_mask)[0]
+        for sel, w in ((normal, walls), (alt, alt_walls)):
+            sub = np.zeros((len(sel), 2))
+            wall_forces(pos[sel], vel[sel], radius[sel], w, params, dt, sub)
+            force[sel] += sub
+    else:
+        wall_forces(pos, vel, radius, walls, params, dt, force)
+    vel += force * (dt / m)
+    speed = np.hypot(vel[:, 0], vel[:, 1])
+    vmax = params.max_speed_factor * walk_speed
+    over = speed > vmax
+    if over.any():
+        vel[over] *= (vmax[over] / speed[over])[:, None]
+    pos += vel * dt
+    return n_pairs
+
+
+def advance_gait_and_heading(
+    vel: np.ndarray, heading: np.ndarray, gait_phase: np.ndarray, dt: float, params: SocialForceParams
+) -> None:
+    """Advance ``gait_phase`` [rad] with the distance walked and turn the unit ``heading``
+    ``(N, 2)`` toward the direction of motion with time constant ``heading_tau_s``; below
+    ``heading_min_speed_mps`` the facing direction is kept."""
+    if len(vel) == 0:
+        return
+    vx = vel[:, 0]
+    vy = vel[:, 1]
+    speed = np.hypot(vx, vy)
+    gait_phase += speed * (dt * 2.0 * np.pi / params.stride_pair_m)
+    np.mod(gait_phase, 2.0 * np.pi, out=gait_phase)
+    alpha = min(dt / params.heading_tau_s, 1.0)
+    # blend weight per agent: alpha / speed where moving (so that w * v = alpha * unit v), else 0
+    w = np.where(speed > params.heading_min_speed_mps, alpha / np.maximum(speed, 1e-9), 0.0)
+    keep = np.where(w > 0, 1.0 - alpha, 1.0)
+    hx = heading[:, 0] * keep + w * vx
+    hy = heading[:, 1] * keep + w * vy
+    norm = np.hypot(hx, hy)
+    # a reversal can cancel the blend; the old facing stays then
+    ok = norm > 1e-6
+    np.divide(hx, norm, out=hx, where=ok)
+    np.divide(hy, norm, out=hy, where=ok)
+    heading[:, 0] = np.where(ok, hx, heading[:, 0])
+    heading[:, 1] = np.where(ok, hy, heading[:, 1])

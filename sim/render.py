@@ -1,0 +1,1085 @@
+"""Render synthetic CCTV frames of a station crowd, with exact per-person annotations.
+
+:class:`Renderer` draws the static station once per camera by casting one ray per
+(supersampled) pixel into the scene: the floor with a tile texture, track beds with
+gravel, sleepers and rails, the platform edge with its yellow safety line, walls along
+the boundary of the station (with dark doorways at entrances and exits), pillars and
+ticket-gate housings as boxes. The same pass keeps a depth buffer of everything that can
+hide a person (walls, pillars, barriers).
+
+Per frame, people are drawn as articulated shapes in perspective (shadow, legs with gait
+swing and knee flex, torso, arms swinging opposite to the legs, head with hair), far to
+near (painter's algorithm); pillars in front of a person are restored from the static
+image through the depth buffer. All body geometry is computed for the whole crowd at
+once in numpy; the per-person loop only issues OpenCV fill calls. Camera effects follow:
+shake (an integer translation), blur, sensor noise from a precomputed noise bank, and a
+JPEG round trip.
+
+Randomness is keyed by ``(seed, camera, frame index)``: a frame's noise and shake do not
+depend on which frames were rendered before it, and the same seed gives the same bytes.
+
+Geometry conventions are those of :mod:`sim.camera` (pixel centres at integers).
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.annotate import FrameAnnotations
+from sim.camera import PinholeCamera
+from sim.state import CrowdState, Posture
+
+# --- the station's look (metres, BGR) ------------------------------------------------------
+
+WALL_PAINTED_TOP_M = 3.0  #: [m] walls and pillars are painted up to here; above is the dark upper structure
+BARRIER_HEIGHT_M = 1.05  #: [m] height of gate housings and thin barriers
+PILLAR_MIN_SIDE_M = 0.45  #: [m] an obstacle whose footprint is at least this thick on both sides is a pillar
+DOOR_HEIGHT_M = 2.3  #: [m] height of the doorway drawn at entrances and exits
+TILE_M = 0.6  #: [m] floor tile size
+TRACK_GAUGE_M = 1.435  #: [m] standard gauge
+SLEEPER_SPACING_M = 0.6  #: [m]
+
+_FLOOR_BGR = (150.0, 156.0, 160.0)
+_GROUT_BGR = (112.0, 116.0, 120.0)
+_GRAVEL_BGR = (68.0, 74.0, 80.0)
+_SLEEPER_BGR = (118.0, 120.0, 121.0)
+_RAIL_BGR = (170.0, 172.0, 176.0)
+_COPING_BGR = (178.0, 182.0, 184.0)
+_NOSING_BGR = (214.0, 216.0, 218.0)
+_SAFETY_BGR = (22.0, 196.0, 228.0)
+_WALL_BGR = (178.0, 194.0, 204.0)
+_SKIRT_BGR = (70.0, 74.0, 80.0)
+_BAND_BGR = (118.0, 72.0, 36.0)
+_UPPER_BGR = (74.0, 77.0, 82.0)
+_DOOR_BGR = (36.0, 38.0, 42.0)
+_PILLAR_BGR = (186.0, 188.0, 188.0)
+_BARRIER_BGR = (96.0, 100.0, 106.0)
+_BARRIER_TOP_BGR = (150.0, 155.0, 160.0)
+_OUTSIDE_BGR = (44.0, 44.0, 47.0)
+
+# surface kinds in the ray-cast buffers
+_NONE, _FLOOR, _TRACK, _GROUND_OUT, _WALL, _PILLAR, _BARRIER, _BARRIER_TOP = range(8)
+
+#: [m] a person is hidden by a wall or pillar pixel only if that pixel is nearer than the
+#: person's centre by this much (arms and legs reach this far from the centre line)
+_OCCLUSION_MARGIN_M = 0.3
+_SHIFT = 3  #: fractional bits of the drawing coordinates (1/8 px)
+_ID_SCALE_LOG2 = 2  #: the visibility buffer has 1/4 of the image's resolution per side
+
+
+class RenderError(ValueError):
+    """A renderer that cannot be built from the given scenario/camera."""
+
+
+# --- static scene ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Face:
+    """A vertical rectangle standing on the ground segment a-b, from z0 to z1 [m]."""
+
+    a: np.ndarray
+    b: np.ndarray
+    z0: float
+    z1: float
+    kind: int
+    group: int  #: occluder group (one per obstacle, one per wall face)
+    inward: np.ndarray | None  #: walls are one-sided: unit normal into the station
+    portals: tuple[tuple[float, float], ...] = ()  #: doorway intervals along a->b, in [0, 1]
+
+
+@dataclass(frozen=True)
+class _Top:
+    polygon: np.ndarray
+    z: float
+    group: int
+
+
+def _signed_area(poly: np.ndarray) -> float:
+    x, y = poly[:, 0], poly[:, 1]
+    return float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2
+
+
+def _points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Even-odd rule: (N, 2) points, (K, 2) polygon -> (N,) bool."""
+    x, y = points[:, 0], points[:, 1]
+    inside = np.zeros(len(points), dtype=bool)
+    x0, y0 = polygon[:, 0], polygon[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    for k in range(len(polygon)):
+        crosses = (y0[k] > y) != (y1[k] > y)
+        if not crosses.any():
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            x_at = x0[k] + (y - y0[k]) * (x1[k] - x0[k]) / (y1[k] - y0[k])
+        inside ^= crosses & (x < x_at)
+    return inside
+
+
+def _point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance of (N, 2) points to segment a-b and the parameter of the closest point."""
+    ab = b - a
+    t = np.clip(((p - a) @ ab) / max(float(ab @ ab), 1e-12), 0.0, 1.0)
+    closest = a + t[:, None] * ab
+    return np.linalg.norm(p - closest, axis=1), t
+
+
+def _on_segment(p: np.ndarray, a: np.ndarray, b: np.ndarray, tol: float = 1e-3) -> bool:
+    d, _ = _point_segment_distance(p[None], a, b)
+    return bool(d[0] < tol)
+
+
+def _obstacle_is_pillar(poly: np.ndarray) -> bool:
+    """Thick, compact footprints are pillars (full height); thin ones are gate housings or barriers."""
+    c = poly - poly.mean(axis=0)
+    _, _, vt = np.linalg.svd(c, full_matrices=False)
+    ext = np.ptp(c @ vt.T, axis=0)
+    lo, hi = float(ext.min()), float(ext.max())
+    return lo >= PILLAR_MIN_SIDE_M and hi <= 3.0 * lo
+
+
+class StationScene:
+    """The static 3-D station built from a scenario's ``station`` block.
+
+    Walls stand on every boundary edge of the walkable floor and the track beds that is
+    not shared with another of those polygons and is not a platform edge; they are
+    one-sided (seen from inside only) and extend upward without end (painted up to
+    :data:`WALL_PAINTED_TOP_M`). Obstacles are pillars (full height) or gate housings and
+    barriers (:data:`BARRIER_HEIGHT_M`), told apart by the thickness of their footprint.
+    """
+
+    def __init__(self, station) -> None:
+        self.walkable = np.asarray(station.walkable, dtype=np.float64)
+        self.track_beds = [np.asarray(p, dtype=np.float64) for p in station.track_beds]
+        self.platform_edges = [np.asarray(e, dtype=np.float64) for e in station.platform_edges]
+        self.safety_line_m = float(station.safety_line_m)
+        portals = [np.asarray(p.segment, dtype=np.float64) for p in (*station.entrances, *station.exits)]
+        faces: list[_Face] = []
+        tops: list[_Top] = []
+        group = 0
+        floors = [self.walkable, *self.track_beds]
+        for fi, poly in enumerate(floors):
+            ccw = _signed_area(poly) > 0
+            for k in range(len(poly)):
+                a, b = poly[k], poly[(k + 1) % len(poly)]
+                mid = (a + b) / 2
+                if any(_on_segment(mid, e[0], e[1]) for e in self.platform_edges):
+                    continue
+                shared = False
+                for fj, other in enumerate(floors):
+                    if fj == fi:
+                        continue
+                    for m in range(len(other)):
+                        if _on_segment(mid, other[m], other[(m + 1) % len(other)]):
+                            shared = True
+                            break
+                    if shared:
+                        break
+                if shared:
+                    continue
+                edge = b - a
+                length = float(np.linalg.norm(edge))
+                if length < 1e-9:
+                    continue
+                inward = np.array([-edge[1], edge[0]]) / length
+                if not ccw:
+                    inward = -inward
+                doors = []
+                for seg in portals:
+                    if _on_segment(seg[0], a, b, 0.05) and _on_segment(seg[1], a, b, 0.05):
+                        t0 = float((seg[0] - a) @ edge) / length**2
+                        t1 = float((seg[1] - a) @ edge) / length**2
+                        doors.append((min(t0, t1), max(t0, t1)))
+                faces.append(_Face(a, b, 0.0, 1e4, _WALL, group, inward, tuple(doors)))
+                group += 1
+        for poly_list in station.obstacles:
+            poly = np.asarray(poly_list, dtype=np.float64)
+            pillar = _obstacle_is_pillar(poly)
+            z1 = 1e4 if pillar else BARRIER_HEIGHT_M
+            for k in range(len(poly)):
+                faces.append(_Face(poly[k], poly[(k + 1) % len(poly)], 0.0, z1, _PILLAR if pillar else _BARRIER, group, None))
+            if not pillar:
+                tops.append(_Top(poly, BARRIER_HEIGHT_M, group))
+            group += 1
+        self.faces = faces
+        self.tops = tops
+        self.n_groups = group
+        # A wall hides a person only if part of the floor lies behind its line (a station
+        # that is not convex); walls of a convex station never do and are left out of the
+        # occlusion tests, which saves a depth test for most people.
+        floor_pts = np.concatenate(floors)
+        self.hiding_groups = np.ones(group, bool)
+        for f in faces:
+            if f.kind == _WALL:
+                behind_line = (floor_pts - f.a) @ f.inward < -1e-6
+                self.hiding_groups[f.group] = bool(behind_line.any())
+
+    # --- ray casting -------------------------------------------------------------------------
+    def cast(self, origin: np.ndarray, dirs: np.ndarray) -> dict:
+        """Nearest surface hit by each ray: kind, ray parameter s, hit point, face index, group.
+
+        ``dirs`` is (N, 3); the hit point is ``origin + s * dirs``.
+        """
+        n = len(dirs)
+        s_best = np.full(n, np.inf)
+        kind = np.zeros(n, np.int8)
+        face_idx = np.full(n, -1, np.int32)
+        group = np.full(n, -1, np.int32)
+        dx, dy, dz = dirs[:, 0], dirs[:, 1], dirs[:, 2]
+        ox, oy, oz = (float(v) for v in origin)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            s_ground = np.where(dz < 0, -oz / dz, np.inf)
+        hit_ground = np.isfinite(s_ground)
+        s_best[hit_ground] = s_ground[hit_ground]
+        kind[hit_ground] = _GROUND_OUT
+        for fi, f in enumerate(self.faces):
+            e = f.b - f.a
+            nrm = np.array([-e[1], e[0]])
+            denom = dx * nrm[0] + dy * nrm[1]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s = ((f.a[0] - ox) * nrm[0] + (f.a[1] - oy) * nrm[1]) / denom
+            ok = (s > 1e-6) & (s < s_best)
+            if f.inward is not None:  # one-sided: only rays travelling out of the station see it
+                ok &= (dx * f.inward[0] + dy * f.inward[1]) < 0
+            if not ok.any():
+                continue
+            idx = np.nonzero(ok)[0]
+            si = s[idx]
+            hx, hy, hz = ox + si * dx[idx], oy + si * dy[idx], oz + si * dz[idx]
+            t = ((hx - f.a[0]) * e[0] + (hy - f.a[1]) * e[1]) / float(e @ e)
+            good = (t >= 0) & (t <= 1) & (hz >= f.z0) & (hz <= f.z1)
+            idx = idx[good]
+            s_best[idx] = si[good]
+            kind[idx] = f.kind
+            face_idx[idx] = fi
+            group[idx] = f.group
+        for top in self.tops:
+            if oz <= top.z:
+                continue
+            with np.errstate(divide="ignore", invalid="ignore"):
+                s = np.where(dz < 0, (top.z - oz) / dz, np.inf)
+            idx = np.nonzero(s < s_best)[0]
+            if len(idx) == 0:
+                continue
+            hxy = np.c_[ox + s[idx] * dx[idx], oy + s[idx] * dy[idx]]
+            good = _points_in_polygon(hxy, top.polygon)
+            idx = idx[good]
+            s_best[idx] = s[idx]
+            kind[idx] = _BARRIER_TOP
+            face_idx[idx] = -1
+            group[idx] = top.group
+        hit = origin[None, :] + np.where(np.isfinite(s_best), s_best, 0.0)[:, None] * dirs
+        ground = kind == _GROUND_OUT
+        if ground.any():
+            gxy = hit[ground, :2]
+            cls = np.full(len(gxy), _GROUND_OUT, np.int8)
+            cls[_points_in_polygon(gxy, self.walkable)] = _FLOOR
+            for tb in self.track_beds:
+                cls[_points_in_polygon(gxy, tb)] = _TRACK
+            kind[ground] = cls
+        kind[~np.isfinite(s_best)] = _NONE
+        return {"kind": kind, "s": s_best, "hit": hit, "face": face_idx, "group": group}
+
+
+# --- procedural textures ---------------------------------------------------------------------
+
+
+def _hash01(ix: np.ndarray, iy: np.ndarray, salt: int) -> np.ndarray:
+    """Deterministic pseudo-random value in [0, 1) per integer cell (a 64-bit mix)."""
+    with np.errstate(over="ignore"):
+        h = (ix.astype(np.int64).astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+             ^ iy.astype(np.int64).astype(np.uint64) * np.uint64(0xC2B2AE3D27D4EB4F)
+             ^ np.uint64(salt * 0x165667B19E3779F9 & 0xFFFFFFFFFFFFFFFF))
+        h ^= h >> np.uint64(29)
+        h *= np.uint64(0xBF58476D1CE4E5B9)
+        h ^= h >> np.uint64(32)
+    return (h >> np.uint64(11)).astype(np.float64) / float(1 << 53)
+
+
+def _line_coverage(coord: np.ndarray, period: float, width: float, footprint: np.ndarray) -> np.ndarray:
+    """Share of a pixel covered by periodic lines of ``width`` (box-filtered by the pixel footprint)."""
+    d = np.abs((coord / period + 0.5) % 1.0 - 0.5) * period
+    half = np.maximum(width, footprint) / 2
+    return np.where(d < half, np.minimum(1.0, width / np.maximum(footprint, 1e-9)), 0.0)
+
+
+def _band(coord: np.ndarray, lo: float, hi: float, footprint: np.ndarray) -> np.ndarray:
+    """Share of a pixel (footprint-wide) that falls in [lo, hi] along ``coord``."""
+    fp = np.maximum(footprint, 1e-9)
+    a = np.clip((coord + fp / 2 - lo) / fp, 0, 1)
+    b = np.clip((coord + fp / 2 - hi) / fp, 0, 1)
+    return a - b
+
+
+def _mix(base: np.ndarray, colour, weight: np.ndarray) -> np.ndarray:
+    w = weight[:, None]
+    return base * (1 - w) + np.asarray(colour, dtype=np.float64)[None, :] * w
+
+
+# --- the renderer ----------------------------------------------------------------------------
+
+
+class Renderer:
+    """Render frames of one camera of a scenario.
+
+    ``seed`` (an int, a ``numpy.random.Generator`` or ``None`` for the scenario's seed)
+    keys the per-frame noise and shake. Build once per camera; the constructor ray-casts
+    the static background (about a second at 640x360).
+
+    Example::
+
+        r = Renderer(scenario, scenario.camera("hall"), seed=3)
+        image, ann = r.render(model.snapshot())
+    """
+
+    def __init__(self, scenario, camera_spec=None, seed: int | np.random.Generator | None = None, *,
+                 supersample: int | None = None, noise_bank_frames: int = 8) -> None:
+        import cv2
+
+        if camera_spec is None:
+            camera_spec = scenario.cameras[0]
+        elif isinstance(camera_spec, str):
+            camera_spec = scenario.camera(camera_spec)
+        self.scenario = scenario
+        self.spec = camera_spec
+        self.render_spec = scenario.render
+        if isinstance(seed, np.random.Generator):
+            seed = int(seed.integers(0, 2**63 - 1))
+        self.seed = int(scenario.seed if seed is None else seed)
+        if self.seed < 0:
+            raise RenderError(f"seed must be >= 0; got {self.seed}")
+        self.camera = PinholeCamera.from_spec(camera_spec)
+        self.width, self.height = self.camera.width, self.camera.height
+        rs = self.render_spec
+        self._margin = int(math.ceil(rs.shake_px)) + 1 if rs.shake_px > 0 else 0
+        m = self._margin
+        self._canvas_cam = self.camera.shifted(m, m, self.width + 2 * m, self.height + 2 * m)
+        self._P = self._canvas_cam.projection
+        self._focal = self._canvas_cam.focal_px
+        self._key = _mix64(self.seed * 1_000_003 + zlib.crc32(camera_spec.name.encode()))
+
+        # static background ------------------------------------------------------------------
+        self.scene = StationScene(scenario.station)
+        ss = supersample if supersample is not None else (2 if self.width * self.height <= 1280 * 720 else 1)
+        bg, occ_depth, floor_mask, groups = self._build_background(max(1, int(ss)))
+        gain = float(rs.brightness)
+        self.background_clean = bg  #: canvas-sized static image before lighting gain (uint8)
+        lit = np.clip(bg.astype(np.float32) * gain, 0, 255)
+        self._bg = np.rint(lit).astype(np.uint8)
+        self._occ_depth = occ_depth  # canvas-sized float32 [m], inf where nothing can hide a person
+        self._floor_mask = floor_mask
+        self._occ_boxes, self._occ_min_depth = groups
+        q = _ID_SCALE_LOG2
+        hq, wq = (self.height + (1 << q) - 1) >> q, (self.width + (1 << q) - 1) >> q
+        self._id_shape = (hq, wq)
+        # the visibility buffer's occluder depth: the nearest occluder within each block
+        pad = np.full((hq << q, wq << q), np.inf, np.float32)
+        crop = occ_depth[m:m + self.height, m:m + self.width]
+        pad[:crop.shape[0], :crop.shape[1]] = crop
+        self._occ_depth_q = pad.reshape(hq, 1 << q, wq, 1 << q).min(axis=(1, 3))
+
+        # noise bank -----------------------------------------------------------------------
+        self._noise_margin = 32
+        self._noise_pos: list[np.ndarray] = []
+        self._noise_neg: list[np.ndarray] = []
+        if rs.noise_std > 0:
+            nm = self._noise_margin
+            shape = (self.height + nm, self.width + nm, 3)
+            frame_bytes = 2 * shape[0] * shape[1] * 3
+            n_bank = int(np.clip(48_000_000 // frame_bytes, 2, noise_bank_frames))
+            rng = np.random.default_rng([self.seed, 0x4E015E])
+            for _ in range(n_bank):
+                z = np.rint(rng.standard_normal(shape, dtype=np.float32) * np.float32(rs.noise_std))
+                self._noise_pos.append(np.clip(z, 0, 255).astype(np.uint8))
+                self._noise_neg.append(np.clip(-z, 0, 255).astype(np.uint8))
+        # camera shake: two sinusoids per axis with seeded frequencies and phases
+        srng = np.random.default_rng([self.seed, 0x5AA4E])
+        self._shake_freq = srng.uniform([0.3, 1.7], [0.9, 3.1], size=(2, 2))  # [Hz] per axis, per component
+        self._shake_phase = srng.uniform(0, 2 * np.pi, size=(2, 2))
+        self._cv2 = cv2
+
+    # --- background --------------------------------------------------------------------------
+    def _build_background(self, ss: int):
+        import cv2
+        from scipy import ndimage
+
+        cam = self._canvas_cam
+        wc, hc = cam.width, cam.height
+        # supersampled pixel centres in canvas pixel coordinates
+        us = (np.arange(wc * ss) + 0.5) / ss - 0.5
+        vs = (np.arange(hc * ss) + 0.5) / ss - 0.5
+        img = np.empty((hc * ss, wc * ss, 3), np.float64)
+        depth_ss = np.full((hc * ss, wc * ss), np.inf, np.float32)
+        group_ss = np.full((hc * ss, wc * ss), -1, np.int32)
+        floor_ss = np.zeros((hc * ss, wc * ss), bool)
+        rows_per_chunk = max(1, 200_000 // (wc * ss))
+        pix_m = 1.0 / (cam.focal_px * ss)  # [m per supersample at unit depth]
+        for r0 in range(0, hc * ss, rows_per_chunk):
+            r1 = min(hc * ss, r0 + rows_per_chunk)
+            uu, vv = np.meshgrid(us, vs[r0:r1])
+            dirs = cam.pixel_rays(np.c_[uu.ravel(), vv.ravel()])
+            res = self.scene.cast(cam.position, dirs)
+            depth = res["s"]  # rays have unit depth along the optical axis, so s is the depth
+            col = self._shade(res, dirs, depth * pix_m)
+            img[r0:r1] = col.reshape(r1 - r0, wc * ss, 3)
+            occ = (res["group"] >= 0) & self.scene.hiding_groups[np.maximum(res["group"], 0)]
+            d = np.where(occ, depth, np.inf).astype(np.float32)
+            depth_ss[r0:r1] = d.reshape(r1 - r0, -1)
+            group_ss[r0:r1] = np.where(occ, res["group"], -1).reshape(r1 - r0, -1)
+            floor_ss[r0:r1] = np.isin(res["kind"], (_FLOOR, _TRACK)).reshape(r1 - r0, -1)
+        # a gentle vignette, as on most CCTV lenses
+        yy, xx = np.meshgrid((vs - (hc * 1.0 - 1) / 2) / (hc / 2), (us - (wc * 1.0 - 1) / 2) / (wc / 2), indexing="ij")
+        img *= (1.0 - 0.18 * (xx**2 + yy**2) / 2)[..., None]
+        img8 = np.clip(np.rint(img), 0, 255).astype(np.uint8)
+        if ss > 1:
+            bg = cv2.resize(img8, (wc, hc), interpolation=cv2.INTER_AREA)
+            occ_depth = depth_ss.reshape(hc, ss, wc, ss).min(axis=(1, 3))
+            floor = floor_ss.reshape(hc, ss, wc, ss).all(axis=(1, 3))
+        else:
+            bg, occ_depth, floor = img8, depth_ss, floor_ss
+        # occluder groups: image box (canvas px, x0, y0, x1, y1 exclusive) and nearest depth
+        labels = group_ss + 1
+        n_groups = self.scene.n_groups
+        boxes = np.zeros((n_groups, 4), np.float64)
+        min_depth = np.full(n_groups, np.inf)
+        if n_groups and labels.max() > 0:
+            sl = ndimage.find_objects(labels, max_label=n_groups)
+            mins = ndimage.minimum(depth_ss, labels, index=np.arange(1, n_groups + 1))
+            for g, s in enumerate(sl):
+                if s is None:
+                    continue
+                boxes[g] = (s[1].start / ss, s[0].start / ss, s[1].stop / ss, s[0].stop / ss)
+                min_depth[g] = mins[g]
+        keep = np.isfinite(min_depth)
+        return bg, occ_depth.astype(np.float32), floor, (boxes[keep], min_depth[keep])
+
+    def _shade(self, res: dict, dirs: np.ndarray, footprint_per_m: np.ndarray) -> np.ndarray:
+        """Colour of each ray's hit point (float BGR)."""
+        kind, hit = res["kind"], res["hit"]
+        n = len(kind)
+        col = np.empty((n, 3))
+        col[:] = _OUTSIDE_BGR
+        # the pixel footprint on a surface grows with distance and with grazing incidence
+        fp = footprint_per_m
+        scene = self.scene
+
+        # floor --------------------------------------------------------------------------
+        fl = np.nonzero(kind == _FLOOR)[0]
+        if len(fl):
+            x, y = hit[fl, 0], hit[fl, 1]
+            graze = np.abs(dirs[fl, 2]) / np.linalg.norm(dirs[fl], axis=1)
+            fpf = fp[fl] / np.maximum(graze, 0.05)
+            ix, iy = np.floor(x / TILE_M), np.floor(y / TILE_M)
+            tone = (_hash01(ix, iy, 1) - 0.5) * 10.0
+            speck = (_hash01(np.floor(x / 0.03), np.floor(y / 0.03), 2) - 0.5) * 10.0 * np.clip(0.03 / fpf, 0, 1)
+            c = np.asarray(_FLOOR_BGR)[None, :] + (tone + speck)[:, None]
+            # pools of light under ceiling lamps every 6 m
+            pool = 1.0 + 0.07 * np.cos(2 * np.pi * x / 6.0) * np.cos(2 * np.pi * y / 6.0)
+            c *= pool[:, None]
+            grout = np.maximum(_line_coverage(x, TILE_M, 0.012, fpf), _line_coverage(y, TILE_M, 0.012, fpf))
+            c = _mix(c, _GROUT_BGR, grout * 0.8)
+            # platform edge strip and safety line on the walkable side
+            pts = np.c_[x, y]
+            for e in scene.platform_edges:
+                d, _ = _point_segment_distance(pts, e[0], e[1])
+                c = _mix(c, _COPING_BGR, _band(d, 0.0, 0.35, fpf) * 0.9)
+                c = _mix(c, _NOSING_BGR, _band(d, 0.0, 0.06, fpf))
+                sl = scene.safety_line_m
+                c = _mix(c, _SAFETY_BGR, _band(d, sl - 0.05, sl + 0.05, fpf))
+            col[fl] = c
+
+        # track beds -----------------------------------------------------------------------
+        tr = np.nonzero(kind == _TRACK)[0]
+        if len(tr):
+            pts = hit[tr, :2]
+            graze = np.abs(dirs[tr, 2]) / np.linalg.norm(dirs[tr], axis=1)
+            fpt = fp[tr] / np.maximum(graze, 0.05)
+            c = np.empty((len(tr), 3))
+            c[:] = _GRAVEL_BGR
+            g1 = _hash01(np.floor(pts[:, 0] / 0.04), np.floor(pts[:, 1] / 0.04), 3)
+            g2 = _hash01(np.floor(pts[:, 0] / 0.11), np.floor(pts[:, 1] / 0.11), 4)
+            c += (((g1 - 0.5) * 26.0 * np.clip(0.04 / fpt, 0, 1)) + (g2 - 0.5) * 14.0)[:, None]
+            for tb in scene.track_beds:
+                inside = _points_in_polygon(pts, tb)
+                if not inside.any():
+                    continue
+                axis, centre_n = _track_axis(tb, scene.platform_edges)
+                normal = np.array([-axis[1], axis[0]])
+                s_along = pts[inside] @ axis
+                n_off = pts[inside] @ normal - centre_n
+                f_in = fpt[inside]
+                ci = c[inside]
+                sleeper = _band(n_off, -1.3, 1.3, f_in) * _line_coverage(s_along, SLEEPER_SPACING_M, 0.24, f_in)
+                ci = _mix(ci, _SLEEPER_BGR, sleeper)
+                for side in (-1.0, 1.0):
+                    rail_n = side * TRACK_GAUGE_M / 2
+                    ci = _mix(ci, (40.0, 42.0, 46.0), _band(n_off, rail_n - 0.06, rail_n + 0.06, f_in) * 0.7)
+                    ci = _mix(ci, _RAIL_BGR, _band(n_off, rail_n - 0.035, rail_n + 0.035, f_in))
+                c[inside] = ci
+            # the platform's overhang shades the track bed next to the edge
+            for e in scene.platform_edges:
+                d, _ = _point_segment_distance(pts, e[0], e[1])
+                c *= (1.0 - 0.55 * _band(d, 0.0, 0.35, fpt))[:, None]
+            col[tr] = c
+
+        # walls ------------------------------------------------------------------------------
+        wl = np.nonzero(kind == _WALL)[0]
+        if len(wl):
+            c = np.empty((len(wl), 3))
+            z = hit[wl, 2]
+            fidx = res["face"][wl]
+            along = np.zeros(len(wl))
+            t_face = np.zeros(len(wl))
+            shade = np.ones(len(wl))
+            door = np.zeros(len(wl), bool)
+            for fi in np.unique(fidx):
+                f = scene.faces[fi]
+                sel = fidx == fi
+                e = f.b - f.a
+                length = float(np.linalg.norm(e))
+                t = ((hit[wl[sel], :2] - f.a) @ e) / length**2
+                t_face[sel] = t
+                along[sel] = t * length
+                shade[sel] = _facing_light(f.inward if f.inward is not None else np.array([-e[1], e[0]]) / length)
+                for t0, t1 in f.portals:
+                    door[sel] |= (t >= t0) & (t <= t1) & (z[sel] <= DOOR_HEIGHT_M)
+            graze = 1.0 - np.abs(dirs[wl, 2]) / np.linalg.norm(dirs[wl], axis=1)
+            fpw = fp[wl] / np.maximum(graze, 0.1)
+            c[:] = _WALL_BGR
+            c += ((_hash01(np.floor(along / 0.3), np.floor(z / 0.3), 5) - 0.5) * 8.0)[:, None]
+            joints = np.maximum(_line_coverage(along, 1.2, 0.02, fpw), _line_coverage(z, 0.6, 0.015, fpw))
+            c = _mix(c, (140.0, 152.0, 160.0), joints * 0.6)
+            c = _mix(c, _SKIRT_BGR, _band(z, -1.0, 0.15, fpw))
+            c = _mix(c, _BAND_BGR, _band(z, 2.45, 2.95, fpw))
+            upper = _band(z, WALL_PAINTED_TOP_M, 1e5, fpw)
+            up_col = np.asarray(_UPPER_BGR)[None, :] * np.exp(-np.maximum(z - WALL_PAINTED_TOP_M, 0) / 8.0)[:, None]
+            c = c * (1 - upper[:, None]) + up_col * upper[:, None]
+            c[door] = _DOOR_BGR
+            col[wl] = c * shade[:, None]
+
+        # pillars and barriers -----------------------------------------------------------------
+        for k, base in ((_PILLAR, _PILLAR_BGR), (_BARRIER, _BARRIER_BGR)):
+            ob = np.nonzero(kind == k)[0]
+            if not len(ob):
+                continue
+            z = hit[ob, 2]
+            fidx = res["face"][ob]
+            shade = np.ones(len(ob))
+            for fi in np.unique(fidx):
+                f = scene.faces[fi]
+                e = f.b - f.a
+                nrm = np.array([e[1], -e[0]]) / float(np.linalg.norm(e))
+                shade[fidx == fi] = _facing_light(nrm, contrast=0.35)
+            graze = 1.0 - np.abs(dirs[ob, 2]) / np.linalg.norm(dirs[ob], axis=1)
+            fpo = fp[ob] / np.maximum(graze, 0.1)
+            c = np.empty((len(ob), 3))
+            c[:] = base
+            c = _mix(c, _SKIRT_BGR, _band(z, -1.0, 0.12, fpo))
+            if k == _PILLAR:
+                c = _mix(c, (150.0, 154.0, 156.0), _line_coverage(z, 0.4, 0.012, fpo) * 0.6)
+                upper = _band(z, WALL_PAINTED_TOP_M, 1e5, fpo)
+                up_col = np.asarray(_UPPER_BGR)[None, :] * np.exp(-np.maximum(z - WALL_PAINTED_TOP_M, 0) / 8.0)[:, None]
+                c = c * (1 - upper[:, None]) + up_col * upper[:, None]
+            else:
+                c = _mix(c, (60.0, 62.0, 66.0), _band(z, BARRIER_HEIGHT_M - 0.08, BARRIER_HEIGHT_M, fpo))
+            col[ob] = c * shade[:, None]
+        bt = kind == _BARRIER_TOP
+        col[bt] = _BARRIER_TOP_BGR
+        return col
+
+    # --- per frame ---------------------------------------------------------------------------
+    def frame_index(self, t: float) -> int:
+        """The frame number of time ``t`` [s] at the camera's frame rate."""
+        return int(round(float(t) * self.camera.fps))
+
+    def shake_offset(self, t: float) -> tuple[int, int]:
+        """Integer camera shake (dx, dy) [px] at time ``t``: image content moves by (-dx, -dy)."""
+        amp = self.render_spec.shake_px
+        if amp <= 0:
+            return 0, 0
+        w = 2 * np.pi * self._shake_freq * float(t) + self._shake_phase
+        s = 0.7 * np.sin(w[:, 0]) + 0.3 * np.sin(w[:, 1])
+        dx, dy = (int(np.clip(round(amp * v), -self._margin, self._margin)) for v in s)
+        return dx, dy
+
+    def render(self, state: CrowdState, t: float | None = None, *, visibility: bool = True
+               ) -> tuple[np.ndarray, FrameAnnotations]:
+        """One frame: the BGR uint8 image and the annotations of the people it shows.
+
+        ``t`` [s] defaults to ``state.t``; it picks the frame's noise and shake. With
+        ``visibility=False`` the visible fractions are not computed (nan), which saves the
+        cost of the quarter-resolution id buffer.
+        """
+        cv2 = self._cv2
+        t = float(state.t if t is None else t)
+        frame_idx = self.frame_index(t)
+        rs = self.render_spec
+        m = self._margin
+        dx, dy = self.shake_offset(t)
+        canvas = self._bg.copy()
+        geo = self._people(state)
+        if geo is not None:
+            self._draw(canvas, geo)
+        img = canvas[m + dy:m + dy + self.height, m + dx:m + dx + self.width] if m else canvas
+        if m:
+            img = img.copy()
+        if rs.blur_px > 0:
+            img = cv2.GaussianBlur(img, (0, 0), rs.blur_px)
+        if self._noise_pos:
+            h = _mix64(self._key ^ (frame_idx & 0xFFFFFFFF) * 0x9E3779B1)
+            k = h % len(self._noise_pos)
+            ox = (h >> 16) % self._noise_margin
+            oy = (h >> 32) % self._noise_margin
+            cv2.add(img, self._noise_pos[k][oy:oy + self.height, ox:ox + self.width], dst=img)
+            cv2.subtract(img, self._noise_neg[k][oy:oy + self.height, ox:ox + self.width], dst=img)
+        if rs.jpeg_quality > 0:
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rs.jpeg_quality)])
+            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        ann = self._annotate(geo, frame_idx, t, m + dx, m + dy, visibility)
+        return img, ann
+
+    # --- people ------------------------------------------------------------------------------
+    def _people(self, state: CrowdState) -> "_People | None":
+        """Image-space geometry of every person that shows, sorted far to near (canvas pixels)."""
+        n = len(state)
+        if n == 0:
+            return None
+        cam = self._canvas_cam
+        f = self._focal
+        h = np.asarray(state.height_m, dtype=np.float64)
+        r = np.asarray(state.radius_m, dtype=np.float64)
+        th = np.asarray(state.heading_rad, dtype=np.float64)
+        posture = np.asarray(state.posture)
+        lying = posture == Posture.LYING
+        falling = posture == Posture.FALLING
+        gamma = np.where(lying, np.pi / 2, np.where(falling, np.clip(state.posture_progress, 0.0, 1.0) * (np.pi / 2), 0.0))
+        vel = np.asarray(state.vel_mps, dtype=np.float64)
+        speed = np.sqrt(vel[:, 0] ** 2 + vel[:, 1] ** 2)
+        amp = np.where(posture == Posture.WALKING, 0.42 * np.clip(speed / 1.3, 0.4, 1.3), 0.0)
+        ws = r / 0.23  # body width relative to an average adult
+
+        # joints in the body frame: a forward, b to the left, z up [m]; columns are _J_* --------
+        a = np.zeros((n, _NJ))
+        b = np.zeros((n, _NJ))
+        z = np.empty((n, _NJ))
+        phase = np.asarray(state.gait_phase, dtype=np.float64)[:, None] + _SIDE_PHASE  # (n, 2): left, right
+        sin_p, cos_p = np.sin(phase), np.cos(phase)
+        amp2 = amp[:, None]
+        h2 = h[:, None]
+        leg = amp2 * sin_p
+        flex = (1.1 * amp2) * np.maximum(0.0, cos_p)
+        hip_z, sh_z = 0.52 * h2, 0.80 * h2
+        b[:, 0:6] = np.tile(0.055 * h2 * _SIDE, 3)
+        z[:, 0:2] = hip_z
+        a[:, 2:4] = 0.25 * h2 * np.sin(leg)
+        z[:, 2:4] = hip_z - 0.25 * h2 * np.cos(leg)
+        a[:, 4:6] = a[:, 2:4] + 0.245 * h2 * np.sin(leg - flex)
+        z[:, 4:6] = z[:, 2:4] - 0.245 * h2 * np.cos(leg - flex)
+        arm = -0.65 * amp2 * sin_p
+        bend = arm + (0.15 + 0.5 * amp2)
+        root = np.maximum(0.9 * r - 0.05, 0.08)[:, None] * _SIDE
+        b[:, 6:8] = root
+        b[:, 8:10] = root + 0.025 * _SIDE
+        b[:, 10:12] = root + 0.04 * _SIDE
+        z[:, 6:8] = sh_z
+        a[:, 8:10] = 0.17 * h2 * np.sin(arm)
+        z[:, 8:10] = sh_z - 0.17 * h2 * np.cos(arm)
+        a[:, 10:12] = a[:, 8:10] + 0.19 * h2 * np.sin(bend)
+        z[:, 10:12] = z[:, 8:10] - 0.19 * h2 * np.cos(bend)
+        z[:, 12:16] = h2 * _CENTRE_Z  # head, neck, shoulder line, hip line
+        # the lowest foot touches the floor: the body bobs with the stride
+        z -= (np.minimum(z[:, 4], z[:, 5]) - 0.025 * h)[:, None]
+        # a fall tips the body forward about the feet, onto the floor
+        cg, sg = np.cos(gamma), np.sin(gamma)
+        cg2, sg2 = cg[:, None], sg[:, None]
+        a, z = a * cg2 + z * sg2, z * cg2 - a * sg2 + 0.1 * sg2
+
+        ct, st = np.cos(th), np.sin(th)
+        pos = np.asarray(state.pos_m, dtype=np.float64)
+        pts = np.empty((n, _NP, 3))
+        pts[:, :_NJ, 0] = pos[:, 0:1] + a * ct[:, None] - b * st[:, None]
+        pts[:, :_NJ, 1] = pos[:, 1:2] + a * st[:, None] + b * ct[:, None]
+        pts[:, :_NJ, 2] = z
+
+        # the torso is a flat hexagon across the line of sight (its width depends on the view)
+        axis = np.stack([sg * ct, sg * st, cg], axis=1)  # body axis, feet to head
+        mid = 0.5 * (pts[:, 13] + pts[:, 15])
+        view = mid - cam.position
+        across = np.cross(axis, view)
+        norm = np.sqrt(np.einsum("ij,ij->i", across, across))
+        flat = norm < 1e-9
+        across /= np.where(flat, 1.0, norm)[:, None]
+        across[flat] = np.stack([-st, ct, np.zeros(n)], axis=1)[flat]
+        c_left = np.abs(-across[:, 0] * st + across[:, 1] * ct)
+        c_front = np.abs((across[:, 0] * ct + across[:, 1] * st) * cg - across[:, 2] * sg)
+        half_sh = np.sqrt((0.95 * r * c_left) ** 2 + (0.55 * r * c_front) ** 2)
+        half_hip = np.sqrt((0.78 * r * c_left) ** 2 + (0.55 * r * c_front) ** 2)
+        halves = np.stack([0.3 * half_sh, half_sh, half_hip], axis=1)[:, :, None] * across[:, None, :]  # neck, shoulders, hips
+        centres = pts[:, 13:16]
+        pts[:, 16:19] = centres + halves
+        pts[:, 19:22] = (centres - halves)[:, ::-1]
+        # shadow: an ellipse on the floor under the body
+        shadow_c = pos + np.stack([ct, st], axis=1) * (sg * 0.45 * h)[:, None]
+        ax_f = (0.24 + 0.15 * amp + sg * 0.42 * h)[:, None]
+        ax_l = (0.22 * ws)[:, None]
+        pts[:, 22:30, 0] = shadow_c[:, 0:1] + _COS8 * ax_f * ct[:, None] - _SIN8 * ax_l * st[:, None]
+        pts[:, 22:30, 1] = shadow_c[:, 1:2] + _COS8 * ax_f * st[:, None] + _SIN8 * ax_l * ct[:, None]
+        pts[:, 22:30, 2] = 0.0
+
+        # project everything at once ------------------------------------------------------------
+        pc = (pts - cam.position) @ cam.R.T
+        depth = pc[..., 2]
+        ok = depth.min(axis=1) > 0.3
+        if not ok.all():
+            keep = np.nonzero(ok)[0]
+            pc, depth, pts, h, ws, gamma, shadow_c = pc[keep], depth[keep], pts[keep], h[keep], ws[keep], gamma[keep], shadow_c[keep]
+            ct, st, sel = ct[keep], st[keep], keep
+        else:
+            sel = np.arange(n)
+        if len(sel) == 0:
+            return None
+        inv = 1.0 / depth
+        K = cam.K
+        uv = np.empty(pc.shape[:-1] + (2,))
+        uv[..., 0] = K[0, 0] * pc[..., 0] * inv + K[0, 2]
+        uv[..., 1] = K[1, 1] * pc[..., 1] * inv + K[1, 2]
+        px = f * inv  # [px/m] at each point
+
+        limbs = _limb_polygons(uv[:, _LIMB_CHAINS], (_LIMB_WIDTHS * ws[:, None, None]) * px[:, _LIMB_CHAINS])  # (m, 4, 6, 2)
+        head_r = 0.06 * h * px[:, 12]
+        head = uv[:, 12]
+        body = np.concatenate([limbs.reshape(len(sel), 24, 2), uv[:, 16:22]], axis=1)
+        lo = body.min(axis=1)
+        hi = body.max(axis=1)
+        lo = np.minimum(lo, head - head_r[:, None])
+        hi = np.maximum(hi, head + head_r[:, None])
+        ok = (hi[:, 0] >= -0.5) & (lo[:, 0] <= cam.width - 0.5) & (hi[:, 1] >= -0.5) & (lo[:, 1] <= cam.height - 0.5)
+        order_depth = (np.c_[shadow_c, np.zeros(len(sel))] - cam.position) @ cam.R[2]
+        vis_idx = np.nonzero(ok)[0]
+        vis_idx = vis_idx[np.argsort(-order_depth[vis_idx], kind="stable")]
+        if len(vis_idx) == 0:
+            return None
+        m = len(vis_idx)
+        v = vis_idx
+        rows = sel[v]
+
+        # drawing order inside a person: far leg, far arm, near leg, torso, near arm ------------
+        far_leg = (depth[v, 0] < depth[v, 1]).astype(np.int64)  # 0: left leg is farther
+        far_arm = (depth[v, 6] < depth[v, 7]).astype(np.int64)
+        lv = limbs[v]
+        ar = np.arange(m)
+        polys = np.empty((m, 38, 2))
+        polys[:, 0:8] = uv[v, 22:30]
+        polys[:, 8:14] = lv[ar, far_leg]
+        polys[:, 14:20] = lv[ar, 2 + far_arm]
+        polys[:, 20:26] = lv[ar, 1 - far_leg]
+        polys[:, 26:32] = uv[v, 16:22]
+        polys[:, 32:38] = lv[ar, 3 - far_arm]
+        scale = float(1 << _SHIFT)
+        np.clip(polys, -_COORD_LIMIT, _COORD_LIMIT, out=polys)
+        fixed = np.rint(polys * scale).astype(np.int32)
+        hr = head_r[v]
+        hc = head[v]
+        heads_fixed = np.rint(np.c_[hc, hc[:, 0], hc[:, 1] + 0.14 * hr] * scale).astype(np.int64)
+        radii = np.rint(np.c_[hr, 0.8 * hr] * scale).astype(np.int64)
+
+        # colours: shadow, far leg, far arm, near leg, torso, near arm, hair, face -----------------
+        gain = float(self.render_spec.brightness)
+        mats = np.stack([state.trousers_bgr[rows], state.shirt_bgr[rows], state.trousers_bgr[rows],
+                         state.shirt_bgr[rows], state.shirt_bgr[rows], state.hair_bgr[rows], state.skin_bgr[rows]],
+                        axis=1).astype(np.float64)
+        cols = np.empty((m, 8, 3))
+        cols[:, 1:] = mats * (_PART_SHADE * gain)
+        su = np.clip(np.rint(polys[:, 0:8, 0].mean(axis=1)), 0, cam.width - 1).astype(np.int64)
+        sv = np.clip(np.rint(polys[:, 0:8, 1].mean(axis=1)), 0, cam.height - 1).astype(np.int64)
+        cols[:, 0] = self._bg[sv, su] * 0.62
+        np.clip(np.rint(cols, out=cols), 0, 255, out=cols)
+
+        # the face shows when the person faces the camera at least partly
+        view_h = pos[rows] - cam.position[:2]
+        facing = (ct[v] * view_h[:, 0] + st[v] * view_h[:, 1]) / np.maximum(np.hypot(view_h[:, 0], view_h[:, 1]), 1e-9)
+        show_face = (facing < 0.35) & (gamma[v] < 1.2)
+
+        # boxes (canvas px): the body, everything drawn (shadow too), and three parts for visibility
+        box = np.c_[lo[v], hi[v]]
+        drawn = np.c_[np.minimum(lo[v], polys[:, 0:8].min(axis=1)), np.maximum(hi[v], polys[:, 0:8].max(axis=1))]
+        legs = np.concatenate([polys[:, 8:14], polys[:, 20:26]], axis=1)
+        legs_box = np.c_[legs.min(axis=1), legs.max(axis=1)]
+        upper = np.concatenate([polys[:, 14:20], polys[:, 26:38]], axis=1)
+        torso_box = np.c_[upper.min(axis=1), upper.max(axis=1)]
+        head_box = np.c_[hc - hr[:, None], hc + hr[:, None]]
+        behind = np.zeros(m, bool)
+        ob, od = self._occ_boxes, self._occ_min_depth
+        pdepth = order_depth[v]
+        if len(ob):
+            behind = ((drawn[:, None, 0] < ob[None, :, 2]) & (drawn[:, None, 2] >= ob[None, :, 0])
+                      & (drawn[:, None, 1] < ob[None, :, 3]) & (drawn[:, None, 3] >= ob[None, :, 1])
+                      & (pdepth[:, None] - _OCCLUSION_MARGIN_M > od[None, :])).any(axis=1)
+        return _People(ids=np.asarray(state.ids)[rows], depth=pdepth, box=box, drawn=drawn,
+                       parts=np.stack([head_box, torso_box, legs_box], axis=1), head=hc, behind=behind,
+                       polys=fixed, heads=heads_fixed, radii=radii, colours=cols, show_face=show_face)
+
+    def _draw(self, img: np.ndarray, g: "_People") -> None:
+        """Fill every person's shapes into ``img`` (canvas coordinates), far to near."""
+        cv2 = self._cv2
+        fill = cv2.fillConvexPoly
+        circle = cv2.circle
+        P = g.polys
+        sh, lf, af, ln, to, an = (list(P[:, a:b]) for a, b in ((0, 8), (8, 14), (14, 20), (20, 26), (26, 32), (32, 38)))
+        heads = g.heads.tolist()
+        radii = g.radii.tolist()
+        cols = g.colours.tolist()
+        face = g.show_face.tolist()
+        behind = g.behind.tolist()
+        s = _SHIFT
+        for i in range(len(sh)):
+            c = cols[i]
+            fill(img, sh[i], c[0], 8, s)
+            fill(img, lf[i], c[1], 8, s)
+            fill(img, af[i], c[2], 8, s)
+            fill(img, ln[i], c[3], 8, s)
+            fill(img, to[i], c[4], 8, s)
+            fill(img, an[i], c[5], 8, s)
+            hd = heads[i]
+            rd = radii[i]
+            circle(img, (hd[0], hd[1]), rd[0], c[6], -1, 8, s)
+            if face[i]:
+                circle(img, (hd[2], hd[3]), rd[1], c[7], -1, 8, s)
+            if behind[i]:
+                self._restore_occluders(img, g.drawn[i], g.depth[i])
+
+    def _restore_occluders(self, img: np.ndarray, box: np.ndarray, depth_m: float) -> None:
+        """Paint back the static pixels (pillars, barriers, walls) that stand in front of a person."""
+        hmax, wmax = img.shape[:2]
+        x0 = max(int(box[0]) - 1, 0)
+        y0 = max(int(box[1]) - 1, 0)
+        x1 = min(int(box[2]) + 2, wmax)
+        y1 = min(int(box[3]) + 2, hmax)
+        if x1 > x0 and y1 > y0:
+            mask = self._occ_depth[y0:y1, x0:x1] < depth_m - _OCCLUSION_MARGIN_M
+            np.copyto(img[y0:y1, x0:x1], self._bg[y0:y1, x0:x1], where=mask[..., None])
+
+    # --- annotations ---------------------------------------------------------------------------
+    def _annotate(self, g: "_People | None", frame_idx: int, t: float, ox: int, oy: int, visibility: bool
+                  ) -> FrameAnnotations:
+        """Boxes and head points in output-image coordinates; visible fractions if asked for."""
+        if g is None:
+            return FrameAnnotations.empty(frame=frame_idx, t=t, camera=self.spec.name)
+        w, h = self.width, self.height
+        off = np.array([ox, oy, ox, oy], dtype=np.float64)
+        b = g.box - off
+        inside = (b[:, 2] >= 0) & (b[:, 0] <= w - 1) & (b[:, 3] >= 0) & (b[:, 1] <= h - 1)
+        np.clip(b, 0, [w - 1, h - 1, w - 1, h - 1], out=b)
+        vis = self._visible_fraction(g, off) if visibility else np.full(len(b), np.nan)
+        return FrameAnnotations(
+            frame=frame_idx, t=t, camera=self.spec.name, ids=g.ids[inside],
+            boxes=np.c_[b[:, 0:2], b[:, 2:4] - b[:, 0:2]][inside], heads=(g.head - off[:2])[inside],
+            visible=vis[inside])
+
+    def _visible_fraction(self, g: "_People", off: np.ndarray) -> np.ndarray:
+        """Share of each person's silhouette that shows in the image, in [0, 1].
+
+        The silhouette is the union of three boxes (head, torso with arms, legs). They are
+        painted far to near into an id buffer at a quarter of the image's resolution, with
+        pillars, barriers and walls in front restored as in the colour pass; a person's
+        share is the count of its ids left over the area of its boxes' union (unclipped,
+        computed exactly).
+        """
+        q = float(1 << _ID_SCALE_LOG2)
+        hq, wq = self._id_shape
+        # quarter-resolution integer boxes, x0 y0 x1 y1 exclusive: (m, 3, 4)
+        bq = np.rint((g.parts - off[None, None, :]) / q).astype(np.int64)
+        bq[..., 2:] = np.maximum(bq[..., 2:], bq[..., :2] + 1)
+        total = _union_area3(bq)
+        m = len(bq)
+        ids = np.zeros((hq, wq), np.uint16 if m < 65535 else np.int32)
+        cl = bq.copy()
+        np.clip(cl[..., 0::2], 0, wq, out=cl[..., 0::2])
+        np.clip(cl[..., 1::2], 0, hq, out=cl[..., 1::2])
+        boxes = cl.tolist()
+        behind = g.behind.tolist()
+        occ = self._occ_depth_q
+        depth = g.depth
+        for i in range(m):
+            k = i + 1
+            for x0, y0, x1, y1 in boxes[i]:
+                ids[y0:y1, x0:x1] = k
+            if behind[i]:
+                x0 = min(bx[0] for bx in boxes[i])
+                y0 = min(bx[1] for bx in boxes[i])
+                x1 = max(bx[2] for bx in boxes[i])
+                y1 = max(bx[3] for bx in boxes[i])
+                if x1 > x0 and y1 > y0:
+                    roi = ids[y0:y1, x0:x1]
+                    roi[(occ[y0:y1, x0:x1] < depth[i] - _OCCLUSION_MARGIN_M) & (roi == k)] = 0
+        counts = np.bincount(ids.ravel(), minlength=m + 1)[1:m + 1]
+        return np.minimum(1.0, counts / np.maximum(total, 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _People:
+    """One frame's people in drawing order (far to near), canvas pixel coordinates."""
+
+    ids: np.ndarray  #: (m,) pedestrian ids
+    depth: np.ndarray  #: (m,) [m] depth of the body's ground centre (sort key)
+    box: np.ndarray  #: (m, 4) x0 y0 x1 y1 of the body
+    drawn: np.ndarray  #: (m, 4) x0 y0 x1 y1 of everything drawn (body and shadow)
+    parts: np.ndarray  #: (m, 3, 4) boxes of head, torso with arms, legs
+    head: np.ndarray  #: (m, 2) head centre
+    behind: np.ndarray  #: (m,) bool: a static occluder may stand in front
+    polys: np.ndarray  #: (m, 38, 2) int32 fixed-point outlines: shadow 8, far leg, far arm, near leg, torso, near arm (6 each)
+    heads: np.ndarray  #: (m, 4) int fixed-point centres of hair and face circles
+    radii: np.ndarray  #: (m, 2) int fixed-point radii of hair and face circles
+    colours: np.ndarray  #: (m, 8, 3) BGR of shadow, far leg, far arm, near leg, torso, near arm, hair, face
+    show_face: np.ndarray  #: (m,) bool
+
+
+# body model constants --------------------------------------------------------------------------
+_NJ = 16  #: joints: hips L R, knees L R, feet L R, shoulders L R, elbows L R, hands L R, head, neck, shoulder line, hip line
+_NP = 30  #: points per person: joints, torso hexagon (6), shadow octagon (8)
+_SIDE = np.array([1.0, -1.0])
+_SIDE_PHASE = np.array([0.0, np.pi])
+_CENTRE_Z = np.array([0.935, 0.865, 0.82, 0.54])
+_COS8 = np.cos(np.arange(8) * (np.pi / 4))[None, :]
+_SIN8 = np.sin(np.arange(8) * (np.pi / 4))[None, :]
+_LIMB_CHAINS = np.array([[0, 2, 4], [1, 3, 5], [6, 8, 10], [7, 9, 11]])  #: left leg, right leg, left arm, right arm
+_LIMB_WIDTHS = np.array([[0.16, 0.12, 0.10], [0.16, 0.12, 0.10], [0.095, 0.08, 0.065], [0.095, 0.08, 0.065]])  #: [m]
+#: brightness of far leg, far arm, near leg, torso, near arm, hair, face relative to the person's colours
+_PART_SHADE = np.array([0.78, 0.74, 1.0, 1.0, 0.9, 1.0, 1.0])[None, :, None]
+_COORD_LIMIT = 2.0**31 / (1 << _SHIFT) / 4  #: [px] keeps fixed-point coordinates inside int32
+
+
+def _limb_polygons(chain: np.ndarray, widths: np.ndarray) -> np.ndarray:
+    """Outlines (..., 6, 2) of limbs through 3 image points (..., 3, 2) with widths (..., 3) [px]."""
+    d = chain[..., 1:, :] - chain[..., :-1, :]  # (..., 2, 2): upper and lower segment
+    length = np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2)
+    short = length < 1e-9
+    d = d / np.where(short, 1.0, length)[..., None]
+    d[short] = (0.0, 1.0)
+    nrm = np.stack([-d[..., 1], d[..., 0]], axis=-1)  # (..., 2, 2)
+    nk = nrm[..., 0, :] + nrm[..., 1, :]
+    nk_len = np.sqrt(nk[..., 0] ** 2 + nk[..., 1] ** 2)
+    bent = nk_len > 1e-6
+    nk = np.where(bent[..., None], nk / np.where(bent, nk_len, 1.0)[..., None], nrm[..., 0, :])
+    hw = widths[..., None] * 0.5
+    n0 = nrm[..., 0, :] * hw[..., 0, :]
+    n1 = nk * hw[..., 1, :]
+    n2 = nrm[..., 1, :] * hw[..., 2, :]
+    p0, p1, p2 = chain[..., 0, :], chain[..., 1, :], chain[..., 2, :]
+    return np.stack([p0 + n0, p1 + n1, p2 + n2, p2 - n2, p1 - n1, p0 - n0], axis=-2)
+
+
+def _union_area3(b: np.ndarray) -> np.ndarray:
+    """Area of the union of three integer boxes per row: (m, 3, 4) x0 y0 x1 y1 -> (m,)."""
+
+    def area(x0, y0, x1, y1):
+        return np.maximum(x1 - x0, 0) * np.maximum(y1 - y0, 0)
+
+    def inter(p, q):
+        return (np.maximum(p[0], q[0]), np.maximum(p[1], q[1]), np.minimum(p[2], q[2]), np.minimum(p[3], q[3]))
+
+    A, B, C = (tuple(b[:, k, j] for j in range(4)) for k in range(3))
+    ab, ac, bc = inter(A, B), inter(A, C), inter(B, C)
+    return area(*A) + area(*B) + area(*C) - area(*ab) - area(*ac) - area(*bc) + area(*inter(ab, C))
+
+
+def _track_axis(track_bed: np.ndarray, platform_edges: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Direction of the rails (unit, 2-D) and the offset of the track's centre line along its normal."""
+    centroid = track_bed.mean(axis=0)
+    axis = None
+    best = np.inf
+    for e in platform_edges:
+        d, _ = _point_segment_distance(centroid[None], e[0], e[1])
+        if d[0] < best:
+            best = d[0]
+            axis = e[1] - e[0]
+    if axis is None:
+        edges = np.roll(track_bed, -1, axis=0) - track_bed
+        axis = edges[np.argmax(np.linalg.norm(edges, axis=1))]
+    axis = axis / np.linalg.norm(axis)
+    normal = np.array([-axis[1], axis[0]])
+    n_coords = track_bed @ normal
+    return axis, float((n_coords.min() + n_coords.max()) / 2)
+
+
+def _facing_light(normal: np.ndarray, contrast: float = 0.2) -> float:
+    """Brightness factor of a vertical surface facing ``normal`` under a hall light from one side."""
+    light = np.array([math.cos(math.radians(60)), math.sin(math.radians(60))])
+    return float(1.0 - contrast / 2 + contrast / 2 * float(normal @ light) / max(float(np.linalg.norm(normal)), 1e-9))
+
+
+_MASK64 = 0xFFFFFFFFFFFFFFFF
+
+
+def _mix64(x: int) -> int:
+    """SplitMix64 finaliser: a well-mixed 64-bit integer from any integer."""
+    x = (x + 0x9E3779B97F4A7C15) & _MASK64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return x ^ (x >> 31)
+
+
+# --- a made-up crowd, for tests, benchmarks and sample frames -----------------------------------
+
+
+def sample_crowd(scenario, n: int, *, seed: int | np.random.Generator = 0, camera: PinholeCamera | None = None,
+                 t: float = 0.0, standing_fraction: float = 0.3, min_gap_m: float = 0.05) -> CrowdState:
+    """``n`` people placed at random on the walkable floor (not on obstacles, not overlapping).
+
+    With ``camera``, only places whose foot point shows in the image are used. Appearance
+    is drawn from plain palettes; walkers get a speed of about 1.3 m/s along their heading.
+    Raises ``ValueError`` when the floor cannot hold ``n`` people.
+    """
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    st = scenario.station
+    walk = np.asarray(st.walkable, dtype=np.float64)
+    obstacles = [np.asarray(p, dtype=np.float64) for p in st.obstacles]
+    lo, hi = walk.min(axis=0), walk.max(axis=0)
+    r_lo, r_hi = scenario.crowd.radius_m
+    chosen = np.zeros((0, 2))
+    radii = np.zeros(0)
+    tries = 0
+    while len(chosen) < n and tries < 400:
+        tries += 1
+        cand = rng.uniform(lo, hi, size=(4 * n, 2))
+        rad = rng.uniform(r_lo, r_hi, size=len(cand))
+        ok = _points_in_polygon(cand, walk)
+        for ob in obstacles:
+            grown = ob.mean(axis=0) + (ob - ob.mean(axis=0)) * 1.0
+            ok &= ~_points_in_polygon(cand, grown)
+            for k in range(len(ob)):
+                d, _ = _point_segment_distance(cand, ob[k], ob[(k + 1) % len(ob)])
+                ok &= d > rad
+        if camera is not None:
+            ok &= camera.in_image(camera.ground_to_image(cand), margin_px=-4.0)
+        for p, rp in zip(cand[ok], rad[ok]):
+            if len(chosen) >= n:
+                break
+            if len(chosen) and np.min(np.linalg.norm(chosen - p, axis=1) - radii - rp) < min_gap_m:
+                continue
+            chosen = np.vstack([chosen, p])
+            radii = np.r_[radii, rp]
+    if len(chosen) < n:
+        raise ValueError(f"sample_crowd: only {len(chosen)} of n={n} people fit on the floor"
+                         + (" in view of the camera" if camera is not None else ""))
+    heading = rng.uniform(-np.pi, np.pi, n)
+    standing = rng.random(n) < standing_fraction
+    speed = np.where(standing, 0.0, rng.normal(1.3, 0.15, n))
+    shirts = np.array([[40, 40, 40], [200, 200, 200], [150, 60, 30], [40, 40, 170], [60, 120, 60], [30, 140, 200],
+                       [120, 90, 60], [90, 60, 130], [180, 150, 120], [70, 70, 110]], np.uint8)
+    trousers = np.array([[40, 35, 30], [90, 60, 40], [50, 50, 50], [120, 110, 100], [30, 30, 80]], np.uint8)
+    skins = np.array([[170, 190, 225], [120, 150, 195], [80, 100, 140], [60, 75, 105]], np.uint8)
+    hairs = np.array([[20, 20, 25], [30, 50, 80], [60, 90, 130], [150, 150, 150]], np.uint8)
+    group = rng.integers(0, 4, n).astype(np.int16)
+    return CrowdState(
+        t=float(t), ids=np.arange(n, dtype=np.int64), pos_m=chosen, vel_mps=np.c_[np.cos(heading), np.sin(heading)] * speed[:, None],
+        heading_rad=heading, radius_m=radii, height_m=np.clip(rng.normal(1.70, 0.09, n), 1.45, 2.0),
+        gait_phase=rng.uniform(0, 2 * np.pi, n),
+        posture=np.where(standing, Posture.STANDING, Posture.WALKING).astype(np.uint8),
+        posture_progress=np.zeros(n, np.float32),
+        shirt_bgr=shirts[rng.integers(0, len(shirts), n)], trousers_bgr=trousers[rng.integers(0, len(trousers), n)],
+        skin_bgr=skins[group], hair_bgr=hairs[rng.integers(0, len(hairs), n)], appearance_group=group)

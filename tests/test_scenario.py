@@ -1,0 +1,91 @@
+"""Scenario files: the library loads, ``extend`` merges, and bad files give clear errors."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sim.scenario import ScenarioError, list_scenarios, load_scenario
+
+
+def test_library_lists_the_foundation_scenarios_with_descriptions():
+    names = dict(list_scenarios())
+    assert {"concourse_quiet", "platform_intrusion", "concourse_overcrowding"} <= set(names)
+    assert all(desc for desc in names.values())
+
+
+def test_extend_merges_mappings_and_replaces_lists():
+    base = load_scenario("concourse_quiet")
+    child = load_scenario("concourse_overcrowding")
+    assert child.name == "concourse_overcrowding"
+    assert child.seed == 12 and base.seed == 11
+    # geometry comes from the parent, trains from the child
+    assert child.station.walkable == base.station.walkable
+    assert child.station.entrances == base.station.entrances
+    assert len(base.station.trains) == 0 and len(child.station.trains) == 1
+    assert child.description != base.description
+
+
+def test_overrides_use_dotted_keys_and_change_the_hash():
+    a = load_scenario("platform_intrusion")
+    b = load_scenario("platform_intrusion", {"render.noise_std": 6})
+    assert b.render.noise_std == 6
+    assert a.content_hash() != b.content_hash()
+    assert a.content_hash() == load_scenario("platform_intrusion").content_hash()
+
+
+def _write(tmp_path: Path, data: dict) -> Path:
+    p = tmp_path / "bad.yaml"
+    p.write_text(yaml.safe_dump(data))
+    return p
+
+
+def _base() -> dict:
+    return {
+        "extend": "platform_intrusion",
+        "name": "bad",
+    }
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"crowd": {"speeed_mps": 1.2}}, r"crowd\.speeed_mps: unknown key"),
+        ({"events": [{"type": "intrusion", "at_s": 150, "start": [1, 1], "path": [[1, -1]]}]},
+         r"events\[0\]\.at_s must be within \[0, duration_s=70\]; got 150"),
+        ({"station": {"walkable": [[0, 0], [10, 10], [10, 0], [0, 10]]}},
+         r"station\.walkable: polygon is self-intersecting: edge 0 .* crosses edge 2"),
+        ({"cameras": [{"name": "c", "position": [0, 0, 3], "look_at": [10, 0, 6]}]},
+         r"cameras\[0\]: the camera looks at the sky or the horizon"),
+        ({"station": {"entrances": [{"name": "e", "segment": [[0, 0], [1, 0]], "rate_per_min": -2}]}},
+         r"station\.entrances\[0\]\.rate_per_min: Input should be greater than or equal to 0; got -2"),
+        ({"events": [{"type": "juggling", "at_s": 1}]}, r"events\[0\]"),
+        ({"station": {"trains": [{"at_s": 5, "entrance": "nowhere", "count": 10}]}},
+         r"station\.trains\[0\]\.entrance must name an entrance .*; got 'nowhere'"),
+        ({"duration_s": -5}, r"duration_s: Input should be greater than 0; got -5"),
+    ],
+    ids=["unknown-key", "event-after-end", "self-intersecting", "camera-at-sky", "negative-rate",
+         "unknown-event-type", "unknown-entrance", "negative-duration"],
+)
+def test_bad_scenario_files_name_the_key_the_expectation_and_the_value(tmp_path, override, match):
+    path = _write(tmp_path, {**_base(), **override})
+    with pytest.raises(ScenarioError, match=match) as info:
+        load_scenario(path)
+    assert str(info.value).startswith("scenario 'bad': ")
+
+
+def test_a_good_file_next_to_the_bad_ones_loads(tmp_path):
+    sc = load_scenario(_write(tmp_path, {**_base(), "duration_s": 40}))
+    assert sc.duration_s == 40 and sc.name == "bad"
+
+
+def test_unknown_scenario_name_lists_the_library():
+    with pytest.raises(ScenarioError, match=r"no scenario named 'nope' in the library \(.*platform_intrusion"):
+        load_scenario("nope")
+
+
+def test_extend_cycle_is_reported(tmp_path):
+    (tmp_path / "a.yaml").write_text("extend: b\nname: a\n")
+    (tmp_path / "b.yaml").write_text("extend: a\nname: b\n")
+    with pytest.raises(ScenarioError, match="cycle: a -> b -> a"):
+        load_scenario(tmp_path / "a.yaml")
