@@ -9,19 +9,27 @@ foreground mask and the site's calibration:
     weighted by ``1 / E(foot)``, the inverse of one person's expected silhouette area
     there (the perspective map of Chan et al., CVPR 2008, derived from the calibration
     instead of hand-annotated). The weighted sum over foreground pixels counts persons
-    whose silhouettes do not overlap in the image. In a crowd they do; under a Boolean
-    model (silhouettes dropped at random) a region covered to the fraction ``c`` holds
-    ``-ln(1 - c) / c`` times more silhouette area than it shows, and the count is scaled
-    by that factor (``c`` capped at ``max_coverage``).
+    whose silhouettes do not overlap in the image. In a crowd they do: a pixel is
+    covered by anyone whose feet stand on a strip of ground of depth ``L`` along the
+    line of sight (``L`` [m] from the calibration: a person's height seen from the
+    camera's elevation, about 2.7 m for a 5.5 m high camera 10 m away). People keep
+    apart (``min_spacing_m``), so along that strip they behave as a one-dimensional
+    hard-rod gas (Tonks 1936), whose probability of leaving a strip empty is
+    ``P0 = (1 - n s) exp(-n (L - s) / (1 - n s))`` for ``n`` persons per metre and rod
+    length ``s``. The observed coverage ``c = 1 - P0`` of the zone's image region gives
+    ``n``, hence the mean number ``n L`` of silhouettes stacked on a covered pixel, and the
+    count is scaled by ``n L / c`` (1 for a sparse crowd, bounded at close packing).
+    ``min_spacing_m = 0`` is the Boolean model (silhouettes dropped independently),
+    which over-counts real crowds because people do not stand inside each other.
 ``"blobs"``: the sum over blobs whose foot point lies in the zone of
     ``area_px / expected_area_px`` (merged blobs count as several persons).
 
 Why "pixels" is the default (figures: ``python benchmarks/bench_detect.py``, which
-prints both estimates' errors on synthetic crowds): a merged crowd is one blob with one
-foot point, so the blob estimate gives the whole crowd to whichever zone that single
-point falls in, and it undercounts through occlusion exactly when density matters;
-the pixel estimate spreads every pixel over the zones by its own perspective and
-corrects the overlap.
+prints the estimates' errors on synthetic crowds with 0.45 m spacing): a merged crowd is
+one blob with one foot point, so the blob estimate gives the whole crowd to whichever
+zone that single point falls in, and it undercounts through occlusion exactly where
+density matters (about -40 % at 2 persons/m²); the pixel estimate spreads every pixel
+over the zones by its own perspective and corrects the overlap.
 
 Score: ``density / capacity_per_m2`` after an exponential moving average with time
 constant ``smoothing_s`` (``alpha = 1 - exp(-dt / tau)`` per frame, so it does not depend
@@ -32,6 +40,7 @@ zones, the box is that zone's extent in the image (where feet inside it can be s
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -43,6 +52,44 @@ from detectors.site import SiteConfig, ZoneKind
 
 METHODS = ("pixels", "blobs")
 
+#: coverage fractions at which the occlusion factor is tabulated (interpolated per frame)
+_COVERAGE_GRID = np.linspace(0.0, 0.999, 1000)
+
+
+@dataclass(frozen=True)
+class _ZoneMap:
+    """One density zone at the working resolution (crops to the zone's image region)."""
+
+    rows: slice
+    cols: slice
+    weight: np.ndarray  #: float32 [persons per working pixel] perspective weight, 0 outside the region
+    region: np.ndarray  #: uint8 {0, 255} pixels whose mid-body foot point lies in the zone
+    region_px: int  #: [working px] size of the region
+    strip_m: float  #: [m] L, ground depth of the feet whose silhouettes cover a pixel (region mean)
+    factor: np.ndarray  #: occlusion factor n L / c at each of _COVERAGE_GRID
+
+
+def _occlusion_factor_table(strip_m: float, spacing_m: float) -> np.ndarray:
+    """``n L / c`` over :data:`_COVERAGE_GRID` for the hard-rod gas described in the module docstring.
+
+    ``P0(n) = (1 - n s) exp(-n (L - s) / (1 - n s))`` falls from 1 at ``n = 0`` towards 0 at
+    close packing ``n = 1 / s``; it is tabulated on a dense grid of ``n`` and inverted by
+    interpolation. With ``s = 0`` it is the Boolean model, ``n L = -ln(1 - c)``.
+    """
+    c = _COVERAGE_GRID
+    if strip_m <= spacing_m or strip_m <= 0:
+        return np.ones_like(c)  # the strip holds at most one person: no stacking to correct
+    if spacing_m == 0:
+        stacked = -np.log1p(-c)
+    else:
+        n = np.linspace(0.0, 1.0 / spacing_m, 20001)[:-1]  # [persons/m] along the strip
+        packed = 1.0 - n * spacing_m
+        p0 = packed * np.exp(-n * (strip_m - spacing_m) / packed)
+        stacked = np.interp(1.0 - c, p0[::-1], n[::-1]) * strip_m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        factor = np.where(c > 0, stacked / c, 1.0)
+    return factor
+
 
 class DensityDetector:
     """Persons per m² over capacity, per density zone. See the module docstring."""
@@ -53,7 +100,7 @@ class DensityDetector:
     default_cooldown_s = 60.0  #: [s]
 
     def __init__(self, site: SiteConfig, *, method: str = "pixels", smoothing_s: float = 1.5,
-                 max_coverage: float = 0.9) -> None:
+                 min_spacing_m: float = 0.45) -> None:
         self.zones = site.zones_of(ZoneKind.DENSITY)
         if not self.zones:
             raise ValueError(f"DensityDetector needs at least one density zone; site {site.camera!r} has zones "
@@ -62,12 +109,12 @@ class DensityDetector:
             raise ValueError(f"DensityDetector.method must be one of {', '.join(METHODS)}; got {method!r}")
         if not smoothing_s >= 0:
             raise ValueError(f"DensityDetector.smoothing_s must be >= 0 s; got {smoothing_s!r}")
-        if not 0 < max_coverage < 1:
-            raise ValueError(f"DensityDetector.max_coverage must be in (0, 1); got {max_coverage!r}")
+        if not 0 <= min_spacing_m < 2:
+            raise ValueError(f"DensityDetector.min_spacing_m must be in [0, 2) m; got {min_spacing_m!r}")
         self.site = site
         self.method = method
         self.smoothing_s = float(smoothing_s)
-        self.max_coverage = float(max_coverage)
+        self.min_spacing_m = float(min_spacing_m)
         self.area_m2 = np.array([z.area_m2 for z in self.zones])
         self.capacity_per_m2 = np.array([z.capacity_per_m2 for z in self.zones], dtype=np.float64)
         self._grid: WorkGrid | None = None
@@ -81,29 +128,35 @@ class DensityDetector:
         return bool(site.zones_of(ZoneKind.DENSITY))
 
     def _prepare(self, grid: WorkGrid) -> None:
+        """Per-zone weight maps, image regions and occlusion-correction tables (once per grid)."""
         self._grid = grid
-        foot = grid.foot_row_of_part(0.5)
-        wh, ww = foot.shape
+        mid = grid.foot_row_of_part(0.5)
+        head = grid.foot_row_of_part(1.0)
+        wh, ww = mid.shape
         cols = np.broadcast_to(np.arange(ww), (wh, ww))
-        ok = foot >= 0
-        self._weights = []  # per zone: (row slice, col slice, float32 weight crop, uint8 region crop, region pixels)
+        ok = mid >= 0
+        self._zone_maps: list[_ZoneMap | None] = []
         self._boxes = []
         for zone in self.zones:
             inside = grid.zone_mask(zone)
             self._boxes.append(grid.bbox_of(inside))
             region = np.zeros((wh, ww), bool)
-            region[ok] = inside[foot[ok], cols[ok]]
-            weight = np.zeros((wh, ww), np.float32)
-            e = grid.expected_area_px[foot[region], cols[region]]
-            # one working pixel is sx * sy full-resolution pixels of a silhouette of e px²
-            weight[region] = (grid.sx * grid.sy) / e
-            rows, colz = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
-            if len(rows) == 0:
-                self._weights.append(None)
+            region[ok] = inside[mid[ok], cols[ok]]
+            if not region.any():
+                self._zone_maps.append(None)
                 continue
+            weight = np.zeros((wh, ww), np.float32)
+            # one working pixel is sx * sy full-resolution pixels of a silhouette of E px²
+            weight[region] = (grid.sx * grid.sy) / grid.expected_area_px[mid[region], cols[region]]
+            v, u = np.nonzero(region & (head >= 0))
+            depth = np.linalg.norm(grid.ground_m[v, u] - grid.ground_m[head[v, u], u], axis=1)
+            strip_m = float(np.nanmean(depth)) if np.isfinite(depth).any() else 0.0
+            rows, colz = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
             rs, cs = slice(rows[0], rows[-1] + 1), slice(colz[0], colz[-1] + 1)
-            self._weights.append((rs, cs, np.ascontiguousarray(weight[rs, cs]),
-                                  np.ascontiguousarray(region[rs, cs].astype(np.uint8) * 255), int(region.sum())))
+            self._zone_maps.append(_ZoneMap(rows=rs, cols=cs, weight=np.ascontiguousarray(weight[rs, cs]),
+                                            region=np.ascontiguousarray(region[rs, cs].astype(np.uint8) * 255),
+                                            region_px=int(region.sum()), strip_m=strip_m,
+                                            factor=_occlusion_factor_table(strip_m, self.min_spacing_m)))
 
     def persons(self, percept: Percept) -> np.ndarray:
         """(Z,) [persons] estimated persons standing in each density zone in this frame."""
@@ -118,18 +171,16 @@ class DensityDetector:
             return np.array([float(each[z.contains(blobs.foot_m)].sum()) for z in self.zones])
         out = np.zeros(len(self.zones))
         fg = percept.fg_mask
-        for i, w in enumerate(self._weights):
-            if w is None:
+        for i, zm in enumerate(self._zone_maps):
+            if zm is None:
                 continue
-            rs, cs, weight, region, n_region = w
-            crop = fg[rs, cs]
+            crop = fg[zm.rows, zm.cols]
             n_fg = cv2.countNonZero(crop)
             if n_fg == 0:
                 continue
-            raw = cv2.mean(weight, mask=crop)[0] * n_fg  # sum of weights over foreground pixels
-            covered = cv2.countNonZero(cv2.bitwise_and(crop, region)) / n_region
-            c = min(covered, self.max_coverage)
-            out[i] = raw * (-math.log1p(-c) / c if c > 0 else 1.0)
+            raw = cv2.mean(zm.weight, mask=crop)[0] * n_fg  # sum of the weights over foreground pixels
+            coverage = cv2.countNonZero(cv2.bitwise_and(crop, zm.region)) / zm.region_px
+            out[i] = raw * float(np.interp(coverage, _COVERAGE_GRID, zm.factor))
         return out
 
     def score(self, percept: Percept) -> DetectorOutput:

@@ -69,7 +69,7 @@ def cmd_render(args) -> int:
                for n in feed.cameras}
     total = sum(feed.n_frames(n) for n in feed.cameras)
     try:
-        for cf in tqdm(feed, total=total, desc=sc.name, unit="frame", leave=False):
+        for cf in tqdm(feed, total=total, desc=sc.name, unit="frame", leave=False, disable=None):
             writers[cf.camera].write(cf.frame.image)
     finally:
         for w in writers.values():

@@ -108,7 +108,7 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
     feed = SyntheticFeed(sc, seed=seed, duration_s=duration_s)
     cores: dict[str, DetectionCore] = {}
     writers = {}
-    best: dict[str, tuple[float, int, np.ndarray, list[Alert]]] = {}
+    best: dict[str, dict] = {}
     for name in feed.cameras:
         site_dict = site_config_dict(sc, name)
         site_path = out / f"site_{name}.yaml"
@@ -187,8 +187,13 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
             for t in core.policies:
                 timeline_plot(scores, core.policies[t].threshold, alerts, instances, t, out / f"timeline_{t.value}.png",
                               camera=core.site.camera, duration_s=duration[core.site.camera])
-        for name, (_, _, image, fired) in best.items():
-            t_frame = best[name][1] / sc.camera(name).fps
+        from eval.matching import match
+
+        matched = set(int(a) for a in match(alerts, instances).matched_alerts)
+        for name, keep in best.items():
+            if keep["top"][1] is None and not keep["alerts"]:
+                continue
+            t_frame, image, fired = _choose_sample(keep, instances, alerts, matched)
             active = [i for i in instances if i.camera == name and i.t_start - 1.0 <= t_frame <= i.t_end + 1.0]
             annotated_frame(image, fired, active, out / f"sample_{name}.png")
 
@@ -201,19 +206,28 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
                      alerts=alerts, instances=instances)
 
 
-def _keep_sample(best: dict, cf, core: DetectionCore, fired: list[Alert]) -> None:
-    """Keep one frame per camera worth showing: the first alert, else the highest score."""
-    prev = best.get(cf.camera)
-    if fired:
-        if prev is None or prev[0] != float("inf"):
-            best[cf.camera] = (float("inf"), cf.frame.index, cf.frame.image.copy(), list(fired))
-        return
-    if prev is not None and prev[0] == float("inf"):
-        return
-    last = core.last_scores() if hasattr(core, "last_scores") else []
+def _keep_sample(best: dict, cf, core: DetectionCore, fired: list[Alert], max_alert_frames: int = 16) -> None:
+    """Keep candidate frames per camera to show: those of the first alerts, and the top score."""
+    keep = best.setdefault(cf.camera, {"alerts": [], "top": (-1.0, None, None)})
+    if fired and len(keep["alerts"]) < max_alert_frames:
+        keep["alerts"].append((cf.frame.index, cf.frame.t, cf.frame.image.copy(), list(fired)))
+    last = core.last_scores() if hasattr(core, "last_scores") else [v[-1] for v in core._scores if v]
     score = max(last) if len(last) else 0.0
-    if prev is None or score > prev[0]:
-        best[cf.camera] = (score, cf.frame.index, cf.frame.image.copy(), [])
+    if score > keep["top"][0]:
+        keep["top"] = (score, cf.frame.index, cf.frame.t, cf.frame.image.copy())
+
+
+def _choose_sample(keep: dict, instances, alerts: list[Alert], matched: set[int]):
+    """The frame of the first matched alert, else of the first alert, else of the top score."""
+    ids = {(a.camera, a.type, a.t): k for k, a in enumerate(alerts)}
+    for idx, t, image, fired in keep["alerts"]:
+        if any(ids.get((a.camera, a.type, a.t)) in matched for a in fired):
+            return t, image, fired
+    if keep["alerts"]:
+        idx, t, image, fired = keep["alerts"][0]
+        return t, image, fired
+    _, idx, t, image = keep["top"]
+    return t, image, []
 
 
 def _progress(total: int, progress: bool | str, label: str):
@@ -221,7 +235,8 @@ def _progress(total: int, progress: bool | str, label: str):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, desc=progress if isinstance(progress, str) else label, unit="frame", leave=False)
+    return tqdm(total=total, desc=progress if isinstance(progress, str) else label, unit="frame", leave=False,
+                disable=None)  # silent when stderr is not a terminal (CI logs)
 
 
 def _jsonable(obj: Any) -> Any:

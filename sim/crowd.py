@@ -47,9 +47,9 @@ class SocialForceParams:
 
     tau_s: float = 0.5  #: [s] relaxation time of the driving term (tau)
     mass_kg: float = 80.0  #: [kg] body mass (m)
-    a_n: float = 2000.0  #: [N] strength of the repulsion between pedestrians (A_i)
-    b_m: float = 0.08  #: [m] range of the repulsion between pedestrians (B_i)
-    anisotropy: float = 0.35  #: weight of interactions from behind, 0..1 (lambda)
+    a_n: float = 50.0  #: [N] strength of the repulsion between pedestrians (A_i)
+    b_m: float = 1.0  #: [m] range of the repulsion between pedestrians (B_i)
+    anisotropy: float = 0.2  #: weight of interactions from behind, 0..1 (lambda)
     k_body: float = 1.2e5  #: [kg/s²] body compression coefficient (k)
     kappa_friction: float = 2.4e5  #: [kg/(m s)] sliding friction coefficient (kappa)
     a_wall_n: float = 2000.0  #: [N] strength of the repulsion from walls (A_w)

@@ -69,6 +69,8 @@ _NONE, _FLOOR, _TRACK, _GROUND_OUT, _WALL, _PILLAR, _BARRIER, _BARRIER_TOP = ran
 _OCCLUSION_MARGIN_M = 0.3
 _SHIFT = 3  #: fractional bits of the drawing coordinates (1/8 px)
 _ID_SCALE_LOG2 = 2  #: the visibility buffer has 1/4 of the image's resolution per side
+_OCC_TILE_PX = 16  #: [px] side of the tiles that screen people for occlusion by the static scene
+_OCC_BIN_M = 0.5  #: [m] depth bins of that screening
 
 
 class RenderError(ValueError):
@@ -365,14 +367,33 @@ class Renderer:
         # static background ------------------------------------------------------------------
         self.scene = StationScene(scenario.station)
         ss = supersample if supersample is not None else (2 if self.width * self.height <= 1280 * 720 else 1)
-        bg, occ_depth, floor_mask, groups = self._build_background(max(1, int(ss)))
+        bg, occ_depth, floor_mask = self._build_background(max(1, int(ss)))
         gain = float(rs.brightness)
         self.background_clean = bg  #: canvas-sized static image before lighting gain (uint8)
         lit = np.clip(bg.astype(np.float32) * gain, 0, 255)
         self._bg = np.rint(lit).astype(np.uint8)
         self._occ_depth = occ_depth  # canvas-sized float32 [m], inf where nothing can hide a person
         self._floor_mask = floor_mask
-        self._occ_boxes, self._occ_min_depth = groups
+        # Occlusion screening: the nearest occluder depth in each 16 px tile, and per depth bin an
+        # integral image counting the tiles nearer than the bin's upper edge, so that "may an
+        # occluder nearer than d stand inside this box?" takes four lookups per person.
+        tile = _OCC_TILE_PX
+        th_, tw_ = -(-occ_depth.shape[0] // tile), -(-occ_depth.shape[1] // tile)
+        pad = np.full((th_ * tile, tw_ * tile), np.inf, np.float32)
+        pad[:occ_depth.shape[0], :occ_depth.shape[1]] = occ_depth
+        tmin = pad.reshape(th_, tile, tw_, tile).min(axis=(1, 3)).astype(np.float64)
+        finite = tmin[np.isfinite(tmin)]
+        n_bins = int(np.ceil(finite.max() / _OCC_BIN_M)) + 2 if len(finite) else 1
+        edges = np.arange(n_bins) * _OCC_BIN_M  # bin k counts tiles nearer than edges[k]
+        nearer = (tmin[None, :, :] < edges[:, None, None]).astype(np.int32)
+        integral = np.zeros((n_bins, th_ + 1, tw_ + 1), np.int32)
+        integral[:, 1:, 1:] = nearer.cumsum(axis=1).cumsum(axis=2)
+        self._occ_integral = integral
+        self._occ_any = bool(len(finite))
+        ty, tx = np.nonzero(np.isfinite(tmin))
+        self._occ_tiles = np.stack([tx * tile, ty * tile, (tx + 1) * tile, (ty + 1) * tile], axis=1).astype(np.float64)
+        self._occ_tile_depth = tmin[ty, tx]
+
         q = _ID_SCALE_LOG2
         hq, wq = (self.height + (1 << q) - 1) >> q, (self.width + (1 << q) - 1) >> q
         self._id_shape = (hq, wq)
@@ -405,7 +426,6 @@ class Renderer:
     # --- background --------------------------------------------------------------------------
     def _build_background(self, ss: int):
         import cv2
-        from scipy import ndimage
 
         cam = self._canvas_cam
         wc, hc = cam.width, cam.height
@@ -414,7 +434,6 @@ class Renderer:
         vs = (np.arange(hc * ss) + 0.5) / ss - 0.5
         img = np.empty((hc * ss, wc * ss, 3), np.float64)
         depth_ss = np.full((hc * ss, wc * ss), np.inf, np.float32)
-        group_ss = np.full((hc * ss, wc * ss), -1, np.int32)
         floor_ss = np.zeros((hc * ss, wc * ss), bool)
         rows_per_chunk = max(1, 200_000 // (wc * ss))
         pix_m = 1.0 / (cam.focal_px * ss)  # [m per supersample at unit depth]
@@ -429,10 +448,9 @@ class Renderer:
             occ = (res["group"] >= 0) & self.scene.hiding_groups[np.maximum(res["group"], 0)]
             d = np.where(occ, depth, np.inf).astype(np.float32)
             depth_ss[r0:r1] = d.reshape(r1 - r0, -1)
-            group_ss[r0:r1] = np.where(occ, res["group"], -1).reshape(r1 - r0, -1)
             floor_ss[r0:r1] = np.isin(res["kind"], (_FLOOR, _TRACK)).reshape(r1 - r0, -1)
         # a gentle vignette, as on most CCTV lenses
-        yy, xx = np.meshgrid((vs - (hc * 1.0 - 1) / 2) / (hc / 2), (us - (wc * 1.0 - 1) / 2) / (wc / 2), indexing="ij")
+        yy, xx = np.meshgrid((vs - (hc - 1) / 2) / (self.height / 2), (us - (wc - 1) / 2) / (self.width / 2), indexing="ij")
         img *= (1.0 - 0.18 * (xx**2 + yy**2) / 2)[..., None]
         img8 = np.clip(np.rint(img), 0, 255).astype(np.uint8)
         if ss > 1:
@@ -441,21 +459,7 @@ class Renderer:
             floor = floor_ss.reshape(hc, ss, wc, ss).all(axis=(1, 3))
         else:
             bg, occ_depth, floor = img8, depth_ss, floor_ss
-        # occluder groups: image box (canvas px, x0, y0, x1, y1 exclusive) and nearest depth
-        labels = group_ss + 1
-        n_groups = self.scene.n_groups
-        boxes = np.zeros((n_groups, 4), np.float64)
-        min_depth = np.full(n_groups, np.inf)
-        if n_groups and labels.max() > 0:
-            sl = ndimage.find_objects(labels, max_label=n_groups)
-            mins = ndimage.minimum(depth_ss, labels, index=np.arange(1, n_groups + 1))
-            for g, s in enumerate(sl):
-                if s is None:
-                    continue
-                boxes[g] = (s[1].start / ss, s[0].start / ss, s[1].stop / ss, s[0].stop / ss)
-                min_depth[g] = mins[g]
-        keep = np.isfinite(min_depth)
-        return bg, occ_depth.astype(np.float32), floor, (boxes[keep], min_depth[keep])
+        return bg, occ_depth.astype(np.float32), floor
 
     def _shade(self, res: dict, dirs: np.ndarray, footprint_per_m: np.ndarray) -> np.ndarray:
         """Colour of each ray's hit point (float BGR)."""
@@ -650,6 +654,23 @@ class Renderer:
             return None
         cam = self._canvas_cam
         f = self._focal
+        # cull people far outside the view before building their bodies: a body reaches at most
+        # its height from its foot point, which bounds its image by the height in pixels there
+        foot_c = (np.c_[state.pos_m, np.zeros(n)] - cam.position) @ cam.R.T
+        fd = foot_c[:, 2]
+        reach = 1.3 * np.asarray(state.height_m, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            fu = cam.K[0, 0] * foot_c[:, 0] / fd + cam.K[0, 2]
+            fv = cam.K[1, 1] * foot_c[:, 1] / fd + cam.K[1, 2]
+            span = f * reach / (fd - reach)  # [px] generous: the nearest part of the body sets the scale
+        near_enough = fd > 0.3
+        span = np.where(near_enough & (fd > reach + 0.3), span, np.inf)
+        keep = near_enough & (fu + span >= 0) & (fu - span <= cam.width) & (fv + span >= 0) & (fv - span <= cam.height)
+        if not keep.all():
+            if not keep.any():
+                return None
+            state = state[np.nonzero(keep)[0]]
+            n = len(state)
         h = np.asarray(state.height_m, dtype=np.float64)
         r = np.asarray(state.radius_m, dtype=np.float64)
         th = np.asarray(state.heading_rad, dtype=np.float64)
@@ -732,96 +753,147 @@ class Renderer:
 
         # project everything at once ------------------------------------------------------------
         pc = (pts - cam.position) @ cam.R.T
-        depth = pc[..., 2]
+        depth = np.ascontiguousarray(pc[..., 2])
         ok = depth.min(axis=1) > 0.3
         if not ok.all():
             keep = np.nonzero(ok)[0]
-            pc, depth, pts, h, ws, gamma, shadow_c = pc[keep], depth[keep], pts[keep], h[keep], ws[keep], gamma[keep], shadow_c[keep]
-            ct, st, sel = ct[keep], st[keep], keep
+            if len(keep) == 0:
+                return None
+            pc, depth, h, ws, gamma, shadow_c, ct, st = (x[keep] for x in (pc, depth, h, ws, gamma, shadow_c, ct, st))
+            sel = keep
         else:
             sel = np.arange(n)
-        if len(sel) == 0:
-            return None
         inv = 1.0 / depth
         K = cam.K
-        uv = np.empty(pc.shape[:-1] + (2,))
-        uv[..., 0] = K[0, 0] * pc[..., 0] * inv + K[0, 2]
-        uv[..., 1] = K[1, 1] * pc[..., 1] * inv + K[1, 2]
+        U = K[0, 0] * pc[..., 0] * inv + K[0, 2]  # (n', 30) contiguous u and v: reductions stay fast
+        V = K[1, 1] * pc[..., 1] * inv + K[1, 2]
         px = f * inv  # [px/m] at each point
 
-        limbs = _limb_polygons(uv[:, _LIMB_CHAINS], (_LIMB_WIDTHS * ws[:, None, None]) * px[:, _LIMB_CHAINS])  # (m, 4, 6, 2)
+        lu, lv = _limb_polygons(U[:, _LIMB_CHAINS], V[:, _LIMB_CHAINS],
+                                (_LIMB_WIDTHS * ws[:, None, None]) * px[:, _LIMB_CHAINS])  # (n', 4, 6) each
         head_r = 0.06 * h * px[:, 12]
-        head = uv[:, 12]
-        body = np.concatenate([limbs.reshape(len(sel), 24, 2), uv[:, 16:22]], axis=1)
-        lo = body.min(axis=1)
-        hi = body.max(axis=1)
-        lo = np.minimum(lo, head - head_r[:, None])
-        hi = np.maximum(hi, head + head_r[:, None])
-        ok = (hi[:, 0] >= -0.5) & (lo[:, 0] <= cam.width - 0.5) & (hi[:, 1] >= -0.5) & (lo[:, 1] <= cam.height - 0.5)
-        order_depth = (np.c_[shadow_c, np.zeros(len(sel))] - cam.position) @ cam.R[2]
-        vis_idx = np.nonzero(ok)[0]
-        vis_idx = vis_idx[np.argsort(-order_depth[vis_idx], kind="stable")]
-        if len(vis_idx) == 0:
+        hu, hv = U[:, 12], V[:, 12]
+        # part boxes: limbs (n', 4) and torso (n',), reduced along the last axis (fast in numpy)
+        lx0, lx1, ly0, ly1 = lu.min(axis=2), lu.max(axis=2), lv.min(axis=2), lv.max(axis=2)
+        tu, tv = U[:, 16:22], V[:, 16:22]
+        tx0, tx1, ty0, ty1 = tu.min(axis=1), tu.max(axis=1), tv.min(axis=1), tv.max(axis=1)
+        x0 = np.minimum(np.minimum(lx0.min(axis=1), tx0), hu - head_r)
+        x1 = np.maximum(np.maximum(lx1.max(axis=1), tx1), hu + head_r)
+        y0 = np.minimum(np.minimum(ly0.min(axis=1), ty0), hv - head_r)
+        y1 = np.maximum(np.maximum(ly1.max(axis=1), ty1), hv + head_r)
+        ok = (x1 >= -0.5) & (x0 <= cam.width - 0.5) & (y1 >= -0.5) & (y0 <= cam.height - 0.5)
+        order_depth = (shadow_c - cam.position[:2]) @ cam.R[2, :2] - cam.position[2] * cam.R[2, 2]
+        v = np.nonzero(ok)[0]
+        v = v[np.argsort(-order_depth[v], kind="stable")]
+        m = len(v)
+        if m == 0:
             return None
-        m = len(vis_idx)
-        v = vis_idx
         rows = sel[v]
 
         # drawing order inside a person: far leg, far arm, near leg, torso, near arm ------------
-        far_leg = (depth[v, 0] < depth[v, 1]).astype(np.int64)  # 0: left leg is farther
+        far_leg = (depth[v, 0] < depth[v, 1]).astype(np.int64)  # 1 when the right leg is the farther one
         far_arm = (depth[v, 6] < depth[v, 7]).astype(np.int64)
-        lv = limbs[v]
         ar = np.arange(m)
+        part = np.stack([far_leg, 2 + far_arm, 1 - far_leg, 3 - far_arm], axis=1)  # (m, 4) limb index per slot
+        lu, lv = lu[v[:, None], part], lv[v[:, None], part]  # (m, 4, 6): far leg, far arm, near leg, near arm
         polys = np.empty((m, 38, 2))
-        polys[:, 0:8] = uv[v, 22:30]
-        polys[:, 8:14] = lv[ar, far_leg]
-        polys[:, 14:20] = lv[ar, 2 + far_arm]
-        polys[:, 20:26] = lv[ar, 1 - far_leg]
-        polys[:, 26:32] = uv[v, 16:22]
-        polys[:, 32:38] = lv[ar, 3 - far_arm]
+        polys[:, 0:8, 0], polys[:, 0:8, 1] = U[v, 22:30], V[v, 22:30]
+        polys[:, 8:20, 0], polys[:, 8:20, 1] = lu[:, 0:2].reshape(m, 12), lv[:, 0:2].reshape(m, 12)
+        polys[:, 20:26, 0], polys[:, 20:26, 1] = lu[:, 2], lv[:, 2]
+        polys[:, 26:32, 0], polys[:, 26:32, 1] = U[v, 16:22], V[v, 16:22]
+        polys[:, 32:38, 0], polys[:, 32:38, 1] = lu[:, 3], lv[:, 3]
         scale = float(1 << _SHIFT)
         np.clip(polys, -_COORD_LIMIT, _COORD_LIMIT, out=polys)
         fixed = np.rint(polys * scale).astype(np.int32)
         hr = head_r[v]
-        hc = head[v]
-        heads_fixed = np.rint(np.c_[hc, hc[:, 0], hc[:, 1] + 0.14 * hr] * scale).astype(np.int64)
-        radii = np.rint(np.c_[hr, 0.8 * hr] * scale).astype(np.int64)
+        hc = np.stack([hu[v], hv[v]], axis=1)
+        heads_fixed = np.rint(np.stack([hu[v], hv[v], hu[v], hv[v] + 0.14 * hr], axis=1) * scale).astype(np.int64)
+        radii = np.rint(np.stack([hr, 0.8 * hr], axis=1) * scale).astype(np.int64)
 
         # colours: shadow, far leg, far arm, near leg, torso, near arm, hair, face -----------------
         gain = float(self.render_spec.brightness)
-        mats = np.stack([state.trousers_bgr[rows], state.shirt_bgr[rows], state.trousers_bgr[rows],
-                         state.shirt_bgr[rows], state.shirt_bgr[rows], state.hair_bgr[rows], state.skin_bgr[rows]],
-                        axis=1).astype(np.float64)
+        tr, sh = state.trousers_bgr[rows], state.shirt_bgr[rows]
+        mats = np.stack([tr, sh, tr, sh, sh, state.hair_bgr[rows], state.skin_bgr[rows]], axis=1).astype(np.float64)
         cols = np.empty((m, 8, 3))
         cols[:, 1:] = mats * (_PART_SHADE * gain)
-        su = np.clip(np.rint(polys[:, 0:8, 0].mean(axis=1)), 0, cam.width - 1).astype(np.int64)
-        sv = np.clip(np.rint(polys[:, 0:8, 1].mean(axis=1)), 0, cam.height - 1).astype(np.int64)
+        su_f, sv_f = U[v, 22:30], V[v, 22:30]
+        su = np.clip(np.rint(su_f.mean(axis=1)), 0, cam.width - 1).astype(np.int64)
+        sv = np.clip(np.rint(sv_f.mean(axis=1)), 0, cam.height - 1).astype(np.int64)
         cols[:, 0] = self._bg[sv, su] * 0.62
         np.clip(np.rint(cols, out=cols), 0, 255, out=cols)
+        cols = cols.astype(np.int64)  # small Python ints are cached: tolist() is cheap
 
         # the face shows when the person faces the camera at least partly
         view_h = pos[rows] - cam.position[:2]
         facing = (ct[v] * view_h[:, 0] + st[v] * view_h[:, 1]) / np.maximum(np.hypot(view_h[:, 0], view_h[:, 1]), 1e-9)
         show_face = (facing < 0.35) & (gamma[v] < 1.2)
+        # level of detail: a head under 2 px across the radius is one circle, hair and face blended
+        tiny = show_face & (hr < 2.0)
+        cols[tiny, 6] = (cols[tiny, 6] + cols[tiny, 7]) // 2
+        show_face &= ~tiny
 
-        # boxes (canvas px): the body, everything drawn (shadow too), and three parts for visibility
-        box = np.c_[lo[v], hi[v]]
-        drawn = np.c_[np.minimum(lo[v], polys[:, 0:8].min(axis=1)), np.maximum(hi[v], polys[:, 0:8].max(axis=1))]
-        legs = np.concatenate([polys[:, 8:14], polys[:, 20:26]], axis=1)
-        legs_box = np.c_[legs.min(axis=1), legs.max(axis=1)]
-        upper = np.concatenate([polys[:, 14:20], polys[:, 26:38]], axis=1)
-        torso_box = np.c_[upper.min(axis=1), upper.max(axis=1)]
-        head_box = np.c_[hc - hr[:, None], hc + hr[:, None]]
-        behind = np.zeros(m, bool)
-        ob, od = self._occ_boxes, self._occ_min_depth
+        # boxes (canvas px, x0 y0 x1 y1): the body, everything drawn, and three parts for visibility
+        x0, y0, x1, y1 = x0[v], y0[v], x1[v], y1[v]
+        box = np.stack([x0, y0, x1, y1], axis=1)
+        drawn = np.stack([np.minimum(x0, su_f.min(axis=1)), np.minimum(y0, sv_f.min(axis=1)),
+                          np.maximum(x1, su_f.max(axis=1)), np.maximum(y1, sv_f.max(axis=1))], axis=1)
+        lx0, lx1, ly0, ly1, tx0, tx1, ty0, ty1 = (a[v] for a in (lx0, lx1, ly0, ly1, tx0, tx1, ty0, ty1))
+        parts = np.empty((m, 3, 4))
+        parts[:, 0] = np.stack([hu[v] - hr, hv[v] - hr, hu[v] + hr, hv[v] + hr], axis=1)
+        parts[:, 1, 0] = np.minimum(np.minimum(lx0[:, 2], lx0[:, 3]), tx0)  # arms and torso
+        parts[:, 1, 1] = np.minimum(np.minimum(ly0[:, 2], ly0[:, 3]), ty0)
+        parts[:, 1, 2] = np.maximum(np.maximum(lx1[:, 2], lx1[:, 3]), tx1)
+        parts[:, 1, 3] = np.maximum(np.maximum(ly1[:, 2], ly1[:, 3]), ty1)
+        parts[:, 2, 0] = np.minimum(lx0[:, 0], lx0[:, 1])  # legs
+        parts[:, 2, 1] = np.minimum(ly0[:, 0], ly0[:, 1])
+        parts[:, 2, 2] = np.maximum(lx1[:, 0], lx1[:, 1])
+        parts[:, 2, 3] = np.maximum(ly1[:, 0], ly1[:, 1])
         pdepth = order_depth[v]
-        if len(ob):
-            behind = ((drawn[:, None, 0] < ob[None, :, 2]) & (drawn[:, None, 2] >= ob[None, :, 0])
-                      & (drawn[:, None, 1] < ob[None, :, 3]) & (drawn[:, None, 3] >= ob[None, :, 1])
-                      & (pdepth[:, None] - _OCCLUSION_MARGIN_M > od[None, :])).any(axis=1)
-        return _People(ids=np.asarray(state.ids)[rows], depth=pdepth, box=box, drawn=drawn,
-                       parts=np.stack([head_box, torso_box, legs_box], axis=1), head=hc, behind=behind,
-                       polys=fixed, heads=heads_fixed, radii=radii, colours=cols, show_face=show_face)
+        behind, restore = self._maybe_hidden(drawn, pdepth)
+        return _People(ids=np.asarray(state.ids)[rows], depth=pdepth, box=box, drawn=drawn, parts=parts, head=hc,
+                       behind=behind, restore=restore, polys=fixed, heads=heads_fixed, radii=radii, colours=cols, show_face=show_face)
+
+    def _maybe_hidden(self, boxes: np.ndarray, depth_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which people a static occluder nearer than them may overlap, and where.
+
+        ``boxes`` are x0 y0 x1 y1 [canvas px]. Returns (m,) bool and (m, 4) int boxes (x1, y1
+        exclusive): the part of each person's box covered by occluder tiles nearer than the
+        person. Conservative (it may flag a person nobody hides, never the reverse); the
+        colour pass then tests the pixels.
+        """
+        m = len(boxes)
+        roi = np.zeros((m, 4), np.int64)
+        if not self._occ_any or m == 0:
+            return np.zeros(m, bool), roi
+        # screening: four lookups per person in the depth-binned integral image of tiles
+        I = self._occ_integral
+        n_bins, th1, tw1 = I.shape
+        tile = _OCC_TILE_PX
+        x0 = np.clip(np.floor(boxes[:, 0] / tile), 0, tw1 - 1).astype(np.int64)
+        y0 = np.clip(np.floor(boxes[:, 1] / tile), 0, th1 - 1).astype(np.int64)
+        x1 = np.clip(np.floor(boxes[:, 2] / tile) + 1, 0, tw1 - 1).astype(np.int64)
+        y1 = np.clip(np.floor(boxes[:, 3] / tile) + 1, 0, th1 - 1).astype(np.int64)
+        k = np.clip(np.ceil((depth_m - _OCCLUSION_MARGIN_M) / _OCC_BIN_M), 0, n_bins - 1).astype(np.int64)
+        behind = (I[k, y1, x1] - I[k, y0, x1] - I[k, y1, x0] + I[k, y0, x0]) > 0
+        if not behind.any():
+            return behind, roi
+        # the flagged few: the exact tiles, for a tight repaint box
+        sel = np.nonzero(behind)[0]
+        b = boxes[sel]
+        tb, td = self._occ_tiles, self._occ_tile_depth
+        hit = ((b[:, None, 0] < tb[None, :, 2]) & (b[:, None, 2] >= tb[None, :, 0])
+               & (b[:, None, 1] < tb[None, :, 3]) & (b[:, None, 3] >= tb[None, :, 1])
+               & ((depth_m[sel] - _OCCLUSION_MARGIN_M)[:, None] > td[None, :]))
+        behind[sel] = hit.any(axis=1)
+        big = 1e9
+        tx0 = np.where(hit, tb[None, :, 0], big).min(axis=1)
+        ty0 = np.where(hit, tb[None, :, 1], big).min(axis=1)
+        tx1 = np.where(hit, tb[None, :, 2], -big).max(axis=1)
+        ty1 = np.where(hit, tb[None, :, 3], -big).max(axis=1)
+        r = np.stack([np.maximum(tx0, np.floor(b[:, 0]) - 1), np.maximum(ty0, np.floor(b[:, 1]) - 1),
+                      np.minimum(tx1, np.ceil(b[:, 2]) + 2), np.minimum(ty1, np.ceil(b[:, 3]) + 2)], axis=1)
+        roi[sel] = np.where(behind[sel, None], r, 0).astype(np.int64)
+        return behind, roi
 
     def _draw(self, img: np.ndarray, g: "_People") -> None:
         """Fill every person's shapes into ``img`` (canvas coordinates), far to near."""
@@ -835,6 +907,8 @@ class Renderer:
         cols = g.colours.tolist()
         face = g.show_face.tolist()
         behind = g.behind.tolist()
+        restore = g.restore.tolist()
+        depth = g.depth.tolist()
         s = _SHIFT
         for i in range(len(sh)):
             c = cols[i]
@@ -850,18 +924,14 @@ class Renderer:
             if face[i]:
                 circle(img, (hd[2], hd[3]), rd[1], c[7], -1, 8, s)
             if behind[i]:
-                self._restore_occluders(img, g.drawn[i], g.depth[i])
+                self._restore_occluders(img, restore[i], depth[i])
 
-    def _restore_occluders(self, img: np.ndarray, box: np.ndarray, depth_m: float) -> None:
+    def _restore_occluders(self, img: np.ndarray, roi: list, depth_m: float) -> None:
         """Paint back the static pixels (pillars, barriers, walls) that stand in front of a person."""
-        hmax, wmax = img.shape[:2]
-        x0 = max(int(box[0]) - 1, 0)
-        y0 = max(int(box[1]) - 1, 0)
-        x1 = min(int(box[2]) + 2, wmax)
-        y1 = min(int(box[3]) + 2, hmax)
+        x0, y0, x1, y1 = roi
         if x1 > x0 and y1 > y0:
             mask = self._occ_depth[y0:y1, x0:x1] < depth_m - _OCCLUSION_MARGIN_M
-            np.copyto(img[y0:y1, x0:x1], self._bg[y0:y1, x0:x1], where=mask[..., None])
+            self._cv2.copyTo(self._bg[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
 
     # --- annotations ---------------------------------------------------------------------------
     def _annotate(self, g: "_People | None", frame_idx: int, t: float, ox: int, oy: int, visibility: bool
@@ -931,10 +1001,11 @@ class _People:
     parts: np.ndarray  #: (m, 3, 4) boxes of head, torso with arms, legs
     head: np.ndarray  #: (m, 2) head centre
     behind: np.ndarray  #: (m,) bool: a static occluder may stand in front
+    restore: np.ndarray  #: (m, 4) int x0 y0 x1 y1 (exclusive) where occluders may cover the person
     polys: np.ndarray  #: (m, 38, 2) int32 fixed-point outlines: shadow 8, far leg, far arm, near leg, torso, near arm (6 each)
     heads: np.ndarray  #: (m, 4) int fixed-point centres of hair and face circles
     radii: np.ndarray  #: (m, 2) int fixed-point radii of hair and face circles
-    colours: np.ndarray  #: (m, 8, 3) BGR of shadow, far leg, far arm, near leg, torso, near arm, hair, face
+    colours: np.ndarray  #: (m, 8, 3) int BGR of shadow, far leg, far arm, near leg, torso, near arm, hair, face
     show_face: np.ndarray  #: (m,) bool
 
 
@@ -953,24 +1024,28 @@ _PART_SHADE = np.array([0.78, 0.74, 1.0, 1.0, 0.9, 1.0, 1.0])[None, :, None]
 _COORD_LIMIT = 2.0**31 / (1 << _SHIFT) / 4  #: [px] keeps fixed-point coordinates inside int32
 
 
-def _limb_polygons(chain: np.ndarray, widths: np.ndarray) -> np.ndarray:
-    """Outlines (..., 6, 2) of limbs through 3 image points (..., 3, 2) with widths (..., 3) [px]."""
-    d = chain[..., 1:, :] - chain[..., :-1, :]  # (..., 2, 2): upper and lower segment
-    length = np.sqrt(d[..., 0] ** 2 + d[..., 1] ** 2)
+def _limb_polygons(u: np.ndarray, v: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outlines of limbs through 3 image points: u, v, widths [px] (..., 3) -> u, v (..., 6)."""
+    du = u[..., 1:] - u[..., :-1]  # (..., 2): upper and lower segment
+    dv = v[..., 1:] - v[..., :-1]
+    length = np.sqrt(du * du + dv * dv)
     short = length < 1e-9
-    d = d / np.where(short, 1.0, length)[..., None]
-    d[short] = (0.0, 1.0)
-    nrm = np.stack([-d[..., 1], d[..., 0]], axis=-1)  # (..., 2, 2)
-    nk = nrm[..., 0, :] + nrm[..., 1, :]
-    nk_len = np.sqrt(nk[..., 0] ** 2 + nk[..., 1] ** 2)
-    bent = nk_len > 1e-6
-    nk = np.where(bent[..., None], nk / np.where(bent, nk_len, 1.0)[..., None], nrm[..., 0, :])
-    hw = widths[..., None] * 0.5
-    n0 = nrm[..., 0, :] * hw[..., 0, :]
-    n1 = nk * hw[..., 1, :]
-    n2 = nrm[..., 1, :] * hw[..., 2, :]
-    p0, p1, p2 = chain[..., 0, :], chain[..., 1, :], chain[..., 2, :]
-    return np.stack([p0 + n0, p1 + n1, p2 + n2, p2 - n2, p1 - n1, p0 - n0], axis=-2)
+    inv = 1.0 / np.where(short, 1.0, length)
+    nu = np.where(short, -1.0, -dv * inv)  # unit normals (-dv, du); a zero-length segment gets (-1, 0)
+    nv = np.where(short, 0.0, du * inv)
+    ku = nu[..., 0] + nu[..., 1]
+    kv = nv[..., 0] + nv[..., 1]
+    k_len = np.sqrt(ku * ku + kv * kv)
+    bent = k_len > 1e-6
+    k_inv = 1.0 / np.where(bent, k_len, 1.0)
+    ku = np.where(bent, ku * k_inv, nu[..., 0])
+    kv = np.where(bent, kv * k_inv, nv[..., 0])
+    hw = widths * 0.5
+    ou = np.stack([nu[..., 0] * hw[..., 0], ku * hw[..., 1], nu[..., 1] * hw[..., 2]], axis=-1)
+    ov = np.stack([nv[..., 0] * hw[..., 0], kv * hw[..., 1], nv[..., 1] * hw[..., 2]], axis=-1)
+    pu = np.concatenate([u + ou, (u - ou)[..., ::-1]], axis=-1)
+    pv = np.concatenate([v + ov, (v - ov)[..., ::-1]], axis=-1)
+    return pu, pv
 
 
 def _union_area3(b: np.ndarray) -> np.ndarray:
