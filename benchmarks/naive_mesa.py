@@ -4,9 +4,9 @@ This is what a Mesa user would naturally write: each :class:`NaivePedestrian` as
 ``ContinuousSpace`` for its neighbours within the cut-off, loops over them in Python to sum
 the forces of :mod:`sim.crowd` (driving term, anisotropic exponential repulsion, body
 compression, sliding friction, walls), and the model updates synchronously (every agent
-computes its new velocity, then every agent moves). The desired direction is the straight
-line to the nearest point of the agent's exit segment, which in an open hall is what the
-floor field gives.
+computes its new velocity, then every agent moves). The desired direction comes from the
+same floor field as in :class:`sim.model.StationModel`, sampled bilinearly per agent in
+plain Python.
 
 It is a benchmark peer, not part of the simulation: it has no arrivals, exits or
 behaviours, only the per-step motion of a fixed crowd.
@@ -31,8 +31,9 @@ def _nearest_on_segment(px, py, ax, ay, bx, by):
 
 
 class NaivePedestrian(mesa.Agent):
-    def __init__(self, model: "NaiveCrowdModel", pos, vel, v0, radius, target) -> None:
+    def __init__(self, model: "NaiveCrowdModel", pos, vel, v0, radius, target, field) -> None:
         super().__init__(model)
+        self.field = field  # (direction (ny, nx, 2), grid origin (x, y) [m], cell size [m])
         self.vx, self.vy = float(vel[0]), float(vel[1])
         self.v0 = float(v0)
         self.radius = float(radius)
@@ -42,11 +43,27 @@ class NaivePedestrian(mesa.Agent):
         self._start = (float(pos[0]), float(pos[1]))
 
     def desired_direction(self):
+        """Bilinear sample of the floor field's unit directions at the agent, renormalised."""
         x, y = self.pos
+        dirs, (ox, oy), cell = self.field
+        ny, nx = dirs.shape[0], dirs.shape[1]
+        fx = (x - ox) / cell - 0.5
+        fy = (y - oy) / cell - 0.5
+        ix = min(max(int(math.floor(fx)), 0), nx - 2)
+        iy = min(max(int(math.floor(fy)), 0), ny - 2)
+        wx = min(max(fx - ix, 0.0), 1.0)
+        wy = min(max(fy - iy, 0.0), 1.0)
+        ex = ey = 0.0
+        for jy, jx, w in ((iy, ix, (1 - wy) * (1 - wx)), (iy, ix + 1, (1 - wy) * wx),
+                          (iy + 1, ix, wy * (1 - wx)), (iy + 1, ix + 1, wy * wx)):
+            ex += w * float(dirs[jy, jx, 0])
+            ey += w * float(dirs[jy, jx, 1])
+        d = math.hypot(ex, ey)
+        if d > 1e-9:
+            return ex / d, ey / d
         tx, ty = _nearest_on_segment(x, y, *self.target)
-        dx, dy = tx - x, ty - y
-        d = math.hypot(dx, dy)
-        return (dx / d, dy / d) if d > 1e-9 else (0.0, 0.0)
+        d = math.hypot(tx - x, ty - y)
+        return ((tx - x) / d, (ty - y) / d) if d > 1e-9 else (0.0, 0.0)
 
     def step(self) -> None:
         m = self.model
@@ -70,6 +87,8 @@ class NaivePedestrian(mesa.Agent):
             cos_phi = -(ex * nx + ey * ny)
             w = lam + (1.0 - lam) * 0.5 * (1.0 + cos_phi)
             mag = p.a_n * math.exp(overlap / p.b_m) * w
+            if p.a_near_n > 0:
+                mag += p.a_near_n * math.exp(overlap / p.b_near_m)
             fx += mag * nx
             fy += mag * ny
             if overlap > 0:
@@ -114,15 +133,18 @@ class NaivePedestrian(mesa.Agent):
 class NaiveCrowdModel(mesa.Model):
     """A fixed crowd in a rectangular hall ``width`` x ``height`` [m], stepped agent by agent."""
 
-    def __init__(self, *, pos, vel, v0, radius, targets, walls, width, height, dt=0.05,
+    def __init__(self, *, pos, vel, v0, radius, targets, fields, walls, width, height, dt=0.05,
                  params: SocialForceParams | None = None, seed: int = 0) -> None:
+        """``targets[i]`` is agent i's exit segment ``(ax, ay, bx, by)`` [m] and ``fields[i]``
+        its floor field as ``(direction (ny, nx, 2), origin (x, y) [m], cell size [m])``."""
         super().__init__(seed=seed)
         self.dt = float(dt)
         self.params = params or SocialForceParams()
         self.walls = [tuple(float(v) for v in np.ravel(w)) for w in walls]
         self.space = ContinuousSpace(width, height, torus=False)
         for i in range(len(pos)):
-            a = NaivePedestrian(self, pos[i], vel[i], v0[i], radius[i], tuple(float(v) for v in np.ravel(targets[i])))
+            a = NaivePedestrian(self, pos[i], vel[i], v0[i], radius[i],
+                                tuple(float(v) for v in np.ravel(targets[i])), fields[i])
             self.space.place_agent(a, a._start)
 
     def step(self) -> None:

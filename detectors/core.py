@@ -125,6 +125,10 @@ class DetectionCore:
         for frame in source:
             yield self.process(frame)
 
+    def last_scores(self) -> list[float]:
+        """Each detector's score on the last frame processed (empty before the first frame)."""
+        return [s[-1] for s in self._scores if s]
+
     @property
     def frames_processed(self) -> int:
         return len(self._frame)

@@ -21,6 +21,9 @@ foreground mask and the site's calibration:
     count is scaled by ``n L / c`` (1 for a sparse crowd, bounded at close packing).
     ``min_spacing_m = 0`` is the Boolean model (silhouettes dropped independently),
     which over-counts real crowds because people do not stand inside each other.
+    Coverage is measured per ground tile of ``tile_m`` (pixels grouped by their
+    mid-body foot point): the correction is convex in ``c``, so a queue packed into one
+    corner of a zone averaged with the empty rest would be under-corrected.
 ``"blobs"``: the sum over blobs whose foot point lies in the zone of
     ``area_px / expected_area_px`` (merged blobs count as several persons).
 
@@ -42,7 +45,6 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 
 from detectors.base import NOTHING, DetectorOutput
@@ -58,15 +60,15 @@ _COVERAGE_GRID = np.linspace(0.0, 0.999, 1000)
 
 @dataclass(frozen=True)
 class _ZoneMap:
-    """One density zone at the working resolution (crops to the zone's image region)."""
+    """One density zone at the working resolution: the pixels whose mid-body foot point lies
+    in the zone, their perspective weights and ground tiles, each tile's occlusion table."""
 
-    rows: slice
-    cols: slice
-    weight: np.ndarray  #: float32 [persons per working pixel] perspective weight, 0 outside the region
-    region: np.ndarray  #: uint8 {0, 255} pixels whose mid-body foot point lies in the zone
-    region_px: int  #: [working px] size of the region
-    strip_m: float  #: [m] L, ground depth of the feet whose silhouettes cover a pixel (region mean)
-    factor: np.ndarray  #: occlusion factor n L / c at each of _COVERAGE_GRID
+    pixels: np.ndarray  #: (R,) int64 flat indices into the working image
+    weight: np.ndarray  #: (R,) float64 [persons per working pixel] 1 / expected silhouette area
+    tile: np.ndarray  #: (R,) int64 ground tile of each pixel, 0 .. T-1
+    tile_px: np.ndarray  #: (T,) float64 [working px] pixels per tile
+    strip_m: np.ndarray  #: (T,) float64 [m] L per tile, depth of the feet whose silhouettes cover a pixel
+    factor: np.ndarray  #: (T, G) occlusion factor n L / c per tile at each of _COVERAGE_GRID
 
 
 def _occlusion_factor_table(strip_m: float, spacing_m: float) -> np.ndarray:
@@ -77,7 +79,7 @@ def _occlusion_factor_table(strip_m: float, spacing_m: float) -> np.ndarray:
     interpolation. With ``s = 0`` it is the Boolean model, ``n L = -ln(1 - c)``.
     """
     c = _COVERAGE_GRID
-    if strip_m <= spacing_m or strip_m <= 0:
+    if not strip_m > spacing_m:
         return np.ones_like(c)  # the strip holds at most one person: no stacking to correct
     if spacing_m == 0:
         stacked = -np.log1p(-c)
@@ -87,8 +89,7 @@ def _occlusion_factor_table(strip_m: float, spacing_m: float) -> np.ndarray:
         p0 = packed * np.exp(-n * (strip_m - spacing_m) / packed)
         stacked = np.interp(1.0 - c, p0[::-1], n[::-1]) * strip_m
     with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(c > 0, stacked / c, 1.0)
-    return factor
+        return np.where(c > 0, stacked / c, 1.0)
 
 
 class DensityDetector:
@@ -100,7 +101,7 @@ class DensityDetector:
     default_cooldown_s = 60.0  #: [s]
 
     def __init__(self, site: SiteConfig, *, method: str = "pixels", smoothing_s: float = 1.5,
-                 min_spacing_m: float = 0.45) -> None:
+                 min_spacing_m: float = 0.45, tile_m: float = 3.0) -> None:
         self.zones = site.zones_of(ZoneKind.DENSITY)
         if not self.zones:
             raise ValueError(f"DensityDetector needs at least one density zone; site {site.camera!r} has zones "
@@ -109,12 +110,15 @@ class DensityDetector:
             raise ValueError(f"DensityDetector.method must be one of {', '.join(METHODS)}; got {method!r}")
         if not smoothing_s >= 0:
             raise ValueError(f"DensityDetector.smoothing_s must be >= 0 s; got {smoothing_s!r}")
+        if not tile_m > 0:
+            raise ValueError(f"DensityDetector.tile_m must be > 0 m; got {tile_m!r}")
         if not 0 <= min_spacing_m < 2:
             raise ValueError(f"DensityDetector.min_spacing_m must be in [0, 2) m; got {min_spacing_m!r}")
         self.site = site
         self.method = method
         self.smoothing_s = float(smoothing_s)
         self.min_spacing_m = float(min_spacing_m)
+        self.tile_m = float(tile_m)
         self.area_m2 = np.array([z.area_m2 for z in self.zones])
         self.capacity_per_m2 = np.array([z.capacity_per_m2 for z in self.zones], dtype=np.float64)
         self._grid: WorkGrid | None = None
@@ -128,7 +132,7 @@ class DensityDetector:
         return bool(site.zones_of(ZoneKind.DENSITY))
 
     def _prepare(self, grid: WorkGrid) -> None:
-        """Per-zone weight maps, image regions and occlusion-correction tables (once per grid)."""
+        """Per-zone pixels, weights, tiles and occlusion tables (once per grid)."""
         self._grid = grid
         mid = grid.foot_row_of_part(0.5)
         head = grid.foot_row_of_part(1.0)
@@ -142,21 +146,34 @@ class DensityDetector:
             self._boxes.append(grid.bbox_of(inside))
             region = np.zeros((wh, ww), bool)
             region[ok] = inside[mid[ok], cols[ok]]
-            if not region.any():
+            v, u = np.nonzero(region)
+            if len(v) == 0:
                 self._zone_maps.append(None)
                 continue
-            weight = np.zeros((wh, ww), np.float32)
+            fv = mid[v, u]
             # one working pixel is sx * sy full-resolution pixels of a silhouette of E px²
-            weight[region] = (grid.sx * grid.sy) / grid.expected_area_px[mid[region], cols[region]]
-            v, u = np.nonzero(region & (head >= 0))
-            depth = np.linalg.norm(grid.ground_m[v, u] - grid.ground_m[head[v, u], u], axis=1)
-            strip_m = float(np.nanmean(depth)) if np.isfinite(depth).any() else 0.0
-            rows, colz = np.flatnonzero(region.any(1)), np.flatnonzero(region.any(0))
-            rs, cs = slice(rows[0], rows[-1] + 1), slice(colz[0], colz[-1] + 1)
-            self._zone_maps.append(_ZoneMap(rows=rs, cols=cs, weight=np.ascontiguousarray(weight[rs, cs]),
-                                            region=np.ascontiguousarray(region[rs, cs].astype(np.uint8) * 255),
-                                            region_px=int(region.sum()), strip_m=strip_m,
-                                            factor=_occlusion_factor_table(strip_m, self.min_spacing_m)))
+            weight = (grid.sx * grid.sy) / grid.expected_area_px[fv, u]
+            foot_m = grid.ground_m[fv, u]
+            key = np.floor((foot_m - zone.polygon_m.min(axis=0)) / self.tile_m).astype(np.int64)
+            _, tile = np.unique(key, axis=0, return_inverse=True)
+            tile = tile.reshape(-1)
+            n_tiles = int(tile.max()) + 1
+            hv = head[v, u]
+            has_head = hv >= 0
+            depth = np.full(len(v), np.nan)
+            # the feet whose silhouettes cover pixel (v, u) run from the foot standing at it
+            # to the foot of a person whose head is at it
+            depth[has_head] = np.linalg.norm(grid.ground_m[v[has_head], u[has_head]]
+                                             - grid.ground_m[hv[has_head], u[has_head]], axis=1)
+            depth_sum = np.bincount(tile, weights=np.nan_to_num(depth), minlength=n_tiles)
+            depth_n = np.bincount(tile, weights=np.isfinite(depth).astype(float), minlength=n_tiles)
+            fallback = float(np.nanmean(depth)) if np.isfinite(depth).any() else 0.0
+            with np.errstate(invalid="ignore", divide="ignore"):
+                strip = np.where(depth_n > 0, depth_sum / depth_n, fallback)
+            self._zone_maps.append(_ZoneMap(
+                pixels=(v * ww + u).astype(np.int64), weight=weight, tile=tile,
+                tile_px=np.bincount(tile, minlength=n_tiles).astype(np.float64), strip_m=strip,
+                factor=np.stack([_occlusion_factor_table(float(L), self.min_spacing_m) for L in strip])))
 
     def persons(self, percept: Percept) -> np.ndarray:
         """(Z,) [persons] estimated persons standing in each density zone in this frame."""
@@ -170,23 +187,30 @@ class DensityDetector:
             each = blobs.persons
             return np.array([float(each[z.contains(blobs.foot_m)].sum()) for z in self.zones])
         out = np.zeros(len(self.zones))
-        fg = percept.fg_mask
+        fg = percept.fg_mask.reshape(-1)
+        last = len(_COVERAGE_GRID) - 1
         for i, zm in enumerate(self._zone_maps):
             if zm is None:
                 continue
-            crop = fg[zm.rows, zm.cols]
-            n_fg = cv2.countNonZero(crop)
-            if n_fg == 0:
-                continue
-            raw = cv2.mean(zm.weight, mask=crop)[0] * n_fg  # sum of the weights over foreground pixels
-            coverage = cv2.countNonZero(cv2.bitwise_and(crop, zm.region)) / zm.region_px
-            out[i] = raw * float(np.interp(coverage, _COVERAGE_GRID, zm.factor))
+            on = (fg[zm.pixels] > 0).astype(np.float64)
+            n_tiles = len(zm.tile_px)
+            covered = np.bincount(zm.tile, weights=on, minlength=n_tiles)
+            raw = np.bincount(zm.tile, weights=on * zm.weight, minlength=n_tiles)
+            # linear interpolation of each tile's table at its coverage
+            pos = np.minimum(covered / zm.tile_px, _COVERAGE_GRID[-1]) * (last / _COVERAGE_GRID[-1])
+            i0 = np.minimum(pos.astype(np.int64), last - 1)
+            frac = pos - i0
+            rows = np.arange(n_tiles)
+            factor = zm.factor[rows, i0] * (1.0 - frac) + zm.factor[rows, i0 + 1] * frac
+            out[i] = float(raw @ factor)
         return out
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
             self._smoothed, self._t_prev = None, None
             return NOTHING
+        if percept.grid is not self._grid:
+            self._prepare(percept.grid)
         density = self.persons(percept) / self.area_m2
         self.last_density = density
         if self._smoothed is None or self.smoothing_s == 0:

@@ -8,9 +8,13 @@ detector therefore reads each foreground blob column by column (working resoluti
   column of the same blob within ±``window_fraction`` of a person's height reaches
   lower by more than ``contact_tolerance`` of a person's height. Legs are contacts; an
   arm or a bag held out over the edge is not (the body beside it reaches lower);
-  a person lying down is a row of contacts. Blobs of several people merged together
-  keep one contact per person, so a passenger on the tracks who touches, in the image,
-  someone waiting on the platform is still seen.
+  a person lying down is a row of contacts. A column with foreground of another blob
+  within ``gap_fraction`` of a person's height below it is no contact either: the body
+  goes on below, split where clothes match the background (legs, a waist). Blobs of
+  several people merged together keep one contact per person, so a passenger on the
+  tracks who touches, in the image, someone waiting on the platform is still seen. A
+  contact stands where the lowest point within the window stands (the tolerance picks
+  which columns are feet, not how far away they are).
 - a column taller than ``tall_fraction`` times the person height expected at its
   bottom holds somebody standing behind the one in front (feet hidden): that person's
   foot is placed where a person whose head is at the column's top would stand.
@@ -19,9 +23,11 @@ Score per blob and zone: ``min(1, A / (area_fraction * E))`` where ``A`` is the
 foreground area [px²] attributed to feet inside the zone (the columns within the
 window of an in-zone contact, plus the part of tall columns above the front person) and
 ``E`` the expected area of one person there (:class:`~detectors.perception.WorkGrid`).
-With ``area_fraction = 0.5`` a person half hidden by a pillar still scores 1. The
-detector's score is the maximum over blobs and forbidden zones, its box the best
-blob's in-zone columns.
+With ``area_fraction = 0.5`` a person half hidden by a pillar still scores 1. Evidence
+smaller than ``min_size_fraction`` of a person's height both upright and across (a head
+whose body matches the background, a bag held over the edge) scores 0: a standing
+person is tall, a person lying down is wide. The detector's score is the maximum over
+blobs and forbidden zones, its box the best blob's in-zone columns.
 
 Known blind spot: a person whose legs are hidden (behind the platform lip, seen from
 the platform) leaves a short blob whose bottom is the occluder's edge. It is not
@@ -48,13 +54,15 @@ class IntrusionDetector:
     default_cooldown_s = 10.0  #: [s]
 
     def __init__(self, site: SiteConfig, *, area_fraction: float = 0.5, contact_tolerance: float = 0.1,
-                 window_fraction: float = 0.2, tall_fraction: float = 1.5) -> None:
+                 window_fraction: float = 0.2, tall_fraction: float = 1.5, min_size_fraction: float = 0.4,
+                 gap_fraction: float = 0.1) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
                              f"{[z.name for z in site.zones]}")
         for name, value in (("area_fraction", area_fraction), ("window_fraction", window_fraction),
-                            ("tall_fraction", tall_fraction)):
+                            ("tall_fraction", tall_fraction), ("min_size_fraction", min_size_fraction),
+                            ("gap_fraction", gap_fraction)):
             if not value > 0:
                 raise ValueError(f"IntrusionDetector.{name} must be > 0; got {value!r}")
         if not contact_tolerance >= 0:
@@ -64,6 +72,8 @@ class IntrusionDetector:
         self.contact_tolerance = float(contact_tolerance)
         self.window_fraction = float(window_fraction)
         self.tall_fraction = float(tall_fraction)
+        self.min_size_fraction = float(min_size_fraction)
+        self.gap_fraction = float(gap_fraction)
         self._grid: WorkGrid | None = None
         self._zone_maps: list[tuple[str, np.ndarray, np.ndarray]] = []
 
@@ -104,13 +114,13 @@ class IntrusionDetector:
         for name, inside, integral in self._zone_maps:
             hits = integral[y1, x1] - integral[y, x1] - integral[y1, x] + integral[y, x]
             for i in np.flatnonzero(hits > 0):
-                s, box = self._blob_score(percept.labels, int(blobs.label[i]), int(x[i]), int(y[i]),
+                s, box = self._blob_score(percept.labels, percept.fg_mask, int(blobs.label[i]), int(x[i]), int(y[i]),
                                           int(x1[i]), int(y1[i]), inside, grid)
                 if s > best.score:
                     best = DetectorOutput(s, box, name)
         return best
 
-    def _blob_score(self, labels: np.ndarray, label: int, x: int, y: int, x1: int, y1: int,
+    def _blob_score(self, labels: np.ndarray, fg: np.ndarray, label: int, x: int, y: int, x1: int, y1: int,
                     inside: np.ndarray, grid: WorkGrid) -> tuple[float, tuple | None]:
         """Score and full-resolution box of one blob's feet inside one zone."""
         crop = labels[y:y1, x:x1] == label
@@ -124,30 +134,43 @@ class IntrusionDetector:
         finite = np.isfinite(person)
         if not finite.any():
             return 0.0, None
-        k = max(1, int(round(self.window_fraction * float(np.median(person[finite])))))
+        median_person = float(np.median(person[finite]))
+        k = max(1, int(round(self.window_fraction * median_person)))
         lowest_near = _window_max(vb, k)
+        # foreground just below a column's bottom (another blob) means the body goes on
+        # below it, split where its colour matches the background: not a ground contact
+        gap = max(1, int(round(self.gap_fraction * median_person)))
+        below = vb[:, None] + np.arange(1, gap + 1)
+        wh = fg.shape[0]
+        continues = (fg[np.minimum(below, wh - 1), u[:, None]] > 0) & (below < wh)
         with np.errstate(invalid="ignore"):
-            contact = finite & (vb >= lowest_near - self.contact_tolerance * person)
+            contact = finite & (vb >= lowest_near - self.contact_tolerance * person) & ~continues.any(axis=1)
             tall = finite & (bottom - top + 1 > self.tall_fraction * person)
-        contact_in = contact & inside[vb, u]
+        contact_in = contact & inside[lowest_near, u]
         attributed = _window_max(contact_in.astype(np.int8), k) > 0
         ft = self._foot_from_top[vt, u]
         behind = tall & (ft >= 0) & ~attributed
         behind[behind] = inside[ft[behind], u[behind]]
         if not (attributed.any() or behind.any()):
             return 0.0, None
-        area_work = float(count[attributed].sum()) + float(np.clip(count[behind] - person[behind], 0, None).sum())
-        feet_v = np.r_[vb[contact_in], ft[behind]]
+        feet_v = np.r_[lowest_near[contact_in], ft[behind]]
         feet_u = np.r_[u[contact_in], u[behind]]
+        # the size of what stands there, read on the in-zone columns themselves
+        tops = np.r_[vt[contact_in], vt[behind]]
+        size = max(int(feet_v.max()) + 1 - int(tops.min()), int(feet_u.max()) + 1 - int(feet_u.min()))
+        if not size >= self.min_size_fraction * float(np.median(grid.person_rows[feet_v, feet_u])):
+            return 0.0, None  # too small both ways to be a body: a head, a bag
+        sel = attributed | behind
+        us = u[sel]
+        bottom_rows = np.r_[vb[attributed], ft[behind]]
+        top_row = int(vt[sel].min())
+        area_work = float(count[attributed].sum()) + float(np.clip(count[behind] - person[behind], 0, None).sum())
         expected = float(np.median(grid.expected_area_px[feet_v, feet_u]))
         if not expected > 0:
             return 0.0, None
         score = min(1.0, area_work * grid.sx * grid.sy / (self.area_fraction * expected))
-        sel = attributed | behind
-        us = u[sel]
-        bottom_rows = np.r_[vb[attributed], ft[behind]]
-        box = (float(us.min() * grid.sx), float(vt[sel].min() * grid.sy),
-               float((us.max() + 1 - us.min()) * grid.sx), float((bottom_rows.max() + 1 - vt[sel].min()) * grid.sy))
+        box = (float(us.min() * grid.sx), float(top_row * grid.sy),
+               float((us.max() + 1 - us.min()) * grid.sx), float((bottom_rows.max() + 1 - top_row) * grid.sy))
         return score, box
 
 

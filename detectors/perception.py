@@ -223,7 +223,7 @@ class Perception:
       the expected area tends to 0).
     """
 
-    def __init__(self, site: SiteConfig, *, work_width: int = 320, absorb_s: float = 30.0, warmup_s: float = 1.5,
+    def __init__(self, site: SiteConfig, *, work_width: int = 320, absorb_s: float = 60.0, warmup_s: float = 1.5,
                  var_threshold: float = 16.0, open_px: int = 3, close_px: int = 5,
                  min_person_fraction: float = 0.15, min_area_work_px: int = 6,
                  person_height_m: float = PERSON_HEIGHT_M, person_area_m2: float = PERSON_AREA_M2) -> None:

@@ -14,8 +14,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from dataclasses import dataclass, fields
-from typing import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -223,28 +223,28 @@ def zone_in_image(camera, polygon_m: np.ndarray, near_m: float = 0.5) -> tuple[l
     return [x0, y0, x1 - x0, y1 - y0], min(1.0, inner / full)
 
 
-def _event_type_value(value) -> str:
-    return EventType.parse(value, field="event.type").value
-
-
-def camera_instances(world_events: Iterable, camera_name: str, annotations: Sequence[FrameAnnotations], *,
+def camera_instances(world_events: Iterable, camera_name: str,
+                     annotations: Sequence[FrameAnnotations] | Mapping[int, FrameAnnotations], *,
                      scenario=None, camera=None, min_visible: float = MIN_VISIBLE_FRACTION) -> list[dict]:
     """Per-camera ground-truth instances of the simulation's world events.
 
     ``world_events`` are objects with the attributes of ``WorldEvent`` (``id, type, t_start,
     t_end, agent_ids, zone, position_m, source``); ``annotations`` are the camera's frames
-    in time order. An event with agents belongs to the camera when one of its agents shows
+    in time order (a sequence, or a mapping from frame number to annotations). An event
+    with agents belongs to the camera when one of its agents shows
     with a visible share above ``min_visible`` in at least one frame within
     ``[t_start, t_end]`` (a nan share counts as fully visible); its ``bbox_at_onset`` is the
     union box of its agents at the first frame at or after ``t_start`` that shows any of
-    them. An event without agents belongs to the camera when its zone (looked up in
-    ``scenario``) or its position projects into the image; its box is the zone's image box,
-    or for a point the box of a 1 m wide, 1.8 m tall column standing on it.
+    them. An excessive-density event, and any event without agents, belongs to the camera
+    when its zone (looked up in ``scenario``) or its position projects into the image; its
+    box is the zone's image box, or for a point the box of a 1 m wide, 1.8 m tall column
+    standing on it, and its visible fraction the share of the zone's image area inside the
+    frame.
 
     Returns dicts ``{id, type, camera, t_start, t_end, bbox_at_onset,
     visible_fraction_at_onset}`` sorted by ``t_start`` (types as their file names).
     """
-    frames = list(annotations)
+    frames = [annotations[k] for k in sorted(annotations)] if isinstance(annotations, Mapping) else list(annotations)
     times = np.array([fa.t for fa in frames], dtype=np.float64)
     if len(times) > 1 and np.any(np.diff(times) < 0):
         raise ValueError("camera_instances: annotations must be in time order; got times that go back")
@@ -262,7 +262,10 @@ def camera_instances(world_events: Iterable, camera_name: str, annotations: Sequ
         position = getattr(ev, "position_m", None)
         box = None
         vis_onset = 0.0
-        if agents:
+        ev_type = EventType.parse(ev.type, field="event.type")
+        # a density event is about the zone, not the people who happen to be in it at onset
+        by_zone = zone is not None and (not agents or ev_type is EventType.EXCESSIVE_DENSITY) and camera is not None
+        if agents and not by_zone:
             i0 = int(np.searchsorted(times, t_start - 1e-9, side="left"))
             i1 = int(np.searchsorted(times, t_end + 1e-9, side="right"))
             seen = False
@@ -294,7 +297,7 @@ def camera_instances(world_events: Iterable, camera_name: str, annotations: Sequ
                 continue
         out.append({
             "id": str(ev.id),
-            "type": _event_type_value(ev.type),
+            "type": ev_type.value,
             "camera": camera_name,
             "t_start": t_start,
             "t_end": None if math.isinf(t_end) else t_end,

@@ -180,6 +180,12 @@ class Pedestrian(mesa.Agent):
         if sc.waypoint < len(sc.event.path):
             m._goal[self.slot] = sc.event.path[sc.waypoint]
             return
+        if not m._exit_names:  # a station without exits: stay where the script ended
+            self._set(Behaviour.WAITING)
+            m._goal[self.slot] = m._pos[self.slot]
+            m._wait_until[self.slot] = m._check_at[self.slot] = np.inf
+            m._arrive[self.slot] = True
+            return
         if sc.event.exit is not None:
             self.exit_index = m._exit_names.index(sc.event.exit)
         else:
@@ -600,7 +606,7 @@ class StationModel(mesa.Model):
         self._vel[s] = 0.0
         self._radius[s] = radius
         self._fill_body(s)
-        waits = rng.uniform() < crowd.wait_fraction
+        waits = rng.uniform() < crowd.wait_fraction and len(self._spots) > 0
         self._wait_len[s] = rng.uniform(*crowd.wait_s)
         agent = Pedestrian(self, s, Behaviour.WALKING if waits else Behaviour.LEAVING, exit_index)
         self._bind(agent, s)
@@ -692,7 +698,8 @@ class StationModel(mesa.Model):
         "_height": ((), np.float64), "_v0": ((), np.float64), "_state": ((), np.uint8),
         "_field": ((), np.int64), "_goal": ((2,), np.float64), "_goal_is_point": ((), bool),
         "_arrive": ((), bool), "_wait_until": ((), np.float64), "_wait_len": ((), np.float64),
-        "_exit_idx": ((), np.int64), "_edge_free": ((), bool), "_check_at": ((), np.float64), "_shirt": ((3,), np.uint8),
+        "_exit_idx": ((), np.int64), "_edge_free": ((), bool), "_check_at": ((), np.float64),
+        "_shirt": ((3,), np.uint8),
         "_trousers": ((3,), np.uint8), "_skin": ((3,), np.uint8), "_hair": ((3,), np.uint8),
         "_group": ((), np.int16),
     }

@@ -367,13 +367,11 @@ class Renderer:
         # static background ------------------------------------------------------------------
         self.scene = StationScene(scenario.station)
         ss = supersample if supersample is not None else (2 if self.width * self.height <= 1280 * 720 else 1)
-        bg, occ_depth, floor_mask = self._build_background(max(1, int(ss)))
+        bg, occ_depth = self._build_background(max(1, int(ss)))
         gain = float(rs.brightness)
-        self.background_clean = bg  #: canvas-sized static image before lighting gain (uint8)
         lit = np.clip(bg.astype(np.float32) * gain, 0, 255)
         self._bg = np.rint(lit).astype(np.uint8)
         self._occ_depth = occ_depth  # canvas-sized float32 [m], inf where nothing can hide a person
-        self._floor_mask = floor_mask
         # Occlusion screening: the nearest occluder depth in each 16 px tile, and per depth bin an
         # integral image counting the tiles nearer than the bin's upper edge, so that "may an
         # occluder nearer than d stand inside this box?" takes four lookups per person.
@@ -434,7 +432,6 @@ class Renderer:
         vs = (np.arange(hc * ss) + 0.5) / ss - 0.5
         img = np.empty((hc * ss, wc * ss, 3), np.float64)
         depth_ss = np.full((hc * ss, wc * ss), np.inf, np.float32)
-        floor_ss = np.zeros((hc * ss, wc * ss), bool)
         rows_per_chunk = max(1, 200_000 // (wc * ss))
         pix_m = 1.0 / (cam.focal_px * ss)  # [m per supersample at unit depth]
         for r0 in range(0, hc * ss, rows_per_chunk):
@@ -448,7 +445,6 @@ class Renderer:
             occ = (res["group"] >= 0) & self.scene.hiding_groups[np.maximum(res["group"], 0)]
             d = np.where(occ, depth, np.inf).astype(np.float32)
             depth_ss[r0:r1] = d.reshape(r1 - r0, -1)
-            floor_ss[r0:r1] = np.isin(res["kind"], (_FLOOR, _TRACK)).reshape(r1 - r0, -1)
         # a gentle vignette, as on most CCTV lenses
         yy, xx = np.meshgrid((vs - (hc - 1) / 2) / (self.height / 2), (us - (wc - 1) / 2) / (self.width / 2), indexing="ij")
         img *= (1.0 - 0.18 * (xx**2 + yy**2) / 2)[..., None]
@@ -456,10 +452,9 @@ class Renderer:
         if ss > 1:
             bg = cv2.resize(img8, (wc, hc), interpolation=cv2.INTER_AREA)
             occ_depth = depth_ss.reshape(hc, ss, wc, ss).min(axis=(1, 3))
-            floor = floor_ss.reshape(hc, ss, wc, ss).all(axis=(1, 3))
         else:
-            bg, occ_depth, floor = img8, depth_ss, floor_ss
-        return bg, occ_depth.astype(np.float32), floor
+            bg, occ_depth = img8, depth_ss
+        return bg, occ_depth.astype(np.float32)
 
     def _shade(self, res: dict, dirs: np.ndarray, footprint_per_m: np.ndarray) -> np.ndarray:
         """Colour of each ray's hit point (float BGR)."""
@@ -596,6 +591,12 @@ class Renderer:
         return col
 
     # --- per frame ---------------------------------------------------------------------------
+    @property
+    def background(self) -> np.ndarray:
+        """(H, W, 3) uint8: the static station as this camera sees it, lit, without people or camera effects."""
+        m = self._margin
+        return self._bg[m:m + self.height, m:m + self.width].copy()
+
     def frame_index(self, t: float) -> int:
         """The frame number of time ``t`` [s] at the camera's frame rate."""
         return int(round(float(t) * self.camera.fps))
@@ -648,20 +649,28 @@ class Renderer:
 
     # --- people ------------------------------------------------------------------------------
     def _people(self, state: CrowdState) -> "_People | None":
-        """Image-space geometry of every person that shows, sorted far to near (canvas pixels)."""
+        """Image-space geometry of every person that shows, sorted far to near (canvas pixels).
+
+        Arrays are laid out points-first, (points, people): reductions over a body's points
+        then run across whole rows, which numpy does an order of magnitude faster than over
+        a short last axis.
+        """
         n = len(state)
         if n == 0:
             return None
         cam = self._canvas_cam
         f = self._focal
+        K = cam.K
         # cull people far outside the view before building their bodies: a body reaches at most
         # its height from its foot point, which bounds its image by the height in pixels there
-        foot_c = (np.c_[state.pos_m, np.zeros(n)] - cam.position) @ cam.R.T
-        fd = foot_c[:, 2]
+        pos = np.asarray(state.pos_m, dtype=np.float64)
+        rel = pos - cam.position[:2]
+        fc = rel @ cam.R[:, :2].T - cam.position[2] * cam.R[:, 2]  # foot points in camera coordinates
+        fd = fc[:, 2]
         reach = 1.3 * np.asarray(state.height_m, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            fu = cam.K[0, 0] * foot_c[:, 0] / fd + cam.K[0, 2]
-            fv = cam.K[1, 1] * foot_c[:, 1] / fd + cam.K[1, 2]
+            fu = K[0, 0] * fc[:, 0] / fd + K[0, 2]
+            fv = K[1, 1] * fc[:, 1] / fd + K[1, 2]
             span = f * reach / (fd - reach)  # [px] generous: the nearest part of the body sets the scale
         near_enough = fd > 0.3
         span = np.where(near_enough & (fd > reach + 0.3), span, np.inf)
@@ -670,6 +679,7 @@ class Renderer:
             if not keep.any():
                 return None
             state = state[np.nonzero(keep)[0]]
+            pos = np.asarray(state.pos_m, dtype=np.float64)
             n = len(state)
         h = np.asarray(state.height_m, dtype=np.float64)
         r = np.asarray(state.radius_m, dtype=np.float64)
@@ -677,110 +687,104 @@ class Renderer:
         posture = np.asarray(state.posture)
         lying = posture == Posture.LYING
         falling = posture == Posture.FALLING
-        gamma = np.where(lying, np.pi / 2, np.where(falling, np.clip(state.posture_progress, 0.0, 1.0) * (np.pi / 2), 0.0))
+        gamma = np.where(lying, np.pi / 2,
+                         np.where(falling, np.clip(state.posture_progress, 0.0, 1.0) * (np.pi / 2), 0.0))
         vel = np.asarray(state.vel_mps, dtype=np.float64)
         speed = np.sqrt(vel[:, 0] ** 2 + vel[:, 1] ** 2)
         amp = np.where(posture == Posture.WALKING, 0.42 * np.clip(speed / 1.3, 0.4, 1.3), 0.0)
         ws = r / 0.23  # body width relative to an average adult
 
-        # joints in the body frame: a forward, b to the left, z up [m]; columns are _J_* --------
-        a = np.zeros((n, _NJ))
-        b = np.zeros((n, _NJ))
-        z = np.empty((n, _NJ))
-        phase = np.asarray(state.gait_phase, dtype=np.float64)[:, None] + _SIDE_PHASE  # (n, 2): left, right
+        # joints in the body frame: a forward, b to the left, z up [m]; rows are joints (_NJ) -------
+        a = np.zeros((_NJ, n))
+        b = np.zeros((_NJ, n))
+        z = np.empty((_NJ, n))
+        phase = _SIDE_PHASE[:, None] + np.asarray(state.gait_phase, dtype=np.float64)  # (2, n): left, right
         sin_p, cos_p = np.sin(phase), np.cos(phase)
-        amp2 = amp[:, None]
-        h2 = h[:, None]
-        leg = amp2 * sin_p
-        flex = (1.1 * amp2) * np.maximum(0.0, cos_p)
-        hip_z, sh_z = 0.52 * h2, 0.80 * h2
-        b[:, 0:6] = np.tile(0.055 * h2 * _SIDE, 3)
-        z[:, 0:2] = hip_z
-        a[:, 2:4] = 0.25 * h2 * np.sin(leg)
-        z[:, 2:4] = hip_z - 0.25 * h2 * np.cos(leg)
-        a[:, 4:6] = a[:, 2:4] + 0.245 * h2 * np.sin(leg - flex)
-        z[:, 4:6] = z[:, 2:4] - 0.245 * h2 * np.cos(leg - flex)
-        arm = -0.65 * amp2 * sin_p
-        bend = arm + (0.15 + 0.5 * amp2)
-        root = np.maximum(0.9 * r - 0.05, 0.08)[:, None] * _SIDE
-        b[:, 6:8] = root
-        b[:, 8:10] = root + 0.025 * _SIDE
-        b[:, 10:12] = root + 0.04 * _SIDE
-        z[:, 6:8] = sh_z
-        a[:, 8:10] = 0.17 * h2 * np.sin(arm)
-        z[:, 8:10] = sh_z - 0.17 * h2 * np.cos(arm)
-        a[:, 10:12] = a[:, 8:10] + 0.19 * h2 * np.sin(bend)
-        z[:, 10:12] = z[:, 8:10] - 0.19 * h2 * np.cos(bend)
-        z[:, 12:16] = h2 * _CENTRE_Z  # head, neck, shoulder line, hip line
+        leg = amp * sin_p
+        flex = (1.1 * amp) * np.maximum(0.0, cos_p)
+        hip_z, sh_z = 0.52 * h, 0.80 * h
+        b[0:6] = np.tile(_SIDE[:, None] * (0.055 * h), (3, 1))
+        z[0:2] = hip_z
+        a[2:4] = (0.25 * h) * np.sin(leg)
+        z[2:4] = hip_z - (0.25 * h) * np.cos(leg)
+        a[4:6] = a[2:4] + (0.245 * h) * np.sin(leg - flex)
+        z[4:6] = z[2:4] - (0.245 * h) * np.cos(leg - flex)
+        arm = (-0.65 * amp) * sin_p
+        bend = arm + (0.15 + 0.5 * amp)
+        root = _SIDE[:, None] * np.maximum(0.9 * r - 0.05, 0.08)
+        b[6:8] = root
+        b[8:10] = root + 0.025 * _SIDE[:, None]
+        b[10:12] = root + 0.04 * _SIDE[:, None]
+        z[6:8] = sh_z
+        a[8:10] = (0.17 * h) * np.sin(arm)
+        z[8:10] = sh_z - (0.17 * h) * np.cos(arm)
+        a[10:12] = a[8:10] + (0.19 * h) * np.sin(bend)
+        z[10:12] = z[8:10] - (0.19 * h) * np.cos(bend)
+        z[12:16] = _CENTRE_Z[:, None] * h  # head, neck, shoulder line, hip line
         # the lowest foot touches the floor: the body bobs with the stride
-        z -= (np.minimum(z[:, 4], z[:, 5]) - 0.025 * h)[:, None]
+        z -= np.minimum(z[4], z[5]) - 0.025 * h
         # a fall tips the body forward about the feet, onto the floor
         cg, sg = np.cos(gamma), np.sin(gamma)
-        cg2, sg2 = cg[:, None], sg[:, None]
-        a, z = a * cg2 + z * sg2, z * cg2 - a * sg2 + 0.1 * sg2
+        a, z = a * cg + z * sg, z * cg - a * sg + 0.1 * sg
 
         ct, st = np.cos(th), np.sin(th)
-        pos = np.asarray(state.pos_m, dtype=np.float64)
-        pts = np.empty((n, _NP, 3))
-        pts[:, :_NJ, 0] = pos[:, 0:1] + a * ct[:, None] - b * st[:, None]
-        pts[:, :_NJ, 1] = pos[:, 1:2] + a * st[:, None] + b * ct[:, None]
-        pts[:, :_NJ, 2] = z
+        pts = np.empty((_NP, n, 3))
+        pts[:_NJ, :, 0] = pos[:, 0] + a * ct - b * st
+        pts[:_NJ, :, 1] = pos[:, 1] + a * st + b * ct
+        pts[:_NJ, :, 2] = z
 
         # the torso is a flat hexagon across the line of sight (its width depends on the view)
         axis = np.stack([sg * ct, sg * st, cg], axis=1)  # body axis, feet to head
-        mid = 0.5 * (pts[:, 13] + pts[:, 15])
-        view = mid - cam.position
+        view = 0.5 * (pts[13] + pts[15]) - cam.position
         across = np.cross(axis, view)
         norm = np.sqrt(np.einsum("ij,ij->i", across, across))
         flat = norm < 1e-9
         across /= np.where(flat, 1.0, norm)[:, None]
-        across[flat] = np.stack([-st, ct, np.zeros(n)], axis=1)[flat]
+        if flat.any():
+            across[flat] = np.stack([-st, ct, np.zeros(n)], axis=1)[flat]
         c_left = np.abs(-across[:, 0] * st + across[:, 1] * ct)
         c_front = np.abs((across[:, 0] * ct + across[:, 1] * st) * cg - across[:, 2] * sg)
         half_sh = np.sqrt((0.95 * r * c_left) ** 2 + (0.55 * r * c_front) ** 2)
         half_hip = np.sqrt((0.78 * r * c_left) ** 2 + (0.55 * r * c_front) ** 2)
-        halves = np.stack([0.3 * half_sh, half_sh, half_hip], axis=1)[:, :, None] * across[:, None, :]  # neck, shoulders, hips
-        centres = pts[:, 13:16]
-        pts[:, 16:19] = centres + halves
-        pts[:, 19:22] = (centres - halves)[:, ::-1]
+        halves = np.stack([0.3 * half_sh, half_sh, half_hip])[:, :, None] * across  # neck, shoulders, hips
+        pts[16:19] = pts[13:16] + halves
+        pts[19:22] = (pts[13:16] - halves)[::-1]
         # shadow: an ellipse on the floor under the body
         shadow_c = pos + np.stack([ct, st], axis=1) * (sg * 0.45 * h)[:, None]
-        ax_f = (0.24 + 0.15 * amp + sg * 0.42 * h)[:, None]
-        ax_l = (0.22 * ws)[:, None]
-        pts[:, 22:30, 0] = shadow_c[:, 0:1] + _COS8 * ax_f * ct[:, None] - _SIN8 * ax_l * st[:, None]
-        pts[:, 22:30, 1] = shadow_c[:, 1:2] + _COS8 * ax_f * st[:, None] + _SIN8 * ax_l * ct[:, None]
-        pts[:, 22:30, 2] = 0.0
+        ax_f = 0.24 + 0.15 * amp + sg * 0.42 * h
+        ax_l = 0.22 * ws
+        pts[22:30, :, 0] = shadow_c[:, 0] + _COS8[:, None] * (ax_f * ct) - _SIN8[:, None] * (ax_l * st)
+        pts[22:30, :, 1] = shadow_c[:, 1] + _COS8[:, None] * (ax_f * st) + _SIN8[:, None] * (ax_l * ct)
+        pts[22:30, :, 2] = 0.0
 
         # project everything at once ------------------------------------------------------------
         pc = (pts - cam.position) @ cam.R.T
-        depth = np.ascontiguousarray(pc[..., 2])
-        ok = depth.min(axis=1) > 0.3
+        depth = np.ascontiguousarray(pc[..., 2])  # (30, n)
+        ok = depth.min(axis=0) > 0.3
+        sel = np.arange(n)
         if not ok.all():
-            keep = np.nonzero(ok)[0]
-            if len(keep) == 0:
+            sel = np.nonzero(ok)[0]
+            if len(sel) == 0:
                 return None
-            pc, depth, h, ws, gamma, shadow_c, ct, st = (x[keep] for x in (pc, depth, h, ws, gamma, shadow_c, ct, st))
-            sel = keep
-        else:
-            sel = np.arange(n)
+            pc, depth = pc[:, sel], depth[:, sel]
+            h, ws, gamma, shadow_c, ct, st, pos = (x[sel] for x in (h, ws, gamma, shadow_c, ct, st, pos))
         inv = 1.0 / depth
-        K = cam.K
-        U = K[0, 0] * pc[..., 0] * inv + K[0, 2]  # (n', 30) contiguous u and v: reductions stay fast
+        U = K[0, 0] * pc[..., 0] * inv + K[0, 2]  # (30, n') pixel coordinates
         V = K[1, 1] * pc[..., 1] * inv + K[1, 2]
         px = f * inv  # [px/m] at each point
 
-        lu, lv = _limb_polygons(U[:, _LIMB_CHAINS], V[:, _LIMB_CHAINS],
-                                (_LIMB_WIDTHS * ws[:, None, None]) * px[:, _LIMB_CHAINS])  # (n', 4, 6) each
-        head_r = 0.06 * h * px[:, 12]
-        hu, hv = U[:, 12], V[:, 12]
-        # part boxes: limbs (n', 4) and torso (n',), reduced along the last axis (fast in numpy)
-        lx0, lx1, ly0, ly1 = lu.min(axis=2), lu.max(axis=2), lv.min(axis=2), lv.max(axis=2)
-        tu, tv = U[:, 16:22], V[:, 16:22]
-        tx0, tx1, ty0, ty1 = tu.min(axis=1), tu.max(axis=1), tv.min(axis=1), tv.max(axis=1)
-        x0 = np.minimum(np.minimum(lx0.min(axis=1), tx0), hu - head_r)
-        x1 = np.maximum(np.maximum(lx1.max(axis=1), tx1), hu + head_r)
-        y0 = np.minimum(np.minimum(ly0.min(axis=1), ty0), hv - head_r)
-        y1 = np.maximum(np.maximum(ly1.max(axis=1), ty1), hv + head_r)
+        # limb outlines (6 vertices, 4 limbs, n'): left leg, right leg, left arm, right arm
+        lu, lv = _limb_polygons(U[_LIMB_CHAINS], V[_LIMB_CHAINS], (_LIMB_WIDTHS[:, :, None] * ws) * px[_LIMB_CHAINS])
+        head_r = 0.06 * h * px[12]
+        hu, hv = U[12], V[12]
+        # part boxes: limbs (4, n') and torso (n',)
+        lx0, lx1, ly0, ly1 = lu.min(axis=0), lu.max(axis=0), lv.min(axis=0), lv.max(axis=0)
+        tu, tv = U[16:22], V[16:22]
+        tx0, tx1, ty0, ty1 = tu.min(axis=0), tu.max(axis=0), tv.min(axis=0), tv.max(axis=0)
+        x0 = np.minimum(np.minimum(lx0.min(axis=0), tx0), hu - head_r)
+        x1 = np.maximum(np.maximum(lx1.max(axis=0), tx1), hu + head_r)
+        y0 = np.minimum(np.minimum(ly0.min(axis=0), ty0), hv - head_r)
+        y1 = np.maximum(np.maximum(ly1.max(axis=0), ty1), hv + head_r)
         ok = (x1 >= -0.5) & (x0 <= cam.width - 0.5) & (y1 >= -0.5) & (y0 <= cam.height - 0.5)
         order_depth = (shadow_c - cam.position[:2]) @ cam.R[2, :2] - cam.position[2] * cam.R[2, 2]
         v = np.nonzero(ok)[0]
@@ -791,23 +795,23 @@ class Renderer:
         rows = sel[v]
 
         # drawing order inside a person: far leg, far arm, near leg, torso, near arm ------------
-        far_leg = (depth[v, 0] < depth[v, 1]).astype(np.int64)  # 1 when the right leg is the farther one
-        far_arm = (depth[v, 6] < depth[v, 7]).astype(np.int64)
-        ar = np.arange(m)
-        part = np.stack([far_leg, 2 + far_arm, 1 - far_leg, 3 - far_arm], axis=1)  # (m, 4) limb index per slot
-        lu, lv = lu[v[:, None], part], lv[v[:, None], part]  # (m, 4, 6): far leg, far arm, near leg, near arm
+        far_leg = (depth[0, v] < depth[1, v]).astype(np.int64)  # 1 when the right leg is the farther one
+        far_arm = (depth[6, v] < depth[7, v]).astype(np.int64)
+        part = np.stack([far_leg, 2 + far_arm, 1 - far_leg, 3 - far_arm])  # (4, m) limb index per slot
+        lu, lv = lu[:, part, v], lv[:, part, v]  # (6, 4, m): far leg, far arm, near leg, near arm
         polys = np.empty((m, 38, 2))
-        polys[:, 0:8, 0], polys[:, 0:8, 1] = U[v, 22:30], V[v, 22:30]
-        polys[:, 8:20, 0], polys[:, 8:20, 1] = lu[:, 0:2].reshape(m, 12), lv[:, 0:2].reshape(m, 12)
-        polys[:, 20:26, 0], polys[:, 20:26, 1] = lu[:, 2], lv[:, 2]
-        polys[:, 26:32, 0], polys[:, 26:32, 1] = U[v, 16:22], V[v, 16:22]
-        polys[:, 32:38, 0], polys[:, 32:38, 1] = lu[:, 3], lv[:, 3]
+        polys[:, 0:8, 0], polys[:, 0:8, 1] = U[22:30, v].T, V[22:30, v].T
+        polys[:, 8:20, 0] = lu[:, 0:2].transpose(2, 1, 0).reshape(m, 12)
+        polys[:, 8:20, 1] = lv[:, 0:2].transpose(2, 1, 0).reshape(m, 12)
+        polys[:, 20:26, 0], polys[:, 20:26, 1] = lu[:, 2].T, lv[:, 2].T
+        polys[:, 26:32, 0], polys[:, 26:32, 1] = U[16:22, v].T, V[16:22, v].T
+        polys[:, 32:38, 0], polys[:, 32:38, 1] = lu[:, 3].T, lv[:, 3].T
         scale = float(1 << _SHIFT)
         np.clip(polys, -_COORD_LIMIT, _COORD_LIMIT, out=polys)
         fixed = np.rint(polys * scale).astype(np.int32)
         hr = head_r[v]
-        hc = np.stack([hu[v], hv[v]], axis=1)
-        heads_fixed = np.rint(np.stack([hu[v], hv[v], hu[v], hv[v] + 0.14 * hr], axis=1) * scale).astype(np.int64)
+        hu, hv = hu[v], hv[v]
+        heads_fixed = np.rint(np.stack([hu, hv, hu, hv + 0.14 * hr], axis=1) * scale).astype(np.int64)
         radii = np.rint(np.stack([hr, 0.8 * hr], axis=1) * scale).astype(np.int64)
 
         # colours: shadow, far leg, far arm, near leg, torso, near arm, hair, face -----------------
@@ -816,15 +820,15 @@ class Renderer:
         mats = np.stack([tr, sh, tr, sh, sh, state.hair_bgr[rows], state.skin_bgr[rows]], axis=1).astype(np.float64)
         cols = np.empty((m, 8, 3))
         cols[:, 1:] = mats * (_PART_SHADE * gain)
-        su_f, sv_f = U[v, 22:30], V[v, 22:30]
-        su = np.clip(np.rint(su_f.mean(axis=1)), 0, cam.width - 1).astype(np.int64)
-        sv = np.clip(np.rint(sv_f.mean(axis=1)), 0, cam.height - 1).astype(np.int64)
+        su_f, sv_f = U[22:30, v], V[22:30, v]
+        su = np.clip(np.rint(su_f.mean(axis=0)), 0, cam.width - 1).astype(np.int64)
+        sv = np.clip(np.rint(sv_f.mean(axis=0)), 0, cam.height - 1).astype(np.int64)
         cols[:, 0] = self._bg[sv, su] * 0.62
         np.clip(np.rint(cols, out=cols), 0, 255, out=cols)
         cols = cols.astype(np.int64)  # small Python ints are cached: tolist() is cheap
 
         # the face shows when the person faces the camera at least partly
-        view_h = pos[rows] - cam.position[:2]
+        view_h = pos[v] - cam.position[:2]
         facing = (ct[v] * view_h[:, 0] + st[v] * view_h[:, 1]) / np.maximum(np.hypot(view_h[:, 0], view_h[:, 1]), 1e-9)
         show_face = (facing < 0.35) & (gamma[v] < 1.2)
         # level of detail: a head under 2 px across the radius is one circle, hair and face blended
@@ -835,23 +839,25 @@ class Renderer:
         # boxes (canvas px, x0 y0 x1 y1): the body, everything drawn, and three parts for visibility
         x0, y0, x1, y1 = x0[v], y0[v], x1[v], y1[v]
         box = np.stack([x0, y0, x1, y1], axis=1)
-        drawn = np.stack([np.minimum(x0, su_f.min(axis=1)), np.minimum(y0, sv_f.min(axis=1)),
-                          np.maximum(x1, su_f.max(axis=1)), np.maximum(y1, sv_f.max(axis=1))], axis=1)
-        lx0, lx1, ly0, ly1, tx0, tx1, ty0, ty1 = (a[v] for a in (lx0, lx1, ly0, ly1, tx0, tx1, ty0, ty1))
+        drawn = np.stack([np.minimum(x0, su_f.min(axis=0)), np.minimum(y0, sv_f.min(axis=0)),
+                          np.maximum(x1, su_f.max(axis=0)), np.maximum(y1, sv_f.max(axis=0))], axis=1)
+        lx0, lx1, ly0, ly1 = lx0[:, v], lx1[:, v], ly0[:, v], ly1[:, v]
+        tx0, tx1, ty0, ty1 = tx0[v], tx1[v], ty0[v], ty1[v]
         parts = np.empty((m, 3, 4))
-        parts[:, 0] = np.stack([hu[v] - hr, hv[v] - hr, hu[v] + hr, hv[v] + hr], axis=1)
-        parts[:, 1, 0] = np.minimum(np.minimum(lx0[:, 2], lx0[:, 3]), tx0)  # arms and torso
-        parts[:, 1, 1] = np.minimum(np.minimum(ly0[:, 2], ly0[:, 3]), ty0)
-        parts[:, 1, 2] = np.maximum(np.maximum(lx1[:, 2], lx1[:, 3]), tx1)
-        parts[:, 1, 3] = np.maximum(np.maximum(ly1[:, 2], ly1[:, 3]), ty1)
-        parts[:, 2, 0] = np.minimum(lx0[:, 0], lx0[:, 1])  # legs
-        parts[:, 2, 1] = np.minimum(ly0[:, 0], ly0[:, 1])
-        parts[:, 2, 2] = np.maximum(lx1[:, 0], lx1[:, 1])
-        parts[:, 2, 3] = np.maximum(ly1[:, 0], ly1[:, 1])
+        parts[:, 0] = np.stack([hu - hr, hv - hr, hu + hr, hv + hr], axis=1)
+        parts[:, 1, 0] = np.minimum(np.minimum(lx0[2], lx0[3]), tx0)  # arms and torso
+        parts[:, 1, 1] = np.minimum(np.minimum(ly0[2], ly0[3]), ty0)
+        parts[:, 1, 2] = np.maximum(np.maximum(lx1[2], lx1[3]), tx1)
+        parts[:, 1, 3] = np.maximum(np.maximum(ly1[2], ly1[3]), ty1)
+        parts[:, 2, 0] = np.minimum(lx0[0], lx0[1])  # legs
+        parts[:, 2, 1] = np.minimum(ly0[0], ly0[1])
+        parts[:, 2, 2] = np.maximum(lx1[0], lx1[1])
+        parts[:, 2, 3] = np.maximum(ly1[0], ly1[1])
         pdepth = order_depth[v]
         behind, restore = self._maybe_hidden(drawn, pdepth)
-        return _People(ids=np.asarray(state.ids)[rows], depth=pdepth, box=box, drawn=drawn, parts=parts, head=hc,
-                       behind=behind, restore=restore, polys=fixed, heads=heads_fixed, radii=radii, colours=cols, show_face=show_face)
+        return _People(ids=np.asarray(state.ids)[rows], depth=pdepth, box=box, drawn=drawn, parts=parts,
+                       head=np.stack([hu, hv], axis=1), behind=behind, restore=restore, polys=fixed,
+                       heads=heads_fixed, radii=radii, colours=cols, show_face=show_face)
 
     def _maybe_hidden(self, boxes: np.ndarray, depth_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which people a static occluder nearer than them may overlap, and where.
@@ -900,38 +906,30 @@ class Renderer:
         cv2 = self._cv2
         fill = cv2.fillConvexPoly
         circle = cv2.circle
+        copy_to = cv2.copyTo
         P = g.polys
-        sh, lf, af, ln, to, an = (list(P[:, a:b]) for a, b in ((0, 8), (8, 14), (14, 20), (20, 26), (26, 32), (32, 38)))
-        heads = g.heads.tolist()
-        radii = g.radii.tolist()
-        cols = g.colours.tolist()
-        face = g.show_face.tolist()
-        behind = g.behind.tolist()
-        restore = g.restore.tolist()
-        depth = g.depth.tolist()
         s = _SHIFT
-        for i in range(len(sh)):
-            c = cols[i]
-            fill(img, sh[i], c[0], 8, s)
-            fill(img, lf[i], c[1], 8, s)
-            fill(img, af[i], c[2], 8, s)
-            fill(img, ln[i], c[3], 8, s)
-            fill(img, to[i], c[4], 8, s)
-            fill(img, an[i], c[5], 8, s)
-            hd = heads[i]
-            rd = radii[i]
+        occ, bg = self._occ_depth, self._bg
+        margin = _OCCLUSION_MARGIN_M
+        rows = zip(list(P[:, 0:8]), list(P[:, 8:14]), list(P[:, 14:20]), list(P[:, 20:26]), list(P[:, 26:32]),
+                   list(P[:, 32:38]), g.colours.tolist(), g.heads.tolist(), g.radii.tolist(), g.show_face.tolist(),
+                   g.behind.tolist(), g.restore.tolist(), g.depth.tolist())
+        for sh, lf, af, ln, to, an, c, hd, rd, face, behind, roi, depth in rows:
+            fill(img, sh, c[0], 8, s)
+            fill(img, lf, c[1], 8, s)
+            fill(img, af, c[2], 8, s)
+            fill(img, ln, c[3], 8, s)
+            fill(img, to, c[4], 8, s)
+            fill(img, an, c[5], 8, s)
             circle(img, (hd[0], hd[1]), rd[0], c[6], -1, 8, s)
-            if face[i]:
+            if face:
                 circle(img, (hd[2], hd[3]), rd[1], c[7], -1, 8, s)
-            if behind[i]:
-                self._restore_occluders(img, restore[i], depth[i])
-
-    def _restore_occluders(self, img: np.ndarray, roi: list, depth_m: float) -> None:
-        """Paint back the static pixels (pillars, barriers, walls) that stand in front of a person."""
-        x0, y0, x1, y1 = roi
-        if x1 > x0 and y1 > y0:
-            mask = self._occ_depth[y0:y1, x0:x1] < depth_m - _OCCLUSION_MARGIN_M
-            self._cv2.copyTo(self._bg[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
+            if behind:
+                # paint back the static pixels (pillars, barriers, walls) that stand in front
+                x0, y0, x1, y1 = roi
+                if x1 > x0 and y1 > y0:
+                    mask = occ[y0:y1, x0:x1] < depth - margin
+                    copy_to(bg[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
 
     # --- annotations ---------------------------------------------------------------------------
     def _annotate(self, g: "_People | None", frame_idx: int, t: float, ox: int, oy: int, visibility: bool
@@ -1015,36 +1013,38 @@ _NP = 30  #: points per person: joints, torso hexagon (6), shadow octagon (8)
 _SIDE = np.array([1.0, -1.0])
 _SIDE_PHASE = np.array([0.0, np.pi])
 _CENTRE_Z = np.array([0.935, 0.865, 0.82, 0.54])
-_COS8 = np.cos(np.arange(8) * (np.pi / 4))[None, :]
-_SIN8 = np.sin(np.arange(8) * (np.pi / 4))[None, :]
-_LIMB_CHAINS = np.array([[0, 2, 4], [1, 3, 5], [6, 8, 10], [7, 9, 11]])  #: left leg, right leg, left arm, right arm
-_LIMB_WIDTHS = np.array([[0.16, 0.12, 0.10], [0.16, 0.12, 0.10], [0.095, 0.08, 0.065], [0.095, 0.08, 0.065]])  #: [m]
+_COS8 = np.cos(np.arange(8) * (np.pi / 4))
+_SIN8 = np.sin(np.arange(8) * (np.pi / 4))
+#: joints along each limb (3 points x 4 limbs: left leg, right leg, left arm, right arm)
+_LIMB_CHAINS = np.array([[0, 1, 6, 7], [2, 3, 8, 9], [4, 5, 10, 11]])
+#: [m] limb widths at those joints (hip/shoulder, knee/elbow, foot/hand)
+_LIMB_WIDTHS = np.array([[0.16, 0.16, 0.095, 0.095], [0.12, 0.12, 0.08, 0.08], [0.10, 0.10, 0.065, 0.065]])
 #: brightness of far leg, far arm, near leg, torso, near arm, hair, face relative to the person's colours
 _PART_SHADE = np.array([0.78, 0.74, 1.0, 1.0, 0.9, 1.0, 1.0])[None, :, None]
 _COORD_LIMIT = 2.0**31 / (1 << _SHIFT) / 4  #: [px] keeps fixed-point coordinates inside int32
 
 
 def _limb_polygons(u: np.ndarray, v: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Outlines of limbs through 3 image points: u, v, widths [px] (..., 3) -> u, v (..., 6)."""
-    du = u[..., 1:] - u[..., :-1]  # (..., 2): upper and lower segment
-    dv = v[..., 1:] - v[..., :-1]
+    """Outlines of limbs through 3 image points, points first: u, v, widths [px] (3, ...) -> u, v (6, ...)."""
+    du = u[1:] - u[:-1]  # (2, ...): upper and lower segment
+    dv = v[1:] - v[:-1]
     length = np.sqrt(du * du + dv * dv)
     short = length < 1e-9
     inv = 1.0 / np.where(short, 1.0, length)
     nu = np.where(short, -1.0, -dv * inv)  # unit normals (-dv, du); a zero-length segment gets (-1, 0)
     nv = np.where(short, 0.0, du * inv)
-    ku = nu[..., 0] + nu[..., 1]
-    kv = nv[..., 0] + nv[..., 1]
+    ku = nu[0] + nu[1]
+    kv = nv[0] + nv[1]
     k_len = np.sqrt(ku * ku + kv * kv)
     bent = k_len > 1e-6
     k_inv = 1.0 / np.where(bent, k_len, 1.0)
-    ku = np.where(bent, ku * k_inv, nu[..., 0])
-    kv = np.where(bent, kv * k_inv, nv[..., 0])
-    hw = widths * 0.5
-    ou = np.stack([nu[..., 0] * hw[..., 0], ku * hw[..., 1], nu[..., 1] * hw[..., 2]], axis=-1)
-    ov = np.stack([nv[..., 0] * hw[..., 0], kv * hw[..., 1], nv[..., 1] * hw[..., 2]], axis=-1)
-    pu = np.concatenate([u + ou, (u - ou)[..., ::-1]], axis=-1)
-    pv = np.concatenate([v + ov, (v - ov)[..., ::-1]], axis=-1)
+    ku = np.where(bent, ku * k_inv, nu[0])
+    kv = np.where(bent, kv * k_inv, nv[0])
+    hw = 0.5 * widths
+    ou = np.stack([nu[0] * hw[0], ku * hw[1], nu[1] * hw[2]])
+    ov = np.stack([nv[0] * hw[0], kv * hw[1], nv[1] * hw[2]])
+    pu = np.concatenate([u + ou, (u - ou)[::-1]])
+    pv = np.concatenate([v + ov, (v - ov)[::-1]])
     return pu, pv
 
 
@@ -1115,29 +1115,32 @@ def sample_crowd(scenario, n: int, *, seed: int | np.random.Generator = 0, camer
     obstacles = [np.asarray(p, dtype=np.float64) for p in st.obstacles]
     lo, hi = walk.min(axis=0), walk.max(axis=0)
     r_lo, r_hi = scenario.crowd.radius_m
-    chosen = np.zeros((0, 2))
-    radii = np.zeros(0)
-    tries = 0
-    while len(chosen) < n and tries < 400:
-        tries += 1
-        cand = rng.uniform(lo, hi, size=(4 * n, 2))
+    chosen = np.zeros((n, 2))
+    radii = np.zeros(n)
+    count = 0
+    unproductive = 0
+    while count < n and unproductive < 3:  # stop once three rounds in a row place nobody
+        cand = rng.uniform(lo, hi, size=(min(4 * n, 4000), 2))
         rad = rng.uniform(r_lo, r_hi, size=len(cand))
         ok = _points_in_polygon(cand, walk)
         for ob in obstacles:
-            grown = ob.mean(axis=0) + (ob - ob.mean(axis=0)) * 1.0
-            ok &= ~_points_in_polygon(cand, grown)
+            ok &= ~_points_in_polygon(cand, ob)
             for k in range(len(ob)):
                 d, _ = _point_segment_distance(cand, ob[k], ob[(k + 1) % len(ob)])
                 ok &= d > rad
         if camera is not None:
             ok &= camera.in_image(camera.ground_to_image(cand), margin_px=-4.0)
+        before = count
         for p, rp in zip(cand[ok], rad[ok]):
-            if len(chosen) >= n:
+            if count >= n:
                 break
-            if len(chosen) and np.min(np.linalg.norm(chosen - p, axis=1) - radii - rp) < min_gap_m:
+            if count and np.min(np.hypot(*(chosen[:count] - p).T) - radii[:count] - rp) < min_gap_m:
                 continue
-            chosen = np.vstack([chosen, p])
-            radii = np.r_[radii, rp]
+            chosen[count] = p
+            radii[count] = rp
+            count += 1
+        unproductive = unproductive + 1 if count == before else 0
+    chosen, radii = chosen[:count], radii[:count]
     if len(chosen) < n:
         raise ValueError(f"sample_crowd: only {len(chosen)} of n={n} people fit on the floor"
                          + (" in view of the camera" if camera is not None else ""))

@@ -161,7 +161,8 @@ class TruthRecorder:
             self._update_density(z, zone, t, ids[inside], pos[inside])
         if self.track_interval_s is None or (self.track_interval_s > 0 and self._track_due(t)):
             post = np.zeros(len(ids), np.uint8) if posture is None else np.asarray(posture, np.uint8)
-            self._tracks.append((np.full(len(ids), t), ids.astype(np.int64), pos[:, 0].copy(), pos[:, 1].copy(), post.copy()))
+            self._tracks.append((np.full(len(ids), t), ids.astype(np.int64), pos[:, 0].copy(), pos[:, 1].copy(),
+                                 post.copy()))
 
     def _track_due(self, t: float) -> bool:
         k = math.floor(t / self.track_interval_s + 1e-6)

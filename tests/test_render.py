@@ -289,6 +289,7 @@ def test_camera_instances_from_agents_hand_computed():
         ev("c", "wrong_way", 5.0, 6.0, [1]),  # after the last frame: not seen
     ]
     out = camera_instances(events, "cam", frames)
+    assert camera_instances(events, "cam", {fa.frame: fa for fa in reversed(frames)}) == out
     assert [d["id"] for d in out] == ["a"]
     a = out[0]
     assert a["type"] == "person_on_ground" and a["camera"] == "cam"
@@ -312,6 +313,19 @@ def test_camera_instances_of_zone_events(platform):
     with pytest.raises(ValueError, match="names zone 'nowhere'"):
         camera_instances([SimpleNamespace(id="x", type="excessive_density", t_start=0, t_end=1, agent_ids=(),
                                           zone="nowhere", position_m=None, source="t")], "platform", [], scenario=platform)
+
+
+def test_density_event_is_placed_by_its_zone_not_its_agents():
+    sc = load_scenario("concourse_quiet")
+    cam = PinholeCamera.from_spec(sc.camera("hall"))
+    frames = [_ann(0, 0.0, [5], [[1, 2, 3, 4]], [1.0])]
+    ev = SimpleNamespace(id="dense", type="excessive_density", t_start=0.0, t_end=9.0, agent_ids=(5,),
+                         zone="gate_approach", position_m=(19.0, 8.0), source="emergent")
+    out = camera_instances([ev], "hall", frames, scenario=sc)
+    box, share = zone_in_image(cam, np.asarray(sc.station.zones[0].polygon, float))
+    assert out[0]["bbox_at_onset"] == [round(v, 2) for v in box]
+    assert out[0]["visible_fraction_at_onset"] == pytest.approx(share, abs=1e-4)
+    assert box[2] > 100 and box[3] > 50  # the gate approach fills a good part of the hall camera's view
 
 
 def test_zone_behind_the_camera_is_not_in_the_image(platform):
@@ -390,3 +404,21 @@ def test_site_config_dict_has_exactly_the_documented_keys(platform):
     assert list(d["calibration"]) == ["homography", "projection"]
     assert d["zones"][0] == {"name": "tracks", "kind": "forbidden",
                              "polygon": [[0.0, -4.5], [32.0, -4.5], [32.0, 0.0], [0.0, 0.0]]}
+
+
+def test_sample_crowd_places_people_on_free_floor_and_says_when_full(platform):
+    cam = PinholeCamera.from_spec(platform.camera("platform"))
+    crowd = sample_crowd(platform, 40, seed=1, camera=cam)
+    assert len(crowd) == 40
+    assert np.all(cam.in_image(cam.ground_to_image(crowd.pos_m)))
+    d = np.linalg.norm(crowd.pos_m[:, None] - crowd.pos_m[None], axis=2) + np.eye(40) * 1e9
+    assert np.all(d >= crowd.radius_m[:, None] + crowd.radius_m[None] + 0.05 - 1e-9)
+    with pytest.raises(ValueError, match=r"only \d+ of n=1000 people fit on the floor in view of the camera"):
+        sample_crowd(platform, 1000, seed=1, camera=cam)
+
+
+def test_background_is_the_frame_without_people(clean_platform):
+    r = Renderer(clean_platform, "platform", seed=0, supersample=1)
+    img, ann = r.render(CrowdState.empty(), 0.0)
+    assert len(ann) == 0
+    assert np.array_equal(img, r.background)
