@@ -195,6 +195,7 @@ class Scenario(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Scenario":
+        _station_checks(self)
         for i, ev in enumerate(self.events):
             if not 0 <= ev.at_s <= self.duration_s:
                 raise _LocError(("events", i, "at_s"), f"must be within [0, duration_s={self.duration_s:g}]; got {ev.at_s:g}")
@@ -442,3 +443,80 @@ def _check_simple_polygon(poly) -> None:
     area = abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2
     if area < 1e-6:
         raise ValueError("polygon has zero area")
+
+
+# --- whole-station checks (run before any simulation starts) -------------------------------
+
+#: zone kinds that cannot share floor: a forbidden area is no corridor and has no capacity
+_INCOMPATIBLE_KINDS = {frozenset({"forbidden", "one_way"}), frozenset({"forbidden", "density"})}
+
+
+def _strictly_inside(points: np.ndarray, poly: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Points inside ``poly`` and farther than ``eps`` from its boundary."""
+    x, y = points[:, 0:1], points[:, 1:2]
+    x0, y0 = poly[:, 0], poly[:, 1]
+    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
+    crosses = (y0 > y) != (y1 > y)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        x_at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
+    inside = np.count_nonzero(crosses & (x < x_at), axis=1) % 2 == 1
+    # distance to the boundary
+    a = np.stack([x0, y0], 1)
+    d = np.stack([x1 - x0, y1 - y0], 1)
+    rel = points[:, None, :] - a[None]
+    tt = np.clip(np.einsum("nkj,kj->nk", rel, d) / np.maximum((d ** 2).sum(1), 1e-12), 0, 1)
+    dist = np.linalg.norm(rel - tt[..., None] * d[None], axis=2).min(axis=1)
+    return inside & (dist > eps)
+
+
+def polygons_overlap(p: np.ndarray, q: np.ndarray) -> bool:
+    """True when two simple polygons share floor of positive area (touching edges do not count)."""
+    p, q = np.asarray(p, float), np.asarray(q, float)
+    for i in range(len(p)):
+        for j in range(len(q)):
+            if _segments_intersect(p[i], p[(i + 1) % len(p)], q[j], q[(j + 1) % len(q)]):
+                return True
+    # containment, or shared outline with one inside the other: test vertices and edge midpoints
+    probes_p = np.vstack([p, (p + np.roll(p, -1, axis=0)) / 2, p.mean(axis=0, keepdims=True)])
+    probes_q = np.vstack([q, (q + np.roll(q, -1, axis=0)) / 2, q.mean(axis=0, keepdims=True)])
+    return bool(_strictly_inside(probes_p, q).any() or _strictly_inside(probes_q, p).any())
+
+
+def camera_sees_station(cam: CameraSpec, walkable: list, spacing_m: float = 0.5) -> float:
+    """Share of the image rows and columns over which the walkable floor shows (0 = sees none of it)."""
+    from sim.camera import PinholeCamera
+
+    poly = np.asarray(walkable, float)
+    lo, hi = poly.min(axis=0), poly.max(axis=0)
+    xs = np.arange(lo[0], hi[0] + spacing_m, spacing_m)
+    ys = np.arange(lo[1], hi[1] + spacing_m, spacing_m)
+    grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
+    grid = grid[_strictly_inside(grid, poly, eps=0.0)] if len(grid) else grid
+    if len(grid) == 0:
+        return 0.0
+    pc = PinholeCamera.from_spec(cam)
+    uv, depth = pc.project(np.c_[grid, np.zeros(len(grid))])
+    w, h = cam.resolution
+    ok = (depth > 0) & np.isfinite(uv).all(axis=1)
+    ok &= (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+    return float(ok.mean())
+
+
+def _station_checks(sc: "Scenario") -> None:
+    zones = sc.station.zones
+    for i in range(len(zones)):
+        for j in range(i + 1, len(zones)):
+            a, b = zones[i], zones[j]
+            if frozenset({a.kind, b.kind}) in _INCOMPATIBLE_KINDS and polygons_overlap(a.polygon, b.polygon):
+                raise _LocError(("station", "zones", j), f"zone {b.name!r} ({b.kind}) overlaps zone {a.name!r} "
+                                f"({a.kind}) at zones[{i}]; a {a.kind} and a {b.kind} zone cannot share floor")
+            if a.kind == b.kind == "one_way" and polygons_overlap(a.polygon, b.polygon):
+                diff = abs((a.direction_deg - b.direction_deg + 180) % 360 - 180)
+                if diff > 90:
+                    raise _LocError(("station", "zones", j), f"one_way zone {b.name!r} overlaps one_way zone {a.name!r} "
+                                    f"with a direction {diff:g} degrees apart ({b.direction_deg:g} vs {a.direction_deg:g})")
+    for k, cam in enumerate(sc.cameras):
+        if camera_sees_station(cam, sc.station.walkable) == 0.0:
+            raise _LocError(("cameras", k), f"camera {cam.name!r} sees none of the station: no point of "
+                            f"station.walkable projects into its {cam.resolution[0]}x{cam.resolution[1]} image "
+                            f"(position {list(cam.position)}, look_at {list(cam.look_at)})")

@@ -19,6 +19,35 @@ class Posture(IntEnum):
     WALKING = 1
     FALLING = 2  #: rotating to the floor; ``posture_progress`` goes 0 -> 1
     LYING = 3
+    SITTING = 4  #: on the floor or a bench (hip at about 0.45 m, or on the floor)
+    CROUCHING = 5  #: tying a shoe, picking something up (``posture_progress`` 0 -> 1 -> 0)
+
+
+class Prop(IntEnum):
+    """What a person carries (drawn at the hand; ``prop_raise`` lifts long ones to the shoulder)."""
+
+    NONE = 0
+    BAG = 1  #: shoulder or hand bag
+    SUITCASE = 2  #: wheeled, pulled behind
+    BACKPACK = 3
+    RIFLE = 4  #: long rigid object (the weapon look)
+    UMBRELLA = 5
+    CANE = 6
+    GUITAR_CASE = 7
+
+
+class BodyKind(IntEnum):
+    ADULT = 0
+    CHILD = 1  #: smaller body, walks with a group
+    WHEELCHAIR = 2  #: seated on a wheelchair
+
+
+class ObjectKind(IntEnum):
+    """Objects lying on the floor (set down, left behind)."""
+
+    BAG = 1
+    SUITCASE = 2
+    BACKPACK = 3
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,9 +67,17 @@ class CrowdState:
     skin_bgr: np.ndarray  #: (N, 3) uint8
     hair_bgr: np.ndarray  #: (N, 3) uint8
     appearance_group: np.ndarray  #: (N,) int16, the appearance class drawn for this person
+    prop: np.ndarray | None = None  #: (N,) uint8 :class:`Prop` carried (default none)
+    prop_raise: np.ndarray | None = None  #: (N,) float32 in [0, 1]: 0 held low, 1 raised to aim
+    vest: np.ndarray | None = None  #: (N,) bool, high-visibility vest (staff)
+    body: np.ndarray | None = None  #: (N,) uint8 :class:`BodyKind` (default adult)
 
     def __post_init__(self) -> None:
         n = len(self.ids)
+        defaults = {"prop": np.uint8, "prop_raise": np.float32, "vest": np.bool_, "body": np.uint8}
+        for name, dtype in defaults.items():
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(n, dtype))
         for f in fields(self):
             if f.name == "t":
                 continue
@@ -65,3 +102,61 @@ class CrowdState:
                    posture=np.zeros(0, np.uint8), posture_progress=np.zeros(0, np.float32),
                    shirt_bgr=c3, trousers_bgr=c3.copy(), skin_bgr=c3.copy(), hair_bgr=c3.copy(),
                    appearance_group=np.zeros(0, np.int16))
+
+
+@dataclass(frozen=True, kw_only=True)
+class ObjectState:
+    """Objects on the floor: bags and suitcases set down or left behind."""
+
+    ids: np.ndarray  #: (M,) int64, stable per object
+    kind: np.ndarray  #: (M,) uint8 :class:`ObjectKind`
+    pos_m: np.ndarray  #: (M, 2) [m] centre on the ground
+    size_m: np.ndarray  #: (M, 3) [m] width, depth, height
+    yaw_rad: np.ndarray  #: (M,) orientation on the floor
+    colour_bgr: np.ndarray  #: (M, 3) uint8
+    owner_id: np.ndarray  #: (M,) int64 pedestrian who set it down (-1 if none)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> "ObjectState":
+        return cls(ids=np.zeros(0, np.int64), kind=np.zeros(0, np.uint8), pos_m=np.zeros((0, 2)),
+                   size_m=np.zeros((0, 3)), yaw_rad=np.zeros(0), colour_bgr=np.zeros((0, 3), np.uint8),
+                   owner_id=np.zeros(0, np.int64))
+
+
+@dataclass(frozen=True, kw_only=True)
+class FireState:
+    """Fires burning now: a flickering flame region that grows, then smoke that rises and spreads."""
+
+    ids: np.ndarray  #: (F,) int64
+    pos_m: np.ndarray  #: (F, 2) [m] centre of the burning area on the ground
+    flame_radius_m: np.ndarray  #: (F,) [m] radius of the flame base
+    flame_height_m: np.ndarray  #: (F,) [m] mean flame height
+    smoke_radius_m: np.ndarray  #: (F,) [m] horizontal spread of the smoke plume
+    smoke_density: np.ndarray  #: (F,) in [0, 1], opacity of the smoke
+    age_s: np.ndarray  #: (F,) [s] time since ignition (drives flicker and growth)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> "FireState":
+        z = np.zeros(0)
+        return cls(ids=np.zeros(0, np.int64), pos_m=np.zeros((0, 2)), flame_radius_m=z, flame_height_m=z.copy(),
+                   smoke_radius_m=z.copy(), smoke_density=z.copy(), age_s=z.copy())
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorldState:
+    """Everything a camera can see at one instant: the crowd, objects on the floor and fires."""
+
+    t: float
+    crowd: CrowdState
+    objects: ObjectState
+    fires: FireState
+
+    @classmethod
+    def of(cls, crowd: CrowdState) -> "WorldState":
+        return cls(t=crowd.t, crowd=crowd, objects=ObjectState.empty(), fires=FireState.empty())

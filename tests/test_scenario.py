@@ -89,3 +89,34 @@ def test_extend_cycle_is_reported(tmp_path):
     (tmp_path / "b.yaml").write_text("extend: a\nname: b\n")
     with pytest.raises(ScenarioError, match="cycle: a -> b -> a"):
         load_scenario(tmp_path / "a.yaml")
+
+
+@pytest.mark.parametrize(
+    "override, match",
+    [
+        ({"station": {"walkable": [[0, 0], [32, 0], [32, 7], [0, 7]],
+                      "zones": [{"name": "tracks", "kind": "forbidden", "polygon": [[0, -4], [10, -4], [10, 1], [0, 1]]},
+                                {"name": "hall", "kind": "density", "capacity_per_m2": 2,
+                                 "polygon": [[5, 0.5], [12, 0.5], [12, 5], [5, 5]]}],
+                      "entrances": [], "exits": [{"name": "x", "segment": [[0, 3], [0, 5]]}]},
+          "events": []},
+         r"station\.zones\[1\] zone 'hall' \(density\) overlaps zone 'tracks' \(forbidden\) at zones\[0\]"),
+        ({"cameras": [{"name": "away", "position": [100, 100, 5], "look_at": [140, 140, 0]}]},
+         r"cameras\[0\] camera 'away' sees none of the station"),
+        ({"station": {"trains": [{"at_s": 500, "entrance": "stairs_west", "count": 10}]}},
+         r"station\.trains\[0\]\.at_s must be within \[0, duration_s=70\]; got 500"),
+    ],
+    ids=["incompatible-zones", "camera-sees-nothing", "train-after-end"],
+)
+def test_station_checks_fail_before_any_simulation(tmp_path, override, match):
+    with pytest.raises(ScenarioError, match=match):
+        load_scenario(_write(tmp_path, {**_base(), **override}))
+
+
+def test_touching_zones_of_incompatible_kinds_are_allowed():
+    from sim.scenario import polygons_overlap
+
+    square = [[0, 0], [1, 0], [1, 1], [0, 1]]
+    assert not polygons_overlap(square, [[1, 0], [2, 0], [2, 1], [1, 1]])  # shares an edge
+    assert polygons_overlap(square, [[0.5, 0.5], [2, 0.5], [2, 2], [0.5, 2]])  # crosses
+    assert polygons_overlap(square, [[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]])  # contains
