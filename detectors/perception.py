@@ -17,14 +17,16 @@ MOG2 absorbs a still object into the background once the new Gaussian's weight p
 ``1 - backgroundRatio``; with a fixed learning rate ``alpha`` per frame this takes
 ``ln(1 / backgroundRatio) / alpha`` frames (measured: 31 s for a requested 30 s at 10
 frames/s). The rate is therefore set from ``absorb_s``, the time a motionless person
-stays foreground (default 30 s): a person lying on the tracks stays visible for half a
-minute, a passenger waiting still for tens of seconds does not vanish at once. The
-price: a global lighting change (a train's headlights, a cloud over a skylight) or an
-object put down takes as long to be learned, so it is foreground meanwhile; a
-deployment with fast lighting changes wants a shorter ``absorb_s`` or a
-lighting-invariant front end. During the warm-up (``warmup_s``) the model learns with
-OpenCV's automatic rate ``1 / (2 n)``, so the first second of footage becomes the
-background quickly; detectors score 0 until :attr:`Perception.ready`.
+stays foreground, 60 s by default: a person lying on the tracks stays visible for a
+minute, a passenger waiting still for tens of seconds does not vanish, and a queue
+that barely moves keeps counting for the density estimate (at 30 s the estimate of a
+simulated queue at the ticket gates fell by a fifth). The price: whatever changes the
+background stays foreground as long, a global lighting change (a train's headlights, a
+cloud over a skylight), an object put down, and the *ghost* left where a person seen
+during the warm-up stood before walking away. A deployment with fast lighting changes
+wants a shorter ``absorb_s`` or a lighting-invariant front end. During the warm-up
+(``warmup_s``) the model learns with OpenCV's automatic rate ``1 / (2 n)``, so the first
+frames become the background quickly; detectors score 0 until :attr:`Perception.ready`.
 
 Geometry
 --------
@@ -36,6 +38,7 @@ the :class:`~detectors.site.SiteConfig`, so the per-frame work is array indexing
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import cv2
@@ -202,6 +205,10 @@ class Percept:
     labels: np.ndarray  #: (wh, ww) int32 component labels (0 = background), kept blobs and dropped ones
     blobs: Blobs  #: kept components (large enough to be part of a person)
     grid: WorkGrid = field(repr=False)  #: geometry maps shared by the detectors
+    grey: np.ndarray = field(repr=False)  #: (wh, ww) uint8 the grey working image
+    #: () -> (wh, ww) uint8 the background model's image after this frame, computed on first
+    #: call (about 0.1 ms); valid until the next frame is fed
+    background: Callable[[], np.ndarray] = field(repr=False)
 
 
 class Perception:
@@ -254,6 +261,15 @@ class Perception:
         self.min_person_fraction = float(min_person_fraction)
         self.min_area_work_px = int(min_area_work_px)
         self.frames_seen = 0
+        self._background_at = -1
+        self._background_image: np.ndarray | None = None
+
+    def background_image(self) -> np.ndarray:
+        """The background model's image (working resolution, grey) after the last frame fed."""
+        if self._background_at != self.frames_seen:
+            self._background_image = self._mog.getBackgroundImage()
+            self._background_at = self.frames_seen
+        return self._background_image
 
     @property
     def ready(self) -> bool:
@@ -283,11 +299,11 @@ class Perception:
         if not ready_before:
             empty = np.zeros(fg.shape, np.int32)
             return Percept(index=frame.index, t=frame.t, ready=False, fg_mask=fg, labels=empty,
-                           blobs=Blobs.empty(), grid=self.grid)
+                           blobs=Blobs.empty(), grid=self.grid, grey=grey, background=self.background_image)
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
         blobs = self._blobs(stats[1:], np.arange(1, n, dtype=np.int32))
         return Percept(index=frame.index, t=frame.t, ready=True, fg_mask=fg, labels=labels, blobs=blobs,
-                       grid=self.grid)
+                       grid=self.grid, grey=grey, background=self.background_image)
 
     def _blobs(self, stats: np.ndarray, label: np.ndarray) -> Blobs:
         """Components -> :class:`Blobs` in full-resolution pixels, small ones dropped."""

@@ -24,7 +24,11 @@ from detectors.events import EventType
 #: a person counts as seen by a camera when at least this share of its body shows
 MIN_VISIBLE_FRACTION = 0.2
 
-PARQUET_COLUMNS = ("frame", "t", "camera", "person_id", "x", "y", "w", "h", "head_u", "head_v", "visible")
+PARQUET_COLUMNS = ("frame", "t", "camera", "person_id", "x", "y", "w", "h", "head_u", "head_v", "visible",
+                   "appearance_group")
+
+#: ``appearance_group`` of a person whose group is not known
+UNKNOWN_GROUP = -1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,11 +42,17 @@ class FrameAnnotations:
     boxes: np.ndarray  #: (N, 4) float32 [px] x, y, w, h of the whole drawn body, clipped to the image
     heads: np.ndarray  #: (N, 2) float32 [px] head centre (u, v); may lie outside the image
     visible: np.ndarray  #: (N,) float32 share of the body's pixels that show, in [0, 1]; nan if not computed
+    #: (N,) int16 appearance group of each person (index into ``crowd.appearance.groups``);
+    #: None means unknown (:data:`UNKNOWN_GROUP` in every row)
+    appearance_group: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n = len(self.ids)
-        shapes = {"ids": (n,), "boxes": (n, 4), "heads": (n, 2), "visible": (n,)}
-        dtypes = {"ids": np.int64, "boxes": np.float32, "heads": np.float32, "visible": np.float32}
+        if self.appearance_group is None:
+            object.__setattr__(self, "appearance_group", np.full(n, UNKNOWN_GROUP, np.int16))
+        shapes = {"ids": (n,), "boxes": (n, 4), "heads": (n, 2), "visible": (n,), "appearance_group": (n,)}
+        dtypes = {"ids": np.int64, "boxes": np.float32, "heads": np.float32, "visible": np.float32,
+                  "appearance_group": np.int16}
         for key, shape in shapes.items():
             arr = np.asarray(getattr(self, key), dtype=dtypes[key])
             if arr.shape != shape:
@@ -55,7 +65,8 @@ class FrameAnnotations:
     def __getitem__(self, mask) -> "FrameAnnotations":
         """Rows selected by a boolean mask or an index array."""
         return FrameAnnotations(frame=self.frame, t=self.t, camera=self.camera, ids=self.ids[mask],
-                                boxes=self.boxes[mask], heads=self.heads[mask], visible=self.visible[mask])
+                                boxes=self.boxes[mask], heads=self.heads[mask], visible=self.visible[mask],
+                                appearance_group=self.appearance_group[mask])
 
     @classmethod
     def empty(cls, *, frame: int = 0, t: float = 0.0, camera: str = "") -> "FrameAnnotations":
@@ -100,6 +111,7 @@ def annotations_table(frames: Iterable[FrameAnnotations]):
         parts["head_u"].append(fa.heads[:, 0])
         parts["head_v"].append(fa.heads[:, 1])
         parts["visible"].append(fa.visible)
+        parts["appearance_group"].append(fa.appearance_group)
     cols = {}
     for k in PARQUET_COLUMNS:
         if k == "camera":
@@ -108,7 +120,7 @@ def annotations_table(frames: Iterable[FrameAnnotations]):
             codes = np.repeat(np.array([names.index(c) for c in cams], np.int32), counts) if cams else np.zeros(0, np.int32)
             cols[k] = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string()))
             continue
-        dtype = {"frame": np.int64, "t": np.float64, "person_id": np.int64}.get(k, np.float32)
+        dtype = {"frame": np.int64, "t": np.float64, "person_id": np.int64, "appearance_group": np.int16}.get(k, np.float32)
         arr = np.concatenate(parts[k]).astype(dtype) if parts[k] else np.zeros(0, dtype)
         cols[k] = pa.array(arr)
     return pa.table(cols)
@@ -133,12 +145,17 @@ def write_annotations_parquet(path: str | os.PathLike, frames: Iterable[FrameAnn
 
 
 def read_annotations_parquet(path: str | os.PathLike) -> list[FrameAnnotations]:
-    """Read a table written by :func:`write_annotations_parquet` back into per-frame annotations."""
+    """Read a table written by :func:`write_annotations_parquet` back into per-frame annotations.
+
+    A file from before the ``appearance_group`` column reads with :data:`UNKNOWN_GROUP`.
+    """
     import pyarrow.parquet as pq
 
     tab = pq.read_table(os.fspath(path))
     cols = {k: tab.column(k).to_numpy() if k != "camera" else np.asarray(tab.column(k).to_pylist(), dtype=object)
-            for k in PARQUET_COLUMNS}
+            for k in PARQUET_COLUMNS if k in tab.column_names}
+    if "appearance_group" not in cols:
+        cols["appearance_group"] = np.full(tab.num_rows, UNKNOWN_GROUP, np.int16)
     out = []
     if tab.num_rows == 0:
         return out
@@ -149,7 +166,8 @@ def read_annotations_parquet(path: str | os.PathLike) -> list[FrameAnnotations]:
         out.append(FrameAnnotations(
             frame=int(cols["frame"][s]), t=float(cols["t"][s]), camera=str(cols["camera"][s]),
             ids=cols["person_id"][s:e], boxes=np.c_[cols["x"][s:e], cols["y"][s:e], cols["w"][s:e], cols["h"][s:e]],
-            heads=np.c_[cols["head_u"][s:e], cols["head_v"][s:e]], visible=cols["visible"][s:e]))
+            heads=np.c_[cols["head_u"][s:e], cols["head_v"][s:e]], visible=cols["visible"][s:e],
+            appearance_group=cols["appearance_group"][s:e]))
     return out
 
 

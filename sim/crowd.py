@@ -77,6 +77,11 @@ class SocialForceParams:
     heading_tau_s: float = 0.3  #: [s] smoothing time of the facing direction
     heading_min_speed_mps: float = 0.3  #: [m/s] below this speed the facing direction is kept
     stride_pair_m: float = 1.4  #: [m] distance walked per gait cycle (2 pi of gait_phase)
+    weidmann_gamma_per_m2: float = 1.913  #: [1/m²] shape of the density-speed relation (gamma; 0 turns it off)
+    weidmann_rho_max_per_m2: float = 5.4  #: [1/m²] density at which walking stops (rho_max)
+    perception_sigma_m: float = 0.7  #: [m] width of the Gaussian kernel of the perceived density (sigma)
+    perception_cone_power: float = 2.0  #: narrowness of the perception cone, cos^p (p; 0: all around)
+    perception_exclusion_m: float = 0.45  #: [m] no centre is nearer than this (a body width, d_min)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -86,7 +91,8 @@ class SocialForceParams:
             if f.name == "anisotropy":
                 if not 0.0 <= v <= 1.0:
                     raise ValueError(f"SocialForceParams.anisotropy must be within [0, 1]; got {v!r}")
-            elif f.name in ("k_body", "kappa_friction", "a_n", "a_near_n", "a_wall_n"):
+            elif f.name in ("k_body", "kappa_friction", "a_n", "a_near_n", "a_wall_n", "weidmann_gamma_per_m2",
+                            "perception_cone_power"):
                 if v < 0:
                     raise ValueError(f"SocialForceParams.{f.name} must be >= 0; got {v!r}")
             elif v <= 0:
@@ -131,36 +137,115 @@ def _contact_limits(params: SocialForceParams, dt: float) -> tuple[float, float]
     return min(params.k_body, m / (4.0 * dt * dt)), m / (4.0 * dt)
 
 
+class Neighbours:
+    """The pairs ``i < j`` of agents closer than a cut-off, with their geometry.
+
+    ``dx, dy, d`` [m] are the components and length of ``x_i - x_j`` (the shortest image
+    across the period when x is periodic); ``nx, ny`` the unit vector ``n_ij`` from ``j`` to
+    ``i``. One instance serves the perceived density and the pair forces of a step.
+    """
+
+    __slots__ = ("n", "i", "j", "dx", "dy", "d", "nx", "ny")
+
+    def __init__(self, pos: np.ndarray, cutoff_m: float, period_x_m: float | None = None) -> None:
+        n = len(pos)
+        self.n = n
+        if n < 2:
+            i = j = np.zeros(0, np.intp)
+        else:
+            if period_x_m is None:
+                tree = cKDTree(pos, leafsize=16, compact_nodes=False, balanced_tree=False)
+            else:
+                # y is not periodic: shift it into a box far larger than any station
+                x = np.minimum(np.mod(pos[:, 0], period_x_m), np.nextafter(period_x_m, 0.0))
+                wrapped = np.column_stack([x, pos[:, 1] + 1e4])
+                tree = cKDTree(wrapped, leafsize=16, compact_nodes=False, balanced_tree=False,
+                               boxsize=[period_x_m, 4e4])
+            pairs = tree.query_pairs(cutoff_m, output_type="ndarray")
+            i, j = np.ascontiguousarray(pairs.T) if len(pairs) else (np.zeros(0, np.intp),) * 2
+        self.i, self.j = i, j
+        px = pos[:, 0]
+        py = pos[:, 1]
+        dx = px.take(i) - px.take(j)
+        if period_x_m is not None:
+            dx -= period_x_m * np.round(dx / period_x_m)
+        dy = py.take(i) - py.take(j)
+        d = np.hypot(dx, dy)
+        np.maximum(d, 1e-6, out=d)
+        self.dx, self.dy, self.d = dx, dy, d
+        self.nx = dx / d
+        self.ny = dy / d
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+
+def _cone_weight(cos_phi: np.ndarray, p: float) -> np.ndarray:
+    """``max(0, cos phi)^p``, in place on ``cos_phi``."""
+    np.maximum(cos_phi, 0.0, out=cos_phi)
+    if p == 0:
+        cos_phi[:] = 1.0
+    elif p == round(p) and p <= 8:
+        base = cos_phi.copy()
+        for _ in range(int(p) - 1):
+            cos_phi *= base
+    else:
+        np.power(cos_phi, p, out=cos_phi)
+    return cos_phi
+
+
+def perceived_density(nb: Neighbours, desired_dir: np.ndarray, params: SocialForceParams) -> np.ndarray:
+    """[persons/m²] ``(N,)`` density each agent perceives ahead of it (rho_i).
+
+    ``rho_i = c_p sum_j max(0, cos phi_ij)^p K(d_ij)`` with ``K`` the Gaussian kernel of
+    width ``perception_sigma_m`` normalised over the disc of radius ``cutoff_m``, ``phi_ij``
+    the angle between ``e_i`` and the direction to ``j``, ``p = perception_cone_power`` and
+    ``c_p = 2 pi / int_{-pi/2}^{pi/2} cos^p`` (so that ``rho_i`` is the density in a
+    uniform crowd): people ahead count, people beside and behind do not.
+    """
+    n = nb.n
+    if len(nb) == 0:
+        return np.zeros(n)
+    p = params.perception_cone_power
+    s2 = 2.0 * params.perception_sigma_m ** 2
+    c_p = 1.0 if p == 0 else 2.0 * math.sqrt(math.pi) * math.gamma(p / 2 + 1) / math.gamma((p + 1) / 2)
+    norm = c_p / (np.pi * s2 * (math.exp(-params.perception_exclusion_m ** 2 / s2) - math.exp(-params.cutoff_m ** 2 / s2)))
+    k = np.exp(nb.d * nb.d * (-1.0 / s2))
+    k *= norm
+    ex = desired_dir[:, 0]
+    ey = desired_dir[:, 1]
+    # cos phi_ij = -e_i . n_ij for i, cos phi_ji = e_j . n_ij for j
+    ci = _cone_weight(-(ex.take(nb.i) * nb.nx + ey.take(nb.i) * nb.ny), p)
+    cj = _cone_weight(ex.take(nb.j) * nb.nx + ey.take(nb.j) * nb.ny, p)
+    ci *= k
+    cj *= k
+    return np.bincount(nb.i, weights=ci, minlength=n) + np.bincount(nb.j, weights=cj, minlength=n)
+
+
+def density_speed_factor(rho: np.ndarray, params: SocialForceParams) -> np.ndarray:
+    """``v / v0`` at the perceived density ``rho`` [persons/m²] by Weidmann (1993):
+    ``1 - exp(-gamma (1/rho - 1/rho_max))``, clipped to ``[0, 1]`` (1 at ``rho = 0``)."""
+    if params.weidmann_gamma_per_m2 == 0:
+        return np.ones_like(rho)
+    inv = np.divide(1.0, rho, out=np.full_like(rho, np.inf), where=rho > 1e-12)
+    inv -= 1.0 / params.weidmann_rho_max_per_m2
+    np.maximum(inv, 0.0, out=inv)
+    inv *= -params.weidmann_gamma_per_m2
+    return 1.0 - np.exp(inv)
+
+
 def pair_forces(pos, vel, desired_dir, radius, params: SocialForceParams, dt: float, out: np.ndarray,
-                period_x_m: float | None = None) -> int:
+                period_x_m: float | None = None, neighbours: Neighbours | None = None) -> int:
     """Add the pedestrian-pedestrian forces [N] to ``out`` ``(N, 2)``; return the pair count.
 
-    ``period_x_m`` makes x periodic with that period (a corridor for calibration runs).
+    ``period_x_m`` makes x periodic with that period (a corridor for calibration runs);
+    ``neighbours`` reuses the pairs of this step when the caller has them.
     """
-    n = len(pos)
-    if n < 2:
+    nb = neighbours if neighbours is not None else Neighbours(pos, params.cutoff_m, period_x_m)
+    n = nb.n
+    if len(nb) == 0:
         return 0
-    if period_x_m is None:
-        tree = cKDTree(pos, leafsize=16, compact_nodes=False, balanced_tree=False)
-    else:
-        # y is not periodic: shift it into a box far larger than any station
-        x = np.minimum(np.mod(pos[:, 0], period_x_m), np.nextafter(period_x_m, 0.0))
-        wrapped = np.column_stack([x, pos[:, 1] + 1e4])
-        tree = cKDTree(wrapped, leafsize=16, compact_nodes=False, balanced_tree=False, boxsize=[period_x_m, 4e4])
-    pairs = tree.query_pairs(params.cutoff_m, output_type="ndarray")
-    if len(pairs) == 0:
-        return 0
-    i, j = np.ascontiguousarray(pairs.T)
-    px = pos[:, 0]
-    py = pos[:, 1]
-    dx = px.take(i) - px.take(j)
-    if period_x_m is not None:
-        dx -= period_x_m * np.round(dx / period_x_m)
-    dy = py.take(i) - py.take(j)
-    d = np.hypot(dx, dy)
-    np.maximum(d, 1e-6, out=d)
-    nx = dx / d
-    ny = dy / d
+    i, j, d, nx, ny = nb.i, nb.j, nb.d, nb.nx, nb.ny
     overlap = radius.take(i) + radius.take(j) - d
     rep = np.exp(overlap * (1.0 / params.b_m))
     rep *= params.a_n
@@ -174,14 +259,15 @@ def pair_forces(pos, vel, desired_dir, radius, params: SocialForceParams, dt: fl
     mag_i = rep * (c0 - c1 * (ex.take(i) * nx + ey.take(i) * ny))
     mag_j = rep * (c0 + c1 * (ex.take(j) * nx + ey.take(j) * ny))
     if params.a_near_n > 0:
-        near = params.a_near_n * np.exp(overlap * (1.0 / params.b_near_m))
+        near = np.exp(overlap * (1.0 / params.b_near_m))
+        near *= params.a_near_n
         mag_i += near
         mag_j += near
     fxi = mag_i * nx
     fyi = mag_i * ny
     fxj = mag_j * nx
     fyj = mag_j * ny
-    touching = np.nonzero(overlap > 0)[0]
+    touching = np.flatnonzero(overlap > 0)
     if len(touching):
         k_eff, fric_cap = _contact_limits(params, dt)
         t = touching
@@ -200,7 +286,7 @@ def pair_forces(pos, vel, desired_dir, radius, params: SocialForceParams, dt: fl
         fyj[t] += cy
     out[:, 0] += np.bincount(i, weights=fxi, minlength=n) - np.bincount(j, weights=fxj, minlength=n)
     out[:, 1] += np.bincount(i, weights=fyi, minlength=n) - np.bincount(j, weights=fyj, minlength=n)
-    return len(pairs)
+    return len(nb)
 
 
 def wall_forces(pos, vel, radius, walls: Walls, params: SocialForceParams, dt: float, out: np.ndarray) -> None:
@@ -261,10 +347,18 @@ def motion_step(
     if n == 0:
         return 0
     m = params.mass_kg
+    nb = Neighbours(pos, params.cutoff_m, period_x_m)
+    import os
+    CAP = os.environ.get("CAP") == "1"
+    factor = None
+    if params.weidmann_gamma_per_m2 > 0:
+        factor = density_speed_factor(perceived_density(nb, desired_dir, params), params)
+        if not CAP:
+            desired_speed = desired_speed * factor
     force = np.empty((n, 2))
     force[:, 0] = (desired_speed * desired_dir[:, 0] - vel[:, 0]) * (m / params.tau_s)
     force[:, 1] = (desired_speed * desired_dir[:, 1] - vel[:, 1]) * (m / params.tau_s)
-    n_pairs = pair_forces(pos, vel, desired_dir, radius, params, dt, force, period_x_m)
+    n_pairs = pair_forces(pos, vel, desired_dir, radius, params, dt, force, neighbours=nb)
     if alt_mask is not None and alt_walls is not None and alt_mask.any():
         normal = np.nonzero(~alt_mask)[0]
         alt = np.nonzero(alt_mask)[0]
@@ -277,6 +371,8 @@ def motion_step(
     vel += force * (dt / m)
     speed = np.hypot(vel[:, 0], vel[:, 1])
     vmax = params.max_speed_factor * walk_speed
+    if CAP and factor is not None:
+        vmax = np.minimum(vmax, walk_speed * factor)
     over = speed > vmax
     if over.any():
         vel[over] *= (vmax[over] / speed[over])[:, None]

@@ -8,7 +8,13 @@ slot index into the model's structure of arrays (positions, velocities, goals...
 3. finds, with array comparisons, the few agents whose behaviour must change (goal
    reached, wait over, exit reached) and runs Python code for those only,
 4. spawns due arrivals (Poisson per entrance, train releases, injected events),
-5. feeds the ground-truth recorder.
+5. runs the behaviour scripts of staged events and distractors (:mod:`sim.behaviours`),
+   which drive their few pedestrians (behaviour ``PUPPET``) through the script API below,
+6. feeds the ground-truth recorder.
+
+People who sit, crouch, fall or lie are *frozen*: the social force does not move them,
+and the others walk round them (a lying body is one disc of ``LYING_RADIUS_M`` centred
+half a body length along its heading).
 
 The model is deterministic: one ``numpy.random.Generator`` built from the seed drives
 everything (Mesa's own ``rng`` is that generator, its ``random`` is seeded from it).
@@ -21,6 +27,7 @@ Example::
     model = StationModel(load_scenario("platform_intrusion"))
     model.run_until(30.0)
     state = model.snapshot()          # sim.state.CrowdState, copies
+    world = model.world()             # sim.state.WorldState: crowd, objects on the floor, fires
     events = model.truth.events()     # ground-truth event instances
 """
 
@@ -44,9 +51,10 @@ from sim.geometry import (
     segment_to_segment_distance,
     wall_segments,
 )
-from sim.scenario import IntrusionEvent, Scenario
-from sim.state import CrowdState, Posture
-from sim.truth import TruthRecorder
+from sim.behaviours import build_scripts
+from sim.scenario import IntrusionEvent, OrangeClothingDistractor, Scenario, StaffInZoneDistractor
+from sim.state import CrowdState, FireState, ObjectKind, ObjectState, Posture, Prop, WorldState
+from sim.truth import TruthRecorder, TruthRules
 
 
 class SimulationError(RuntimeError):
@@ -60,10 +68,12 @@ class Behaviour(IntEnum):
     WAITING = 1  #: standing at the spot until ``wait_until``
     LEAVING = 2  #: heading for its exit; removed on reaching it
     SCRIPTED = 3  #: following an injected event's script (waypoints, dwell)
+    PUPPET = 4  #: driven step by step by a behaviour script (:mod:`sim.behaviours`)
 
 
 # plain ints for array comparisons in the step (enum attribute lookups cost microseconds)
-_WALKING, _WAITING, _LEAVING, _SCRIPTED = (int(b) for b in Behaviour)
+_WALKING, _WAITING, _LEAVING, _SCRIPTED, _PUPPET = (int(b) for b in Behaviour)
+_LYING = int(Posture.LYING)
 
 #: [m] distance to a waiting spot at which a walker stops and starts waiting
 GOAL_REACHED_M = 0.5
@@ -85,6 +95,17 @@ WALKING_SPEED_MPS = 0.2
 WAIT_SPOT_SPACING_M = 2.0
 #: [m] waiting points scatter this far around their spot
 WAIT_SPOT_JITTER_M = 0.8
+#: [m] radius of the disc a lying body keeps the others out of (centred mid-body)
+LYING_RADIUS_M = 0.5
+
+#: [m] width, depth, height of the objects people set down, by kind
+OBJECT_SIZE_M = {
+    ObjectKind.BAG: (0.40, 0.20, 0.30),
+    ObjectKind.SUITCASE: (0.45, 0.25, 0.65),
+    ObjectKind.BACKPACK: (0.32, 0.22, 0.45),
+}
+#: BGR colours of bags and suitcases (drawn when a script gives none)
+_OBJECT_COLOURS = ((30, 30, 30), (60, 40, 30), (40, 40, 90), (90, 60, 40), (50, 80, 50), (20, 20, 110))
 
 # Appearance palette (BGR). Groups are coarse clothing styles; appearance_group is the index.
 _GROUP_WEIGHTS = (0.3, 0.3, 0.2, 0.2)
@@ -138,6 +159,11 @@ class Pedestrian(mesa.Agent):
     def position(self) -> np.ndarray:
         """[m] Current ground position (a copy)."""
         return self.model._pos[self.slot].copy()
+
+    @property
+    def present(self) -> bool:
+        """Whether the pedestrian is still in the station (not yet out by an exit)."""
+        return self.slot >= 0
 
     # --- transitions (called by the model for the agents whose condition turned true) ----
     def _set(self, behaviour: Behaviour) -> None:
@@ -270,8 +296,20 @@ class StationModel(mesa.Model):
         for i, ev in enumerate(scenario.events):
             if isinstance(ev, IntrusionEvent):
                 events.append((float(ev.at_s), i, ev))
+        for j, d in enumerate(scenario.distractors):
+            if isinstance(d, StaffInZoneDistractor):
+                events.append((float(d.at_s), len(scenario.events) + j, d))
         events.sort(key=lambda e: (e[0], e[1]))
         self._events = deque(events)
+        orange = [d for d in scenario.distractors if isinstance(d, OrangeClothingDistractor)]
+        self._orange = orange[0] if orange else None
+        # objects on the floor and fires: a few records, turned into arrays on demand
+        self._objects: dict[int, tuple] = {}  # id -> (kind, x, y, yaw, colour, owner id)
+        self._object_state: ObjectState | None = None
+        self._next_object_id = 1
+        self._fires: dict[int, tuple] = {}  # id -> (spec, ignition time)
+        self._next_fire_id = 1
+        self._point_fields: dict[tuple[float, float], int] = {}
 
         self.arrivals_by_entrance = {e.name: 0 for e in st.entrances}
         self.exits_by_name = {name: 0 for name in self._exit_names}
@@ -280,10 +318,18 @@ class StationModel(mesa.Model):
 
         fps = max(c.fps for c in scenario.cameras)
         self.truth = TruthRecorder(
-            st.zones, track_interval_s=(1.0 / fps) if track_interval_s is None else track_interval_s
+            st.zones, track_interval_s=(1.0 / fps) if track_interval_s is None else track_interval_s,
+            rules=TruthRules.from_spec(scenario.truth),
         )
+        # behaviour scripts of staged events and distractors, started at their start_s
+        scripts = build_scripts(scenario)
+        for script in scripts:
+            script.prepare(self)
+        self._pending = deque(sorted(scripts, key=lambda s: s.start_s))  # sorted() is stable: file order on ties
+        self._running: list = []
         self._place_initial(crowd.initial_count)
         self._spawn_due()
+        self._run_scripts()
         self._observe()
 
     # --- public API ---------------------------------------------------------------------
@@ -306,6 +352,7 @@ class StationModel(mesa.Model):
         if n:
             self._transitions(t)
         self._spawn_due()
+        self._run_scripts()
         self._observe()
 
     def run_until(self, t_s: float) -> None:
@@ -317,8 +364,7 @@ class StationModel(mesa.Model):
         """The crowd now, as copies (see :class:`sim.state.CrowdState`)."""
         n = self._n
         vel = self._vel[:n].copy()
-        speed = np.hypot(vel[:, 0], vel[:, 1])
-        posture = np.where(speed > WALKING_SPEED_MPS, Posture.WALKING, Posture.STANDING).astype(np.uint8)
+        posture = self._postures(n)
         h = self._heading[:n]
         return CrowdState(
             t=self.time,
@@ -330,13 +376,29 @@ class StationModel(mesa.Model):
             height_m=self._height[:n].copy(),
             gait_phase=self._gait[:n].copy(),
             posture=posture,
-            posture_progress=np.zeros(n, np.float32),
+            posture_progress=self._pose_progress[:n].copy(),
             shirt_bgr=self._shirt[:n].copy(),
             trousers_bgr=self._trousers[:n].copy(),
             skin_bgr=self._skin[:n].copy(),
             hair_bgr=self._hair[:n].copy(),
             appearance_group=self._group[:n].copy(),
+            prop=self._prop[:n].copy(),
+            prop_raise=self._prop_raise[:n].copy(),
+            vest=self._vest[:n].copy(),
+            body=self._body[:n].copy(),
         )
+
+    def world(self) -> WorldState:
+        """Everything a camera can see now: the crowd, the objects on the floor and the fires (copies)."""
+        return WorldState(t=self.time, crowd=self.snapshot(), objects=self._objects_now(), fires=self._fires_now())
+
+    def _postures(self, n: int) -> np.ndarray:
+        """(n,) uint8 :class:`Posture`: a script's pose where one is set, else walking or standing by speed."""
+        vel = self._vel[:n]
+        walking = (vel[:, 0] ** 2 + vel[:, 1] ** 2) > WALKING_SPEED_MPS ** 2
+        auto = np.where(walking, np.uint8(Posture.WALKING), np.uint8(Posture.STANDING))
+        pose = self._pose[:n]
+        return np.where(pose > 0, pose, auto).astype(np.uint8)
 
     def agent(self, agent_id: int) -> Pedestrian:
         """The pedestrian with this id (``KeyError`` when it is not present)."""
@@ -344,6 +406,240 @@ class StationModel(mesa.Model):
             if a.unique_id == agent_id:
                 return a
         raise KeyError(f"no pedestrian with id {agent_id} is present at t={self.time:g} s")
+
+    # --- the script API (used by sim.behaviours) ---------------------------------------------
+    def spawn_person(self, pos, *, vest: bool = False, prop: Prop = Prop.NONE) -> Pedestrian:
+        """A new pedestrian at ``pos`` [m] (or the nearest point where it overlaps nobody),
+        driven by a script (behaviour PUPPET): it stands there until told otherwise."""
+        radius = self.rng.uniform(*self.scenario.crowd.radius_m)
+        p = self._clear_point_near(np.asarray(pos, dtype=np.float64), radius)
+        s = self._new_slot()
+        self._pos[s] = p
+        self._vel[s] = 0.0
+        self._radius[s] = radius
+        self._fill_body(s)
+        self._wait_len[s] = 0.0
+        exit_index = self._nearest_exit(p) if self._exit_names else 0
+        agent = Pedestrian(self, s, Behaviour.PUPPET, exit_index)
+        self._bind(agent, s)
+        self._exit_idx[s] = exit_index
+        self._vest[s] = vest
+        self._prop[s] = prop
+        self.stand(agent)
+        return agent
+
+    def take(self, agent: Pedestrian) -> tuple:
+        """Hand ``agent`` over to a script (behaviour PUPPET, standing where it is); returns its
+        plan, which :meth:`resume` gives back."""
+        s = agent.slot
+        plan = (agent.behaviour, self._goal[s].copy(), bool(self._goal_is_point[s]), int(self._field[s]),
+                bool(self._arrive[s]), float(self._wait_until[s]), int(self._exit_idx[s]))
+        agent._set(Behaviour.PUPPET)
+        self._wait_until[s] = np.inf
+        self._check_at[s] = np.inf
+        return plan
+
+    def resume(self, agent: Pedestrian, plan: tuple) -> None:
+        """Give ``agent`` its own plan back (see :meth:`take`)."""
+        s = agent.slot
+        behaviour, goal, is_point, field, arrive, until, exit_idx = plan
+        agent._set(behaviour)
+        self._goal[s], self._goal_is_point[s], self._field[s] = goal, is_point, field
+        self._arrive[s], self._wait_until[s], self._exit_idx[s] = arrive, until, exit_idx
+        self._frozen[s] = False
+        self._pose[s] = 0
+        self._check_at[s] = self.time
+
+    def free_pedestrians(self, point, count: int | None, *, walking: bool = False,
+                         within_m: float | None = None) -> list[Pedestrian]:
+        """Up to ``count`` (None: all) pedestrians nearest to ``point`` [m] that follow their own
+        plan (not scripted, not frozen), optionally only those ``walking`` (faster than
+        0.5 m/s) or ``within_m`` [m] of the point, nearest first."""
+        n = self._n
+        state = self._state[:n]
+        ok = (state != _SCRIPTED) & (state != _PUPPET) & ~self._frozen[:n] & ~self._edge_free[:n]
+        d2 = (self._pos[:n, 0] - point[0]) ** 2 + (self._pos[:n, 1] - point[1]) ** 2
+        if walking:
+            ok &= (self._vel[:n, 0] ** 2 + self._vel[:n, 1] ** 2) > 0.5 ** 2
+        if within_m is not None:
+            ok &= d2 <= within_m ** 2
+        slots = np.nonzero(ok)[0]
+        slots = slots[np.argsort(d2[slots], kind="stable")]
+        if count is not None:
+            slots = slots[:count]
+        return [self._slot_agent[s] for s in slots.tolist()]
+
+    def walk_to(self, agent: Pedestrian, point, *, arrive: bool = True, navigate: bool = False) -> None:
+        """Send a scripted ``agent`` to ``point`` [m]: in a straight line, or round obstacles by
+        a floor field (``navigate``); slowing down on arrival (``arrive``) or passing through."""
+        s = agent.slot
+        p = np.asarray(point, dtype=np.float64)
+        self._goal[s] = p
+        self._goal_is_point[s] = True
+        self._arrive[s] = arrive
+        self._frozen[s] = False
+        self._field[s] = self._point_field(p) if navigate and self._blocked(self._pos[s], p) else -1
+
+    def stand(self, agent: Pedestrian, *, frozen: bool = False) -> None:
+        """Make a scripted ``agent`` stand where it is; ``frozen``: not even pushed by others."""
+        s = agent.slot
+        self._goal[s] = self._pos[s]
+        self._goal_is_point[s] = True
+        self._arrive[s] = True
+        self._field[s] = -1
+        self._frozen[s] = frozen
+        if frozen:
+            self._vel[s] = 0.0
+
+    def release(self, agent: Pedestrian, exit: str | None = None) -> None:
+        """End a script's hold on ``agent``: it stands up and leaves by ``exit`` (nearest if None;
+        in a station without exits it stays where it is)."""
+        s = agent.slot
+        self._frozen[s] = False
+        self._pose[s] = 0
+        self._pose_progress[s] = 0.0
+        if not self._exit_names:
+            agent._set(Behaviour.WAITING)
+            self._goal[s] = self._pos[s]
+            self._wait_until[s] = self._check_at[s] = np.inf
+            return
+        agent.exit_index = self._exit_names.index(exit) if exit is not None else self._nearest_exit(self._pos[s])
+        self._leave(agent)
+
+    def set_pose(self, agent: Pedestrian, posture: Posture | None, progress: float = 0.0) -> None:
+        """Set a scripted pose (FALLING, LYING, SITTING, CROUCHING) and its progress in [0, 1];
+        None goes back to standing or walking by speed."""
+        s = agent.slot
+        self._pose[s] = 0 if posture is None or posture <= Posture.WALKING else int(posture)
+        self._pose_progress[s] = 0.0 if posture is None else min(max(progress, 0.0), 1.0)
+
+    def set_prop(self, agent: Pedestrian, prop: Prop, raised: float = 0.0) -> None:
+        """What ``agent`` carries, and how far it is raised (0 held low .. 1 at the shoulder)."""
+        self._prop[agent.slot] = prop
+        self._prop_raise[agent.slot] = min(max(raised, 0.0), 1.0)
+
+    def set_speed(self, agent: Pedestrian, v0_mps: float) -> None:
+        """[m/s] desired walking speed (v0; the speed limit is ``max_speed_factor`` times it)."""
+        self._v0[agent.slot] = v0_mps
+
+    def speed_of(self, agent: Pedestrian) -> float:
+        """[m/s] desired walking speed (v0)."""
+        return float(self._v0[agent.slot])
+
+    def speed_now(self, agent: Pedestrian) -> float:
+        """[m/s] current speed."""
+        return float(np.hypot(*self._vel[agent.slot]))
+
+    def velocity_of(self, agent: Pedestrian) -> np.ndarray:
+        """[m/s] current velocity (a copy)."""
+        return self._vel[agent.slot].copy()
+
+    def heading_of(self, agent: Pedestrian) -> float:
+        """[rad] facing direction, ccw from +x."""
+        h = self._heading[agent.slot]
+        return float(np.arctan2(h[1], h[0]))
+
+    def set_heading(self, agent: Pedestrian, heading_rad: float) -> None:
+        self._heading[agent.slot] = (np.cos(heading_rad), np.sin(heading_rad))
+
+    def path_length(self, a, b) -> float:
+        """[m] walking distance from ``a`` to ``b``: straight when no wall is in the way, else
+        along a floor field."""
+        a = np.asarray(a, dtype=np.float64)
+        b = np.asarray(b, dtype=np.float64)
+        if not self._blocked(a, b):
+            return float(np.hypot(*(b - a)))
+        value = float(self.fields.fields[self._point_field(b)].value_at(a[None])[0])
+        return value if np.isfinite(value) else float(np.hypot(*(b - a)))
+
+    def exit_away_from(self, pos, direction) -> str | None:
+        """The exit whose doorway lies most in ``direction`` from ``pos`` (None without exits)."""
+        if not self._exit_names:
+            return None
+        to_exit = self._exit_seg.mean(axis=1) - np.asarray(pos, dtype=np.float64)
+        norm = np.maximum(np.hypot(to_exit[:, 0], to_exit[:, 1]), 1e-9)
+        score = (to_exit @ np.asarray(direction, dtype=np.float64)) / norm
+        return self._exit_names[int(np.argmax(score))]
+
+    def add_object(self, kind: ObjectKind, pos, yaw_rad: float, *, owner: Pedestrian | None = None,
+                   colour_bgr=None) -> int:
+        """Put an object on the floor at ``pos`` [m]; returns its id (ids of objects and of
+        people are separate sequences)."""
+        if colour_bgr is None:
+            colour_bgr = _OBJECT_COLOURS[int(self.rng.integers(len(_OBJECT_COLOURS)))]
+        oid = self._next_object_id
+        self._next_object_id += 1
+        self._objects[oid] = (int(kind), float(pos[0]), float(pos[1]), float(yaw_rad), tuple(colour_bgr),
+                              -1 if owner is None else int(owner.unique_id))
+        self._object_state = None
+        return oid
+
+    def remove_object(self, object_id: int) -> None:
+        del self._objects[object_id]
+        self._object_state = None
+
+    def add_fire(self, spec, t: float) -> int:
+        """Light the fire of a :class:`sim.scenario.FireEvent` at time ``t`` [s]; returns its id."""
+        fid = self._next_fire_id
+        self._next_fire_id += 1
+        self._fires[fid] = (spec, float(t))
+        return fid
+
+    def remove_fire(self, fire_id: int) -> None:
+        del self._fires[fire_id]
+
+    def _objects_now(self) -> ObjectState:
+        if self._object_state is None:
+            if not self._objects:
+                self._object_state = ObjectState.empty()
+            else:
+                ids = sorted(self._objects)
+                rows = [self._objects[i] for i in ids]
+                kinds = np.array([r[0] for r in rows], np.uint8)
+                self._object_state = ObjectState(
+                    ids=np.array(ids, np.int64), kind=kinds,
+                    pos_m=np.array([(r[1], r[2]) for r in rows], np.float64),
+                    size_m=np.array([OBJECT_SIZE_M[ObjectKind(k)] for k in kinds.tolist()], np.float64),
+                    yaw_rad=np.array([r[3] for r in rows], np.float64),
+                    colour_bgr=np.array([r[4] for r in rows], np.uint8),
+                    owner_id=np.array([r[5] for r in rows], np.int64),
+                )
+        return self._object_state
+
+    def _fires_now(self) -> FireState:
+        """The fires at the current time: sizes follow from each fire's age (see FireEvent)."""
+        if not self._fires:
+            return FireState.empty()
+        t = self.time
+        ids = sorted(self._fires)
+        specs = [self._fires[i][0] for i in ids]
+        age = np.array([max(t - self._fires[i][1], 0.0) for i in ids])
+        grow = np.minimum(age / np.array([s.grow_s for s in specs]), 1.0)
+        r0 = np.array([s.flame_radius_m[0] for s in specs])
+        r1 = np.array([s.flame_radius_m[1] for s in specs])
+        flame_r = r0 + (r1 - r0) * grow
+        smoke = np.clip((age - np.array([s.smoke_delay_s for s in specs])) / np.array([s.smoke_ramp_s for s in specs]),
+                        0.0, 1.0)
+        return FireState(
+            ids=np.array(ids, np.int64),
+            pos_m=np.array([s.at for s in specs], np.float64).reshape(-1, 2),
+            flame_radius_m=flame_r,
+            flame_height_m=np.array([s.flame_height_m for s in specs]) * flame_r / r1,
+            smoke_radius_m=np.maximum(flame_r, np.array([s.smoke_radius_m for s in specs]) * smoke),
+            smoke_density=np.array([s.smoke_density for s in specs]) * smoke,
+            age_s=age,
+        )
+
+    def _blocked(self, a: np.ndarray, b: np.ndarray) -> bool:
+        return bool(segment_crosses_any(a, b, self.walls.segments))
+
+    def _point_field(self, p: np.ndarray) -> int:
+        key = (round(float(p[0]), 2), round(float(p[1]), 2))
+        idx = self._point_fields.get(key)
+        if idx is None:
+            idx = self.fields.add(self.grid.field_to_point(p))
+            self._point_fields[key] = idx
+        return idx
 
     # --- the step -----------------------------------------------------------------------
     def _move(self, n: int) -> None:
@@ -374,11 +670,24 @@ class StationModel(mesa.Model):
         arrive = self._arrive[:n]
         desired_speed = np.where(arrive, v0 * np.minimum(dist / ARRIVE_SLOWDOWN_M, 1.0), v0)
         edge_free = self._edge_free[:n]
+        radius = self._radius[:n]
+        frozen = np.nonzero(self._frozen[:n])[0] if self._running else ()
+        if len(frozen):
+            # frozen bodies push the others but do not move; a lying body is a disc mid-body
+            kept = pos[frozen].copy()
+            lying = frozen[self._pose[frozen] == _LYING]
+            if len(lying):
+                radius = radius.copy()
+                radius[lying] = LYING_RADIUS_M
+                pos[lying] += self._heading[lying] * (0.5 * self._height[lying])[:, None]
         self.last_pair_count = motion_step(
             pos=pos, vel=vel, desired_dir=e, desired_speed=desired_speed, walk_speed=v0,
-            radius=self._radius[:n], walls=self.walls, dt=self.dt, params=self.params,
+            radius=radius, walls=self.walls, dt=self.dt, params=self.params,
             alt_walls=self.walls_edge_free, alt_mask=edge_free if self._any_edge_free else None,
         )
+        if len(frozen):
+            pos[frozen] = kept
+            vel[frozen] = 0.0
         advance_gait_and_heading(vel, self._heading[:n], self._gait[:n], self.dt, self.params)
 
     def _transitions(self, t: float) -> None:
@@ -412,6 +721,7 @@ class StationModel(mesa.Model):
         at_waypoint = scripted & ~np.isfinite(until) & (dist < WAYPOINT_REACHED_M)
         next_check = np.where(state == _WAITING, until, next_check)
         next_check[scripted] = t
+        next_check[state == _PUPPET] = np.inf  # its script decides
 
         leaving = np.nonzero(state == _LEAVING)[0]
         done: list[int] = []
@@ -445,10 +755,20 @@ class StationModel(mesa.Model):
 
     def _observe(self) -> None:
         n = self._n
-        vel = self._vel[:n]
-        walking = (vel[:, 0] ** 2 + vel[:, 1] ** 2) > WALKING_SPEED_MPS ** 2
-        posture = np.where(walking, np.uint8(Posture.WALKING), np.uint8(Posture.STANDING))
-        self.truth.observe(self.time, self._ids[:n], self._pos[:n], posture)
+        self.truth.observe(
+            self.time, self._ids[:n], self._pos[:n], self._postures(n), vel_mps=self._vel[:n], vest=self._vest[:n],
+            prop=self._prop[:n], objects=self._objects_now() if self._objects else None,
+            fires=self._fires_now() if self._fires else None,
+        )
+
+    def _run_scripts(self) -> None:
+        t = self.time
+        while self._pending and self._pending[0].start_s <= t + 1e-9:
+            script = self._pending.popleft()
+            script.begin(self, t)
+            self._running.append(script)
+        if self._running:
+            self._running = [s for s in self._running if s.update(self, t)]
 
     # --- behaviour helpers ----------------------------------------------------------------
     def _leave(self, agent: Pedestrian) -> None:
@@ -622,8 +942,10 @@ class StationModel(mesa.Model):
         self._face_goal(s)
         return agent
 
-    def _spawn_scripted(self, i: int, ev: IntrusionEvent) -> Pedestrian:
-        event_id = ev.id if ev.id is not None else f"{ev.type}_{i}"
+    def _spawn_scripted(self, i: int, ev: IntrusionEvent | StaffInZoneDistractor) -> Pedestrian:
+        staff = isinstance(ev, StaffInZoneDistractor)
+        event_id = ev.id if ev.id is not None else (
+            f"{ev.type}_{i - len(self.scenario.events)}" if staff else f"{ev.type}_{i}")
         radius = self.rng.uniform(*self.scenario.crowd.radius_m)
         start = self._clear_point_near(np.asarray(ev.start, dtype=np.float64), radius)
         s = self._new_slot()
@@ -642,7 +964,10 @@ class StationModel(mesa.Model):
         self._edge_free[s] = True
         self._any_edge_free = True
         self._face_goal(s)
-        self.truth.register_injected(agent.unique_id, event_id)
+        if staff:
+            self._vest[s] = True  # staff: allowed where a zone says so, never an injected intrusion
+        else:
+            self.truth.register_injected(agent.unique_id, event_id)
         return agent
 
     def _fill_body(self, s: int) -> None:
@@ -668,6 +993,16 @@ class StationModel(mesa.Model):
         )
         colours = np.clip(np.array(picks) + jitter, 0, 255).astype(np.uint8)
         self._shirt[s], self._trousers[s], self._skin[s], self._hair[s] = colours
+        if self._orange is not None and rng.uniform() < self._orange.share:
+            # flame-coloured top (a fire look-alike): the distractor's colour, jittered like the others
+            self._shirt[s] = np.clip(np.array(self._orange.colour_bgr) + jitter[0], 0, 255).astype(np.uint8)
+        self._pose[s] = 0
+        self._pose_progress[s] = 0.0
+        self._frozen[s] = False
+        self._prop[s] = Prop.NONE
+        self._prop_raise[s] = 0.0
+        self._vest[s] = False
+        self._body[s] = 0
         self._gait[s] = 2.0 * np.pi * u[5]
         self._wait_until[s] = np.inf
         self._arrive[s] = False
@@ -702,6 +1037,10 @@ class StationModel(mesa.Model):
         "_shirt": ((3,), np.uint8),
         "_trousers": ((3,), np.uint8), "_skin": ((3,), np.uint8), "_hair": ((3,), np.uint8),
         "_group": ((), np.int16),
+        # set by behaviour scripts: a pose other than standing/walking (0: none), its progress,
+        # frozen in place, the prop carried and how far it is raised, the vest, the body kind
+        "_pose": ((), np.uint8), "_pose_progress": ((), np.float32), "_frozen": ((), bool),
+        "_prop": ((), np.uint8), "_prop_raise": ((), np.float32), "_vest": ((), bool), "_body": ((), np.uint8),
     }
 
     def _alloc(self, capacity: int) -> None:
@@ -728,6 +1067,7 @@ class StationModel(mesa.Model):
             agent = self._slot_agent[s]
             self.exits_by_name[self._exit_names[agent.exit_index]] += 1
             agent.remove()
+            agent.slot = -1
             last = self._n - 1
             if s != last:
                 for name in self._ARRAYS:

@@ -30,7 +30,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.annotate import FrameAnnotations
+from sim.appearance import sample_appearance
 from sim.camera import PinholeCamera
+from sim.effects import CameraEffects, LensDistortion
 from sim.state import CrowdState, Posture
 
 # --- the station's look (metres, BGR) ------------------------------------------------------
@@ -62,7 +64,11 @@ _BARRIER_TOP_BGR = (150.0, 155.0, 160.0)
 _OUTSIDE_BGR = (44.0, 44.0, 47.0)
 
 # surface kinds in the ray-cast buffers
-_NONE, _FLOOR, _TRACK, _GROUND_OUT, _WALL, _PILLAR, _BARRIER, _BARRIER_TOP = range(8)
+_NONE, _FLOOR, _TRACK, _GROUND_OUT, _WALL, _PILLAR, _BARRIER, _BARRIER_TOP, _PANEL = range(9)
+
+PANEL_BORDER_M = 0.05  #: [m] dark frame around a sign or panel (render.occluders)
+_PANEL_FRAME_BGR = (38.0, 38.0, 42.0)
+_PANEL_TEXT_BGR = (235.0, 235.0, 235.0)
 
 #: [m] a person is hidden by a wall or pillar pixel only if that pixel is nearer than the
 #: person's centre by this much (arms and legs reach this far from the centre line)
@@ -152,9 +158,11 @@ class StationScene:
     one-sided (seen from inside only) and extend upward without end (painted up to
     :data:`WALL_PAINTED_TOP_M`). Obstacles are pillars (full height) or gate housings and
     barriers (:data:`BARRIER_HEIGHT_M`), told apart by the thickness of their footprint.
+    ``occluders`` (a render setting, :class:`sim.scenario.OccluderSpec`) are two-sided
+    vertical panels: signs and hanging boards, drawn only.
     """
 
-    def __init__(self, station) -> None:
+    def __init__(self, station, occluders=()) -> None:
         self.walkable = np.asarray(station.walkable, dtype=np.float64)
         self.track_beds = [np.asarray(p, dtype=np.float64) for p in station.track_beds]
         self.platform_edges = [np.asarray(e, dtype=np.float64) for e in station.platform_edges]
@@ -206,6 +214,16 @@ class StationScene:
                 faces.append(_Face(poly[k], poly[(k + 1) % len(poly)], 0.0, z1, _PILLAR if pillar else _BARRIER, group, None))
             if not pillar:
                 tops.append(_Top(poly, BARRIER_HEIGHT_M, group))
+            group += 1
+        self.panel_colours: dict[int, np.ndarray] = {}  #: face index -> BGR of a panel's face
+        for oc in occluders:
+            cx, cy, cz = (float(v) for v in oc.center)
+            w, h = (float(v) for v in oc.size)
+            yaw = math.radians(float(oc.yaw_deg))
+            along = np.array([-math.sin(yaw), math.cos(yaw)]) * (w / 2)  # the width runs at yaw + 90 deg
+            centre = np.array([cx, cy])
+            self.panel_colours[len(faces)] = np.asarray(oc.colour_bgr, dtype=np.float64)
+            faces.append(_Face(centre - along, centre + along, cz - h / 2, cz + h / 2, _PANEL, group, None))
             group += 1
         self.faces = faces
         self.tops = tops
@@ -365,9 +383,33 @@ class Renderer:
         self._key = _mix64(self.seed * 1_000_003 + zlib.crc32(camera_spec.name.encode()))
 
         # static background ------------------------------------------------------------------
-        self.scene = StationScene(scenario.station)
-        ss = supersample if supersample is not None else (2 if self.width * self.height <= 1280 * 720 else 1)
-        bg, occ_depth = self._build_background(max(1, int(ss)))
+        self.scene = StationScene(scenario.station, rs.occluders)
+        ss = max(1, int(supersample if supersample is not None else (2 if self.width * self.height <= 1280 * 720 else 1)))
+        wc, hc = self._canvas_cam.width, self._canvas_cam.height
+        #: the lens distortion of the canvas (None without one); people's outlines go through it
+        self.lens: LensDistortion | None = None
+        # the part of the undistorted canvas that shows in the (distorted) canvas, x0 y0 x1 y1 [px]
+        self._cull_box = (-0.5, -0.5, wc - 0.5, hc - 0.5)
+        if rs.lens_k1 != 0 or rs.lens_k2 != 0:
+            lens = LensDistortion.for_camera(rs.lens_k1, rs.lens_k2, self._canvas_cam.K)
+            try:
+                lens.check_image(wc, hc, what=f"the image of camera {camera_spec.name!r} (hfov {camera_spec.hfov_deg:g} deg)")
+            except ValueError as exc:
+                raise RenderError(str(exc)) from None
+            # the background is cast undistorted over the region the distorted canvas samples, then remapped
+            uu, vv = np.meshgrid(np.arange(wc, dtype=np.float64), np.arange(hc, dtype=np.float64))
+            src_u, src_v = lens.undistort(uu, vv)
+            x0, y0 = int(math.floor(src_u.min())) - 1, int(math.floor(src_v.min())) - 1
+            x1, y1 = int(math.ceil(src_u.max())) + 2, int(math.ceil(src_v.max())) + 2
+            src_cam = self.camera.shifted(m - x0, m - y0, x1 - x0, y1 - y0)
+            bg_src, occ_src = self._build_background(ss, src_cam)
+            map_u, map_v = (src_u - x0).astype(np.float32), (src_v - y0).astype(np.float32)
+            bg = cv2.remap(bg_src, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            occ_depth = cv2.remap(occ_src, map_u, map_v, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            self.lens = lens
+            self._cull_box = (x0 - 0.5, y0 - 0.5, x1 - 0.5, y1 - 0.5)
+        else:
+            bg, occ_depth = self._build_background(ss, self._canvas_cam)
         gain = float(rs.brightness)
         lit = np.clip(bg.astype(np.float32) * gain, 0, 255)
         self._bg = np.rint(lit).astype(np.uint8)
@@ -401,31 +443,33 @@ class Renderer:
         pad[:crop.shape[0], :crop.shape[1]] = crop
         self._occ_depth_q = pad.reshape(hq, 1 << q, wq, 1 << q).min(axis=(1, 3))
 
-        # noise bank -----------------------------------------------------------------------
-        self._noise_margin = 32
-        self._noise_pos: list[np.ndarray] = []
-        self._noise_neg: list[np.ndarray] = []
-        if rs.noise_std > 0:
-            nm = self._noise_margin
-            shape = (self.height + nm, self.width + nm, 3)
-            frame_bytes = 2 * shape[0] * shape[1] * 3
-            n_bank = int(np.clip(48_000_000 // frame_bytes, 2, noise_bank_frames))
-            rng = np.random.default_rng([self.seed, 0x4E015E])
-            for _ in range(n_bank):
-                z = np.rint(rng.standard_normal(shape, dtype=np.float32) * np.float32(rs.noise_std))
-                self._noise_pos.append(np.clip(z, 0, 255).astype(np.uint8))
-                self._noise_neg.append(np.clip(-z, 0, 255).astype(np.uint8))
         # camera shake: two sinusoids per axis with seeded frequencies and phases
         srng = np.random.default_rng([self.seed, 0x5AA4E])
         self._shake_freq = srng.uniform([0.3, 1.7], [0.9, 3.1], size=(2, 2))  # [Hz] per axis, per component
         self._shake_phase = srng.uniform(0, 2 * np.pi, size=(2, 2))
         self._cv2 = cv2
+        # lighting, blur, sensor noise and compression, per frame ----------------------------------
+        self.effects = CameraEffects(rs, width=self.width, height=self.height, fps=self.camera.fps, seed=self.seed,
+                                     bank_frames=noise_bank_frames)
+        if rs.bitrate_kbps is not None:
+            # the quality at which this camera's empty station fits the stream's bytes per frame
+            reference = self.effects.apply(self.background, 0.0, self._frame_hash(0), compress=False)
+            self.effects.calibrate_bitrate(reference)
+
+    @property
+    def jpeg_quality(self) -> int:
+        """The JPEG quality of the frames (``render.jpeg_quality``, or the one ``render.bitrate_kbps`` gives)."""
+        return self.effects.jpeg_quality
+
+    def _frame_hash(self, frame_idx: int) -> int:
+        """64-bit hash of (seed, camera, frame index): picks the frame's noise."""
+        return _mix64(self._key ^ (frame_idx & 0xFFFFFFFF) * 0x9E3779B1)
 
     # --- background --------------------------------------------------------------------------
-    def _build_background(self, ss: int):
+    def _build_background(self, ss: int, cam: PinholeCamera):
+        """Ray-cast the static station through ``cam`` (supersampled ``ss`` x ``ss``): image and occluder depth."""
         import cv2
 
-        cam = self._canvas_cam
         wc, hc = cam.width, cam.height
         # supersampled pixel centres in canvas pixel coordinates
         us = (np.arange(wc * ss) + 0.5) / ss - 0.5
@@ -446,7 +490,7 @@ class Renderer:
             d = np.where(occ, depth, np.inf).astype(np.float32)
             depth_ss[r0:r1] = d.reshape(r1 - r0, -1)
         # a gentle vignette, as on most CCTV lenses
-        yy, xx = np.meshgrid((vs - (hc - 1) / 2) / (self.height / 2), (us - (wc - 1) / 2) / (self.width / 2), indexing="ij")
+        yy, xx = np.meshgrid((vs - cam.K[1, 2]) / (self.height / 2), (us - cam.K[0, 2]) / (self.width / 2), indexing="ij")
         img *= (1.0 - 0.18 * (xx**2 + yy**2) / 2)[..., None]
         img8 = np.clip(np.rint(img), 0, 255).astype(np.uint8)
         if ss > 1:
@@ -588,6 +632,32 @@ class Renderer:
             col[ob] = c * shade[:, None]
         bt = kind == _BARRIER_TOP
         col[bt] = _BARRIER_TOP_BGR
+
+        # signs and panels: a coloured face in a dark frame, with a pale line of "text" --------
+        pn = np.nonzero(kind == _PANEL)[0]
+        if len(pn):
+            z = hit[pn, 2]
+            fidx = res["face"][pn]
+            c = np.empty((len(pn), 3))
+            dist_edge = np.empty(len(pn))
+            text = np.empty(len(pn))
+            for fi in np.unique(fidx):
+                f = scene.faces[fi]
+                sel = fidx == fi
+                e = f.b - f.a
+                length = float(np.linalg.norm(e))
+                along = ((hit[pn[sel], :2] - f.a) @ e) / length
+                zz = z[sel]
+                dist_edge[sel] = np.minimum(np.minimum(along, length - along), np.minimum(zz - f.z0, f.z1 - zz))
+                rel_z = (zz - f.z0) / (f.z1 - f.z0)
+                inset = np.minimum(along, length - along) / length
+                text[sel] = ((np.abs(rel_z - 0.5) < 0.12) & (inset > 0.15)).astype(np.float64)
+                c[sel] = scene.panel_colours[fi]
+            graze = 1.0 - np.abs(dirs[pn, 2]) / np.linalg.norm(dirs[pn], axis=1)
+            fpp = fp[pn] / np.maximum(graze, 0.1)
+            c = _mix(c, _PANEL_TEXT_BGR, text * 0.85)
+            c = _mix(c, _PANEL_FRAME_BGR, _band(dist_edge, -1.0, PANEL_BORDER_M, fpp))
+            col[pn] = c
         return col
 
     # --- per frame ---------------------------------------------------------------------------
@@ -619,10 +689,8 @@ class Renderer:
         ``visibility=False`` the visible fractions are not computed (nan), which saves the
         cost of the quarter-resolution id buffer.
         """
-        cv2 = self._cv2
         t = float(state.t if t is None else t)
         frame_idx = self.frame_index(t)
-        rs = self.render_spec
         m = self._margin
         dx, dy = self.shake_offset(t)
         canvas = self._bg.copy()
@@ -632,18 +700,7 @@ class Renderer:
         img = canvas[m + dy:m + dy + self.height, m + dx:m + dx + self.width] if m else canvas
         if m:
             img = img.copy()
-        if rs.blur_px > 0:
-            img = cv2.GaussianBlur(img, (0, 0), rs.blur_px)
-        if self._noise_pos:
-            h = _mix64(self._key ^ (frame_idx & 0xFFFFFFFF) * 0x9E3779B1)
-            k = h % len(self._noise_pos)
-            ox = (h >> 16) % self._noise_margin
-            oy = (h >> 32) % self._noise_margin
-            cv2.add(img, self._noise_pos[k][oy:oy + self.height, ox:ox + self.width], dst=img)
-            cv2.subtract(img, self._noise_neg[k][oy:oy + self.height, ox:ox + self.width], dst=img)
-        if rs.jpeg_quality > 0:
-            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, int(rs.jpeg_quality)])
-            img = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        img = self.effects.apply(img, t, self._frame_hash(frame_idx))
         ann = self._annotate(geo, frame_idx, t, m + dx, m + dy, visibility)
         return img, ann
 
@@ -674,7 +731,8 @@ class Renderer:
             span = f * reach / (fd - reach)  # [px] generous: the nearest part of the body sets the scale
         near_enough = fd > 0.3
         span = np.where(near_enough & (fd > reach + 0.3), span, np.inf)
-        keep = near_enough & (fu + span >= 0) & (fu - span <= cam.width) & (fv + span >= 0) & (fv - span <= cam.height)
+        cx0, cy0, cx1, cy1 = self._cull_box
+        keep = near_enough & (fu + span >= cx0) & (fu - span <= cx1) & (fv + span >= cy0) & (fv - span <= cy1)
         if not keep.all():
             if not keep.any():
                 return None
@@ -775,16 +833,29 @@ class Renderer:
 
         # limb outlines (6 vertices, 4 limbs, n'): left leg, right leg, left arm, right arm
         lu, lv = _limb_polygons(U[_LIMB_CHAINS], V[_LIMB_CHAINS], (_LIMB_WIDTHS[:, :, None] * ws) * px[_LIMB_CHAINS])
+        # head: hair and face as 12-gons (cheaper to fill than circles, and they go through the lens)
         head_r = 0.06 * h * px[12]
         hu, hv = U[12], V[12]
-        # part boxes: limbs (4, n') and torso (n',)
+        hair_u = hu + _COS12[:, None] * head_r
+        hair_v = hv + _SIN12[:, None] * head_r
+        face_u = hu + _COS12[:, None] * (0.8 * head_r)
+        face_v = (hv + 0.14 * head_r) + _SIN12[:, None] * (0.8 * head_r)
+        if self.lens is not None:
+            # every outline vertex through the lens: the drawing and the boxes follow the distortion
+            U, V = self.lens.distort(U, V)
+            lu, lv = self.lens.distort(lu, lv)
+            hair_u, hair_v = self.lens.distort(hair_u, hair_v)
+            face_u, face_v = self.lens.distort(face_u, face_v)
+            hu, hv = self.lens.distort(hu, hv)
+        # part boxes: limbs (4, n'), torso and head (n',)
         lx0, lx1, ly0, ly1 = lu.min(axis=0), lu.max(axis=0), lv.min(axis=0), lv.max(axis=0)
         tu, tv = U[16:22], V[16:22]
         tx0, tx1, ty0, ty1 = tu.min(axis=0), tu.max(axis=0), tv.min(axis=0), tv.max(axis=0)
-        x0 = np.minimum(np.minimum(lx0.min(axis=0), tx0), hu - head_r)
-        x1 = np.maximum(np.maximum(lx1.max(axis=0), tx1), hu + head_r)
-        y0 = np.minimum(np.minimum(ly0.min(axis=0), ty0), hv - head_r)
-        y1 = np.maximum(np.maximum(ly1.max(axis=0), ty1), hv + head_r)
+        hx0, hx1, hy0, hy1 = hair_u.min(axis=0), hair_u.max(axis=0), hair_v.min(axis=0), hair_v.max(axis=0)
+        x0 = np.minimum(np.minimum(lx0.min(axis=0), tx0), hx0)
+        x1 = np.maximum(np.maximum(lx1.max(axis=0), tx1), hx1)
+        y0 = np.minimum(np.minimum(ly0.min(axis=0), ty0), hy0)
+        y1 = np.maximum(np.maximum(ly1.max(axis=0), ty1), hy1)
         ok = (x1 >= -0.5) & (x0 <= cam.width - 0.5) & (y1 >= -0.5) & (y0 <= cam.height - 0.5)
         order_depth = (shadow_c - cam.position[:2]) @ cam.R[2, :2] - cam.position[2] * cam.R[2, 2]
         v = np.nonzero(ok)[0]
@@ -799,20 +870,20 @@ class Renderer:
         far_arm = (depth[6, v] < depth[7, v]).astype(np.int64)
         part = np.stack([far_leg, 2 + far_arm, 1 - far_leg, 3 - far_arm])  # (4, m) limb index per slot
         lu, lv = lu[:, part, v], lv[:, part, v]  # (6, 4, m): far leg, far arm, near leg, near arm
-        polys = np.empty((m, 38, 2))
+        polys = np.empty((m, _NV, 2))
         polys[:, 0:8, 0], polys[:, 0:8, 1] = U[22:30, v].T, V[22:30, v].T
         polys[:, 8:20, 0] = lu[:, 0:2].transpose(2, 1, 0).reshape(m, 12)
         polys[:, 8:20, 1] = lv[:, 0:2].transpose(2, 1, 0).reshape(m, 12)
         polys[:, 20:26, 0], polys[:, 20:26, 1] = lu[:, 2].T, lv[:, 2].T
         polys[:, 26:32, 0], polys[:, 26:32, 1] = U[16:22, v].T, V[16:22, v].T
         polys[:, 32:38, 0], polys[:, 32:38, 1] = lu[:, 3].T, lv[:, 3].T
+        polys[:, 38:50, 0], polys[:, 38:50, 1] = hair_u[:, v].T, hair_v[:, v].T
+        polys[:, 50:62, 0], polys[:, 50:62, 1] = face_u[:, v].T, face_v[:, v].T
         scale = float(1 << _SHIFT)
         np.clip(polys, -_COORD_LIMIT, _COORD_LIMIT, out=polys)
         fixed = np.rint(polys * scale).astype(np.int32)
         hr = head_r[v]
         hu, hv = hu[v], hv[v]
-        heads_fixed = np.rint(np.stack([hu, hv, hu, hv + 0.14 * hr], axis=1) * scale).astype(np.int64)
-        radii = np.rint(np.stack([hr, 0.8 * hr], axis=1) * scale).astype(np.int64)
 
         # colours: shadow, far leg, far arm, near leg, torso, near arm, hair, face -----------------
         gain = float(self.render_spec.brightness)
@@ -831,7 +902,7 @@ class Renderer:
         view_h = pos[v] - cam.position[:2]
         facing = (ct[v] * view_h[:, 0] + st[v] * view_h[:, 1]) / np.maximum(np.hypot(view_h[:, 0], view_h[:, 1]), 1e-9)
         show_face = (facing < 0.35) & (gamma[v] < 1.2)
-        # level of detail: a head under 2 px across the radius is one circle, hair and face blended
+        # level of detail: a head under 2 px across the radius is one polygon, hair and face blended
         tiny = show_face & (hr < 2.0)
         cols[tiny, 6] = (cols[tiny, 6] + cols[tiny, 7]) // 2
         show_face &= ~tiny
@@ -844,7 +915,7 @@ class Renderer:
         lx0, lx1, ly0, ly1 = lx0[:, v], lx1[:, v], ly0[:, v], ly1[:, v]
         tx0, tx1, ty0, ty1 = tx0[v], tx1[v], ty0[v], ty1[v]
         parts = np.empty((m, 3, 4))
-        parts[:, 0] = np.stack([hu - hr, hv - hr, hu + hr, hv + hr], axis=1)
+        parts[:, 0] = np.stack([hx0[v], hy0[v], hx1[v], hy1[v]], axis=1)
         parts[:, 1, 0] = np.minimum(np.minimum(lx0[2], lx0[3]), tx0)  # arms and torso
         parts[:, 1, 1] = np.minimum(np.minimum(ly0[2], ly0[3]), ty0)
         parts[:, 1, 2] = np.maximum(np.maximum(lx1[2], lx1[3]), tx1)
@@ -855,9 +926,9 @@ class Renderer:
         parts[:, 2, 3] = np.maximum(ly1[0], ly1[1])
         pdepth = order_depth[v]
         behind, restore = self._maybe_hidden(drawn, pdepth)
-        return _People(ids=np.asarray(state.ids)[rows], depth=pdepth, box=box, drawn=drawn, parts=parts,
-                       head=np.stack([hu, hv], axis=1), behind=behind, restore=restore, polys=fixed,
-                       heads=heads_fixed, radii=radii, colours=cols, show_face=show_face)
+        return _People(ids=np.asarray(state.ids)[rows], groups=np.asarray(state.appearance_group)[rows], depth=pdepth,
+                       box=box, drawn=drawn, parts=parts, head=np.stack([hu, hv], axis=1), behind=behind,
+                       restore=restore, polys=fixed, colours=cols, show_face=show_face)
 
     def _maybe_hidden(self, boxes: np.ndarray, depth_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which people a static occluder nearer than them may overlap, and where.
@@ -905,25 +976,24 @@ class Renderer:
         """Fill every person's shapes into ``img`` (canvas coordinates), far to near."""
         cv2 = self._cv2
         fill = cv2.fillConvexPoly
-        circle = cv2.circle
         copy_to = cv2.copyTo
         P = g.polys
         s = _SHIFT
         occ, bg = self._occ_depth, self._bg
         margin = _OCCLUSION_MARGIN_M
         rows = zip(list(P[:, 0:8]), list(P[:, 8:14]), list(P[:, 14:20]), list(P[:, 20:26]), list(P[:, 26:32]),
-                   list(P[:, 32:38]), g.colours.tolist(), g.heads.tolist(), g.radii.tolist(), g.show_face.tolist(),
+                   list(P[:, 32:38]), list(P[:, 38:50]), list(P[:, 50:62]), g.colours.tolist(), g.show_face.tolist(),
                    g.behind.tolist(), g.restore.tolist(), g.depth.tolist())
-        for sh, lf, af, ln, to, an, c, hd, rd, face, behind, roi, depth in rows:
+        for sh, lf, af, ln, to, an, hair, skin, c, face, behind, roi, depth in rows:
             fill(img, sh, c[0], 8, s)
             fill(img, lf, c[1], 8, s)
             fill(img, af, c[2], 8, s)
             fill(img, ln, c[3], 8, s)
             fill(img, to, c[4], 8, s)
             fill(img, an, c[5], 8, s)
-            circle(img, (hd[0], hd[1]), rd[0], c[6], -1, 8, s)
+            fill(img, hair, c[6], 8, s)
             if face:
-                circle(img, (hd[2], hd[3]), rd[1], c[7], -1, 8, s)
+                fill(img, skin, c[7], 8, s)
             if behind:
                 # paint back the static pixels (pillars, barriers, walls) that stand in front
                 x0, y0, x1, y1 = roi
@@ -946,7 +1016,7 @@ class Renderer:
         return FrameAnnotations(
             frame=frame_idx, t=t, camera=self.spec.name, ids=g.ids[inside],
             boxes=np.c_[b[:, 0:2], b[:, 2:4] - b[:, 0:2]][inside], heads=(g.head - off[:2])[inside],
-            visible=vis[inside])
+            visible=vis[inside], appearance_group=g.groups[inside])
 
     def _visible_fraction(self, g: "_People", off: np.ndarray) -> np.ndarray:
         """Share of each person's silhouette that shows in the image, in [0, 1].
@@ -993,6 +1063,7 @@ class _People:
     """One frame's people in drawing order (far to near), canvas pixel coordinates."""
 
     ids: np.ndarray  #: (m,) pedestrian ids
+    groups: np.ndarray  #: (m,) appearance groups
     depth: np.ndarray  #: (m,) [m] depth of the body's ground centre (sort key)
     box: np.ndarray  #: (m, 4) x0 y0 x1 y1 of the body
     drawn: np.ndarray  #: (m, 4) x0 y0 x1 y1 of everything drawn (body and shadow)
@@ -1000,9 +1071,7 @@ class _People:
     head: np.ndarray  #: (m, 2) head centre
     behind: np.ndarray  #: (m,) bool: a static occluder may stand in front
     restore: np.ndarray  #: (m, 4) int x0 y0 x1 y1 (exclusive) where occluders may cover the person
-    polys: np.ndarray  #: (m, 38, 2) int32 fixed-point outlines: shadow 8, far leg, far arm, near leg, torso, near arm (6 each)
-    heads: np.ndarray  #: (m, 4) int fixed-point centres of hair and face circles
-    radii: np.ndarray  #: (m, 2) int fixed-point radii of hair and face circles
+    polys: np.ndarray  #: (m, 62, 2) int32 fixed-point outlines: shadow 8, far leg, far arm, near leg, torso, near arm (6 each), hair 12, face 12
     colours: np.ndarray  #: (m, 8, 3) int BGR of shadow, far leg, far arm, near leg, torso, near arm, hair, face
     show_face: np.ndarray  #: (m,) bool
 
@@ -1013,8 +1082,11 @@ _NP = 30  #: points per person: joints, torso hexagon (6), shadow octagon (8)
 _SIDE = np.array([1.0, -1.0])
 _SIDE_PHASE = np.array([0.0, np.pi])
 _CENTRE_Z = np.array([0.935, 0.865, 0.82, 0.54])
+_NV = 62  #: outline vertices drawn per person (see _People.polys)
 _COS8 = np.cos(np.arange(8) * (np.pi / 4))
 _SIN8 = np.sin(np.arange(8) * (np.pi / 4))
+_COS12 = np.cos(np.arange(12) * (np.pi / 6))
+_SIN12 = np.sin(np.arange(12) * (np.pi / 6))
 #: joints along each limb (3 points x 4 limbs: left leg, right leg, left arm, right arm)
 _LIMB_CHAINS = np.array([[0, 1, 6, 7], [2, 3, 8, 9], [4, 5, 10, 11]])
 #: [m] limb widths at those joints (hip/shoulder, knee/elbow, foot/hand)
@@ -1105,8 +1177,9 @@ def sample_crowd(scenario, n: int, *, seed: int | np.random.Generator = 0, camer
                  t: float = 0.0, standing_fraction: float = 0.3, min_gap_m: float = 0.05) -> CrowdState:
     """``n`` people placed at random on the walkable floor (not on obstacles, not overlapping).
 
-    With ``camera``, only places whose foot point shows in the image are used. Appearance
-    is drawn from plain palettes; walkers get a speed of about 1.3 m/s along their heading.
+    With ``camera``, only places whose foot point shows in the image are used. Looks are
+    drawn from the scenario's ``crowd.appearance`` (:func:`sim.appearance.sample_appearance`);
+    walkers get a speed of about 1.3 m/s along their heading.
     Raises ``ValueError`` when the floor cannot hold ``n`` people.
     """
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
@@ -1147,17 +1220,11 @@ def sample_crowd(scenario, n: int, *, seed: int | np.random.Generator = 0, camer
     heading = rng.uniform(-np.pi, np.pi, n)
     standing = rng.random(n) < standing_fraction
     speed = np.where(standing, 0.0, rng.normal(1.3, 0.15, n))
-    shirts = np.array([[40, 40, 40], [200, 200, 200], [150, 60, 30], [40, 40, 170], [60, 120, 60], [30, 140, 200],
-                       [120, 90, 60], [90, 60, 130], [180, 150, 120], [70, 70, 110]], np.uint8)
-    trousers = np.array([[40, 35, 30], [90, 60, 40], [50, 50, 50], [120, 110, 100], [30, 30, 80]], np.uint8)
-    skins = np.array([[170, 190, 225], [120, 150, 195], [80, 100, 140], [60, 75, 105]], np.uint8)
-    hairs = np.array([[20, 20, 25], [30, 50, 80], [60, 90, 130], [150, 150, 150]], np.uint8)
-    group = rng.integers(0, 4, n).astype(np.int16)
+    shirt, trousers, skin, hair, group = sample_appearance(scenario.crowd.appearance, n, rng)
     return CrowdState(
         t=float(t), ids=np.arange(n, dtype=np.int64), pos_m=chosen, vel_mps=np.c_[np.cos(heading), np.sin(heading)] * speed[:, None],
         heading_rad=heading, radius_m=radii, height_m=np.clip(rng.normal(1.70, 0.09, n), 1.45, 2.0),
         gait_phase=rng.uniform(0, 2 * np.pi, n),
         posture=np.where(standing, Posture.STANDING, Posture.WALKING).astype(np.uint8),
         posture_progress=np.zeros(n, np.float32),
-        shirt_bgr=shirts[rng.integers(0, len(shirts), n)], trousers_bgr=trousers[rng.integers(0, len(trousers), n)],
-        skin_bgr=skins[group], hair_bgr=hairs[rng.integers(0, len(hairs), n)], appearance_group=group)
+        shirt_bgr=shirt, trousers_bgr=trousers, skin_bgr=skin, hair_bgr=hair, appearance_group=group)

@@ -30,6 +30,8 @@ from detectors.events import EventType
 Point2 = tuple[float, float]
 Point3 = tuple[float, float, float]
 Polygon = Annotated[list[Point2], Field(min_length=3, description="[m] vertices on the ground plane")]
+#: a BGR colour, one byte per channel
+BGR = tuple[Annotated[int, Field(ge=0, le=255)], Annotated[int, Field(ge=0, le=255)], Annotated[int, Field(ge=0, le=255)]]
 
 
 class ScenarioError(ValueError):
@@ -51,9 +53,13 @@ class ZoneSpec(_Strict):
     polygon: Polygon
     direction_deg: float | None = Field(None, description="[deg] allowed direction of travel, ccw from +x (one_way)")
     capacity_per_m2: float | None = Field(None, gt=0, description="[persons/m²] density threshold (density)")
+    allowed: list[Literal["staff"]] = Field(default_factory=list, description="who may be in a forbidden zone "
+                                            "without it being an intrusion (staff: people in high-visibility vests)")
 
     @model_validator(mode="after")
     def _kind_fields(self) -> "ZoneSpec":
+        if self.allowed and self.kind != "forbidden":
+            raise ValueError(f"allowed applies to forbidden zones only; zone {self.name!r} is {self.kind}")
         if self.kind == "one_way" and self.direction_deg is None:
             raise ValueError("a one_way zone needs direction_deg")
         if self.kind == "density" and self.capacity_per_m2 is None:
@@ -108,6 +114,64 @@ class StationSpec(_Strict):
 # --- people and cameras ---------------------------------------------------------------
 
 
+# Default appearance: four coarse clothing styles (BGR), shared skin and hair palettes.
+_DEFAULT_GROUPS = (
+    ("dark_formal", 0.3, ((40, 40, 40), (60, 50, 40), (90, 60, 30), (30, 30, 80), (70, 70, 70)),
+     ((30, 30, 30), (50, 40, 30), (70, 70, 70))),
+    ("light_casual", 0.3, ((200, 200, 200), (180, 130, 70), (70, 160, 200), (90, 180, 120), (170, 170, 150)),
+     ((120, 80, 40), (60, 60, 60), (150, 150, 150))),
+    ("bright", 0.2, ((40, 40, 200), (40, 180, 240), (200, 80, 40), (160, 60, 160), (60, 200, 60)),
+     ((110, 70, 30), (40, 40, 40), (90, 90, 90))),
+    ("coats", 0.2, ((120, 160, 190), (80, 110, 140), (100, 120, 120), (60, 90, 120), (140, 170, 200)),
+     ((40, 50, 60), (30, 30, 30), (100, 110, 120))),
+)
+_DEFAULT_SKIN = ((180, 200, 240), (140, 170, 220), (100, 140, 190), (70, 100, 150), (50, 70, 110))
+_DEFAULT_HAIR = ((20, 20, 20), (30, 40, 60), (40, 70, 110), (120, 150, 180), (150, 150, 150))
+
+
+class AppearanceGroupSpec(_Strict):
+    """One clothing style: a share of the crowd and the palettes its people are dressed from."""
+
+    name: str
+    weight: float = Field(gt=0, description="relative share of the people drawn from this group")
+    shirt_palette: list[BGR] = Field(min_length=1, description="BGR colours of tops (one drawn per person, uniformly)")
+    trousers_palette: list[BGR] = Field(min_length=1, description="BGR colours of trousers and skirts")
+    skin_palette: list[BGR] | None = Field(None, min_length=1, description="BGR skin tones (None: the shared palette)")
+    hair_palette: list[BGR] | None = Field(None, min_length=1, description="BGR hair colours (None: the shared palette)")
+
+
+def _default_groups() -> list[AppearanceGroupSpec]:
+    return [AppearanceGroupSpec(name=n, weight=w, shirt_palette=list(s), trousers_palette=list(t))
+            for n, w, s, t in _DEFAULT_GROUPS]
+
+
+class AppearanceSpec(_Strict):
+    """The distribution of looks in the crowd (:func:`sim.appearance.sample_appearance` draws from it).
+
+    A person's group is drawn with probability weight / sum of weights; its index in
+    ``groups`` is the person's ``appearance_group`` in the crowd state and the annotations.
+    """
+
+    groups: list[AppearanceGroupSpec] = Field(default_factory=_default_groups, min_length=1, max_length=1000)
+    skin_palette: list[BGR] = Field(default_factory=lambda: list(_DEFAULT_SKIN), min_length=1,
+                                    description="BGR skin tones shared by the groups that do not set their own")
+    hair_palette: list[BGR] = Field(default_factory=lambda: list(_DEFAULT_HAIR), min_length=1,
+                                    description="BGR hair colours shared by the groups that do not set their own")
+    jitter: int = Field(12, ge=0, le=64, description="[grey levels] uniform per-channel jitter added to every drawn colour")
+
+    @field_validator("groups")
+    @classmethod
+    def _unique_names(cls, v):
+        names = [g.name for g in v]
+        if len(set(names)) != len(names):
+            raise ValueError(f"appearance group names must be unique; got {names}")
+        return v
+
+    def group_names(self) -> list[str]:
+        """Names of the groups, indexed by ``appearance_group``."""
+        return [g.name for g in self.groups]
+
+
 class CrowdSpec(_Strict):
     speed_mean_mps: float = Field(1.34, gt=0, description="[m/s] mean desired speed (v0), Weidmann 1993")
     speed_std_mps: float = Field(0.26, ge=0, description="[m/s] spread of desired speeds")
@@ -118,6 +182,7 @@ class CrowdSpec(_Strict):
     wait_fraction: float = Field(0.3, ge=0, le=1, description="share of arrivals that stop and wait a while")
     wait_s: tuple[float, float] = Field((5.0, 30.0), description="[s] range of waiting times")
     max_agents: int = Field(3000, gt=0, description="arrivals beyond this many agents present are dropped")
+    appearance: AppearanceSpec = Field(default_factory=AppearanceSpec, description="clothing groups, palettes and their shares")
 
 
 class CameraSpec(_Strict):
@@ -148,20 +213,122 @@ class CameraSpec(_Strict):
         return self
 
 
+class OccluderSpec(_Strict):
+    """A flat vertical panel (a sign, a hanging information board) that hides whatever stands behind it.
+
+    It is drawn only: pedestrians walk through it, so a panel that reaches the floor should
+    stand on an obstacle of the station. Visible fractions in the annotations account for it.
+    """
+
+    center: Point3 = Field(description="[m] centre of the panel (x, y, z); z is the height of its centre above the floor")
+    size: tuple[float, float] = Field(description="[m] width and height of the panel")
+    yaw_deg: float = Field(0.0, description="[deg] direction the panel's face points, ccw from +x; its width runs along yaw_deg + 90")
+    colour_bgr: BGR = Field((120, 62, 18), description="BGR colour of the panel's face")
+
+    @model_validator(mode="after")
+    def _fits(self) -> "OccluderSpec":
+        w, h = self.size
+        if not (w > 0 and h > 0):
+            raise ValueError(f"size must be two positive lengths [m]; got {list(self.size)}")
+        if self.center[2] - h / 2 < -1e-9:
+            raise ValueError(f"the panel reaches below the floor: center z={self.center[2]:g} m must be >= size[1] / 2 = {h / 2:g} m")
+        return self
+
+
 class RenderSpec(_Strict):
+    """How the camera sees the scene: lighting, optics, sensor and compression.
+
+    Every effect has a severity whose default is off (or the plain daylight look), so that an
+    evaluation can sweep one effect at a time: ``brightness``, ``lighting``,
+    ``flicker_depth``, ``light_out_factor``, ``noise_std``, ``shot_noise_std``, ``blur_px``,
+    ``motion_blur_px``, ``jpeg_quality`` or ``bitrate_kbps``, ``shake_px``, ``lens_k1`` /
+    ``lens_k2`` and ``occluders``. :mod:`sim.effects` documents the models.
+    """
+
     brightness: float = Field(1.0, gt=0, le=2, description="global lighting gain (1 = daylight hall)")
-    noise_std: float = Field(2.0, ge=0, le=50, description="[grey levels] Gaussian sensor noise")
-    blur_px: float = Field(0.0, ge=0, le=10, description="[px] Gaussian blur sigma (focus, motion)")
+    lighting: Literal["day", "evening", "night"] = Field(
+        "day", description="lighting preset (sim.effects.LIGHTING_PRESETS): day is neutral; evening is warm, "
+                           "0.6x as bright, less contrast, 2x sensor gain; night is cold, 0.35x, flat, 4x sensor gain")
+    flicker_hz: float = Field(0.0, ge=0, le=1000, description="[Hz] frequency of a flickering light (sampled at the "
+                                                               "frame times: above fps/2 it aliases, as on a real camera)")
+    flicker_depth: float = Field(0.0, ge=0, le=1, description="share of the light lost at the flicker's dark phase (0 = steady)")
+    light_out_at_s: float | None = Field(None, ge=0, description="[s] time at which a light goes out (None: never)")
+    light_out_region: tuple[float, float, float, float] = Field(
+        (0.0, 0.0, 1.0, 1.0), description="[fractions of the image width, height] x0, y0, x1, y1 of the part of the "
+                                          "image that light lit (the whole image by default)")
+    light_out_factor: float = Field(0.3, ge=0, le=1, description="brightness left in light_out_region once the light is out")
+    noise_std: float = Field(2.0, ge=0, le=50, description="[grey levels] Gaussian sensor read noise (signal-independent)")
+    shot_noise_std: float = Field(0.0, ge=0, le=50, description="[grey levels] photon shot noise at grey level 128 and "
+                                                                 "unit sensor gain; its variance grows with level x gain")
+    blur_px: float = Field(0.0, ge=0, le=10, description="[px] Gaussian blur sigma (focus)")
+    motion_blur_px: float = Field(0.0, ge=0, le=50, description="[px] length of a straight motion-blur streak "
+                                                                 "(image speed x exposure time)")
+    motion_blur_deg: float = Field(0.0, ge=-360, le=360, description="[deg] direction of the streak in the image: "
+                                                                     "0 horizontal, 90 vertical (fastest at multiples of 90)")
     jpeg_quality: int = Field(85, ge=0, le=100, description="JPEG round trip quality; 0 turns it off")
+    bitrate_kbps: float | None = Field(None, gt=0, le=100_000, description="[kbit/s] bitrate of an MJPEG stream: the JPEG "
+                                       "quality is chosen once per camera so that a frame of the empty station fits "
+                                       "bitrate / fps; overrides jpeg_quality")
     shake_px: float = Field(0.0, ge=0, le=20, description="[px] camera shake amplitude")
+    lens_k1: float = Field(0.0, ge=-1, le=1, description="radial lens distortion k1 (OpenCV's model, coordinates "
+                                                         "normalised by the focal length; < 0 barrel, > 0 pincushion)")
+    lens_k2: float = Field(0.0, ge=-1, le=1, description="radial lens distortion k2 (the r^4 term)")
+    occluders: list[OccluderSpec] = Field(default_factory=list, description="signs and hanging panels in front of people")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> "RenderSpec":
+        x0, y0, x1, y1 = self.light_out_region
+        if not (0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1):
+            raise ValueError(f"light_out_region must be x0, y0, x1, y1 with 0 <= x0 < x1 <= 1 and 0 <= y0 < y1 <= 1; "
+                             f"got {list(self.light_out_region)}")
+        if self.flicker_depth > 0 and self.flicker_hz == 0:
+            raise ValueError(f"flicker_depth={self.flicker_depth:g} needs flicker_hz > 0; got flicker_hz=0")
+        return self
 
 
 # --- injected events -------------------------------------------------------------------
+#
+# Each event type of the decree that a scenario can stage has one class here, all in the
+# discriminated union ``EventSpec`` (key ``type``). ``excessive_density`` is not staged: it
+# arises from ``station.zones`` of kind density (trains and arrivals fill them). Ground truth
+# never comes from the spec itself: the recorder (:mod:`sim.truth`) applies each type's
+# rule to what the simulation does, and names an instance after the event that caused it.
 
 
 class _EventBase(_Strict):
     at_s: float = Field(description="[s] when the behaviour starts")
     id: str | None = None
+
+
+class _ActorEvent(_EventBase):
+    """One person acts at a place: ``agent: new`` brings a person from ``start`` to ``at``
+    in time for ``at_s`` (standing there if early, acting on arrival if late);
+    ``agent: nearest`` takes the free pedestrian nearest to ``at`` at ``at_s``, who acts
+    where it stands (a new person appears at ``at`` when nobody is present)."""
+
+    at: Point2 = Field(description="[m] where the person acts (on the walkable floor)")
+    agent: Literal["new", "nearest"] = Field("new", description="a new person, or the pedestrian nearest to at")
+    start: Point2 | None = Field(None, description="[m] where a new person appears (default: at itself, at at_s)")
+    exit: str | None = Field(None, description="exit to leave by afterwards (nearest if not given)")
+
+
+class _WalkEvent(_EventBase):
+    """One person walks ``path``: a new person appearing at ``at`` at ``at_s``, or (``agent:
+    nearest``) the free pedestrian nearest to ``at`` at ``at_s``, who drops its own plan."""
+
+    at: Point2 = Field(description="[m] where the person appears, or the point its nearest pedestrian is taken from")
+    agent: Literal["new", "nearest"] = Field("new", description="a new person, or the pedestrian nearest to at")
+    path: list[Point2] = Field(default_factory=list, description="[m] waypoints walked in order (straight lines)")
+    speed_mps: float | None = Field(None, gt=0, le=6, description="[m/s] desired walking speed (default: the person's own)")
+    exit: str | None = Field(None, description="exit to leave by after the last waypoint (nearest if not given)")
+
+
+class _CarryEvent(_WalkEvent):
+    """A person carries a long object along ``path`` and may raise it (``prop_raise`` 0 -> 1)."""
+
+    raise_at_s: float | None = Field(None, ge=0, description="[s] when the object is raised to the shoulder (None: never)")
+    raise_s: float = Field(0.8, gt=0, le=10, description="[s] time the raise takes (prop_raise ramps 0 -> 1)")
+    hold_s: float | None = Field(None, gt=0, description="[s] time held raised before lowering it (None: until the end)")
 
 
 class IntrusionEvent(_EventBase):
@@ -175,7 +342,262 @@ class IntrusionEvent(_EventBase):
     exit: str | None = Field(None, description="exit to leave by afterwards (nearest if not given)")
 
 
-EventSpec = Annotated[Union[IntrusionEvent], Field(discriminator="type")]
+class FallEvent(_ActorEvent):
+    """A person falls at ``at`` (posture FALLING for ``fall_s``, progress 0 -> 1) and lies there
+    (LYING); ground truth runs from the start of the fall to the end of lying."""
+
+    type: Literal["person_on_ground"]
+    fall_s: float = Field(1.0, gt=0, le=5, description="[s] duration of the fall, upright to flat")
+    lie_s: float | None = Field(None, gt=0, description="[s] time on the ground before getting up (None: to the end)")
+    motion: Literal["still", "weak"] = Field("weak", description="lies still, or moves weakly (slow small turns)")
+
+
+class AbandonedObjectEvent(_ActorEvent):
+    """A person sets a carried object down at ``at`` (crouching briefly) and walks out by ``exit``.
+
+    Ground truth starts once the owner has been farther than ``truth.abandoned_distance_m``
+    for ``truth.abandoned_after_s`` (or gone from the station)."""
+
+    type: Literal["abandoned_object"]
+    object: Literal["bag", "suitcase", "backpack"] = Field("bag", description="what is carried and left")
+    colour_bgr: BGR | None = Field(None, description="BGR colour of the object (default: drawn from a dark palette)")
+    linger_s: float = Field(0.0, ge=0, description="[s] the owner stands beside the object this long before leaving")
+
+
+class CrowdMovementEvent(_EventBase):
+    """A sudden surge or dispersal: the people within ``radius_m`` of ``at`` run radially away
+    from it (or toward it) at ``speed_mps`` for ``run_s``, then leave by the nearest exit."""
+
+    type: Literal["crowd_movement"]
+    at: Point2 = Field(description="[m] the point the crowd flees from (away) or rushes to (toward)")
+    direction: Literal["away", "toward"] = Field("away", description="dispersal (away) or surge (toward)")
+    radius_m: float = Field(6.0, gt=0, le=100, description="[m] people within this distance of at take part")
+    min_agents: int = Field(10, ge=2, le=10_000, description="at least this many take part: the nearest ones when fewer stand within radius_m")
+    speed_mps: tuple[float, float] = Field((2.5, 4.0), description="[m/s] range of the runners' desired speeds (uniform)")
+    run_s: float = Field(6.0, gt=0, le=120, description="[s] time they run before heading for an exit")
+
+
+class WrongWayEvent(_WalkEvent):
+    """A person walks ``path`` against a one_way zone's direction (see :class:`_WalkEvent`).
+
+    Ground truth: velocity more than ``truth.wrong_way_angle_deg`` off the allowed direction,
+    faster than ``truth.wrong_way_min_speed_mps``, for ``truth.wrong_way_min_s`` inside the zone."""
+
+    type: Literal["wrong_way"]
+
+
+class FireEvent(_EventBase):
+    """A fire starts at ``at``: flames that grow over ``grow_s``, smoke after ``smoke_delay_s``;
+    people within ``flee_radius_m`` run away from it."""
+
+    type: Literal["fire"]
+    at: Point2 = Field(description="[m] centre of the burning area (on the walkable floor)")
+    grow_s: float = Field(20.0, gt=0, le=3600, description="[s] time for the flames to reach full size")
+    flame_radius_m: tuple[float, float] = Field((0.15, 0.8), description="[m] flame base radius at ignition and at full size")
+    flame_height_m: float = Field(1.2, gt=0, le=10, description="[m] mean flame height at full size (grows with the radius)")
+    smoke_delay_s: float = Field(5.0, ge=0, description="[s] time from ignition to the first smoke")
+    smoke_ramp_s: float = Field(15.0, gt=0, description="[s] time for the smoke to reach full density and spread")
+    smoke_radius_m: float = Field(5.0, gt=0, le=100, description="[m] horizontal spread of the smoke at full size")
+    smoke_density: float = Field(0.8, gt=0, le=1, description="opacity of the smoke at full density")
+    flee_radius_m: float = Field(5.0, ge=0, le=100, description="[m] people closer than this to the fire run away (0: nobody)")
+    out_s: float | None = Field(None, gt=0, description="[s] burning time before it is put out (None: burns to the end)")
+
+
+class WeaponEvent(_CarryEvent):
+    """A person carries a long rigid object (a rifle) from ``at_s`` on and may raise it to aim.
+
+    Ground truth (``presence or use``) starts at the first moment the carrier is seen with
+    the object, ``at_s``, and lasts while it carries it."""
+
+    type: Literal["weapon"]
+
+
+EVENT_CLASSES = (IntrusionEvent, FallEvent, AbandonedObjectEvent, CrowdMovementEvent, WrongWayEvent, FireEvent,
+                 WeaponEvent)
+EventSpec = Annotated[Union[EVENT_CLASSES], Field(discriminator="type")]
+
+
+# --- distractors (hard negatives) ---------------------------------------------------------
+#
+# Behaviours and scene items that look like an event to a detector but are not one under
+# the ground-truth rules. People-driven ones reuse the shapes above; static ones (posters,
+# lights) are drawn by the renderer straight from ``scenario.distractors``.
+
+
+class SittingDistractor(_ActorEvent):
+    """A person sits down on the floor or on a bench (posture SITTING, progress 0 -> 1 while
+    sitting down, 1 seated, 1 -> 0 getting up), then walks on. Not a person on the ground."""
+
+    type: Literal["sitting"]
+    on: Literal["floor", "bench"] = Field("floor", description="on the floor, or on a bench (seat 0.45 m high) at at")
+    duration_s: float | None = Field(20.0, gt=0, description="[s] time seated (None: to the end)")
+    facing_deg: float | None = Field(None, description="[deg] direction the seated person (and a bench) faces, ccw from +x")
+
+
+class CrouchingDistractor(_ActorEvent):
+    """A person crouches (tying a shoe, picking something up; posture CROUCHING, progress
+    0 -> 1 -> 0) and walks on."""
+
+    type: Literal["crouching"]
+    duration_s: float = Field(3.0, gt=0, le=600, description="[s] whole crouch, down and up included")
+    down_s: float = Field(0.6, gt=0, le=5, description="[s] time to go down (and to come up)")
+
+
+class BagWithOwnerDistractor(_ActorEvent):
+    """A person sets a bag down at ``at`` and stays beside it for ``duration_s``, then picks
+    it up and walks on. Not abandoned."""
+
+    type: Literal["bag_with_owner"]
+    object: Literal["bag", "suitcase", "backpack"] = Field("bag", description="what is set down")
+    colour_bgr: BGR | None = Field(None, description="BGR colour of the object (default: drawn from a dark palette)")
+    duration_s: float = Field(20.0, gt=0, description="[s] time the object stays on the floor")
+
+
+class QueueDistractor(_EventBase):
+    """An orderly queue: ``count`` people stand in ``files`` lines behind ``head``; every
+    ``service_s`` the first person leaves by ``exit`` and the others step forward. With
+    ``luggage_share`` people carry suitcases that they set down while standing."""
+
+    type: Literal["queue"]
+    head: Point2 = Field(description="[m] where the first person of the (first) line stands")
+    direction_deg: float = Field(description="[deg] direction from the head to the tail of the queue, ccw from +x")
+    count: int = Field(ge=1, le=500, description="people in the queue when it forms")
+    spacing_m: float = Field(0.7, ge=0.45, le=3, description="[m] distance between consecutive people of a line")
+    files: int = Field(1, ge=1, le=10, description="number of parallel lines")
+    file_spacing_m: float = Field(0.7, ge=0.45, le=3, description="[m] distance between the lines")
+    service_s: float = Field(10.0, gt=0, description="[s] time between two people leaving the head of the queue")
+    exit: str | None = Field(None, description="exit the served people leave by (nearest if not given)")
+    luggage_share: float = Field(0.0, ge=0, le=1, description="share of the people with a suitcase they set down while standing")
+
+
+class StaffInZoneDistractor(_EventBase):
+    """A staff member in a high-visibility vest walks into a forbidden zone that allows staff
+    (``allowed: [staff]``), stays and comes back, like :class:`IntrusionEvent`."""
+
+    type: Literal["staff_in_zone"]
+    start: Point2 = Field(description="[m] where the person appears (on the walkable floor)")
+    path: list[Point2] = Field(min_length=1, description="[m] waypoints walked in order")
+    dwell_s: float = Field(5.0, ge=0, description="[s] time spent standing at waypoint dwell_index")
+    dwell_index: int = Field(-1, description="which waypoint of path to stand at (negative counts from the end)")
+    exit: str | None = Field(None, description="exit to leave by afterwards (nearest if not given)")
+
+
+class SafetyLineDistractor(_ActorEvent):
+    """A person stands still at ``at``, on the painted safety line near the platform edge
+    (on the platform, not in the forbidden zone), for ``duration_s``."""
+
+    type: Literal["safety_line_standing"]
+    duration_s: float = Field(10.0, gt=0, description="[s] time standing there")
+
+
+class TurnBackDistractor(_EventBase):
+    """At ``at_s`` the walking pedestrian nearest to ``at`` turns round and walks back for
+    ``turn_s``, then goes on its way: shorter than ``truth.wrong_way_min_s``, not wrong way."""
+
+    type: Literal["turn_back"]
+    at: Point2 = Field(description="[m] the walker nearest to this point turns round")
+    turn_s: float = Field(1.0, gt=0, le=60, description="[s] time spent walking back")
+
+
+class CrossingDistractor(_WalkEvent):
+    """A person walks ``path`` across a one_way zone, perpendicular to its direction."""
+
+    type: Literal["crossing"]
+
+
+class RunForTrainDistractor(_EventBase):
+    """The ``count`` free pedestrians nearest to ``at`` run to ``exit`` (a departing train's
+    doors, the stairs) at ``speed_mps``: too few for a crowd movement."""
+
+    type: Literal["run_for_train"]
+    at: Point2 = Field(description="[m] the runners are the pedestrians nearest to this point")
+    count: int = Field(3, ge=1, le=100, description="number of runners")
+    exit: str = Field(description="exit the runners run to")
+    speed_mps: tuple[float, float] = Field((2.5, 3.5), description="[m/s] range of the runners' desired speeds (uniform)")
+
+
+class CarrierDistractor(_CarryEvent):
+    """A person carries an umbrella, a cane or a guitar case (and may raise or point it)."""
+
+    type: Literal["carrier"]
+    prop: Literal["umbrella", "cane", "guitar_case"] = Field(description="the object carried")
+
+
+class _WallItem(_Strict):
+    """A flat rectangle on a wall (or a ceiling), drawn by the renderer."""
+
+    id: str | None = None
+    center: Point3 = Field(description="[m] centre of the item (x, y, z); z is the height of its centre above the floor")
+    size: tuple[float, float] = Field(description="[m] width and height of the item")
+    yaw_deg: float = Field(0.0, description="[deg] direction the item's face points, ccw from +x; its width runs along yaw_deg + 90")
+
+    @model_validator(mode="after")
+    def _fits(self) -> "_WallItem":
+        w, h = self.size
+        if not (w > 0 and h > 0):
+            raise ValueError(f"size must be two positive lengths [m]; got {list(self.size)}")
+        if self.center[2] - h / 2 < -1e-9:
+            raise ValueError(f"the item reaches below the floor: center z={self.center[2]:g} m must be >= size[1] / 2 = {h / 2:g} m")
+        return self
+
+
+class PosterDistractor(_WallItem):
+    """A static advertising poster (red, orange, yellow: fire colours) on a wall."""
+
+    type: Literal["poster"]
+    colour_bgr: BGR = Field((30, 40, 220), description="BGR main colour of the poster")
+    accent_bgr: BGR = Field((40, 200, 250), description="BGR second colour (stripes, lettering)")
+
+
+class FlickeringLightDistractor(_WallItem):
+    """A light panel on a wall or ceiling whose brightness flickers (a failing tube)."""
+
+    type: Literal["flickering_light"]
+    mount: Literal["wall", "ceiling"] = Field("wall", description="on a wall (faces yaw_deg) or on the ceiling (faces down)")
+    colour_bgr: BGR = Field((150, 220, 255), description="BGR colour of the light when fully on (warm white)")
+    flicker_hz: float = Field(6.0, gt=0, le=100, description="[Hz] mean rate of the brightness changes")
+    depth: float = Field(0.8, gt=0, le=1, description="share of the brightness lost at the dark phase")
+    glow_m: float = Field(1.5, ge=0, le=20, description="[m] radius of the light pool it throws on the floor and walls")
+
+
+class OrangeClothingDistractor(_Strict):
+    """A share of the crowd wears flame-coloured tops (an appearance override)."""
+
+    type: Literal["orange_clothing"]
+    id: str | None = None
+    share: float = Field(0.1, gt=0, le=1, description="share of the people (present at t = 0 and arriving) dressed so")
+    colour_bgr: BGR = Field((0, 120, 255), description="BGR colour of the tops (jittered per person)")
+
+
+DISTRACTOR_CLASSES = (SittingDistractor, CrouchingDistractor, BagWithOwnerDistractor, QueueDistractor,
+                      StaffInZoneDistractor, SafetyLineDistractor, TurnBackDistractor, CrossingDistractor,
+                      RunForTrainDistractor, CarrierDistractor, PosterDistractor, FlickeringLightDistractor,
+                      OrangeClothingDistractor)
+DistractorSpec = Annotated[Union[DISTRACTOR_CLASSES], Field(discriminator="type")]
+
+
+def _type_name(cls) -> str:
+    return cls.model_fields["type"].annotation.__args__[0]
+
+
+EVENT_TYPE_NAMES = tuple(_type_name(c) for c in EVENT_CLASSES)
+DISTRACTOR_TYPE_NAMES = tuple(_type_name(c) for c in DISTRACTOR_CLASSES)
+
+
+class TruthSpec(_Strict):
+    """The ground-truth rules that have constants (:class:`sim.truth.TruthRules`)."""
+
+    abandoned_distance_m: float = Field(3.0, gt=0, description="[m] an object is unattended while its owner is farther than this")
+    abandoned_after_s: float = Field(10.0, ge=0, description="[s] unattended this long, an object is abandoned")
+    wrong_way_angle_deg: float = Field(90.0, ge=0, lt=180, description="[deg] least deviation of the velocity from the allowed direction")
+    wrong_way_min_speed_mps: float = Field(0.3, ge=0, description="[m/s] slower movement is not walking the wrong way")
+    wrong_way_min_s: float = Field(1.5, ge=0, description="[s] shortest wrong-way walk that counts")
+    wrong_way_merge_gap_s: float = Field(1.0, ge=0, description="[s] wrong-way runs of one person closer than this merge")
+    crowd_speed_mps: float = Field(2.2, gt=0, description="[m/s] a person moving faster than this is running")
+    crowd_radius_m: float = Field(5.0, gt=0, description="[m] runners within this distance of one runner form a crowd")
+    crowd_min_agents: int = Field(8, ge=2, description="least number of runners within crowd_radius_m for a crowd movement")
+    crowd_min_s: float = Field(1.0, ge=0, description="[s] shortest crowd movement that counts")
+    crowd_merge_gap_s: float = Field(1.0, ge=0, description="[s] crowd-movement runs closer than this merge")
 
 
 # --- the scenario ----------------------------------------------------------------------
@@ -192,13 +614,12 @@ class Scenario(_Strict):
     cameras: list[CameraSpec] = Field(min_length=1)
     render: RenderSpec = RenderSpec()
     events: list[EventSpec] = Field(default_factory=list)
+    distractors: list[DistractorSpec] = Field(default_factory=list, description="hard negatives: look-alikes of events")
+    truth: TruthSpec = Field(default_factory=TruthSpec, description="constants of the ground-truth rules")
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Scenario":
         _station_checks(self)
-        for i, ev in enumerate(self.events):
-            if not 0 <= ev.at_s <= self.duration_s:
-                raise _LocError(("events", i, "at_s"), f"must be within [0, duration_s={self.duration_s:g}]; got {ev.at_s:g}")
         entrances = {p.name for p in self.station.entrances}
         exits = {p.name for p in self.station.exits}
         for i, tr in enumerate(self.station.trains):
@@ -208,17 +629,73 @@ class Scenario(_Strict):
                 raise _LocError(("station", "trains", i, "exit"), f"must name an exit ({', '.join(sorted(exits))}); got {tr.exit!r}")
             if tr.at_s > self.duration_s:
                 raise _LocError(("station", "trains", i, "at_s"), f"must be within [0, duration_s={self.duration_s:g}]; got {tr.at_s:g}")
-        for i, ev in enumerate(self.events):
-            if isinstance(ev, IntrusionEvent) and not -len(ev.path) <= ev.dwell_index < len(ev.path):
-                raise _LocError(("events", i, "dwell_index"), f"must index path (length {len(ev.path)}); got {ev.dwell_index}")
-            if isinstance(ev, IntrusionEvent) and ev.exit is not None and ev.exit not in exits:
-                raise _LocError(("events", i, "exit"), f"must name an exit ({', '.join(sorted(exits))}); got {ev.exit!r}")
+        self._check_events_and_distractors()
         names = [c.name for c in self.cameras]
         if len(set(names)) != len(names):
             raise _LocError(("cameras",), f"camera names must be unique; got {names}")
         if (self.station.entrances or self.station.trains or self.crowd.initial_count) and not self.station.exits:
             raise _LocError(("station", "exits"), "people arrive but there is no exit; add at least one")
         return self
+
+    def _check_events_and_distractors(self) -> None:
+        """Places on the floor, exits that exist, times within the run, consistent ranges."""
+        from sim.geometry import points_in_polygon
+
+        walkable = np.asarray(self.station.walkable, dtype=np.float64)
+        obstacles = [np.asarray(o, dtype=np.float64) for o in self.station.obstacles]
+        exits = {p.name for p in self.station.exits}
+        one_way = [z for z in self.station.zones if z.kind == "one_way"]
+
+        def on_floor(key: tuple, point, what: str = "point") -> None:
+            p = np.asarray(point, dtype=np.float64)[None]
+            shown = f"({point[0]:g}, {point[1]:g})"
+            if not points_in_polygon(p, walkable)[0]:
+                raise _LocError(key, f": {what} {shown} is outside station.walkable")
+            for k, obs in enumerate(obstacles):
+                if points_in_polygon(p, obs)[0]:
+                    raise _LocError(key, f": point {shown} is inside station.obstacles[{k}]")
+
+        def check_exit(key: tuple, name) -> None:
+            if name is not None and name not in exits:
+                raise _LocError(key, f"must name an exit ({', '.join(sorted(exits)) or 'none defined'}); got {name!r}")
+
+        def check_range(key: tuple, lo_hi, unit: str) -> None:
+            lo, hi = lo_hi
+            if not 0 < lo <= hi:
+                raise _LocError(key, f"must be [low, high] with 0 < low <= high {unit}; got {list(lo_hi)}")
+
+        for section, items in (("events", self.events), ("distractors", self.distractors)):
+            for i, ev in enumerate(items):
+                at_s = getattr(ev, "at_s", None)
+                if at_s is not None and not 0 <= at_s <= self.duration_s:
+                    raise _LocError((section, i, "at_s"), f"must be within [0, duration_s={self.duration_s:g}]; got {at_s:g}")
+                for key in ("at", "start", "head"):
+                    point = getattr(ev, key, None)
+                    if point is not None and not isinstance(ev, (IntrusionEvent, StaffInZoneDistractor)):
+                        on_floor((section, i, key), point)
+                if isinstance(ev, _WalkEvent):
+                    for k, point in enumerate(ev.path):
+                        on_floor((section, i, "path", k), point)
+                if isinstance(ev, (IntrusionEvent, StaffInZoneDistractor)):
+                    if not -len(ev.path) <= ev.dwell_index < len(ev.path):
+                        raise _LocError((section, i, "dwell_index"), f"must index path (length {len(ev.path)}); got {ev.dwell_index}")
+                check_exit((section, i, "exit"), getattr(ev, "exit", None))
+                if isinstance(ev, _CarryEvent) and ev.raise_at_s is not None and ev.raise_at_s < ev.at_s:
+                    raise _LocError((section, i, "raise_at_s"), f"must be >= at_s={ev.at_s:g}; got {ev.raise_at_s:g}")
+                if isinstance(ev, (CrowdMovementEvent, RunForTrainDistractor)):
+                    check_range((section, i, "speed_mps"), ev.speed_mps, "m/s")
+                if isinstance(ev, FireEvent):
+                    check_range((section, i, "flame_radius_m"), ev.flame_radius_m, "m")
+                if isinstance(ev, (WrongWayEvent, TurnBackDistractor, CrossingDistractor)) and not one_way:
+                    raise _LocError((section, i, "type"), f"{ev.type} needs a one_way zone in station.zones; got none")
+                if isinstance(ev, QueueDistractor):
+                    a = math.radians(ev.direction_deg)
+                    along = np.array([math.cos(a), math.sin(a)])
+                    side = np.array([-along[1], along[0]])
+                    per_file = -(-ev.count // ev.files)
+                    for f in range(ev.files):
+                        tail = np.asarray(ev.head) + (per_file - 1) * ev.spacing_m * along + f * ev.file_spacing_m * side
+                        on_floor((section, i, "count"), (float(tail[0]), float(tail[1])), f"the tail of line {f}")
 
     # convenience ----------------------------------------------------------------------
     def camera(self, name: str) -> CameraSpec:
@@ -381,15 +858,19 @@ def _lookup(data: Any, loc: tuple) -> Any:
     return cur
 
 
+_UNION_TAGS = frozenset(EVENT_TYPE_NAMES + DISTRACTOR_TYPE_NAMES)
+
+
 def _format_validation_error(exc: ValidationError, data: dict, where: str) -> str:
     lines = []
     for err in exc.errors(include_url=False):
         ctx_err = (err.get("ctx") or {}).get("error")
         if isinstance(ctx_err, _LocError):
-            lines.append(f"{_loc_str(ctx_err.loc)} {ctx_err.msg}")
+            sep = "" if ctx_err.msg.startswith(":") else " "
+            lines.append(f"{_loc_str(ctx_err.loc)}{sep}{ctx_err.msg}")
             continue
         # drop the discriminator tag pydantic inserts into union paths (events.0.intrusion.x)
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in {e.value for e in EventType}))
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
         key = _loc_str(loc)
         etype = err["type"]
         if etype == "extra_forbidden":
@@ -402,8 +883,17 @@ def _format_validation_error(exc: ValidationError, data: dict, where: str) -> st
         msg = err["msg"]
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, "):]
-        if etype == "union_tag_invalid":
-            msg = f"event type must be one of {', '.join(sorted(t.value for t in (EventType.INTRUSION,)))} (more come with later versions)"
+        if etype in ("union_tag_invalid", "union_tag_not_found"):
+            if loc and loc[0] == "distractors":
+                msg = f"must be one of {', '.join(sorted(DISTRACTOR_TYPE_NAMES))}"
+            else:
+                msg = (f"must be one of {', '.join(sorted(EVENT_TYPE_NAMES))} "
+                       f"({EventType.EXCESSIVE_DENSITY.value} comes from station.zones of kind density)")
+            key = f"{key}.type"
+            received = (err.get("ctx") or {}).get("tag")
+            if received is None:
+                lines.append(f"{key}: missing required key; {msg}")
+                continue
         if isinstance(received, (dict, list)) and etype == "value_error":
             lines.append(f"{key}: {msg}")  # a whole-object check whose message names the values
         else:

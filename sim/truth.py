@@ -1,34 +1,66 @@
 """Ground truth in world coordinates, recorded while the simulation runs.
 
-The model feeds :meth:`TruthRecorder.observe` with every pedestrian's position after each
-step; the recorder turns the zones' rules into event instances (:class:`WorldEvent`):
+The model feeds :meth:`TruthRecorder.observe` with every pedestrian's position (and
+velocity, posture, carried object, vest), the objects on the floor and the fires after
+each step; the recorder applies one rule per event type and turns what it sees into event
+instances (:class:`WorldEvent`). The rules look at what happens, never at the script that
+made it happen: a staged event that does not play out (an intruder who never reaches the
+zone) yields nothing, and a look-alike (a person sitting down, staff in a vest) yields
+nothing because the rule says so. An instance whose people or object were registered by a
+staged event (:meth:`TruthRecorder.register_injected`) takes that event's id and
+``source='injected'``; the others are ``emergent``.
 
 * **intrusion**, per forbidden zone: every maximal run of observations during which one
-  person's position lies inside the zone, whatever that person was doing (an injected
-  intruder or anyone pushed there). ``t_start`` is the first observation inside,
-  ``t_end`` the last one.
+  person's position lies inside the zone, whatever that person was doing. ``t_start`` is
+  the first observation inside, ``t_end`` the last one. People in a high-visibility vest
+  do not count in a zone that allows staff.
 * **excessive_density**, per density zone: the density (persons inside / zone area) is
   averaged over a trailing window (``density_window_s``, observations with
   ``t - window < t_i <= t``); an instance is a maximal run of observations with the
   average above ``capacity_per_m2``; runs separated by less than ``merge_gap_s`` are merged,
   then runs shorter than ``min_duration_s`` are dropped. The peak average is kept.
+* **person_on_ground**, per person: a maximal run of observations in posture FALLING or
+  LYING that contains LYING (a fall that ends on the floor). Sitting and crouching are
+  other postures and never count. ``t_start`` is the first FALLING (or LYING) observation.
+* **wrong_way**, per one_way zone and person: observations inside the zone whose velocity
+  is faster than ``wrong_way_min_speed_mps`` and more than ``wrong_way_angle_deg`` off the
+  zone's direction; runs of one person closer than ``wrong_way_merge_gap_s`` merge, and
+  merged runs shorter than ``wrong_way_min_s`` are dropped.
+* **crowd_movement**: at an observation, the people faster than ``crowd_speed_mps``; when
+  at least ``crowd_min_agents`` of them lie within ``crowd_radius_m`` of one of them, the
+  crowd is moving (those people, the largest such group, are the crowd). Runs closer than
+  ``crowd_merge_gap_s`` merge; runs shorter than ``crowd_min_s`` are dropped.
+* **abandoned_object**, per object on the floor: the owner is *away* while farther than
+  ``abandoned_distance_m`` from it or gone from the station (an object without owner is
+  away from the start); the instance starts at the first observation at which the owner
+  has been away for ``abandoned_after_s`` and ends when the owner comes back or the object
+  is gone.
+* **weapon**, per person: a maximal run of observations carrying a rifle (``Prop.RIFLE``),
+  raised or not (the decree's "presence or use"). Umbrellas, canes and guitar cases are
+  other props and never count.
+* **fire**, per fire: from its first to its last observation.
 
-Counts are kept as integers; the average divides once per observation. It also samples
-world tracks ``(t, id, x, y, posture)`` every ``track_interval_s`` for :meth:`tracks_table`.
-Projection into cameras (boxes, visibility) happens downstream, in the renderer.
+Counts are kept as integers; the density average divides once per observation. The
+recorder also samples world tracks ``(t, id, x, y, posture)`` every ``track_interval_s``
+for :meth:`tracks_table`. Projection into cameras (boxes, visibility) happens downstream,
+in :func:`sim.annotate.camera_instances`.
 """
 
 from __future__ import annotations
 
 import math
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Literal
 
 import numpy as np
 
 from detectors.events import EventType
 from sim.geometry import as_polygon, points_in_polygon, polygon_area, polygon_centroid
+from sim.state import Posture, Prop
+
+_FALLING, _LYING = int(Posture.FALLING), int(Posture.LYING)
+_RIFLE = int(Prop.RIFLE)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -39,11 +71,16 @@ class WorldEvent:
     type: EventType
     t_start: float  #: [s] first observation of the event
     t_end: float  #: [s] last observation of the event
-    agent_ids: tuple[int, ...]  #: the people involved (for density: those in the zone at onset)
+    agent_ids: tuple[int, ...]  #: the people involved (density: those in the zone at onset; abandoned object: the owner)
     zone: str | None  #: the zone whose rule was broken
-    position_m: tuple[float, float]  #: [m] ground point at onset (the person, or the crowd's centre)
+    position_m: tuple[float, float]  #: [m] ground point at onset (the person, the object, the fire, the crowd's centre)
     source: Literal["injected", "emergent"]
     peak_density_per_m2: float | None = None  #: [persons/m²] highest window average (density only)
+    #: ids of the objects involved: ``ObjectState.ids`` for an abandoned object, ``FireState.ids`` for a fire
+    object_ids: tuple[int, ...] = ()
+    #: [m] width, depth, height of the object or the flames at onset, standing at ``position_m``
+    #: (places the event's box in a camera when it has no person to show)
+    size_m: tuple[float, float, float] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", EventType.parse(self.type))
@@ -51,6 +88,8 @@ class WorldEvent:
             raise ValueError(f"WorldEvent.source must be 'injected' or 'emergent'; got {self.source!r}")
         if not self.t_end >= self.t_start:
             raise ValueError(f"WorldEvent {self.id!r}: t_end must be >= t_start={self.t_start}; got {self.t_end}")
+        if self.size_m is not None and (len(self.size_m) != 3 or min(self.size_m) <= 0):
+            raise ValueError(f"WorldEvent {self.id!r}: size_m must be three lengths > 0 m; got {self.size_m!r}")
 
     @property
     def duration_s(self) -> float:
@@ -69,7 +108,41 @@ class WorldEvent:
         }
         if self.peak_density_per_m2 is not None:
             out["peak_density_per_m2"] = round(self.peak_density_per_m2, 6)
+        if self.object_ids:
+            out["object_ids"] = [int(o) for o in self.object_ids]
+        if self.size_m is not None:
+            out["size_m"] = [round(float(v), 4) for v in self.size_m]
         return out
+
+
+@dataclass(frozen=True, kw_only=True)
+class TruthRules:
+    """Constants of the ground-truth rules (the file form is ``sim.scenario.TruthSpec``)."""
+
+    abandoned_distance_m: float = 3.0  #: [m] an object is unattended while its owner is farther than this
+    abandoned_after_s: float = 10.0  #: [s] unattended this long, an object is abandoned
+    wrong_way_angle_deg: float = 90.0  #: [deg] least deviation of the velocity from the allowed direction
+    wrong_way_min_speed_mps: float = 0.3  #: [m/s] slower movement is not walking the wrong way
+    wrong_way_min_s: float = 1.5  #: [s] shortest wrong-way walk that counts
+    wrong_way_merge_gap_s: float = 1.0  #: [s] wrong-way runs of one person closer than this merge
+    crowd_speed_mps: float = 2.2  #: [m/s] a person moving faster than this is running
+    crowd_radius_m: float = 5.0  #: [m] runners within this distance of one runner form a crowd
+    crowd_min_agents: int = 8  #: least number of runners within crowd_radius_m
+    crowd_min_s: float = 1.0  #: [s] shortest crowd movement that counts
+    crowd_merge_gap_s: float = 1.0  #: [s] crowd-movement runs closer than this merge
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+                raise ValueError(f"TruthRules.{f.name} must be a finite number >= 0; got {v!r}")
+        if not self.wrong_way_angle_deg < 180:
+            raise ValueError(f"TruthRules.wrong_way_angle_deg must be < 180; got {self.wrong_way_angle_deg!r}")
+
+    @classmethod
+    def from_spec(cls, spec) -> "TruthRules":
+        """From an object with the same attribute names (``sim.scenario.TruthSpec``)."""
+        return cls(**{f.name: getattr(spec, f.name) for f in fields(cls)})
 
 
 @dataclass
@@ -80,6 +153,8 @@ class _Zone:
     hi: np.ndarray
     area_m2: float
     capacity_per_m2: float | None = None
+    allow_staff: bool = False
+    direction: np.ndarray | None = None  #: unit vector of the allowed direction (one_way)
 
 
 @dataclass
@@ -90,13 +165,61 @@ class _DensityState:
     runs: list = field(default_factory=list)
 
 
+class _AgentRuns:
+    """Maximal runs of observations during which a per-person condition holds.
+
+    ``open`` maps a person's id to ``[t_start, t_last, x, y, flag]`` (position at the
+    start; ``flag`` is any-of a second condition over the run); a person who is not seen
+    any more closes its run at its last observation.
+    """
+
+    def __init__(self) -> None:
+        self.open: dict[int, list] = {}
+        self.closed: list[tuple[int, float, float, float, float, bool]] = []  # (id, t0, t1, x, y, flag)
+
+    def update(self, t: float, ids: np.ndarray, pos: np.ndarray, flag: np.ndarray | None = None) -> None:
+        now = set()
+        for k, aid in enumerate(ids.tolist()):
+            now.add(aid)
+            f = bool(flag[k]) if flag is not None else False
+            run = self.open.get(aid)
+            if run is None:
+                self.open[aid] = [t, t, float(pos[k, 0]), float(pos[k, 1]), f]
+            else:
+                run[1] = t
+                run[4] = run[4] or f
+        if len(now) != len(self.open):
+            for aid in [a for a in self.open if a not in now]:
+                t0, t1, x, y, f = self.open.pop(aid)
+                self.closed.append((aid, t0, t1, x, y, f))
+
+    def all_runs(self, t_close: float) -> list[tuple[int, float, float, float, float, bool]]:
+        """Closed and open runs; open ones end at ``t_close`` (or their start, if later)."""
+        out = list(self.closed)
+        for aid, (t0, _t1, x, y, f) in self.open.items():
+            out.append((aid, t0, max(t_close, t0), x, y, f))
+        return out
+
+
+def _merge_runs(runs: list[list], gap_s: float) -> list[list]:
+    """Merge time-sorted runs ``[t0, t1, ...]`` whose gap is below ``gap_s`` (keeping the first's data)."""
+    merged: list[list] = []
+    for r in runs:
+        if merged and r[0] - merged[-1][1] < gap_s:
+            merged[-1][1] = max(merged[-1][1], r[1])
+        else:
+            merged.append(list(r))
+    return merged
+
+
 class TruthRecorder:
     """Turns observed positions into ground-truth event instances and world tracks.
 
     ``zones`` are objects with ``name``, ``kind`` (``"forbidden"``, ``"one_way"`` or
-    ``"density"``), ``polygon`` and ``capacity_per_m2`` (:class:`sim.scenario.ZoneSpec`).
-    ``track_interval_s`` is the sampling period of the world tracks (``None``: every
-    observation, ``0`` or less: no tracks).
+    ``"density"``), ``polygon``, ``capacity_per_m2``, ``direction_deg`` and optionally
+    ``allowed`` (:class:`sim.scenario.ZoneSpec`). ``track_interval_s`` is the sampling
+    period of the world tracks (``None``: every observation, ``0`` or less: no tracks).
+    ``rules`` holds the constants of the other rules (default :class:`TruthRules`).
     """
 
     def __init__(
@@ -107,6 +230,7 @@ class TruthRecorder:
         density_window_s: float = 2.0,
         merge_gap_s: float = 5.0,
         min_duration_s: float = 1.0,
+        rules: TruthRules | None = None,
     ) -> None:
         if not density_window_s > 0:
             raise ValueError(f"density_window_s must be > 0 s; got {density_window_s!r}")
@@ -116,13 +240,16 @@ class TruthRecorder:
         self.merge_gap_s = float(merge_gap_s)
         self.min_duration_s = float(min_duration_s)
         self.track_interval_s = track_interval_s
+        self.rules = rules or TruthRules()
         self._forbidden: list[_Zone] = []
         self._density: list[_Zone] = []
+        self._one_way: list[_Zone] = []
         for i, z in enumerate(zones):
             kind = getattr(z.kind, "value", z.kind)
             poly = as_polygon(z.polygon, field=f"zones[{i}].polygon")
             zone = _Zone(z.name, poly, poly.min(axis=0), poly.max(axis=0), polygon_area(poly))
             if kind == "forbidden":
+                zone.allow_staff = "staff" in (getattr(z, "allowed", None) or ())
                 self._forbidden.append(zone)
             elif kind == "density":
                 cap = getattr(z, "capacity_per_m2", None)
@@ -130,35 +257,91 @@ class TruthRecorder:
                     raise ValueError(f"zones[{i}] ({z.name!r}): a density zone needs capacity_per_m2 > 0; got {cap!r}")
                 zone.capacity_per_m2 = float(cap)
                 self._density.append(zone)
+            elif kind == "one_way":
+                deg = getattr(z, "direction_deg", None)
+                if deg is None or not math.isfinite(deg):
+                    raise ValueError(f"zones[{i}] ({z.name!r}): a one_way zone needs direction_deg; got {deg!r}")
+                a = math.radians(deg)
+                zone.direction = np.array([math.cos(a), math.sin(a)])
+                self._one_way.append(zone)
         # intrusion: per forbidden zone, open runs {agent id: [t_start, t_last, x, y]}
         self._open: list[dict[int, list]] = [{} for _ in self._forbidden]
         self._runs: list[tuple[int, int, float, float, float, float]] = []  # (zone, id, t0, t1, x, y)
         self._dens = [_DensityState() for _ in self._density]
-        self._injected: dict[int, str] = {}
+        self._wrong = [_AgentRuns() for _ in self._one_way]
+        self._ground = _AgentRuns()  # flag: LYING seen
+        self._weapon = _AgentRuns()
+        # crowd movement: runs [t0, t1, onset ids, onset centre, all ids seen]
+        self._crowd_open: list | None = None
+        self._crowd_runs: list[list] = []
+        # abandoned objects: per object id {away_since, open run, runs, last t, owner, pos, size}
+        self._objects: dict[int, dict] = {}
+        self._object_runs: list[tuple[int, int, float, float, float, float, tuple]] = []  # (obj, owner, t0, t1, x, y, size)
+        # fires: per fire id [t0, t1, x, y, size at onset]
+        self._fires: dict[int, list] = {}
+        self._injected: dict[tuple[EventType, int], str] = {}
+        self._injected_objects: dict[tuple[EventType, int], str] = {}
         self._t_last: float | None = None
         self._track_k = -1
         self._tracks: list[tuple[np.ndarray, ...]] = []
+        self._cos_wrong = math.cos(math.radians(self.rules.wrong_way_angle_deg))
 
-    def register_injected(self, agent_id: int, event_id: str) -> None:
-        """Mark ``agent_id`` as the actor of the injected event ``event_id``: its intrusions
-        carry that id and ``source='injected'``."""
-        self._injected[int(agent_id)] = event_id
+    def register_injected(self, agent_id: int, event_id: str, event_type: EventType | str = EventType.INTRUSION) -> None:
+        """Mark ``agent_id`` as an actor of the staged event ``event_id``: its instances of
+        ``event_type`` carry that id and ``source='injected'``."""
+        self._injected[(EventType.parse(event_type), int(agent_id))] = event_id
+
+    def register_injected_object(self, object_id: int, event_id: str, event_type: EventType | str) -> None:
+        """Mark object (or fire) ``object_id`` as staged by ``event_id`` for ``event_type``."""
+        self._injected_objects[(EventType.parse(event_type), int(object_id))] = event_id
 
     # --- feeding ------------------------------------------------------------------------
-    def observe(self, t: float, ids: np.ndarray, pos_m: np.ndarray, posture: np.ndarray | None = None) -> None:
-        """Record the positions ``(N, 2)`` [m] of the people ``ids`` ``(N,)`` at time ``t`` [s]."""
+    def observe(self, t: float, ids: np.ndarray, pos_m: np.ndarray, posture: np.ndarray | None = None, *,
+                vel_mps: np.ndarray | None = None, vest: np.ndarray | None = None, prop: np.ndarray | None = None,
+                objects=None, fires=None) -> None:
+        """Record the people ``ids`` ``(N,)`` at time ``t`` [s]: positions ``(N, 2)`` [m],
+        postures (:class:`sim.state.Posture`), velocities ``(N, 2)`` [m/s], vests (bool) and
+        carried props (:class:`sim.state.Prop`); ``objects`` (:class:`sim.state.ObjectState`)
+        and ``fires`` (:class:`sim.state.FireState`) present now. Rules whose input is not
+        given see nothing (no velocity: no wrong way and no crowd movement)."""
         t = float(t)
         if self._t_last is not None and t <= self._t_last:
             raise ValueError(f"observe: t must increase; got t={t} after t={self._t_last}")
         self._t_last = t
         ids = np.asarray(ids)
         pos = np.asarray(pos_m, dtype=np.float64).reshape(-1, 2)
+        vel = None if vel_mps is None else np.asarray(vel_mps, dtype=np.float64).reshape(-1, 2)
         for z, zone in enumerate(self._forbidden):
             inside = self._inside(zone, pos)
+            if zone.allow_staff and vest is not None and len(inside):
+                inside = inside[~np.asarray(vest, bool)[inside]]
             self._update_intrusion(z, t, ids[inside], pos[inside])
         for z, zone in enumerate(self._density):
             inside = self._inside(zone, pos)
             self._update_density(z, zone, t, ids[inside], pos[inside])
+        if vel is not None:
+            for z, zone in enumerate(self._one_way):
+                inside = self._inside(zone, pos)
+                if len(inside):
+                    v = vel[inside]
+                    speed = np.hypot(v[:, 0], v[:, 1])
+                    along = v @ zone.direction
+                    # angle > threshold  <=>  v . d < |v| cos(threshold)
+                    wrong = (speed > self.rules.wrong_way_min_speed_mps) & (along < speed * self._cos_wrong)
+                    inside = inside[wrong]
+                self._wrong[z].update(t, ids[inside], pos[inside])
+            self._update_crowd(t, ids, pos, vel)
+        if posture is not None:
+            post = np.asarray(posture)
+            down = np.nonzero((post == _FALLING) | (post == _LYING))[0]
+            self._ground.update(t, ids[down], pos[down], post[down] == _LYING)
+        if prop is not None:
+            armed = np.nonzero(np.asarray(prop) == _RIFLE)[0]
+            self._weapon.update(t, ids[armed], pos[armed])
+        if objects is not None or self._objects:
+            self._update_objects(t, ids, pos, objects)
+        if fires is not None or self._fires:
+            self._update_fires(t, fires)
         if self.track_interval_s is None or (self.track_interval_s > 0 and self._track_due(t)):
             post = np.zeros(len(ids), np.uint8) if posture is None else np.asarray(posture, np.uint8)
             self._tracks.append((np.full(len(ids), t), ids.astype(np.int64), pos[:, 0].copy(), pos[:, 1].copy(),
@@ -212,13 +395,115 @@ class TruthRecorder:
             st.runs.append(st.open)
             st.open = None
 
+    def _update_crowd(self, t: float, ids: np.ndarray, pos: np.ndarray, vel: np.ndarray) -> None:
+        r = self.rules
+        fast = np.nonzero(vel[:, 0] ** 2 + vel[:, 1] ** 2 > r.crowd_speed_mps ** 2)[0]
+        group = None
+        if len(fast) >= r.crowd_min_agents:
+            p = pos[fast]
+            d2 = (p[:, None, 0] - p[None, :, 0]) ** 2 + (p[:, None, 1] - p[None, :, 1]) ** 2
+            near = d2 <= r.crowd_radius_m ** 2
+            counts = near.sum(axis=1)
+            best = int(np.argmax(counts))  # the first of the largest groups: deterministic
+            if counts[best] >= r.crowd_min_agents:
+                group = fast[near[best]]
+        if group is not None:
+            members = {int(a) for a in ids[group].tolist()}
+            if self._crowd_open is None:
+                centre = pos[group].mean(axis=0)
+                self._crowd_open = [t, t, tuple(sorted(members)), (float(centre[0]), float(centre[1])), members]
+            else:
+                self._crowd_open[1] = t
+                self._crowd_open[4] |= members
+        elif self._crowd_open is not None:
+            self._crowd_runs.append(self._crowd_open)
+            self._crowd_open = None
+
+    def _update_objects(self, t: float, ids: np.ndarray, pos: np.ndarray, objects) -> None:
+        r = self.rules
+        seen = set()
+        if objects is not None and len(objects):
+            for k, oid in enumerate(np.asarray(objects.ids).tolist()):
+                seen.add(oid)
+                opos = np.asarray(objects.pos_m[k], dtype=np.float64)
+                owner = int(objects.owner_id[k])
+                st = self._objects.get(oid)
+                if st is None:
+                    st = {"away_since": None, "open": None, "owner": owner,
+                          "size": tuple(float(v) for v in objects.size_m[k])}
+                    self._objects[oid] = st
+                st["t"] = t
+                st["pos"] = (float(opos[0]), float(opos[1]))
+                away = True
+                if owner >= 0:
+                    rows = np.nonzero(ids == owner)[0]
+                    if len(rows):
+                        d = float(np.hypot(*(pos[rows[0]] - opos)))
+                        away = d > r.abandoned_distance_m
+                if not away:
+                    st["away_since"] = None
+                    if st["open"] is not None:
+                        self._close_object(oid, st)
+                    continue
+                if st["away_since"] is None:
+                    st["away_since"] = t
+                if st["open"] is None and t - st["away_since"] >= r.abandoned_after_s - 1e-9:
+                    st["open"] = [t, t, st["pos"]]
+                elif st["open"] is not None:
+                    st["open"][1] = t
+        for oid in [o for o in self._objects if o not in seen]:
+            st = self._objects.pop(oid)
+            if st["open"] is not None:
+                self._close_object(oid, st)
+
+    def _close_object(self, oid: int, st: dict) -> None:
+        t0, t1, (x, y) = st["open"]
+        self._object_runs.append((oid, st["owner"], t0, t1, x, y, st["size"]))
+        st["open"] = None
+
+    def _update_fires(self, t: float, fires) -> None:
+        seen = set()
+        if fires is not None and len(fires):
+            for k, fid in enumerate(np.asarray(fires.ids).tolist()):
+                seen.add(fid)
+                run = self._fires.get(fid)
+                if run is None:
+                    d = 2.0 * float(fires.flame_radius_m[k])
+                    size = (d, d, max(float(fires.flame_height_m[k]), 1e-3))
+                    self._fires[fid] = [t, t, float(fires.pos_m[k, 0]), float(fires.pos_m[k, 1]), size, True]
+                elif run[5]:
+                    run[1] = t
+        for fid, run in self._fires.items():
+            if fid not in seen:
+                run[5] = False  # out: the run is closed at its last observation
+
     # --- results ------------------------------------------------------------------------
+    def _event_id(self, etype: EventType, aid: int, k: int, prefix: str) -> tuple[str, str]:
+        injected = self._injected.get((etype, aid))
+        if injected is not None:
+            return (injected if k == 0 else f"{injected}_{k}"), "injected"
+        return f"{prefix}_{aid}_{k}", "emergent"
+
     def events(self, t_end: float | None = None) -> list[WorldEvent]:
         """All event instances, sorted by ``(t_start, id)``; runs still open end at ``t_end``
         (default: the last observation)."""
         t_close = self._t_last if t_end is None else float(t_end)
+        if t_close is None:
+            return []
         out: list[WorldEvent] = []
+        out += self._intrusions(t_close)
+        out += self._densities(t_close)
+        out += self._person_on_ground(t_close)
+        out += self._wrong_way(t_close)
+        out += self._crowd_movements(t_close)
+        out += self._weapons(t_close)
+        out += self._abandoned(t_close)
+        out += self._fire_events(t_close)
+        out.sort(key=lambda e: (e.t_start, e.id))
+        return out
 
+    def _intrusions(self, t_close: float) -> list[WorldEvent]:
+        out = []
         runs = list(self._runs)
         for z, open_runs in enumerate(self._open):
             for aid, (t0, _t1, x, y) in open_runs.items():
@@ -228,18 +513,16 @@ class TruthRecorder:
             by_agent.setdefault(r[1], []).append(r)
         for aid, agent_runs in by_agent.items():
             agent_runs.sort(key=lambda r: (r[2], r[0]))
-            injected = self._injected.get(aid)
             for k, (z, _, t0, t1, x, y) in enumerate(agent_runs):
-                if injected is not None:
-                    eid = injected if k == 0 else f"{injected}_{k}"
-                else:
-                    eid = f"intrusion_{aid}_{k}"
+                eid, source = self._event_id(EventType.INTRUSION, aid, k, "intrusion")
                 out.append(WorldEvent(
                     id=eid, type=EventType.INTRUSION, t_start=t0, t_end=t1, agent_ids=(int(aid),),
-                    zone=self._forbidden[z].name, position_m=(x, y),
-                    source="injected" if injected is not None else "emergent",
+                    zone=self._forbidden[z].name, position_m=(x, y), source=source,
                 ))
+        return out
 
+    def _densities(self, t_close: float) -> list[WorldEvent]:
+        out = []
         for z, zone in enumerate(self._density):
             st = self._dens[z]
             runs_d = [list(r) for r in st.runs]
@@ -264,7 +547,116 @@ class TruthRecorder:
                     source="emergent", peak_density_per_m2=peak,
                 ))
                 k += 1
-        out.sort(key=lambda e: (e.t_start, e.id))
+        return out
+
+    def _person_on_ground(self, t_close: float) -> list[WorldEvent]:
+        out = []
+        counts: dict[int, int] = {}
+        for aid, t0, t1, x, y, lying in sorted(self._ground.all_runs(t_close), key=lambda r: (r[1], r[0])):
+            if not lying:
+                continue  # a fall still under way at the end of the run, or broken off
+            k = counts.get(aid, 0)
+            counts[aid] = k + 1
+            eid, source = self._event_id(EventType.PERSON_ON_GROUND, aid, k, "person_on_ground")
+            out.append(WorldEvent(id=eid, type=EventType.PERSON_ON_GROUND, t_start=t0, t_end=t1, agent_ids=(int(aid),),
+                                  zone=None, position_m=(x, y), source=source))
+        return out
+
+    def _wrong_way(self, t_close: float) -> list[WorldEvent]:
+        r = self.rules
+        out = []
+        counts: dict[int, int] = {}
+        found = []
+        for z, runs in enumerate(self._wrong):
+            by_agent: dict[int, list] = {}
+            for aid, t0, t1, x, y, _ in runs.all_runs(t_close):
+                by_agent.setdefault(aid, []).append([t0, t1, x, y])
+            for aid, agent_runs in by_agent.items():
+                agent_runs.sort()
+                for t0, t1, x, y in _merge_runs(agent_runs, r.wrong_way_merge_gap_s):
+                    if t1 - t0 >= r.wrong_way_min_s - 1e-9:
+                        found.append((t0, aid, z, t1, x, y))
+        for t0, aid, z, t1, x, y in sorted(found):
+            k = counts.get(aid, 0)
+            counts[aid] = k + 1
+            eid, source = self._event_id(EventType.WRONG_WAY, aid, k, "wrong_way")
+            out.append(WorldEvent(id=eid, type=EventType.WRONG_WAY, t_start=t0, t_end=t1, agent_ids=(int(aid),),
+                                  zone=self._one_way[z].name, position_m=(x, y), source=source))
+        return out
+
+    def _crowd_movements(self, t_close: float) -> list[WorldEvent]:
+        r = self.rules
+        runs = [list(x) for x in self._crowd_runs]
+        if self._crowd_open is not None:
+            closed = list(self._crowd_open)
+            closed[1] = max(t_close, closed[0])
+            runs.append(closed)
+        merged: list[list] = []
+        for run in runs:
+            if merged and run[0] - merged[-1][1] < r.crowd_merge_gap_s:
+                merged[-1][1] = run[1]
+                merged[-1][4] = merged[-1][4] | run[4]
+            else:
+                merged.append(run)
+        out = []
+        used: dict[str, int] = {}
+        k_emergent = 0
+        for t0, t1, onset_ids, centre, members in merged:
+            if t1 - t0 < r.crowd_min_s - 1e-9:
+                continue
+            staged = sorted({self._injected[(EventType.CROWD_MOVEMENT, a)] for a in members
+                             if (EventType.CROWD_MOVEMENT, a) in self._injected})
+            if staged:
+                k = used.get(staged[0], 0)
+                used[staged[0]] = k + 1
+                eid, source = (staged[0] if k == 0 else f"{staged[0]}_{k}"), "injected"
+            else:
+                eid, source = f"crowd_movement_{k_emergent}", "emergent"
+                k_emergent += 1
+            out.append(WorldEvent(id=eid, type=EventType.CROWD_MOVEMENT, t_start=t0, t_end=t1, agent_ids=onset_ids,
+                                  zone=None, position_m=centre, source=source))
+        return out
+
+    def _weapons(self, t_close: float) -> list[WorldEvent]:
+        out = []
+        counts: dict[int, int] = {}
+        for aid, t0, t1, x, y, _ in sorted(self._weapon.all_runs(t_close), key=lambda r: (r[1], r[0])):
+            k = counts.get(aid, 0)
+            counts[aid] = k + 1
+            eid, source = self._event_id(EventType.WEAPON, aid, k, "weapon")
+            out.append(WorldEvent(id=eid, type=EventType.WEAPON, t_start=t0, t_end=t1, agent_ids=(int(aid),),
+                                  zone=None, position_m=(x, y), source=source))
+        return out
+
+    def _abandoned(self, t_close: float) -> list[WorldEvent]:
+        runs = list(self._object_runs)
+        for oid, st in self._objects.items():
+            if st["open"] is not None:
+                t0, _t1, (x, y) = st["open"]
+                runs.append((oid, st["owner"], t0, max(t_close, t0), x, y, st["size"]))
+        out = []
+        counts: dict[int, int] = {}
+        for oid, owner, t0, t1, x, y, size in sorted(runs, key=lambda r: (r[2], r[0])):
+            k = counts.get(oid, 0)
+            counts[oid] = k + 1
+            staged = self._injected_objects.get((EventType.ABANDONED_OBJECT, oid))
+            if staged is not None:
+                eid, source = (staged if k == 0 else f"{staged}_{k}"), "injected"
+            else:
+                eid, source = f"abandoned_object_{oid}_{k}", "emergent"
+            out.append(WorldEvent(id=eid, type=EventType.ABANDONED_OBJECT, t_start=t0, t_end=t1,
+                                  agent_ids=(int(owner),) if owner >= 0 else (), zone=None, position_m=(x, y),
+                                  source=source, object_ids=(int(oid),), size_m=size))
+        return out
+
+    def _fire_events(self, t_close: float) -> list[WorldEvent]:
+        out = []
+        for fid, (t0, t1, x, y, size, burning) in sorted(self._fires.items(), key=lambda kv: (kv[1][0], kv[0])):
+            staged = self._injected_objects.get((EventType.FIRE, fid))
+            eid, source = (staged, "injected") if staged is not None else (f"fire_{fid}", "emergent")
+            out.append(WorldEvent(id=eid, type=EventType.FIRE, t_start=t0, t_end=max(t_close, t0) if burning else t1,
+                                  agent_ids=(), zone=None, position_m=(x, y), source=source, object_ids=(int(fid),),
+                                  size_m=size))
         return out
 
     def tracks_table(self):
@@ -285,5 +677,7 @@ class TruthRecorder:
                 "forbidden": [z.name for z in self._forbidden],
                 "density": [{"name": z.name, "area_m2": round(z.area_m2, 6), "capacity_per_m2": z.capacity_per_m2}
                             for z in self._density],
+                "one_way": [{"name": z.name, "direction_deg": round(math.degrees(math.atan2(z.direction[1], z.direction[0])), 6)}
+                            for z in self._one_way],
             },
         }

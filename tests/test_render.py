@@ -259,13 +259,28 @@ def test_annotations_parquet_round_trip(tmp_path, renderer):
     import pyarrow.parquet as pq
 
     tab = pq.read_table(path)
-    assert tab.column_names == ["frame", "t", "camera", "person_id", "x", "y", "w", "h", "head_u", "head_v", "visible"]
+    assert tab.column_names == ["frame", "t", "camera", "person_id", "x", "y", "w", "h", "head_u", "head_v", "visible",
+                                "appearance_group"]
     assert tab.column("frame").to_pylist() == [0, 0, 1, 1, 2, 2]
     back = read_annotations_parquet(path)
     assert len(back) == 3
     for a, b in zip(frames[:3], back):
         assert (a.frame, a.camera) == (b.frame, b.camera) and a.t == pytest.approx(b.t)
         assert np.array_equal(a.ids, b.ids) and np.array_equal(a.boxes, b.boxes) and np.array_equal(a.visible, b.visible)
+        assert np.array_equal(a.appearance_group, b.appearance_group)
+    # a table from before the appearance_group column reads with the unknown group
+    pq.write_table(tab.drop_columns(["appearance_group"]), tmp_path / "old.parquet")
+    old = read_annotations_parquet(tmp_path / "old.parquet")
+    assert [fa.appearance_group.tolist() for fa in old] == [[-1, -1]] * 3
+
+
+def test_appearance_group_reaches_the_annotations(renderer):
+    crowd = people([(14, 3), (18, 2)], ids=[4, 9])
+    crowd = CrowdState(**{**{f: getattr(crowd, f) for f in crowd.__dataclass_fields__},
+                          "appearance_group": np.array([3, 1], np.int16)})
+    _, ann = renderer.render(crowd, 0.0)
+    assert ann.appearance_group[ann.row_of(4)] == 3 and ann.appearance_group[ann.row_of(9)] == 1
+    assert ann[ann.ids == 9].appearance_group.tolist() == [1]
 
 
 def _ann(frame, t, ids, boxes, visible):
