@@ -146,10 +146,11 @@ class _Actor(Script):
             lo, hi = APPROACH_SPEED_MPS
             model.set_speed(agent, min(max(d / max(left, 0.1), lo), hi))
             blocked = d < 1.5 and model.speed_now(agent) < 0.15 and left < 0
-            if d < PLACE_REACHED_M or blocked or left < -30.0:
-                self.phase = "wait"
-                model.stand(agent)
-                model.set_speed(agent, self.v0)
+            if not (d < PLACE_REACHED_M or blocked or left < -30.0):
+                return True
+            self.phase = "wait"
+            model.stand(agent)
+            model.set_speed(agent, self.v0)
         if self.phase == "wait":
             if t < self.spec.at_s - 1e-9:
                 return True

@@ -60,15 +60,15 @@ class SocialForceParams:
     repulsion, more than the contact terms, keeps bodies apart.
     """
 
-    tau_s: float = 0.5  #: [s] relaxation time of the driving term (tau)
+    tau_s: float = 0.3  #: [s] relaxation time of the driving term (tau)
     mass_kg: float = 80.0  #: [kg] body mass (m)
-    a_n: float = 40.0  #: [N] strength of the repulsion between pedestrians (A_i)
-    b_m: float = 1.2  #: [m] range of the repulsion between pedestrians (B_i)
+    a_n: float = 5.0  #: [N] strength of the anisotropic repulsion between pedestrians (A)
+    b_m: float = 0.3  #: [m] range of the anisotropic repulsion between pedestrians (B)
     anisotropy: float = 0.15  #: weight of interactions from behind, 0..1 (lambda)
     k_body: float = 1.2e5  #: [kg/s²] body compression coefficient (k)
     kappa_friction: float = 2.4e5  #: [kg/(m s)] sliding friction coefficient (kappa)
     a_near_n: float = 600.0  #: [N] strength of the short-range isotropic repulsion (A_2; 0 turns it off)
-    b_near_m: float = 0.08  #: [m] range of the short-range repulsion (B_2)
+    b_near_m: float = 0.12  #: [m] range of the short-range repulsion (B_2)
     a_wall_n: float = 2000.0  #: [N] strength of the repulsion from walls (A_w)
     b_wall_m: float = 0.08  #: [m] range of the repulsion from walls (B_w)
     cutoff_m: float = 2.0  #: [m] neighbours farther apart than this exert no force
@@ -79,9 +79,9 @@ class SocialForceParams:
     stride_pair_m: float = 1.4  #: [m] distance walked per gait cycle (2 pi of gait_phase)
     weidmann_gamma_per_m2: float = 1.913  #: [1/m²] shape of the density-speed relation (gamma; 0 turns it off)
     weidmann_rho_max_per_m2: float = 5.4  #: [1/m²] density at which walking stops (rho_max)
-    perception_sigma_m: float = 0.7  #: [m] width of the Gaussian kernel of the perceived density (sigma)
+    perception_sigma_m: float = 1.0  #: [m] width of the Gaussian kernel of the perceived density (sigma)
     perception_cone_power: float = 2.0  #: narrowness of the perception cone, cos^p (p; 0: all around)
-    perception_exclusion_m: float = 0.45  #: [m] no centre is nearer than this (a body width, d_min)
+    perception_exclusion_m: float = 0.4  #: [m] no centre is nearer than this (a body width, d_min)
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -348,13 +348,9 @@ def motion_step(
         return 0
     m = params.mass_kg
     nb = Neighbours(pos, params.cutoff_m, period_x_m)
-    import os
-    CAP = os.environ.get("CAP") == "1"
     factor = None
     if params.weidmann_gamma_per_m2 > 0:
         factor = density_speed_factor(perceived_density(nb, desired_dir, params), params)
-        if not CAP:
-            desired_speed = desired_speed * factor
     force = np.empty((n, 2))
     force[:, 0] = (desired_speed * desired_dir[:, 0] - vel[:, 0]) * (m / params.tau_s)
     force[:, 1] = (desired_speed * desired_dir[:, 1] - vel[:, 1]) * (m / params.tau_s)
@@ -371,7 +367,7 @@ def motion_step(
     vel += force * (dt / m)
     speed = np.hypot(vel[:, 0], vel[:, 1])
     vmax = params.max_speed_factor * walk_speed
-    if CAP and factor is not None:
+    if factor is not None:
         vmax = np.minimum(vmax, walk_speed * factor)
     over = speed > vmax
     if over.any():

@@ -422,6 +422,9 @@ class StationModel(mesa.Model):
         exit_index = self._nearest_exit(p) if self._exit_names else 0
         agent = Pedestrian(self, s, Behaviour.PUPPET, exit_index)
         self._bind(agent, s)
+        self._state[s] = Behaviour.PUPPET
+        self._check_at[s] = np.inf
+        self._heading[s] = (1.0, 0.0)
         self._exit_idx[s] = exit_index
         self._vest[s] = vest
         self._prop[s] = prop
@@ -479,6 +482,8 @@ class StationModel(mesa.Model):
         self._arrive[s] = arrive
         self._frozen[s] = False
         self._field[s] = self._point_field(p) if navigate and self._blocked(self._pos[s], p) else -1
+        if self._vel[s, 0] ** 2 + self._vel[s, 1] ** 2 < 0.01:
+            self._face_goal(s)  # a standing person turns to where it goes
 
     def stand(self, agent: Pedestrian, *, frozen: bool = False) -> None:
         """Make a scripted ``agent`` stand where it is; ``frozen``: not even pushed by others."""

@@ -430,9 +430,7 @@ class Renderer:
         integral[:, 1:, 1:] = nearer.cumsum(axis=1).cumsum(axis=2)
         self._occ_integral = integral
         self._occ_any = bool(len(finite))
-        ty, tx = np.nonzero(np.isfinite(tmin))
-        self._occ_tiles = np.stack([tx * tile, ty * tile, (tx + 1) * tile, (ty + 1) * tile], axis=1).astype(np.float64)
-        self._occ_tile_depth = tmin[ty, tx]
+        self._occ_tile_min = tmin  # (tiles down, tiles across) [m]
 
         q = _ID_SCALE_LOG2
         hq, wq = (self.height + (1 << q) - 1) >> q, (self.width + (1 << q) - 1) >> q
@@ -870,18 +868,18 @@ class Renderer:
         far_arm = (depth[6, v] < depth[7, v]).astype(np.int64)
         part = np.stack([far_leg, 2 + far_arm, 1 - far_leg, 3 - far_arm])  # (4, m) limb index per slot
         lu, lv = lu[:, part, v], lv[:, part, v]  # (6, 4, m): far leg, far arm, near leg, near arm
-        polys = np.empty((m, _NV, 2))
-        polys[:, 0:8, 0], polys[:, 0:8, 1] = U[22:30, v].T, V[22:30, v].T
-        polys[:, 8:20, 0] = lu[:, 0:2].transpose(2, 1, 0).reshape(m, 12)
-        polys[:, 8:20, 1] = lv[:, 0:2].transpose(2, 1, 0).reshape(m, 12)
-        polys[:, 20:26, 0], polys[:, 20:26, 1] = lu[:, 2].T, lv[:, 2].T
-        polys[:, 26:32, 0], polys[:, 26:32, 1] = U[16:22, v].T, V[16:22, v].T
-        polys[:, 32:38, 0], polys[:, 32:38, 1] = lu[:, 3].T, lv[:, 3].T
-        polys[:, 38:50, 0], polys[:, 38:50, 1] = hair_u[:, v].T, hair_v[:, v].T
-        polys[:, 50:62, 0], polys[:, 50:62, 1] = face_u[:, v].T, face_v[:, v].T
+        Uv, Vv = U[:, v], V[:, v]
+        # the outlines points first (vertex, u/v, person), one transpose at the end for OpenCV
+        pf = np.empty((_NV, 2, m))
+        for (a, b), (su_, sv_) in zip(_OUTLINE_SLICES, ((Uv[22:30], Vv[22:30]), (lu[:, 0], lv[:, 0]), (lu[:, 1], lv[:, 1]),
+                                                        (lu[:, 2], lv[:, 2]), (Uv[16:22], Vv[16:22]), (lu[:, 3], lv[:, 3]),
+                                                        (hair_u[:, v], hair_v[:, v]), (face_u[:, v], face_v[:, v]))):
+            pf[a:b, 0] = su_
+            pf[a:b, 1] = sv_
         scale = float(1 << _SHIFT)
-        np.clip(polys, -_COORD_LIMIT, _COORD_LIMIT, out=polys)
-        fixed = np.rint(polys * scale).astype(np.int32)
+        pf *= scale
+        np.clip(pf, -_COORD_LIMIT * scale, _COORD_LIMIT * scale, out=pf)
+        fixed = np.ascontiguousarray(np.rint(pf, out=pf).astype(np.int32).transpose(2, 0, 1))
         hr = head_r[v]
         hu, hv = hu[v], hv[v]
 
@@ -891,7 +889,7 @@ class Renderer:
         mats = np.stack([tr, sh, tr, sh, sh, state.hair_bgr[rows], state.skin_bgr[rows]], axis=1).astype(np.float64)
         cols = np.empty((m, 8, 3))
         cols[:, 1:] = mats * (_PART_SHADE * gain)
-        su_f, sv_f = U[22:30, v], V[22:30, v]
+        su_f, sv_f = Uv[22:30], Vv[22:30]
         su = np.clip(np.rint(su_f.mean(axis=0)), 0, cam.width - 1).astype(np.int64)
         sv = np.clip(np.rint(sv_f.mean(axis=0)), 0, cam.height - 1).astype(np.int64)
         cols[:, 0] = self._bg[sv, su] * 0.62
@@ -954,19 +952,25 @@ class Renderer:
         behind = (I[k, y1, x1] - I[k, y0, x1] - I[k, y1, x0] + I[k, y0, x0]) > 0
         if not behind.any():
             return behind, roi
-        # the flagged few: the exact tiles, for a tight repaint box
+        # the flagged few: the exact tiles under each box, for a tight repaint box
         sel = np.nonzero(behind)[0]
         b = boxes[sel]
-        tb, td = self._occ_tiles, self._occ_tile_depth
-        hit = ((b[:, None, 0] < tb[None, :, 2]) & (b[:, None, 2] >= tb[None, :, 0])
-               & (b[:, None, 1] < tb[None, :, 3]) & (b[:, None, 3] >= tb[None, :, 1])
-               & ((depth_m[sel] - _OCCLUSION_MARGIN_M)[:, None] > td[None, :]))
-        behind[sel] = hit.any(axis=1)
-        big = 1e9
-        tx0 = np.where(hit, tb[None, :, 0], big).min(axis=1)
-        ty0 = np.where(hit, tb[None, :, 1], big).min(axis=1)
-        tx1 = np.where(hit, tb[None, :, 2], -big).max(axis=1)
-        ty1 = np.where(hit, tb[None, :, 3], -big).max(axis=1)
+        grid = self._occ_tile_min  # (th, tw) [m] nearest occluder per tile, inf where none
+        th, tw = grid.shape
+        gx0 = np.clip(np.floor(b[:, 0] / tile), 0, tw - 1).astype(np.int64)
+        gy0 = np.clip(np.floor(b[:, 1] / tile), 0, th - 1).astype(np.int64)
+        gx1 = np.clip(np.floor(b[:, 2] / tile), 0, tw - 1).astype(np.int64)
+        gy1 = np.clip(np.floor(b[:, 3] / tile), 0, th - 1).astype(np.int64)
+        gy = gy0[:, None, None] + np.arange(int((gy1 - gy0).max()) + 1)[None, :, None]  # (k, ny, 1)
+        gx = gx0[:, None, None] + np.arange(int((gx1 - gx0).max()) + 1)[None, None, :]  # (k, 1, nx)
+        hit = ((gy <= gy1[:, None, None]) & (gx <= gx1[:, None, None])
+               & (grid[np.minimum(gy, th - 1), np.minimum(gx, tw - 1)] < (depth_m[sel] - _OCCLUSION_MARGIN_M)[:, None, None]))
+        behind[sel] = hit.any(axis=(1, 2))
+        big = 1 << 30
+        tx0 = np.where(hit, gx, big).min(axis=(1, 2)) * tile
+        ty0 = np.where(hit, gy, big).min(axis=(1, 2)) * tile
+        tx1 = (np.where(hit, gx, -big).max(axis=(1, 2)) + 1) * tile
+        ty1 = (np.where(hit, gy, -big).max(axis=(1, 2)) + 1) * tile
         r = np.stack([np.maximum(tx0, np.floor(b[:, 0]) - 1), np.maximum(ty0, np.floor(b[:, 1]) - 1),
                       np.minimum(tx1, np.ceil(b[:, 2]) + 2), np.minimum(ty1, np.ceil(b[:, 3]) + 2)], axis=1)
         roi[sel] = np.where(behind[sel, None], r, 0).astype(np.int64)
@@ -1083,6 +1087,8 @@ _SIDE = np.array([1.0, -1.0])
 _SIDE_PHASE = np.array([0.0, np.pi])
 _CENTRE_Z = np.array([0.935, 0.865, 0.82, 0.54])
 _NV = 62  #: outline vertices drawn per person (see _People.polys)
+#: vertex ranges of the outlines in _People.polys: shadow, far leg, far arm, near leg, torso, near arm, hair, face
+_OUTLINE_SLICES = ((0, 8), (8, 14), (14, 20), (20, 26), (26, 32), (32, 38), (38, 50), (50, 62))
 _COS8 = np.cos(np.arange(8) * (np.pi / 4))
 _SIN8 = np.sin(np.arange(8) * (np.pi / 4))
 _COS12 = np.cos(np.arange(12) * (np.pi / 6))

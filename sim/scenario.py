@@ -594,7 +594,8 @@ class TruthSpec(_Strict):
     wrong_way_min_s: float = Field(1.5, ge=0, description="[s] shortest wrong-way walk that counts")
     wrong_way_merge_gap_s: float = Field(1.0, ge=0, description="[s] wrong-way runs of one person closer than this merge")
     crowd_speed_mps: float = Field(2.2, gt=0, description="[m/s] a person moving faster than this is running")
-    crowd_radius_m: float = Field(5.0, gt=0, description="[m] runners within this distance of one runner form a crowd")
+    crowd_radius_m: float = Field(6.0, gt=0, description="[m] runners within this distance of one runner or of "
+                                                           "their centroid start a crowd movement")
     crowd_min_agents: int = Field(8, ge=2, description="least number of runners within crowd_radius_m for a crowd movement")
     crowd_min_s: float = Field(1.0, ge=0, description="[s] shortest crowd movement that counts")
     crowd_merge_gap_s: float = Field(1.0, ge=0, description="[s] crowd-movement runs closer than this merge")

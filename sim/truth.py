@@ -26,10 +26,13 @@ staged event (:meth:`TruthRecorder.register_injected`) takes that event's id and
   is faster than ``wrong_way_min_speed_mps`` and more than ``wrong_way_angle_deg`` off the
   zone's direction; runs of one person closer than ``wrong_way_merge_gap_s`` merge, and
   merged runs shorter than ``wrong_way_min_s`` are dropped.
-* **crowd_movement**: at an observation, the people faster than ``crowd_speed_mps``; when
-  at least ``crowd_min_agents`` of them lie within ``crowd_radius_m`` of one of them, the
-  crowd is moving (those people, the largest such group, are the crowd). Runs closer than
-  ``crowd_merge_gap_s`` merge; runs shorter than ``crowd_min_s`` are dropped.
+* **crowd_movement**: a crowd starts moving at the first observation at which at least
+  ``crowd_min_agents`` people faster than ``crowd_speed_mps`` (runners) lie within
+  ``crowd_radius_m`` of one of them or of the runners' centroid (the largest such group is
+  the crowd); it moves on while at least ``crowd_min_agents`` of that crowd still run,
+  wherever they are (a dispersal spreads out); a runner within ``crowd_radius_m`` of a
+  running member joins the crowd. Runs closer than ``crowd_merge_gap_s`` merge;
+  runs shorter than ``crowd_min_s`` are dropped.
 * **abandoned_object**, per object on the floor: the owner is *away* while farther than
   ``abandoned_distance_m`` from it or gone from the station (an object without owner is
   away from the start); the instance starts at the first observation at which the owner
@@ -126,7 +129,7 @@ class TruthRules:
     wrong_way_min_s: float = 1.5  #: [s] shortest wrong-way walk that counts
     wrong_way_merge_gap_s: float = 1.0  #: [s] wrong-way runs of one person closer than this merge
     crowd_speed_mps: float = 2.2  #: [m/s] a person moving faster than this is running
-    crowd_radius_m: float = 5.0  #: [m] runners within this distance of one runner form a crowd
+    crowd_radius_m: float = 6.0  #: [m] runners within this distance of a runner or of their centroid form a crowd
     crowd_min_agents: int = 8  #: least number of runners within crowd_radius_m
     crowd_min_s: float = 1.0  #: [s] shortest crowd movement that counts
     crowd_merge_gap_s: float = 1.0  #: [s] crowd-movement runs closer than this merge
@@ -271,7 +274,7 @@ class TruthRecorder:
         self._wrong = [_AgentRuns() for _ in self._one_way]
         self._ground = _AgentRuns()  # flag: LYING seen
         self._weapon = _AgentRuns()
-        # crowd movement: runs [t0, t1, onset ids, onset centre, all ids seen]
+        # crowd movement: runs [t0, t1, onset ids, onset centre, ids (set), ids (sorted array)]
         self._crowd_open: list | None = None
         self._crowd_runs: list[list] = []
         # abandoned objects: per object id {away_since, open run, runs, last t, owner, pos, size}
@@ -398,26 +401,42 @@ class TruthRecorder:
     def _update_crowd(self, t: float, ids: np.ndarray, pos: np.ndarray, vel: np.ndarray) -> None:
         r = self.rules
         fast = np.nonzero(vel[:, 0] ** 2 + vel[:, 1] ** 2 > r.crowd_speed_mps ** 2)[0]
-        group = None
-        if len(fast) >= r.crowd_min_agents:
-            p = pos[fast]
-            d2 = (p[:, None, 0] - p[None, :, 0]) ** 2 + (p[:, None, 1] - p[None, :, 1]) ** 2
-            near = d2 <= r.crowd_radius_m ** 2
-            counts = near.sum(axis=1)
-            best = int(np.argmax(counts))  # the first of the largest groups: deterministic
-            if counts[best] >= r.crowd_min_agents:
-                group = fast[near[best]]
-        if group is not None:
-            members = {int(a) for a in ids[group].tolist()}
-            if self._crowd_open is None:
-                centre = pos[group].mean(axis=0)
-                self._crowd_open = [t, t, tuple(sorted(members)), (float(centre[0]), float(centre[1])), members]
-            else:
-                self._crowd_open[1] = t
-                self._crowd_open[4] |= members
-        elif self._crowd_open is not None:
-            self._crowd_runs.append(self._crowd_open)
+        run = self._crowd_open
+        if run is not None:
+            # the crowd keeps moving while enough of its people still run; runners within
+            # crowd_radius_m of one of its running members join it
+            fast_ids = ids[fast].astype(np.int64)
+            still = np.isin(fast_ids, run[5])
+            if still.any() and not still.all():
+                p_in, p_out = pos[fast[still]], pos[fast[~still]]
+                d2 = (p_out[:, None, 0] - p_in[None, :, 0]) ** 2 + (p_out[:, None, 1] - p_in[None, :, 1]) ** 2
+                joins = (d2 <= r.crowd_radius_m ** 2).any(axis=1)
+                if joins.any():
+                    new = fast_ids[~still][joins]
+                    run[4] |= set(new.tolist())
+                    run[5] = np.union1d(run[5], new)
+                    still[np.nonzero(~still)[0][joins]] = True
+            if np.count_nonzero(still) >= r.crowd_min_agents:
+                run[1] = t
+                return
+            self._crowd_runs.append(run)
             self._crowd_open = None
+        if len(fast) < r.crowd_min_agents:
+            return
+        # onset: enough runners within crowd_radius_m of one of them or of the runners' centroid
+        p = pos[fast]
+        centres = np.vstack([p, p.mean(axis=0, keepdims=True)])
+        d2 = (centres[:, None, 0] - p[None, :, 0]) ** 2 + (centres[:, None, 1] - p[None, :, 1]) ** 2
+        near = d2 <= r.crowd_radius_m ** 2
+        counts = near.sum(axis=1)
+        best = int(np.argmax(counts))  # the first of the largest groups: deterministic
+        if counts[best] < r.crowd_min_agents:
+            return
+        group = fast[near[best]]
+        members = np.sort(ids[group].astype(np.int64))
+        centre = pos[group].mean(axis=0)
+        self._crowd_open = [t, t, tuple(int(a) for a in members.tolist()), (float(centre[0]), float(centre[1])),
+                            set(members.tolist()), members]
 
     def _update_objects(self, t: float, ids: np.ndarray, pos: np.ndarray, objects) -> None:
         r = self.rules
@@ -601,7 +620,7 @@ class TruthRecorder:
         out = []
         used: dict[str, int] = {}
         k_emergent = 0
-        for t0, t1, onset_ids, centre, members in merged:
+        for t0, t1, onset_ids, centre, members, _ in merged:
             if t1 - t0 < r.crowd_min_s - 1e-9:
                 continue
             staged = sorted({self._injected[(EventType.CROWD_MOVEMENT, a)] for a in members
