@@ -12,7 +12,8 @@ walkable polygon by hand::
         - {piece: stairs, name: street, segment: [[0, 18], [0, 22]], role: both, rate_per_min: 20}
 
 The floors (platforms, corridors, concourses) must be axis-aligned rectangles; their union
-becomes ``station.walkable`` (its exact outline), platforms add their track bed,
+becomes ``station.walkable`` (its exact outline; blocks enclosed by floor become
+obstacles), platforms add their track bed,
 edge and a forbidden ``NAME_tracks`` zone, corridors with ``one_way_deg`` a one-way zone,
 gate lines their housings as obstacles, stairs and escalators their portals (escalators
 also a one-way zone in front of them). Anything given explicitly in ``station`` is kept
@@ -134,13 +135,15 @@ def _floor_rects(pieces) -> list[list[list[float]]]:
     return out
 
 
-def union_outline(rects) -> list[list[float]]:
-    """Exact outline of the union of axis-aligned rectangles, counter-clockwise.
+def union_outline(rects) -> tuple[list[list[float]], list[list[list[float]]]]:
+    """Exact outline of the union of axis-aligned rectangles (counter-clockwise) and its holes.
 
     The rectangles' own x and y coordinates cut the plane into a small grid of cells (no
     rounding); the cells covered by a rectangle are floor, and the outline is the chain of
     cell sides between floor and non-floor. Raises ``ValueError`` when the rectangles do not
-    form one connected floor, or when the floor has a hole or touches itself at a corner.
+    form one connected floor, or when the floor touches itself at a corner. A hole (floor
+    all around a block, as between two corridors) is a solid block: the station model takes
+    it as an obstacle.
     """
     from scipy import ndimage
 
@@ -174,16 +177,25 @@ def union_outline(rects) -> list[list[float]]:
                 raise ValueError(f"the layout's floor touches itself at the corner ({xs[a[0]]:g}, {ys[a[1]]:g}); "
                                  "widen the joint")
             nxt[a] = b
-    start = min(nxt)
-    chain = [start]
-    cur = nxt[start]
-    while cur != start:
-        chain.append(cur)
-        cur = nxt[cur]
-    if len(chain) != len(nxt):
-        raise ValueError("the layout's floor encloses a hole; use an obstacle for a hole in the floor")
-    xy = np.array([[xs[i], ys[j]] for i, j in chain], dtype=np.float64)
-    return _drop_collinear(xy).tolist()
+    cycles = []
+    left = dict(nxt)
+    while left:
+        start = min(left)
+        chain = [start]
+        cur = left.pop(start)
+        while cur != start:
+            chain.append(cur)
+            cur = left.pop(cur)
+        xy = np.array([[xs[i], ys[j]] for i, j in chain], dtype=np.float64)
+        cycles.append(_drop_collinear(xy))
+    # the outer outline runs counter-clockwise (positive area); holes run clockwise
+    outer = max(cycles, key=_signed_area)
+    holes = [c[::-1].tolist() for c in cycles if c is not outer]
+    return outer.tolist(), holes
+
+
+def _signed_area(p: np.ndarray) -> float:
+    return 0.5 * float(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1)))
 
 
 def _drop_collinear(xy: np.ndarray) -> np.ndarray:
@@ -200,7 +212,8 @@ def expand_layout(pieces) -> dict:
     """The station fields the pieces stand for: walkable, obstacles, track_beds, platform_edges,
     zones, entrances, exits (plain data, validated afterwards with the rest of the station)."""
     rects = _floor_rects(pieces)
-    out = {"walkable": union_outline(rects) if rects else None, "obstacles": [], "track_beds": [],
+    walkable, holes = union_outline(rects) if rects else (None, [])
+    out = {"walkable": walkable, "obstacles": list(holes), "track_beds": [],
            "platform_edges": [], "zones": [], "entrances": [], "exits": []}
     for p in pieces:
         if isinstance(p, PlatformPiece):

@@ -32,9 +32,18 @@ def _area(poly):
 
 def test_union_outline_is_exact_and_counter_clockwise():
     # an L: 4x2 plus 2x2 on top of its left half
-    outline = union_outline([[[0, 0], [4, 0], [4, 2], [0, 2]], [[0, 2], [2, 2], [2, 4], [0, 4]]])
-    assert outline == [[0, 0], [4, 0], [4, 2], [2, 2], [2, 4], [0, 4]]
+    outline, holes = union_outline([[[0, 0], [4, 0], [4, 2], [0, 2]], [[0, 2], [2, 2], [2, 4], [0, 4]]])
+    assert outline == [[0, 0], [4, 0], [4, 2], [2, 2], [2, 4], [0, 4]] and holes == []
     assert _area(outline) == 4 * 2 + 2 * 2
+
+
+def test_a_block_enclosed_by_floor_is_a_hole():
+    # a 6x6 ring of 1 m wide floor around a 4x4 block
+    ring = [[[0, 0], [6, 0], [6, 1], [0, 1]], [[0, 5], [6, 5], [6, 6], [0, 6]],
+            [[0, 1], [1, 1], [1, 5], [0, 5]], [[5, 1], [6, 1], [6, 5], [5, 5]]]
+    outline, holes = union_outline(ring)
+    assert _area(outline) == 36
+    assert len(holes) == 1 and _area(holes[0]) == 4 * 4  # counter-clockwise like any obstacle
 
 
 def test_pieces_give_floor_tracks_zones_gates_and_portals(tmp_path):
