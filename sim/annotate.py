@@ -257,7 +257,11 @@ def camera_instances(world_events: Iterable, camera_name: str,
     when its zone (looked up in ``scenario``) or its position projects into the image; its
     box is the zone's image box, or for a point the box of a 1 m wide, 1.8 m tall column
     standing on it, and its visible fraction the share of the zone's image area inside the
-    frame.
+    frame. A weapon instance starts, for a camera, at the first frame within its interval
+    that shows its carrier (the decree's "presence": a carrier walking in unseen is not yet
+    present for that camera). An event with ``object_ids`` and ``size_m`` (an abandoned
+    object, a fire) is placed like a point, by the box of its object: a column
+    ``max(width, depth)`` wide and ``height`` tall standing at ``position_m``.
 
     Returns dicts ``{id, type, camera, t_start, t_end, bbox_at_onset,
     visible_fraction_at_onset}`` sorted by ``t_start`` (types as their file names).
@@ -283,18 +287,27 @@ def camera_instances(world_events: Iterable, camera_name: str,
         ev_type = EventType.parse(ev.type, field="event.type")
         # a density event is about the zone, not the people who happen to be in it at onset
         by_zone = zone is not None and (not agents or ev_type is EventType.EXCESSIVE_DENSITY) and camera is not None
-        if agents and not by_zone:
+        # an object on the floor or a fire is about the thing, not its owner (gone by then)
+        size = getattr(ev, "size_m", None)
+        by_object = bool(getattr(ev, "object_ids", ())) and size is not None and position is not None
+        if agents and not by_zone and not by_object:
             i0 = int(np.searchsorted(times, t_start - 1e-9, side="left"))
             i1 = int(np.searchsorted(times, t_end + 1e-9, side="right"))
             seen = False
+            # a weapon is present for a camera from the first frame that shows its carrier
+            from_view = ev_type is EventType.WEAPON
             for fa in frames[i0:i1]:
                 rows = np.nonzero(np.isin(fa.ids, agents))[0]
                 if len(rows) == 0:
                     continue
                 vis = np.nan_to_num(fa.visible[rows], nan=1.0)
+                if from_view and not np.any(vis > min_visible):
+                    continue
                 if box is None:
                     box = _union_box(fa.boxes[rows])
                     vis_onset = float(vis.max())
+                    if from_view:
+                        t_start = max(t_start, float(fa.t))
                 if np.any(vis > min_visible):
                     seen = True
                     break
@@ -304,7 +317,11 @@ def camera_instances(world_events: Iterable, camera_name: str,
             if camera is None:
                 raise ValueError(f"camera_instances: event {ev.id!r} has no agents; pass scenario= or camera= "
                                  "to place its zone or position in the image")
-            if zone is not None:
+            if by_object:
+                w, d, h = (float(v) for v in size)
+                box, vis_onset = _column_in_image(camera, np.asarray(position, dtype=np.float64)[:2],
+                                                  width_m=max(w, d), height_m=h)
+            elif zone is not None:
                 if zone not in zones:
                     raise ValueError(f"camera_instances: event {ev.id!r} names zone {zone!r}; the scenario's zones are "
                                      f"{sorted(zones)}")

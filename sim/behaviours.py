@@ -27,6 +27,7 @@ import math
 import numpy as np
 
 from detectors.events import EventType
+from sim.geometry import points_in_polygon, polygon_centroid, sample_points_in_polygon
 from sim.scenario import (
     AbandonedObjectEvent,
     BagWithOwnerDistractor,
@@ -34,6 +35,7 @@ from sim.scenario import (
     CrossingDistractor,
     CrouchingDistractor,
     CrowdMovementEvent,
+    ExcessiveDensityEvent,
     FallEvent,
     FireEvent,
     QueueDistractor,
@@ -98,6 +100,7 @@ class _Actor(Script):
 
     register_as: EventType | None = None
     carries: Prop = Prop.NONE
+    reach_m: float = PLACE_REACHED_M  #: [m] how close to ``at`` a new person must come
 
     def __init__(self, spec, event_id: str) -> None:
         super().__init__(spec, event_id)
@@ -146,7 +149,7 @@ class _Actor(Script):
             lo, hi = APPROACH_SPEED_MPS
             model.set_speed(agent, min(max(d / max(left, 0.1), lo), hi))
             blocked = d < 1.5 and model.speed_now(agent) < 0.15 and left < 0
-            if not (d < PLACE_REACHED_M or blocked or left < -30.0):
+            if not (d < self.reach_m or blocked or left < -30.0):
                 return True
             self.phase = "wait"
             model.stand(agent)
@@ -239,8 +242,7 @@ class AbandonObject(_SetDown):
         if self.set_down(model, el):
             return True
         if el < 2 * SET_DOWN_S + self.spec.linger_s:
-            model.stand(self.agent, frozen=True)
-            return True
+            return True  # lingering beside it (frozen since the set-down)
         return self.leave(model)
 
 
@@ -252,8 +254,7 @@ class BagWithOwner(_SetDown):
             return True
         t_pick = 2 * SET_DOWN_S + self.spec.duration_s
         if el < t_pick:
-            model.stand(self.agent, frozen=True)
-            return True
+            return True  # standing beside it (frozen since the set-down)
         up = el - t_pick
         if up < SET_DOWN_S:
             model.set_pose(self.agent, Posture.CROUCHING, up / SET_DOWN_S)
@@ -312,7 +313,14 @@ class Crouch(_Actor):
 
 
 class StandStill(_Actor):
-    """:class:`~sim.scenario.SafetyLineDistractor`: stand exactly at the place, then go."""
+    """:class:`~sim.scenario.SafetyLineDistractor`: stand exactly at the place (the platform
+    edge does not push this person back, as a person who means to stand there), then go."""
+
+    reach_m = 0.05
+
+    def begin(self, model, t: float) -> None:
+        super().begin(model, t)
+        model.ignore_platform_edges(self.agent)
 
     def act(self, model, t: float, el: float) -> bool:
         if el == 0.0:
@@ -338,6 +346,7 @@ class Walk(Script):
         self.agent = None
         self.waypoint = 0
         self.walking = True
+        self.standing = False  # stopped to raise the prop
 
     def begin(self, model, t: float) -> None:
         spec = self.spec
@@ -391,11 +400,11 @@ class Walk(Script):
         model.set_prop(self.agent, self.prop, level)
         up = level > 0.0
         if self.walking:
-            if up and not getattr(self, "_standing", False):
-                self._standing = True
+            if up and not self.standing:
+                self.standing = True
                 model.stand(self.agent)
-            elif not up and getattr(self, "_standing", False):
-                self._standing = False
+            elif not up and self.standing:
+                self.standing = False
                 self._next(model)
         return up
 
@@ -593,6 +602,47 @@ class Queue(Script):
         return any(self.lines)
 
 
+class Gather(Script):
+    """:class:`~sim.scenario.ExcessiveDensityEvent`: people appear at ``start`` one after the
+    other, walk into the zone (by a floor field to its centroid), then to a free spot of
+    their own in it, stand there and finally leave."""
+
+    def begin(self, model, t: float) -> None:
+        spec = self.spec
+        zone = next(z for z in model.scenario.station.zones if z.name == spec.zone)
+        self.polygon = np.asarray(zone.polygon, dtype=np.float64)
+        self.centre = polygon_centroid(self.polygon)
+        self.appear = [spec.at_s + spec.release_s * k / spec.count for k in range(spec.count)]
+        self.people: list[list] = []  # [agent, spot, in the zone yet]
+        last = self.appear[-1]
+        self.end_s = None if spec.stay_s is None else last + spec.stay_s
+
+    def _spot(self, model) -> np.ndarray:
+        pts = sample_points_in_polygon(model.rng, self.polygon, 16)
+        pts = pts[model.grid.is_free(pts)]
+        return pts[0] if len(pts) else self.centre.copy()
+
+    def update(self, model, t: float) -> bool:
+        spec = self.spec
+        while len(self.people) < spec.count and self.appear[len(self.people)] <= t + 1e-9:
+            agent = model.spawn_person(spec.start)
+            model.walk_to(agent, self.centre, arrive=False, navigate=True)
+            model.truth.register_injected(agent.unique_id, self.event_id, EventType.EXCESSIVE_DENSITY)
+            self.people.append([agent, self._spot(model), False])
+        coming = [p for p in self.people if not p[2]]
+        if coming:
+            inside = points_in_polygon(np.array([p[0].position for p in coming]), self.polygon)
+            for p, now_in in zip(coming, inside.tolist()):
+                if now_in:
+                    p[2] = True
+                    model.walk_to(p[0], p[1], arrive=True)
+        if self.end_s is not None and t >= self.end_s - 1e-9:
+            for agent, _, _ in self.people:
+                model.release(agent, spec.exit)
+            return False
+        return True
+
+
 # --- building the scripts of a scenario --------------------------------------------------------
 
 
@@ -617,6 +667,8 @@ def build_scripts(scenario) -> list[Script]:
             out.append(Fire(ev, eid))
         elif isinstance(ev, WeaponEvent):
             out.append(Walk(ev, eid, register_as=EventType.WEAPON, prop=Prop.RIFLE))
+        elif isinstance(ev, ExcessiveDensityEvent):
+            out.append(Gather(ev, eid))
     for j, d in enumerate(scenario.distractors):
         did = d.id if d.id is not None else f"{d.type}_{j}"
         if isinstance(d, SittingDistractor):

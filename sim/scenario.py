@@ -84,6 +84,23 @@ class TrainSpec(_Strict):
     count: int = Field(gt=0, description="passengers released")
     release_s: float = Field(10.0, gt=0, description="[s] time over which they alight")
     exit: str | None = Field(None, description="exit the passengers head for (random among exits if not given)")
+    board: str | None = Field(None, description="exit through which waiting passengers board this train "
+                                                "(they leave by it from at_s on); none board if not given")
+    dwell_s: float = Field(30.0, gt=0, description="[s] time the train stands at the platform (boarding window)")
+
+
+class TimetableSpec(_Strict):
+    """Trains every ``headway_s`` from ``first_at_s`` until ``until_s``: expanded into ``trains``."""
+
+    entrance: str = Field(description="entrance the alighting passengers come through (the train doors)")
+    first_at_s: float = Field(ge=0, description="[s] first arrival")
+    headway_s: float = Field(gt=0, description="[s] time between two trains")
+    until_s: float | None = Field(None, gt=0, description="[s] no arrival after this (default: end of the scenario)")
+    count: int = Field(gt=0, description="passengers alighting from each train")
+    release_s: float = Field(10.0, gt=0, description="[s] time over which they alight")
+    exit: str | None = None
+    board: str | None = None
+    dwell_s: float = Field(30.0, gt=0)
 
 
 class StationSpec(_Strict):
@@ -242,7 +259,10 @@ class RenderSpec(_Strict):
     evaluation can sweep one effect at a time: ``brightness``, ``lighting``,
     ``flicker_depth``, ``light_out_factor``, ``noise_std``, ``shot_noise_std``, ``blur_px``,
     ``motion_blur_px``, ``jpeg_quality`` or ``bitrate_kbps``, ``shake_px``, ``lens_k1`` /
-    ``lens_k2`` and ``occluders``. :mod:`sim.effects` documents the models.
+    ``lens_k2`` and ``occluders``. :mod:`sim.effects` documents the models. With lens
+    distortion the ground-truth boxes and head points are distorted as the pixels are, while
+    the exported site configuration keeps the undistorted pinhole calibration (a detector
+    may undistort with OpenCV's ``distCoeffs = (lens_k1, lens_k2, 0, 0)``).
     """
 
     brightness: float = Field(1.0, gt=0, le=2, description="global lighting gain (1 = daylight hall)")
@@ -288,9 +308,9 @@ class RenderSpec(_Strict):
 
 # --- injected events -------------------------------------------------------------------
 #
-# Each event type of the decree that a scenario can stage has one class here, all in the
-# discriminated union ``EventSpec`` (key ``type``). ``excessive_density`` is not staged: it
-# arises from ``station.zones`` of kind density (trains and arrivals fill them). Ground truth
+# Each event type of the decree has one class here, all in the discriminated union
+# ``EventSpec`` (key ``type``); ``excessive_density`` also arises without staging, from
+# trains and arrivals filling ``station.zones`` of kind density. Ground truth
 # never comes from the spec itself: the recorder (:mod:`sim.truth`) applies each type's
 # rule to what the simulation does, and names an instance after the event that caused it.
 
@@ -412,8 +432,24 @@ class WeaponEvent(_CarryEvent):
     type: Literal["weapon"]
 
 
+class ExcessiveDensityEvent(_EventBase):
+    """``count`` people come from ``start`` over ``release_s`` and gather in the density zone
+    ``zone`` (round a busker, an incident), stand there ``stay_s`` and leave by ``exit``.
+
+    Ground truth is the zone's density rule: choose ``count`` above capacity x area."""
+
+    type: Literal["excessive_density"]
+    zone: str = Field(description="name of a density zone of station.zones")
+    count: int = Field(ge=1, le=5000, description="people who gather")
+    start: Point2 = Field(description="[m] where they come from (a doorway, the foot of the stairs)")
+    release_s: float = Field(10.0, gt=0, description="[s] time over which they appear at start")
+    stay_s: float | None = Field(30.0, gt=0, description="[s] time they stand in the zone after the last one "
+                                                          "appeared (None: to the end)")
+    exit: str | None = Field(None, description="exit they leave by afterwards (nearest if not given)")
+
+
 EVENT_CLASSES = (IntrusionEvent, FallEvent, AbandonedObjectEvent, CrowdMovementEvent, WrongWayEvent, FireEvent,
-                 WeaponEvent)
+                 WeaponEvent, ExcessiveDensityEvent)
 EventSpec = Annotated[Union[EVENT_CLASSES], Field(discriminator="type")]
 
 
@@ -429,7 +465,7 @@ class SittingDistractor(_ActorEvent):
     sitting down, 1 seated, 1 -> 0 getting up), then walks on. Not a person on the ground."""
 
     type: Literal["sitting"]
-    on: Literal["floor", "bench"] = Field("floor", description="on the floor, or on a bench (seat 0.45 m high) at at")
+    seat: Literal["floor", "bench"] = Field("floor", description="on the floor, or on a bench (seat 0.45 m high) at at")
     duration_s: float | None = Field(20.0, gt=0, description="[s] time seated (None: to the end)")
     facing_deg: float | None = Field(None, description="[deg] direction the seated person (and a bench) faces, ccw from +x")
 
@@ -590,7 +626,8 @@ class TruthSpec(_Strict):
     abandoned_distance_m: float = Field(3.0, gt=0, description="[m] an object is unattended while its owner is farther than this")
     abandoned_after_s: float = Field(10.0, ge=0, description="[s] unattended this long, an object is abandoned")
     wrong_way_angle_deg: float = Field(90.0, ge=0, lt=180, description="[deg] least deviation of the velocity from the allowed direction")
-    wrong_way_min_speed_mps: float = Field(0.3, ge=0, description="[m/s] slower movement is not walking the wrong way")
+    wrong_way_min_speed_mps: float = Field(0.3, ge=0, description="[m/s] least speed of the velocity's component "
+                                                                    "against the allowed direction")
     wrong_way_min_s: float = Field(1.5, ge=0, description="[s] shortest wrong-way walk that counts")
     wrong_way_merge_gap_s: float = Field(1.0, ge=0, description="[s] wrong-way runs of one person closer than this merge")
     crowd_speed_mps: float = Field(2.2, gt=0, description="[m/s] a person moving faster than this is running")
@@ -626,6 +663,8 @@ class Scenario(_Strict):
         for i, tr in enumerate(self.station.trains):
             if tr.entrance not in entrances:
                 raise _LocError(("station", "trains", i, "entrance"), f"must name an entrance ({', '.join(sorted(entrances)) or 'none defined'}); got {tr.entrance!r}")
+            if tr.board is not None and tr.board not in exits:
+                raise _LocError(("station", "trains", i, "board"), f"must name an exit ({', '.join(sorted(exits))}); got {tr.board!r}")
             if tr.exit is not None and tr.exit not in exits:
                 raise _LocError(("station", "trains", i, "exit"), f"must name an exit ({', '.join(sorted(exits))}); got {tr.exit!r}")
             if tr.at_s > self.duration_s:
@@ -687,6 +726,10 @@ class Scenario(_Strict):
                     check_range((section, i, "speed_mps"), ev.speed_mps, "m/s")
                 if isinstance(ev, FireEvent):
                     check_range((section, i, "flame_radius_m"), ev.flame_radius_m, "m")
+                if isinstance(ev, ExcessiveDensityEvent):
+                    density = sorted(z.name for z in self.station.zones if z.kind == "density")
+                    if ev.zone not in density:
+                        raise _LocError((section, i, "zone"), f"must name a density zone ({', '.join(density) or 'none defined'}); got {ev.zone!r}")
                 if isinstance(ev, (WrongWayEvent, TurnBackDistractor, CrossingDistractor)) and not one_way:
                     raise _LocError((section, i, "type"), f"{ev.type} needs a one_way zone in station.zones; got none")
                 if isinstance(ev, QueueDistractor):
@@ -818,10 +861,78 @@ def load_scenario(ref: str | os.PathLike, overrides: dict | None = None) -> Scen
 
 def build_scenario(data: dict, *, where: str = "?") -> Scenario:
     """Validate a mapping as a scenario; raise :class:`ScenarioError` naming the bad key."""
+    data = _with_layout_expanded(data, where)
+    data = _with_timetable_expanded(data, where)
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(_format_validation_error(exc, data, where)) from None
+
+
+def _with_layout_expanded(data: dict, where: str) -> dict:
+    """Replace ``station.layout`` by the walkable floor, obstacles, zones and portals it stands for."""
+    station = data.get("station") if isinstance(data, dict) else None
+    if not isinstance(station, dict) or "layout" not in station:
+        return data
+    from pydantic import TypeAdapter
+
+    from sim.layout import LayoutPiece, expand_layout
+
+    raw = station["layout"]
+    try:
+        pieces = TypeAdapter(list[LayoutPiece]).validate_python(raw)
+    except ValidationError as exc:
+        msg = _format_validation_error(exc, {"station": {"layout": raw}}, where)
+        raise ScenarioError(msg.replace(f"scenario {where!r}: ", f"scenario {where!r}: station.layout", 1)) from None
+    try:
+        derived = expand_layout(pieces)
+    except ValueError as exc:
+        raise ScenarioError(f"scenario {where!r}: station.layout: {exc}") from None
+    station = {k: v for k, v in station.items() if k != "layout"}
+    if derived["walkable"] is not None:
+        if "walkable" in station:
+            raise ScenarioError(f"scenario {where!r}: station: give walkable or floor pieces in layout, not both")
+        station["walkable"] = derived["walkable"]
+    for key in ("obstacles", "track_beds", "platform_edges", "zones", "entrances", "exits"):
+        if derived[key]:
+            station[key] = list(derived[key]) + list(station.get(key) or [])
+    return {**data, "station": station}
+
+
+def _with_timetable_expanded(data: dict, where: str) -> dict:
+    """Replace ``station.timetable`` by the train arrivals it stands for."""
+    station = data.get("station") if isinstance(data, dict) else None
+    if not isinstance(station, dict) or "timetable" not in station:
+        return data
+    from pydantic import TypeAdapter
+
+    raw = station["timetable"]
+    try:
+        tables = TypeAdapter(list[TimetableSpec]).validate_python(raw)
+    except ValidationError as exc:
+        msg = _format_validation_error(exc, {"station": {"timetable": raw}}, where)
+        raise ScenarioError(msg.replace(f"scenario {where!r}: ", f"scenario {where!r}: station.timetable", 1)) from None
+    duration = data.get("duration_s")
+    trains = list(station.get("trains") or [])
+    for i, tt in enumerate(tables):
+        until = tt.until_s if tt.until_s is not None else duration
+        if isinstance(duration, (int, float)):
+            if tt.first_at_s > duration:
+                raise ScenarioError(f"scenario {where!r}: station.timetable[{i}].first_at_s must be within "
+                                    f"[0, duration_s={duration:g}]; got {tt.first_at_s:g}")
+            if tt.until_s is not None and tt.until_s > duration:
+                raise ScenarioError(f"scenario {where!r}: station.timetable[{i}].until_s: the timetable runs to "
+                                    f"{tt.until_s:g} s, longer than the scenario (duration_s={duration:g}); "
+                                    f"shorten it or lengthen the scenario")
+        k = 0
+        while until is not None and tt.first_at_s + k * tt.headway_s <= until:
+            trains.append({"at_s": round(tt.first_at_s + k * tt.headway_s, 6), "entrance": tt.entrance,
+                           "count": tt.count, "release_s": tt.release_s, "exit": tt.exit, "board": tt.board,
+                           "dwell_s": tt.dwell_s})
+            k += 1
+    station = {k: v for k, v in station.items() if k != "timetable"}
+    station["trains"] = sorted(trains, key=lambda tr: tr["at_s"] if isinstance(tr, dict) else 0)
+    return {**data, "station": station}
 
 
 def _set_dotted(data: dict, dotted: str, value: Any) -> None:
@@ -859,7 +970,7 @@ def _lookup(data: Any, loc: tuple) -> Any:
     return cur
 
 
-_UNION_TAGS = frozenset(EVENT_TYPE_NAMES + DISTRACTOR_TYPE_NAMES)
+_UNION_TAGS = frozenset(EVENT_TYPE_NAMES + DISTRACTOR_TYPE_NAMES + ("platform", "concourse", "corridor", "gates", "stairs", "escalator"))
 
 
 def _format_validation_error(exc: ValidationError, data: dict, where: str) -> str:
@@ -871,7 +982,9 @@ def _format_validation_error(exc: ValidationError, data: dict, where: str) -> st
             lines.append(f"{_loc_str(ctx_err.loc)}{sep}{ctx_err.msg}")
             continue
         # drop the discriminator tag pydantic inserts into union paths (events.0.intrusion.x)
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and p in _UNION_TAGS))
+        raw_loc = err["loc"]
+        loc = tuple(p for k, p in enumerate(raw_loc)
+                    if not (isinstance(p, str) and p in _UNION_TAGS and k > 0 and isinstance(raw_loc[k - 1], int)))
         key = _loc_str(loc)
         etype = err["type"]
         if etype == "extra_forbidden":
@@ -888,8 +1001,7 @@ def _format_validation_error(exc: ValidationError, data: dict, where: str) -> st
             if loc and loc[0] == "distractors":
                 msg = f"must be one of {', '.join(sorted(DISTRACTOR_TYPE_NAMES))}"
             else:
-                msg = (f"must be one of {', '.join(sorted(EVENT_TYPE_NAMES))} "
-                       f"({EventType.EXCESSIVE_DENSITY.value} comes from station.zones of kind density)")
+                msg = f"must be one of {', '.join(sorted(EVENT_TYPE_NAMES))}"
             key = f"{key}.type"
             received = (err.get("ctx") or {}).get("tag")
             if received is None:

@@ -18,14 +18,18 @@ staged event (:meth:`TruthRecorder.register_injected`) takes that event's id and
   averaged over a trailing window (``density_window_s``, observations with
   ``t - window < t_i <= t``); an instance is a maximal run of observations with the
   average above ``capacity_per_m2``; runs separated by less than ``merge_gap_s`` are merged,
-  then runs shorter than ``min_duration_s`` are dropped. The peak average is kept.
+  then runs shorter than ``min_duration_s`` are dropped. The peak average is kept. An
+  instance is injected when one of the people in the zone at onset was gathered there by
+  a staged event.
 * **person_on_ground**, per person: a maximal run of observations in posture FALLING or
   LYING that contains LYING (a fall that ends on the floor). Sitting and crouching are
   other postures and never count. ``t_start`` is the first FALLING (or LYING) observation.
 * **wrong_way**, per one_way zone and person: observations inside the zone whose velocity
-  is faster than ``wrong_way_min_speed_mps`` and more than ``wrong_way_angle_deg`` off the
-  zone's direction; runs of one person closer than ``wrong_way_merge_gap_s`` merge, and
-  merged runs shorter than ``wrong_way_min_s`` are dropped.
+  points more than ``wrong_way_angle_deg`` (90) away from the zone's direction with a
+  component against it faster than ``wrong_way_min_speed_mps`` (0.3 m/s; a person crossing
+  who drifts a little against the flow does not count); runs of one person closer than
+  ``wrong_way_merge_gap_s`` (1 s) merge, and merged runs shorter than ``wrong_way_min_s``
+  (1.5 s) are dropped. ``t_start`` is the first observation of the run.
 * **crowd_movement**: a crowd starts moving at the first observation at which at least
   ``crowd_min_agents`` people faster than ``crowd_speed_mps`` (runners) lie within
   ``crowd_radius_m`` of one of them or of the runners' centroid (the largest such group is
@@ -125,7 +129,7 @@ class TruthRules:
     abandoned_distance_m: float = 3.0  #: [m] an object is unattended while its owner is farther than this
     abandoned_after_s: float = 10.0  #: [s] unattended this long, an object is abandoned
     wrong_way_angle_deg: float = 90.0  #: [deg] least deviation of the velocity from the allowed direction
-    wrong_way_min_speed_mps: float = 0.3  #: [m/s] slower movement is not walking the wrong way
+    wrong_way_min_speed_mps: float = 0.3  #: [m/s] least speed of the velocity's component against the direction
     wrong_way_min_s: float = 1.5  #: [s] shortest wrong-way walk that counts
     wrong_way_merge_gap_s: float = 1.0  #: [s] wrong-way runs of one person closer than this merge
     crowd_speed_mps: float = 2.2  #: [m/s] a person moving faster than this is running
@@ -329,8 +333,9 @@ class TruthRecorder:
                     v = vel[inside]
                     speed = np.hypot(v[:, 0], v[:, 1])
                     along = v @ zone.direction
-                    # angle > threshold  <=>  v . d < |v| cos(threshold)
-                    wrong = (speed > self.rules.wrong_way_min_speed_mps) & (along < speed * self._cos_wrong)
+                    # angle > threshold  <=>  v . d < |v| cos(threshold); and the component against
+                    # the flow, -v . d, faster than the minimum (a crossing that drifts does not count)
+                    wrong = (-along > self.rules.wrong_way_min_speed_mps) & (along < speed * self._cos_wrong)
                     inside = inside[wrong]
                 self._wrong[z].update(t, ids[inside], pos[inside])
             self._update_crowd(t, ids, pos, vel)
@@ -557,15 +562,24 @@ class TruthRecorder:
                 else:
                     merged.append(r)
             k = 0
+            used: dict[str, int] = {}
             for t0, t1, peak, onset_ids, centre in merged:
                 if t1 - t0 < self.min_duration_s:
                     continue
+                # a crowd gathered by a staged event: named after it
+                staged = sorted({self._injected[(EventType.EXCESSIVE_DENSITY, a)] for a in onset_ids
+                                 if (EventType.EXCESSIVE_DENSITY, a) in self._injected})
+                if staged:
+                    j = used.get(staged[0], 0)
+                    used[staged[0]] = j + 1
+                    eid, source = (staged[0] if j == 0 else f"{staged[0]}_{j}"), "injected"
+                else:
+                    eid, source = f"excessive_density_{zone.name}_{k}", "emergent"
+                    k += 1
                 out.append(WorldEvent(
-                    id=f"excessive_density_{zone.name}_{k}", type=EventType.EXCESSIVE_DENSITY,
-                    t_start=t0, t_end=t1, agent_ids=onset_ids, zone=zone.name, position_m=centre,
-                    source="emergent", peak_density_per_m2=peak,
+                    id=eid, type=EventType.EXCESSIVE_DENSITY, t_start=t0, t_end=t1, agent_ids=onset_ids,
+                    zone=zone.name, position_m=centre, source=source, peak_density_per_m2=peak,
                 ))
-                k += 1
         return out
 
     def _person_on_ground(self, t_close: float) -> list[WorldEvent]:

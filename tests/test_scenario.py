@@ -120,3 +120,18 @@ def test_touching_zones_of_incompatible_kinds_are_allowed():
     assert not polygons_overlap(square, [[1, 0], [2, 0], [2, 1], [1, 1]])  # shares an edge
     assert polygons_overlap(square, [[0.5, 0.5], [2, 0.5], [2, 2], [0.5, 2]])  # crosses
     assert polygons_overlap(square, [[0.2, 0.2], [0.8, 0.2], [0.8, 0.8], [0.2, 0.8]])  # contains
+
+
+def test_a_timetable_expands_into_train_arrivals(tmp_path):
+    tt = {"entrance": "stairs_west", "first_at_s": 10, "headway_s": 25, "count": 30, "exit": "stairs_east_out"}
+    sc = load_scenario(_write(tmp_path, {**_base(), "station": {"timetable": [tt]}}))
+    # duration 70 s: arrivals at 10, 35 and 60 s
+    assert [tr.at_s for tr in sc.station.trains] == [10, 10 + 25, 10 + 2 * 25]
+    assert all(tr.count == 30 and tr.exit == "stairs_east_out" for tr in sc.station.trains)
+
+
+def test_a_timetable_longer_than_the_scenario_is_refused(tmp_path):
+    tt = {"entrance": "stairs_west", "first_at_s": 10, "headway_s": 25, "until_s": 300, "count": 30}
+    with pytest.raises(ScenarioError, match=r"station\.timetable\[0\]\.until_s: the timetable runs to 300 s, "
+                                            r"longer than the scenario \(duration_s=70\)"):
+        load_scenario(_write(tmp_path, {**_base(), "station": {"timetable": [tt]}}))
