@@ -474,14 +474,15 @@ class StationModel(mesa.Model):
 
     def walk_to(self, agent: Pedestrian, point, *, arrive: bool = True, navigate: bool = False) -> None:
         """Send a scripted ``agent`` to ``point`` [m]: in a straight line, or round obstacles by
-        a floor field (``navigate``); slowing down on arrival (``arrive``) or passing through."""
+        a floor field (``navigate``, computed once per point); slowing down on arrival
+        (``arrive``) or passing through."""
         s = agent.slot
         p = np.asarray(point, dtype=np.float64)
         self._goal[s] = p
         self._goal_is_point[s] = True
         self._arrive[s] = arrive
         self._frozen[s] = False
-        self._field[s] = self._point_field(p) if navigate and self._blocked(self._pos[s], p) else -1
+        self._field[s] = self._point_field(p) if navigate else -1
         if self._vel[s, 0] ** 2 + self._vel[s, 1] ** 2 < 0.01:
             self._face_goal(s)  # a standing person turns to where it goes
 
@@ -510,6 +511,12 @@ class StationModel(mesa.Model):
             return
         agent.exit_index = self._exit_names.index(exit) if exit is not None else self._nearest_exit(self._pos[s])
         self._leave(agent)
+
+    def ignore_platform_edges(self, agent: Pedestrian) -> None:
+        """Let ``agent`` come up to (or over) the platform edges, which push the others back;
+        it feels them again once it leaves and stands on the floor."""
+        self._edge_free[agent.slot] = True
+        self._any_edge_free = True
 
     def set_pose(self, agent: Pedestrian, posture: Posture | None, progress: float = 0.0) -> None:
         """Set a scripted pose (FALLING, LYING, SITTING, CROUCHING) and its progress in [0, 1];
