@@ -6,6 +6,7 @@
     stationwatch demo                             the library's foundation scenarios, one table
     stationwatch detect SOURCE --site SITE.yaml   alerts as JSON lines as they happen
     stationwatch evaluate ALERTS GROUND_TRUTH     score any system's alerts against ground truth
+    stationwatch export RUN_DIR                   COCO and MOTChallenge files from a run's annotations
     stationwatch site SCENARIO --camera NAME      write a camera's site configuration
 """
 
@@ -81,7 +82,37 @@ def cmd_render(args) -> int:
         "format": "stationwatch.ground_truth/1", "scenario": sc.name, "seed": feed.seed,
         "duration_s": feed.duration_s, "world_events": [e.to_dict() for e in feed.world_events()]})
     write_annotations_parquet(out / "annotations.parquet", [a for n in feed.cameras for a in feed.annotations[n]])
+    _export_tracks(out, sc, feed.cameras, [a for n in feed.cameras for a in feed.annotations[n]])
     print(f"wrote {total} frames of {', '.join(feed.cameras)} and {len(instances)} ground-truth instance(s) to {out}")
+    return 0
+
+
+def _export_tracks(out: Path, sc, cameras, frames) -> None:
+    """COCO person boxes (one file, every camera) and one MOTChallenge sequence per camera."""
+    from sim.export import write_coco, write_mot_sequence
+
+    sizes = {n: tuple(sc.camera(n).resolution) for n in cameras}
+    write_coco(out / "coco.json", frames, sizes)
+    for n in cameras:
+        write_mot_sequence(out / "mot" / n, frames, camera=n, fps=sc.camera(n).fps, image_size=sizes[n])
+
+
+def cmd_export(args) -> int:
+    from sim.annotate import read_annotations_parquet
+    from sim.scenario import load_scenario
+
+    run = Path(args.run_dir)
+    ann = run / "annotations.parquet"
+    if not ann.exists():
+        raise CliError(f"{run} holds no annotations.parquet (is it a run or render folder?)")
+    from eval import results
+
+    gt = results.read_json(run / results.GROUND_TRUTH_FILE)
+    sc = load_scenario(gt["scenario"])
+    frames = read_annotations_parquet(ann)
+    cameras = [c["name"] for c in gt.get("cameras", [])] or sorted({f.camera for f in frames})
+    _export_tracks(run, sc, cameras, frames)
+    print(f"wrote {run / 'coco.json'} and {', '.join(str(run / 'mot' / c) for c in cameras)}")
     return 0
 
 
@@ -219,6 +250,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, help="[s] scored duration per camera (default: from the file)")
     s.add_argument("--json", help="also write the metrics table as JSON here")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("export", help="write COCO and MOTChallenge ground truth for a run or render folder")
+    s.add_argument("run_dir")
+    s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("site", help="write the site configuration of a scenario's camera")
     scenario_args(s)

@@ -36,7 +36,8 @@ def sample_appearance(spec, n: int, rng: np.random.Generator
     weights = np.array([g.weight for g in groups], dtype=np.float64)
     cumulative = np.cumsum(weights / weights.sum())
     u = rng.random((5, n))
-    jitter = rng.integers(-int(spec.jitter), int(spec.jitter) + 1, size=(4, n, 3)) if n else np.zeros((4, 0, 3), np.int64)
+    j = int(spec.jitter)
+    jitter = rng.integers(-j, j + 1, size=(4, n, 3)) if n else np.zeros((4, 0, 3), np.int64)
     group = np.minimum(np.searchsorted(cumulative, u[0], side="right"), len(groups) - 1)
     out = np.zeros((4, n, 3), np.int64)
     for k, g in enumerate(groups):

@@ -106,7 +106,8 @@ class LensDistortion:
     @classmethod
     def for_camera(cls, k1: float, k2: float, K: np.ndarray) -> "LensDistortion":
         """The distortion of a camera with intrinsics ``K`` (3, 3)."""
-        return cls(k1=float(k1), k2=float(k2), fx=float(K[0, 0]), fy=float(K[1, 1]), cx=float(K[0, 2]), cy=float(K[1, 2]))
+        return cls(k1=float(k1), k2=float(k2), fx=float(K[0, 0]), fy=float(K[1, 1]),
+                   cx=float(K[0, 2]), cy=float(K[1, 2]))
 
     def factor(self, r2: np.ndarray) -> np.ndarray:
         """``1 + k1 r^2 + k2 r^4`` for squared normalised radii ``r2``."""

@@ -119,13 +119,13 @@ def coco_dict(frames: Iterable[FrameAnnotations], image_size: tuple[int, int] | 
         vis = fa.visible
         keep = ~(vis < min_visible)  # nan compares False: kept
         for i in np.nonzero(keep)[0]:
-            x, y, bw, bh = (float(v) for v in fa.boxes[i])
-            x, y = x + COCO_OFFSET_PX, y + COCO_OFFSET_PX
+            x, y, bw, bh = (_num(v) for v in fa.boxes[i])
+            x, y = _num(x + COCO_OFFSET_PX), _num(y + COCO_OFFSET_PX)
             ann_id += 1
             v = float(vis[i])
             annotations.append({
                 "id": ann_id, "image_id": image_id, "category_id": PERSON_CATEGORY["id"],
-                "bbox": [_num(x), _num(y), _num(bw), _num(bh)], "area": _num(bw * bh), "iscrowd": 0,
+                "bbox": [x, y, bw, bh], "area": _num(bw * bh), "iscrowd": 0,
                 "track_id": int(fa.ids[i]), "visible_fraction": None if math.isnan(v) else _num(v, 4),
                 "head_point": [_num(fa.heads[i, 0] + COCO_OFFSET_PX), _num(fa.heads[i, 1] + COCO_OFFSET_PX)],
                 "appearance_group": int(fa.appearance_group[i]),

@@ -190,6 +190,14 @@ class AppearanceSpec(_Strict):
 
 
 class CrowdSpec(_Strict):
+    """Who arrives: speeds and bodies, walking groups, children, wheelchair users, luggage, looks.
+
+    All of it is drawn from the scenario's seed. Shares are per person: ``child_share`` of
+    the people are children (each walks in a group behind an adult, so it cannot exceed the
+    share of people who walk behind a group's first member), ``wheelchair_share`` of them
+    use a wheelchair, ``luggage_share`` of them carry a suitcase, bag or backpack.
+    """
+
     speed_mean_mps: float = Field(1.34, gt=0, description="[m/s] mean desired speed (v0), Weidmann 1993")
     speed_std_mps: float = Field(0.26, ge=0, description="[m/s] spread of desired speeds")
     radius_m: tuple[float, float] = Field((0.2, 0.26), description="[m] body radius range (uniform)")
@@ -200,6 +208,50 @@ class CrowdSpec(_Strict):
     wait_s: tuple[float, float] = Field((5.0, 30.0), description="[s] range of waiting times")
     max_agents: int = Field(3000, gt=0, description="arrivals beyond this many agents present are dropped")
     appearance: AppearanceSpec = Field(default_factory=AppearanceSpec, description="clothing groups, palettes and their shares")
+    group_sizes: dict[int, float] = Field(default_factory=lambda: {1: 1.0}, description="relative weights of the sizes "
+                                          "of the parties that arrive together (1: alone); members walk together, "
+                                          "share their exit and waiting spot; entrance rates and train counts stay "
+                                          "in persons")
+    child_share: float = Field(0.0, ge=0, le=1, description="share of the people who are children (body 1.1 to 1.4 m, "
+                                                             "walking in a group behind an adult)")
+    wheelchair_share: float = Field(0.0, ge=0, le=1, description="share of the people in a wheelchair (0.4 m radius, "
+                                                                  "about 0.9 m/s, 1.3 m seated)")
+    luggage_share: float = Field(0.0, ge=0, le=1, description="share of the people carrying luggage (suitcase carriers "
+                                                               "walk 10 % slower)")
+    luggage_kinds: dict[Literal["suitcase", "bag", "backpack"], float] = Field(
+        default_factory=lambda: {"suitcase": 0.4, "bag": 0.3, "backpack": 0.3},
+        description="relative weights of the kinds of luggage carried")
+    train_share: float = Field(0.0, ge=0, le=1, description="share of the parties arriving by an entrance that come to "
+                                                             "take a train: they wait near a boarding exit "
+                                                             "(station.trains[].board) and board the next train")
+
+    @model_validator(mode="after")
+    def _composition(self) -> "CrowdSpec":
+        for key, lo_hi in (("radius_m", self.radius_m), ("wait_s", self.wait_s)):
+            if not 0 <= lo_hi[0] <= lo_hi[1]:
+                raise _LocError(("crowd", key), f"must be [low, high] with 0 <= low <= high; got {list(lo_hi)}")
+        sizes = self.group_sizes
+        if not sizes or any(not 1 <= k <= 10 for k in sizes):
+            raise _LocError(("crowd", "group_sizes"), f": keys must be party sizes within [1, 10]; got {sorted(sizes)}")
+        if any(not (w >= 0 and math.isfinite(w)) for w in sizes.values()) or sum(sizes.values()) <= 0:
+            raise _LocError(("crowd", "group_sizes"), f": weights must be >= 0 with a positive sum; got {dict(sizes)}")
+        mean = sum(k * w for k, w in sizes.items()) / sum(sizes.values())
+        behind = (mean - 1.0) / mean  # share of the people who walk behind their group's first member
+        if self.child_share > behind + 1e-9:
+            raise _LocError(("crowd", "child_share"), f"must be <= {behind:.4g}, the share of the people who walk in a "
+                            f"group behind an adult ((mean size - 1) / mean size with group_sizes={dict(sizes)}); "
+                            f"got {self.child_share:g}")
+        if self.child_share + self.wheelchair_share > 1 + 1e-9:
+            raise _LocError(("crowd", "wheelchair_share"), f": child_share + wheelchair_share must be <= 1; got "
+                            f"{self.child_share:g} + {self.wheelchair_share:g}")
+        kinds = self.luggage_kinds
+        if any(not (w >= 0 and math.isfinite(w)) for w in kinds.values()) or sum(kinds.values()) <= 0:
+            raise _LocError(("crowd", "luggage_kinds"), f": weights must be >= 0 with a positive sum; got {dict(kinds)}")
+        return self
+
+    def mean_group_size(self) -> float:
+        """Mean number of people in an arriving party."""
+        return sum(k * w for k, w in self.group_sizes.items()) / sum(self.group_sizes.values())
 
 
 class CameraSpec(_Strict):

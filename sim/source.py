@@ -82,7 +82,7 @@ class SyntheticFeed:
                 state_t = t
             image, ann = self._render(name, state, t)
             ann = FrameAnnotations(frame=i, t=t, camera=name, ids=ann.ids, boxes=ann.boxes,
-                                   heads=ann.heads, visible=ann.visible)
+                                   heads=ann.heads, visible=ann.visible, appearance_group=ann.appearance_group)
             self.annotations[name].append(ann)
             yield CameraFrame(name, Frame(index=i, t=t, image=image), ann)
             if i + 1 < frame_count(self.duration_s, spec.fps):

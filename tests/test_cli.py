@@ -43,6 +43,12 @@ def test_render_writes_video_ground_truth_and_site(tmp_path):
     assert (out / "platform.mp4").stat().st_size > 1000
     assert json.loads((out / "ground_truth.json").read_text())["scenario"] == "platform_intrusion"
     assert yaml.safe_load((out / "site_platform.yaml").read_text())["camera"] == "platform"
+    coco = json.loads((out / "coco.json").read_text())
+    assert len(coco["images"]) == 30  # 3 s at 10 frames/s
+    assert (out / "mot" / "platform" / "gt" / "gt.txt").stat().st_size > 0
+    (out / "coco.json").unlink()
+    assert main(["export", str(out)]) == 0
+    assert len(json.loads((out / "coco.json").read_text())["images"]) == 30
 
 
 @pytest.mark.skipif(not (REAL / "furg_house6.mp4").exists(), reason="shared/data/real is not beside the repository")
