@@ -4,21 +4,28 @@
 (supersampled) pixel into the scene: the floor with a tile texture, track beds with
 gravel, sleepers and rails, the platform edge with its yellow safety line, walls along
 the boundary of the station (with dark doorways at entrances and exits), pillars and
-ticket-gate housings as boxes. The same pass keeps a depth buffer of everything that can
-hide a person (walls, pillars, barriers).
+ticket-gate housings as boxes, and the signs and hanging panels of ``render.occluders``.
+The same pass keeps a depth buffer of everything that can hide a person (walls, pillars,
+barriers, panels). With lens distortion (``render.lens_k1``, ``lens_k2``) the station is
+cast undistorted over the region the lens sees and remapped once.
 
 Per frame, people are drawn as articulated shapes in perspective (shadow, legs with gait
-swing and knee flex, torso, arms swinging opposite to the legs, head with hair), far to
-near (painter's algorithm); pillars in front of a person are restored from the static
-image through the depth buffer. All body geometry is computed for the whole crowd at
-once in numpy; the per-person loop only issues OpenCV fill calls. Camera effects follow:
-shake (an integer translation), blur, sensor noise from a precomputed noise bank, and a
-JPEG round trip.
+swing and knee flex, torso, arms swinging opposite to the legs, head with hair and face),
+far to near (painter's algorithm); static occluders in front of a person are restored from
+the static image through the depth buffer. All body geometry is computed for the whole
+crowd at once in numpy, outline vertices go through the lens, and the per-person loop only
+issues OpenCV fill calls. Annotation boxes and head points come from the same (distorted)
+vertices, so the ground truth matches the pixels. Camera effects follow
+(:mod:`sim.effects`): shake (an integer translation), lighting (preset, flicker, a light
+going out), motion and focus blur, read and shot noise from a precomputed noise bank, and a
+JPEG round trip at a quality or an MJPEG bitrate.
 
 Randomness is keyed by ``(seed, camera, frame index)``: a frame's noise and shake do not
 depend on which frames were rendered before it, and the same seed gives the same bytes.
 
-Geometry conventions are those of :mod:`sim.camera` (pixel centres at integers).
+Geometry conventions are those of :mod:`sim.camera` (pixel centres at integers). The
+camera model of the site configuration stays the undistorted pinhole; see
+:mod:`sim.effects` for undistorting.
 """
 
 from __future__ import annotations
@@ -348,7 +355,8 @@ class Renderer:
 
     ``seed`` (an int, a ``numpy.random.Generator`` or ``None`` for the scenario's seed)
     keys the per-frame noise and shake. Build once per camera; the constructor ray-casts
-    the static background (about a second at 640x360).
+    the static background (about a second at 640x360). Raises :class:`RenderError` when
+    the scenario's lens distortion folds this camera's image back on itself.
 
     Example::
 
@@ -384,7 +392,9 @@ class Renderer:
 
         # static background ------------------------------------------------------------------
         self.scene = StationScene(scenario.station, rs.occluders)
-        ss = max(1, int(supersample if supersample is not None else (2 if self.width * self.height <= 1280 * 720 else 1)))
+        if supersample is None:
+            supersample = 2 if self.width * self.height <= 1280 * 720 else 1
+        ss = max(1, int(supersample))
         wc, hc = self._canvas_cam.width, self._canvas_cam.height
         #: the lens distortion of the canvas (None without one); people's outlines go through it
         self.lens: LensDistortion | None = None
@@ -393,7 +403,8 @@ class Renderer:
         if rs.lens_k1 != 0 or rs.lens_k2 != 0:
             lens = LensDistortion.for_camera(rs.lens_k1, rs.lens_k2, self._canvas_cam.K)
             try:
-                lens.check_image(wc, hc, what=f"the image of camera {camera_spec.name!r} (hfov {camera_spec.hfov_deg:g} deg)")
+                lens.check_image(wc, hc, what=f"the image of camera {camera_spec.name!r} "
+                                              f"(hfov {camera_spec.hfov_deg:g} deg)")
             except ValueError as exc:
                 raise RenderError(str(exc)) from None
             # the background is cast undistorted over the region the distorted canvas samples, then remapped
@@ -488,7 +499,8 @@ class Renderer:
             d = np.where(occ, depth, np.inf).astype(np.float32)
             depth_ss[r0:r1] = d.reshape(r1 - r0, -1)
         # a gentle vignette, as on most CCTV lenses
-        yy, xx = np.meshgrid((vs - cam.K[1, 2]) / (self.height / 2), (us - cam.K[0, 2]) / (self.width / 2), indexing="ij")
+        yy, xx = np.meshgrid((vs - cam.K[1, 2]) / (self.height / 2), (us - cam.K[0, 2]) / (self.width / 2),
+                             indexing="ij")
         img *= (1.0 - 0.18 * (xx**2 + yy**2) / 2)[..., None]
         img8 = np.clip(np.rint(img), 0, 255).astype(np.uint8)
         if ss > 1:
@@ -871,11 +883,11 @@ class Renderer:
         Uv, Vv = U[:, v], V[:, v]
         # the outlines points first (vertex, u/v, person), one transpose at the end for OpenCV
         pf = np.empty((_NV, 2, m))
-        for (a, b), (su_, sv_) in zip(_OUTLINE_SLICES, ((Uv[22:30], Vv[22:30]), (lu[:, 0], lv[:, 0]), (lu[:, 1], lv[:, 1]),
-                                                        (lu[:, 2], lv[:, 2]), (Uv[16:22], Vv[16:22]), (lu[:, 3], lv[:, 3]),
-                                                        (hair_u[:, v], hair_v[:, v]), (face_u[:, v], face_v[:, v]))):
-            pf[a:b, 0] = su_
-            pf[a:b, 1] = sv_
+        sources = ((Uv[22:30], Vv[22:30]), (lu[:, 0], lv[:, 0]), (lu[:, 1], lv[:, 1]), (lu[:, 2], lv[:, 2]),
+                   (Uv[16:22], Vv[16:22]), (lu[:, 3], lv[:, 3]), (hair_u[:, v], hair_v[:, v]), (face_u[:, v], face_v[:, v]))
+        for (a, b), (pu, pv) in zip(_OUTLINE_SLICES, sources):
+            pf[a:b, 0] = pu
+            pf[a:b, 1] = pv
         scale = float(1 << _SHIFT)
         pf *= scale
         np.clip(pf, -_COORD_LIMIT * scale, _COORD_LIMIT * scale, out=pf)
@@ -900,8 +912,9 @@ class Renderer:
         view_h = pos[v] - cam.position[:2]
         facing = (ct[v] * view_h[:, 0] + st[v] * view_h[:, 1]) / np.maximum(np.hypot(view_h[:, 0], view_h[:, 1]), 1e-9)
         show_face = (facing < 0.35) & (gamma[v] < 1.2)
-        # level of detail: a head under 2 px across the radius is one polygon, hair and face blended
-        tiny = show_face & (hr < 2.0)
+        # level of detail: a small head is one polygon, hair and face blended (the hair would show as a
+        # crescent under a pixel thick)
+        tiny = show_face & (hr < _HEAD_LOD_PX)
         cols[tiny, 6] = (cols[tiny, 6] + cols[tiny, 7]) // 2
         show_face &= ~tiny
 
@@ -963,8 +976,9 @@ class Renderer:
         gy1 = np.clip(np.floor(b[:, 3] / tile), 0, th - 1).astype(np.int64)
         gy = gy0[:, None, None] + np.arange(int((gy1 - gy0).max()) + 1)[None, :, None]  # (k, ny, 1)
         gx = gx0[:, None, None] + np.arange(int((gx1 - gx0).max()) + 1)[None, None, :]  # (k, 1, nx)
+        nearest = grid[np.minimum(gy, th - 1), np.minimum(gx, tw - 1)]
         hit = ((gy <= gy1[:, None, None]) & (gx <= gx1[:, None, None])
-               & (grid[np.minimum(gy, th - 1), np.minimum(gx, tw - 1)] < (depth_m[sel] - _OCCLUSION_MARGIN_M)[:, None, None]))
+               & (nearest < (depth_m[sel] - _OCCLUSION_MARGIN_M)[:, None, None]))
         behind[sel] = hit.any(axis=(1, 2))
         big = 1 << 30
         tx0 = np.where(hit, gx, big).min(axis=(1, 2)) * tile
@@ -977,7 +991,13 @@ class Renderer:
         return behind, roi
 
     def _draw(self, img: np.ndarray, g: "_People") -> None:
-        """Fill every person's shapes into ``img`` (canvas coordinates), far to near."""
+        """Fill every person's shapes into ``img`` (canvas coordinates), far to near.
+
+        Shadows go first, all of them: they lie on the floor, and a body always stands in front
+        of the floor it overlaps in the image (a nearer person's shadow never covers a farther
+        person's feet). Static occluders in front of a person are restored after its body,
+        which also hides the parts of shadows that fall behind them.
+        """
         cv2 = self._cv2
         fill = cv2.fillConvexPoly
         copy_to = cv2.copyTo
@@ -985,11 +1005,13 @@ class Renderer:
         s = _SHIFT
         occ, bg = self._occ_depth, self._bg
         margin = _OCCLUSION_MARGIN_M
-        rows = zip(list(P[:, 0:8]), list(P[:, 8:14]), list(P[:, 14:20]), list(P[:, 20:26]), list(P[:, 26:32]),
-                   list(P[:, 32:38]), list(P[:, 38:50]), list(P[:, 50:62]), g.colours.tolist(), g.show_face.tolist(),
-                   g.behind.tolist(), g.restore.tolist(), g.depth.tolist())
-        for sh, lf, af, ln, to, an, hair, skin, c, face, behind, roi, depth in rows:
+        cols = g.colours.tolist()
+        for sh, c in zip(list(P[:, 0:8]), cols):
             fill(img, sh, c[0], 8, s)
+        rows = zip(list(P[:, 8:14]), list(P[:, 14:20]), list(P[:, 20:26]), list(P[:, 26:32]), list(P[:, 32:38]),
+                   list(P[:, 38:50]), list(P[:, 50:62]), cols, g.show_face.tolist(), g.behind.tolist(),
+                   g.restore.tolist(), g.depth.tolist())
+        for lf, af, ln, to, an, hair, skin, c, face, behind, roi, depth in rows:
             fill(img, lf, c[1], 8, s)
             fill(img, af, c[2], 8, s)
             fill(img, ln, c[3], 8, s)
@@ -1027,9 +1049,10 @@ class Renderer:
 
         The silhouette is the union of three boxes (head, torso with arms, legs). They are
         painted far to near into an id buffer at a quarter of the image's resolution, with
-        pillars, barriers and walls in front restored as in the colour pass; a person's
-        share is the count of its ids left over the area of its boxes' union (unclipped,
-        computed exactly).
+        pillars, barriers, walls and panels in front restored as in the colour pass; a
+        person's share is the count of its ids left over the area of its boxes' union
+        (unclipped, computed exactly). Vectorised: every box pixel at once, the nearest
+        unhidden person winning each pixel.
         """
         q = float(1 << _ID_SCALE_LOG2)
         hq, wq = self._id_shape
@@ -1038,27 +1061,24 @@ class Renderer:
         bq[..., 2:] = np.maximum(bq[..., 2:], bq[..., :2] + 1)
         total = _union_area3(bq)
         m = len(bq)
-        ids = np.zeros((hq, wq), np.uint16 if m < 65535 else np.int32)
-        cl = bq.copy()
-        np.clip(cl[..., 0::2], 0, wq, out=cl[..., 0::2])
-        np.clip(cl[..., 1::2], 0, hq, out=cl[..., 1::2])
-        boxes = cl.tolist()
-        behind = g.behind.tolist()
-        occ = self._occ_depth_q
-        depth = g.depth
-        for i in range(m):
-            k = i + 1
-            for x0, y0, x1, y1 in boxes[i]:
-                ids[y0:y1, x0:x1] = k
-            if behind[i]:
-                x0 = min(bx[0] for bx in boxes[i])
-                y0 = min(bx[1] for bx in boxes[i])
-                x1 = max(bx[2] for bx in boxes[i])
-                y1 = max(bx[3] for bx in boxes[i])
-                if x1 > x0 and y1 > y0:
-                    roi = ids[y0:y1, x0:x1]
-                    roi[(occ[y0:y1, x0:x1] < depth[i] - _OCCLUSION_MARGIN_M) & (roi == k)] = 0
-        counts = np.bincount(ids.ravel(), minlength=m + 1)[1:m + 1]
+        cl = bq.reshape(3 * m, 4)
+        x0 = np.clip(cl[:, 0], 0, wq)
+        y0 = np.clip(cl[:, 1], 0, hq)
+        bw = np.clip(cl[:, 2], 0, wq) - x0
+        bh = np.clip(cl[:, 3], 0, hq) - y0
+        np.maximum(bw, 0, out=bw)
+        np.maximum(bh, 0, out=bh)
+        n_px = bw * bh
+        # every box's pixels, in drawing order; a pixel's owner is the last (nearest) person covering it
+        # that no pillar, barrier, wall or panel hides there (the painter's order of the colour pass)
+        owner = np.repeat(np.repeat(np.arange(1, m + 1), 3), n_px)
+        k = np.arange(int(n_px.sum())) - np.repeat(np.cumsum(n_px) - n_px, n_px)
+        w_rep = np.repeat(bw, n_px)
+        flat = (np.repeat(y0, n_px) + k // w_rep) * wq + np.repeat(x0, n_px) + k % w_rep
+        shown = self._occ_depth_q.ravel()[flat] >= (g.depth - _OCCLUSION_MARGIN_M)[owner - 1]
+        ids = np.zeros(hq * wq, np.int64)
+        np.maximum.at(ids, flat[shown], owner[shown])
+        counts = np.bincount(ids, minlength=m + 1)[1:m + 1]
         return np.minimum(1.0, counts / np.maximum(total, 1))
 
 
@@ -1075,7 +1095,9 @@ class _People:
     head: np.ndarray  #: (m, 2) head centre
     behind: np.ndarray  #: (m,) bool: a static occluder may stand in front
     restore: np.ndarray  #: (m, 4) int x0 y0 x1 y1 (exclusive) where occluders may cover the person
-    polys: np.ndarray  #: (m, 62, 2) int32 fixed-point outlines: shadow 8, far leg, far arm, near leg, torso, near arm (6 each), hair 12, face 12
+    #: (m, 62, 2) int32 fixed-point outlines: shadow 8, far leg, far arm, near leg, torso, near arm (6 each),
+    #: hair 12, face 12 (see _OUTLINE_SLICES)
+    polys: np.ndarray
     colours: np.ndarray  #: (m, 8, 3) int BGR of shadow, far leg, far arm, near leg, torso, near arm, hair, face
     show_face: np.ndarray  #: (m,) bool
 
@@ -1087,6 +1109,7 @@ _SIDE = np.array([1.0, -1.0])
 _SIDE_PHASE = np.array([0.0, np.pi])
 _CENTRE_Z = np.array([0.935, 0.865, 0.82, 0.54])
 _NV = 62  #: outline vertices drawn per person (see _People.polys)
+_HEAD_LOD_PX = 3.0  #: [px] head radius under which hair and face are drawn as one polygon
 #: vertex ranges of the outlines in _People.polys: shadow, far leg, far arm, near leg, torso, near arm, hair, face
 _OUTLINE_SLICES = ((0, 8), (8, 14), (14, 20), (20, 26), (26, 32), (32, 38), (38, 50), (50, 62))
 _COS8 = np.cos(np.arange(8) * (np.pi / 4))
