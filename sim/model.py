@@ -12,12 +12,37 @@ slot index into the model's structure of arrays (positions, velocities, goals...
    which drive their few pedestrians (behaviour ``PUPPET``) through the script API below,
 6. feeds the ground-truth recorder.
 
+Who arrives is drawn from ``scenario.crowd``: parties of ``group_sizes`` people who spawn
+side by side, share their plan (exit, waiting spot, waiting time) and keep together (a
+cohesion term added to their desired direction and speed before the motion step: members
+turn toward their party's centroid once farther than (size - 1) / 2 m from it, those ahead
+slow down and those behind speed up, after Moussaïd et al. 2010); children (walking behind
+an adult of their party), wheelchair users, luggage; colours from ``crowd.appearance``
+(:func:`sim.appearance.sample_appearance`).
+
+Trains (``station.trains``, or a ``station.timetable``) release ``count`` passengers at their
+entrance over ``release_s``; alighting passengers walk straight to their exit. A train with a
+``board`` exit opens it for ``dwell_s`` from ``at_s``: everyone WAITING within
+``BOARD_REACH_M`` of that exit (and the rest of their parties) leaves by it, and so does
+anyone who starts waiting there while it is open. A boarding exit is train-only: no
+arrival chooses it, it removes people only while a train stands there, and whoever has not
+reached it when the doors close waits for the next train (where it stands when that is
+within reach, else at a waiting point near the exit; with no train to come, it leaves by
+its own exit). People who wait within ``BOARD_REACH_M`` of a boarding exit that a later
+train serves wait for that train (``crowd.train_share`` of the arrivals come for a train:
+they wait there). ``boarded_by_train`` counts the people each train took.
+
+People respect one-way zones: the floor field of a destination treats every one-way zone
+whose allowed direction points away from that destination as an obstacle (so walkers go
+round by another corridor), nobody waits or starts the run inside a one-way zone.
+
 People who sit, crouch, fall or lie are *frozen*: the social force does not move them,
 and the others walk round them (a lying body is one disc of ``LYING_RADIUS_M`` centred
 half a body length along its heading).
 
 The model is deterministic: one ``numpy.random.Generator`` built from the seed drives
-everything (Mesa's own ``rng`` is that generator, its ``random`` is seeded from it).
+everything (Mesa's own ``rng`` is that generator, its ``random`` is seeded from it) but the
+looks, drawn from a second stream spawned from the same seed.
 
 Example::
 
@@ -29,6 +54,9 @@ Example::
     state = model.snapshot()          # sim.state.CrowdState, copies
     world = model.world()             # sim.state.WorldState: crowd, objects on the floor, fires
     events = model.truth.events()     # ground-truth event instances
+
+Reference: M. Moussaïd, N. Perozo, S. Garnier, D. Helbing, G. Theraulaz, PLoS ONE 5,
+e10047 (2010), the walking behaviour of pedestrian social groups.
 """
 
 from __future__ import annotations
@@ -40,20 +68,24 @@ from enum import IntEnum
 import mesa
 import numpy as np
 
+from sim.appearance import sample_appearance
 from sim.crowd import SocialForceParams, Walls, advance_gait_and_heading, motion_step
 from sim.floorfield import FieldBank, NavGrid, NavGridParams
 from sim.geometry import (
     as_polygon,
     point_segment_distance_rowwise,
+    polygon_centroid,
+    polygon_edges,
     points_in_polygon,
     sample_points_in_polygon,
     segment_crosses_any,
+    segment_distances,
     segment_to_segment_distance,
     wall_segments,
 )
 from sim.behaviours import build_scripts
 from sim.scenario import IntrusionEvent, OrangeClothingDistractor, Scenario, StaffInZoneDistractor
-from sim.state import CrowdState, FireState, ObjectKind, ObjectState, Posture, Prop, WorldState
+from sim.state import BodyKind, CrowdState, FireState, ObjectKind, ObjectState, Posture, Prop, WorldState
 from sim.truth import TruthRecorder, TruthRules
 
 
@@ -107,23 +139,40 @@ OBJECT_SIZE_M = {
 #: BGR colours of bags and suitcases (drawn when a script gives none)
 _OBJECT_COLOURS = ((30, 30, 30), (60, 40, 30), (40, 40, 90), (90, 60, 40), (50, 80, 50), (20, 20, 110))
 
-# Appearance palette (BGR). Groups are coarse clothing styles; appearance_group is the index.
-_GROUP_WEIGHTS = (0.3, 0.3, 0.2, 0.2)
-_GROUP_CUMULATIVE = np.cumsum(_GROUP_WEIGHTS)
-_SHIRTS = (
-    ((40, 40, 40), (60, 50, 40), (90, 60, 30), (30, 30, 80), (70, 70, 70)),  # dark formal
-    ((200, 200, 200), (180, 130, 70), (70, 160, 200), (90, 180, 120), (170, 170, 150)),  # light casual
-    ((40, 40, 200), (40, 180, 240), (200, 80, 40), (160, 60, 160), (60, 200, 60)),  # bright
-    ((120, 160, 190), (80, 110, 140), (100, 120, 120), (60, 90, 120), (140, 170, 200)),  # coats, beige/brown
-)
-_TROUSERS = (
-    ((30, 30, 30), (50, 40, 30), (70, 70, 70)),
-    ((120, 80, 40), (60, 60, 60), (150, 150, 150)),
-    ((110, 70, 30), (40, 40, 40), (90, 90, 90)),
-    ((40, 50, 60), (30, 30, 30), (100, 110, 120)),
-)
-_SKIN = ((180, 200, 240), (140, 170, 220), (100, 140, 190), (70, 100, 150), (50, 70, 110))
-_HAIR = ((20, 20, 20), (30, 40, 60), (40, 70, 110), (120, 150, 180), (150, 150, 150))
+#: [m] a person waiting within this distance of a train's boarding exit boards the train
+BOARD_REACH_M = 8.0
+#: [m] body radius range of a child (uniform)
+CHILD_RADIUS_M = (0.15, 0.19)
+#: [m] body height range of a child (uniform)
+CHILD_HEIGHT_M = (1.1, 1.4)
+#: [m] radius of the disc a wheelchair and its user take on the floor
+WHEELCHAIR_RADIUS_M = 0.4
+#: [m] height of a wheelchair user's head, seated
+WHEELCHAIR_HEIGHT_M = 1.3
+#: [m/s] mean and spread of a wheelchair user's desired speed (clipped to 0.6 .. 1.2 m/s)
+WHEELCHAIR_SPEED_MPS = (0.9, 0.1)
+#: desired speed of a person pulling a suitcase, as a share of its own
+SUITCASE_SPEED_FACTOR = 0.9
+#: [m] spacing of the places a party's members spawn at, beside and behind its first member
+PARTY_SPACING_M = 0.65
+#: [m] a member farther than this times (party size - 1) from its party's centroid turns
+#: toward it (Moussaïd et al. 2010: (N - 1) / 2 m)
+PARTY_SLACK_M = 0.5
+#: [1/m] weight of the turn toward the centroid, per metre beyond the slack (at most 1 m
+#: counts), against the unit direction to the goal
+PARTY_PULL_PER_M = 1.0
+#: [m] a member farther than this from its party's centroid has lost the others (a wall,
+#: a gate line, a crowd between them): it walks its own way to the shared goal
+PARTY_LOST_M = 5.0
+#: [m] a member this far ahead of (behind) its party's centroid along its way, beyond the
+#: slack, slows down (speeds up) by PARTY_SPEED_GAIN_PER_M per metre
+PARTY_SPEED_SLACK_M = 0.5
+PARTY_SPEED_GAIN_PER_M = 0.2
+#: least and greatest factor on a member's desired speed from keeping together
+PARTY_SPEED_FACTOR = (0.5, 1.2)
+
+_ADULT, _CHILD, _WHEELCHAIR = (int(b) for b in BodyKind)
+_LUGGAGE_PROP = {"suitcase": Prop.SUITCASE, "bag": Prop.BAG, "backpack": Prop.BACKPACK}
 
 
 @dataclass
@@ -151,6 +200,7 @@ class Pedestrian(mesa.Agent):
         self.exit_index = exit_index
         self.script = script
         self.behaviour = behaviour
+        self.party = -1  #: id of the party it walks with (-1: alone)
 
     def step(self) -> None:  # the model moves everyone at once
         """Nothing: the model advances all pedestrians in one vectorised step."""
@@ -171,17 +221,23 @@ class Pedestrian(mesa.Agent):
         self.model._state[self.slot] = behaviour
 
     def goal_reached(self) -> None:
-        """WALKING -> WAITING at the spot until the drawn waiting time is over."""
+        """WALKING -> WAITING at the spot until the drawn waiting time is over (near a
+        boarding exit: boards a train standing there, or waits for the next one)."""
         m = self.model
+        if self.behaviour is not Behaviour.WALKING:  # its party left (or boarded) in this very step
+            return
         self._set(Behaviour.WAITING)
         m._wait_until[self.slot] = m.time + m._wait_len[self.slot]
         m._check_at[self.slot] = m._wait_until[self.slot]
         m._arrive[self.slot] = True
         m._goal[self.slot] = m._pos[self.slot]
+        if m._board_exits:
+            m._at_platform(self)
 
     def wait_over(self) -> None:
-        """WAITING -> LEAVING toward its exit."""
-        self.model._leave(self)
+        """WAITING -> LEAVING toward its exit, with the members of its party who wait or walk."""
+        if self.behaviour is Behaviour.WAITING:
+            self.model._leave_with_party(self)
 
     def waypoint_reached(self) -> None:
         """SCRIPTED: stand at the dwell waypoint, else go on to the next one or leave."""
@@ -236,6 +292,9 @@ class StationModel(mesa.Model):
             raise ValueError(f"seed must be an integer >= 0; got {seed!r}")
         super().__init__(rng=np.random.default_rng(int(seed)))
         self.seed = int(seed)
+        # looks (colours, appearance group) come from a stream of their own, spawned from the
+        # seed: changing the appearance distribution does not move anybody
+        self._looks_rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(1,)))
         self.scenario = scenario
         self.dt = float(scenario.dt_s)
         self.params = params or SocialForceParams()
@@ -257,39 +316,110 @@ class StationModel(mesa.Model):
             wall_segments(self.walkable, self.obstacles, openings=exits_open + platform_edges), reach_m=reach
         )
 
-        # navigation: one floor field per exit now, one per waiting spot when first used
+        # trains: the exits they board by are train-only
+        self._board_exits = sorted({self._exit_names.index(tr.board) for tr in st.trains if tr.board is not None})
+        self._ordinary_exits = [k for k in range(len(self._exit_names)) if k not in self._board_exits]
+        for i, tr in enumerate(st.trains):
+            if tr.exit is not None and self._exit_names.index(tr.exit) in self._board_exits:
+                raise SimulationError(
+                    f"scenario {scenario.name!r}: station.trains[{i}].exit must be an ordinary exit; got {tr.exit!r}, "
+                    f"which trains board by (a boarding exit is train-only)")
+        if self._board_exits and not self._ordinary_exits and (st.entrances or crowd.initial_count):
+            raise SimulationError(
+                f"scenario {scenario.name!r}: station.exits: people arrive but every exit is a train's boarding exit "
+                f"({', '.join(self._exit_names)}); add an ordinary exit")
+        self._exit_open = np.ones(len(self._exit_names), bool)  # a boarding exit is open while a train stands there
+        self._exit_open[self._board_exits] = False
+        self._open_count = np.zeros(len(self._exit_names), np.int64)
+        doors = []
+        for i, tr in enumerate(st.trains):
+            if tr.board is not None:
+                b = self._exit_names.index(tr.board)
+                doors += [(float(tr.at_s), 1, i, b), (float(tr.at_s + tr.dwell_s), 0, i, b)]
+        doors.sort()  # by time; on a tie the doors of one train close before the next one's open
+        self._doors = deque(doors)
+        #: people sent to board each train (index of ``station.trains``)
+        self.boarded_by_train = [0] * len(st.trains)
+
+        # navigation: one floor field per exit now, one per waiting spot when first used;
+        # a destination's field treats the one-way zones that lead away from it as obstacles
+        self._grid_params = grid_params
+        self._one_way = []
+        for z in st.zones:
+            if z.kind == "one_way":
+                poly = as_polygon(z.polygon, field=f"station.zones[{z.name}].polygon")
+                a = np.radians(z.direction_deg)
+                self._one_way.append((poly, np.array([np.cos(a), np.sin(a)]), polygon_centroid(poly), polygon_edges(poly)))
         self.grid = NavGrid(self.walkable, self.obstacles, grid_params)
+        self._grids: dict[tuple[int, ...], NavGrid] = {(): self.grid}
         self.fields = FieldBank(self.grid)
         for a, b in self._exit_seg:
-            self.fields.add(self.grid.field_to_segment(a, b))
+            self.fields.add(self._grid_for((a + b) / 2, outline_m=0.3).field_to_segment(a, b))
         self._spots = self._waiting_spots()
         self._spot_field: dict[int, int] = {}
+        # waiting spots within reach of each boarding exit (where people wait for a train)
+        self._board_spots = {}
+        for b in self._board_exits:
+            if len(self._spots):
+                d = point_segment_distance_rowwise(self._spots, *(np.broadcast_to(q, self._spots.shape)
+                                                                  for q in self._exit_seg[b]))
+                self._board_spots[b] = np.nonzero(d <= BOARD_REACH_M)[0]
+            else:
+                self._board_spots[b] = np.zeros(0, np.int64)
+        self._train_spots = np.unique(np.concatenate([np.zeros(0, np.int64), *self._board_spots.values()]))
+        if crowd.train_share > 0 and len(self._train_spots) == 0:
+            raise SimulationError(
+                f"scenario {scenario.name!r}: crowd.train_share={crowd.train_share:g} needs a train that boards "
+                f"(station.trains[].board) with free floor within {BOARD_REACH_M:g} m of its exit; got "
+                f"{'none' if not self._board_exits else 'no such floor'}")
 
-        # exits an arrival may choose: not the doorway it came through
+        # exits an arrival may choose: not the doorway it came through, not a boarding exit
         self._exit_choices = []
         for seg in self._entrance_seg:
-            ok = [k for k, ex in enumerate(self._exit_seg) if segment_to_segment_distance(seg, ex) >= 0.5]
-            self._exit_choices.append(ok or list(range(len(self._exit_seg))))
+            ok = [k for k in self._ordinary_exits if segment_to_segment_distance(seg, self._exit_seg[k]) >= 0.5]
+            self._exit_choices.append(ok or list(self._ordinary_exits))
         self._inward = np.array([self._inward_normal(s) for s in self._entrance_seg]).reshape(-1, 2)
+
+        # the composition of the crowd: party sizes, then per person child, wheelchair, luggage
+        sizes = sorted(crowd.group_sizes)
+        weights = np.array([crowd.group_sizes[k] for k in sizes], dtype=np.float64)
+        self._party_sizes = np.array(sizes, np.int64)
+        self._party_cumulative = np.cumsum(weights / weights.sum())
+        self._parties_alone = sizes == [1] or bool(np.all(weights[np.array(sizes) > 1] == 0))
+        mean_size = crowd.mean_group_size()
+        behind = (mean_size - 1.0) / mean_size
+        # a member behind its party's first one is a child with probability p_child, so that
+        # children are child_share of everybody; an adult uses a wheelchair with p_wheelchair
+        self._p_child = min(crowd.child_share / behind, 1.0) if behind > 0 else 0.0
+        self._p_wheelchair = min(crowd.wheelchair_share / (1.0 - crowd.child_share), 1.0) if crowd.child_share < 1 else 0.0
+        kinds = [k for k in ("suitcase", "bag", "backpack") if crowd.luggage_kinds.get(k, 0.0) > 0]
+        lw = np.array([crowd.luggage_kinds[k] for k in kinds], dtype=np.float64)
+        self._luggage_props = [_LUGGAGE_PROP[k] for k in kinds]
+        self._luggage_cumulative = np.cumsum(lw / lw.sum())
+        self._parties: dict[int, list[Pedestrian]] = {}
+        self._next_party = 0
 
         # the structure of arrays
         self._n = 0
         self._alloc(max(64, crowd.initial_count + 16))
         self._slot_agent: list[Pedestrian] = []
 
-        # arrivals: Poisson per entrance, train releases, injected events
+        # arrivals: Poisson per entrance (parties at rate / mean party size, so that the rate
+        # stays in persons), train releases (one release time per party), injected events
         rates = np.array([e.rate_per_min for e in st.entrances], dtype=np.float64)
-        self._rate_per_s = rates / 60.0
+        self._rate_per_s = rates / 60.0 / mean_size
         self._next_arrival = np.array([
             self.rng.exponential(1.0 / r) if r > 0 else np.inf for r in self._rate_per_s
         ])
+        # per entrance, parties waiting to step in: (exit index or -1, members or None, alighting)
         self._backlog: list[deque] = [deque() for _ in st.entrances]
         entrance_index = {e.name: i for i, e in enumerate(st.entrances)}
         releases = []
         for tr in st.trains:
-            times = np.sort(tr.at_s + self.rng.uniform(0.0, tr.release_s, size=tr.count))
+            parties = self._split_into_parties(tr.count)
+            times = np.sort(tr.at_s + self.rng.uniform(0.0, tr.release_s, size=len(parties)))
             ex = -1 if tr.exit is None else self._exit_names.index(tr.exit)
-            releases += [(float(t), entrance_index[tr.entrance], ex) for t in times]
+            releases += [(float(t), entrance_index[tr.entrance], ex, k) for t, k in zip(times, parties)]
         releases.sort(key=lambda r: r[0])
         self._releases = deque(releases)
         events = []
@@ -351,6 +481,8 @@ class StationModel(mesa.Model):
         t = self.time
         if n:
             self._transitions(t)
+        if self._doors and self._doors[0][0] <= t + 1e-9:
+            self._doors_due(t)
         self._spawn_due()
         self._run_scripts()
         self._observe()
@@ -432,11 +564,12 @@ class StationModel(mesa.Model):
         return agent
 
     def take(self, agent: Pedestrian) -> tuple:
-        """Hand ``agent`` over to a script (behaviour PUPPET, standing where it is); returns its
-        plan, which :meth:`resume` gives back."""
+        """Hand ``agent`` over to a script (behaviour PUPPET, standing where it is; it leaves its
+        party); returns its plan, which :meth:`resume` gives back."""
         s = agent.slot
         plan = (agent.behaviour, self._goal[s].copy(), bool(self._goal_is_point[s]), int(self._field[s]),
                 bool(self._arrive[s]), float(self._wait_until[s]), int(self._exit_idx[s]))
+        self._leave_party(agent)  # a script's actor goes its own way from now on
         agent._set(Behaviour.PUPPET)
         self._wait_until[s] = np.inf
         self._check_at[s] = np.inf
@@ -456,11 +589,12 @@ class StationModel(mesa.Model):
     def free_pedestrians(self, point, count: int | None, *, walking: bool = False,
                          within_m: float | None = None) -> list[Pedestrian]:
         """Up to ``count`` (None: all) pedestrians nearest to ``point`` [m] that follow their own
-        plan (not scripted, not frozen), optionally only those ``walking`` (faster than
-        0.5 m/s) or ``within_m`` [m] of the point, nearest first."""
+        plan (not scripted, not frozen, not in a wheelchair), optionally only those ``walking``
+        (faster than 0.5 m/s) or ``within_m`` [m] of the point, nearest first."""
         n = self._n
         state = self._state[:n]
         ok = (state != _SCRIPTED) & (state != _PUPPET) & ~self._frozen[:n] & ~self._edge_free[:n]
+        ok &= self._body[:n] != _WHEELCHAIR  # a wheelchair user does not fall, sit or run as a script says
         d2 = (self._pos[:n, 0] - point[0]) ** 2 + (self._pos[:n, 1] - point[1]) ** 2
         if walking:
             ok &= (self._vel[:n, 0] ** 2 + self._vel[:n, 1] ** 2) > 0.5 ** 2
@@ -649,7 +783,7 @@ class StationModel(mesa.Model):
         key = (round(float(p[0]), 2), round(float(p[1]), 2))
         idx = self._point_fields.get(key)
         if idx is None:
-            idx = self.fields.add(self.grid.field_to_point(p))
+            idx = self.fields.add(self._grid_for(p).field_to_point(p))
             self._point_fields[key] = idx
         return idx
 
@@ -681,6 +815,8 @@ class StationModel(mesa.Model):
         v0 = self._v0[:n]
         arrive = self._arrive[:n]
         desired_speed = np.where(arrive, v0 * np.minimum(dist / ARRIVE_SLOWDOWN_M, 1.0), v0)
+        if self._parties:
+            self._keep_parties_together(n, e, desired_speed, use_field)
         edge_free = self._edge_free[:n]
         radius = self._radius[:n]
         frozen = np.nonzero(self._frozen[:n])[0] if self._running else ()
@@ -741,8 +877,19 @@ class StationModel(mesa.Model):
             slots = due[leaving]
             seg = self._exit_seg[self._exit_idx[slots]]
             d_exit = point_segment_distance_rowwise(pos[leaving], seg[:, 0], seg[:, 1])
-            done = slots[d_exit < EXIT_REACHED_M].tolist()
+            at_exit = d_exit < EXIT_REACHED_M
+            if self._board_exits:
+                closed = at_exit & ~self._exit_open[self._exit_idx[slots]]
+                if closed.any():  # at a boarding exit with no train: wait there for the next one
+                    at_exit &= ~closed
+                    for s in slots[closed].tolist():
+                        self._wait_for_train(self._slot_agent[s], int(self._exit_idx[s]))
+                    d_exit = np.where(closed, np.inf, d_exit)
+            done = slots[at_exit].tolist()
             next_check[leaving] = t + 0.9 * np.maximum(d_exit - EXIT_REACHED_M, 0.0) / vmax[leaving]
+            if self._board_exits:
+                waiting = np.isinf(d_exit)
+                next_check[leaving[waiting]] = self._check_at[slots[waiting]]  # set by _wait_for_train
         self._check_at[due] = next_check
 
         agents = self._slot_agent
@@ -770,7 +917,7 @@ class StationModel(mesa.Model):
         self.truth.observe(
             self.time, self._ids[:n], self._pos[:n], self._postures(n), vel_mps=self._vel[:n], vest=self._vest[:n],
             prop=self._prop[:n], objects=self._objects_now() if self._objects else None,
-            fires=self._fires_now() if self._fires else None,
+            fires=self._fires_now() if self._fires else None, body=self._body[:n], appearance_group=self._group[:n],
         )
 
     def _run_scripts(self) -> None:
@@ -795,14 +942,241 @@ class StationModel(mesa.Model):
         self._wait_until[s] = np.inf
         self._check_at[s] = self.time
 
+    def _leave_with_party(self, agent: Pedestrian) -> None:
+        """``agent`` leaves by its exit, and the members of its party who wait or walk go with it."""
+        self._leave(agent)
+        if agent.party >= 0:
+            for other in self._parties.get(agent.party, ()):
+                if other is not agent and other.behaviour in (Behaviour.WAITING, Behaviour.WALKING):
+                    other.exit_index = agent.exit_index
+                    self._leave(other)
+
+    def _leave_party(self, agent: Pedestrian) -> None:
+        if agent.party < 0:
+            return
+        members = self._parties.get(agent.party)
+        if members is not None:
+            members.remove(agent)
+            if not members:
+                del self._parties[agent.party]
+        agent.party = -1
+        if agent.slot >= 0:
+            self._party[agent.slot] = -1
+
     def _nearest_exit(self, point: np.ndarray) -> int:
-        values = [self.fields.fields[k].value_at(point)[0] for k in range(len(self._exit_names))]
-        return int(np.argmin(values))
+        """The ordinary exit (not a train's boarding exit, unless there is no other) nearest by walking distance."""
+        choices = self._ordinary_exits or list(range(len(self._exit_names)))
+        values = [self.fields.fields[k].value_at(point)[0] for k in choices]
+        return choices[int(np.argmin(values))]
+
+    # --- trains -----------------------------------------------------------------------------
+    def _doors_due(self, t: float) -> None:
+        """Open and close the boarding exits whose train arrives or leaves now."""
+        while self._doors and self._doors[0][0] <= t + 1e-9:
+            _, opens, i, b = self._doors.popleft()
+            if opens:
+                self._open_count[b] += 1
+                self._exit_open[b] = True
+                self._board_waiting(i, b)
+            else:
+                self._open_count[b] -= 1
+                if self._open_count[b] == 0:
+                    self._exit_open[b] = False
+                    n = self._n
+                    late = np.nonzero((self._state[:n] == _LEAVING) & (self._exit_idx[:n] == b))[0]
+                    for agent in [self._slot_agent[s] for s in late.tolist()]:
+                        self._wait_for_train(agent, b)
+
+    def _board_waiting(self, train: int, b: int) -> None:
+        """Everyone WAITING within ``BOARD_REACH_M`` of boarding exit ``b`` boards train ``train``."""
+        n = self._n
+        cand = np.nonzero((self._state[:n] == _WAITING) & ~self._frozen[:n])[0]
+        if len(cand) == 0:
+            return
+        pos = self._pos[cand]
+        a, c = (np.broadcast_to(q, pos.shape) for q in self._exit_seg[b])
+        near = cand[point_segment_distance_rowwise(pos, a, c) <= BOARD_REACH_M]
+        self._board([self._slot_agent[s] for s in near.tolist()], b, train)
+
+    def _board(self, agents: list[Pedestrian], b: int, train: int | None = None) -> None:
+        """``agents`` and the members of their parties who wait or walk leave by boarding exit ``b``."""
+        boarding = []
+        seen = set()
+        for agent in agents:
+            group = [agent] if agent.party < 0 else [agent] + [
+                o for o in self._parties.get(agent.party, ()) if o is not agent
+                and o.behaviour in (Behaviour.WAITING, Behaviour.WALKING)]
+            for o in group:
+                if o.unique_id not in seen:
+                    seen.add(o.unique_id)
+                    boarding.append(o)
+        for o in boarding:
+            o.exit_index = b
+            self._leave(o)
+        if train is None:  # joining a train that stands there: the latest one to open at b
+            train = max((i for i, tr in enumerate(self.scenario.station.trains) if tr.board is not None
+                         and self._exit_names.index(tr.board) == b and tr.at_s <= self.time + 1e-9),
+                        key=lambda i: self.scenario.station.trains[i].at_s, default=None)
+        if train is not None:
+            self.boarded_by_train[train] += len(boarding)
+
+    def _train_later(self, b: int) -> bool:
+        """Whether a train that boards by exit ``b`` has still to arrive."""
+        return any(opens and k == b for _, opens, _, k in self._doors)
+
+    def _wait_for_train(self, agent: Pedestrian, b: int) -> None:
+        """``agent`` did not reach boarding exit ``b`` in time (or came to it with no train).
+
+        With a train still to come there, it waits for it: where it stands when that is
+        within ``BOARD_REACH_M`` of the exit (outside one-way zones), else it walks to a
+        waiting point there. With none to come, it leaves by its own exit."""
+        s = agent.slot
+        agent.exit_index = int(self._own_exit[s])
+        self._exit_idx[s] = agent.exit_index
+        if not self._train_later(b):
+            self._leave(agent)
+            return
+        p = self._pos[s]
+        a, c = self._exit_seg[b]
+        near = point_segment_distance_rowwise(p[None], a[None], c[None])[0] <= BOARD_REACH_M
+        spots = self._board_spots[b]
+        if (near and not (self._one_way and self._in_one_way(p)[0])) or len(spots) == 0:
+            agent._set(Behaviour.WAITING)  # for the next train, where it stands
+            self._goal[s] = p
+            self._goal_is_point[s] = True
+            self._arrive[s] = True
+            self._field[s] = -1
+            self._wait_until[s] = self._check_at[s] = np.inf
+            return
+        spot, point = self._draw_wait_point(int(spots[int(self.rng.integers(len(spots)))]))
+        agent._set(Behaviour.WALKING)
+        self._field[s] = self._spot_field_index(spot)
+        self._goal[s] = point
+        self._goal_is_point[s] = True
+        self._arrive[s] = False
+        self._wait_until[s] = np.inf
+        self._check_at[s] = self.time
+
+    def _at_platform(self, agent: Pedestrian) -> None:
+        """A person who starts waiting within reach of a boarding exit boards the train that
+        stands there, or waits for the next one to come."""
+        s = agent.slot
+        p = self._pos[s]
+        for b in self._board_exits:
+            a, c = self._exit_seg[b]
+            if point_segment_distance_rowwise(p[None], a[None], c[None])[0] > BOARD_REACH_M:
+                continue
+            if self._exit_open[b]:
+                self._board([agent], b)
+                return
+            if self._train_later(b):
+                self._wait_until[s] = self._check_at[s] = np.inf
+                return
+
+    # --- parties ----------------------------------------------------------------------------
+    def _keep_parties_together(self, n: int, e: np.ndarray, desired_speed: np.ndarray,
+                               use_field: np.ndarray) -> None:
+        """Add the cohesion of walking parties to the desired directions ``e`` and speeds (in place).
+
+        Members who follow a floor field (``use_field``) steer by the mean of its direction
+        where they stand and where their party's centroid stands, so that a party meeting a
+        pillar goes round it on one side. A moving member farther than
+        ``PARTY_SLACK_M * (k - 1)`` from the centroid of its party's moving members (k of them)
+        turns toward it, by ``PARTY_PULL_PER_M`` per metre beyond; the part of that turn pointing back along its way is dropped, so that nobody
+        walks backwards (against a one-way flow): a member ahead slows down instead, one
+        behind speeds up (``PARTY_SPEED_*``). A member farther than ``PARTY_LOST_M`` from the
+        centroid feels none of it: the floor field leads it to the shared goal, round walls
+        that a straight pull would press it into."""
+        party = self._party[:n]
+        state = self._state[:n]
+        moving = (party >= 0) & ((state == _WALKING) | (state == _LEAVING))
+        if self._running:
+            moving &= ~self._frozen[:n]
+        sel = np.nonzero(moving)[0]
+        if len(sel) < 2:
+            return
+        _, inv, count = np.unique(party[sel], return_inverse=True, return_counts=True)
+        keep = count[inv] >= 2
+        if not keep.any():
+            return
+        sel, inv = sel[keep], inv[keep]
+        k = count[inv]
+        pos = self._pos[sel]
+        cx = np.bincount(inv, weights=pos[:, 0], minlength=len(count)) / np.maximum(count, 1)
+        cy = np.bincount(inv, weights=pos[:, 1], minlength=len(count)) / np.maximum(count, 1)
+        dx = cx[inv] - pos[:, 0]
+        dy = cy[inv] - pos[:, 1]
+        dist = np.hypot(dx, dy)
+        near = dist <= PARTY_LOST_M
+        if not near.all():
+            sel, dx, dy, dist, k = sel[near], dx[near], dy[near], dist[near], k[near]
+        ex, ey = e[sel, 0], e[sel, 1]
+        routed = np.nonzero(use_field[sel])[0]
+        if len(routed):
+            centre = self._pos[sel[routed]] + np.stack([dx[routed], dy[routed]], axis=1)
+            ok = self.grid.is_free(centre)
+            routed, centre = routed[ok], centre[ok]
+            if len(routed):
+                d = self.fields.sample(self._field[sel[routed]], centre)
+                mx, my = ex[routed] + d[:, 0], ey[routed] + d[:, 1]
+                mn = np.hypot(mx, my)
+                good = mn > 1e-6
+                ex, ey = ex.copy(), ey.copy()
+                ex[routed[good]] = mx[good] / mn[good]
+                ey[routed[good]] = my[good] / mn[good]
+        along = dx * ex + dy * ey  # > 0: the centroid lies ahead, this member lags behind
+        back = np.minimum(along, 0.0)
+        px, py = dx - back * ex, dy - back * ey
+        pn = np.maximum(np.hypot(px, py), 1e-9)
+        w = PARTY_PULL_PER_M * np.clip(dist - PARTY_SLACK_M * (k - 1), 0.0, 1.0) / pn
+        nx, ny = ex + w * px, ey + w * py
+        norm = np.maximum(np.hypot(nx, ny), 1e-9)
+        e[sel, 0] = nx / norm
+        e[sel, 1] = ny / norm
+        excess = np.sign(along) * np.maximum(np.abs(along) - PARTY_SPEED_SLACK_M, 0.0)
+        lo, hi = PARTY_SPEED_FACTOR
+        desired_speed[sel] *= np.clip(1.0 + PARTY_SPEED_GAIN_PER_M * excess, lo, hi)
+
+    def parties(self) -> dict[int, list[int]]:
+        """Party id -> ids of its members present now (parties of two or more only)."""
+        return {pid: [a.unique_id for a in members] for pid, members in sorted(self._parties.items())
+                if len(members) >= 2}
+
+    # --- navigation ---------------------------------------------------------------------------
+    def _grid_for(self, dest, *, outline_m: float = 0.0) -> NavGrid:
+        """The navigation grid for a destination: the one-way zones whose allowed direction
+        points away from ``dest`` are obstacles, but for one that holds ``dest`` or has it
+        within ``outline_m`` of its outline (a doorway in its far end)."""
+        if not self._one_way:
+            return self.grid
+        dest = np.asarray(dest, dtype=np.float64).reshape(2)
+        blocked = []
+        for k, (poly, direction, centre, edges) in enumerate(self._one_way):
+            if float(direction @ (dest - centre)) >= 0.0:
+                continue
+            inside = points_in_polygon(dest[None], poly)[0]
+            if inside or (outline_m > 0 and segment_distances(dest[None], edges)[0].min() <= outline_m):
+                continue
+            blocked.append(k)
+        key = tuple(blocked)
+        grid = self._grids.get(key)
+        if grid is None:
+            grid = NavGrid(self.walkable, self.obstacles + [self._one_way[k][0] for k in key], self._grid_params)
+            self._grids[key] = grid
+        return grid
+
+    def _in_one_way(self, points: np.ndarray) -> np.ndarray:
+        """Whether each point lies inside a one-way zone."""
+        pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+        out = np.zeros(len(pts), bool)
+        for poly, *_ in self._one_way:
+            out |= points_in_polygon(pts, poly)
+        return out
 
     def _spot_field_index(self, spot: int) -> int:
         idx = self._spot_field.get(spot)
         if idx is None:
-            idx = self.fields.add(self.grid.field_to_point(self._spots[spot]))
+            idx = self.fields.add(self._grid_for(self._spots[spot]).field_to_point(self._spots[spot]))
             self._spot_field[spot] = idx
         return idx
 
@@ -818,15 +1192,23 @@ class StationModel(mesa.Model):
             jy = np.clip(iy + dy, 0, ny - 1)
             jx = np.clip(ix + dx, 0, nx - 1)
             free &= g.kind[jy, jx] == NavGrid.FREE
-        return g.cell_centres()[iy[free], ix[free]]
+        spots = g.cell_centres()[iy[free], ix[free]]
+        return spots[~self._in_one_way(spots)] if self._one_way else spots  # nobody waits in a one-way corridor
 
-    def _draw_wait_point(self) -> tuple[int, np.ndarray]:
-        spot = int(self.rng.integers(len(self._spots)))
+    def _draw_wait_point(self, spot: int | None = None, *, for_train: bool = False) -> tuple[int, np.ndarray]:
+        """A waiting point scattered round a spot: ``spot``, or one drawn among all spots (among
+        those within reach of a boarding exit ``for_train``)."""
+        if spot is None:
+            if for_train:
+                spot = int(self._train_spots[int(self.rng.integers(len(self._train_spots)))])
+            else:
+                spot = int(self.rng.integers(len(self._spots)))
         centre = self._spots[spot]
         r = WAIT_SPOT_JITTER_M * np.sqrt(self.rng.uniform())
         a = self.rng.uniform(0.0, 2.0 * np.pi)
         p = centre + r * np.array([np.cos(a), np.sin(a)])
-        if not self.grid.is_free(p)[0] or segment_crosses_any(centre, p, self.walls.segments):
+        if not self.grid.is_free(p)[0] or segment_crosses_any(centre, p, self.walls.segments) or (
+                self._one_way and self._in_one_way(p)[0]):
             p = centre.copy()
         return spot, p
 
@@ -840,49 +1222,149 @@ class StationModel(mesa.Model):
         return -n
 
     # --- spawning -------------------------------------------------------------------------
+    def _draw_party_size(self) -> int:
+        """Size of an arriving party, drawn from ``crowd.group_sizes`` (no draw when everyone walks alone)."""
+        if self._parties_alone:
+            return 1
+        k = int(np.searchsorted(self._party_cumulative, self.rng.uniform(), side="right"))
+        return int(self._party_sizes[min(k, len(self._party_sizes) - 1)])
+
+    def _split_into_parties(self, count: int) -> list[int]:
+        """``count`` people as consecutive parties of drawn sizes (the last one cut to fit)."""
+        if self._parties_alone:
+            return [1] * count
+        out, left = [], count
+        while left > 0:
+            k = min(self._draw_party_size(), left)
+            out.append(k)
+            left -= k
+        return out
+
+    def _arriving_party(self, size: int) -> list[tuple[int, int, float]] | None:
+        """The members of a party that arrives now, drawn now so that a full doorway does not
+        change who comes in; None for a plain arrival (alone, and no child, wheelchair or
+        luggage in the scenario), drawn as it steps in, which keeps the model stream of the
+        scenarios written before parties existed."""
+        crowd = self.scenario.crowd
+        if size == 1 and self._parties_alone and not (crowd.child_share or crowd.wheelchair_share
+                                                      or crowd.luggage_share):
+            return None
+        return self._draw_party(size)
+
+    def _draw_party(self, size: int) -> list[tuple[int, int, float]]:
+        """The members of a party of ``size``: body kind, prop, radius each (first an adult)."""
+        return [self._draw_person(j > 0) for j in range(size)]
+
+    def _draw_person(self, behind_adult: bool) -> tuple[int, int, float]:
+        """Body kind, carried prop and radius [m] of one person; ``behind_adult``: a member
+        after its party's first one (who alone may be a child). No draw for a share of 0."""
+        crowd = self.scenario.crowd
+        rng = self.rng
+        body = _ADULT
+        if behind_adult and self._p_child > 0 and rng.uniform() < self._p_child:
+            body = _CHILD
+        elif self._p_wheelchair > 0 and rng.uniform() < self._p_wheelchair:
+            body = _WHEELCHAIR
+        prop = int(Prop.NONE)
+        if crowd.luggage_share > 0 and rng.uniform() < crowd.luggage_share:
+            k = int(np.searchsorted(self._luggage_cumulative, rng.uniform(), side="right"))
+            prop = int(self._luggage_props[min(k, len(self._luggage_props) - 1)])
+            if body == _WHEELCHAIR and prop == Prop.SUITCASE:
+                prop = int(Prop.BAG)  # nobody pulls a suitcase from a wheelchair: a bag on the lap
+        if body == _CHILD:
+            radius = rng.uniform(*CHILD_RADIUS_M)
+        elif body == _WHEELCHAIR:
+            radius = WHEELCHAIR_RADIUS_M
+        else:
+            radius = rng.uniform(*crowd.radius_m)
+        return body, prop, radius
+
     def _spawn_due(self) -> None:
         t = self.time + 1e-9
         st = self.scenario.station
         for e in range(len(self._next_arrival)):
             while self._next_arrival[e] <= t:
-                self._backlog[e].append(-1)
+                self._backlog[e].append((-1, self._arriving_party(self._draw_party_size()), False))
                 self._next_arrival[e] += self.rng.exponential(1.0 / self._rate_per_s[e])
         while self._releases and self._releases[0][0] <= t:
-            _, e, ex = self._releases.popleft()
-            self._backlog[e].append(ex)
+            _, e, ex, size = self._releases.popleft()
+            self._backlog[e].append((ex, self._arriving_party(size), True))
         for e, queue in enumerate(self._backlog):
             while queue:
-                if self._n >= self.scenario.crowd.max_agents:
-                    self.dropped_arrivals += len(queue)
+                ex, people, alighting = queue[0]
+                size = 1 if people is None else len(people)
+                if self._n + size > self.scenario.crowd.max_agents:
+                    self.dropped_arrivals += sum(1 if item[1] is None else len(item[1]) for item in queue)
                     queue.clear()
                     break
-                if not self._spawn_at_entrance(e, queue[0]):
+                if not self._spawn_at_entrance(e, ex, people, alighting):
                     break  # the doorway is full; the rest wait their turn
                 queue.popleft()
-                self.arrivals_by_entrance[st.entrances[e].name] += 1
+                self.arrivals_by_entrance[st.entrances[e].name] += size
         while self._events and self._events[0][0] <= t:
             _, i, ev = self._events.popleft()
             self._spawn_scripted(i, ev)
 
-    def _spawn_at_entrance(self, e: int, exit_index: int) -> bool:
+    def _spawn_at_entrance(self, e: int, exit_index: int, people: list | None, alighting: bool = False) -> bool:
+        """Spawn a party (``people``, from :meth:`_arriving_party`; None: one plain person drawn
+        now) at entrance ``e``: the first member at a random point of the doorway, the others
+        beside and behind it; False when the doorway has no room now (the party keeps its
+        members for the next try)."""
         a, b = self._entrance_seg[e]
         length = float(np.hypot(*(b - a)))
-        radius = self.rng.uniform(*self.scenario.crowd.radius_m)
+        if people is None:
+            people = self._draw_party(1)
+        size = len(people)
+        radius = people[0][2]
         lo = min(radius / max(length, 1e-9), 0.5)
-        pos = None
+        positions = None
+        along = (b - a) / max(length, 1e-9)
         for _ in range(4):
             u = self.rng.uniform(lo, 1.0 - lo)
             p = a + u * (b - a) + self._inward[e] * (radius + 0.1)
             if self._clear_of_agents(p, radius):
-                pos = p
-                break
-        if pos is None:
+                positions = [p] if size == 1 else self._place_party(
+                    p, people, along, self._inward[e], rows=(0, 1, 2), doorway=(length, float(u * length)))
+                if positions is not None:
+                    break
+        if positions is None:
             return False
         if exit_index < 0:
             choices = self._exit_choices[e]
             exit_index = choices[int(self.rng.integers(len(choices)))]
-        self._spawn(pos, radius, exit_index)
+        self._spawn_party(positions, people, exit_index, alighting=alighting)
         return True
+
+    def _place_party(self, p0: np.ndarray, people: list, along: np.ndarray, inward: np.ndarray, *,
+                     rows=(0, 1, 2), doorway: tuple | None = None) -> list[np.ndarray] | None:
+        """Places for a party's members beside (``along``) and behind (``inward``) its first
+        member at ``p0``, each clear of everybody; None when one of them finds no room. In a
+        doorway, places of the first row stay within its span."""
+        offsets = sorted(((r, c) for r in rows for c in range(-3, 4) if (r, c) != (0, 0)),
+                         key=lambda rc: (rc[0] ** 2 + rc[1] ** 2, abs(rc[0]), -rc[1]))
+        placed = [(p0, people[0][2])]
+        for _, _, radius in people[1:]:
+            spot = None
+            for r, c in offsets:
+                q = p0 + along * (c * PARTY_SPACING_M) + inward * (r * PARTY_SPACING_M)
+                if any(np.hypot(*(q - o)) < radius + ro + 0.05 for o, ro in placed):
+                    continue
+                if doorway is not None and r == 0:
+                    length, u0 = doorway  # [m] the doorway's length, the first member's place along it
+                    x = u0 + c * PARTY_SPACING_M
+                    if not radius <= x <= length - radius:
+                        continue
+                elif not (self.grid.is_free(q)[0] and points_in_polygon(q[None], self.walkable)[0]):
+                    continue
+                if self._one_way and self._in_one_way(q)[0]:
+                    continue
+                if self._clear_of_agents(q, radius):
+                    spot = q
+                    break
+            if spot is None:
+                return None
+            placed.append((spot, radius))
+        return [q for q, _ in placed]
 
     def _clear_of_agents(self, p: np.ndarray, radius: float) -> bool:
         n = self._n
@@ -905,12 +1387,13 @@ class StationModel(mesa.Model):
         return p
 
     def _place_initial(self, count: int) -> None:
+        """``count`` people on the free floor at t = 0 (outside one-way zones), in parties."""
         if count == 0:
             return
-        crowd = self.scenario.crowd
         placed = 0
         attempts = 0
         batch = np.empty((0, 2))
+        choices = self._ordinary_exits or list(range(len(self._exit_names)))
         while placed < count:
             if len(batch) == 0:
                 if attempts > 50 * count + 1000:
@@ -919,40 +1402,83 @@ class StationModel(mesa.Model):
                         f"free floor without overlaps; placed {placed}"
                     )
                 batch = sample_points_in_polygon(self.rng, self.walkable, 256)
-                batch = batch[self.grid.is_free(batch)]
+                ok = self.grid.is_free(batch)
+                if self._one_way:
+                    ok &= ~self._in_one_way(batch)
+                batch = batch[ok]
                 continue
             p, batch = batch[0], batch[1:]
             attempts += 1
-            radius = self.rng.uniform(*crowd.radius_m)
+            size = min(self._draw_party_size(), count - placed)
+            people = self._draw_party(size)
+            radius = people[0][2]
             if not self._clear_of_agents(p, radius + 0.05):
                 continue
-            exit_index = int(self.rng.integers(len(self._exit_names)))
-            self._spawn(p, radius, exit_index)
-            placed += 1
+            positions = [p]
+            if size > 1:
+                positions = self._place_party(p, people, np.array([1.0, 0.0]), np.array([0.0, 1.0]), rows=(0, -1, 1))
+                if positions is None:
+                    continue
+            exit_index = choices[int(self.rng.integers(len(choices)))]
+            self._spawn_party(positions, people, exit_index)
+            placed += size
 
-    def _spawn(self, pos: np.ndarray, radius: float, exit_index: int) -> Pedestrian:
+    def _spawn_party(self, positions: list, people: list, exit_index: int, *, alighting: bool = False
+                     ) -> list[Pedestrian]:
+        """Spawn a party (``people``: body kind, prop, radius per member) at ``positions``.
+
+        Its first member draws the plan, which the others share: alighting passengers walk to
+        their exit; of the others, ``crowd.train_share`` come to take a train (they walk to a
+        waiting point near a boarding exit), then ``wait_fraction`` stop at a waiting spot
+        for a drawn time; the rest walk to their exit. Members wait round the same spot and
+        walk at the party's slowest desired speed."""
         crowd = self.scenario.crowd
         rng = self.rng
-        s = self._new_slot()
-        self._pos[s] = pos
-        self._vel[s] = 0.0
-        self._radius[s] = radius
-        self._fill_body(s)
-        waits = rng.uniform() < crowd.wait_fraction and len(self._spots) > 0
-        self._wait_len[s] = rng.uniform(*crowd.wait_s)
-        agent = Pedestrian(self, s, Behaviour.WALKING if waits else Behaviour.LEAVING, exit_index)
-        self._bind(agent, s)
-        if waits:
-            spot, p = self._draw_wait_point()
-            self._field[s] = self._spot_field_index(spot)
-            self._goal[s] = p
-            self._goal_is_point[s] = True
-            self._exit_idx[s] = exit_index
-            self._state[s] = Behaviour.WALKING
-        else:
-            self._leave(agent)
-        self._face_goal(s)
-        return agent
+        size = len(people)
+        pid = -1
+        if size > 1:
+            pid = self._next_party
+            self._next_party += 1
+            self._parties[pid] = []
+        agents = []
+        spot = -1
+        waits = False
+        for j, (pos, (body, prop, radius)) in enumerate(zip(positions, people)):
+            s = self._new_slot()
+            self._pos[s] = pos
+            self._vel[s] = 0.0
+            self._radius[s] = radius
+            self._fill_body(s, body, prop)
+            if j == 0:
+                for_train = False
+                if alighting:
+                    waits = False
+                else:
+                    for_train = crowd.train_share > 0 and rng.uniform() < crowd.train_share
+                    waits = for_train or (rng.uniform() < crowd.wait_fraction and len(self._spots) > 0)
+                wait_len = rng.uniform(*crowd.wait_s)
+            self._wait_len[s] = wait_len
+            agent = Pedestrian(self, s, Behaviour.WALKING if waits else Behaviour.LEAVING, exit_index)
+            self._bind(agent, s)
+            if pid >= 0:
+                agent.party = pid
+                self._party[s] = pid
+                self._parties[pid].append(agent)
+            if waits:
+                spot, p = self._draw_wait_point(None if j == 0 else spot, for_train=for_train)
+                self._field[s] = self._spot_field_index(spot)
+                self._goal[s] = p
+                self._goal_is_point[s] = True
+                self._exit_idx[s] = exit_index
+                self._state[s] = Behaviour.WALKING
+            else:
+                self._leave(agent)
+            self._face_goal(s)
+            agents.append(agent)
+        if size > 1:
+            slots = [a.slot for a in agents]
+            self._v0[slots] = self._v0[slots].min()  # a party walks at its slowest member's pace
+        return agents
 
     def _spawn_scripted(self, i: int, ev: IntrusionEvent | StaffInZoneDistractor) -> Pedestrian:
         staff = isinstance(ev, StaffInZoneDistractor)
@@ -982,44 +1508,54 @@ class StationModel(mesa.Model):
             self.truth.register_injected(agent.unique_id, event_id)
         return agent
 
-    def _fill_body(self, s: int) -> None:
-        """Draw the body and looks of the person in slot ``s`` (one batch of draws)."""
+    def _fill_body(self, s: int, body: int = _ADULT, prop: int = Prop.NONE) -> None:
+        """Draw the body and looks of the person in slot ``s``: desired speed and height from
+        ``crowd`` (a child's height, a wheelchair user's seated height and speed from the
+        constants above; a suitcase slows its carrier), colours and appearance group from
+        ``crowd.appearance`` (:func:`sim.appearance.sample_appearance`)."""
         crowd = self.scenario.crowd
         rng = self.rng
+        # the model stream's draws per person keep their order and count (the looks come from
+        # their own stream), so that a scenario without the new crowd features moves as before
         u = rng.random(7)
         z = rng.standard_normal(2)
         jitter = rng.integers(-12, 13, size=(4, 3))
         v_lo = max(0.3, crowd.speed_mean_mps - 3 * crowd.speed_std_mps)
         v_hi = crowd.speed_mean_mps + 3 * crowd.speed_std_mps
-        self._v0[s] = min(max(crowd.speed_mean_mps + crowd.speed_std_mps * z[0], v_lo), v_hi)
+        v0 = min(max(crowd.speed_mean_mps + crowd.speed_std_mps * z[0], v_lo), v_hi)
         h_lo = max(0.9, crowd.height_mean_m - 3 * crowd.height_std_m)
         h_hi = min(2.3, crowd.height_mean_m + 3 * crowd.height_std_m)
-        self._height[s] = min(max(crowd.height_mean_m + crowd.height_std_m * z[1], h_lo), h_hi)
-        group = min(int(np.searchsorted(_GROUP_CUMULATIVE, u[0], side="right")), len(_SHIRTS) - 1)
-        self._group[s] = group
-        picks = (
-            _SHIRTS[group][int(u[1] * len(_SHIRTS[group]))],
-            _TROUSERS[group][int(u[2] * len(_TROUSERS[group]))],
-            _SKIN[int(u[3] * len(_SKIN))],
-            _HAIR[int(u[4] * len(_HAIR))],
-        )
-        colours = np.clip(np.array(picks) + jitter, 0, 255).astype(np.uint8)
-        self._shirt[s], self._trousers[s], self._skin[s], self._hair[s] = colours
+        height = min(max(crowd.height_mean_m + crowd.height_std_m * z[1], h_lo), h_hi)
+        shirt, trousers, skin, hair, group = sample_appearance(crowd.appearance, 1, self._looks_rng)
+        self._shirt[s], self._trousers[s], self._skin[s], self._hair[s] = shirt[0], trousers[0], skin[0], hair[0]
+        self._group[s] = group[0]
         if self._orange is not None and rng.uniform() < self._orange.share:
-            # flame-coloured top (a fire look-alike): the distractor's colour, jittered like the others
+            # flame-coloured top (a fire look-alike): the distractor's colour, jittered
             self._shirt[s] = np.clip(np.array(self._orange.colour_bgr) + jitter[0], 0, 255).astype(np.uint8)
+        gait = u[5]
+        if body == _CHILD:
+            height = rng.uniform(*CHILD_HEIGHT_M)
+        elif body == _WHEELCHAIR:
+            height = WHEELCHAIR_HEIGHT_M
+            mean, std = WHEELCHAIR_SPEED_MPS
+            v0 = min(max(mean + std * rng.standard_normal(), 0.6), 1.2)
+        if prop == Prop.SUITCASE:
+            v0 *= SUITCASE_SPEED_FACTOR
+        self._v0[s] = v0
+        self._height[s] = height
         self._pose[s] = 0
         self._pose_progress[s] = 0.0
         self._frozen[s] = False
-        self._prop[s] = Prop.NONE
+        self._prop[s] = prop
         self._prop_raise[s] = 0.0
         self._vest[s] = False
-        self._body[s] = 0
-        self._gait[s] = 2.0 * np.pi * u[5]
+        self._body[s] = body
+        self._gait[s] = 2.0 * np.pi * gait
         self._wait_until[s] = np.inf
         self._arrive[s] = False
         self._edge_free[s] = False
         self._field[s] = -1
+        self._party[s] = -1
         self._check_at[s] = self.time
 
     def _face_goal(self, s: int) -> None:
@@ -1033,6 +1569,7 @@ class StationModel(mesa.Model):
 
     def _bind(self, agent: Pedestrian, s: int) -> None:
         self._ids[s] = agent.unique_id
+        self._own_exit[s] = agent.exit_index
         if s == len(self._slot_agent):
             self._slot_agent.append(agent)
         else:
@@ -1046,6 +1583,7 @@ class StationModel(mesa.Model):
         "_field": ((), np.int64), "_goal": ((2,), np.float64), "_goal_is_point": ((), bool),
         "_arrive": ((), bool), "_wait_until": ((), np.float64), "_wait_len": ((), np.float64),
         "_exit_idx": ((), np.int64), "_edge_free": ((), bool), "_check_at": ((), np.float64),
+        "_party": ((), np.int64), "_own_exit": ((), np.int64),
         "_shirt": ((3,), np.uint8),
         "_trousers": ((3,), np.uint8), "_skin": ((3,), np.uint8), "_hair": ((3,), np.uint8),
         "_group": ((), np.int16),
@@ -1078,6 +1616,8 @@ class StationModel(mesa.Model):
         for s in sorted(slots, reverse=True):
             agent = self._slot_agent[s]
             self.exits_by_name[self._exit_names[agent.exit_index]] += 1
+            if agent.party >= 0:
+                self._leave_party(agent)
             agent.remove()
             agent.slot = -1
             last = self._n - 1

@@ -49,7 +49,8 @@ staged event (:meth:`TruthRecorder.register_injected`) takes that event's id and
 
 Counts are kept as integers; the density average divides once per observation. The
 recorder also samples world tracks ``(t, id, x, y, posture)`` every ``track_interval_s``
-for :meth:`tracks_table`. Projection into cameras (boxes, visibility) happens downstream,
+for :meth:`tracks_table` (with ``body``, ``prop`` and ``appearance_group`` when it is fed
+them, as the simulation does). Projection into cameras (boxes, visibility) happens downstream,
 in :func:`sim.annotate.camera_instances`.
 """
 
@@ -291,6 +292,7 @@ class TruthRecorder:
         self._t_last: float | None = None
         self._track_k = -1
         self._tracks: list[tuple[np.ndarray, ...]] = []
+        self._track_people = False  # body, prop and appearance_group columns (fed by the simulation)
         self._cos_wrong = math.cos(math.radians(self.rules.wrong_way_angle_deg))
 
     def register_injected(self, agent_id: int, event_id: str, event_type: EventType | str = EventType.INTRUSION) -> None:
@@ -305,12 +307,14 @@ class TruthRecorder:
     # --- feeding ------------------------------------------------------------------------
     def observe(self, t: float, ids: np.ndarray, pos_m: np.ndarray, posture: np.ndarray | None = None, *,
                 vel_mps: np.ndarray | None = None, vest: np.ndarray | None = None, prop: np.ndarray | None = None,
-                objects=None, fires=None) -> None:
+                objects=None, fires=None, body: np.ndarray | None = None,
+                appearance_group: np.ndarray | None = None) -> None:
         """Record the people ``ids`` ``(N,)`` at time ``t`` [s]: positions ``(N, 2)`` [m],
         postures (:class:`sim.state.Posture`), velocities ``(N, 2)`` [m/s], vests (bool) and
         carried props (:class:`sim.state.Prop`); ``objects`` (:class:`sim.state.ObjectState`)
         and ``fires`` (:class:`sim.state.FireState`) present now. Rules whose input is not
-        given see nothing (no velocity: no wrong way and no crowd movement)."""
+        given see nothing (no velocity: no wrong way and no crowd movement). ``body``
+        (:class:`sim.state.BodyKind`) and ``appearance_group`` only reach the tracks."""
         t = float(t)
         if self._t_last is not None and t <= self._t_last:
             raise ValueError(f"observe: t must increase; got t={t} after t={self._t_last}")
@@ -352,8 +356,14 @@ class TruthRecorder:
             self._update_fires(t, fires)
         if self.track_interval_s is None or (self.track_interval_s > 0 and self._track_due(t)):
             post = np.zeros(len(ids), np.uint8) if posture is None else np.asarray(posture, np.uint8)
+            if body is not None or appearance_group is not None:
+                self._track_people = True
             self._tracks.append((np.full(len(ids), t), ids.astype(np.int64), pos[:, 0].copy(), pos[:, 1].copy(),
-                                 post.copy()))
+                                 post.copy(),
+                                 np.zeros(len(ids), np.uint8) if body is None else np.array(body, np.uint8),
+                                 np.zeros(len(ids), np.uint8) if prop is None else np.array(prop, np.uint8),
+                                 np.full(len(ids), -1, np.int16) if appearance_group is None
+                                 else np.array(appearance_group, np.int16)))
 
     def _track_due(self, t: float) -> bool:
         k = math.floor(t / self.track_interval_s + 1e-6)
@@ -693,14 +703,20 @@ class TruthRecorder:
         return out
 
     def tracks_table(self):
-        """World tracks as a ``pyarrow.Table`` with columns t [s], id, x [m], y [m], posture."""
+        """World tracks as a ``pyarrow.Table`` with columns t [s], id, x [m], y [m], posture,
+        and, when :meth:`observe` was given them, body (:class:`sim.state.BodyKind`), prop
+        (:class:`sim.state.Prop`) and appearance_group (-1 where not given)."""
         import pyarrow as pa
 
         if self._tracks:
-            cols = [np.concatenate([chunk[i] for chunk in self._tracks]) for i in range(5)]
+            cols = [np.concatenate([chunk[i] for chunk in self._tracks]) for i in range(8)]
         else:
-            cols = [np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8)]
-        return pa.table({"t": cols[0], "id": cols[1], "x": cols[2], "y": cols[3], "posture": cols[4]})
+            cols = [np.zeros(0), np.zeros(0, np.int64), np.zeros(0), np.zeros(0), np.zeros(0, np.uint8),
+                    np.zeros(0, np.uint8), np.zeros(0, np.uint8), np.zeros(0, np.int16)]
+        table = {"t": cols[0], "id": cols[1], "x": cols[2], "y": cols[3], "posture": cols[4]}
+        if self._track_people:
+            table.update(body=cols[5], prop=cols[6], appearance_group=cols[7])
+        return pa.table(table)
 
     def to_dict(self, t_end: float | None = None) -> dict:
         """The event instances as JSON-ready data (tracks go to Parquet via :meth:`tracks_table`)."""
