@@ -48,7 +48,9 @@ zones, the box is that zone's extent in the image (where feet inside it can be s
 
 from __future__ import annotations
 
+import json
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -98,6 +100,25 @@ def _occlusion_factor_table(strip_m: float, spacing_m: float) -> np.ndarray:
         return np.where(c > 0, stacked / c, 1.0)
 
 
+#: where the calibrated gain lives (package data, written by ``stationwatch calibrate-density``)
+GAIN_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "density_gain.json")
+
+
+def load_gain(method: str = "pixels", path: str = GAIN_FILE) -> float:
+    """The calibrated gain of ``method`` from ``path``, 1.0 when no calibration is shipped."""
+    try:
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except FileNotFoundError:
+        return 1.0
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"density calibration {path!r} cannot be read: {exc}") from None
+    gains = data.get("gain") or {}
+    if method in gains and not float(gains[method]) > 0:
+        raise ValueError(f"density calibration {path!r}: gain.{method} must be > 0; got {gains[method]!r}")
+    return float(gains.get(method, 1.0))
+
+
 class DensityDetector:
     """Persons per m² over capacity, per density zone. See the module docstring."""
 
@@ -107,7 +128,7 @@ class DensityDetector:
     default_cooldown_s = 60.0  #: [s]
 
     def __init__(self, site: SiteConfig, *, method: str = "pixels", smoothing_s: float = 1.5,
-                 min_spacing_m: float = 0.45, tile_m: float = 2.0) -> None:
+                 min_spacing_m: float = 0.45, tile_m: float = 2.0, gain: float | None = None) -> None:
         self.zones = site.zones_of(ZoneKind.DENSITY)
         if not self.zones:
             raise ValueError(f"DensityDetector needs at least one density zone; site {site.camera!r} has zones "
@@ -122,6 +143,11 @@ class DensityDetector:
             raise ValueError(f"DensityDetector.min_spacing_m must be in [0, 2) m; got {min_spacing_m!r}")
         self.site = site
         self.method = method
+        #: multiplies the pixel estimate; None takes the calibrated gain shipped with the package
+        #: (``stationwatch calibrate-density`` fits it on rendered footage), 1.0 disables it
+        self.gain = load_gain(method) if gain is None else float(gain)
+        if not self.gain > 0:
+            raise ValueError(f"DensityDetector.gain must be > 0; got {gain!r}")
         self.smoothing_s = float(smoothing_s)
         self.min_spacing_m = float(min_spacing_m)
         self.tile_m = float(tile_m)
@@ -217,7 +243,7 @@ class DensityDetector:
             return NOTHING
         if percept.grid is not self._grid:
             self._prepare(percept.grid)
-        density = self.persons(percept) / self.area_m2
+        density = self.gain * self.persons(percept) / self.area_m2
         self.last_density = density
         if self._smoothed is None or self.smoothing_s == 0:
             self._smoothed = density

@@ -8,6 +8,7 @@
     stationwatch evaluate ALERTS GROUND_TRUTH     score any system's alerts against ground truth
     stationwatch export RUN_DIR                   COCO and MOTChallenge files from a run's annotations
     stationwatch site SCENARIO --camera NAME      write a camera's site configuration
+    stationwatch calibrate-density                fit the density detector's gain on rendered footage
 """
 
 from __future__ import annotations
@@ -113,6 +114,20 @@ def cmd_export(args) -> int:
     cameras = [c["name"] for c in gt.get("cameras", [])] or sorted({f.camera for f in frames})
     _export_tracks(run, sc, cameras, frames)
     print(f"wrote {run / 'coco.json'} and {', '.join(str(run / 'mot' / c) for c in cameras)}")
+    return 0
+
+
+def cmd_calibrate_density(args) -> int:
+    from detectors.density import GAIN_FILE
+    from eval import results
+    from eval.calibrate import DEFAULT_SET, calibrate
+
+    pairs = DEFAULT_SET if not args.scenario else [(n, s) for n in args.scenario for s in (args.seed or [0])]
+    cal = calibrate(pairs, min_true_per_m2=args.min_density)
+    out = args.out or GAIN_FILE
+    results.write_json(out, cal.to_dict(argv=[a for a in sys.argv[2:]]))
+    print(f"gain {cal.gain:.4f} from {cal.n_frames} frames; RMS error {cal.rms_before:.3f} -> "
+          f"{cal.rms_after:.3f} persons/m2; wrote {out}")
     return 0
 
 
@@ -254,6 +269,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="write COCO and MOTChallenge ground truth for a run or render folder")
     s.add_argument("run_dir")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("calibrate-density", help="fit the density detector's gain on rendered footage")
+    s.add_argument("--scenario", action="append", help="scenario to fit on (repeatable; default: the shipped set)")
+    s.add_argument("--seed", action="append", type=int, help="seed(s) for --scenario")
+    s.add_argument("--min-density", type=float, default=0.5, help="[persons/m2] fit on frames at least this dense")
+    s.add_argument("--out", help="where to write the JSON (default: the package's detectors/weights/)")
+    s.set_defaults(func=cmd_calibrate_density)
 
     s = sub.add_parser("site", help="write the site configuration of a scenario's camera")
     scenario_args(s)
