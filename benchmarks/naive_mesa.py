@@ -3,10 +3,11 @@
 This is what a Mesa user would naturally write: each :class:`NaivePedestrian` asks the
 ``ContinuousSpace`` for its neighbours within the cut-off, loops over them in Python to sum
 the forces of :mod:`sim.crowd` (driving term, anisotropic exponential repulsion, body
-compression, sliding friction, walls), and the model updates synchronously (every agent
-computes its new velocity, then every agent moves). The desired direction comes from the
-same floor field as in :class:`sim.model.StationModel`, sampled bilinearly per agent in
-plain Python.
+compression, sliding friction, walls) and the density it perceives ahead (which limits its
+speed), and the model updates synchronously (every agent computes its new velocity, then
+every agent moves). One step from the same state matches :func:`sim.crowd.motion_step` to
+1e-15 m/s. The desired direction comes from the same floor field as in
+:class:`sim.model.StationModel`, sampled bilinearly per agent in plain Python.
 
 It is a benchmark peer, not part of the simulation: it has no arrivals, exits or
 behaviours, only the per-step motion of a fixed crowd.
@@ -78,6 +79,8 @@ class NaivePedestrian(mesa.Agent):
         k_eff = min(p.k_body, mass / (4.0 * dt * dt))
         fric_cap = mass / (4.0 * dt)
         lam = p.anisotropy
+        s2 = 2.0 * p.perception_sigma_m ** 2
+        rho = 0.0  # density perceived ahead, before the kernel's normalisation
         for other in m.space.get_neighbors(self.pos, p.cutoff_m, include_center=False):
             ox, oy = other.pos
             dx, dy = x - ox, y - oy
@@ -85,6 +88,8 @@ class NaivePedestrian(mesa.Agent):
             nx, ny = dx / d, dy / d
             overlap = self.radius + other.radius - d
             cos_phi = -(ex * nx + ey * ny)
+            if cos_phi > 0.0 or p.perception_cone_power == 0:
+                rho += max(cos_phi, 0.0) ** p.perception_cone_power * math.exp(-d * d / s2)
             w = lam + (1.0 - lam) * 0.5 * (1.0 + cos_phi)
             mag = p.a_n * math.exp(overlap / p.b_m) * w
             if p.a_near_n > 0:
@@ -117,6 +122,17 @@ class NaivePedestrian(mesa.Agent):
         vy = self.vy + fy * dt / mass
         speed = math.hypot(vx, vy)
         vmax = p.max_speed_factor * self.v0
+        if p.weidmann_gamma_per_m2 > 0:
+            factor = 1.0
+            if rho > 0.0:
+                cone = p.perception_cone_power
+                c_p = 1.0 if cone == 0 else (2.0 * math.sqrt(math.pi) * math.gamma(cone / 2 + 1)
+                                             / math.gamma((cone + 1) / 2))
+                ring = math.exp(-p.perception_exclusion_m ** 2 / s2) - math.exp(-p.cutoff_m ** 2 / s2)
+                rho *= c_p / (math.pi * s2 * ring)
+                inv = max(1.0 / rho - 1.0 / p.weidmann_rho_max_per_m2, 0.0)
+                factor = 1.0 - math.exp(-p.weidmann_gamma_per_m2 * inv)
+            vmax = min(vmax, self.v0 * factor)
         if speed > vmax:
             vx, vy = vx * vmax / speed, vy * vmax / speed
         self.next_v = (vx, vy)

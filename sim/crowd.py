@@ -1,39 +1,68 @@
-"""Pedestrian motion: the social force model, one vectorised step over all agents.
+"""Pedestrian motion: a social force model with a density-limited speed, one vectorised step.
 
-The force on pedestrian ``i`` (mass ``m``) is the sum of
+Pedestrian ``i`` (mass ``m``, desired speed ``v0_i``, desired direction ``e_i``) moves by
 
-* the driving term of Helbing & Molnár (1995), ``m (v0_i e_i - v_i) / tau``;
-* a repulsion from every neighbour ``j`` within ``cutoff_m``,
-  ``A exp((r_ij - d_ij) / B) w(phi_ij) n_ij`` with the anisotropy
+    m dv_i/dt = m (v0_i e_i - v_i) / tau + sum_j f_ij + sum_W f_iW,
+    |v_i| <= v0_i F(rho_i),                                     (speed limit)
+
+* the driving term of Helbing & Molnár (1995);
+* the pair force ``f_ij`` from every neighbour within ``cutoff_m``: an anisotropic
+  exponential repulsion ``A exp((r_ij - d_ij) / B) w(phi_ij) n_ij`` with
   ``w = lambda + (1 - lambda) (1 + cos phi_ij) / 2`` (people react less to what is behind
-  them), plus a short-range isotropic ``A_2 exp((r_ij - d_ij) / B_2) n_ij``, the body
+  them), a short-range isotropic ``A_2 exp((r_ij - d_ij) / B_2) n_ij``, the body
   compression ``k g(r_ij - d_ij) n_ij`` and the sliding friction
-  ``kappa g(r_ij - d_ij) dv^t_ji t_ij`` of Helbing, Farkas & Vicsek (2000);
-* the exponential, compression and friction terms of HFV against walls and obstacle edges.
+  ``kappa g(r_ij - d_ij) dv^t_ji t_ij`` of Helbing, Farkas & Vicsek (2000, HFV);
+* the exponential, compression and friction terms of HFV against walls and obstacle edges;
+* the speed limit: Weidmann's (1993) fundamental diagram applied to the density each
+  pedestrian perceives ahead of it,
+
+      F(rho) = 1 - exp(-gamma (1/rho - 1/rho_max)),   gamma = 1.913 /m², rho_max = 5.4 /m²,
+      rho_i  = c_p sum_j max(0, cos phi_ij)^p K(d_ij),
+
+  with ``K`` a Gaussian kernel of width ``sigma`` normalised over the ring
+  ``d_min < d < cutoff`` where other centres can be (no centre comes closer than a body
+  width ``d_min``), ``phi_ij`` the angle between ``e_i`` and the direction to ``j``, and
+  ``c_p`` the constant that makes ``rho_i`` the density of a uniform crowd. ``F = 1`` in
+  free flow and 0 at ``rho_max``.
 
 ``r_ij`` is the sum of the radii, ``d_ij`` the distance between centres, ``n_ij`` the unit
 vector from ``j`` to ``i``, ``t_ij`` its normal, ``g(x) = max(x, 0)``.
 
-Why two exponentials. With HFV's single short-range term (A = 2000 N, B = 0.08 m) the
-anisotropic repulsion of a dense crowd sums to more than the driving force and pushes
-everyone backwards above about 2.5 persons/m² (mean speed -1.4 m/s at 4 persons/m² in a
-periodic corridor), which also caps the density a queue can reach. A weak, long-range
-anisotropic term (A, B, lambda below, fitted to Weidmann's fundamental diagram) gives the
-density-speed relation; the short-range isotropic term (A_2, B_2) cancels out in a uniform
-crowd and only keeps bodies from running into each other (it sets a 1 m doorway's flow).
-Measured with ``dt = 0.05 s``: mean speed 1.18, 1.03, 0.89, 0.75, 0.60, 0.44, 0.28, 0.12
-m/s at 0.5 .. 4 persons/m² (a 20 m x 4 m periodic corridor, v0 ~ N(1.34, 0.26)) against
-Weidmann's 1.30 .. 0.16, 23 % RMS relative error (``python benchmarks/bench_sim.py
---fundamental-diagram``); about 1.6 persons/(m s) through a 1 m doorway.
+Why a speed limit and not only forces. A social force alone cannot follow Weidmann's
+curve: with HFV's constants the anisotropic repulsion of a dense crowd pushes everyone
+backwards above about 2.5 persons/m², and a weak long-range term fitted to the curve
+(the previous form of this model) stayed 23 % RMS off it, too fast below 2 persons/m² and
+too slow above. Speed-based models with a headway or density-dependent speed are the
+known remedy: the collision-free speed model of Tordeux, Chraibi & Seyfried (2016) sets
+``v = min(v0, (s - l) / T)`` from the distance ``s`` to the person ahead. Here the
+speed a person can reach is Weidmann's speed at the density it sees ahead, while the
+forces keep the avoidance, the pushing and the contacts of the social force model. The
+driving term still pulls towards ``v0`` (motivation does not drop in a crowd), so people
+at a bottleneck's mouth press into the gap, which gives its flow; the limit caps the
+speed, not the push. Only the perception parameters (``sigma``, ``p``, ``d_min``) and
+``tau``, ``A``, ``B``, ``B_2`` are fitted; gamma and rho_max are Weidmann's.
+
+Measured with ``dt = 0.05 s`` (``python benchmarks/bench_realism.py``): mean speed 1.20,
+1.01, 0.83, 0.63, 0.47, 0.34, 0.25, 0.16 m/s at 0.5, 1, .. 4 persons/m² in a 20 m x 4 m
+periodic corridor (v0 ~ N(1.34, 0.26) m/s) against Weidmann's 1.30, 1.06, 0.81, 0.61,
+0.45, 0.33, 0.23, 0.16: 4.7 % RMS relative error (4.5 % on a 4 m wide ring corridor). The
+low-density end is slow because fast walkers queue behind slow ones before they find a gap.
+Through a 1 m wide, 2.8 m long bottleneck 1.70 persons/(m s), 95 % interval 1.61 to 1.79
+over 5 seeds (Seyfried et al. 2009 measured 1.6 to 2.0).
 
 Integration is semi-implicit Euler at ``dt`` (velocity first, then position with the new
-velocity) with the speed clamped to ``max_speed_factor * v0``. The body contact constants
-of HFV 2000 were fitted with time steps of milliseconds; at the 50 ms steps of the testbed
-they would make two touching bodies oscillate, so the step limits them to the stiffest
-values that stay stable at ``dt`` (documented on :class:`SocialForceParams`).
+velocity) with the speed clamped to ``v0 min(F(rho), max_speed_factor)``. The body contact
+constants of HFV 2000 were fitted with time steps of milliseconds; at the 50 ms steps of
+the testbed they would make two touching bodies oscillate, so the step limits them to the
+stiffest values that stay stable at ``dt`` (documented on :class:`SocialForceParams`).
 
 Agent state is a structure of arrays owned by the caller (:class:`sim.model.StationModel`);
 the functions here update those arrays in place.
+
+References: D. Helbing, P. Molnár, Phys. Rev. E 51, 4282 (1995); D. Helbing, I. Farkas,
+T. Vicsek, Nature 407, 487 (2000); U. Weidmann, Transporttechnik der Fussgänger, ETH
+Zürich, IVT Schriftenreihe 90 (1993); A. Seyfried et al., Transportation Science 43, 395
+(2009); A. Tordeux, M. Chraibi, A. Seyfried, in Traffic and Granular Flow '15 (2016).
 """
 
 from __future__ import annotations
@@ -49,12 +78,13 @@ from sim.geometry import SegmentIndex
 
 @dataclass(frozen=True, kw_only=True)
 class SocialForceParams:
-    """Constants of the social force model (HM 1995, HFV 2000), in SI units.
+    """Constants of the model (HM 1995, HFV 2000, Weidmann 1993), in SI units.
 
-    ``A``, ``B`` and ``lambda`` are fitted to Weidmann's fundamental diagram and ``A_2``
-    to doorway flow (see the module docstring); the wall terms are HFV's. ``k`` and
-    ``kappa`` are the published HFV values, but explicit integration is stable only while
-    ``k dt² / m`` and ``kappa g dt / m`` stay small, so each step uses
+    ``tau``, ``A``, ``B``, ``B_2`` and the perception (``sigma``, ``p``, ``d_min``) are
+    fitted to Weidmann's fundamental diagram and to the flow through a 1 m bottleneck
+    (see the module docstring); ``gamma`` and ``rho_max`` are Weidmann's; the wall terms
+    are HFV's. ``k`` and ``kappa`` are the published HFV values, but explicit integration
+    is stable only while ``k dt² / m`` and ``kappa g dt / m`` stay small, so each step uses
     ``min(k, m / (4 dt²))`` and caps the friction coefficient of a contact at
     ``m / (4 dt)``: at ``dt = 0.05 s`` that is 8,000 kg/s² and 400 kg/s. The short-range
     repulsion, more than the contact terms, keeps bodies apart.
@@ -71,9 +101,9 @@ class SocialForceParams:
     b_near_m: float = 0.12  #: [m] range of the short-range repulsion (B_2)
     a_wall_n: float = 2000.0  #: [N] strength of the repulsion from walls (A_w)
     b_wall_m: float = 0.08  #: [m] range of the repulsion from walls (B_w)
-    cutoff_m: float = 2.0  #: [m] neighbours farther apart than this exert no force
+    cutoff_m: float = 2.0  #: [m] neighbours farther apart than this exert no force and are not perceived
     wall_cutoff_m: float = 1.0  #: [m] walls farther than this exert no force
-    max_speed_factor: float = 1.3  #: maximum speed as a multiple of the desired speed (v_max / v0)
+    max_speed_factor: float = 1.3  #: speed limit as a multiple of v0 when the density limit is off (v_max / v0)
     heading_tau_s: float = 0.3  #: [s] smoothing time of the facing direction
     heading_min_speed_mps: float = 0.3  #: [m/s] below this speed the facing direction is kept
     stride_pair_m: float = 1.4  #: [m] distance walked per gait cycle (2 pi of gait_phase)
@@ -92,11 +122,16 @@ class SocialForceParams:
                 if not 0.0 <= v <= 1.0:
                     raise ValueError(f"SocialForceParams.anisotropy must be within [0, 1]; got {v!r}")
             elif f.name in ("k_body", "kappa_friction", "a_n", "a_near_n", "a_wall_n", "weidmann_gamma_per_m2",
-                            "perception_cone_power"):
+                            "perception_cone_power", "perception_exclusion_m"):
                 if v < 0:
                     raise ValueError(f"SocialForceParams.{f.name} must be >= 0; got {v!r}")
             elif v <= 0:
                 raise ValueError(f"SocialForceParams.{f.name} must be > 0; got {v!r}")
+        if not self.perception_exclusion_m < self.cutoff_m:
+            raise ValueError(
+                f"SocialForceParams.perception_exclusion_m must be < cutoff_m={self.cutoff_m!r}; "
+                f"got {self.perception_exclusion_m!r}"
+            )
 
 
 class Walls:
@@ -145,7 +180,7 @@ class Neighbours:
     ``i``. One instance serves the perceived density and the pair forces of a step.
     """
 
-    __slots__ = ("n", "i", "j", "dx", "dy", "d", "nx", "ny")
+    __slots__ = ("n", "i", "j", "dx", "dy", "d", "nx", "ny", "_dots_of", "_dots")
 
     def __init__(self, pos: np.ndarray, cutoff_m: float, period_x_m: float | None = None) -> None:
         n = len(pos)
@@ -175,9 +210,23 @@ class Neighbours:
         self.dx, self.dy, self.d = dx, dy, d
         self.nx = dx / d
         self.ny = dy / d
+        self._dots_of = None
+        self._dots = None
 
     def __len__(self) -> int:
         return len(self.i)
+
+    def heading_dots(self, desired_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(e_i . n_ij, e_j . n_ij)`` per pair (computed once per ``desired_dir`` array)."""
+        if self._dots_of is not desired_dir:
+            ex = desired_dir[:, 0]
+            ey = desired_dir[:, 1]
+            di = ex.take(self.i) * self.nx
+            di += ey.take(self.i) * self.ny
+            dj = ex.take(self.j) * self.nx
+            dj += ey.take(self.j) * self.ny
+            self._dots_of, self._dots = desired_dir, (di, dj)
+        return self._dots
 
 
 def _cone_weight(cos_phi: np.ndarray, p: float) -> np.ndarray:
@@ -198,10 +247,12 @@ def perceived_density(nb: Neighbours, desired_dir: np.ndarray, params: SocialFor
     """[persons/m²] ``(N,)`` density each agent perceives ahead of it (rho_i).
 
     ``rho_i = c_p sum_j max(0, cos phi_ij)^p K(d_ij)`` with ``K`` the Gaussian kernel of
-    width ``perception_sigma_m`` normalised over the disc of radius ``cutoff_m``, ``phi_ij``
-    the angle between ``e_i`` and the direction to ``j``, ``p = perception_cone_power`` and
-    ``c_p = 2 pi / int_{-pi/2}^{pi/2} cos^p`` (so that ``rho_i`` is the density in a
-    uniform crowd): people ahead count, people beside and behind do not.
+    width ``perception_sigma_m``, normalised over the ring ``perception_exclusion_m < d <
+    cutoff_m`` (no centre comes nearer than a body width, so the disc inside holds no one
+    in any crowd), ``phi_ij`` the angle between ``e_i`` and the direction to ``j``,
+    ``p = perception_cone_power`` and ``c_p = 2 pi / int_{-pi/2}^{pi/2} cos^p`` (so that
+    ``rho_i`` is the density of a uniform crowd): people ahead count, people beside and
+    behind do not. A lone agent perceives 0.
     """
     n = nb.n
     if len(nb) == 0:
@@ -209,14 +260,14 @@ def perceived_density(nb: Neighbours, desired_dir: np.ndarray, params: SocialFor
     p = params.perception_cone_power
     s2 = 2.0 * params.perception_sigma_m ** 2
     c_p = 1.0 if p == 0 else 2.0 * math.sqrt(math.pi) * math.gamma(p / 2 + 1) / math.gamma((p + 1) / 2)
-    norm = c_p / (np.pi * s2 * (math.exp(-params.perception_exclusion_m ** 2 / s2) - math.exp(-params.cutoff_m ** 2 / s2)))
+    ring = math.exp(-params.perception_exclusion_m ** 2 / s2) - math.exp(-params.cutoff_m ** 2 / s2)
+    norm = c_p / (np.pi * s2 * ring)
     k = np.exp(nb.d * nb.d * (-1.0 / s2))
     k *= norm
-    ex = desired_dir[:, 0]
-    ey = desired_dir[:, 1]
+    di, dj = nb.heading_dots(desired_dir)
     # cos phi_ij = -e_i . n_ij for i, cos phi_ji = e_j . n_ij for j
-    ci = _cone_weight(-(ex.take(nb.i) * nb.nx + ey.take(nb.i) * nb.ny), p)
-    cj = _cone_weight(ex.take(nb.j) * nb.nx + ey.take(nb.j) * nb.ny, p)
+    ci = _cone_weight(-di, p)
+    cj = _cone_weight(dj.copy(), p)
     ci *= k
     cj *= k
     return np.bincount(nb.i, weights=ci, minlength=n) + np.bincount(nb.j, weights=cj, minlength=n)
@@ -254,10 +305,9 @@ def pair_forces(pos, vel, desired_dir, radius, params: SocialForceParams, dt: fl
     lam = params.anisotropy
     c0 = lam + 0.5 * (1.0 - lam)
     c1 = 0.5 * (1.0 - lam)
-    ex = desired_dir[:, 0]
-    ey = desired_dir[:, 1]
-    mag_i = rep * (c0 - c1 * (ex.take(i) * nx + ey.take(i) * ny))
-    mag_j = rep * (c0 + c1 * (ex.take(j) * nx + ey.take(j) * ny))
+    di, dj = nb.heading_dots(desired_dir)
+    mag_i = rep * (c0 - c1 * di)
+    mag_j = rep * (c0 + c1 * dj)
     if params.a_near_n > 0:
         near = np.exp(overlap * (1.0 / params.b_near_m))
         near *= params.a_near_n
