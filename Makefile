@@ -25,7 +25,10 @@ test: $(STAMP)
 	$(PY) -m pytest -q -p no:cacheprovider tests notebooks --nbmake --nbmake-timeout=300
 
 bench: $(STAMP)
+	$(PY) -m pip install --quiet --no-deps jupedsim shapely deprecated wrapt  # the crowd peer (LGPL), benchmarks only
 	$(PY) benchmarks/bench_sim.py
+	$(PY) benchmarks/bench_realism.py --quick
+	$(PY) benchmarks/bench_raster.py
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_detect.py
 	$(PY) -m pytest -q benchmarks --benchmark-only

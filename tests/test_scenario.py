@@ -19,10 +19,12 @@ def test_extend_merges_mappings_and_replaces_lists():
     child = load_scenario("concourse_overcrowding")
     assert child.name == "concourse_overcrowding"
     assert child.seed == 12 and base.seed == 11
-    # geometry comes from the parent, trains from the child
+    # the floor and the cameras come from the parent; lists the child gives replace the parent's
     assert child.station.walkable == base.station.walkable
-    assert child.station.entrances == base.station.entrances
-    assert len(base.station.trains) == 0 and len(child.station.trains) == 1
+    assert child.cameras == base.cameras
+    assert len(child.station.entrances) == len(base.station.entrances) + 1
+    assert len(child.station.obstacles) == len(base.station.obstacles) + 2
+    assert len(base.station.trains) == 0 and len(child.station.trains) == 2
     assert child.description != base.description
 
 
