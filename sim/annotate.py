@@ -359,3 +359,56 @@ def _column_in_image(camera, xy: np.ndarray, width_m: float = 1.0, height_m: flo
     if cx1 <= cx0 or cy1 <= cy0 or not full > 0:
         return None, 0.0
     return [float(cx0), float(cy0), float(cx1 - cx0), float(cy1 - cy0)], float((cx1 - cx0) * (cy1 - cy0) / full)
+
+
+def column_box(camera, xy, width_m: float = 1.0, height_m: float = 1.8) -> tuple[list[float] | None, float]:
+    """Image box [x, y, w, h] of a ``width_m`` x ``width_m`` x ``height_m`` column standing at
+    ground point ``xy`` [m], clipped to the image, and the share of it inside the image
+    (``(None, 0.0)`` when it is behind the camera or out of view). This is how
+    :func:`camera_instances` places an event that has a position but no person to show."""
+    return _column_in_image(camera, np.asarray(xy, dtype=np.float64)[:2], width_m=width_m, height_m=height_m)
+
+
+def event_box_in_frame(event, frame: FrameAnnotations, *, camera, scenario=None, world=None) -> list[float] | None:
+    """The box [x, y, w, h] of a world event in one frame, placed by the rules of
+    :func:`camera_instances` (which gives the box at onset): the union box of its agents that
+    this frame shows, the zone's image box for a density event or a zone event without
+    agents, the column of its object for an event with ``object_ids`` and ``size_m``, the
+    1 m x 1.8 m column at its position otherwise. None when the frame does not show it.
+
+    With ``world`` (the :class:`sim.state.WorldState` of the frame), an object or a fire
+    is placed by its size now (a fire grows) rather than at onset.
+    """
+    agents = [int(a) for a in (getattr(event, "agent_ids", None) or ())]
+    zone = getattr(event, "zone", None)
+    position = getattr(event, "position_m", None)
+    size = getattr(event, "size_m", None)
+    ev_type = EventType.parse(event.type, field="event.type")
+    object_ids = [int(i) for i in (getattr(event, "object_ids", None) or ())]
+    if object_ids and size is not None and position is not None:
+        if world is not None and ev_type is EventType.FIRE:
+            rows = np.nonzero(np.isin(world.fires.ids, object_ids))[0]
+            if len(rows):
+                k = rows[0]
+                r = 2.0 * float(world.fires.flame_radius_m[k])
+                size, position = (r, r, float(world.fires.flame_height_m[k])), world.fires.pos_m[k]
+        elif world is not None:
+            rows = np.nonzero(np.isin(world.objects.ids, object_ids))[0]
+            if len(rows):
+                size, position = world.objects.size_m[rows[0]], world.objects.pos_m[rows[0]]
+        w, d, h = (float(v) for v in size)
+        return column_box(camera, position, max(w, d), h)[0]
+    if zone is not None and (not agents or ev_type is EventType.EXCESSIVE_DENSITY):
+        if scenario is None:
+            raise ValueError(f"event_box_in_frame: event {event.id!r} is placed by its zone; pass scenario=")
+        zones = {z.name: np.asarray(z.polygon, dtype=np.float64) for z in scenario.station.zones}
+        if zone not in zones:
+            raise ValueError(f"event_box_in_frame: event {event.id!r} names zone {zone!r}; the scenario's zones are "
+                             f"{sorted(zones)}")
+        return zone_in_image(camera, zones[zone])[0]
+    if agents:
+        rows = np.nonzero(np.isin(frame.ids, agents))[0]
+        return _union_box(frame.boxes[rows]) if len(rows) else None
+    if position is not None:
+        return column_box(camera, position)[0]
+    return None

@@ -5,9 +5,14 @@
 gravel, sleepers and rails, the platform edge with its yellow safety line, walls along
 the boundary of the station (with dark doorways at entrances and exits), pillars and
 ticket-gate housings as boxes, and the signs and hanging panels of ``render.occluders``.
-The same pass keeps a depth buffer of everything that can hide a person (walls, pillars,
-barriers, panels). With lens distortion (``render.lens_k1``, ``lens_k2``) the station is
-cast undistorted over the region the lens sees and remapped once.
+The static distractors of ``scenario.distractors`` are scene geometry too: posters (a
+rectangle on a wall in their main colour, with a disc and bars of lettering in the accent
+colour), flickering light panels, and a bench (a 0.45 m high wooden box, 1.5 m long, facing
+``facing_deg``) under each ``sitting`` distractor with ``seat: bench``. The same pass keeps
+a depth buffer of everything that can hide a person (walls, pillars, barriers, panels,
+benches) and the surface point each pixel shows (for pools of light). With lens distortion
+(``render.lens_k1``, ``lens_k2``) the station is cast undistorted over the region the lens
+sees and remapped once.
 
 Per frame, people are drawn as articulated shapes in perspective (shadow, legs with gait
 swing and knee flex, torso, arms swinging opposite to the legs, head with hair and face),
@@ -15,7 +20,25 @@ far to near (painter's algorithm); static occluders in front of a person are res
 the static image through the depth buffer. All body geometry is computed for the whole
 crowd at once in numpy, outline vertices go through the lens, and the per-person loop only
 issues OpenCV fill calls. Annotation boxes and head points come from the same (distorted)
-vertices, so the ground truth matches the pixels. Camera effects follow
+vertices, so the ground truth matches the pixels.
+
+:meth:`Renderer.render` takes a :class:`~sim.state.WorldState` (or a bare crowd). Beyond
+standing and walking, bodies sit (on the floor, legs forward; on a bench, hip at the seat),
+crouch (knees bent, torso low and leaning forward), fall and lie; children have shorter
+legs and a bigger head; a wheelchair user sits in a chair with two big wheels (rings) and
+casters. Props hang from the joints: a bag at the hand, a backpack and a guitar case on the
+back, a suitcase pulled behind on its handle, a cane to the floor, and two long dark look-
+alikes that ``prop_raise`` lifts to the shoulder and points along the heading (a rifle with
+its stock and magazine, both hands on it; a closed umbrella with its crook). A vest turns the
+torso fluorescent yellow with two reflective stripes. These extra shapes are built only
+for the people who have them and drawn before the body, after the torso or after it by
+depth. Objects on the floor are boxes with shaded faces; fires are flickering tongues of
+red, orange and yellow with a bright core (soft-edged), light the surfaces around them and
+send up smoke (Gaussian puffs and a textured layer under the roof at a quarter of the
+resolution, blended by its density). Objects and fires take their places in the painter's
+order and behind pillars as people do. Flickering lights change level per frame. Flames,
+smoke and lights are keyed by the scenario's seed, the time and the fire's age: every
+camera sees the same fire. Camera effects follow
 (:mod:`sim.effects`): shake (an integer translation), lighting (preset, flicker, a light
 going out), motion and focus blur, read and shot noise from a precomputed noise bank, and a
 JPEG round trip at a quality or an MJPEG bitrate.
@@ -40,7 +63,7 @@ from sim.annotate import FrameAnnotations
 from sim.appearance import sample_appearance
 from sim.camera import PinholeCamera
 from sim.effects import CameraEffects, LensDistortion
-from sim.state import CrowdState, Posture
+from sim.state import BodyKind, CrowdState, ObjectKind, Posture, Prop, WorldState
 
 # --- the station's look (metres, BGR) ------------------------------------------------------
 
@@ -71,7 +94,28 @@ _BARRIER_TOP_BGR = (150.0, 155.0, 160.0)
 _OUTSIDE_BGR = (44.0, 44.0, 47.0)
 
 # surface kinds in the ray-cast buffers
-_NONE, _FLOOR, _TRACK, _GROUND_OUT, _WALL, _PILLAR, _BARRIER, _BARRIER_TOP, _PANEL = range(9)
+(_NONE, _FLOOR, _TRACK, _GROUND_OUT, _WALL, _PILLAR, _BARRIER, _BARRIER_TOP, _PANEL, _POSTER, _LIGHT, _BENCH,
+ _BENCH_TOP) = range(13)
+
+BENCH_HEIGHT_M = 0.45  #: [m] seat height of a bench (``sitting`` distractors with ``seat: bench``)
+BENCH_LENGTH_M = 1.5  #: [m] length of a bench, across the direction it faces
+BENCH_DEPTH_M = 0.45  #: [m] depth of a bench's seat, along the direction it faces
+FLAME_TONGUES = 7  #: tongues of a fire's flames
+#: the flames' colours from the outside in, with each layer's width and height (shares of the outer tongue's)
+FLAME_LAYERS = (((28, 48, 205), 1.0, 1.0), ((16, 118, 250), 0.9, 0.88), ((46, 196, 255), 0.76, 0.7),
+                ((150, 238, 255), 0.5, 0.45))
+FLAME_CORE_BGR = (205, 250, 255)  #: the bright core at the flames' base
+FIRE_GLOW_GAIN = 0.5  #: share of FIRE_GLOW_BGR added to the surfaces next to a fire at full size
+FIRE_GLOW_BGR = (70.0, 150.0, 255.0)  #: colour of the firelight
+SMOKE_PUFFS = 10  #: puffs rising in a fire's plume
+SMOKE_TOP_M = 3.6  #: [m] height where the smoke spreads (under the roof)
+SMOKE_RISE_MPS = 0.7  #: [m/s] rising speed of the puffs
+SMOKE_DARK_BGR = (46.0, 47.0, 50.0)  #: colour of thick smoke
+SMOKE_LIGHT_BGR = (112.0, 114.0, 118.0)  #: colour of thin smoke
+LIGHT_GLOW_GAIN = 0.35  #: share of a flickering light's colour added to the surfaces at its centre (pool of light)
+WALL_ITEM_OFFSET_M = 0.01  #: [m] posters and wall lights stand this far in front of their wall (no z-fighting)
+_BENCH_BGR = (40.0, 78.0, 122.0)
+_BENCH_TOP_BGR = (62.0, 112.0, 160.0)
 
 PANEL_BORDER_M = 0.05  #: [m] dark frame around a sign or panel (render.occluders)
 _PANEL_FRAME_BGR = (38.0, 38.0, 42.0)
@@ -109,9 +153,12 @@ class _Face:
 
 @dataclass(frozen=True)
 class _Top:
+    """A horizontal polygon at height z [m], seen from above (barrier and bench tops) or below (ceiling lights)."""
+
     polygon: np.ndarray
     z: float
     group: int
+    kind: int = _BARRIER_TOP
 
 
 def _signed_area(poly: np.ndarray) -> float:
@@ -169,7 +216,7 @@ class StationScene:
     vertical panels: signs and hanging boards, drawn only.
     """
 
-    def __init__(self, station, occluders=()) -> None:
+    def __init__(self, station, occluders=(), distractors=()) -> None:
         self.walkable = np.asarray(station.walkable, dtype=np.float64)
         self.track_beds = [np.asarray(p, dtype=np.float64) for p in station.track_beds]
         self.platform_edges = [np.asarray(e, dtype=np.float64) for e in station.platform_edges]
@@ -232,6 +279,47 @@ class StationScene:
             self.panel_colours[len(faces)] = np.asarray(oc.colour_bgr, dtype=np.float64)
             faces.append(_Face(centre - along, centre + along, cz - h / 2, cz + h / 2, _PANEL, group, None))
             group += 1
+        # static distractors: posters and light panels on walls (or a ceiling), benches
+        self.wall_items: dict[int, object] = {}  #: face index (or -2 - top index) -> poster or light spec
+        self.lights: list[tuple[int, object]] = []  #: (face code, FlickeringLightDistractor) in scenario order
+        self.benches: list[tuple[np.ndarray, float]] = []  #: (centre (2,) [m], facing [rad])
+        no_hide: set[int] = set()  #: groups drawn on a wall: they hide nothing the wall does not
+        for d in distractors:
+            kind = getattr(d, "type", None)
+            if kind in ("poster", "flickering_light"):
+                cx, cy, cz = (float(v) for v in d.center)
+                w, h = (float(v) for v in d.size)
+                yaw = math.radians(float(d.yaw_deg))
+                facing = np.array([math.cos(yaw), math.sin(yaw)])
+                along = np.array([-facing[1], facing[0]]) * (w / 2)
+                if kind == "flickering_light" and d.mount == "ceiling":
+                    # a horizontal panel under the ceiling: width along yaw + 90 deg, height along yaw
+                    c = np.array([cx, cy])
+                    depth_v = facing * (h / 2)
+                    poly = np.array([c - along - depth_v, c + along - depth_v, c + along + depth_v, c - along + depth_v])
+                    code = -2 - len(tops)
+                    tops.append(_Top(poly, cz, group, _LIGHT))
+                else:
+                    centre = np.array([cx, cy]) + facing * WALL_ITEM_OFFSET_M * (2 if kind == "flickering_light" else 1)
+                    code = len(faces)
+                    faces.append(_Face(centre - along, centre + along, cz - h / 2, cz + h / 2,
+                                       _POSTER if kind == "poster" else _LIGHT, group, None))
+                self.wall_items[code] = d
+                if kind == "flickering_light":
+                    self.lights.append((code, d))
+                no_hide.add(group)
+                group += 1
+            elif kind == "sitting" and d.seat == "bench":
+                facing = math.radians(float(d.facing_deg if d.facing_deg is not None else 0.0))
+                c = np.asarray(d.at, dtype=np.float64)
+                fwd = np.array([math.cos(facing), math.sin(facing)]) * (BENCH_DEPTH_M / 2)
+                side = np.array([-fwd[1], fwd[0]]) * (BENCH_LENGTH_M / BENCH_DEPTH_M)
+                poly = np.array([c - fwd - side, c + fwd - side, c + fwd + side, c - fwd + side])
+                for k in range(4):
+                    faces.append(_Face(poly[k], poly[(k + 1) % 4], 0.0, BENCH_HEIGHT_M, _BENCH, group, None))
+                tops.append(_Top(poly, BENCH_HEIGHT_M, group, _BENCH_TOP))
+                self.benches.append((c, facing))
+                group += 1
         self.faces = faces
         self.tops = tops
         self.n_groups = group
@@ -240,6 +328,7 @@ class StationScene:
         # occlusion tests, which saves a depth test for most people.
         floor_pts = np.concatenate(floors)
         self.hiding_groups = np.ones(group, bool)
+        self.hiding_groups[sorted(no_hide)] = False
         for f in faces:
             if f.kind == _WALL:
                 behind_line = (floor_pts - f.a) @ f.inward < -1e-6
@@ -284,20 +373,20 @@ class StationScene:
             kind[idx] = f.kind
             face_idx[idx] = fi
             group[idx] = f.group
-        for top in self.tops:
-            if oz <= top.z:
-                continue
+        for ti, top in enumerate(self.tops):
+            if oz == top.z or (top.kind != _LIGHT and oz < top.z):
+                continue  # barrier and bench tops are seen from above only; a ceiling light from either side
             with np.errstate(divide="ignore", invalid="ignore"):
-                s = np.where(dz < 0, (top.z - oz) / dz, np.inf)
-            idx = np.nonzero(s < s_best)[0]
+                s = (top.z - oz) / dz
+            idx = np.nonzero((s > 1e-6) & (s < s_best))[0]
             if len(idx) == 0:
                 continue
             hxy = np.c_[ox + s[idx] * dx[idx], oy + s[idx] * dy[idx]]
             good = _points_in_polygon(hxy, top.polygon)
             idx = idx[good]
             s_best[idx] = s[idx]
-            kind[idx] = _BARRIER_TOP
-            face_idx[idx] = -1
+            kind[idx] = top.kind
+            face_idx[idx] = -2 - ti
             group[idx] = top.group
         hit = origin[None, :] + np.where(np.isfinite(s_best), s_best, 0.0)[:, None] * dirs
         ground = kind == _GROUND_OUT
@@ -347,6 +436,43 @@ def _mix(base: np.ndarray, colour, weight: np.ndarray) -> np.ndarray:
     return base * (1 - w) + np.asarray(colour, dtype=np.float64)[None, :] * w
 
 
+def _poster_colour(spec, along: np.ndarray, up: np.ndarray, width: float, height: float,
+                   footprint: np.ndarray) -> np.ndarray:
+    """An advertising poster: its main colour, a big disc and two bars of lettering in the
+    accent colour, a pale strip of small print and a dark frame. ``along``, ``up`` [m] are
+    coordinates on the poster from its lower-left corner (as seen from the front)."""
+    main = np.asarray(spec.colour_bgr, dtype=np.float64)
+    accent = np.asarray(spec.accent_bgr, dtype=np.float64)
+    c = np.empty((len(along), 3))
+    c[:] = main
+    # a gentle vertical gradient, as printed posters have
+    c *= (0.88 + 0.18 * np.clip(up / height, 0, 1))[:, None]
+    x, y = along, up  # a face runs left to right as seen from its front
+    r = 0.3 * height
+    disc = np.hypot(x - 0.25 * width, y - 0.55 * height)
+    c = _mix(c, accent, _band(disc, -1.0, r, footprint))
+    c = _mix(c, main * 0.55, _band(disc, r * 0.45, r * 0.62, footprint))
+    in_x = _band(x, 0.5 * width, 0.92 * width, footprint)
+    c = _mix(c, accent, in_x * _band(y, 0.64 * height, 0.78 * height, footprint))
+    c = _mix(c, accent, _band(x, 0.5 * width, 0.8 * width, footprint) * _band(y, 0.45 * height, 0.55 * height, footprint))
+    strip = _band(y, 0.06 * height, 0.18 * height, footprint) * _band(x, 0.05 * width, 0.95 * width, footprint)
+    c = _mix(c, (225.0, 228.0, 230.0), strip)
+    c = _mix(c, (70.0, 70.0, 74.0), strip * _line_coverage(x, 0.09, 0.05, footprint) * 0.6)
+    edge = np.minimum(np.minimum(x, width - x), np.minimum(y, height - y))
+    return _mix(c, _PANEL_FRAME_BGR, _band(edge, -1.0, 0.04, footprint))
+
+
+def _light_panel_colour(spec, along: np.ndarray, up: np.ndarray, width: float, height: float,
+                        footprint: np.ndarray) -> np.ndarray:
+    """A light panel at its darkest (the flicker's dark phase): the colour scaled by 1 - depth
+    in a thin metal frame; the renderer adds the lit part per frame."""
+    dark = np.asarray(spec.colour_bgr, dtype=np.float64) * (1.0 - float(spec.depth)) * 0.9 + 12.0
+    c = np.empty((len(along), 3))
+    c[:] = dark
+    edge = np.minimum(np.minimum(along, width - along), np.minimum(up, height - up))
+    return _mix(c, (120.0, 124.0, 128.0), _band(edge, -1.0, 0.03, footprint))
+
+
 # --- the renderer ----------------------------------------------------------------------------
 
 
@@ -391,7 +517,7 @@ class Renderer:
         self._key = _mix64(self.seed * 1_000_003 + zlib.crc32(camera_spec.name.encode()))
 
         # static background ------------------------------------------------------------------
-        self.scene = StationScene(scenario.station, rs.occluders)
+        self.scene = StationScene(scenario.station, rs.occluders, scenario.distractors)
         if supersample is None:
             supersample = 2 if self.width * self.height <= 1280 * 720 else 1
         ss = max(1, int(supersample))
@@ -413,17 +539,25 @@ class Renderer:
             x0, y0 = int(math.floor(src_u.min())) - 1, int(math.floor(src_v.min())) - 1
             x1, y1 = int(math.ceil(src_u.max())) + 2, int(math.ceil(src_v.max())) + 2
             src_cam = self.camera.shifted(m - x0, m - y0, x1 - x0, y1 - y0)
-            bg_src, occ_src = self._build_background(ss, src_cam)
+            bg_src, occ_src, aux_src = self._build_background(ss, src_cam)
             map_u, map_v = (src_u - x0).astype(np.float32), (src_v - y0).astype(np.float32)
             bg = cv2.remap(bg_src, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             occ_depth = cv2.remap(occ_src, map_u, map_v, cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+            aux = cv2.remap(aux_src, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
             self.lens = lens
             self._cull_box = (x0 - 0.5, y0 - 0.5, x1 - 0.5, y1 - 0.5)
         else:
-            bg, occ_depth = self._build_background(ss, self._canvas_cam)
+            bg, occ_depth, aux = self._build_background(ss, self._canvas_cam)
+        aux = aux.reshape(aux.shape[0], aux.shape[1], -1)
         gain = float(rs.brightness)
         lit = np.clip(bg.astype(np.float32) * gain, 0, 255)
         self._bg = np.rint(lit).astype(np.uint8)
+        #: (canvas H, W, 3) float32 [m]: the surface point each canvas pixel shows (for light pools)
+        self._surface_xyz = np.ascontiguousarray(aux[..., :3])
+        hq_, wq_ = -(-self._surface_xyz.shape[0] // 4), -(-self._surface_xyz.shape[1] // 4)
+        #: the same at a quarter of the resolution (the firelight is computed there)
+        self._surface_xyz_q = cv2.resize(self._surface_xyz, (wq_, hq_), interpolation=cv2.INTER_AREA)
+        self._lights = [self._light_pattern(d, aux[..., 3 + k], gain) for k, (_, d) in enumerate(self.scene.lights)]
         self._occ_depth = occ_depth  # canvas-sized float32 [m], inf where nothing can hide a person
         # Occlusion screening: the nearest occluder depth in each 16 px tile, and per depth bin an
         # integral image counting the tiles nearer than the bin's upper edge, so that "may an
@@ -476,7 +610,11 @@ class Renderer:
 
     # --- background --------------------------------------------------------------------------
     def _build_background(self, ss: int, cam: PinholeCamera):
-        """Ray-cast the static station through ``cam`` (supersampled ``ss`` x ``ss``): image and occluder depth."""
+        """Ray-cast the static station through ``cam`` (supersampled ``ss`` x ``ss``).
+
+        Returns the image, the occluder depth and an auxiliary float32 image: the surface
+        point (x, y, z) [m] each pixel shows, then one coverage channel per flickering light.
+        """
         import cv2
 
         wc, hc = cam.width, cam.height
@@ -485,6 +623,8 @@ class Renderer:
         vs = (np.arange(hc * ss) + 0.5) / ss - 0.5
         img = np.empty((hc * ss, wc * ss, 3), np.float64)
         depth_ss = np.full((hc * ss, wc * ss), np.inf, np.float32)
+        light_codes = [code for code, _ in self.scene.lights]
+        aux_ss = np.empty((hc * ss, wc * ss, 3 + len(light_codes)), np.float32)
         rows_per_chunk = max(1, 200_000 // (wc * ss))
         pix_m = 1.0 / (cam.focal_px * ss)  # [m per supersample at unit depth]
         for r0 in range(0, hc * ss, rows_per_chunk):
@@ -498,6 +638,15 @@ class Renderer:
             occ = (res["group"] >= 0) & self.scene.hiding_groups[np.maximum(res["group"], 0)]
             d = np.where(occ, depth, np.inf).astype(np.float32)
             depth_ss[r0:r1] = d.reshape(r1 - r0, -1)
+            # surface points; rays that hit nothing (above the horizon) get a point far away
+            far = ~np.isfinite(depth)
+            hit = res["hit"]
+            if far.any():
+                hit = hit.copy()
+                hit[far] = cam.position + dirs[far] * 1e4
+            aux_ss[r0:r1, :, :3] = hit.reshape(r1 - r0, wc * ss, 3)
+            for k, code in enumerate(light_codes):
+                aux_ss[r0:r1, :, 3 + k] = (res["face"] == code).reshape(r1 - r0, -1)
         # a gentle vignette, as on most CCTV lenses
         yy, xx = np.meshgrid((vs - cam.K[1, 2]) / (self.height / 2), (us - cam.K[0, 2]) / (self.width / 2),
                              indexing="ij")
@@ -506,9 +655,10 @@ class Renderer:
         if ss > 1:
             bg = cv2.resize(img8, (wc, hc), interpolation=cv2.INTER_AREA)
             occ_depth = depth_ss.reshape(hc, ss, wc, ss).min(axis=(1, 3))
+            aux = aux_ss.reshape(hc, ss, wc, ss, -1).mean(axis=(1, 3))
         else:
-            bg, occ_depth = img8, depth_ss
-        return bg, occ_depth.astype(np.float32)
+            bg, occ_depth, aux = img8, depth_ss, aux_ss
+        return bg, occ_depth.astype(np.float32), np.ascontiguousarray(aux, dtype=np.float32)
 
     def _shade(self, res: dict, dirs: np.ndarray, footprint_per_m: np.ndarray) -> np.ndarray:
         """Colour of each ray's hit point (float BGR)."""
@@ -668,7 +818,102 @@ class Renderer:
             c = _mix(c, _PANEL_TEXT_BGR, text * 0.85)
             c = _mix(c, _PANEL_FRAME_BGR, _band(dist_edge, -1.0, PANEL_BORDER_M, fpp))
             col[pn] = c
+
+        # posters and light panels on walls: flat items with their own look ---------------------
+        for k in (_POSTER, _LIGHT):
+            it = np.nonzero(kind == k)[0]
+            if not len(it):
+                continue
+            graze = 1.0 - np.abs(dirs[it, 2]) / np.linalg.norm(dirs[it], axis=1)
+            fpi = fp[it] / np.maximum(graze, 0.1)
+            fidx = res["face"][it]
+            c = np.empty((len(it), 3))
+            for fi in np.unique(fidx):
+                sel = np.nonzero(fidx == fi)[0]
+                spec = scene.wall_items[int(fi)]
+                if fi >= 0:
+                    f = scene.faces[fi]
+                    e = f.b - f.a
+                    length = float(np.linalg.norm(e))
+                    along = ((hit[it[sel], :2] - f.a) @ e) / length
+                    up = hit[it[sel], 2] - f.z0
+                    height = f.z1 - f.z0
+                else:  # a ceiling light: coordinates along its two sides
+                    poly = scene.tops[-2 - int(fi)].polygon
+                    e, e2 = poly[1] - poly[0], poly[3] - poly[0]
+                    length, height = float(np.linalg.norm(e)), float(np.linalg.norm(e2))
+                    along = ((hit[it[sel], :2] - poly[0]) @ e) / length
+                    up = ((hit[it[sel], :2] - poly[0]) @ e2) / height
+                c[sel] = (_poster_colour if k == _POSTER else _light_panel_colour)(spec, along, up, length, height, fpi[sel])
+            col[it] = c
+
+        # benches: wooden boxes, slatted seat -------------------------------------------------------
+        bf = np.nonzero(kind == _BENCH)[0]
+        if len(bf):
+            fidx = res["face"][bf]
+            shade = np.ones(len(bf))
+            for fi in np.unique(fidx):
+                f = scene.faces[fi]
+                e = f.b - f.a
+                shade[fidx == fi] = _facing_light(np.array([e[1], -e[0]]) / float(np.linalg.norm(e)), contrast=0.4)
+            graze = 1.0 - np.abs(dirs[bf, 2]) / np.linalg.norm(dirs[bf], axis=1)
+            c = np.empty((len(bf), 3))
+            c[:] = _BENCH_BGR
+            c = _mix(c, (30.0, 34.0, 40.0), _band(hit[bf, 2], -1.0, 0.06, fp[bf] / np.maximum(graze, 0.1)))
+            col[bf] = c * (0.8 * shade)[:, None]
+        bt = np.nonzero(kind == _BENCH_TOP)[0]
+        if len(bt):
+            graze = np.abs(dirs[bt, 2]) / np.linalg.norm(dirs[bt], axis=1)
+            fpt = fp[bt] / np.maximum(graze, 0.05)
+            c = np.empty((len(bt), 3))
+            c[:] = _BENCH_TOP_BGR
+            for code in np.unique(res["face"][bt]):
+                sel = res["face"][bt] == code
+                poly = scene.tops[-2 - int(code)].polygon
+                e = poly[1] - poly[0]
+                depth = ((hit[bt[sel], :2] - poly[0]) @ e) / float(np.linalg.norm(e))
+                c[sel] = _mix(c[sel], (34.0, 52.0, 74.0), _line_coverage(depth, BENCH_DEPTH_M / 4, 0.02, fpt[sel]) * 0.8)
+            col[bt] = c
         return col
+
+    def _light_pattern(self, spec, coverage: np.ndarray, gain: float) -> "_LightPattern":
+        """What a flickering light adds to the background when fully on: its panel lit (the
+        part its depth takes away at the dark phase) and a pool of light of radius ``glow_m``
+        on the surfaces around it, as uint8 over the bounding box where it adds anything."""
+        colour = np.asarray(spec.colour_bgr, dtype=np.float32)
+        depth = float(spec.depth)
+        centre = np.asarray(spec.center, dtype=np.float32)
+        d2 = ((self._surface_xyz - centre) ** 2).sum(axis=2)
+        glow = np.zeros_like(d2) if spec.glow_m <= 0 else np.exp(-d2 / np.float32(spec.glow_m) ** 2)
+        weight = coverage * np.float32(0.95 * depth) + glow * np.float32(LIGHT_GLOW_GAIN * depth)
+        add = np.clip(np.rint(weight[..., None] * colour * np.float32(gain)), 0, 255).astype(np.uint8)
+        rows = np.nonzero(add.max(axis=(1, 2)) > 0)[0]
+        cols = np.nonzero(add.max(axis=(0, 2)) > 0)[0]
+        if not len(rows):
+            return _LightPattern(spec=spec, key=0, box=(0, 0, 0, 0), add=add[:0, :0])
+        y0, y1, x0, x1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+        key = _mix64(int(self.scenario.seed) * 7919 + zlib.crc32(repr((spec.id, tuple(spec.center))).encode()))
+        return _LightPattern(spec=spec, key=key, box=(x0, y0, x1, y1), add=np.ascontiguousarray(add[y0:y1, x0:x1]))
+
+    def _frame_background(self, t: float, fires) -> np.ndarray:
+        """The static image of this frame: the background, with the flickering lights at their
+        level at ``t`` and the floor and walls lit by the fires. The background itself when
+        there is neither (no copy)."""
+        lit = [lp for lp in self._lights if lp.add.size]
+        if not lit and (fires is None or len(fires) == 0):
+            return self._bg
+        cv2 = self._cv2
+        out = self._bg.copy()
+        for lp in lit:
+            level = light_level(t, lp.spec.flicker_hz, lp.key)
+            if level <= 0:
+                continue
+            x0, y0, x1, y1 = lp.box
+            roi = out[y0:y1, x0:x1]
+            cv2.addWeighted(roi, 1.0, lp.add, level, 0.0, dst=roi)
+        if fires is not None and len(fires):
+            self._fire_light(out, fires)
+        return out
 
     # --- per frame ---------------------------------------------------------------------------
     @property
@@ -691,22 +936,34 @@ class Renderer:
         dx, dy = (int(np.clip(round(amp * v), -self._margin, self._margin)) for v in s)
         return dx, dy
 
-    def render(self, state: CrowdState, t: float | None = None, *, visibility: bool = True
+    def render(self, state: WorldState | CrowdState, t: float | None = None, *, visibility: bool = True
                ) -> tuple[np.ndarray, FrameAnnotations]:
         """One frame: the BGR uint8 image and the annotations of the people it shows.
 
-        ``t`` [s] defaults to ``state.t``; it picks the frame's noise and shake. With
+        ``state`` is a :class:`~sim.state.WorldState` (the crowd, objects on the floor, fires)
+        or a bare :class:`~sim.state.CrowdState`. ``t`` [s] defaults to ``state.t``; it picks
+        the frame's noise and shake and the level of flickering lights. With
         ``visibility=False`` the visible fractions are not computed (nan), which saves the
-        cost of the quarter-resolution id buffer.
+        cost of the quarter-resolution id buffer. Objects and fires are drawn, not annotated
+        (their ground truth is the event's, :func:`sim.annotate.camera_instances`).
         """
+        if isinstance(state, WorldState):
+            crowd, world = state.crowd, state
+        elif isinstance(state, CrowdState):
+            crowd, world = state, None
+        else:
+            raise TypeError(f"Renderer.render: state must be a WorldState or a CrowdState; got {type(state).__name__}")
         t = float(state.t if t is None else t)
         frame_idx = self.frame_index(t)
         m = self._margin
         dx, dy = self.shake_offset(t)
-        canvas = self._bg.copy()
-        geo = self._people(state)
-        if geo is not None:
-            self._draw(canvas, geo)
+        fires = world.fires if world is not None and len(world.fires) else None
+        base = self._frame_background(t, fires)
+        canvas = base.copy()
+        geo = self._people(crowd)
+        items = self._items(world, t) if world is not None and (len(world.objects) or fires is not None) else None
+        if geo is not None or items:
+            self._draw(canvas, geo, items, base)
         img = canvas[m + dy:m + dy + self.height, m + dx:m + dx + self.width] if m else canvas
         if m:
             img = img.copy()
@@ -720,7 +977,8 @@ class Renderer:
 
         Arrays are laid out points-first, (points, people): reductions over a body's points
         then run across whole rows, which numpy does an order of magnitude faster than over
-        a short last axis.
+        a short last axis. Poses other than standing and walking, children, wheelchairs,
+        props and vests are computed for the rows that have them only.
         """
         n = len(state)
         if n == 0:
@@ -757,10 +1015,25 @@ class Renderer:
         falling = posture == Posture.FALLING
         gamma = np.where(lying, np.pi / 2,
                          np.where(falling, np.clip(state.posture_progress, 0.0, 1.0) * (np.pi / 2), 0.0))
+        body = np.asarray(state.body)
+        child = body == BodyKind.CHILD
+        wheel = body == BodyKind.WHEELCHAIR
+        any_child, any_wheel = bool(child.any()), bool(wheel.any())
+        posed = (posture == Posture.SITTING) | (posture == Posture.CROUCHING)
+        walking = posture == Posture.WALKING
+        r_body = r
+        if any_wheel:
+            posed |= wheel & ~(lying | falling)
+            walking = walking & ~wheel  # a wheelchair rolls: no gait
+            r_body = np.where(wheel, 0.23, r)  # the disc is the chair's; the body is an adult's
+            # height_m is the seated height: the body length that puts the top of the head there
+            h = np.where(wheel, np.maximum(h - WHEELCHAIR_SEAT_M - 0.05, 0.3) / _SEATED_TOP, h)
+        any_posed = bool(posed.any())
         vel = np.asarray(state.vel_mps, dtype=np.float64)
         speed = np.sqrt(vel[:, 0] ** 2 + vel[:, 1] ** 2)
-        amp = np.where(posture == Posture.WALKING, 0.42 * np.clip(speed / 1.3, 0.4, 1.3), 0.0)
-        ws = r / 0.23  # body width relative to an average adult
+        amp = np.where(walking, 0.42 * np.clip(speed / 1.3, 0.4, 1.3), 0.0)
+        ws = r_body / 0.23  # body width relative to an average adult
+        pr = _proportions(child if any_child else None)
 
         # joints in the body frame: a forward, b to the left, z up [m]; rows are joints (_NJ) -------
         a = np.zeros((_NJ, n))
@@ -770,27 +1043,37 @@ class Renderer:
         sin_p, cos_p = np.sin(phase), np.cos(phase)
         leg = amp * sin_p
         flex = (1.1 * amp) * np.maximum(0.0, cos_p)
-        hip_z, sh_z = 0.52 * h, 0.80 * h
+        hip_z, sh_z = pr.hip * h, pr.shoulder * h
+        thigh, shin = pr.thigh * h, pr.shin * h
+        upper_arm, forearm = pr.upper_arm * h, pr.forearm * h
         b[0:6] = np.tile(_SIDE[:, None] * (0.055 * h), (3, 1))
         z[0:2] = hip_z
-        a[2:4] = (0.25 * h) * np.sin(leg)
-        z[2:4] = hip_z - (0.25 * h) * np.cos(leg)
-        a[4:6] = a[2:4] + (0.245 * h) * np.sin(leg - flex)
-        z[4:6] = z[2:4] - (0.245 * h) * np.cos(leg - flex)
+        a[2:4] = thigh * np.sin(leg)
+        z[2:4] = hip_z - thigh * np.cos(leg)
+        a[4:6] = a[2:4] + shin * np.sin(leg - flex)
+        z[4:6] = z[2:4] - shin * np.cos(leg - flex)
         arm = (-0.65 * amp) * sin_p
         bend = arm + (0.15 + 0.5 * amp)
-        root = _SIDE[:, None] * np.maximum(0.9 * r - 0.05, 0.08)
+        root = _SIDE[:, None] * np.maximum(0.9 * r_body - 0.05, 0.08)
         b[6:8] = root
         b[8:10] = root + 0.025 * _SIDE[:, None]
         b[10:12] = root + 0.04 * _SIDE[:, None]
         z[6:8] = sh_z
-        a[8:10] = (0.17 * h) * np.sin(arm)
-        z[8:10] = sh_z - (0.17 * h) * np.cos(arm)
-        a[10:12] = a[8:10] + (0.19 * h) * np.sin(bend)
-        z[10:12] = z[8:10] - (0.19 * h) * np.cos(bend)
-        z[12:16] = _CENTRE_Z[:, None] * h  # head, neck, shoulder line, hip line
+        a[8:10] = upper_arm * np.sin(arm)
+        z[8:10] = sh_z - upper_arm * np.cos(arm)
+        a[10:12] = a[8:10] + forearm * np.sin(bend)
+        z[10:12] = z[8:10] - forearm * np.cos(bend)
+        z[12:16] = pr.centre * h  # head, neck, shoulder line, hip line
         # the lowest foot touches the floor: the body bobs with the stride
         z -= np.minimum(z[4], z[5]) - 0.025 * h
+        seated_on_bench = None
+        if any_posed:
+            seated_on_bench = self._pose(np.nonzero(posed)[0], state, a, b, z, h, r_body, pr, wheel)
+        prop = np.asarray(state.prop)
+        carried = (prop != 0) & ~(lying | falling)
+        any_prop = bool(carried.any())
+        if any_prop:
+            _hold_props(np.nonzero(carried)[0], state, a, b, z, h, pr)
         # a fall tips the body forward about the feet, onto the floor
         cg, sg = np.cos(gamma), np.sin(gamma)
         a, z = a * cg + z * sg, z * cg - a * sg + 0.1 * sg
@@ -802,7 +1085,11 @@ class Renderer:
         pts[:_NJ, :, 2] = z
 
         # the torso is a flat hexagon across the line of sight (its width depends on the view)
-        axis = np.stack([sg * ct, sg * st, cg], axis=1)  # body axis, feet to head
+        if any_posed:
+            axis = pts[13] - pts[15]  # hip line to neck: a crouch leans it
+            axis /= np.sqrt(np.einsum("ij,ij->i", axis, axis))[:, None]
+        else:
+            axis = np.stack([sg * ct, sg * st, cg], axis=1)  # body axis, feet to head
         view = 0.5 * (pts[13] + pts[15]) - cam.position
         across = np.cross(axis, view)
         norm = np.sqrt(np.einsum("ij,ij->i", across, across))
@@ -811,16 +1098,26 @@ class Renderer:
         if flat.any():
             across[flat] = np.stack([-st, ct, np.zeros(n)], axis=1)[flat]
         c_left = np.abs(-across[:, 0] * st + across[:, 1] * ct)
-        c_front = np.abs((across[:, 0] * ct + across[:, 1] * st) * cg - across[:, 2] * sg)
-        half_sh = np.sqrt((0.95 * r * c_left) ** 2 + (0.55 * r * c_front) ** 2)
-        half_hip = np.sqrt((0.78 * r * c_left) ** 2 + (0.55 * r * c_front) ** 2)
+        # the torso's front: left x axis (a fall or a lean rotates it about the left axis)
+        c_front = np.abs((across[:, 0] * ct + across[:, 1] * st) * axis[:, 2]
+                         - across[:, 2] * (st * axis[:, 1] + ct * axis[:, 0]))
+        half_sh = np.sqrt((0.95 * r_body * c_left) ** 2 + (0.55 * r_body * c_front) ** 2)
+        half_hip = np.sqrt((0.78 * r_body * c_left) ** 2 + (0.55 * r_body * c_front) ** 2)
         halves = np.stack([0.3 * half_sh, half_sh, half_hip])[:, :, None] * across  # neck, shoulders, hips
         pts[16:19] = pts[13:16] + halves
         pts[19:22] = (pts[13:16] - halves)[::-1]
         # shadow: an ellipse on the floor under the body
         shadow_c = pos + np.stack([ct, st], axis=1) * (sg * 0.45 * h)[:, None]
         ax_f = 0.24 + 0.15 * amp + sg * 0.42 * h
-        ax_l = 0.22 * ws
+        ax_l = 0.22 * (r / 0.23)
+        if any_posed:
+            # a seated or crouching body: the ellipse covers hips to feet
+            k = np.nonzero(posed)[0]
+            hip_a, feet_a = a[15, k], 0.5 * (a[4, k] + a[5, k])
+            mid = 0.5 * (hip_a + feet_a)
+            shadow_c[k] = pos[k] + np.stack([ct[k], st[k]], axis=1) * mid[:, None]
+            ax_f = np.broadcast_to(ax_f, (n,)).copy()
+            ax_f[k] = np.maximum(0.5 * np.abs(feet_a - hip_a) + 0.18, np.where(wheel[k], 0.45, 0.24))
         pts[22:30, :, 0] = shadow_c[:, 0] + _COS8[:, None] * (ax_f * ct) - _SIN8[:, None] * (ax_l * st)
         pts[22:30, :, 1] = shadow_c[:, 1] + _COS8[:, None] * (ax_f * st) + _SIN8[:, None] * (ax_l * ct)
         pts[22:30, :, 2] = 0.0
@@ -830,12 +1127,17 @@ class Renderer:
         depth = np.ascontiguousarray(pc[..., 2])  # (30, n)
         ok = depth.min(axis=0) > 0.3
         sel = np.arange(n)
+        hs = h
         if not ok.all():
             sel = np.nonzero(ok)[0]
             if len(sel) == 0:
                 return None
             pc, depth = pc[:, sel], depth[:, sel]
-            h, ws, gamma, shadow_c, ct, st, pos = (x[sel] for x in (h, ws, gamma, shadow_c, ct, st, pos))
+            hs, ws, gamma, shadow_c, ct_s, st_s, pos_s = (x[sel] for x in (h, ws, gamma, shadow_c, ct, st, pos))
+            head_f = pr.head if np.ndim(pr.head) == 0 else pr.head[sel]
+        else:
+            ct_s, st_s, pos_s = ct, st, pos
+            head_f = pr.head
         inv = 1.0 / depth
         U = K[0, 0] * pc[..., 0] * inv + K[0, 2]  # (30, n') pixel coordinates
         V = K[1, 1] * pc[..., 1] * inv + K[1, 2]
@@ -844,7 +1146,7 @@ class Renderer:
         # limb outlines (6 vertices, 4 limbs, n'): left leg, right leg, left arm, right arm
         lu, lv = _limb_polygons(U[_LIMB_CHAINS], V[_LIMB_CHAINS], (_LIMB_WIDTHS[:, :, None] * ws) * px[_LIMB_CHAINS])
         # head: hair and face as 12-gons (cheaper to fill than circles, and they go through the lens)
-        head_r = 0.06 * h * px[12]
+        head_r = head_f * hs * px[12]
         hu, hv = U[12], V[12]
         hair_u = hu + _COS12[:, None] * head_r
         hair_v = hv + _SIN12[:, None] * head_r
@@ -885,9 +1187,9 @@ class Renderer:
         pf = np.empty((_NV, 2, m))
         sources = ((Uv[22:30], Vv[22:30]), (lu[:, 0], lv[:, 0]), (lu[:, 1], lv[:, 1]), (lu[:, 2], lv[:, 2]),
                    (Uv[16:22], Vv[16:22]), (lu[:, 3], lv[:, 3]), (hair_u[:, v], hair_v[:, v]), (face_u[:, v], face_v[:, v]))
-        for (a, b), (pu, pv) in zip(_OUTLINE_SLICES, sources):
-            pf[a:b, 0] = pu
-            pf[a:b, 1] = pv
+        for (a_, b_), (pu, pv) in zip(_OUTLINE_SLICES, sources):
+            pf[a_:b_, 0] = pu
+            pf[a_:b_, 1] = pv
         scale = float(1 << _SHIFT)
         pf *= scale
         np.clip(pf, -_COORD_LIMIT * scale, _COORD_LIMIT * scale, out=pf)
@@ -899,6 +1201,10 @@ class Renderer:
         gain = float(self.render_spec.brightness)
         tr, sh = state.trousers_bgr[rows], state.shirt_bgr[rows]
         mats = np.stack([tr, sh, tr, sh, sh, state.hair_bgr[rows], state.skin_bgr[rows]], axis=1).astype(np.float64)
+        vest = np.asarray(state.vest)[rows]
+        any_vest = bool(vest.any())
+        if any_vest:
+            mats[vest, 3] = VEST_BGR  # the vest covers the torso; the sleeves stay the shirt's
         cols = np.empty((m, 8, 3))
         cols[:, 1:] = mats * (_PART_SHADE * gain)
         su_f, sv_f = Uv[22:30], Vv[22:30]
@@ -909,8 +1215,8 @@ class Renderer:
         cols = cols.astype(np.int64)  # small Python ints are cached: tolist() is cheap
 
         # the face shows when the person faces the camera at least partly
-        view_h = pos[v] - cam.position[:2]
-        facing = (ct[v] * view_h[:, 0] + st[v] * view_h[:, 1]) / np.maximum(np.hypot(view_h[:, 0], view_h[:, 1]), 1e-9)
+        view_h = pos_s[v] - cam.position[:2]
+        facing = (ct_s[v] * view_h[:, 0] + st_s[v] * view_h[:, 1]) / np.maximum(np.hypot(view_h[:, 0], view_h[:, 1]), 1e-9)
         show_face = (facing < 0.35) & (gamma[v] < 1.2)
         # level of detail: a small head is one polygon, hair and face blended (the hair would show as a
         # crescent under a pixel thick)
@@ -935,11 +1241,408 @@ class Renderer:
         parts[:, 2, 1] = np.minimum(ly0[0], ly0[1])
         parts[:, 2, 2] = np.maximum(lx1[0], lx1[1])
         parts[:, 2, 3] = np.maximum(ly1[0], ly1[1])
+
+        # what some people have: a vest's stripes, a prop, a wheelchair (drawn before the body,
+        # after the torso or after everything) ----------------------------------------------------
+        extras = None
+        if any_vest or any_prop or any_wheel:
+            extras = [None] * m
+            ex = _Extras(self, extras, box, drawn, parts)
+            if any_vest:
+                ex.vest_stripes(np.nonzero(vest)[0], Uv, Vv)
+            depth_body = 0.5 * (depth[14, v] + depth[15, v])
+            if any_prop:
+                j = np.nonzero(carried[rows])[0]
+                if len(j):
+                    ex.props(j, rows[j], state, a, b, z, h, r_body, pos, ct, st, depth_body[j],
+                             c_left[rows[j]], c_front[rows[j]])
+            if any_wheel:
+                j = np.nonzero(wheel[rows] & ~(lying | falling)[rows])[0]
+                if len(j):
+                    ex.wheelchairs(j, rows[j], state, pos, ct, st, depth_body[j])
         pdepth = order_depth[v]
-        behind, restore = self._maybe_hidden(drawn, pdepth)
+        occ_depth = pdepth
+        if seated_on_bench is not None:
+            # the bench under a sitter is part of the scene's occluders, but it does not hide its
+            # sitter: only occluders nearer than the bench's front edge do. The bench's own
+            # shadow stands for the sitter's (the outline is moved off the canvas).
+            on = np.isin(rows, seated_on_bench)
+            occ_depth = pdepth.copy()
+            occ_depth[on] -= BENCH_DEPTH_M + 0.35
+            fixed[on, 0:8] = -(1 << 24)
+        behind, restore = self._maybe_hidden(drawn, occ_depth)
         return _People(ids=np.asarray(state.ids)[rows], groups=np.asarray(state.appearance_group)[rows], depth=pdepth,
                        box=box, drawn=drawn, parts=parts, head=np.stack([hu, hv], axis=1), behind=behind,
-                       restore=restore, polys=fixed, colours=cols, show_face=show_face)
+                       restore=restore, polys=fixed, colours=cols, show_face=show_face, extras=extras,
+                       occ_depth=occ_depth)
+
+    def _pose(self, k: np.ndarray, state: CrowdState, a, b, z, h, r_body, pr: _Proportions, wheel
+              ) -> np.ndarray | None:
+        """Sitting (on the floor, legs forward; on a bench, hip at the seat), crouching (knees
+        bent, torso low and leaning forward) and seated in a wheelchair, for rows ``k``: the
+        joints (body frame, in place) blend from the standing pose by ``posture_progress``.
+        Returns the rows seated on a bench of the scene (None if none)."""
+        posture = np.asarray(state.posture)[k]
+        progress = np.asarray(state.posture_progress, dtype=np.float64)[k]
+        H = h[k]
+        n = len(k)
+        on_wheel = wheel[k]
+        crouch = (posture == Posture.CROUCHING) & ~on_wheel
+        sit = (posture == Posture.SITTING) & ~on_wheel
+        on_bench = np.zeros(n, bool)
+        if self.scene.benches and sit.any():
+            p = np.asarray(state.pos_m, dtype=np.float64)[k]
+            for c, facing in self.scene.benches:
+                d = p - c
+                dep = d[:, 0] * math.cos(facing) + d[:, 1] * math.sin(facing)
+                along = -d[:, 0] * math.sin(facing) + d[:, 1] * math.cos(facing)
+                on_bench |= sit & (np.abs(along) <= BENCH_LENGTH_M / 2 + 0.1) & (np.abs(dep) <= BENCH_DEPTH_M / 2 + 0.35)
+        floor = sit & ~on_bench
+        w = np.where(on_wheel, 1.0, _smoothstep(progress))
+        kinds = [floor, on_bench, crouch]  # anything else here is a wheelchair
+        # hip line (a, z) [m] and the torso's forward lean [rad]
+        a_h = np.select(kinds, [-0.12 * H, np.full(n, -0.06), -0.12 * H], -0.06)
+        z_h = np.select(kinds, [0.09 * H, np.full(n, BENCH_HEIGHT_M + 0.03), 0.22 * H], WHEELCHAIR_SEAT_M + 0.05)
+        lean = np.select(kinds, [np.full(n, -0.12), np.full(n, -0.04), np.full(n, 0.7)], 0.08)
+        sl, cl = np.sin(lean), np.cos(lean)
+        centre = pr.centre if pr.centre.shape[1] == 1 else pr.centre[:, k]
+        hip_line = centre[3]
+
+        def on_torso(frac):
+            d = (frac - hip_line) * H
+            return a_h + d * sl, z_h + d * cl
+
+        ta = np.empty((_NJ, n))
+        tz = np.empty((_NJ, n))
+        tb = b[:, k].copy()
+        ta[12:16], tz[12:16] = on_torso(centre)
+        ta[6:8], tz[6:8] = on_torso(_rows_of(pr.shoulder, k))
+        ta[0:2], tz[0:2] = on_torso(_rows_of(pr.hip, k))
+        # legs: thighs forward (up a little on the floor, level on a seat, up steeply in a crouch)
+        hip_a, hip_z = ta[0], tz[0]
+        l_th, l_sh = _rows_of(pr.thigh, k) * H, _rows_of(pr.shin, k) * H
+        knee_a = hip_a + l_th * np.select(kinds, [np.full(n, 0.906), np.full(n, 0.99), np.full(n, 0.917)], 0.99)
+        knee_z = hip_z + l_th * np.select(kinds, [np.full(n, 0.423), np.full(n, 0.05), np.full(n, 0.4)], 0.05)
+        foot_z = np.select(kinds, [0.03 * H, np.maximum(0.025 * H, knee_z - l_sh), 0.025 * H],
+                           np.maximum(0.12, knee_z - l_sh))
+        run = np.sqrt(np.maximum(l_sh * l_sh - (knee_z - foot_z) ** 2, 0.0))
+        foot_a = np.select(kinds, [knee_a + run, knee_a + np.minimum(run, 0.1) + 0.04, 0.04 * H],
+                           knee_a + np.minimum(run, 0.1) + 0.04)
+        ta[2:4], tz[2:4] = knee_a, knee_z
+        ta[4:6], tz[4:6] = foot_a, foot_z
+        spread = np.where(crouch, 0.06, 0.07) * H
+        tb[2:6] = np.tile(_SIDE[:, None] * spread, (2, 1))
+        # hands: on the knees (floor), on the thighs (bench), near the floor (crouch), on the rims (wheelchair)
+        swing = np.sin(np.asarray(state.gait_phase, dtype=np.float64)[k])
+        hand_a = np.select(kinds, [knee_a - 0.03 * H, hip_a + 0.55 * l_th, 0.2 * H], -0.02 + 0.06 * swing)
+        hand_z = np.select(kinds, [knee_z + 0.03 * H, hip_z + 0.09, 0.09 * H], np.full(n, WHEELCHAIR_SEAT_M + 0.08))
+        hand_b = np.select(kinds, [0.075 * H, np.full(n, 0.1), 0.07 * H], 0.27)
+        ta[6:8] = ta[6:8]
+        for side in (0, 1):
+            sgn = _SIDE[side]
+            sh = np.stack([ta[6 + side], tb[6 + side], tz[6 + side]])
+            elbow, hand = _two_link(sh, np.stack([hand_a, sgn * hand_b, hand_z]),
+                                    _rows_of(pr.upper_arm, k) * H, _rows_of(pr.forearm, k) * H, sgn)
+            ta[8 + side], tb[8 + side], tz[8 + side] = elbow
+            ta[10 + side], tb[10 + side], tz[10 + side] = hand
+        wb = 1.0 - w
+        a[:, k] = a[:, k] * wb + ta * w
+        b[:, k] = b[:, k] * wb + tb * w
+        z[:, k] = z[:, k] * wb + tz * w
+        return k[on_bench] if on_bench.any() else None
+
+    # --- objects on the floor and fires ---------------------------------------------------------
+    def _items(self, world, t: float) -> list:
+        """The objects on the floor and the fires of ``world`` as drawing items, far to near."""
+        items = []
+        if len(world.objects):
+            items += self._object_items(world.objects)
+        if len(world.fires):
+            items += self._fire_items(world.fires, t)
+        items.sort(key=lambda it: -it.depth)
+        return items
+
+    def _object_items(self, objects) -> list:
+        """Bags, backpacks and suitcases on the floor: boxes with shaded faces and a contact shadow."""
+        m = len(objects)
+        pos = np.asarray(objects.pos_m, dtype=np.float64)
+        size = np.asarray(objects.size_m, dtype=np.float64)
+        yaw = np.asarray(objects.yaw_rad, dtype=np.float64)
+        cam = self._canvas_cam
+        depth = (pos - cam.position[:2]) @ cam.R[2, :2] - cam.position[2] * cam.R[2, 2]
+        keep = np.nonzero(depth > 0.5)[0]
+        if not len(keep):
+            return []
+        # boxes in a frame of their own: "people" at the objects' places, heading along the yaw
+        k = len(keep)
+        ct, st = np.cos(yaw[keep]), np.sin(yaw[keep])
+        p = pos[keep]
+        half = (size[keep] / 2).T  # (3, k): width along the yaw, depth, height
+        centre = np.stack([np.zeros(k), np.zeros(k), half[2]])
+        eye = np.eye(3)[:, :, None] * np.ones(k)
+        idx = np.arange(k)
+        store: list = [None] * k
+        box = np.full((k, 4), [np.inf, np.inf, -np.inf, -np.inf])
+        drawn = box.copy()
+        parts = np.zeros((k, 3, 4))
+        ex = _Extras(self, store, box, drawn, parts)
+        colours = np.asarray(objects.colour_bgr, dtype=np.float64)[keep]
+        ex._boxes(idx, idx, centre, eye, half, p, ct, st, colours, np.zeros(k), slot=np.full(k, 2))
+        kinds = np.asarray(objects.kind)[keep]
+        for kind in (ObjectKind.SUITCASE, ObjectKind.BAG):
+            sel = np.nonzero(kinds == kind)[0]
+            if not len(sel):
+                continue
+            # a suitcase's retracted handle on top; a bag's carrying strap as an arch
+            hw = half[0, sel]
+            top = 2 * half[2, sel]
+            if kind == ObjectKind.SUITCASE:
+                pa = np.stack([-0.3 * hw, -0.3 * hw, 0.3 * hw, 0.3 * hw])
+                pz = np.stack([top, top + 0.035, top + 0.035, top])
+            else:
+                pa = np.stack([-0.55 * hw, -0.45 * hw, 0.0 * hw, 0.45 * hw, 0.55 * hw])
+                pz = np.stack([top, top + 0.09, top + 0.13, top + 0.09, top])
+            ex._strip(idx[sel], idx[sel], pa, np.zeros_like(pa), pz, np.full((len(pa), 1), 0.018), p, ct, st,
+                      np.tile(_HANDLE_BGR, (len(sel), 1)) * 0.8, np.zeros(len(sel)), slot=np.full(len(sel), 2))
+        # contact shadows: the footprint grown a little, on the floor
+        ring = np.linspace(0.0, 2 * np.pi, 9)[:-1]
+        sa = np.cos(ring)[:, None] * (half[0] + 0.06)
+        sb = np.sin(ring)[:, None] * (half[1] + 0.06)
+        x, y, zz = ex._world(sa, sb, np.zeros_like(sa), idx, p, ct, st)
+        su, sv, _ = ex._image(x, y, zz)
+        shadows = _fixed_points(su, sv)
+        items = []
+        margin = _OCCLUSION_MARGIN_M / 2
+        behind, restore = self._maybe_hidden(drawn, depth[keep] - margin + _OCCLUSION_MARGIN_M)
+        h_, w_ = self._bg.shape[:2]
+        for i in range(k):
+            if store[i] is None or not (drawn[i, 2] >= 0 and drawn[i, 0] < w_ and drawn[i, 3] >= 0 and drawn[i, 1] < h_):
+                continue
+            cu = int(np.clip(round(float(su[:, i].mean())), 0, w_ - 1))
+            cv_ = int(np.clip(round(float(sv[:, i].mean())), 0, h_ - 1))
+            shade = tuple(int(c) for c in self._bg[cv_, cu].astype(np.int64) * 6 // 10)
+            items.append(_Item(depth=float(depth[keep[i]]), floor=[(_FILL_CONVEX, shadows[i], shade)], cmds=store[i][2],
+                               behind=bool(behind[i]), restore=tuple(int(x) for x in restore[i]), margin_m=margin))
+        return items
+
+    def _fire_key(self, fire_id: int) -> int:
+        """The flicker's key of a fire: the same for every camera (scenario seed and fire id)."""
+        return _mix64(int(self.scenario.seed) * 1_000_033 + int(fire_id) * 7_919 + 0xF1E) & 0x7FFFFFFF
+
+    def _flame_heights(self, key: int, age_s: float) -> np.ndarray:
+        """(FLAME_TONGUES,) heights of the tongues as shares of the mean flame height: they flicker."""
+        k = np.arange(FLAME_TONGUES)
+        salt = (key + k * 0x9E37) & 0x7FFFFFFF
+        n1 = _value_noise(age_s * 5.3 + k * 1.7, salt)
+        n2 = _value_noise(age_s * 11.0 + k * 3.1, salt + 1)
+        return 0.45 + 0.8 * n1 + 0.25 * (n2 - 0.5)
+
+    def _fire_items(self, fires, t: float) -> list:
+        """Flames (tongues of red, orange, yellow and a bright core, flickering and growing) and
+        smoke (a grey plume that rises and spreads, blended at a quarter of the resolution)."""
+        cam = self._canvas_cam
+        items = []
+        for i in range(len(fires)):
+            fx, fy = (float(v) for v in fires.pos_m[i])
+            radius = float(fires.flame_radius_m[i])
+            height = float(fires.flame_height_m[i])
+            age = float(fires.age_s[i])
+            depth = float(cam.depth_of(np.array([fx, fy, 0.0])))
+            if depth <= 0.5:
+                continue
+            key = self._fire_key(int(fires.ids[i]))
+            # the flames stand in a plane through the fire, across the line of sight
+            view = np.array([fx, fy]) - cam.position[:2]
+            across = np.array([-view[1], view[0]]) / max(float(np.hypot(*view)), 1e-9)
+            # the flames rise from the front half of the burning area
+            nx, ny = fx - across[1] * 0.4 * radius, fy + across[0] * 0.4 * radius
+            heights = self._flame_heights(key, age)
+            k = np.arange(FLAME_TONGUES)
+            salt = (key + k * 0x51ED) & 0x7FFFFFFF
+            base = radius * (-0.7 + 1.4 * k / (FLAME_TONGUES - 1) + 0.2 * (_value_noise(age * 2.1 + k, salt) - 0.5))
+            sway = 0.3 * height * (_value_noise(age * 4.0 + 5.0 * k, salt + 7) - 0.5)
+            # the middle tongues are the tallest: the flames' outline is a flickering teardrop
+            hk = 1.2 * height * heights * np.maximum(1.0 - 0.8 * (base / max(radius, 1e-6)) ** 2, 0.25)
+            # the smoke first: the flames shine through it
+            smoke = self._smoke(fires, i, key, across)
+            cmds = [] if smoke is None else [smoke]
+            # the burning base: a charred, glowing disc on the floor
+            ring = np.linspace(0.0, 2 * np.pi, 13)[:-1]
+            gx = fx + np.cos(ring) * radius * 0.9
+            gy = fy + np.sin(ring) * radius * 0.9
+            gu, gv = self._project_points(gx, gy, np.full_like(gx, 0.01))
+            layers = [([_fixed_points(gu[:, None], gv[:, None])[0]], _scaled((22, 58, 140), self))]
+            bounds = [gu.min(), gv.min(), gu.max(), gv.max()]
+            for colour, s_w, s_h in FLAME_LAYERS:
+                # tongue outline (x across, z up) per tongue: base, bulging sides, swaying tip; the
+                # inner layers are narrower and lower, so that each tongue is red at its rim
+                w = radius * 0.55 * s_w
+                xs = base * (0.5 + 0.5 * s_w)
+                hh = hk * s_h
+                sw = sway * s_h
+                px_ = np.stack([xs - w, xs - w * 1.1 + 0.1 * sw, xs - 0.8 * w + 0.3 * sw, xs - 0.4 * w + 0.65 * sw,
+                                xs + sw, xs + 0.4 * w + 0.65 * sw, xs + 0.8 * w + 0.3 * sw,
+                                xs + w * 1.1 + 0.1 * sw, xs + w])
+                pz = np.stack([np.zeros_like(hh), 0.2 * hh, 0.45 * hh, 0.72 * hh, hh, 0.72 * hh, 0.45 * hh, 0.2 * hh,
+                               np.zeros_like(hh)])
+                u, v = self._project_points(nx + px_ * across[0], ny + px_ * across[1], pz)
+                layers.append((list(_fixed_points(u, v)), _scaled(colour, self)))
+                bounds = [min(bounds[0], u.min()), min(bounds[1], v.min()), max(bounds[2], u.max()), max(bounds[3], v.max())]
+            # the bright core: a low dome over the base, breathing with the flames
+            dome = np.linspace(0.0, np.pi, 9)
+            core_h = height * 0.3 * float(heights.mean())
+            cx_ = np.cos(dome) * radius * 0.75
+            cz_ = np.sin(dome) * core_h + 0.02
+            u, v = self._project_points(nx + cx_ * across[0], ny + cx_ * across[1], cz_)
+            layers.append(([_fixed_points(u[:, None], v[:, None])[0]], _scaled(FLAME_CORE_BGR, self)))
+            # flames have no hard edges: drawn apart, softened by a blur of a fraction of their size
+            soft = max(0.6, 0.03 * (bounds[3] - bounds[1]))
+            pad = int(math.ceil(3 * soft)) + 1
+            fb = (int(math.floor(bounds[0])) - pad, int(math.floor(bounds[1])) - pad, int(math.ceil(bounds[2])) + pad + 1,
+                  int(math.ceil(bounds[3])) + pad + 1)
+            bounds = [fb[0], fb[1], fb[2], fb[3]]
+            cmds.append((_FLAMES, (fb, soft, layers), None))
+            if smoke is not None:
+                x0, y0, x1, y1 = smoke[1][:4]
+                bounds = [min(bounds[0], x0), min(bounds[1], y0), max(bounds[2], x1), max(bounds[3], y1)]
+            drawn = np.array([bounds], dtype=np.float64)
+            behind, restore = self._maybe_hidden(drawn, np.array([depth]))
+            items.append(_Item(depth=depth, floor=[], cmds=cmds, behind=bool(behind[0]),
+                               restore=tuple(int(x) for x in restore[0]), margin_m=_OCCLUSION_MARGIN_M))
+        return items
+
+    def _project_points(self, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """World points -> canvas pixels (through the lens); points behind the camera are pulled to its near plane."""
+        cam = self._canvas_cam
+        p = np.stack([np.asarray(x, float), np.asarray(y, float), np.asarray(z, float)], axis=-1) - cam.position
+        pc = p @ cam.R.T
+        d = np.maximum(pc[..., 2], 0.05)
+        u = cam.K[0, 0] * pc[..., 0] / d + cam.K[0, 2]
+        v = cam.K[1, 1] * pc[..., 1] / d + cam.K[1, 2]
+        if self.lens is not None:
+            u, v = self.lens.distort(u, v)
+        return u, v
+
+    def _smoke(self, fires, i: int, key: int, across: np.ndarray):
+        """The smoke of fire ``i`` as one blending command: soft puffs rising from the flames and
+        a layer spreading under the roof to ``smoke_radius_m``, summed as Gaussians at a quarter
+        of the resolution (one small matrix product), turned into opacity and scaled by
+        ``smoke_density``. None when there is no smoke yet or it is out of view."""
+        density = float(fires.smoke_density[i])
+        if density <= 1e-3:
+            return None
+        cam = self._canvas_cam
+        fx, fy = (float(v) for v in fires.pos_m[i])
+        spread = max(float(fires.smoke_radius_m[i]), 0.3)
+        age = float(fires.age_s[i])
+        flame_h = float(fires.flame_height_m[i])
+        z0, z1 = 0.8 * flame_h + 0.2, max(SMOKE_TOP_M, flame_h + 1.5)
+        m = SMOKE_PUFFS
+        j = np.arange(m)
+        rise = (j / m + age * SMOKE_RISE_MPS / (z1 - z0)) % 1.0  # each puff's height along the plume
+        salt = (key + j * 0x2F1) & 0x7FFFFFFF
+        drift = (_value_noise(age * 0.4 + j * 2.3, salt) - 0.5) * 2.0
+        pz = z0 + rise * (z1 - z0)
+        pr_ = 0.2 + float(fires.flame_radius_m[i]) + max(0.35 * spread - 0.2, 0.0) * rise ** 0.8
+        px_ = fx + across[0] * drift * pr_ * 0.6
+        py_ = fy + across[1] * drift * pr_ * 0.6
+        # puffs billow: their strength wanders, and they fade in above the flames and out at the top
+        strength = np.minimum(1.0, rise / 0.15) * (1.0 - 0.5 * rise) * (0.6 + 0.8 * _value_noise(age * 0.9 + j * 4.1, salt + 3))
+        # the layer under the roof: wide, flat puffs around the plume's top
+        lay = np.linspace(-1.0, 1.0, 5)
+        lx = fx + across[0] * lay * spread * 0.6
+        ly = fy + across[1] * lay * spread * 0.6
+        all_x = np.concatenate([px_, lx])
+        all_y = np.concatenate([py_, ly])
+        all_z = np.concatenate([pz, np.full(5, z1)])
+        all_r = np.concatenate([pr_, np.full(5, 0.5 * spread)])
+        all_s = np.concatenate([strength, np.full(5, 0.9)])
+        pc = (np.stack([all_x, all_y, all_z], axis=1) - cam.position) @ cam.R.T
+        front = pc[:, 2] > 0.3
+        if not front.any():
+            return None
+        pc, all_r, all_s = pc[front], all_r[front], all_s[front]
+        u = cam.K[0, 0] * pc[:, 0] / pc[:, 2] + cam.K[0, 2]
+        v = cam.K[1, 1] * pc[:, 1] / pc[:, 2] + cam.K[1, 2]
+        if self.lens is not None:
+            u, v = self.lens.distort(u, v)
+        sigma = self._focal * all_r / pc[:, 2] * 0.5  # [px] a puff's Gaussian width
+        sig_y = sigma * np.concatenate([np.ones(m), np.full(5, 0.55)])[front]  # the roof layer is flat
+        hc, wc = self._bg.shape[:2]
+        x0 = int(max(0, math.floor((u - 3 * sigma).min())))
+        x1 = int(min(wc, math.ceil((u + 3 * sigma).max()) + 1))
+        y0 = int(max(0, math.floor((v - 3 * sig_y).min())))
+        y1 = int(min(hc, math.ceil((v + 3 * sig_y).max()) + 1))
+        if x1 - x0 < 4 or y1 - y0 < 4:
+            return None
+        q = 4.0
+        gw, gh = max(2, int(math.ceil((x1 - x0) / q))), max(2, int(math.ceil((y1 - y0) / q)))
+        gx = x0 + (np.arange(gw) + 0.5) * q - 0.5
+        gy = y0 + (np.arange(gh) + 0.5) * q - 0.5
+        ex_ = np.exp(-0.5 * ((gx[None, :] - u[:, None]) / sigma[:, None]) ** 2)  # (puffs, gw)
+        ey_ = np.exp(-0.5 * ((gy[None, :] - v[:, None]) / sig_y[:, None]) ** 2)  # (puffs, gh)
+        thickness = (ey_ * all_s[:, None]).T @ ex_  # (gh, gw)
+        # billows: a soft random texture that drifts up the image as the smoke rises
+        cell = max(3.0, float(np.median(sigma)) / q * 0.8)  # [quarter px]
+        rise_px = SMOKE_RISE_MPS * self._focal / max(float(np.median(pc[:, 2])), 1.0) / q  # [quarter px/s]
+        tex = _value_noise_2d((gx[None, :] - x0) / q / cell, ((gy[:, None] - y0) / q + age * rise_px) / cell,
+                              key & 0x7FFFFFFF)
+        thickness *= 0.45 + 1.1 * tex
+        alpha = (density * (1.0 - np.exp(-1.6 * thickness))).astype(np.float32)
+        # no seam at the box's edges (inside the image): the opacity tapers to 0 there
+        edge = 0.12 * min(gw, gh) + 1.0
+        ramp_x = np.minimum(np.arange(gw) + (x0 <= 0) * 1e9, np.arange(gw)[::-1] + (x1 >= wc) * 1e9)
+        ramp_y = np.minimum(np.arange(gh) + (y0 <= 0) * 1e9, np.arange(gh)[::-1] + (y1 >= hc) * 1e9)
+        alpha *= np.minimum(1.0, np.minimum(ramp_y[:, None], ramp_x[None, :]) / edge).astype(np.float32)
+        # thicker smoke is darker
+        g = float(self.render_spec.brightness)
+        light = np.asarray(SMOKE_LIGHT_BGR, np.float32) * g
+        dark = np.asarray(SMOKE_DARK_BGR, np.float32) * g
+        colour = np.clip(light + (dark - light) * alpha[..., None], 0, 255).astype(np.uint8)
+        return (_SMOKE, (x0, y0, x1, y1, alpha, colour), None)
+
+    def _fire_light(self, out: np.ndarray, fires) -> None:
+        """Warm light of the flames on the floor and walls around each fire, flickering with the
+        flames (in place): computed at a quarter of the resolution from the surface points the
+        pixels show, upsampled and added."""
+        cv2 = self._cv2
+        cam = self._canvas_cam
+        hc, wc = out.shape[:2]
+        xyz_q = self._surface_xyz_q
+        hq, wq = xyz_q.shape[:2]
+        gain = float(self.render_spec.brightness)
+        colour = np.asarray(FIRE_GLOW_BGR, np.float32)
+        for i in range(len(fires)):
+            fx, fy = (float(v) for v in fires.pos_m[i])
+            radius = float(fires.flame_radius_m[i])
+            flame_h = float(fires.flame_height_m[i])
+            reach = 1.0 + 2.5 * radius  # [m] the pool of light's radius
+            level = float(self._flame_heights(self._fire_key(int(fires.ids[i])), float(fires.age_s[i])).mean())
+            strength = FIRE_GLOW_GAIN * min(1.0, 0.3 + radius / 0.5) * min(level, 1.3) * gain
+            span = 1.7 * reach  # exp(-1.7²) = 6 % of the light at the box's edge
+            corners = np.array([[fx + dx, fy + dy, zz] for dx in (-span, span) for dy in (-span, span)
+                                for zz in (0.0, span)])
+            if not np.all(cam.in_front(corners)):
+                qx0, qy0, qx1, qy1 = 0, 0, wq, hq
+            else:
+                uv, _ = cam.project(corners)
+                if self.lens is not None:
+                    uv = np.stack(self.lens.distort(uv[:, 0], uv[:, 1]), axis=1)
+                qx0, qy0 = (max(0, int(math.floor(c / 4))) for c in uv.min(axis=0))
+                qx1 = int(min(wq, math.ceil(uv[:, 0].max() / 4) + 1))
+                qy1 = int(min(hq, math.ceil(uv[:, 1].max() / 4) + 1))
+            if qx1 <= qx0 or qy1 <= qy0:
+                continue
+            pts = xyz_q[qy0:qy1, qx0:qx1]
+            d2 = ((pts - np.array([fx, fy, 0.35 * flame_h], np.float32)) ** 2).sum(axis=2)
+            weight = np.exp(-d2 / np.float32(reach * reach)) * np.float32(strength)
+            glow_q = weight[..., None] * colour
+            x0, y0 = 4 * qx0, 4 * qy0
+            glow = cv2.resize(glow_q, (4 * (qx1 - qx0), 4 * (qy1 - qy0)), interpolation=cv2.INTER_LINEAR)
+            x1, y1 = min(wc, x0 + glow.shape[1]), min(hc, y0 + glow.shape[0])
+            glow8 = np.ascontiguousarray(np.clip(np.rint(glow[:y1 - y0, :x1 - x0]), 0, 255).astype(np.uint8))
+            roi = out[y0:y1, x0:x1]
+            cv2.add(roi, glow8, dst=roi)
 
     def _maybe_hidden(self, boxes: np.ndarray, depth_m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Which people a static occluder nearer than them may overlap, and where.
@@ -990,42 +1693,140 @@ class Renderer:
         roi[sel] = np.where(behind[sel, None], r, 0).astype(np.int64)
         return behind, roi
 
-    def _draw(self, img: np.ndarray, g: "_People") -> None:
+    def _draw(self, img: np.ndarray, g: "_People | None", items: list | None = None, bg: np.ndarray | None = None
+              ) -> None:
         """Fill every person's shapes into ``img`` (canvas coordinates), far to near.
 
         Shadows go first, all of them: they lie on the floor, and a body always stands in front
         of the floor it overlaps in the image (a nearer person's shadow never covers a farther
-        person's feet). Static occluders in front of a person are restored after its body,
-        which also hides the parts of shadows that fall behind them.
+        person's feet). Static occluders in front of a person are restored after its body
+        (from ``bg``, the frame's static image), which also hides the parts of shadows that
+        fall behind them. ``items`` (objects on the floor, fires) take their places in the
+        same far-to-near order.
         """
         cv2 = self._cv2
         fill = cv2.fillConvexPoly
         copy_to = cv2.copyTo
-        P = g.polys
         s = _SHIFT
-        occ, bg = self._occ_depth, self._bg
+        occ = self._occ_depth
+        bg = self._bg if bg is None else bg
         margin = _OCCLUSION_MARGIN_M
+        if items:
+            for it in items:
+                for cmd in it.floor:
+                    self._run(img, cmd)
+        if g is None:
+            for it in items or ():
+                self._draw_item(img, it, bg)
+            return
+        P = g.polys
         cols = g.colours.tolist()
         for sh, c in zip(list(P[:, 0:8]), cols):
             fill(img, sh, c[0], 8, s)
         rows = zip(list(P[:, 8:14]), list(P[:, 14:20]), list(P[:, 20:26]), list(P[:, 26:32]), list(P[:, 32:38]),
                    list(P[:, 38:50]), list(P[:, 50:62]), cols, g.show_face.tolist(), g.behind.tolist(),
-                   g.restore.tolist(), g.depth.tolist())
-        for lf, af, ln, to, an, hair, skin, c, face, behind, roi, depth in rows:
+                   g.restore.tolist(), (g.depth if g.occ_depth is None else g.occ_depth).tolist())
+        if g.extras is None and not items:
+            for lf, af, ln, to, an, hair, skin, c, face, behind, roi, depth in rows:
+                fill(img, lf, c[1], 8, s)
+                fill(img, af, c[2], 8, s)
+                fill(img, ln, c[3], 8, s)
+                fill(img, to, c[4], 8, s)
+                fill(img, an, c[5], 8, s)
+                fill(img, hair, c[6], 8, s)
+                if face:
+                    fill(img, skin, c[7], 8, s)
+                if behind:
+                    # paint back the static pixels (pillars, barriers, walls) that stand in front
+                    x0, y0, x1, y1 = roi
+                    if x1 > x0 and y1 > y0:
+                        mask = occ[y0:y1, x0:x1] < depth - margin
+                        copy_to(bg[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
+            return
+        # the general loop: extra shapes per person, items between people
+        extras = g.extras if g.extras is not None else [None] * len(cols)
+        slot_of = {}
+        if items:
+            # people are sorted far to near: an item goes before the first person nearer than it
+            neg = -g.depth
+            for it in items:
+                slot_of.setdefault(int(np.searchsorted(neg, -it.depth, side="left")), []).append(it)
+        run = self._run
+        for i, (lf, af, ln, to, an, hair, skin, c, face, behind, roi, depth) in enumerate(rows):
+            if i in slot_of:
+                for it in slot_of[i]:
+                    self._draw_item(img, it, bg)
+            ex = extras[i]
+            if ex is not None:
+                for cmd in ex[0]:
+                    run(img, cmd)
             fill(img, lf, c[1], 8, s)
             fill(img, af, c[2], 8, s)
             fill(img, ln, c[3], 8, s)
             fill(img, to, c[4], 8, s)
+            if ex is not None:
+                for cmd in ex[1]:
+                    run(img, cmd)
             fill(img, an, c[5], 8, s)
             fill(img, hair, c[6], 8, s)
             if face:
                 fill(img, skin, c[7], 8, s)
+            if ex is not None:
+                for cmd in ex[2]:
+                    run(img, cmd)
             if behind:
-                # paint back the static pixels (pillars, barriers, walls) that stand in front
                 x0, y0, x1, y1 = roi
                 if x1 > x0 and y1 > y0:
                     mask = occ[y0:y1, x0:x1] < depth - margin
                     copy_to(bg[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
+        for it in slot_of.get(len(cols), ()):
+            self._draw_item(img, it, bg)
+
+    def _run(self, img: np.ndarray, cmd) -> None:
+        """One extra drawing command: (operation, points, colour)."""
+        op, pts, colour = cmd
+        cv2 = self._cv2
+        if op == _FILL_CONVEX:
+            cv2.fillConvexPoly(img, pts, colour, 8, _SHIFT)
+        elif op == _FILL:
+            cv2.fillPoly(img, pts, colour, 8, _SHIFT)
+        elif op == _FILL_AA:
+            cv2.fillPoly(img, pts, colour, cv2.LINE_AA, _SHIFT)
+        elif op == _FLAMES:
+            # layers of polygons drawn on black with their coverage, both blurred, then blended in
+            # (premultiplied): soft flames over a sharp background
+            (x0, y0, x1, y1), sigma, layers = pts
+            h, w = img.shape[:2]
+            x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if x1 - x0 < 1 or y1 - y0 < 1:
+                return
+            layer = np.zeros((y1 - y0, x1 - x0, 3), np.uint8)
+            cover = np.zeros((y1 - y0, x1 - x0), np.uint8)
+            off = np.array([x0, y0], np.int32) << _SHIFT
+            for polys, c in layers:
+                moved = [p - off for p in polys]
+                cv2.fillPoly(layer, moved, c, cv2.LINE_AA, _SHIFT)
+                cv2.fillPoly(cover, moved, 255, cv2.LINE_AA, _SHIFT)
+            layer = cv2.GaussianBlur(layer, (0, 0), sigma).astype(np.float32)
+            a = cv2.GaussianBlur(cover, (0, 0), sigma).astype(np.float32)[..., None] * np.float32(1 / 255)
+            roi = img[y0:y1, x0:x1]
+            roi[...] = np.clip(roi * (1.0 - a) + layer, 0, 255).astype(np.uint8)
+        else:  # smoke: blend quarter-resolution opacity and colour maps over a box
+            x0, y0, x1, y1, alpha, colour = pts
+            size = (x1 - x0, y1 - y0)
+            a = cv2.resize(alpha, size, interpolation=cv2.INTER_LINEAR)
+            smoke = cv2.resize(colour, size, interpolation=cv2.INTER_LINEAR)
+            roi = img[y0:y1, x0:x1]
+            roi[...] = cv2.blendLinear(roi, smoke, 1.0 - a, a)
+
+    def _draw_item(self, img: np.ndarray, it: "_Item", bg: np.ndarray) -> None:
+        for cmd in it.cmds:
+            self._run(img, cmd)
+        if it.behind:
+            x0, y0, x1, y1 = it.restore
+            if x1 > x0 and y1 > y0:
+                mask = self._occ_depth[y0:y1, x0:x1] < it.depth - it.margin_m
+                self._cv2.copyTo(bg[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
 
     # --- annotations ---------------------------------------------------------------------------
     def _annotate(self, g: "_People | None", frame_idx: int, t: float, ox: int, oy: int, visibility: bool
@@ -1075,11 +1876,62 @@ class Renderer:
         k = np.arange(int(n_px.sum())) - np.repeat(np.cumsum(n_px) - n_px, n_px)
         w_rep = np.repeat(bw, n_px)
         flat = (np.repeat(y0, n_px) + k // w_rep) * wq + np.repeat(x0, n_px) + k % w_rep
-        shown = self._occ_depth_q.ravel()[flat] >= (g.depth - _OCCLUSION_MARGIN_M)[owner - 1]
+        occ_depth = g.depth if g.occ_depth is None else g.occ_depth
+        shown = self._occ_depth_q.ravel()[flat] >= (occ_depth - _OCCLUSION_MARGIN_M)[owner - 1]
         ids = np.zeros(hq * wq, np.int64)
         np.maximum.at(ids, flat[shown], owner[shown])
         counts = np.bincount(ids, minlength=m + 1)[1:m + 1]
         return np.minimum(1.0, counts / np.maximum(total, 1))
+
+
+@dataclass(frozen=True, kw_only=True)
+class _LightPattern:
+    """A flickering light of the scene as one camera sees it."""
+
+    spec: object  #: the scenario's FlickeringLightDistractor
+    key: int  #: 64-bit key of its flicker (from the scenario's seed and the light)
+    box: tuple[int, int, int, int]  #: x0 y0 x1 y1 (exclusive) of ``add`` in canvas pixels
+    add: np.ndarray  #: (h, w, 3) uint8, added to the background times the light's level
+
+
+def _value_noise(x: np.ndarray, salt: np.ndarray | int) -> np.ndarray:
+    """Smooth pseudo-random values in [0, 1) along ``x`` (one random value per integer, smoothstep between)."""
+    x = np.asarray(x, dtype=np.float64)
+    i = np.floor(x)
+    f = x - i
+    f = f * f * (3.0 - 2.0 * f)
+    salt = np.asarray(salt, dtype=np.int64) & 0x7FFFFFFF
+    a = _hash01(i, salt, 11)
+    b = _hash01(i + 1, salt, 11)
+    return a + (b - a) * f
+
+
+def _value_noise_2d(x: np.ndarray, y: np.ndarray, salt: int) -> np.ndarray:
+    """Smooth pseudo-random values in [0, 1) over the plane (random values at integer points, smoothstep between)."""
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64))
+    ix, iy = np.floor(x), np.floor(y)
+    fx, fy = x - ix, y - iy
+    fx = fx * fx * (3.0 - 2.0 * fx)
+    fy = fy * fy * (3.0 - 2.0 * fy)
+    ix = ix.astype(np.int64) + (salt & 0xFFFF) * 7919
+    iy = iy.astype(np.int64)
+    salt = 13 + (salt >> 16)
+    v00, v10 = _hash01(ix, iy, salt), _hash01(ix + 1, iy, salt)
+    v01, v11 = _hash01(ix, iy + 1, salt), _hash01(ix + 1, iy + 1, salt)
+    top = v00 + (v10 - v00) * fx
+    bottom = v01 + (v11 - v01) * fx
+    return top + (bottom - top) * fy
+
+
+def light_level(t: float, flicker_hz: float, key: int) -> float:
+    """Level in [0, 1] of a failing light at time ``t`` [s]: mostly on, with random dips and
+    blinks about ``flicker_hz`` times a second (0 = the light's darkest phase).
+
+    Deterministic in (t, key): every camera sees the same light at the same level.
+    """
+    n = float(_value_noise(np.array([t * flicker_hz]), key & 0x7FFFFFFF)[0])
+    # a blink is a sharp dip: most of the time the tube is on, at times fully off
+    return float(np.clip(1.6 * n - 0.25, 0.0, 1.0))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -1100,6 +1952,28 @@ class _People:
     polys: np.ndarray
     colours: np.ndarray  #: (m, 8, 3) int BGR of shadow, far leg, far arm, near leg, torso, near arm, hair, face
     show_face: np.ndarray  #: (m,) bool
+    #: per person None, or three lists of (operation, points, colour) drawn before the body, after
+    #: the torso and after everything (props, vest stripes, wheelchairs); None when nobody has any
+    extras: list | None = None
+    occ_depth: np.ndarray | None = None  #: (m,) [m] depth for the occlusion tests (default ``depth``)
+
+
+@dataclass(frozen=True, kw_only=True)
+class _Item:
+    """Something drawn in the painter's order among the people: an object on the floor, a fire."""
+
+    depth: float  #: [m] depth of its ground centre (sort key)
+    floor: list  #: commands drawn with the shadows (on the floor, under everything)
+    cmds: list  #: commands drawn at its place in the order
+    behind: bool  #: a static occluder may stand in front
+    restore: tuple[int, int, int, int]  #: x0 y0 x1 y1 (exclusive) where occluders may cover it
+    margin_m: float  #: [m] an occluder hides it where nearer than its depth by this much
+
+
+def _scaled(colour, renderer: "Renderer") -> tuple[int, int, int]:
+    """A BGR colour times the scenario's brightness, as OpenCV's int tuple."""
+    g = float(renderer.render_spec.brightness)
+    return tuple(int(min(255, max(0, round(float(c) * g)))) for c in colour)
 
 
 # body model constants --------------------------------------------------------------------------
@@ -1161,6 +2035,510 @@ def _union_area3(b: np.ndarray) -> np.ndarray:
     A, B, C = (tuple(b[:, k, j] for j in range(4)) for k in range(3))
     ab, ac, bc = inter(A, B), inter(A, C), inter(B, C)
     return area(*A) + area(*B) + area(*C) - area(*ab) - area(*ac) - area(*bc) + area(*inter(ab, C))
+
+
+# --- poses, props, vests, wheelchairs ------------------------------------------------------------
+
+VEST_BGR = (24.0, 226.0, 238.0)  #: fluorescent yellow of a high-visibility vest
+VEST_STRIPE_BGR = (196.0, 198.0, 196.0)  #: its reflective silver stripes
+#: (from, to) of the vest's stripes, as shares of the way from the shoulder line to the hip line
+VEST_STRIPES = ((0.40, 0.52), (0.70, 0.82))
+WHEELCHAIR_SEAT_M = 0.5  #: [m] seat height of a wheelchair
+WHEELCHAIR_WHEEL_M = 0.30  #: [m] radius of its big wheels
+#: hip line to the top of the head, in body lengths (an adult): fixes a seated wheelchair user's body length
+_SEATED_TOP = 0.935 - 0.54 + 0.06
+RIFLE_LENGTH_M = 0.9  #: [m] butt to muzzle
+UMBRELLA_LENGTH_M = 0.88  #: [m] handle to tip of a closed umbrella
+GUITAR_CASE_LENGTH_M = 1.05  #: [m]
+#: dark colours of bags, backpacks and umbrellas (picked per person by id)
+_BAG_PALETTE = ((30, 30, 30), (60, 40, 30), (40, 40, 90), (90, 60, 40), (50, 80, 50), (20, 20, 110), (70, 70, 74))
+_UMBRELLA_PALETTE = ((26, 26, 30), (70, 32, 22), (34, 30, 96), (32, 62, 34), (62, 24, 62))
+_RIFLE_BGR = (27, 28, 31)
+_CANE_BGR = (30, 42, 58)
+_GUITAR_CASE_BGR = (30, 30, 33)
+_HANDLE_BGR = (52, 54, 58)
+_CHAIR_FRAME_BGR = (88, 88, 92)
+_CHAIR_SEAT_BGR = (36, 36, 40)
+_TYRE_BGR = (28, 28, 30)
+# rifle: centre line (s [m] from the butt) and thickness [m]: stock, grip, receiver, handguard, barrel
+_RIFLE_S = np.array([0.0, 0.2, 0.28, 0.36, 0.58, 0.62, 0.9])
+_RIFLE_W = np.array([0.11, 0.05, 0.06, 0.075, 0.065, 0.032, 0.026])
+# closed umbrella: shaft from the handle; the folded canopy bulges, the ferrule is a point
+_UMBRELLA_S = np.array([0.0, 0.1, 0.16, 0.35, 0.6, 0.8, 0.88])
+_UMBRELLA_W = np.array([0.028, 0.03, 0.055, 0.072, 0.06, 0.03, 0.012])
+# guitar case: lower bout, waist, upper bout, neck, head (share of the length, width [m])
+_GUITAR_S = np.array([0.0, 0.08, 0.2, 0.33, 0.45, 0.55, 0.62, 0.9, 0.95, 1.0])
+_GUITAR_W = np.array([0.26, 0.36, 0.38, 0.30, 0.33, 0.26, 0.14, 0.13, 0.17, 0.14])
+_GUITAR_DEPTH_M = 0.13
+
+_FILL_CONVEX, _FILL, _FILL_AA, _SMOKE, _FLAMES = range(5)  #: drawing operations of the extra shapes
+
+
+@dataclass(frozen=True)
+class _Proportions:
+    """Body proportions as shares of the body length (scalars, or per-person arrays with children)."""
+
+    hip: object
+    shoulder: object
+    thigh: object
+    shin: object
+    upper_arm: object
+    forearm: object
+    head: object  #: head radius
+    centre: np.ndarray  #: (4, 1) or (4, n): head, neck, shoulder line, hip line
+
+
+_ADULT = _Proportions(hip=0.52, shoulder=0.80, thigh=0.25, shin=0.245, upper_arm=0.17, forearm=0.19, head=0.06,
+                      centre=_CENTRE_Z[:, None])
+#: a child: shorter legs and a bigger head for its height
+_CHILD = _Proportions(hip=0.47, shoulder=0.78, thigh=0.225, shin=0.22, upper_arm=0.16, forearm=0.17, head=0.08,
+                      centre=np.array([0.915, 0.84, 0.78, 0.495])[:, None])
+
+
+def _proportions(child: np.ndarray | None) -> _Proportions:
+    if child is None:
+        return _ADULT
+    kw = {}
+    for name in ("hip", "shoulder", "thigh", "shin", "upper_arm", "forearm", "head"):
+        kw[name] = np.where(child, getattr(_CHILD, name), getattr(_ADULT, name))
+    kw["centre"] = np.where(child[None, :], _CHILD.centre, _ADULT.centre)
+    return _Proportions(**kw)
+
+
+def _rows_of(x, k: np.ndarray):
+    """A proportion for rows ``k``: a scalar stays a scalar."""
+    return x if np.ndim(x) == 0 else x[..., k]
+
+
+def _smoothstep(x: np.ndarray) -> np.ndarray:
+    x = np.clip(x, 0.0, 1.0)
+    return x * x * (3.0 - 2.0 * x)
+
+
+def _two_link(s: np.ndarray, hand: np.ndarray, l1: np.ndarray, l2: np.ndarray, side: float
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Elbow of an arm from shoulder ``s`` to ``hand`` (both (3, k) in the body frame a, b, z),
+    upper arm ``l1`` and forearm ``l2`` [m]: bent down, outward (``side`` +1 left, -1 right)
+    and back. A hand out of reach is pulled in along the line to the shoulder. Returns
+    (elbow, hand)."""
+    d = hand - s
+    dist = np.sqrt((d * d).sum(axis=0))
+    reach = 0.98 * (l1 + l2)
+    far = dist > reach
+    if far.any():
+        hand = np.where(far, s + d * (reach / np.maximum(dist, 1e-9)), hand)
+        d = hand - s
+        dist = np.minimum(dist, reach)
+    u = d / np.maximum(dist, 1e-9)
+    a1 = np.clip((l1 * l1 - l2 * l2 + dist * dist) / (2 * np.maximum(dist, 1e-9)), -l1, l1)
+    lift = np.sqrt(np.maximum(l1 * l1 - a1 * a1, 0.0))
+    pole = np.array([-0.3, 0.5 * side, -1.0])[:, None]
+    perp = pole - u * (pole * u).sum(axis=0)
+    perp /= np.maximum(np.sqrt((perp * perp).sum(axis=0)), 1e-9)
+    return s + u * a1 + perp * lift, hand
+
+
+def _set_arm(a, b, z, k, side: int, hand: np.ndarray, h: np.ndarray, pr: _Proportions) -> None:
+    """Put the hand of arm ``side`` (0 left, 1 right) of rows ``k`` at ``hand`` (3, len(k)), elbow by :func:`_two_link`."""
+    sh = np.stack([a[6 + side, k], b[6 + side, k], z[6 + side, k]])
+    elbow, hand = _two_link(sh, hand, _rows_of(pr.upper_arm, k) * h[k], _rows_of(pr.forearm, k) * h[k],
+                            1.0 if side == 0 else -1.0)
+    a[8 + side, k], b[8 + side, k], z[8 + side, k] = elbow
+    a[10 + side, k], b[10 + side, k], z[10 + side, k] = hand
+
+
+def _rifle_frame(a, b, z, k, h, raised):
+    """Butt (3, k) and pointing angle [rad] (0 level, < 0 down) of rifles: held low across the
+    front, pointing down, at ``raised`` 0; butt at the shoulder, level along the heading at 1."""
+    r = _smoothstep(raised)
+    sh = np.stack([a[7, k], b[7, k], z[7, k]])
+    low = np.stack([np.full(len(k), 0.06), np.full(len(k), 0.05), -0.14 * h[k]])
+    high = np.stack([np.full(len(k), 0.02), np.full(len(k), 0.05), -0.02 * h[k]])
+    return sh + low + (high - low) * r, -0.9 * (1.0 - r)
+
+
+def _pointing_hand(a, b, z, k, raised):
+    """Where a hand pointing a long object forward holds it: arm out at shoulder height (3, k)."""
+    r = _smoothstep(raised)
+    hand = np.stack([a[11, k], b[11, k], z[11, k]])
+    out = np.stack([a[7, k] + 0.5, b[7, k] + 0.06, z[7, k] - 0.04])
+    return hand + (out - hand) * r
+
+
+def _hold_props(k: np.ndarray, state: CrowdState, a, b, z, h, pr: _Proportions) -> None:
+    """Hands on the props of rows ``k`` (body frame, in place): both on a rifle, one out
+    with a pointed umbrella, on a cane's handle, on a pulled suitcase's handle."""
+    prop = np.asarray(state.prop)[k]
+    raised = np.asarray(state.prop_raise, dtype=np.float64)[k]
+    for kind in (Prop.RIFLE, Prop.UMBRELLA, Prop.CANE, Prop.SUITCASE):
+        sel = prop == kind
+        if not sel.any():
+            continue
+        j = k[sel]
+        rj = raised[sel]
+        H = h[j]
+        if kind == Prop.RIFLE:
+            butt, ang = _rifle_frame(a, b, z, j, h, rj)
+            d = np.stack([np.cos(ang), np.zeros(len(j)), np.sin(ang)])
+            down = np.stack([np.sin(ang), np.zeros(len(j)), -np.cos(ang)])
+            _set_arm(a, b, z, j, 1, butt + d * 0.3 + down * 0.05, h, pr)
+            _set_arm(a, b, z, j, 0, butt + d * 0.52 + down * 0.03, h, pr)
+        elif kind == Prop.UMBRELLA:
+            if (rj > 0).any():
+                _set_arm(a, b, z, j, 1, _pointing_hand(a, b, z, j, rj), h, pr)
+        elif kind == Prop.CANE:
+            swing = np.sin(np.asarray(state.gait_phase, dtype=np.float64)[j] + np.pi)
+            low = np.stack([0.14 + 0.05 * swing, b[7, j] - 0.03, 0.5 * H])
+            hand = low + (np.stack([a[7, j] + 0.5, b[7, j] + 0.06, z[7, j] - 0.04]) - low) * _smoothstep(rj)
+            _set_arm(a, b, z, j, 1, hand, h, pr)
+        else:  # suitcase: the right hand behind, on the extended handle
+            _set_arm(a, b, z, j, 1, np.stack([np.full(len(j), -0.22), b[7, j] - 0.03, 0.5 * H]), h, pr)
+
+
+def _ribbon(u: np.ndarray, v: np.ndarray, widths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Outline of a strip of ``widths`` [px] along image points (p, ...) -> (2p, ...) u, v, points first."""
+    du = np.empty_like(u)
+    dv = np.empty_like(v)
+    du[1:-1] = u[2:] - u[:-2]
+    dv[1:-1] = v[2:] - v[:-2]
+    du[0], dv[0] = u[1] - u[0], v[1] - v[0]
+    du[-1], dv[-1] = u[-1] - u[-2], v[-1] - v[-2]
+    length = np.sqrt(du * du + dv * dv)
+    short = length < 1e-9
+    inv = 1.0 / np.where(short, 1.0, length)
+    nu = np.where(short, -1.0, -dv * inv) * (0.5 * widths)
+    nv = np.where(short, 0.0, du * inv) * (0.5 * widths)
+    return np.concatenate([u + nu, (u - nu)[::-1]]), np.concatenate([v + nv, (v - nv)[::-1]])
+
+
+def _fixed_points(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+    """(p, k) image points -> (k, p, 2) int32 fixed-point outlines for OpenCV (``_SHIFT`` fractional bits)."""
+    scale = float(1 << _SHIFT)
+    pf = np.stack([u, v], axis=-1) * scale  # (p, k, 2)
+    np.clip(pf, -_COORD_LIMIT * scale, _COORD_LIMIT * scale, out=pf)
+    return np.ascontiguousarray(np.rint(pf).astype(np.int32).transpose(1, 0, 2))
+
+
+def _palette(palette, ids: np.ndarray) -> np.ndarray:
+    """A colour of ``palette`` per id, spread by a hash of the id (the same person always gets the same one)."""
+    pick = (_hash01(np.asarray(ids, dtype=np.int64), np.zeros(len(ids), np.int64), 21) * len(palette)).astype(np.int64)
+    return np.asarray(palette, dtype=np.float64)[pick]
+
+
+class _Extras:
+    """Builds the extra shapes of some people of a frame (vest stripes, props, wheelchairs) into
+    per-person drawing lists, and grows their boxes to cover them. Rows ``j`` index the frame's
+    people in drawing order; ``rows`` the same people in the crowd state."""
+
+    def __init__(self, renderer: "Renderer", extras: list, box: np.ndarray, drawn: np.ndarray, parts: np.ndarray) -> None:
+        self.r = renderer
+        self.extras = extras  #: per person None or ([before the body], [after the torso], [after all])
+        self.gain = float(renderer.render_spec.brightness)
+        self.box, self.drawn, self.parts = box, drawn, parts  #: grown in place to cover the shapes
+        self._gait_phase = np.zeros(0)
+
+    # --- bookkeeping ---------------------------------------------------------------------------
+    def _emit(self, jj: np.ndarray, slots, op: int, polys: np.ndarray, colours, in_box: bool = True,
+              rings: int = 0, grow: bool = True) -> None:
+        """Append one shape per person ``jj`` (distinct) to list ``slots`` (0 before the body, 1 after
+        the torso, 2 after all): ``polys`` (k, p, 2) fixed-point outlines, ``colours`` (k, 3) or
+        (3,) BGR before the brightness gain. ``rings`` > 0 splits each outline into an outer
+        contour of that many points and the rest (a ring, filled even-odd). Unless ``grow`` is
+        False (the caller did it), the boxes grow to cover the shapes (the person's box and
+        torso part only ``in_box``)."""
+        k = len(jj)
+        if k == 0:
+            return
+        if grow:
+            q = 1.0 / (1 << _SHIFT)
+            self._grow(jj, polys.min(axis=1) * q, polys.max(axis=1) * q, in_box)
+        cols = np.clip(np.rint(np.broadcast_to(np.asarray(colours, dtype=np.float64), (k, 3)) * self.gain), 0, 255)
+        cols = [tuple(c) for c in cols.astype(np.int64).tolist()]
+        slots = np.broadcast_to(slots, (k,)).tolist()
+        extras = self.extras
+        for j, sl, poly, c in zip(jj.tolist(), slots, polys, cols):
+            e = extras[j]
+            if e is None:
+                e = extras[j] = ([], [], [])
+            if op == _FILL:
+                poly = [poly[:rings], poly[rings:]] if rings else [poly]
+            e[sl].append((op, poly, c))
+
+    def _grow(self, jj: np.ndarray, lo: np.ndarray, hi: np.ndarray, in_box: bool) -> None:
+        """Grow the drawn boxes (and with ``in_box`` the person's box and torso part) of people
+        ``jj`` (distinct) to cover corners ``lo``, ``hi`` (k, 2) [px]."""
+        arrays = (self.drawn, self.box, self.parts[:, 1]) if in_box else (self.drawn,)
+        for bx in arrays:
+            bx[jj, :2] = np.minimum(bx[jj, :2], lo)
+            bx[jj, 2:] = np.maximum(bx[jj, 2:], hi)
+
+    def _world(self, a, b, z, rows, pos, ct, st):
+        """Body-frame points (p, k) of people ``rows`` -> world x, y, z (p, k)."""
+        c, s = ct[rows], st[rows]
+        return pos[rows, 0] + a * c - b * s, pos[rows, 1] + a * s + b * c, z
+
+    def _image(self, x, y, z):
+        """World points (p, k) -> canvas pixels u, v (through the lens) and depth [m]."""
+        cam = self.r._canvas_cam
+        R, C, K = cam.R, cam.position, cam.K
+        dx, dy, dz = x - C[0], y - C[1], z - C[2]
+        xc = R[0, 0] * dx + R[0, 1] * dy + R[0, 2] * dz
+        yc = R[1, 0] * dx + R[1, 1] * dy + R[1, 2] * dz
+        depth = np.maximum(R[2, 0] * dx + R[2, 1] * dy + R[2, 2] * dz, 0.05)
+        u = K[0, 0] * xc / depth + K[0, 2]
+        v = K[1, 1] * yc / depth + K[1, 2]
+        if self.r.lens is not None:
+            u, v = self.r.lens.distort(u, v)
+        return u, v, depth
+
+    # --- vests -------------------------------------------------------------------------------------
+    def vest_stripes(self, js: np.ndarray, U: np.ndarray, V: np.ndarray) -> None:
+        """Two reflective stripes across the torso hexagon (points 16-21) of people ``js``."""
+        for f0, f1 in VEST_STRIPES:
+            qu, qv = [], []
+            for f in (f0, f1):
+                qu.append(U[17, js] + (U[18, js] - U[17, js]) * f)
+                qv.append(V[17, js] + (V[18, js] - V[17, js]) * f)
+            for f in (f1, f0):
+                qu.append(U[20, js] + (U[19, js] - U[20, js]) * f)
+                qv.append(V[20, js] + (V[19, js] - V[20, js]) * f)
+            self._emit(js, 1, _FILL_CONVEX, _fixed_points(np.array(qu), np.array(qv)), VEST_STRIPE_BGR)
+
+    # --- props ---------------------------------------------------------------------------------------
+    def props(self, js, rows, state, a, b, z, h, r_body, pos, ct, st, depth_body, c_left, c_front) -> None:
+        """Props carried by people ``js`` (drawing order) = ``rows`` (state rows)."""
+        prop = np.asarray(state.prop)[rows]
+        raised = np.asarray(state.prop_raise, dtype=np.float64)[rows]
+        ids = np.asarray(state.ids)[rows]
+        self._gait_phase = np.asarray(state.gait_phase, dtype=np.float64)
+        for kind in np.unique(prop).tolist():
+            sel = prop == kind
+            jj, rr = js[sel], rows[sel]
+            args = (jj, rr, a, b, z, h, r_body, pos, ct, st, depth_body[sel], raised[sel], ids[sel],
+                    c_left[sel], c_front[sel])
+            if kind == Prop.BAG:
+                self._bag(*args)
+            elif kind == Prop.BACKPACK:
+                self._backpack(*args)
+            elif kind == Prop.SUITCASE:
+                self._suitcase(*args)
+            elif kind == Prop.RIFLE:
+                self._rifle(*args)
+            elif kind == Prop.UMBRELLA:
+                self._umbrella(*args)
+            elif kind == Prop.CANE:
+                self._cane(*args)
+            elif kind == Prop.GUITAR_CASE:
+                self._guitar_case(*args)
+
+    def _slot(self, depth_prop: np.ndarray, depth_body: np.ndarray) -> np.ndarray:
+        """0 (drawn before the body) where the prop lies beyond the body's centre, else 2 (after it)."""
+        return np.where(depth_prop > depth_body + 0.02, 0, 2)
+
+    def _strip(self, jj, rr, pa, pb, pz, widths_m, pos, ct, st, colour_rows, depth_body, in_box=True, slot=None):
+        """A strip along body-frame points (p, k) with widths [m] (p, k) or (p, 1): filled per person."""
+        x, y, zz = self._world(pa, pb, pz, rr, pos, ct, st)
+        u, v, d = self._image(x, y, zz)
+        f = self.r._focal
+        ou, ov = _ribbon(u, v, widths_m * (f / d))
+        slots = self._slot(d.mean(axis=0), depth_body) if slot is None else np.broadcast_to(slot, (len(jj),))
+        self._emit(jj, slots, _FILL, _fixed_points(ou, ov), colour_rows, in_box)
+        return slots
+
+    def _boxes(self, jj, rr, centre, axes, half, pos, ct, st, colours, depth_body, slot=None, in_box=True):
+        """Oriented boxes: centre (3, k) and axes (3 axes, 3, k) in the body frame, half sizes (3, k).
+
+        The faces that face the camera are drawn (a face's normal points from the box's centre
+        to the face's), shaded by their direction: the top brightest."""
+        corners = centre[None] + np.einsum("sa,ack->sck", _BOX_SIGNS, axes * half[:, None, :])  # (8, 3, k)
+        x, y, zz = self._world(corners[:, 0], corners[:, 1], corners[:, 2], rr, pos, ct, st)
+        u, v, d = self._image(x, y, zz)
+        slots = self._slot(d.mean(axis=0), depth_body) if slot is None else np.broadcast_to(slot, (len(jj),))
+        self._grow(jj, np.stack([u.min(axis=0), v.min(axis=0)], axis=1), np.stack([u.max(axis=0), v.max(axis=0)], axis=1),
+                   in_box)
+        fx, fy, fz = (c[_BOX_FACE_CORNERS].mean(axis=1) for c in (x, y, zz))  # (6, k)
+        nx, ny, nz = fx - x.mean(axis=0), fy - y.mean(axis=0), fz - zz.mean(axis=0)
+        cam_pos = self.r._canvas_cam.position
+        visible = nx * (cam_pos[0] - fx) + ny * (cam_pos[1] - fy) + nz * (cam_pos[2] - fz) > 0
+        nn = np.maximum(np.sqrt(nx * nx + ny * ny + nz * nz), 1e-9)
+        top = nz / nn > 0.7
+        shade = np.where(top, 1.18, 0.78 + 0.14 * (nx * _LIGHT_DIR[0] + ny * _LIGHT_DIR[1]) / nn)  # (6, k)
+        cols = np.asarray(colours, dtype=np.float64)[None] * shade[..., None] + np.where(top, 12.0, 0.0)[..., None]
+        f, i = np.nonzero(visible)
+        quads = _fixed_points(u[_BOX_FACE_CORNERS][f, :, i].T, v[_BOX_FACE_CORNERS][f, :, i].T)
+        self._emit(jj[i], slots[i], _FILL_CONVEX, quads, cols[f, i], grow=False)
+        return slots
+
+    def _bag(self, jj, rr, a, b, z, h, r_body, pos, ct, st, depth_body, raised, ids, cl, cf) -> None:
+        hand = np.stack([a[11, rr], b[11, rr] - 0.03, z[11, rr] - 0.16])
+        fwd = np.array([1.0, 0.0, 0.0])[:, None] * np.ones(len(rr))
+        left, up = np.roll(fwd, 1, axis=0), np.roll(fwd, 2, axis=0)
+        half = np.array([0.17, 0.065, 0.13])[:, None] * np.ones(len(rr))
+        self._boxes(jj, rr, hand, np.stack([fwd, left, up]), half, pos, ct, st, _palette(_BAG_PALETTE, ids), depth_body)
+
+    def _torso_frame(self, a, z, rr):
+        """Unit front and up of the torso in the body frame (a, z components), from the hip line to the shoulder line."""
+        da, dz = a[14, rr] - a[15, rr], z[14, rr] - z[15, rr]
+        n = np.maximum(np.hypot(da, dz), 1e-9)
+        ua, uz = da / n, dz / n
+        zero = np.zeros(len(rr))
+        return np.stack([uz, zero, -ua]), np.stack([ua, zero, uz])  # front, up
+
+    def _backpack(self, jj, rr, a, b, z, h, r_body, pos, ct, st, depth_body, raised, ids, cl, cf) -> None:
+        front, up = self._torso_frame(a, z, rr)
+        mid = np.stack([a[15, rr], np.zeros(len(rr)), z[15, rr]]) + 0.6 * np.stack(
+            [a[14, rr] - a[15, rr], np.zeros(len(rr)), z[14, rr] - z[15, rr]])
+        centre = mid - front * (0.55 * r_body[rr] + 0.1)
+        left = np.array([0.0, 1.0, 0.0])[:, None] * np.ones(len(rr))
+        half = np.array([0.09, 0.15, 0.2])[:, None] * np.ones(len(rr))
+        self._boxes(jj, rr, centre, np.stack([front, left, up]), half, pos, ct, st, _palette(_BAG_PALETTE, ids + 3),
+                    depth_body)
+
+    def _suitcase(self, jj, rr, a, b, z, h, r_body, pos, ct, st, depth_body, raised, ids, cl, cf) -> None:
+        k = len(rr)
+        tilt = 0.45  # [rad] leaning on its wheels toward the person pulling it
+        up = np.stack([np.full(k, math.sin(tilt)), np.zeros(k), np.full(k, math.cos(tilt))])
+        fwd = np.stack([np.full(k, math.cos(tilt)), np.zeros(k), np.full(k, -math.sin(tilt))])
+        left = np.array([0.0, 1.0, 0.0])[:, None] * np.ones(k)
+        half = np.array([0.125, 0.21, 0.31])[:, None] * np.ones(k)
+        bottom = np.stack([np.full(k, -0.72), b[11, rr] - 0.02, np.zeros(k)])
+        centre = bottom + up * half[2] + fwd * half[0]
+        colours = _palette(_BAG_PALETTE, ids + 5)
+        slots = self._boxes(jj, rr, centre, np.stack([fwd, left, up]), half, pos, ct, st, colours, depth_body,
+                            in_box=False)
+        # the handle, from the top of the case to the hand
+        top = centre + up * half[2] + fwd * (0.6 * half[0])
+        hand = np.stack([a[11, rr], b[11, rr], z[11, rr]])
+        line = np.stack([top + (hand - top) * s for s in (0.0, 0.5, 1.0)], axis=1)  # (3, p, k)
+        self._strip(jj, rr, line[0], line[1], line[2], np.full((3, 1), 0.025), pos, ct, st,
+                    np.tile(_HANDLE_BGR, (k, 1)), depth_body, in_box=False, slot=slots)
+
+    def _rifle(self, jj, rr, a, b, z, h, r_body, pos, ct, st, depth_body, raised, ids, cl, cf) -> None:
+        butt, ang = _rifle_frame(a, b, z, rr, h, raised)
+        k = len(rr)
+        d = np.stack([np.cos(ang), np.zeros(k), np.sin(ang)])
+        down = np.stack([np.sin(ang), np.zeros(k), -np.cos(ang)])
+        line = butt[:, None, :] + d[:, None, :] * _RIFLE_S[None, :, None]  # (3, p, k)
+        colours = np.tile(_RIFLE_BGR, (k, 1))
+        slots = self._strip(jj, rr, line[0], line[1], line[2], _RIFLE_W[:, None], pos, ct, st, colours, depth_body)
+        # the magazine and the pistol grip below the receiver
+        for s0, s1, drop, width in ((0.40, 0.46, 0.15, 0.05), (0.27, 0.29, 0.09, 0.04)):
+            p0 = butt + d * (0.5 * (s0 + s1))
+            p1 = p0 + down * drop + d * 0.35 * drop
+            seg = np.stack([p0, 0.5 * (p0 + p1), p1], axis=1)
+            self._strip(jj, rr, seg[0], seg[1], seg[2], np.full((3, 1), width), pos, ct, st, colours, depth_body,
+                        slot=slots)
+
+    def _long_pointed(self, jj, rr, a, b, z, raised, low_angle, length):
+        """Handle at the right hand, pointing down-forward at ``low_angle`` (kept above the floor)
+        when low, level along the heading when raised. Returns handle (3, k), direction (3, k)."""
+        k = len(rr)
+        hand = np.stack([a[11, rr], b[11, rr], z[11, rr]])
+        floor_limit = -np.arcsin(np.clip((hand[2] - 0.03) / length, 0.0, 1.0))
+        ang = np.maximum(low_angle, floor_limit) * (1.0 - _smoothstep(raised))
+        return hand, np.stack([np.cos(ang), np.zeros(k), np.sin(ang)])
+
+    def _umbrella(self, jj, rr, a, b, z, h, r_body, pos, ct, st, depth_body, raised, ids, cl, cf) -> None:
+        k = len(rr)
+        handle, d = self._long_pointed(jj, rr, a, b, z, raised, -1.22, UMBRELLA_LENGTH_M)
+        colours = _palette(_UMBRELLA_PALETTE, ids)
+        line = handle[:, None, :] + d[:, None, :] * _UMBRELLA_S[None, :, None]
+        slots = self._strip(jj, rr, line[0], line[1], line[2], _UMBRELLA_W[:, None], pos, ct, st, colours, depth_body)
+        # the crook: a J behind the hand, curling forward (hanging) or down (pointed)
+        n = np.stack([-d[2], np.zeros(k), d[0]]) * np.where(raised > 0.5, -1.0, 1.0)
+        p1 = handle - d * 0.06
+        hook = np.stack([handle, p1, p1 - d * 0.035 + n * 0.035, p1 + n * 0.07, p1 + n * 0.075 + d * 0.03], axis=1)
+        self._strip(jj, rr, hook[0], hook[1], hook[2], np.full((5, 1), 0.024), pos, ct, st,
+                    np.tile(_CANE_BGR, (k, 1)), depth_body, slot=slots)
+
+    def _cane(self, jj, rr, a, b, z, h, r_body, pos, ct, st, depth_body, raised, ids, cl, cf) -> None:
+        k = len(rr)
+        handle = np.stack([a[11, rr], b[11, rr], z[11, rr]])
+        swing = np.sin(self._gait_phase[rr] + np.pi)
+        tip_low = np.stack([handle[0] + 0.1 + 0.06 * swing, handle[1] - 0.04, np.zeros(k)])
+        r = _smoothstep(raised)
+        tip_high = handle + np.array([0.88, 0.0, 0.0])[:, None]
+        tip = tip_low + (tip_high - tip_low) * r
+        line = np.stack([handle + (tip - handle) * s for s in (0.0, 0.5, 1.0)], axis=1)
+        colours = np.tile(_CANE_BGR, (k, 1))
+        slots = self._strip(jj, rr, line[0], line[1], line[2], np.array([[0.024], [0.022], [0.02]]), pos, ct, st,
+                            colours, depth_body)
+        # the crook handle over the hand, curling forward
+        hook = np.stack([handle, handle + np.array([0.0, 0.0, 0.04])[:, None], handle + np.array([0.05, 0.0, 0.06])[:, None],
+                         handle + np.array([0.1, 0.0, 0.035])[:, None]], axis=1)
+        self._strip(jj, rr, hook[0], hook[1], hook[2], np.full((4, 1), 0.024), pos, ct, st, colours, depth_body,
+                    slot=slots)
+
+    def _guitar_case(self, jj, rr, a, b, z, h, r_body, pos, ct, st, depth_body, raised, ids, cl, cf) -> None:
+        k = len(rr)
+        front, up = self._torso_frame(a, z, rr)
+        left = np.array([0.0, 1.0, 0.0])[:, None] * np.ones(k)
+        bottom = (np.stack([a[15, rr], np.zeros(k), z[15, rr]]) - front * (0.55 * r_body[rr] + 0.09)
+                  - left * 0.12 - up * 0.12)
+        d = up * 0.94 + left * 0.34
+        line = bottom[:, None, :] + d[:, None, :] * (_GUITAR_S * GUITAR_CASE_LENGTH_M)[None, :, None]
+        # a case flat on the back: wide across the back, its depth seen edge-on from the side
+        widths = np.sqrt((_GUITAR_W[:, None] * cl[None, :]) ** 2 + (_GUITAR_DEPTH_M * cf[None, :]) ** 2)
+        self._strip(jj, rr, line[0], line[1], line[2], widths, pos, ct, st, np.tile(_GUITAR_CASE_BGR, (k, 1)),
+                    depth_body)
+
+    # --- wheelchairs -----------------------------------------------------------------------------
+    def wheelchairs(self, jj, rows, state, pos, ct, st, depth_body) -> None:
+        """A chair under each seated wheelchair user: seat, backrest, footplate and its struts,
+        two big wheels (rings with a hub) and two casters. Each part goes before the body when
+        it lies beyond the body's centre, after it otherwise."""
+        k = len(rows)
+        pts = _WHEELCHAIR_POINTS  # (P, 3) body frame, all parts; _WHEELCHAIR_PARTS slices it
+        x, y, zz = self._world(pts[:, 0:1] * np.ones(k), pts[:, 1:2] * np.ones(k), pts[:, 2:3] * np.ones(k), rows, pos,
+                               ct, st)
+        u, v, d = self._image(x, y, zz)
+        fixed = _fixed_points(u, v)  # (k, P, 2)
+        for (a, b), op, colour, rings in _WHEELCHAIR_PARTS:
+            slots = self._slot(d[a:b].mean(axis=0), depth_body)
+            self._emit(jj, slots, op, np.ascontiguousarray(fixed[:, a:b]), colour, rings=rings)
+        # struts from the seat's front down to the footplate
+        for sb in (0.2, -0.2):
+            strut = np.array([[0.18, sb, WHEELCHAIR_SEAT_M], [0.3, sb, 0.1]])
+            pa, pb, pz = (strut[:, i][:, None] * np.ones(k) for i in range(3))
+            self._strip(jj, rows, pa, pb, pz, np.full((2, 1), 0.03), pos, ct, st, np.tile(_CHAIR_FRAME_BGR, (k, 1)),
+                        depth_body)
+
+
+def _wheelchair_geometry():
+    """Points (body frame a, b, z [m]) of a wheelchair's parts, and per part (slice, operation, colour, ring size)."""
+    ring = np.linspace(0.0, 2 * np.pi, 17)[:-1]
+    pts, parts = [], []
+
+    def add(p, op, colour, rings=0):
+        start = sum(len(q) for q in pts)
+        pts.append(np.asarray(p, dtype=np.float64))
+        parts.append(((start, start + len(p)), op, colour, rings))
+
+    for side in (1.0, -1.0):
+        for radius, ca, cz, width, wb in ((WHEELCHAIR_WHEEL_M, -0.1, WHEELCHAIR_WHEEL_M, 0.035, 0.31),
+                                          (0.075, 0.3, 0.075, 0.03, 0.22)):
+            rim = [(ca + math.cos(t) * r, side * wb, cz + math.sin(t) * r) for r in (radius, radius - width) for t in ring]
+            add(rim, _FILL, _TYRE_BGR, 16)
+            if radius > 0.1:  # the hub
+                add([(ca + math.cos(t) * 0.045, side * wb, cz + math.sin(t) * 0.045) for t in ring[::4]], _FILL_CONVEX,
+                    _CHAIR_FRAME_BGR)
+    z = WHEELCHAIR_SEAT_M
+    add([(-0.25, 0.22, z), (0.2, 0.22, z), (0.2, -0.22, z), (-0.25, -0.22, z)], _FILL_CONVEX, _CHAIR_SEAT_BGR)  # seat
+    add([(-0.27, 0.22, z), (-0.3, 0.22, z + 0.45), (-0.3, -0.22, z + 0.45), (-0.27, -0.22, z)], _FILL_CONVEX,
+        _CHAIR_SEAT_BGR)  # backrest
+    add([(0.26, 0.18, 0.1), (0.4, 0.18, 0.1), (0.4, -0.18, 0.1), (0.26, -0.18, 0.1)], _FILL_CONVEX,
+        _CHAIR_FRAME_BGR)  # footplate
+    return np.concatenate(pts), tuple(parts)
+
+
+_WHEELCHAIR_POINTS, _WHEELCHAIR_PARTS = _wheelchair_geometry()
+
+
+#: corners of a box: signs along its three axes (corner i has the signs of bits 4, 2, 1)
+_BOX_SIGNS = np.array([[sx, sy, sz] for sx in (-1, 1) for sy in (-1, 1) for sz in (-1, 1)], dtype=np.float64)
+#: faces of a box as corner indices in outline order: -x, +x, -y, +y, -z, +z
+_BOX_FACE_CORNERS = np.array([(0, 1, 3, 2), (4, 5, 7, 6), (0, 1, 5, 4), (2, 3, 7, 6), (0, 2, 6, 4), (1, 3, 7, 5)])
+_LIGHT_DIR = np.array([math.cos(math.radians(60)), math.sin(math.radians(60))])  #: the hall light (as _facing_light)
 
 
 def _track_axis(track_bed: np.ndarray, platform_edges: list[np.ndarray]) -> tuple[np.ndarray, float]:

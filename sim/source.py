@@ -61,7 +61,6 @@ class SyntheticFeed:
         self.renderers = {n: Renderer(scenario, scenario.camera(n), seed=_camera_seed(self.seed, i))
                           for i, n in enumerate(names)}
         self.annotations: dict[str, list[FrameAnnotations]] = {n: [] for n in names}
-        self._world_ok: dict[str, bool] = {}  # per camera: whether its renderer takes a WorldState
 
     def n_frames(self, camera: str) -> int:
         return frame_count(self.duration_s, self.scenario.camera(camera).fps)
@@ -89,19 +88,8 @@ class SyntheticFeed:
                 heapq.heappush(heap, ((i + 1) / spec.fps, k, i + 1))
 
     def _render(self, name: str, state, t: float):
-        """Render the world; a renderer that reads a CrowdState only gets the crowd (decided on
-        the first frame, so that a later TypeError is never hidden)."""
-        renderer = self.renderers[name]
-        if self._world_ok.get(name) is None:
-            try:
-                out = renderer.render(state, t, visibility=self.visibility)
-                self._world_ok[name] = True
-                return out
-            except TypeError:
-                self._world_ok[name] = False
-        if self._world_ok[name]:
-            return renderer.render(state, t, visibility=self.visibility)
-        return renderer.render(state.crowd, t, visibility=self.visibility)
+        """Render the world (crowd, objects on the floor, fires) through camera ``name``."""
+        return self.renderers[name].render(state, t, visibility=self.visibility)
 
     def world_events(self):
         """The simulation's event instances up to now (open intervals closed at the current time)."""
