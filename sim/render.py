@@ -63,6 +63,7 @@ from sim.annotate import FrameAnnotations
 from sim.appearance import sample_appearance
 from sim.camera import PinholeCamera
 from sim.effects import CameraEffects, LensDistortion
+from sim.raster import fill_convex_polys, raster_backend
 from sim.state import BodyKind, CrowdState, ObjectKind, Posture, Prop, WorldState
 
 # --- the station's look (metres, BGR) ------------------------------------------------------
@@ -125,6 +126,10 @@ _PANEL_TEXT_BGR = (235.0, 235.0, 235.0)
 #: person's centre by this much (arms and legs reach this far from the centre line)
 _OCCLUSION_MARGIN_M = 0.3
 _SHIFT = 3  #: fractional bits of the drawing coordinates (1/8 px)
+#: the body parts' columns in ``_People.polys`` (far leg, far arm, near leg, torso, near arm,
+#: hair, face) and their vertex counts, for the batched fill
+_BODY_SLICES = ((8, 14), (14, 20), (20, 26), (26, 32), (32, 38), (38, 50), (50, 62))
+_BODY_NV = np.array([b - a for a, b in _BODY_SLICES], dtype=np.int64)
 _ID_SCALE_LOG2 = 2  #: the visibility buffer has 1/4 of the image's resolution per side
 _OCC_TILE_PX = 16  #: [px] side of the tiles that screen people for occlusion by the static scene
 _OCC_BIN_M = 0.5  #: [m] depth bins of that screening
@@ -1720,6 +1725,9 @@ class Renderer:
                 self._draw_item(img, it, bg)
             return
         P = g.polys
+        if g.extras is None and not items and raster_backend() == "numba":
+            self._draw_batched(img, g, bg)
+            return
         cols = g.colours.tolist()
         for sh, c in zip(list(P[:, 0:8]), cols):
             fill(img, sh, c[0], 8, s)
@@ -1818,6 +1826,40 @@ class Renderer:
             smoke = cv2.resize(colour, size, interpolation=cv2.INTER_LINEAR)
             roi = img[y0:y1, x0:x1]
             roi[...] = cv2.blendLinear(roi, smoke, 1.0 - a, a)
+
+    def _draw_batched(self, img: np.ndarray, g: "_People", bg: np.ndarray) -> None:
+        """The plain people pass of :meth:`_draw` with one compiled fill per run of people.
+
+        Same polygons, colours and order as the per-shape loop, so the same pixels: the shadows
+        in one call, then the bodies in batches that break after each person a static occluder
+        stands in front of (its pixels are restored before nearer people are drawn).
+        """
+        m = len(g.polys)
+        P = g.polys
+        cols = g.colours.astype(np.uint8)
+        fill_convex_polys(img, np.ascontiguousarray(P[:, 0:8]), np.full(m, 8), cols[:, 0], shift=_SHIFT)
+        body = np.zeros((m, 7, 12, 2), np.int32)
+        for j, (a, b) in enumerate(_BODY_SLICES):
+            body[:, j, :b - a] = P[:, a:b]
+        body = body.reshape(-1, 12, 2)
+        nv = np.tile(_BODY_NV, m)
+        bcol = np.ascontiguousarray(cols[:, 1:]).reshape(-1, 3)
+        on = np.ones((m, 7), bool)
+        on[:, 6] = g.show_face
+        on = on.reshape(-1)
+        occ = self._occ_depth
+        depth = g.depth if g.occ_depth is None else g.occ_depth
+        start = 0
+        for i in np.flatnonzero(g.behind):
+            stop = 7 * (int(i) + 1)
+            fill_convex_polys(img, body[start:stop], nv[start:stop], bcol[start:stop], _SHIFT, on[start:stop])
+            x0, y0, x1, y1 = (int(v) for v in g.restore[i])
+            if x1 > x0 and y1 > y0:
+                mask = occ[y0:y1, x0:x1] < depth[i] - _OCCLUSION_MARGIN_M
+                self._cv2.copyTo(bg[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
+            start = stop
+        if start < len(body):
+            fill_convex_polys(img, body[start:], nv[start:], bcol[start:], _SHIFT, on[start:])
 
     def _draw_item(self, img: np.ndarray, it: "_Item", bg: np.ndarray) -> None:
         for cmd in it.cmds:
