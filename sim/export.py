@@ -57,7 +57,8 @@ class ExportError(ValueError):
     """Annotations that cannot be exported as asked."""
 
 
-def _atomic_write_text(path: str | os.PathLike, text: str) -> None:
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file renamed into place."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
@@ -143,7 +144,7 @@ def write_coco(path: str | os.PathLike, frames: Iterable[FrameAnnotations],
                image_size: tuple[int, int] | Mapping[str, tuple[int, int]], **kwargs) -> tuple[int, int]:
     """Write :func:`coco_dict` as JSON to ``path`` atomically; return (images, annotations) written."""
     d = coco_dict(frames, image_size, **kwargs)
-    _atomic_write_text(path, json.dumps(d, separators=(",", ":")))
+    atomic_write_text(path, json.dumps(d, separators=(",", ":")))
     return len(d["images"]), len(d["annotations"])
 
 
@@ -198,7 +199,7 @@ def mot_text(rows: np.ndarray) -> str:
 def write_mot(path: str | os.PathLike, frames: Iterable[FrameAnnotations], **kwargs) -> int:
     """Write one camera's annotations as a MOTChallenge ``gt.txt`` atomically; return the rows written."""
     rows = mot_rows(frames, **kwargs)
-    _atomic_write_text(path, mot_text(rows))
+    atomic_write_text(path, mot_text(rows))
     return len(rows)
 
 
@@ -218,5 +219,5 @@ def write_mot_sequence(folder: str | os.PathLike, frames: Iterable[FrameAnnotati
     length = int(n_frames if n_frames is not None else (max((fa.frame for fa in frames), default=-1) + 1))
     info = (f"[Sequence]\nname={name or camera}\nimDir=img1\nframeRate={float(fps):g}\nseqLength={length}\n"
             f"imWidth={w}\nimHeight={h}\nimExt=.jpg\n")
-    _atomic_write_text(os.path.join(folder, "seqinfo.ini"), info)
+    atomic_write_text(os.path.join(folder, "seqinfo.ini"), info)
     return rows

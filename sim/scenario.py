@@ -927,21 +927,25 @@ def build_scenario(data: dict, *, where: str = "?") -> Scenario:
         raise ScenarioError(_format_validation_error(exc, data, where)) from None
 
 
+def _validate_section(raw, model, key: str, where: str):
+    """Validate ``station.KEY`` (expanded before the scenario itself); errors name its path."""
+    from pydantic import TypeAdapter
+
+    try:
+        return TypeAdapter(model).validate_python(raw)
+    except ValidationError as exc:
+        msg = _format_validation_error(exc, {"station": {key: raw}}, where)
+        raise ScenarioError(msg.replace(f"scenario {where!r}: ", f"scenario {where!r}: station.{key}", 1)) from None
+
+
 def _with_layout_expanded(data: dict, where: str) -> dict:
     """Replace ``station.layout`` by the walkable floor, obstacles, zones and portals it stands for."""
     station = data.get("station") if isinstance(data, dict) else None
     if not isinstance(station, dict) or "layout" not in station:
         return data
-    from pydantic import TypeAdapter
-
     from sim.layout import LayoutPiece, expand_layout
 
-    raw = station["layout"]
-    try:
-        pieces = TypeAdapter(list[LayoutPiece]).validate_python(raw)
-    except ValidationError as exc:
-        msg = _format_validation_error(exc, {"station": {"layout": raw}}, where)
-        raise ScenarioError(msg.replace(f"scenario {where!r}: ", f"scenario {where!r}: station.layout", 1)) from None
+    pieces = _validate_section(station["layout"], list[LayoutPiece], "layout", where)
     try:
         derived = expand_layout(pieces)
     except ValueError as exc:
@@ -962,14 +966,7 @@ def _with_timetable_expanded(data: dict, where: str) -> dict:
     station = data.get("station") if isinstance(data, dict) else None
     if not isinstance(station, dict) or "timetable" not in station:
         return data
-    from pydantic import TypeAdapter
-
-    raw = station["timetable"]
-    try:
-        tables = TypeAdapter(list[TimetableSpec]).validate_python(raw)
-    except ValidationError as exc:
-        msg = _format_validation_error(exc, {"station": {"timetable": raw}}, where)
-        raise ScenarioError(msg.replace(f"scenario {where!r}: ", f"scenario {where!r}: station.timetable", 1)) from None
+    tables = _validate_section(station["timetable"], list[TimetableSpec], "timetable", where)
     duration = data.get("duration_s")
     trains = list(station.get("trains") or [])
     for i, tt in enumerate(tables):

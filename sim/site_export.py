@@ -14,7 +14,6 @@ Example::
 from __future__ import annotations
 
 import os
-import tempfile
 
 from sim.camera import PinholeCamera
 
@@ -55,14 +54,6 @@ def write_site_config(scenario, camera_name: str, path: str | os.PathLike) -> No
     """Write :func:`site_config_dict` as YAML to ``path``, atomically (temporary file, then rename)."""
     import yaml
 
-    text = yaml.safe_dump(site_config_dict(scenario, camera_name), sort_keys=False)
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    from sim.export import atomic_write_text
+
+    atomic_write_text(path, yaml.safe_dump(site_config_dict(scenario, camera_name), sort_keys=False))
