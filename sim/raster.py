@@ -346,8 +346,12 @@ def _jit(numba, fn):
         return numba.njit(**options)(fn)
 
 
-def _compiled_kernel():
+def compiled_kernel():
     """The numba kernel, made on first use; None when numba cannot be imported.
+
+    It takes the arrays :func:`fill_convex_polys` checks, unchecked: for callers whose
+    inputs are valid by construction (the renderer's hot loop), where the checks would cost
+    more than the fills.
 
     numba compiles it on its first call for each array type (3 to 6 s for the BGR image and
     2 to 4 s for the id buffer on a busy 2-core machine) or loads it from the cache (about
@@ -459,7 +463,7 @@ def fill_convex_polys(img: np.ndarray, polys: np.ndarray, n_vertices: np.ndarray
         return
     # a strided view is filled through a contiguous copy (rather than compiling the kernel once more)
     work = img if img.flags.c_contiguous else np.ascontiguousarray(img)
-    kernel = _compiled_kernel() if _NUMBA_ENABLED else None
+    kernel = compiled_kernel() if _NUMBA_ENABLED else None
     if kernel is None:
         _fill_opencv(work, polys, n_vertices, [tuple(c) for c in colours.tolist()], shift, enabled)
     else:
@@ -490,7 +494,7 @@ def fill_convex_polys_ids(ids: np.ndarray, polys: np.ndarray, n_vertices: np.nda
     if len(polys) == 0:
         return
     work = ids if ids.flags.c_contiguous else np.ascontiguousarray(ids)
-    kernel = _compiled_kernel() if _NUMBA_ENABLED else None
+    kernel = compiled_kernel() if _NUMBA_ENABLED else None
     if kernel is None:
         _fill_opencv(work, polys, n_vertices, owner.tolist(), shift, enabled)
     else:

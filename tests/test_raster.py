@@ -316,7 +316,7 @@ def test_opencv_fallback_gives_the_same_pixels(monkeypatch):
         raise AssertionError("the numba kernel must not be used")
 
     monkeypatch.setattr(raster, "_NUMBA_ENABLED", False)
-    monkeypatch.setattr(raster, "_compiled_kernel", no_kernel)
+    monkeypatch.setattr(raster, "compiled_kernel", no_kernel)
     assert raster_backend() == "opencv"
     fallback, fallback_ids = np.zeros((48, 64, 3), np.uint8), np.zeros((48, 64), np.int32)
     fill_convex_polys(fallback, polys, n, colours)
@@ -359,7 +359,7 @@ print(json.dumps({"same": bool(np.array_equal(img, ref)), "drawn": int(img.any(a
 """
 
 
-def test_compiled_kernel_is_cached_and_works_without_a_writable_cache(tmp_path):
+def testcompiled_kernel_is_cached_and_works_without_a_writable_cache(tmp_path):
     """A copy of the module compiles on its first call and writes the cache; the next process loads it.
     Where no cache directory is writable (a read-only install) it still works, compiled in the process."""
     writable = tmp_path / "writable"
