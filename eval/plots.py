@@ -17,6 +17,7 @@ import numpy as np
 
 from detectors.events import Alert, EventType
 from eval.matching import Instance, Outcome, grace_for, match
+from eval.timing import _column_names
 from eval.metrics import Metrics, compute_metrics, counts_from_match
 from eval.results import write_bytes_atomic
 
@@ -47,15 +48,6 @@ class TimelinePlot:
         x = left + (np.asarray(t, float) - self.xlim[0]) / (self.xlim[1] - self.xlim[0]) * (right - left)
         y = bottom - (np.asarray(score, float) - self.ylim[0]) / (self.ylim[1] - self.ylim[0]) * (bottom - top)
         return x, y
-
-
-def _column_names(table: Any) -> list[str]:
-    """Column names of a pyarrow Table, pandas DataFrame or mapping of arrays."""
-    if hasattr(table, "column_names"):
-        return list(table.column_names)
-    if hasattr(table, "columns"):
-        return [str(c) for c in table.columns]
-    return [str(c) for c in table]
 
 
 def _columns(table: Any, names: Sequence[str]) -> dict[str, np.ndarray]:
