@@ -14,6 +14,7 @@ A run is a pure function of (scenario, seed, detector settings) and writes one f
       site_CAMERA.yaml      the site configuration the detectors were given
       CAMERA.mp4            the rendered footage (unless video=False)
       timeline_TYPE.png     score, threshold, alerts and ground truth over time
+                            (timeline_TYPE_CAMERA.png where several cameras run the type)
       sample_CAMERA.png     one annotated frame
 
 Every file is written atomically, and ``manifest.json`` last: a folder with a manifest
@@ -183,9 +184,15 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
         from eval.plots import annotated_frame, timeline_plot
 
         scores = pa.concat_tables([c.score_table() for c in cores.values()])
+        cams_of = {}
         for core in cores.values():
             for t in core.policies:
-                timeline_plot(scores, core.policies[t].threshold, alerts, instances, t, out / f"timeline_{t.value}.png",
+                cams_of.setdefault(t, []).append(core.site.camera)
+        for core in cores.values():
+            for t in core.policies:
+                # one plot per type and camera; the camera joins the name where several run the type
+                name = f"timeline_{t.value}.png" if len(cams_of[t]) == 1 else f"timeline_{t.value}_{core.site.camera}.png"
+                timeline_plot(scores, core.policies[t].threshold, alerts, instances, t, out / name,
                               camera=core.site.camera, duration_s=duration[core.site.camera])
         from eval.matching import match
 

@@ -24,14 +24,19 @@ def site_config_dict(scenario, camera_name: str) -> dict:
     Both matrices are those of :class:`sim.camera.PinholeCamera`: their last row gives the
     depth [m] along the optical axis, positive in front of the camera (a reader such as
     ``detectors.site`` takes w <= 0 as behind the camera, so they must never be scaled by
-    a negative number).
+    a negative number). Zones the camera cannot see are left out, as an installer would.
     """
     spec = scenario.camera(camera_name)
     cam = PinholeCamera.from_spec(spec)
     hom = cam.ground_homography
     proj = cam.projection
+    from sim.annotate import zone_in_image
+
     zones = []
     for z in scenario.station.zones:
+        # an installation configures the zones its camera sees
+        if zone_in_image(cam, z.polygon)[0] is None:
+            continue
         d = {"name": z.name, "kind": z.kind, "polygon": [[float(x), float(y)] for x, y in z.polygon]}
         if z.direction_deg is not None:
             d["direction_deg"] = float(z.direction_deg)
