@@ -318,7 +318,7 @@ def test_density_score_box_and_errors():
     x, y, w, h = out.bbox
     # the zone spans the image's width (clipped to [0, 640]) and its far edge sets the top
     assert x == 0.0 and x + w == 640.0 and abs(y - corners[:, 1].min()) <= 4
-    with pytest.raises(ValueError, match="method must be one of pixels, blobs; got 'magic'"):
+    with pytest.raises(ValueError, match="method must be one of pixels, blobs, cnn; got 'magic'"):
         DensityDetector(site, method="magic")
     with pytest.raises(ValueError, match=r"needs at least one density zone; site 'cam' has zones \['tracks'\]"):
         DensityDetector(platform_site(zones=(TRACKS,)))
