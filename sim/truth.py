@@ -295,6 +295,16 @@ class TruthRecorder:
         self._track_people = False  # body, prop and appearance_group columns (fed by the simulation)
         self._cos_wrong = math.cos(math.radians(self.rules.wrong_way_angle_deg))
 
+    def _staged_id(self, event_type: EventType, agent_ids, used: dict[str, int]) -> str | None:
+        """Id of the staged event that brought these agents together (``_1``, ``_2`` on repeats),
+        or None for an emergent group. ``used`` counts the ids handed out so far."""
+        staged = sorted({self._injected[(event_type, a)] for a in agent_ids if (event_type, a) in self._injected})
+        if not staged:
+            return None
+        j = used.get(staged[0], 0)
+        used[staged[0]] = j + 1
+        return staged[0] if j == 0 else f"{staged[0]}_{j}"
+
     def register_injected(self, agent_id: int, event_id: str, event_type: EventType | str = EventType.INTRUSION) -> None:
         """Mark ``agent_id`` as an actor of the staged event ``event_id``: its instances of
         ``event_type`` carry that id and ``source='injected'``."""
@@ -577,12 +587,9 @@ class TruthRecorder:
                 if t1 - t0 < self.min_duration_s:
                     continue
                 # a crowd gathered by a staged event: named after it
-                staged = sorted({self._injected[(EventType.EXCESSIVE_DENSITY, a)] for a in onset_ids
-                                 if (EventType.EXCESSIVE_DENSITY, a) in self._injected})
-                if staged:
-                    j = used.get(staged[0], 0)
-                    used[staged[0]] = j + 1
-                    eid, source = (staged[0] if j == 0 else f"{staged[0]}_{j}"), "injected"
+                eid = self._staged_id(EventType.EXCESSIVE_DENSITY, onset_ids, used)
+                if eid is not None:
+                    source = "injected"
                 else:
                     eid, source = f"excessive_density_{zone.name}_{k}", "emergent"
                     k += 1
@@ -647,12 +654,9 @@ class TruthRecorder:
         for t0, t1, onset_ids, centre, members, _ in merged:
             if t1 - t0 < r.crowd_min_s - 1e-9:
                 continue
-            staged = sorted({self._injected[(EventType.CROWD_MOVEMENT, a)] for a in members
-                             if (EventType.CROWD_MOVEMENT, a) in self._injected})
-            if staged:
-                k = used.get(staged[0], 0)
-                used[staged[0]] = k + 1
-                eid, source = (staged[0] if k == 0 else f"{staged[0]}_{k}"), "injected"
+            eid = self._staged_id(EventType.CROWD_MOVEMENT, members, used)
+            if eid is not None:
+                source = "injected"
             else:
                 eid, source = f"crowd_movement_{k_emergent}", "emergent"
                 k_emergent += 1
