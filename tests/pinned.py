@@ -1,0 +1,118 @@
+"""Fingerprints of the whole library: simulation, ground truth, rendered frames and metrics.
+
+``tests/test_pinned.py`` compares the library against ``tests/data/pinned.json`` so that a
+change meant to keep behaviour (a refactor) shows at once if it moved a number or a pixel.
+A change meant to move them (a new crowd model) regenerates the file and says in its
+commit which scenarios moved and why::
+
+    python -m tests.pinned --write          # regenerate tests/data/pinned.json
+    python -m tests.pinned                  # print the differences against it
+
+Per scenario: the SHA-256 of the world tracks (every simulated step, full duration), of
+the ground-truth records, and of every camera's frames rendered at one time in
+``FRAME_EVERY_S`` over the first ``FRAMES_UNTIL_S`` seconds and around each event onset.
+For the demo scenarios, the metrics rows of a short end-to-end run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+PINNED = Path(__file__).parent / "data" / "pinned.json"
+FRAME_EVERY_S = 2.0
+FRAMES_UNTIL_S = 20.0
+DEMO = ("concourse_quiet", "platform_intrusion", "concourse_overcrowding")
+DEMO_DURATION_S = 30.0
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _table_sha(table) -> str:
+    h = hashlib.sha256()
+    for name in table.column_names:
+        col = table.column(name).to_numpy()
+        h.update(name.encode())
+        h.update(np.ascontiguousarray(col).tobytes())
+    return h.hexdigest()[:16]
+
+
+def scenario_fingerprint(name: str) -> dict:
+    """Fingerprint one library scenario at its own seed."""
+    from sim.scenario import load_scenario
+    from sim.source import SyntheticFeed
+
+    sc = load_scenario(name)
+    feed = SyntheticFeed(sc, seed=sc.seed)
+    times = set(np.round(np.arange(0.0, min(FRAMES_UNTIL_S, sc.duration_s), FRAME_EVERY_S), 6))
+    for ev in list(sc.events) + list(sc.distractors):
+        at = getattr(ev, "at_s", None)
+        if at is not None:
+            for dt in (0.0, 2.0, 5.0):
+                if at + dt < sc.duration_s:
+                    times.add(round(float(at + dt), 6))
+    frames = {}
+    model = feed.model
+    for t in sorted(times):
+        for cam in feed.cameras:
+            spec = sc.camera(cam)
+            ti = round(t * spec.fps) / spec.fps  # on the camera's frame clock
+            model.run_until(ti)
+            img, ann = feed.renderers[cam].render(model.world(), ti)
+            frames[f"{cam}@{ti:.2f}"] = _sha(img.tobytes() + ann.boxes.tobytes())
+    model.run_until(sc.duration_s)
+    truth = json.dumps([e.to_dict() for e in model.truth.events(t_end=model.time)], sort_keys=True, default=str)
+    return {
+        "tracks": _table_sha(model.truth.tracks_table()),
+        "world_events": _sha(truth.encode()),
+        "frames": _sha(json.dumps(frames, sort_keys=True).encode()),
+        "n_frames_hashed": len(frames),
+    }
+
+
+def demo_metrics(name: str, out_dir: Path) -> dict:
+    from eval.run import run_scenario
+
+    r = run_scenario(name, out_dir / name, duration_s=DEMO_DURATION_S, video=False, plots=False, progress=False)
+    rows = json.loads(json.dumps(r.rows, default=str))
+    return {"rows": rows, "scores": _sha((out_dir / name / "scores.parquet").read_bytes()),
+            "alerts": _sha((out_dir / name / "alerts.jsonl").read_bytes())}
+
+
+def fingerprint_all(names=None) -> dict:
+    import tempfile
+
+    from sim.scenario import list_scenarios
+
+    names = list(names or [n for n, _ in list_scenarios()])
+    out = {"scenarios": {n: scenario_fingerprint(n) for n in names}, "demo": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        for n in DEMO:
+            out["demo"][n] = demo_metrics(n, Path(tmp))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--write", action="store_true", help=f"write {PINNED}")
+    args = ap.parse_args(argv)
+    now = fingerprint_all()
+    if args.write:
+        PINNED.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n")
+        print(f"wrote {PINNED}")
+        return 0
+    old = json.loads(PINNED.read_text())
+    moved = [f"{k}/{n}" for k in ("scenarios", "demo") for n in now[k] if now[k][n] != old[k].get(n)]
+    print("no change" if not moved else "moved: " + ", ".join(moved))
+    return 1 if moved else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
