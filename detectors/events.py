@@ -130,17 +130,6 @@ def read_alerts(path) -> list[Alert]:
 
 def write_alerts(path, alerts) -> None:
     """Write alerts as JSON Lines atomically (a temporary file renamed into place)."""
-    import os
-    import tempfile
+    from detectors.files import atomic_write_text
 
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            for a in alerts:
-                fh.write(a.to_json() + "\n")
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    atomic_write_text(path, "".join(a.to_json() + "\n" for a in alerts))

@@ -32,11 +32,12 @@ File format (YAML)::
 from __future__ import annotations
 
 import os
-import tempfile
 from dataclasses import dataclass, field
 from enum import Enum
 
 import numpy as np
+
+from detectors.files import atomic_write_text
 
 
 class SiteError(ValueError):
@@ -186,7 +187,7 @@ class SiteConfig:
     def save(self, path) -> None:
         import yaml
 
-        _atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
+        atomic_write_text(path, yaml.safe_dump(self.to_dict(), sort_keys=False))
 
     @classmethod
     def from_dict(cls, d: dict, *, where: str = "site") -> "SiteConfig":
@@ -287,19 +288,6 @@ def _reject_unknown(d: dict, allowed: set[str], where: str) -> None:
     unknown = sorted(set(d) - allowed)
     if unknown:
         raise SiteError(f"{where}: unknown key(s) {', '.join(map(repr, unknown))}; allowed: {', '.join(sorted(allowed))}")
-
-
-def _atomic_write_text(path, text: str) -> None:
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def angle_deg(v: np.ndarray) -> np.ndarray:

@@ -15,12 +15,11 @@ import math
 import os
 import platform
 import sys
-import tempfile
-from contextlib import contextmanager
-from typing import Any, Iterable, Iterator, Mapping, Sequence
+from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
 
+from detectors.files import atomic_path, atomic_write_bytes
 from eval.matching import Instance, instances_from_records
 
 #: Distributions whose versions a manifest records (label -> distribution names, first found wins).
@@ -39,28 +38,8 @@ MANIFEST_PACKAGES: dict[str, tuple[str, ...]] = {
 SCORE_COLUMNS: tuple[str, ...] = ("t", "type", "score")
 
 
-@contextmanager
-def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
-    """Yield a temporary path next to ``path``; on success rename it onto ``path``, else delete it."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=suffix)
-    os.close(fd)
-    try:
-        yield tmp
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
-def write_bytes_atomic(path: str | os.PathLike, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically."""
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as fh:
-            fh.write(data)
+#: Kept under its old name for callers of this module.
+write_bytes_atomic = atomic_write_bytes
 
 
 def to_jsonable(obj: Any) -> Any:

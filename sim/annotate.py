@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from detectors.events import EventType
+from detectors.files import atomic_path
 
 #: a person counts as seen by a camera when at least this share of its body shows
 MIN_VISIBLE_FRACTION = 0.2
@@ -131,16 +131,8 @@ def write_annotations_parquet(path: str | os.PathLike, frames: Iterable[FrameAnn
     import pyarrow.parquet as pq
 
     table = annotations_table(frames)
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".parquet.tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path, suffix=".parquet") as tmp:
         pq.write_table(table, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return table.num_rows
 
 

@@ -36,11 +36,11 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from typing import Iterable, Mapping
 
 import numpy as np
 
+from detectors import files
 from sim.annotate import FrameAnnotations
 
 #: COCO category of every exported annotation
@@ -58,20 +58,11 @@ class ExportError(ValueError):
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file renamed into place."""
-    path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise ExportError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".", suffix=".tmp")
+    """:func:`detectors.files.atomic_write_text`, raising :class:`ExportError` for a missing folder."""
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        files.atomic_write_text(path, text)
+    except FileNotFoundError as exc:
+        raise ExportError(str(exc)) from None
 
 
 def _ordered(frames: Iterable[FrameAnnotations]) -> list[FrameAnnotations]:

@@ -59,6 +59,6 @@ def write_site_config(scenario, camera_name: str, path: str | os.PathLike) -> No
     """Write :func:`site_config_dict` as YAML to ``path``, atomically (temporary file, then rename)."""
     import yaml
 
-    from sim.export import atomic_write_text
+    from detectors.files import atomic_write_text
 
     atomic_write_text(path, yaml.safe_dump(site_config_dict(scenario, camera_name), sort_keys=False))

@@ -16,9 +16,10 @@ Example::
 from __future__ import annotations
 
 import os
-import tempfile
 
 import numpy as np
+
+from detectors.files import atomic_path
 
 
 class VideoError(RuntimeError):
@@ -50,12 +51,13 @@ class VideoWriter:
         if not os.path.isdir(folder):
             raise VideoError(f"video {self.path!r}: folder {folder!r} does not exist")
         ext = os.path.splitext(self.path)[1] or ".mp4"
-        fd, self._tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=ext)
-        os.close(fd)
+        # written under a hidden temporary name, renamed by close() (discard() deletes it)
+        self._atomic = atomic_path(self.path, suffix=ext)
+        self._tmp = self._atomic.__enter__()
         self._writer = cv2.VideoWriter(self._tmp, cv2.VideoWriter_fourcc(*fourcc), self.fps, self.size)
         if not self._writer.isOpened():
             self._writer.release()
-            os.unlink(self._tmp)
+            self._atomic.__exit__(VideoError, None, None)
             raise VideoError(
                 f"video {self.path!r}: OpenCV cannot open a writer with codec {fourcc!r} for a {ext!r} file "
                 f"at {w}x{h} and {self.fps:g} frames/s (opencv-python wheels have no H.264 encoder; use 'mp4v')"
@@ -79,7 +81,7 @@ class VideoWriter:
             return
         self._closed = True
         self._writer.release()
-        os.replace(self._tmp, self.path)
+        self._atomic.__exit__(None, None, None)
 
     def discard(self) -> None:
         """Stop and delete the partial file."""
@@ -87,8 +89,7 @@ class VideoWriter:
             return
         self._closed = True
         self._writer.release()
-        if os.path.exists(self._tmp):
-            os.unlink(self._tmp)
+        self._atomic.__exit__(VideoError, None, None)
 
     def __enter__(self) -> "VideoWriter":
         return self
