@@ -12,7 +12,9 @@ operational models are used with their published default parameters:
 * ``"cfs"``: the collision-free speed model (Tordeux, Chraibi & Seyfried 2016),
   ``v = min(v0, max(0, (s - l) / T))`` with ``T`` = ``time_gap`` = 1 s and ``l`` = 2 r;
 * ``"sfm"``: the social force model (Helbing, Farkas & Vicsek 2000), A = 2000 N,
-  B = 0.08 m, tau = 0.5 s.
+  B = 0.08 m, tau = 0.5 s;
+* ``"avm"``: the anticipation velocity model (Xu, Chraibi & Seyfried 2021), the collision-free
+  speed model with an anticipation time of 1 s and a reaction time of 0.3 s.
 
 Time steps: :data:`DT_S`. JuPedSim has no periodic boundary, so its fundamental diagram
 is measured on a ring corridor (the usual way to get periodic conditions in experiments):
@@ -33,11 +35,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-MODELS = ("cfs", "sfm")
+MODELS = ("cfs", "sfm", "avm")
 #: [s] time step per model: JuPedSim's default 0.01 s for the social force model, whose
 #: contact forces need it; the first-order collision-free speed model runs at the
 #: testbed's 0.05 s (as in the speed benchmark)
-DT_S = {"cfs": 0.05, "sfm": 0.01}
+DT_S = {"cfs": 0.05, "sfm": 0.01, "avm": 0.05}
 
 
 class PeerFailure(RuntimeError):
@@ -61,6 +63,8 @@ def _model(name: str):
         return jps.CollisionFreeSpeedModel()
     if name == "sfm":
         return jps.SocialForceModel()
+    if name == "avm":
+        return jps.AnticipationVelocityModel()
     raise ValueError(f"model must be one of {MODELS}; got {name!r}")
 
 
@@ -70,6 +74,9 @@ def _agent_params(name: str, *, position, v0: float, radius: float, journey_id: 
     pos = (float(position[0]), float(position[1]))
     if name == "cfs":
         return jps.CollisionFreeSpeedModelAgentParameters(
+            position=pos, desired_speed=float(v0), radius=float(radius), journey_id=journey_id, stage_id=stage_id)
+    if name == "avm":
+        return jps.AnticipationVelocityModelAgentParameters(
             position=pos, desired_speed=float(v0), radius=float(radius), journey_id=journey_id, stage_id=stage_id)
     return jps.SocialForceModelAgentParameters(
         position=pos, desired_speed=float(v0), radius=float(radius), journey_id=journey_id, stage_id=stage_id)
@@ -129,24 +136,12 @@ def ring_speed(model: str, pos: np.ndarray, v0: np.ndarray, radius: np.ndarray, 
     ahead along its tangent; the speed is averaged over agents and over the last
     ``measure_s`` seconds.
     """
-    import jupedsim as jps
-    import shapely
-
     dt = DT_S[model] if dt is None else dt
-    outer, inner = ring_polygon(r_inner_m, r_outer_m)
-    sim = jps.Simulation(model=_model(model), geometry=shapely.Polygon(outer, [inner]), dt=dt)
-    stage = sim.add_direct_steering_stage()
-    journey = sim.add_journey(jps.JourneyDescription([stage]))
     # JuPedSim refuses to insert an agent overlapping another or a wall, and a dense start
     # lattice has some: insert with shrunk radii, then give every agent its own radius. The
     # social force model keeps the shrunk ones: from overlaps its contact forces (k =
     # 120,000 kg/s²) throw agents through the wall at 4 persons/m².
-    fit = _insertion_radii(pos, radius, ring_clearance(pos, r_inner_m, r_outer_m))
-    ids = [sim.add_agent(_agent_params(model, position=p, v0=v, radius=r, journey_id=journey, stage_id=stage))
-           for p, v, r in zip(pos, v0, fit)]
-    if model == "cfs":
-        for agent_id, r in zip(ids, radius):
-            sim.agent(agent_id).model.radius = float(r)
+    sim, _ = _ring_sim(model, pos, v0, radius, r_inner_m, r_outer_m, dt)
     per = max(int(round(steer_every_s / dt)), 1)
     updates = int(round(seconds / (per * dt)))
     first_measured = updates - int(round(measure_s / (per * dt)))
@@ -171,6 +166,167 @@ def ring_speed(model: str, pos: np.ndarray, v0: np.ndarray, radius: np.ndarray, 
         except RuntimeError as exc:  # an agent pushed out of the walkable area
             raise PeerFailure(f"JuPedSim {model} at t = {sim.elapsed_time():.2f} s: {exc}") from exc
     return float(np.mean(samples))
+
+
+def _ring_sim(model: str, pos, v0, radius, r_inner_m: float, r_outer_m: float, dt: float):
+    """A ring-corridor simulation with everyone on one direct-steering stage; returns
+    ``(sim, agent ids)``. Bodies that overlap at the start are inserted shrunk and given
+    their radius right after (the social force model keeps the shrunk ones, see
+    :func:`ring_speed`)."""
+    import jupedsim as jps
+    import shapely
+
+    outer, inner = ring_polygon(r_inner_m, r_outer_m)
+    sim = jps.Simulation(model=_model(model), geometry=shapely.Polygon(outer, [inner]), dt=dt)
+    stage = sim.add_direct_steering_stage()
+    journey = sim.add_journey(jps.JourneyDescription([stage]))
+    fit = _insertion_radii(pos, radius, ring_clearance(pos, r_inner_m, r_outer_m))
+    ids = [sim.add_agent(_agent_params(model, position=p, v0=v, radius=r, journey_id=journey, stage_id=stage))
+           for p, v, r in zip(pos, v0, fit)]
+    if model in ("cfs", "avm"):
+        for agent_id, r in zip(ids, radius):
+            sim.agent(agent_id).model.radius = float(r)
+    return sim, ids
+
+
+def ring_counterflow(model: str, pos: np.ndarray, v0: np.ndarray, radius: np.ndarray, direction: np.ndarray, *,
+                     r_inner_m: float, r_outer_m: float, seconds: float, record_s: float,
+                     sample_s: float = 0.1, dt: float | None = None):
+    """Counterflow on the ring corridor: agent ``i`` walks counter-clockwise when
+    ``direction[i] = +1``, clockwise when -1 (its target is reset every ``sample_s`` 1 m
+    ahead along its tangent). Returns, over the last ``record_s``, ``(along (T, N), lateral
+    (T, N), overlap_m)``: the unwrapped distance each agent walked its way [m] (arc at the
+    mean of its radii), its radius from the centre [m], and the deepest body overlap [m]."""
+    dt = DT_S[model] if dt is None else dt
+    sim, ids = _ring_sim(model, pos, v0, radius, r_inner_m, r_outer_m, dt)
+    index = {a: k for k, a in enumerate(ids)}
+    per = max(int(round(sample_s / dt)), 1)
+    updates = int(round(seconds / (per * dt)))
+    first = updates - int(round(record_s / (per * dt)))
+    n = len(ids)
+    theta = np.zeros(n)
+    r = np.zeros(n)
+    walked = np.zeros(n)
+    along, lateral, worst = [], [], 0.0
+    xy = np.zeros((n, 2))
+    for k in range(updates):
+        for agent in sim.agents():
+            i = index[agent.id]
+            x, y = agent.position
+            xy[i] = (x, y)
+            rr = math.hypot(x, y)
+            th = math.atan2(y, x)
+            if k:
+                dth = (th - theta[i] + math.pi) % (2.0 * math.pi) - math.pi
+                walked[i] += direction[i] * dth * 0.5 * (rr + r[i])
+            theta[i], r[i] = th, rr
+            s = direction[i]
+            agent.target = (x - s * y / rr, y + s * x / rr)
+        if k >= first:
+            along.append(walked.copy())
+            lateral.append(r.copy())
+            worst = max(worst, _max_overlap(xy, radius))
+        try:
+            sim.iterate(per)
+        except RuntimeError as exc:
+            raise PeerFailure(f"JuPedSim {model} at t = {sim.elapsed_time():.2f} s: {exc}") from exc
+    return np.array(along), np.array(lateral), worst
+
+
+def _max_overlap(pos: np.ndarray, radius: np.ndarray) -> float:
+    from scipy.spatial import cKDTree
+
+    pairs = cKDTree(pos).query_pairs(2 * float(radius.max()), output_type="ndarray")
+    if len(pairs) == 0:
+        return 0.0
+    d = np.hypot(*(pos[pairs[:, 0]] - pos[pairs[:, 1]]).T)
+    return max(float(np.max(radius[pairs[:, 0]] + radius[pairs[:, 1]] - d)), 0.0)
+
+
+def crossing_target(pos: np.ndarray, heading: np.ndarray, arm_m: float, half_width_m: float) -> np.ndarray:
+    """[m] ``(N, 2)`` where a walker of the crossing flows steers: 5 m ahead along its
+    ``heading`` (+x or +y), back inside its own corridor across it (a walker pushed into the
+    other corridor returns), and inside the walkable area (JuPedSim refuses a target outside)."""
+    lateral = np.clip(pos, -half_width_m + 0.3, half_width_m - 0.3)
+    ahead = np.minimum(pos + 5.0 * heading, arm_m - 0.1)
+    return np.where(heading > 0.5, ahead, lateral)
+
+
+def crossing(model: str, walkable: np.ndarray, starts: np.ndarray, t_arrive: np.ndarray, heading: np.ndarray,
+             v0: np.ndarray, radius: np.ndarray, *, arm_m: float, half_width_m: float, seconds: float,
+             sample_s: float = 0.1, dt: float | None = None):
+    """Flows crossing in the polygon ``walkable``: arrival ``k`` steps in at ``starts[k]`` at
+    ``t_arrive[k]`` (or, when its place is taken, as soon as it is free) and walks straight
+    along the unit vector ``heading[k]`` (+x or +y; its target, :func:`crossing_target`, reset
+    every ``sample_s``) until its x or y passes ``arm_m - 1``. Returns per sample ``(arrival indices, positions)``."""
+    import jupedsim as jps
+    import shapely
+
+    dt = DT_S[model] if dt is None else dt
+    sim = jps.Simulation(model=_model(model), geometry=shapely.Polygon(walkable), dt=dt)
+    stage = sim.add_direct_steering_stage()
+    journey = sim.add_journey(jps.JourneyDescription([stage]))
+    per = max(int(round(sample_s / dt)), 1)
+    who: dict[int, int] = {}
+    waiting: list[int] = []
+    nxt = 0
+    samples = []
+    for _ in range(int(round(seconds / (per * dt)))):
+        t = sim.elapsed_time()
+        while nxt < len(t_arrive) and t_arrive[nxt] <= t + 1e-9:
+            waiting.append(nxt)
+            nxt += 1
+        agents = list(sim.agents())
+        here = np.array([a.position for a in agents]).reshape(-1, 2)
+        rad = np.array([radius[who[a.id]] for a in agents])
+        for k in list(waiting):
+            p = starts[k]
+            if len(here) == 0 or np.all(np.hypot(here[:, 0] - p[0], here[:, 1] - p[1]) > rad + radius[k] + 0.1):
+                waiting.remove(k)
+                aid = sim.add_agent(_agent_params(model, position=p, v0=v0[k], radius=radius[k], journey_id=journey,
+                                                  stage_id=stage))
+                who[aid] = k
+                here = np.vstack([here, p])
+                rad = np.append(rad, radius[k])
+        ids, pos = [], []
+        for a in sim.agents():
+            x, y = a.position
+            k = who[a.id]
+            if x >= arm_m - 1.0 or y >= arm_m - 1.0:
+                sim.mark_agent_for_removal(a.id)
+                continue
+            ids.append(k)
+            pos.append((x, y))
+            a.target = tuple(crossing_target(np.array([[x, y]]), heading[k:k + 1], arm_m, half_width_m)[0])
+        samples.append((np.array(ids, np.int64), np.array(pos).reshape(-1, 2)))
+        try:
+            sim.iterate(per)
+        except RuntimeError as exc:
+            raise PeerFailure(f"JuPedSim {model} at t = {sim.elapsed_time():.2f} s: {exc}") from exc
+    return samples
+
+
+def door_trials(model: str, walkable: np.ndarray, exit_polygon: np.ndarray, starts: np.ndarray, v0: np.ndarray,
+                radius: np.ndarray, *, through_x_m: float, t_max_s: float, dt: float | None = None) -> np.ndarray:
+    """[s] For each start, one agent alone walking to the exit: the time at which its x first
+    exceeds ``through_x_m`` (``inf`` if not within ``t_max_s``)."""
+    import jupedsim as jps
+    import shapely
+
+    dt = DT_S[model] if dt is None else dt
+    times = np.full(len(starts), np.inf)
+    for n, (p, v, r) in enumerate(zip(starts, v0, radius)):
+        sim = jps.Simulation(model=_model(model), geometry=shapely.Polygon(walkable), dt=dt)
+        exit_id = sim.add_exit_stage(shapely.Polygon(exit_polygon))
+        journey = sim.add_journey(jps.JourneyDescription([exit_id]))
+        aid = sim.add_agent(_agent_params(model, position=p, v0=v, radius=r, journey_id=journey, stage_id=exit_id))
+        per = max(int(round(0.05 / dt)), 1)
+        while sim.elapsed_time() < t_max_s and sim.agent_count():
+            sim.iterate(per)
+            if sim.agent_count() == 0 or sim.agent(aid).position[0] > through_x_m:
+                times[n] = sim.elapsed_time()
+                break
+    return times
 
 
 # --- bottleneck --------------------------------------------------------------------------------

@@ -110,19 +110,31 @@ class SocialForceParams:
     weidmann_gamma_per_m2: float = 1.913  #: [1/m²] shape of the density-speed relation (gamma; 0 turns it off)
     weidmann_rho_max_per_m2: float = 5.4  #: [1/m²] density at which walking stops (rho_max)
     perception_sigma_m: float = 1.0  #: [m] width of the Gaussian kernel of the perceived density (sigma)
-    perception_cone_power: float = 2.0  #: narrowness of the perception cone, cos^p (p; 0: all around)
+    perception_cone_power: float = 3.0  #: narrowness of the perception cone, cos^p (p; 0: all around)
     perception_exclusion_m: float = 0.4  #: [m] no centre is nearer than this (a body width, d_min)
+    perception_leave_weight: float = 1.5  #: someone ahead walking away faster by v0 counts this much less (w_a)
+    ttc_k: float = 1.0  #: [m²/s²] strength of the time-to-collision energy per kg (k; 0 turns anticipation off)
+    ttc_tau0_s: float = 3.0  #: [s] horizon of the time-to-collision energy (tau_0)
+    ttc_max_accel: float = 5.0  #: [m/s²] cap of the anticipation acceleration from one pair
+    ttc_anisotropy: float = 0.2  #: weight of the anticipation of someone behind, 0..1
+    ttc_range_m: float = 6.0  #: [m] people farther apart than this are not anticipated
+    ttc_lookahead_s: float = 1.0  #: [s] beyond the cut-off, people whose positions extrapolated this far ahead ...
+    ttc_lookahead_radius_m: float = 1.2  #: [m] ... come within this distance of each other are anticipated
+    replan_interval_s: float = 0.1  #: [s] how often people re-plan their avoidance (a reaction time)
+    side_n: float = 300.0  #: [N] strength of the keep-right push between people coming opposite ways (0: off)
+    side_b_m: float = 0.5  #: [m] range of the keep-right push
 
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
             if not (isinstance(v, (int, float)) and math.isfinite(v)):
                 raise ValueError(f"SocialForceParams.{f.name} must be a finite number; got {v!r}")
-            if f.name == "anisotropy":
+            if f.name in ("anisotropy", "ttc_anisotropy"):
                 if not 0.0 <= v <= 1.0:
-                    raise ValueError(f"SocialForceParams.anisotropy must be within [0, 1]; got {v!r}")
+                    raise ValueError(f"SocialForceParams.{f.name} must be within [0, 1]; got {v!r}")
             elif f.name in ("k_body", "kappa_friction", "a_n", "a_near_n", "a_wall_n", "weidmann_gamma_per_m2",
-                            "perception_cone_power", "perception_exclusion_m"):
+                            "perception_cone_power", "perception_exclusion_m", "perception_leave_weight", "ttc_k",
+                            "side_n"):
                 if v < 0:
                     raise ValueError(f"SocialForceParams.{f.name} must be >= 0; got {v!r}")
             elif v <= 0:
@@ -135,7 +147,14 @@ class SocialForceParams:
 
 
 class Walls:
-    """Wall segments ``(M, 2, 2)`` [m] with a spatial index for the agent-wall pairs."""
+    """Wall segments ``(M, 2, 2)`` [m] with a spatial index for the agent-wall pairs.
+
+    A body feels the walls as one surface: where segments meet (a door edge, a pillar's
+    corner, a wall split in pieces) the shared vertex pushes once, not once per segment.
+    :meth:`nearest_points` drops a segment's contribution when its nearest point is a
+    vertex it shares with a segment that is nearer inside (the body is beside that one) or
+    that reaches the same vertex with a lower index.
+    """
 
     def __init__(self, segments: np.ndarray, *, reach_m: float) -> None:
         self.segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2, 2)
@@ -143,33 +162,104 @@ class Walls:
         self._a = self.segments[:, 0, :].copy()
         self._ab = self.segments[:, 1, :] - self._a
         self._len2 = np.einsum("ij,ij->i", self._ab, self._ab)
+        self._partner, self._partner_end = self._shared_vertices(self.segments)
+
+    @staticmethod
+    def _shared_vertices(seg: np.ndarray, tol_m: float = 1e-9) -> tuple[np.ndarray, np.ndarray]:
+        """``(partner, partner_end)`` ``(M, 2, K)``: for each segment end, the other segments
+        having a vertex there (-1 pads) and which of their ends it is."""
+        m = len(seg)
+        if m == 0:
+            return np.zeros((0, 2, 0), np.intp), np.zeros((0, 2, 0), np.intp)
+        keys = np.round(seg.reshape(-1, 2) / tol_m).astype(np.int64)
+        _, vertex = np.unique(keys, axis=0, return_inverse=True)
+        vertex = vertex.reshape(-1)
+        order = np.argsort(vertex, kind="stable")
+        counts = np.bincount(vertex)
+        k = int(counts.max()) - 1
+        partner = np.full((m, 2, k), -1, np.intp)
+        partner_end = np.zeros((m, 2, k), np.intp)
+        if k == 0:
+            return partner, partner_end
+        starts = np.concatenate([[0], np.cumsum(counts)])
+        for v in np.flatnonzero(counts > 1):
+            ends = order[starts[v]:starts[v + 1]]  # flat indices 2 * segment + end
+            for e in ends:
+                others = [o for o in ends if o // 2 != e // 2]
+                partner[e // 2, e % 2, :len(others)] = [o // 2 for o in others]
+                partner_end[e // 2, e % 2, :len(others)] = [o % 2 for o in others]
+        return partner, partner_end
 
     def __len__(self) -> int:
         return len(self.segments)
 
+    def _projection(self, pos: np.ndarray, si: np.ndarray) -> np.ndarray:
+        """Unclamped parameter ``u`` of the projection of ``pos[k]`` on segment ``si[k]``."""
+        a = self._a[si]
+        ab = self._ab[si]
+        len2 = self._len2[si]
+        dot = (pos[:, 0] - a[:, 0]) * ab[:, 0] + (pos[:, 1] - a[:, 1]) * ab[:, 1]
+        return np.divide(dot, len2, out=np.full(len(si), 0.5), where=len2 > 0)
+
     def nearest_points(self, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Candidate ``(agent_index, offset (P, 2), distance (P,))``: ``offset`` points from
-        the nearest point of each candidate wall to the agent."""
+        the nearest point of each candidate wall to the agent; a vertex shared by several
+        segments appears once per agent."""
         ai, si = self.index.candidate_pairs(pos)
         if len(ai) == 0:
             return ai, np.zeros((0, 2)), np.zeros(0)
+        p = pos[ai]
+        u = self._projection(p, si)
+        at_end = np.where(u <= 0.0, 0, np.where(u >= 1.0, 1, -1))
+        if self._partner.shape[2]:
+            drop = np.zeros(len(ai), bool)
+            ends = np.flatnonzero(at_end >= 0)
+            e = at_end[ends]
+            for k in range(self._partner.shape[2]):
+                part = self._partner[si[ends], e, k]
+                has = part >= 0
+                if not has.any():
+                    continue
+                idx = ends[has]
+                part = part[has]
+                up = self._projection(p[idx], part)
+                pend = self._partner_end[si[idx], at_end[idx], k]
+                inside = (up > 0.0) & (up < 1.0)
+                same_vertex = np.where(pend == 0, up <= 0.0, up >= 1.0)
+                drop[idx] |= inside | (same_vertex & (part < si[idx]))
+            if drop.any():
+                keep = ~drop
+                ai, si, p, u = ai[keep], si[keep], p[keep], u[keep]
+        np.minimum(np.maximum(u, 0.0, out=u), 1.0, out=u)
         a = self._a[si]
         ab = self._ab[si]
-        p = pos[ai]
-        apx = p[:, 0] - a[:, 0]
-        apy = p[:, 1] - a[:, 1]
-        len2 = self._len2[si]
-        u = np.divide(apx * ab[:, 0] + apy * ab[:, 1], len2, out=np.zeros(len(ai)), where=len2 > 0)
-        np.minimum(np.maximum(u, 0.0, out=u), 1.0, out=u)
         off = np.empty((len(ai), 2))
-        off[:, 0] = apx - u * ab[:, 0]
-        off[:, 1] = apy - u * ab[:, 1]
+        off[:, 0] = p[:, 0] - a[:, 0] - u * ab[:, 0]
+        off[:, 1] = p[:, 1] - a[:, 1] - u * ab[:, 1]
         return ai, off, np.hypot(off[:, 0], off[:, 1])
 
 
 def _contact_limits(params: SocialForceParams, dt: float) -> tuple[float, float]:
     m = params.mass_kg
     return min(params.k_body, m / (4.0 * dt * dt)), m / (4.0 * dt)
+
+
+def _pairs_within(pos: np.ndarray, r_m: float, period_x_m: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Index arrays ``(i, j)``, ``i < j``, of the points closer than ``r_m`` (x periodic with
+    ``period_x_m`` when given)."""
+    if len(pos) < 2:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    if period_x_m is None:
+        tree = cKDTree(pos, leafsize=16, compact_nodes=False, balanced_tree=False)
+    else:
+        # y is not periodic: shift it into a box far larger than any station
+        x = np.minimum(np.mod(pos[:, 0], period_x_m), np.nextafter(period_x_m, 0.0))
+        wrapped = np.column_stack([x, pos[:, 1] + 1e4])
+        tree = cKDTree(wrapped, leafsize=16, compact_nodes=False, balanced_tree=False, boxsize=[period_x_m, 4e4])
+    pairs = tree.query_pairs(r_m, output_type="ndarray")
+    if len(pairs) == 0:
+        return np.zeros(0, np.intp), np.zeros(0, np.intp)
+    return np.ascontiguousarray(pairs[:, 0]), np.ascontiguousarray(pairs[:, 1])
 
 
 class Neighbours:
@@ -185,19 +275,7 @@ class Neighbours:
     def __init__(self, pos: np.ndarray, cutoff_m: float, period_x_m: float | None = None) -> None:
         n = len(pos)
         self.n = n
-        if n < 2:
-            i = j = np.zeros(0, np.intp)
-        else:
-            if period_x_m is None:
-                tree = cKDTree(pos, leafsize=16, compact_nodes=False, balanced_tree=False)
-            else:
-                # y is not periodic: shift it into a box far larger than any station
-                x = np.minimum(np.mod(pos[:, 0], period_x_m), np.nextafter(period_x_m, 0.0))
-                wrapped = np.column_stack([x, pos[:, 1] + 1e4])
-                tree = cKDTree(wrapped, leafsize=16, compact_nodes=False, balanced_tree=False,
-                               boxsize=[period_x_m, 4e4])
-            pairs = tree.query_pairs(cutoff_m, output_type="ndarray")
-            i, j = np.ascontiguousarray(pairs.T) if len(pairs) else (np.zeros(0, np.intp),) * 2
+        i, j = _pairs_within(pos, cutoff_m, period_x_m)
         self.i, self.j = i, j
         px = pos[:, 0]
         py = pos[:, 1]
@@ -243,7 +321,8 @@ def _cone_weight(cos_phi: np.ndarray, p: float) -> np.ndarray:
     return cos_phi
 
 
-def perceived_density(nb: Neighbours, desired_dir: np.ndarray, params: SocialForceParams) -> np.ndarray:
+def perceived_density(nb: Neighbours, desired_dir: np.ndarray, params: SocialForceParams,
+                      vel: np.ndarray | None = None, walk_speed: np.ndarray | None = None) -> np.ndarray:
     """[persons/m²] ``(N,)`` density each agent perceives ahead of it (rho_i).
 
     ``rho_i = c_p sum_j max(0, cos phi_ij)^p K(d_ij)`` with ``K`` the Gaussian kernel of
@@ -270,7 +349,36 @@ def perceived_density(nb: Neighbours, desired_dir: np.ndarray, params: SocialFor
     cj = _cone_weight(dj.copy(), p)
     ci *= k
     cj *= k
+    if vel is not None and params.perception_leave_weight > 0:
+        # someone ahead who walks away faster than oneself frees the space: counts less
+        ex, ey = desired_dir[:, 0], desired_dir[:, 1]
+        dvx = vel[:, 0].take(nb.j) - vel[:, 0].take(nb.i)
+        dvy = vel[:, 1].take(nb.j) - vel[:, 1].take(nb.i)
+        lw = params.perception_leave_weight
+        away_i = (ex.take(nb.i) * dvx + ey.take(nb.i) * dvy) * (lw / walk_speed.take(nb.i))  # j moves ahead of i
+        away_j = (ex.take(nb.j) * dvx + ey.take(nb.j) * dvy) * (-lw / walk_speed.take(nb.j))
+        ci *= np.clip(1.0 - away_i, 0.0, 1.0)
+        cj *= np.clip(1.0 - away_j, 0.0, 1.0)
     return np.bincount(nb.i, weights=ci, minlength=n) + np.bincount(nb.j, weights=cj, minlength=n)
+
+
+def time_to_collision(dx, dy, dvx, dvy, contact_m) -> np.ndarray:
+    """[s] Time until two discs touch if both keep their velocities (``inf`` if never).
+
+    ``dx, dy`` [m] the offset ``x_i - x_j``, ``dvx, dvy`` [m/s] the relative velocity
+    ``v_i - v_j``, ``contact_m`` [m] the distance of contact (the sum of the radii); all
+    arrays of one length (``contact_m`` may be a scalar). Pairs already in contact get 0.
+    ``tau`` is the smaller root of ``|x + v t| = contact`` (Karamouzas, Skinner & Guy 2014).
+    """
+    a = dvx * dvx + dvy * dvy
+    b = dx * dvx + dy * dvy
+    c = dx * dx + dy * dy - contact_m * contact_m
+    disc = b * b - a * c
+    tau = np.full(np.shape(a), np.inf)
+    ok = (b < 0) & (disc > 0) & (a > 1e-12)
+    tau[ok] = c[ok] / (-b[ok] + np.sqrt(disc[ok]))  # the smaller root, without cancellation
+    tau[c <= 0] = 0.0
+    return tau
 
 
 def density_speed_factor(rho: np.ndarray, params: SocialForceParams) -> np.ndarray:
@@ -339,8 +447,137 @@ def pair_forces(pos, vel, desired_dir, radius, params: SocialForceParams, dt: fl
     return len(nb)
 
 
-def wall_forces(pos, vel, radius, walls: Walls, params: SocialForceParams, dt: float, out: np.ndarray) -> None:
-    """Add the wall and obstacle forces [N] on the agents at ``pos`` to ``out``."""
+def _far_pairs(pos, vel, params: SocialForceParams, period_x_m: float | None):
+    """``(i, j, dx, dy, d)`` of the agents farther apart than the cut-off (and nearer than
+    ``ttc_range_m``) whose positions extrapolated ``ttc_lookahead_s`` ahead come within
+    ``ttc_lookahead_radius_m``: the people who will meet soon. One KD-tree query on the
+    extrapolated positions finds them without listing everyone within several metres."""
+    i, j = _pairs_within(pos + vel * params.ttc_lookahead_s, params.ttc_lookahead_radius_m, period_x_m)
+    dx = pos[:, 0].take(i) - pos[:, 0].take(j)
+    if period_x_m is not None:
+        dx -= period_x_m * np.round(dx / period_x_m)
+    dy = pos[:, 1].take(i) - pos[:, 1].take(j)
+    d = np.hypot(dx, dy)
+    far = np.flatnonzero((d >= params.cutoff_m) & (d < params.ttc_range_m))
+    return i[far], j[far], dx[far], dy[far], d[far]
+
+
+def _ttc_accelerations(i, j, dx, dy, d, di, dj, pos_vel, desired_dir, radius, params: SocialForceParams):
+    """``(agents, ax, ay)``: the time-to-collision accelerations [m/s²] of the pairs on a
+    collision course, each pair's two agents listed once each (see
+    :func:`avoidance_velocity`); ``di, dj`` are ``e_i . n_ij`` and ``e_j . n_ij``."""
+    vx, vy = pos_vel
+    dvx = vx.take(i) - vx.take(j)
+    dvy = vy.take(i) - vy.take(j)
+    b = dx * dvx + dy * dvy
+    k = np.flatnonzero(b < 0)  # approaching
+    i, j, dx, dy, d, dvx, dvy, b = i[k], j[k], dx[k], dy[k], d[k], dvx[k], dvy[k], b[k]
+    di, dj = di[k], dj[k]
+    rsum = radius.take(i) + radius.take(j)
+    a = dvx * dvx + dvy * dvy
+    c = d * d - rsum * rsum
+    disc = b * b - a * c
+    k = np.flatnonzero((disc > 0) & (c > 0) & (a > 1e-6))  # will touch, not touching yet
+    i, j, dx, dy, dvx, dvy, a, b, c, disc = (x[k] for x in (i, j, dx, dy, dvx, dvy, a, b, c, disc))
+    di, dj = di[k], dj[k]
+    sq = np.sqrt(disc)
+    tau = c / (-b + sq)
+    t0 = params.ttc_tau0_s
+    mag = params.ttc_k * np.exp(-tau / t0) / (a * tau * tau) * (2.0 / tau + 1.0 / t0)
+    gx = dvx - (a * dx - b * dvx) / sq
+    gy = dvy - (a * dy - b * dvy) / sq
+    mag *= np.minimum(1.0, params.ttc_max_accel / np.maximum(mag * np.hypot(gx, gy), 1e-12))
+    # within a stream (same desired direction) the density limit sets the speed: the
+    # anticipation weighs (1 - e_i.e_j) / 2, 1 against someone coming the other way
+    ex, ey = desired_dir[:, 0], desired_dir[:, 1]
+    mag *= 0.5 * (1.0 - (ex.take(i) * ex.take(j) + ey.take(i) * ey.take(j)))
+    lam = params.ttc_anisotropy
+    wi = -mag * (lam + (1.0 - lam) * 0.5 * (1.0 - di))
+    wj = mag * (lam + (1.0 - lam) * 0.5 * (1.0 + dj))
+    return np.concatenate([i, j]), np.concatenate([wi * gx, wj * gx]), np.concatenate([wi * gy, wj * gy])
+
+
+def _keep_right_accelerations(i, j, d, di, dj, desired_dir, radius, params: SocialForceParams):
+    """``(agents, ax, ay)``: the keep-right accelerations [m/s²] of the pairs that face each
+    other and want to go opposite ways (see :func:`avoidance_velocity`)."""
+    k = np.flatnonzero((di < 0) & (dj > 0))  # each is ahead of the other
+    i, j, d, di, dj = i[k], j[k], d[k], di[k], dj[k]
+    ex, ey = desired_dir[:, 0], desired_dir[:, 1]
+    exi, eyi, exj, eyj = ex.take(i), ey.take(i), ex.take(j), ey.take(j)
+    opp = -(exi * exj + eyi * eyj)
+    side = np.exp((radius.take(i) + radius.take(j) - d) * (1.0 / params.side_b_m))
+    side *= np.maximum(opp, 0.0) * (params.side_n / params.mass_kg)
+    si = side * -di
+    sj = side * dj
+    # to one's right: (e_y, -e_x)
+    return np.concatenate([i, j]), np.concatenate([si * eyi, sj * eyj]), np.concatenate([-si * exi, -sj * exj])
+
+
+def avoidance_velocity(pos, vel, desired_dir, radius, params: SocialForceParams, near: Neighbours,
+                       period_x_m: float | None = None) -> np.ndarray:
+    """[m/s] ``(N, 2)`` the change of each agent's desired velocity by anticipation.
+
+    Two terms, summed as accelerations ``a_i`` over the neighbours within the cut-off
+    (``near``) and the people farther away who will meet soon (:func:`_far_pairs`), and
+    turned into the velocity ``tau a_i`` the driving term then relaxes to:
+
+    * the time-to-collision interaction of Karamouzas, Skinner & Guy (2014): with
+      ``x = x_i - x_j``, ``v = v_i - v_j``, ``R = r_i + r_j`` and ``tau`` the time until the
+      two discs touch at constant velocities, the energy ``E = k tau^-2 exp(-tau / tau_0)``
+      gives ``a_i = -grad_x E = -(k exp(-tau/tau_0) / (|v|² tau²)) (2/tau + 1/tau_0)
+      [v - (|v|² x - (x.v) v) / sqrt((x.v)² - |v|² (|x|² - R²))]``, capped at
+      ``ttc_max_accel`` per pair and weighted by the field of view (someone behind counts
+      ``ttc_anisotropy``); ``a_j`` is the opposite, weighted by j's view;
+    * keep right: two people within the cut-off who face each other and want to go
+      opposite ways push each other to their own right,
+      ``side_n / m exp((R - d) / side_b_m) max(0, -e_i.e_j) cos phi``. Walkers who meet head
+      on in a crowd otherwise block each other, and lanes do not form; people in France
+      and Germany pass on the right (Moussaïd et al. 2009).
+    """
+    n = len(pos)
+    out = np.zeros((n, 2))
+    if n < 2 or len(near) == 0 and params.ttc_k <= 0:
+        return out
+    di, dj = near.heading_dots(desired_dir)
+    parts = []
+    if params.ttc_k > 0:
+        vv = (vel[:, 0], vel[:, 1])
+        parts.append(_ttc_accelerations(near.i, near.j, near.dx, near.dy, near.d, di, dj, vv, desired_dir, radius,
+                                        params))
+        fi, fj, fdx, fdy, fd = _far_pairs(pos, vel, params, period_x_m)
+        if len(fi):
+            ex, ey = desired_dir[:, 0], desired_dir[:, 1]
+            fnx, fny = fdx / fd, fdy / fd
+            fdi = ex.take(fi) * fnx + ey.take(fi) * fny
+            fdj = ex.take(fj) * fnx + ey.take(fj) * fny
+            parts.append(_ttc_accelerations(fi, fj, fdx, fdy, fd, fdi, fdj, vv, desired_dir, radius, params))
+    if params.side_n > 0 and len(near):
+        parts.append(_keep_right_accelerations(near.i, near.j, near.d, di, dj, desired_dir, radius, params))
+    if not parts:
+        return out
+    who = np.concatenate([p[0] for p in parts])
+    out[:, 0] = np.bincount(who, weights=np.concatenate([p[1] for p in parts]), minlength=n)
+    out[:, 1] = np.bincount(who, weights=np.concatenate([p[2] for p in parts]), minlength=n)
+    out *= params.tau_s
+    return out
+
+
+def replan_due(step: int, dt: float, params: SocialForceParams) -> bool:
+    """Whether step number ``step`` (0, 1, ...) re-plans the avoidance (every
+    ``replan_interval_s``, rounded to whole steps of ``dt``)."""
+    return step % max(int(round(params.replan_interval_s / dt)), 1) == 0
+
+
+def wall_forces(pos, vel, radius, walls: Walls, params: SocialForceParams, dt: float, out: np.ndarray,
+                desired_dir: np.ndarray | None = None) -> None:
+    """Add the wall and obstacle forces [N] on the agents at ``pos`` to ``out``.
+
+    With ``desired_dir`` (e_i), a wall point that a body walking straight along ``e_i``
+    would pass clear of (the edge of a door it walks through) steers it but does not brake
+    it: the part of the repulsion against ``e_i`` is dropped. A wall it would touch brakes
+    it as well. Without this the two edges of a door 0.7 m wide push a person back harder
+    than a slow walker's drive, and it stands in front of the empty door for good.
+    """
     if len(walls) == 0 or len(pos) == 0:
         return
     ai, off, d = walls.nearest_points(pos)
@@ -354,6 +591,16 @@ def wall_forces(pos, vel, radius, walls: Walls, params: SocialForceParams, dt: f
     mag = params.a_wall_n * np.exp(overlap / params.b_wall_m)
     fx = mag * nx
     fy = mag * ny
+    if desired_dir is not None:
+        ex = desired_dir[ai, 0]
+        ey = desired_dir[ai, 1]
+        ahead = -(off[:, 0] * ex + off[:, 1] * ey)  # distance along e_i to the closest approach
+        miss = np.abs(off[:, 0] * ey - off[:, 1] * ex)  # how far the wall point stays from the path
+        brake = fx * ex + fy * ey
+        passing = np.flatnonzero((ahead > 0) & (miss > radius[ai]) & (brake < 0))
+        if len(passing):
+            fx[passing] -= brake[passing] * ex[passing]
+            fy[passing] -= brake[passing] * ey[passing]
     touching = overlap > 0
     if touching.any():
         k_eff, fric_cap = _contact_limits(params, dt)
@@ -383,6 +630,8 @@ def motion_step(
     alt_walls: Walls | None = None,
     alt_mask: np.ndarray | None = None,
     period_x_m: float | None = None,
+    avoid_vel: np.ndarray | None = None,
+    replan: bool = True,
 ) -> int:
     """Advance ``pos`` and ``vel`` (``(N, 2)``, updated in place) by one step of ``dt`` [s].
 
@@ -390,8 +639,12 @@ def motion_step(
     wanted now (0 to stand), ``walk_speed`` ``(N,)`` [m/s] each person's free walking speed
     (v0, which sets the speed limit), ``radius`` ``(N,)`` [m]. Agents flagged in
     ``alt_mask`` feel ``alt_walls`` instead of ``walls`` (a person stepping off a platform
-    edge). ``period_x_m`` makes x periodic (calibration corridors). Returns the number of
-    neighbour pairs within the cut-off.
+    edge). ``period_x_m`` makes x periodic (calibration corridors). ``avoid_vel`` ``(N, 2)``
+    [m/s] holds each agent's planned avoidance (:func:`avoidance_velocity`), added to its
+    desired velocity; it is recomputed in place when ``replan`` is true (every
+    ``replan_interval_s``: see :func:`replan_due`) and kept otherwise. Without it the
+    avoidance is planned afresh every step. Returns the number of neighbour pairs within
+    the cut-off.
     """
     n = len(pos)
     if n == 0:
@@ -400,20 +653,24 @@ def motion_step(
     nb = Neighbours(pos, params.cutoff_m, period_x_m)
     factor = None
     if params.weidmann_gamma_per_m2 > 0:
-        factor = density_speed_factor(perceived_density(nb, desired_dir, params), params)
+        factor = density_speed_factor(perceived_density(nb, desired_dir, params, vel, walk_speed), params)
+    if avoid_vel is None:
+        avoid_vel = avoidance_velocity(pos, vel, desired_dir, radius, params, nb, period_x_m)
+    elif replan:
+        avoid_vel[:] = avoidance_velocity(pos, vel, desired_dir, radius, params, nb, period_x_m)
     force = np.empty((n, 2))
-    force[:, 0] = (desired_speed * desired_dir[:, 0] - vel[:, 0]) * (m / params.tau_s)
-    force[:, 1] = (desired_speed * desired_dir[:, 1] - vel[:, 1]) * (m / params.tau_s)
+    force[:, 0] = (desired_speed * desired_dir[:, 0] + avoid_vel[:, 0] - vel[:, 0]) * (m / params.tau_s)
+    force[:, 1] = (desired_speed * desired_dir[:, 1] + avoid_vel[:, 1] - vel[:, 1]) * (m / params.tau_s)
     n_pairs = pair_forces(pos, vel, desired_dir, radius, params, dt, force, neighbours=nb)
     if alt_mask is not None and alt_walls is not None and alt_mask.any():
         normal = np.nonzero(~alt_mask)[0]
         alt = np.nonzero(alt_mask)[0]
         for sel, w in ((normal, walls), (alt, alt_walls)):
             sub = np.zeros((len(sel), 2))
-            wall_forces(pos[sel], vel[sel], radius[sel], w, params, dt, sub)
+            wall_forces(pos[sel], vel[sel], radius[sel], w, params, dt, sub, desired_dir[sel])
             force[sel] += sub
     else:
-        wall_forces(pos, vel, radius, walls, params, dt, force)
+        wall_forces(pos, vel, radius, walls, params, dt, force, desired_dir)
     vel += force * (dt / m)
     speed = np.hypot(vel[:, 0], vel[:, 1])
     vmax = params.max_speed_factor * walk_speed

@@ -69,7 +69,7 @@ import mesa
 import numpy as np
 
 from sim.appearance import sample_appearance
-from sim.crowd import SocialForceParams, Walls, advance_gait_and_heading, motion_step
+from sim.crowd import SocialForceParams, Walls, advance_gait_and_heading, motion_step, replan_due
 from sim.floorfield import FieldBank, NavGrid, NavGridParams
 from sim.geometry import (
     as_polygon,
@@ -832,6 +832,7 @@ class StationModel(mesa.Model):
             pos=pos, vel=vel, desired_dir=e, desired_speed=desired_speed, walk_speed=v0,
             radius=radius, walls=self.walls, dt=self.dt, params=self.params,
             alt_walls=self.walls_edge_free, alt_mask=edge_free if self._any_edge_free else None,
+            avoid_vel=self._avoid[:n], replan=replan_due(self.steps, self.dt, self.params),
         )
         if len(frozen):
             pos[frozen] = kept
@@ -1578,6 +1579,7 @@ class StationModel(mesa.Model):
     # --- the arrays -----------------------------------------------------------------------
     _ARRAYS = {
         "_ids": ((), np.int64), "_pos": ((2,), np.float64), "_vel": ((2,), np.float64),
+        "_avoid": ((2,), np.float64),  # [m/s] planned avoidance, re-planned every params.replan_interval_s
         "_heading": ((2,), np.float64), "_gait": ((), np.float64), "_radius": ((), np.float64),
         "_height": ((), np.float64), "_v0": ((), np.float64), "_state": ((), np.uint8),
         "_field": ((), np.int64), "_goal": ((2,), np.float64), "_goal_is_point": ((), bool),
@@ -1608,6 +1610,7 @@ class StationModel(mesa.Model):
             self._alloc(2 * self._capacity)
         s = self._n
         self._n += 1
+        self._avoid[s] = 0.0  # a newcomer has planned nothing yet
         return s
 
     def _remove_slots(self, slots: list[int]) -> None:

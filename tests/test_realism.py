@@ -6,7 +6,12 @@ import math
 import numpy as np
 import pytest
 
-from sim.crowd import Neighbours, SocialForceParams, Walls, density_speed_factor, motion_step, perceived_density
+from sim.crowd import (
+    Neighbours, SocialForceParams, Walls, avoidance_velocity, density_speed_factor, motion_step, perceived_density,
+    replan_due, time_to_collision, wall_forces,
+)
+from sim.floorfield import FieldBank, NavGrid
+from sim.geometry import wall_segments
 
 PARAMS = SocialForceParams()
 
@@ -121,3 +126,196 @@ def test_perceived_density_of_a_uniform_crowd_is_its_density():
 def test_new_params_reject_bad_values(field, value, message):
     with pytest.raises(ValueError, match=message):
         SocialForceParams(**{field: value})
+
+
+# --- time to collision, anticipation, keep right --------------------------------------------------
+
+
+@pytest.mark.parametrize("x, v, contact, expected", [
+    ((2.0, 0.0), (-2.0, 0.0), 0.5, (2.0 - 0.5) / 2.0),  # head on: the gap closes at 2 m/s
+    ((2.0, 0.3), (-2.0, 0.0), 0.5, (2.0 - math.sqrt(0.5 ** 2 - 0.3 ** 2)) / 2.0),  # offset 0.3 m < 0.5 m
+    ((2.0, 0.6), (-2.0, 0.0), 0.5, math.inf),  # offset 0.6 m > 0.5 m: they pass
+    ((2.0, 0.0), (2.0, 0.0), 0.5, math.inf),  # moving apart
+    ((0.3, 0.0), (-1.0, 0.0), 0.5, 0.0),  # already touching
+    ((2.0, 0.0), (0.0, 0.0), 0.5, math.inf),  # no relative motion
+])
+def test_time_to_collision_by_hand(x, v, contact, expected):
+    tau = time_to_collision(np.array([x[0]]), np.array([x[1]]), np.array([v[0]]), np.array([v[1]]), contact)
+    assert tau[0] == pytest.approx(expected)
+
+
+def walk(pos, e, v0, seconds, *, walls=None, radius=0.23, params=PARAMS, period_x_m=None):
+    """Step people walking along ``e`` at ``v0`` (the avoidance re-planned as the station
+    model does); return the positions ``(T, N, 2)`` and velocities after every step."""
+    pos = np.array(pos, dtype=np.float64)
+    e = np.array(e, dtype=np.float64)
+    n = len(pos)
+    vel = e * v0
+    v0 = np.full(n, v0)
+    avoid = np.zeros((n, 2))
+    walls = walls if walls is not None else Walls(np.zeros((0, 2, 2)), reach_m=1.0)
+    track, vels = [], []
+    for k in range(int(round(seconds / 0.05))):
+        motion_step(pos=pos, vel=vel, desired_dir=e, desired_speed=v0, walk_speed=v0, radius=np.full(n, radius),
+                    walls=walls, dt=0.05, params=params, avoid_vel=avoid, replan=replan_due(k, 0.05, params),
+                    period_x_m=period_x_m)
+        track.append(pos.copy())
+        vels.append(vel.copy())
+    return np.array(track), np.array(vels)
+
+
+def test_crossing_walkers_start_avoiding_more_than_a_second_before_contact():
+    # two people on a collision course at right angles, 5 s from the crossing point
+    v0 = 1.3
+    track, vels = walk([[-6.5, 0.0], [0.0, -6.5]], [[1.0, 0.0], [0.0, 1.0]], v0, 8.0)
+    first = np.flatnonzero(np.hypot(*(vels[:, 0] - [v0, 0.0]).T) > 0.02 * v0)
+    assert len(first), "they never avoided"
+    k = first[0] - 1  # the step before the velocity changed: where they were, how they moved
+    dx, dv = track[k, 0] - track[k, 1], vels[k, 0] - vels[k, 1]
+    tau = time_to_collision(dx[:1], dx[1:], dv[:1], dv[1:], 2 * 0.23)[0]
+    assert 1.1 <= tau < math.inf
+    # farther apart than the cut-off of the distance-based forces: this is anticipation
+    assert np.hypot(*dx) > PARAMS.cutoff_m
+    gap = np.hypot(*(track[:, 0] - track[:, 1]).T) - 2 * 0.23
+    assert gap.min() > 0.0  # and they never touched
+
+
+def test_head_on_walkers_pass_each_on_its_right():
+    # exactly on one line: nothing but the side preference decides who goes where
+    track, _ = walk([[0.0, 0.0], [10.0, 0.0]], [[1.0, 0.0], [-1.0, 0.0]], 1.3, 10.0)
+    passing = np.argmin(np.abs(track[:, 0, 0] - track[:, 1, 0]))
+    assert track[passing, 0, 1] < -0.1  # walking +x, the right is -y
+    assert track[passing, 1, 1] > 0.1  # walking -x, the right is +y
+    assert track[-1, 0, 0] > 10.0 and track[-1, 1, 0] < 0.0  # both went on
+
+
+def test_people_walking_the_same_way_side_by_side_feel_no_anticipation():
+    # parallel walkers at the same speed never collide: their plans stay zero
+    pos = np.array([[0.0, 0.0], [0.0, 0.6], [1.5, 0.0]])
+    vel = np.tile([1.3, 0.0], (3, 1))
+    e = np.tile([1.0, 0.0], (3, 1))
+    dv = avoidance_velocity(pos, vel, e, np.full(3, 0.23), PARAMS, Neighbours(pos, PARAMS.cutoff_m))
+    np.testing.assert_array_equal(dv, np.zeros((3, 2)))
+
+
+def counterflow(rho: float, *, seconds: float, length_m=10.0, width_m=3.0, seed=0):
+    """Half walking each way, randomly mixed, in a periodic corridor: (share of people slower
+    than 0.1 m/s over the last second, mean speed [m/s] along each one's own direction over
+    the last 5 s)."""
+    rng = np.random.default_rng(seed)
+    n = int(round(rho * length_m * width_m))
+    nx = int(np.ceil(np.sqrt(n * length_m / width_m)))
+    ny = int(np.ceil(n / nx))
+    gx, gy = np.meshgrid((np.arange(nx) + 0.5) * length_m / nx, (np.arange(ny) + 0.5) * width_m / ny)
+    pos = np.stack([gx.ravel(), gy.ravel()], axis=1)[:n] + rng.normal(0.0, 0.01, (n, 2))
+    sign = rng.permutation(np.where(np.arange(n) < n // 2, 1.0, -1.0))
+    e = np.stack([sign, np.zeros(n)], axis=1)
+    v0 = np.clip(rng.normal(1.34, 0.26, n), 0.5, 2.1)
+    vel, avoid, walked = np.zeros((n, 2)), np.zeros((n, 2)), [np.zeros(n)]
+    walls = corridor_walls(length_m, width_m)
+    radius = rng.uniform(0.2, 0.26, n)
+    for k in range(int(round(seconds / 0.05))):
+        motion_step(pos=pos, vel=vel, desired_dir=e, desired_speed=v0, walk_speed=v0, radius=radius, walls=walls,
+                    dt=0.05, params=PARAMS, period_x_m=length_m, avoid_vel=avoid, replan=replan_due(k, 0.05, PARAMS))
+        pos[:, 0] = np.mod(pos[:, 0], length_m)
+        walked.append(walked[-1] + vel[:, 0] * sign * 0.05)
+    walked = np.array(walked)
+    stopped = float(np.mean((walked[-1] - walked[-21]) < 0.1))
+    speed = float(np.mean(walked[-1] - walked[-101]) / 5.0)
+    return stopped, speed
+
+
+def test_counterflow_at_two_persons_per_m2_does_not_gridlock():
+    stopped, speed = counterflow(2.0, seconds=25.0)
+    assert stopped <= 0.10
+    assert speed > 0.3  # Weidmann one way at 2 /m²: 0.61 m/s
+
+
+# --- walls ------------------------------------------------------------------------------------------
+
+DOOR_EDGE = np.array([[[0.0, 4.0], [0.0, 0.35]], [[0.0, 0.35], [0.4, 0.35]]])  # wall, then the door's side
+
+
+@pytest.mark.parametrize("point, alone", [
+    ((-0.2, 0.1), 0),  # in front of the edge: both segments' nearest point is the shared vertex
+    ((0.1, 0.2), 1),  # inside the door, beside its side wall, beyond the wall's end
+    ((-0.2, 0.6), 0),  # beside the wall, beyond the end of the door's side
+])
+def test_a_door_edge_pushes_like_one_segment(point, alone):
+    pos = np.array([point])
+    both = np.zeros((1, 2))
+    wall_forces(pos, np.zeros((1, 2)), np.array([0.25]), Walls(DOOR_EDGE, reach_m=1.0), PARAMS, 0.05, both)
+    one = np.zeros((1, 2))
+    wall_forces(pos, np.zeros((1, 2)), np.array([0.25]), Walls(DOOR_EDGE[alone:alone + 1], reach_m=1.0), PARAMS,
+                0.05, one)
+    assert np.linalg.norm(one) > 1.0  # the case pushes at all
+    np.testing.assert_allclose(both, one, rtol=1e-12)
+
+
+def test_a_wall_in_two_pieces_pushes_like_the_whole_wall():
+    pos = np.array([[1.95, 0.3], [2.0, 0.3], [2.3, 0.3]])  # beside the joint at x = 2
+    radius = np.full(3, 0.25)
+    whole = np.zeros((3, 2))
+    wall_forces(pos, np.zeros((3, 2)), radius, Walls(np.array([[[0.0, 0.0], [4.0, 0.0]]]), reach_m=1.0), PARAMS,
+                0.05, whole)
+    pieces = np.zeros((3, 2))
+    split = np.array([[[0.0, 0.0], [2.0, 0.0]], [[2.0, 0.0], [4.0, 0.0]]])
+    wall_forces(pos, np.zeros((3, 2)), radius, Walls(split, reach_m=1.0), PARAMS, 0.05, pieces)
+    np.testing.assert_allclose(pieces, whole, rtol=1e-12)
+
+
+def door(width_m: float):
+    """A room (x -6..0, y -4..4), a door ``width_m`` wide and 0.4 m deep from x = 0, a room beyond."""
+    h = width_m / 2
+    walkable = np.array([(-6, -4), (0, -4), (0, -h), (0.4, -h), (0.4, -4), (5, -4), (5, 4), (0.4, 4), (0.4, h),
+                         (0, h), (0, 4), (-6, 4)], dtype=np.float64)
+    exit_segment = np.array([[5.0, -4.0], [5.0, 4.0]])
+    return walkable, exit_segment
+
+
+def test_door_edges_steer_a_walker_through_but_do_not_brake_it():
+    walkable, exit_segment = door(0.7)
+    walls = Walls(wall_segments(walkable, openings=[exit_segment]), reach_m=1.0)
+    pos = np.array([[-0.2, 0.0]])  # centred, just in front of the door
+    f = np.zeros((1, 2))
+    wall_forces(pos, np.zeros((1, 2)), np.array([0.26]), walls, PARAMS, 0.05, f, np.array([[1.0, 0.0]]))
+    assert f[0, 0] >= 0.0
+    # walking into the wall beside the door instead: it brakes
+    g = np.zeros((1, 2))
+    wall_forces(np.array([[-0.3, 1.0]]), np.zeros((1, 2)), np.array([0.26]), walls, PARAMS, 0.05, g,
+                np.array([[1.0, 0.0]]))
+    assert g[0, 0] < -100.0
+
+
+@pytest.mark.parametrize("width_m", [0.7, 0.8])
+def test_a_slow_walker_alone_passes_a_narrow_door(width_m):
+    walkable, exit_segment = door(width_m)
+    walls = Walls(wall_segments(walkable, openings=[exit_segment]), reach_m=1.0)
+    grid = NavGrid(walkable)
+    bank = FieldBank(grid)
+    bank.add(grid.field_to_segment(*exit_segment))
+    starts = [(-3.0, 3.0), (-0.6, 2.5), (-4.0, -1.0), (-1.0, 0.4)]
+    for start in starts:
+        pos = np.array([start])
+        vel = np.zeros((1, 2))
+        v0 = np.array([0.6])  # a slow walker: the weakest drive
+        for k in range(400):  # 20 s
+            e = bank.sample(np.zeros(1, np.int64), pos)
+            motion_step(pos=pos, vel=vel, desired_dir=e, desired_speed=v0, walk_speed=v0, radius=np.array([0.26]),
+                        walls=walls, dt=0.05, params=PARAMS)
+            if pos[0, 0] > 0.4:
+                break
+        assert pos[0, 0] > 0.4, f"stalled at {pos[0].round(2).tolist()} from {start}"
+
+
+def test_the_floor_field_goes_round_a_thin_wall_not_through_it():
+    # a hall split by a wall 0.4 m thick with one opening 15 m along it; the destination lies beyond
+    walkable = np.array([[0.0, 0.0], [30.0, 0.0], [30.0, 20.0], [0.0, 20.0]])
+    wall = [np.array([[0.0, 9.8], [14.0, 9.8], [14.0, 10.2], [0.0, 10.2]]),
+            np.array([[15.0, 9.8], [30.0, 9.8], [30.0, 10.2], [15.0, 10.2]])]
+    grid = NavGrid(walkable, wall)
+    bank = FieldBank(grid)
+    bank.add(grid.field_to_point(np.array([28.0, 2.0])))
+    # just above the wall, 13 m from the opening: the way is along the wall, toward the opening
+    e = bank.sample(np.zeros(1, np.int64), np.array([[28.0, 10.8]]))[0]
+    assert e[0] < -0.9, f"the field points {e.round(2).tolist()}"
