@@ -299,7 +299,7 @@ class Crossing:
 
     width_m: float = 8.0
     arm_m: float = 14.0
-    rate_per_s: float = 3.0
+    rate_per_s: float = 2.5
 
     @property
     def walkable(self) -> np.ndarray:

@@ -245,10 +245,14 @@ def _max_overlap(pos: np.ndarray, radius: np.ndarray) -> float:
 
 def crossing_target(pos: np.ndarray, heading: np.ndarray, arm_m: float, half_width_m: float) -> np.ndarray:
     """[m] ``(N, 2)`` where a walker of the crossing flows steers: 5 m ahead along its
-    ``heading`` (+x or +y), back inside its own corridor across it (a walker pushed into the
-    other corridor returns), and inside the walkable area (JuPedSim refuses a target outside)."""
-    lateral = np.clip(pos, -half_width_m + 0.3, half_width_m - 0.3)
-    ahead = np.minimum(pos + 5.0 * heading, arm_m - 0.1)
+    ``heading`` (+x or +y; 0.5 m when it has been pushed out of its own corridor into the
+    other one, so that it heads back), inside its own corridor across it, and inside the
+    walkable area (JuPedSim refuses a target outside)."""
+    inner = half_width_m - 0.3
+    lateral = np.clip(pos, -inner, inner)
+    # outside its corridor (pushed into the other one) a walker heads back first: 0.5 m ahead
+    off = np.any((np.abs(pos) > inner) & (heading < 0.5), axis=1)
+    ahead = np.minimum(pos + np.where(off, 0.5, 5.0)[:, None] * heading, arm_m - 0.1)
     return np.where(heading > 0.5, ahead, lateral)
 
 

@@ -101,7 +101,8 @@ class SocialForceParams:
     b_near_m: float = 0.12  #: [m] range of the short-range repulsion (B_2)
     a_wall_n: float = 2000.0  #: [N] strength of the repulsion from walls (A_w)
     b_wall_m: float = 0.08  #: [m] range of the repulsion from walls (B_w)
-    cutoff_m: float = 2.0  #: [m] neighbours farther apart than this exert no force and are not perceived
+    cutoff_m: float = 1.6  #: [m] neighbours farther apart than this are not perceived (density, keep right)
+    force_range_m: float = 1.2  #: [m] neighbours farther apart than this exert no force (the forces are < 2 N there)
     wall_cutoff_m: float = 1.0  #: [m] walls farther than this exert no force
     max_speed_factor: float = 1.3  #: speed limit as a multiple of v0 when the density limit is off (v_max / v0)
     heading_tau_s: float = 0.3  #: [s] smoothing time of the facing direction
@@ -270,7 +271,7 @@ class Neighbours:
     ``i``. One instance serves the perceived density and the pair forces of a step.
     """
 
-    __slots__ = ("n", "i", "j", "dx", "dy", "d", "nx", "ny", "_dots_of", "_dots")
+    __slots__ = ("n", "i", "j", "dx", "dy", "d", "nx", "ny", "_dirs_of", "_dirs", "_dots")
 
     def __init__(self, pos: np.ndarray, cutoff_m: float, period_x_m: float | None = None) -> None:
         n = len(pos)
@@ -288,22 +289,31 @@ class Neighbours:
         self.dx, self.dy, self.d = dx, dy, d
         self.nx = dx / d
         self.ny = dy / d
-        self._dots_of = None
+        self._dirs_of = None
+        self._dirs = None
         self._dots = None
 
     def __len__(self) -> int:
         return len(self.i)
 
-    def heading_dots(self, desired_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """``(e_i . n_ij, e_j . n_ij)`` per pair (computed once per ``desired_dir`` array)."""
-        if self._dots_of is not desired_dir:
+    def directions(self, desired_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """``(e_i.x, e_i.y, e_j.x, e_j.y)`` per pair (gathered once per ``desired_dir`` array)."""
+        if self._dirs_of is not desired_dir:
             ex = desired_dir[:, 0]
             ey = desired_dir[:, 1]
-            di = ex.take(self.i) * self.nx
-            di += ey.take(self.i) * self.ny
-            dj = ex.take(self.j) * self.nx
-            dj += ey.take(self.j) * self.ny
-            self._dots_of, self._dots = desired_dir, (di, dj)
+            self._dirs = (ex.take(self.i), ey.take(self.i), ex.take(self.j), ey.take(self.j))
+            self._dirs_of, self._dots = desired_dir, None
+        return self._dirs
+
+    def heading_dots(self, desired_dir: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``(e_i . n_ij, e_j . n_ij)`` per pair (computed once per ``desired_dir`` array)."""
+        exi, eyi, exj, eyj = self.directions(desired_dir)
+        if self._dots is None:
+            di = exi * self.nx
+            di += eyi * self.ny
+            dj = exj * self.nx
+            dj += eyj * self.ny
+            self._dots = (di, dj)
         return self._dots
 
 
@@ -351,12 +361,12 @@ def perceived_density(nb: Neighbours, desired_dir: np.ndarray, params: SocialFor
     cj *= k
     if vel is not None and params.perception_leave_weight > 0:
         # someone ahead who walks away faster than oneself frees the space: counts less
-        ex, ey = desired_dir[:, 0], desired_dir[:, 1]
+        exi, eyi, exj, eyj = nb.directions(desired_dir)
         dvx = vel[:, 0].take(nb.j) - vel[:, 0].take(nb.i)
         dvy = vel[:, 1].take(nb.j) - vel[:, 1].take(nb.i)
         lw = params.perception_leave_weight
-        away_i = (ex.take(nb.i) * dvx + ey.take(nb.i) * dvy) * (lw / walk_speed.take(nb.i))  # j moves ahead of i
-        away_j = (ex.take(nb.j) * dvx + ey.take(nb.j) * dvy) * (-lw / walk_speed.take(nb.j))
+        away_i = (exi * dvx + eyi * dvy) * (lw / walk_speed.take(nb.i))  # j moves ahead of i
+        away_j = (exj * dvx + eyj * dvy) * (-lw / walk_speed.take(nb.j))
         ci *= np.clip(1.0 - away_i, 0.0, 1.0)
         cj *= np.clip(1.0 - away_j, 0.0, 1.0)
     return np.bincount(nb.i, weights=ci, minlength=n) + np.bincount(nb.j, weights=cj, minlength=n)
@@ -405,6 +415,10 @@ def pair_forces(pos, vel, desired_dir, radius, params: SocialForceParams, dt: fl
     if len(nb) == 0:
         return 0
     i, j, d, nx, ny = nb.i, nb.j, nb.d, nb.nx, nb.ny
+    di, dj = nb.heading_dots(desired_dir)
+    if params.force_range_m < params.cutoff_m:
+        k = np.flatnonzero(d < params.force_range_m)
+        i, j, d, nx, ny, di, dj = i[k], j[k], d[k], nx[k], ny[k], di[k], dj[k]
     overlap = radius.take(i) + radius.take(j) - d
     rep = np.exp(overlap * (1.0 / params.b_m))
     rep *= params.a_n
@@ -413,7 +427,6 @@ def pair_forces(pos, vel, desired_dir, radius, params: SocialForceParams, dt: fl
     lam = params.anisotropy
     c0 = lam + 0.5 * (1.0 - lam)
     c1 = 0.5 * (1.0 - lam)
-    di, dj = nb.heading_dots(desired_dir)
     mag_i = rep * (c0 - c1 * di)
     mag_j = rep * (c0 + c1 * dj)
     if params.a_near_n > 0:

@@ -2,6 +2,7 @@
 the bottleneck flow and JuPedSim are in benchmarks/bench_realism.py)."""
 
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -107,15 +108,23 @@ def test_perceived_density_counts_people_ahead_only():
 
 
 def test_perceived_density_of_a_uniform_crowd_is_its_density():
-    # a square lattice at 2 persons/m², far from its edges: the estimate is within 5 %
+    # a square lattice at 2 persons/m², far from its edges, looked at from every direction:
+    # the mean estimate is within 5 % (a narrow cone along a lattice row sees the row's
+    # nearest neighbour, a diagonal one does not: only the average over headings is the
+    # density). The cut-off is widened to 3 m so that the lattice's first shells do not
+    # dominate: this checks the normalisation (c_p, the ring); at the default 1.6 m a
+    # lattice reads about 15 % high, which the fit to Weidmann's diagram absorbs.
+    params = replace(PARAMS, cutoff_m=3.0)
     a = 1 / math.sqrt(2.0)
     g = np.arange(-10, 11) * a
     pos = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
     centre = np.argmin(np.hypot(pos[:, 0], pos[:, 1]))
-    for heading in ([1.0, 0.0], [math.cos(0.4), math.sin(0.4)]):
-        e = np.tile(heading, (len(pos), 1))
-        rho = perceived_density(Neighbours(pos, PARAMS.cutoff_m), e, PARAMS)
-        assert rho[centre] == pytest.approx(2.0, rel=0.05)
+    nb = Neighbours(pos, params.cutoff_m)
+    seen = []
+    for angle in np.linspace(0.0, 2.0 * np.pi, 72, endpoint=False):
+        e = np.tile([math.cos(angle), math.sin(angle)], (len(pos), 1))
+        seen.append(perceived_density(nb, e, params)[centre])
+    assert np.mean(seen) == pytest.approx(2.0, rel=0.05)
 
 
 @pytest.mark.parametrize("field, value, message", [
