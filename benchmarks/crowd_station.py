@@ -30,6 +30,16 @@ STANDING_MPS = 0.1
 QUEUE_AHEAD_M = 1.0
 
 
+def _every(scenario: str, seconds: float, seed: int | None, sample_s: float):
+    """Yield ``(t, model)`` every ``sample_s`` of a library scenario run for ``seconds``."""
+    model = StationModel(load_scenario(scenario, {"duration_s": max(seconds, 1.0)}), seed)
+    t = 0.0
+    while t < seconds - 1e-9:
+        t = min(t + sample_s, seconds)
+        model.run_until(t)
+        yield t, model
+
+
 @dataclass
 class FreeWalkers:
     """Speed samples [m/s] of people walking alone, their desired speeds [m/s] and ids."""
@@ -55,13 +65,9 @@ def free_walkers(scenario: str = "rush_hour_quiet", *, seconds: float = 300.0, s
     """Speeds of the people who walk on their own (no party), toward an exit or a waiting
     spot more than 2 m away, more than :data:`SETTLE_S` after they appeared, with nobody
     within :data:`ALONE_M`; one sample per person and ``sample_s``."""
-    model = StationModel(load_scenario(scenario, {"duration_s": max(seconds, 1.0)}), seed)
     first_seen: dict[int, float] = {}
     speeds, v0s, who = [], [], []
-    t = 0.0
-    while t < seconds - 1e-9:
-        t = min(t + sample_s, seconds)
-        model.run_until(t)
+    for t, model in _every(scenario, seconds, seed, sample_s):
         n = model.agent_count
         if n == 0:
             continue
@@ -104,14 +110,10 @@ def gate_standers(scenario: str = "concourse_quiet", *, area=((19.0, 4.0), (24.5
     """Who stands still (slower than :data:`STANDING_MPS`) inside ``area`` ``((x0, y0), (x1,
     y1))`` [m] while walking or leaving (not waiting by choice, not scripted) with nobody
     within :data:`QUEUE_AHEAD_M` ahead of it, and for how long at a stretch."""
-    model = StationModel(load_scenario(scenario, {"duration_s": max(seconds, 1.0)}), seed)
     (x0, y0), (x1, y1) = area
     run: dict[int, float] = {}
     longest: dict[int, float] = {}
-    t = 0.0
-    while t < seconds - 1e-9:
-        t = min(t + sample_s, seconds)
-        model.run_until(t)
+    for _, model in _every(scenario, seconds, seed, sample_s):
         n = model.agent_count
         if n == 0:
             run.clear()

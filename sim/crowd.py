@@ -1,29 +1,41 @@
-"""Pedestrian motion: a social force model with a density-limited speed, one vectorised step.
+"""Pedestrian motion: a social force model with a density-limited speed and anticipation, one vectorised step.
 
 Pedestrian ``i`` (mass ``m``, desired speed ``v0_i``, desired direction ``e_i``) moves by
 
-    m dv_i/dt = m (v0_i e_i - v_i) / tau + sum_j f_ij + sum_W f_iW,
+    m dv_i/dt = m (v0_i e_i + u_i - v_i) / tau + sum_j f_ij + sum_W f_iW,
     |v_i| <= v0_i F(rho_i),                                     (speed limit)
 
-* the driving term of Helbing & Molnár (1995);
-* the pair force ``f_ij`` from every neighbour within ``cutoff_m``: an anisotropic
+* the driving term of Helbing & Molnár (1995), towards the desired velocity plus the
+  planned avoidance ``u_i`` (below);
+* the pair force ``f_ij`` from every neighbour within ``force_range_m``: an anisotropic
   exponential repulsion ``A exp((r_ij - d_ij) / B) w(phi_ij) n_ij`` with
   ``w = lambda + (1 - lambda) (1 + cos phi_ij) / 2`` (people react less to what is behind
   them), a short-range isotropic ``A_2 exp((r_ij - d_ij) / B_2) n_ij``, the body
   compression ``k g(r_ij - d_ij) n_ij`` and the sliding friction
   ``kappa g(r_ij - d_ij) dv^t_ji t_ij`` of Helbing, Farkas & Vicsek (2000, HFV);
-* the exponential, compression and friction terms of HFV against walls and obstacle edges;
+* the exponential, compression and friction terms of HFV against walls and obstacle edges,
+  the walls felt as one surface (a vertex shared by two segments, as a door edge, pushes
+  once) and steering rather than braking: a wall point that a person walking straight
+  along ``e_i`` would pass clear of (the edges of the door it walks through) pushes it
+  sideways only;
 * the speed limit: Weidmann's (1993) fundamental diagram applied to the density each
   pedestrian perceives ahead of it,
 
       F(rho) = 1 - exp(-gamma (1/rho - 1/rho_max)),   gamma = 1.913 /m², rho_max = 5.4 /m²,
-      rho_i  = c_p sum_j max(0, cos phi_ij)^p K(d_ij),
+      rho_i  = c_p sum_j max(0, cos phi_ij)^p K(d_ij) a_ij,
 
   with ``K`` a Gaussian kernel of width ``sigma`` normalised over the ring
   ``d_min < d < cutoff`` where other centres can be (no centre comes closer than a body
-  width ``d_min``), ``phi_ij`` the angle between ``e_i`` and the direction to ``j``, and
-  ``c_p`` the constant that makes ``rho_i`` the density of a uniform crowd. ``F = 1`` in
-  free flow and 0 at ``rho_max``.
+  width ``d_min``), ``phi_ij`` the angle between ``e_i`` and the direction to ``j``,
+  ``c_p`` the constant that makes ``rho_i`` the density of a uniform crowd, and
+  ``a_ij = clip(1 - w_a e_i.(v_j - v_i) / v0_i, 0, 1)``: someone ahead who walks away
+  faster frees the space it stands in. ``F = 1`` in free flow and 0 at ``rho_max``;
+* anticipation (:func:`avoidance_velocity`), re-planned every ``replan_interval_s``
+  (a reaction time) and held in between as ``u_i``: the time-to-collision interaction of
+  Karamouzas, Skinner & Guy (2014), ``E(tau) = k tau^-2 exp(-tau / tau_0)``, against the
+  neighbours within the cut-off and the people farther away who will meet soon, weighted
+  by how opposite two people walk (within a stream the speed limit rules); and keep right
+  against someone coming the other way (Moussaïd et al. 2009).
 
 ``r_ij`` is the sum of the radii, ``d_ij`` the distance between centres, ``n_ij`` the unit
 vector from ``j`` to ``i``, ``t_ij`` its normal, ``g(x) = max(x, 0)``.
@@ -31,24 +43,26 @@ vector from ``j`` to ``i``, ``t_ij`` its normal, ``g(x) = max(x, 0)``.
 Why a speed limit and not only forces. A social force alone cannot follow Weidmann's
 curve: with HFV's constants the anisotropic repulsion of a dense crowd pushes everyone
 backwards above about 2.5 persons/m², and a weak long-range term fitted to the curve
-(the previous form of this model) stayed 23 % RMS off it, too fast below 2 persons/m² and
+(an earlier form of this model) stayed 23 % RMS off it, too fast below 2 persons/m² and
 too slow above. Speed-based models with a headway or density-dependent speed are the
 known remedy: the collision-free speed model of Tordeux, Chraibi & Seyfried (2016) sets
 ``v = min(v0, (s - l) / T)`` from the distance ``s`` to the person ahead. Here the
 speed a person can reach is Weidmann's speed at the density it sees ahead, while the
-forces keep the avoidance, the pushing and the contacts of the social force model. The
-driving term still pulls towards ``v0`` (motivation does not drop in a crowd), so people
-at a bottleneck's mouth press into the gap, which gives its flow; the limit caps the
-speed, not the push. Only the perception parameters (``sigma``, ``p``, ``d_min``) and
+forces keep the pushing and the contacts of the social force model. The driving term
+still pulls towards ``v0`` (motivation does not drop in a crowd), so people at a
+bottleneck's mouth press into the gap, which gives its flow; the limit caps the speed,
+not the push. Only the perception parameters (``sigma``, ``p``, ``d_min``, ``w_a``) and
 ``tau``, ``A``, ``B``, ``B_2`` are fitted; gamma and rho_max are Weidmann's.
 
-Measured with ``dt = 0.05 s`` (``python benchmarks/bench_realism.py``): mean speed 1.20,
-1.01, 0.83, 0.63, 0.47, 0.34, 0.25, 0.16 m/s at 0.5, 1, .. 4 persons/m² in a 20 m x 4 m
-periodic corridor (v0 ~ N(1.34, 0.26) m/s) against Weidmann's 1.30, 1.06, 0.81, 0.61,
-0.45, 0.33, 0.23, 0.16: 4.7 % RMS relative error (4.5 % on a 4 m wide ring corridor). The
-low-density end is slow because fast walkers queue behind slow ones before they find a gap.
-Through a 1 m wide, 2.8 m long bottleneck 1.70 persons/(m s), 95 % interval 1.61 to 1.79
-over 5 seeds (Seyfried et al. 2009 measured 1.6 to 2.0).
+Why anticipation. Forces that depend on distance only become noticeable 0.2 to 0.3 m
+before contact: people walking towards each other reacted 0.2 s before they met, met head
+on and blocked (two opposing blocks pressed head on in a counterflow at 2 persons/m²,
+lanes that dissolved). With the time-to-collision term they start avoiding more than a
+second before contact, and the keep-right term lets two opposing streams sort themselves
+into lanes instead of pressing against each other.
+
+Measured with ``dt = 0.05 s`` by ``python benchmarks/bench_realism.py`` (JuPedSim's
+figures beside them there): MEASURED_FIGURES
 
 Integration is semi-implicit Euler at ``dt`` (velocity first, then position with the new
 velocity) with the speed clamped to ``v0 min(F(rho), max_speed_factor)``. The body contact
@@ -56,13 +70,15 @@ constants of HFV 2000 were fitted with time steps of milliseconds; at the 50 ms 
 the testbed they would make two touching bodies oscillate, so the step limits them to the
 stiffest values that stay stable at ``dt`` (documented on :class:`SocialForceParams`).
 
-Agent state is a structure of arrays owned by the caller (:class:`sim.model.StationModel`);
-the functions here update those arrays in place.
+Agent state is a structure of arrays owned by the caller (:class:`sim.model.StationModel`),
+the planned avoidance ``u`` included; the functions here update those arrays in place.
 
 References: D. Helbing, P. Molnár, Phys. Rev. E 51, 4282 (1995); D. Helbing, I. Farkas,
 T. Vicsek, Nature 407, 487 (2000); U. Weidmann, Transporttechnik der Fussgänger, ETH
 Zürich, IVT Schriftenreihe 90 (1993); A. Seyfried et al., Transportation Science 43, 395
-(2009); A. Tordeux, M. Chraibi, A. Seyfried, in Traffic and Granular Flow '15 (2016).
+(2009); A. Tordeux, M. Chraibi, A. Seyfried, in Traffic and Granular Flow '15 (2016);
+I. Karamouzas, B. Skinner, S. J. Guy, Phys. Rev. Lett. 113, 238701 (2014); M. Moussaïd
+et al., Proc. R. Soc. B 276, 2755 (2009).
 """
 
 from __future__ import annotations
@@ -78,12 +94,14 @@ from sim.geometry import SegmentIndex
 
 @dataclass(frozen=True, kw_only=True)
 class SocialForceParams:
-    """Constants of the model (HM 1995, HFV 2000, Weidmann 1993), in SI units.
+    """Constants of the model (HM 1995, HFV 2000, Weidmann 1993, Karamouzas et al. 2014), in SI units.
 
-    ``tau``, ``A``, ``B``, ``B_2`` and the perception (``sigma``, ``p``, ``d_min``) are
-    fitted to Weidmann's fundamental diagram and to the flow through a 1 m bottleneck
-    (see the module docstring); ``gamma`` and ``rho_max`` are Weidmann's; the wall terms
-    are HFV's. ``k`` and ``kappa`` are the published HFV values, but explicit integration
+    ``tau``, ``A``, ``B``, ``B_2`` and the perception (``sigma``, ``p``, ``d_min``, ``w_a``)
+    are fitted to Weidmann's fundamental diagram and to the flow through bottlenecks 0.8 to
+    2.5 m wide; the anticipation (``k``, the keep-right push) to the interaction energy of
+    crossing flows, the avoidance onset and the counterflow (see the module docstring and
+    ``benchmarks/bench_realism.py``); ``tau_0`` is Karamouzas's; ``gamma`` and ``rho_max``
+    are Weidmann's; the wall terms are HFV's. ``k`` and ``kappa`` are the published HFV values, but explicit integration
     is stable only while ``k dt² / m`` and ``kappa g dt / m`` stay small, so each step uses
     ``min(k, m / (4 dt²))`` and caps the friction coefficient of a contact at
     ``m / (4 dt)``: at ``dt = 0.05 s`` that is 8,000 kg/s² and 400 kg/s. The short-range

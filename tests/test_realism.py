@@ -22,15 +22,21 @@ def corridor_walls(length_m: float, width_m: float) -> Walls:
                  reach_m=PARAMS.wall_cutoff_m)
 
 
-def run_corridor(rho: float, *, length_m=10.0, width_m=3.0, seconds=12.0, measure_s=5.0, seed=0):
-    """Mean x speed [m/s] over the last ``measure_s`` and the largest body overlap [m] seen, in a
-    periodic corridor at ``rho`` persons/m² (jittered grid start, v0 ~ N(1.34, 0.26))."""
-    rng = np.random.default_rng(seed)
+def lattice(rho: float, length_m: float, width_m: float, rng: np.random.Generator) -> np.ndarray:
+    """[m] ``rho * length * width`` people on a grid filling the corridor, jittered by 1 cm."""
     n = int(round(rho * length_m * width_m))
     nx = int(np.ceil(np.sqrt(n * length_m / width_m)))
     ny = int(np.ceil(n / nx))
     gx, gy = np.meshgrid((np.arange(nx) + 0.5) * length_m / nx, (np.arange(ny) + 0.5) * width_m / ny)
-    pos = np.stack([gx.ravel(), gy.ravel()], axis=1)[:n] + rng.normal(0.0, 0.01, (n, 2))
+    return np.stack([gx.ravel(), gy.ravel()], axis=1)[:n] + rng.normal(0.0, 0.01, (n, 2))
+
+
+def run_corridor(rho: float, *, length_m=10.0, width_m=3.0, seconds=12.0, measure_s=5.0, seed=0):
+    """Mean x speed [m/s] over the last ``measure_s`` and the largest body overlap [m] seen, in a
+    periodic corridor at ``rho`` persons/m² (jittered grid start, v0 ~ N(1.34, 0.26))."""
+    rng = np.random.default_rng(seed)
+    pos = lattice(rho, length_m, width_m, rng)
+    n = len(pos)
     vel = np.zeros((n, 2))
     v0 = np.clip(rng.normal(1.34, 0.26, n), 0.5, 2.1)
     radius = rng.uniform(0.2, 0.26, n)
@@ -212,11 +218,8 @@ def counterflow(rho: float, *, seconds: float, length_m=10.0, width_m=3.0, seed=
     than 0.1 m/s over the last second, mean speed [m/s] along each one's own direction over
     the last 5 s)."""
     rng = np.random.default_rng(seed)
-    n = int(round(rho * length_m * width_m))
-    nx = int(np.ceil(np.sqrt(n * length_m / width_m)))
-    ny = int(np.ceil(n / nx))
-    gx, gy = np.meshgrid((np.arange(nx) + 0.5) * length_m / nx, (np.arange(ny) + 0.5) * width_m / ny)
-    pos = np.stack([gx.ravel(), gy.ravel()], axis=1)[:n] + rng.normal(0.0, 0.01, (n, 2))
+    pos = lattice(rho, length_m, width_m, rng)
+    n = len(pos)
     sign = rng.permutation(np.where(np.arange(n) < n // 2, 1.0, -1.0))
     e = np.stack([sign, np.zeros(n)], axis=1)
     v0 = np.clip(rng.normal(1.34, 0.26, n), 0.5, 2.1)
