@@ -110,9 +110,9 @@ def test_restoring_paints_back_only_the_nearer_occluder_pixels():
     static = np.full((4, 4, 3), 200, np.uint8)
     occ = np.full((4, 4), np.inf, np.float32)
     occ[:, :2] = 3.0
-    restore_static(img, static, occ, (0, 0, 3, 4), 5.0 - OCCLUSION_MARGIN_M)
+    restore_static(img, static, occ, [((0, 0, 3, 4), 5.0 - OCCLUSION_MARGIN_M)])
     assert img[..., 0].tolist() == [[200, 200, 0, 0]] * 4
-    restore_static(img, static, occ, (3, 0, 3, 4), 99.0)  # an empty box restores nothing
+    restore_static(img, static, occ, [((3, 0, 3, 4), 99.0)])  # an empty box restores nothing
     assert int(img[:, 3].max()) == 0
 
 

@@ -87,7 +87,7 @@ def proportions(child: np.ndarray | None) -> Proportions:
     return Proportions(**kw)
 
 
-@dataclass(frozen=True)
+@dataclass
 class BodyFrame:
     """Joints of n bodies in their own frames [m]: ``a`` forward, ``b`` left, ``z`` up, each (N_JOINTS, n).
 
@@ -113,7 +113,7 @@ class BodyFrame:
         self.a[joint, rows], self.b[joint, rows], self.z[joint, rows] = p
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class Bodies:
     """The posed bodies of a frame: the rows of the crowd state the renderer kept, as parallel arrays (n,)."""
 
@@ -125,6 +125,8 @@ class Bodies:
     width_scale: np.ndarray  #: body width relative to an average adult
     swing: np.ndarray  #: [rad] amplitude of the leg swing (0 unless walking)
     tilt: np.ndarray  #: [rad] forward rotation of a fall (0 upright, pi/2 lying)
+    cos_tilt: np.ndarray
+    sin_tilt: np.ndarray
     cos_heading: np.ndarray
     sin_heading: np.ndarray
     proportions: Proportions
@@ -154,6 +156,7 @@ def pose_bodies(state: CrowdState, benches: list[tuple[np.ndarray, float]]) -> B
     falling = posture == Posture.FALLING
     gamma = np.where(lying, np.pi / 2,
                      np.where(falling, np.clip(state.posture_progress, 0.0, 1.0) * (np.pi / 2), 0.0))
+    down = lying | falling
     body = np.asarray(state.body)
     child = body == BodyKind.CHILD
     wheel = body == BodyKind.WHEELCHAIR
@@ -162,7 +165,7 @@ def pose_bodies(state: CrowdState, benches: list[tuple[np.ndarray, float]]) -> B
     walking = posture == Posture.WALKING
     r_body = r
     if any_wheel:
-        posed |= wheel & ~(lying | falling)
+        posed |= wheel & ~down
         walking = walking & ~wheel  # a wheelchair rolls: no gait
         r_body = np.where(wheel, _WHEELCHAIR_BODY_RADIUS_M, r)  # the disc is the chair's; the body is an adult's
         # height_m is the seated height: the body length that puts the top of the head there
@@ -175,15 +178,15 @@ def pose_bodies(state: CrowdState, benches: list[tuple[np.ndarray, float]]) -> B
     seated_on_bench = None
     if posed.any():
         seated_on_bench = _seat(frame, np.nonzero(posed)[0], state, h, pr, wheel, benches)
-    carried = (np.asarray(state.prop) != 0) & ~(lying | falling)
+    carried = (np.asarray(state.prop) != 0) & ~down
     if carried.any():
         _grip_props(frame, np.nonzero(carried)[0], state, h, pr)
     # a fall tips the body forward about the feet, onto the floor
     cg, sg = np.cos(gamma), np.sin(gamma)
     a, z = frame.a * cg + frame.z * sg, frame.z * cg - frame.a * sg + 0.1 * sg
     return Bodies(state=state, frame=BodyFrame(a, frame.b, z), height=h, radius=r, body_radius=r_body,
-                  width_scale=r_body / 0.23, swing=amp, tilt=gamma, cos_heading=np.cos(th), sin_heading=np.sin(th),
-                  proportions=pr, posed=posed, down=lying | falling, wheelchair=wheel, carried=carried,
+                  width_scale=r_body / 0.23, swing=amp, tilt=gamma, cos_tilt=cg, sin_tilt=sg, cos_heading=np.cos(th),
+                  sin_heading=np.sin(th), proportions=pr, posed=posed, down=down, wheelchair=wheel, carried=carried,
                   seated_on_bench=seated_on_bench)
 
 

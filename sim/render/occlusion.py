@@ -20,15 +20,17 @@ _BIN_M = 0.5  #: [m] depth bins of that screening
 _ID_SCALE_LOG2 = 2  #: the visibility buffer has 1/4 of the image's resolution per side
 
 
-def restore_static(img: np.ndarray, static: np.ndarray, occ_depth: np.ndarray, roi, threshold_m: float) -> None:
-    """Paint back, inside ``roi`` (x0 y0 x1 y1, exclusive), the pixels of ``static`` whose occluder is
-    nearer than ``threshold_m`` (in place); an empty box restores nothing."""
+def restore_static(img: np.ndarray, static: np.ndarray, occ_depth: np.ndarray, restores) -> None:
+    """Paint back into ``img`` (in place), for each (box, threshold [m]) of ``restores``, the pixels of
+    ``static`` inside the box (x0 y0 x1 y1, exclusive) whose occluder is nearer than the threshold;
+    an empty box restores nothing."""
     import cv2
 
-    x0, y0, x1, y1 = roi
-    if x1 > x0 and y1 > y0:
-        mask = occ_depth[y0:y1, x0:x1] < threshold_m
-        cv2.copyTo(static[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
+    copy_to = cv2.copyTo
+    for (x0, y0, x1, y1), threshold_m in restores:
+        if x1 > x0 and y1 > y0:
+            mask = occ_depth[y0:y1, x0:x1] < threshold_m
+            copy_to(static[y0:y1, x0:x1], mask.view(np.uint8), img[y0:y1, x0:x1])
 
 
 class OcclusionScreen:

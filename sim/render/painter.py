@@ -55,7 +55,7 @@ class Painter:
         for cmd in it.cmds:
             cmd.draw(img)
         if it.behind:
-            restore_static(img, static, self.occ_depth, it.restore, it.depth - it.margin_m)
+            restore_static(img, static, self.occ_depth, ((it.restore, it.depth - it.margin_m),))
 
     def _draw_each(self, img: np.ndarray, g: People, items: list[Item] | None, static: np.ndarray) -> None:
         """One OpenCV call per polygon: extra shapes per person, items between people."""
@@ -101,7 +101,7 @@ class Painter:
                     cmd.draw(img)
             if behind:
                 # paint back the static pixels (pillars, barriers, walls) that stand in front
-                restore_static(img, static, occ, roi, depth - OCCLUSION_MARGIN_M)
+                restore_static(img, static, occ, ((roi, depth - OCCLUSION_MARGIN_M),))
         for it in slot_of.get(len(cols), ()):
             self._draw_item(img, it, static)
 
@@ -150,8 +150,7 @@ class Painter:
         def flush(stop: int) -> None:
             span = slice(n_parts * start, n_parts * stop)
             fill(img, body[span], nv[span], bcol[span], SHIFT, on[span])
-            for box, thr in pending:
-                restore_static(img, static, occ, box, thr)
+            restore_static(img, static, occ, pending)
             pending.clear()
 
         for i, stop_before, box, thr in zip(hidden.tolist(), first.tolist(), roi.tolist(), thresholds):

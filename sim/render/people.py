@@ -85,7 +85,7 @@ class People:
         return People(**kw)
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(kw_only=True)
 class _Shown:
     """The bodies that show, in drawing order (m columns): their image geometry before it becomes outlines."""
 
@@ -188,7 +188,7 @@ def _figure_points(view: CanvasView, bodies: Bodies) -> tuple[np.ndarray, np.nda
     j = bodies.frame
     pos = np.asarray(bodies.state.pos_m, dtype=np.float64)
     ct, st = bodies.cos_heading, bodies.sin_heading
-    sg, cg = np.sin(bodies.tilt), np.cos(bodies.tilt)
+    sg, cg = bodies.sin_tilt, bodies.cos_tilt
     r_body, posed = bodies.body_radius, bodies.posed
     any_posed = bool(posed.any())
     pts = np.empty((N_POINTS, n, 3))
