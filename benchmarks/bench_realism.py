@@ -261,7 +261,9 @@ def flow_figures(along: np.ndarray, lateral: np.ndarray, direction: np.ndarray, 
     rng = np.random.default_rng(seed)
     speed = float(np.mean((along[-1] - along[0]) / ((len(along) - 1) * sample_s)))
     every = max(int(round(1.0 / sample_s)), 1)
-    band = float(np.nanmean([cm.band_index(lateral[k], direction, rng) for k in range(0, len(lateral), every)]))
+    band = float("nan")
+    if len(np.unique(direction)) > 1:  # one way: no lanes to speak of
+        band = float(np.nanmean([cm.band_index(lateral[k], direction, rng) for k in range(0, len(lateral), every)]))
     return FlowFigures(speed, cm.share_stopped(along, sample_s), band, overlap_m)
 
 
