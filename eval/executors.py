@@ -89,6 +89,7 @@ class DaskExecutor:
         else:
             if not isinstance(address, str) or "://" not in address:
                 raise ExecutorError(f"--scheduler expects an address like tcp://HOST:8786; got {address!r}")
+            _probe(address, timeout_s)
             try:
                 self.client = Client(address, timeout=f"{timeout_s:g}s")
             except (OSError, TimeoutError) as exc:
@@ -120,6 +121,26 @@ class DaskExecutor:
     def close(self) -> None:
         if self._own:
             self.client.close()
+
+
+def _probe(address: str, timeout_s: float) -> None:
+    """Fail at once, in one line, when nothing listens at a tcp:// address (Dask would retry until its timeout)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address)
+    if parts.scheme != "tcp":
+        return  # tls://, inproc://, ...: left to Dask
+    try:
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        host, port = None, None
+    if not host or not port:
+        raise ExecutorError(f"--scheduler expects an address like tcp://HOST:8786; got {address!r}")
+    try:
+        socket.create_connection((host, port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise ExecutorError(f"cannot reach the Dask scheduler at {address}: {exc.strerror or exc}") from None
 
 
 def make_executor(jobs: int | None = None, scheduler: str | None = None):

@@ -123,7 +123,7 @@ def plan(exp: Experiment, out: Path, *, force: bool = False, retry_failed: bool 
     for cell in exp.cells:
         key = cell.key(spec.outputs)
         cell_rec = _read_json(out / CELLS_DIR / cell.cell_id / CELL_FILE)
-        cell_ok = cell_rec is not None and cell_rec.get("cell_key") == key and cell_rec.get("status") == "ok"
+        cell_ok = cell_rec is not None and cell_rec.get("cell_key") == key  # a failed cell is finished too
         pending = []
         for det in spec.detectors:
             run_id, run_key = exp.run_id(cell, det), exp.run_key(cell, det)
