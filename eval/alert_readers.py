@@ -19,7 +19,6 @@ error is an :class:`AlertFileError` naming the file, the line and the column.
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -97,9 +96,9 @@ def read_alerts_file(path: str | os.PathLike, fmt: AlertFormat | None = None, *,
     fmt = fmt or AlertFormat(format="csv" if os.fspath(path).lower().endswith(".csv") else "jsonl")
     where = os.fspath(path)
     try:
+        if fmt.format == "jsonl":
+            return _read_jsonl(path, where, fmt, camera, fps)
         with open(path, encoding="utf-8", newline="") as fh:
-            if fmt.format == "jsonl":
-                return _read_jsonl(fh, where, fmt, camera, fps)
             return _read_csv(fh, where, fmt, camera, fps)
     except FileNotFoundError:
         raise AlertFileError(f"alerts file {where!r} does not exist") from None
@@ -109,16 +108,18 @@ def read_alerts_file(path: str | os.PathLike, fmt: AlertFormat | None = None, *,
         raise AlertFileError(f"alerts file {where!r} cannot be read: {exc.strerror}") from None
 
 
-def _read_jsonl(fh, where: str, fmt: AlertFormat, camera: str | None, fps: float | None) -> list[Alert]:
+def _read_jsonl(path, where: str, fmt: AlertFormat, camera: str | None, fps: float | None) -> list[Alert]:
+    from eval.results import iter_jsonl
+
     out = []
-    for n, line in enumerate(fh, 1):
-        line = line.strip()
-        if not line:
-            continue
+    lines = iter_jsonl(path)
+    while True:
         try:
-            d = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise AlertFileError(f"{where}:{n}: not JSON ({exc.msg}): {_short(line)}") from None
+            n, d = next(lines)
+        except StopIteration:
+            break
+        except ValueError as exc:  # not JSON: the message names the line
+            raise AlertFileError(str(exc)) from None
         if not isinstance(d, dict):
             raise AlertFileError(f"{where}:{n}: expected an object {{camera, type, t, score, bbox}}; "
                                  f"got {type(d).__name__}")

@@ -499,7 +499,7 @@ def load_experiment(path: str | os.PathLike | None = None, *, data: dict | None 
     try:
         spec = ExperimentSpec.model_validate(data)
     except ValidationError as exc:
-        raise ExperimentError(_format_errors(exc, data, data.get("name") if isinstance(data.get("name"), str)
+        raise ExperimentError(_format_errors(exc, data.get("name") if isinstance(data.get("name"), str)
                                              else where)) from None
     return expand(spec, p.resolve() if p is not None else None)
 
@@ -530,17 +530,7 @@ def _phrase(msg: str) -> str:
     return msg
 
 
-def _lookup(data: Any, loc: tuple) -> Any:
-    cur = data
-    for part in loc:
-        try:
-            cur = cur[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return cur
-
-
-def _format_errors(exc: ValidationError, data: dict, where: str) -> str:
+def _format_errors(exc: ValidationError, where: str) -> str:
     lines = []
     seen = set()
     for err in exc.errors(include_url=False):
@@ -552,13 +542,14 @@ def _format_errors(exc: ValidationError, data: dict, where: str) -> str:
         elif etype == "missing":
             line = f"{key}: missing required key"
         elif etype in ("union_tag_invalid", "union_tag_not_found"):
-            line = f"{key}.kind: must be core or command; got {_lookup(data, loc + ('kind',))!r}"
+            given = err.get("input")
+            line = f"{key}.kind: must be core or command; got {given.get('kind') if isinstance(given, dict) else given!r}"
         else:
             msg = _phrase(err["msg"])
             for prefix in ("Value error, ", "Assertion failed, "):
                 if msg.startswith(prefix):
                     msg = msg[len(prefix):]
-            received = err.get("input", _lookup(data, loc))
+            received = err.get("input")
             if not key:
                 line = msg
             elif msg.startswith("["):  # an element of the key's list names itself

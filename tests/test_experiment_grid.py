@@ -73,6 +73,12 @@ BLACK_BOXES = [
                                         "'platfrom', 'type': 'intrusion', 't': 34.0, 'score': 0.9}) + chr(10))")},
     {"name": "silent", "command": py("import sys; open(sys.argv[1], 'w').close()")},
     {"name": "no_file", "command": py("pass")},
+    {"name": "csv_box", "types": ["intrusion"], "video": "avi_lossless",
+     "command": ["{python}", "-c", "import sys, cv2; v = cv2.VideoCapture(sys.argv[2]); assert v.read()[0], sys.argv[2]; "
+                 "open(sys.argv[1], 'w').write('cam,label,time_ms' + chr(10) + 'platform,Intr,34300' + chr(10))",
+                 "{alerts}", "{video}"],
+     "alerts": {"format": "csv", "columns": {"camera": "cam", "type": "label", "t": "time_ms"},
+                "type_map": {"Intr": "intrusion"}, "time_unit": "ms"}},
 ]
 
 
@@ -104,8 +110,8 @@ def runs_by_detector(out: Path) -> dict[str, dict]:
 def test_every_kind_of_detector_and_every_failure_lands_in_its_own_record(grid):
     exp, out, res = grid
     runs = runs_by_detector(out)
-    assert res.n_runs == 10 and res.ok == 4 and res.failed == 6
-    assert {d for d, r in runs.items() if r["status"] == "ok"} == {"builtin", "acme", "example", "silent"}
+    assert res.n_runs == 11 and res.ok == 5 and res.failed == 6
+    assert {d for d, r in runs.items() if r["status"] == "ok"} == {"builtin", "acme", "example", "silent", "csv_box"}
     errors = {d: r["error"] for d, r in runs.items() if r["status"] != "ok"}
     assert "crashes" in errors and "exited with status 3: model file missing" in errors["crashes"]
     assert "ran past its timeout of 1 s and was killed" in errors["hangs"]
@@ -143,6 +149,14 @@ def test_the_example_black_box_is_scored_like_any_detector(grid):
     assert (silent["tp"], silent["fn"], silent["n_alerts"]) == (0, 1, 0)
     assert silent["p_miss"] == 1 / 1
     assert silent["recall"] == 0 / 1
+
+
+def test_a_black_box_writing_csv_on_lossless_footage(grid):
+    _, out, _ = grid
+    rows = {(m["run_id"].rsplit("__", 1)[1], m["type"]): m for m in pq.read_table(out / "metrics.parquet").to_pylist()}
+    csv_box = rows[("csv_box", "intrusion")]
+    assert (csv_box["tp"], csv_box["fp"], csv_box["fn"]) == (1, 0, 0)
+    assert csv_box["latency_median_s"] == pytest.approx(34300 / 1000 - 33.85)
 
 
 def test_a_plug_in_runs_through_the_registry(grid):
@@ -187,7 +201,7 @@ def test_the_tables_part_2_reads(grid):
     cell = json.loads(next((out / "cells").glob("*/cell.json")).read_text())
     assert cell["status"] == "ok" and cell["frames"] == 370
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["n_runs"] == 10 and manifest["ok"] == 4 and manifest["failed"] == 6
+    assert manifest["n_runs"] == 11 and manifest["ok"] == 5 and manifest["failed"] == 6
 
 
 def test_rerunning_recomputes_nothing_finished(grid):
@@ -198,7 +212,7 @@ def test_rerunning_recomputes_nothing_finished(grid):
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(registry, "_entry_points", _plugin_entry_points)
         again = run_experiment(exp, out, jobs=1, progress=False)
-    assert (again.reused, again.computed) == (10, 0)  # failed runs are finished too (their error is the result)
+    assert (again.reused, again.computed) == (11, 0)  # failed runs are finished too (their error is the result)
     assert (out / "scores.parquet").read_bytes() == before
 
 

@@ -170,3 +170,13 @@ def test_sigint_to_a_pool_of_workers(tmp_path):
     finished = len(list(out.glob("runs/*/run.json")))
     res = run_experiment(load_experiment(tmp_path / "exp.yaml"), out, jobs=1, progress=False)
     assert (res.reused, res.computed, res.ok) == (finished, 6 - finished, 6)
+
+
+def test_the_command_prints_the_table_and_the_throughput(tmp_path, capsys):
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump({**SMALL, "seeds": [1]}))
+    assert main(["experiment", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "out"), "--jobs", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "builtin" in out and "excessive_density" in out
+    assert "1 of 1 run(s) ok, 0 failed, 0 reused, 1 computed" in out and "camera-hours per core-hour" in out
+    manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert manifest["last_invocation"]["camera_s"] == 3.0 and manifest["executor"] == {"kind": "local", "jobs": 1}
