@@ -105,7 +105,10 @@ def cmd_export(args) -> int:
     if args.actev:
         from eval.actev import export_actev
 
-        written = export_actev(args.run_dir, args.out, detectors=args.detector, fixed_s=args.interval_s)
+        try:
+            written = export_actev(args.run_dir, args.out, detectors=args.detector, fixed_s=args.interval_s)
+        except OSError as exc:
+            raise CliError(f"export: cannot write {exc.filename or args.out}: {exc.strerror or exc}") from None
         for det, paths in written.items():
             print(f"{det}: {paths['system_output'].parent}/ (system_output, reference, activity_index, file_index)")
         return 0
@@ -250,6 +253,9 @@ def cmd_experiment(args) -> int:
         print(f"stationwatch experiment: interrupted; finished runs are kept in {out}, rerun the same command to "
               f"resume", file=sys.stderr)
         return 130
+    except OSError as exc:
+        raise CliError(f"experiment: cannot write the results folder {out}: {exc.strerror or exc} "
+                       f"({exc.filename or out})") from None
     print("\n".join(summary_lines(res)))
     rate = (f"; {res.camera_hours_per_core_hour:.1f} camera-hours per core-hour, {res.frames / res.cpu_s:.0f} "
             f"frames/s per core" if res.cpu_s > 0 else "")

@@ -490,8 +490,8 @@ def load_experiment(path: str | os.PathLike | None = None, *, data: dict | None 
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            raise ExperimentError(f"experiment file {os.fspath(p)!r}: not YAML{at} "
-                                  f"({getattr(exc, 'problem', None) or exc})") from None
+            why = " ".join(str(getattr(exc, "problem", None) or exc).split())
+            raise ExperimentError(f"experiment file {os.fspath(p)!r}: not YAML{at} ({why})") from None
     where = os.fspath(p) if p is not None else "experiment"
     if not isinstance(data, dict):
         raise ExperimentError(f"experiment file {where!r}: expected a mapping of keys (name, scenarios, detectors, "

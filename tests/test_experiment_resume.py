@@ -180,3 +180,19 @@ def test_the_command_prints_the_table_and_the_throughput(tmp_path, capsys):
     assert "1 of 1 run(s) ok, 0 failed, 0 reused, 1 computed" in out and "camera-hours per core-hour" in out
     manifest = json.loads((tmp_path / "out" / "manifest.json").read_text())
     assert manifest["last_invocation"]["camera_s"] == 3.0 and manifest["executor"] == {"kind": "local", "jobs": 1}
+
+
+def test_a_read_only_results_folder_is_one_line(tmp_path, capsys, monkeypatch):
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump({**SMALL, "seeds": [1]}))
+    real_mkdir = Path.mkdir
+
+    def read_only(self, *args, **kwargs):  # the tests run as root, who may write anywhere: refuse by hand
+        if "ro" in self.parts:
+            raise PermissionError(13, "Permission denied", os.fspath(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    assert main(["experiment", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "ro" / "out"), "--jobs",
+                 "1"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write the results folder" in err and "Permission denied" in err and err.count("\n") == 1
