@@ -377,7 +377,7 @@ class _Cell:
         t0 = time.perf_counter()
         from eval.alert_readers import past_end
         from eval.matching import instances_from_records, match
-        from eval.metrics import counts_from_match, metrics_table
+        from eval.metrics import counts_from_match
 
         if run["kind"] == "core":
             alerts = [a for core in run["cores"].values() for a in core.alerts]
@@ -394,7 +394,7 @@ class _Cell:
         result = match(alerts, inst, early_s=float(m["early_s"]), grace_s=grace, spatial=m["spatial"])
         counts = counts_from_match(result, alerts, inst, self.duration, self.cameras)
         types = sorted({t for _, t in scored}, key=list(EventType).index)
-        table = metrics_table(counts, types=types)
+        table = scored_metrics(counts, scored, self.duration)
         late = past_end(alerts, self.duration)
         out.alerts = alerts
         out.tables = _run_tables(run, alerts, instances, keep, result, counts, table, scored, self.cameras,
@@ -507,6 +507,33 @@ class _Cell:
             "t": pa.array([th[2] for th in thumbs], pa.float64()),
             "jpeg": pa.array([th[3] for th in thumbs], pa.binary()),
         })
+
+
+def scored_metrics(counts, scored: set, duration: dict):
+    """Metrics rows per type over the cameras that score it, then ``all`` over every camera that scores any.
+
+    A station whose hall camera has no forbidden zone runs no intrusion detector there: its
+    hours do not dilute the intrusion false-alarm rate (each row's ``camera_hours`` is the
+    scored time of that type; ``counts.parquet`` keeps one row per scored camera and type).
+    """
+    from eval.metrics import MetricsTable, compute_metrics
+
+    types = sorted({t for _, t in scored}, key=list(EventType).index)
+    rows = []
+    for etype in types:
+        cams = sorted(c for c, t in scored if t is etype)
+        tally = sum((counts.cells[(c, etype)] for c in cams if (c, etype) in counts.cells), start=_zero())
+        rows.append(compute_metrics(tally, sum(duration[c] for c in cams), event_type=etype, n_streams=len(cams)))
+    cams = sorted({c for c, _ in scored})
+    tally = sum((v for (c, t), v in counts.cells.items() if (c, t) in scored), start=_zero())
+    rows.append(compute_metrics(tally, sum(duration[c] for c in cams), event_type=None, n_streams=len(cams)))
+    return MetricsTable(rows=tuple(rows))
+
+
+def _zero():
+    from eval.metrics import Tally
+
+    return Tally()
 
 
 def _errors_of(alerts: list[Alert], result, instances) -> list[tuple[str, float]]:
