@@ -196,3 +196,9 @@ def test_a_read_only_results_folder_is_one_line(tmp_path, capsys, monkeypatch):
                  "1"]) == 2
     err = capsys.readouterr().err
     assert "cannot write the results folder" in err and "Permission denied" in err and err.count("\n") == 1
+
+
+def test_actev_export_of_a_folder_that_is_not_a_results_folder(tmp_path, capsys):
+    assert main(["export", str(tmp_path), "--actev"]) == 2
+    err = capsys.readouterr().err
+    assert "is not an experiment results folder (no experiment.json and runs.parquet" in err and err.count("\n") == 1
