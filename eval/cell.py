@@ -97,7 +97,7 @@ def one_thread():
 
 def run_cell(task: CellTask) -> CellOutput:
     """Simulate, render, detect and score one cell; never raises for a failing run or scenario."""
-    wall0, cpu0 = time.perf_counter(), time.process_time()
+    wall0, cpu0 = time.perf_counter(), _cpu_s()
     try:
         with one_thread():
             out = _Cell(task).run()
@@ -110,9 +110,15 @@ def run_cell(task: CellTask) -> CellOutput:
         out.runs = [RunOutput(run_id=r["run_id"], run_key=r["run_key"],
                               record={"status": "failed", "error": f"cell failed: {error}"}) for r in task.runs]
     out.record["wall_s"] = time.perf_counter() - wall0
-    out.record["cpu_s"] = time.process_time() - cpu0
+    out.record["cpu_s"] = _cpu_s() - cpu0  # this process and the black boxes it ran
     out.record["worker_pid"] = os.getpid()
     return out
+
+
+def _cpu_s() -> float:
+    """[s] CPU time of this process and of its finished children (black boxes)."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system
 
 
 def _error_text(exc: BaseException) -> str:
@@ -153,7 +159,7 @@ class _Cell:
             for run in runs:
                 if run["kind"] == "command" and run["error"] is None:
                     self._black_box(run, scratch, sites)
-            outputs = [self._score(run) for run in runs]
+            outputs = [self._score_or_fail(run) for run in runs]
             cell = CellOutput(cell_id=self.c["cell_id"], cell_key=self.task.cell_key, record={}, runs=outputs)
             cell.ground_truth = self._ground_truth_file(records)
             cell.tables["cameras"] = self._cameras_table()
@@ -367,6 +373,15 @@ class _Cell:
             run["bb_cpu_s"] += res.cpu_s
 
     # --- scoring ------------------------------------------------------------------------------
+    def _score_or_fail(self, run: dict) -> RunOutput:
+        """Score one run; a run whose alerts cannot be scored fails alone."""
+        try:
+            return self._score(run)
+        except Exception as exc:
+            self._fail(run, exc)
+            run["error"] = f"scoring failed: {run['error']}"
+            return self._score(run)
+
     def _score(self, run: dict) -> RunOutput:
         out = RunOutput(run_id=run["run_id"], run_key=run["run_key"], record={})
         base = {"kind": run["kind"], "detector": run["spec"]["name"], "detect_s": run["detect_s"],

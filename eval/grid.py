@@ -69,7 +69,7 @@ class ExperimentResult:
     failed: int
     reused: int
     computed: int
-    cpu_s: float  #: [s] CPU time of the cells computed by this call (their worker processes)
+    cpu_s: float  #: [s] CPU time of the cells computed by this call (their worker processes and black boxes)
     wall_s: float  #: [s] wall time of this call
     camera_s: float  #: [s] footage simulated, rendered, detected and scored by this call
     frames: int  #: frames of footage computed by this call

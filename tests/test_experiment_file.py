@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from eval.experiment import ExperimentError, load_experiment
@@ -122,3 +124,10 @@ def test_files_that_are_not_experiments(tmp_path, text, message):
 def test_a_missing_file(tmp_path):
     with pytest.raises(ExperimentError, match=r"experiment file '.*nope.yaml' does not exist"):
         load_experiment(tmp_path / "nope.yaml")
+
+
+@pytest.mark.parametrize("path", sorted((Path(__file__).resolve().parents[1] / "examples").glob("*.yaml")),
+                         ids=lambda p: p.name)
+def test_the_example_experiments_are_valid(path):
+    exp = load_experiment(path)
+    assert exp.n_runs >= 2 and exp.base_dir == path.parent.resolve()
