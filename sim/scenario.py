@@ -26,6 +26,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detectors.events import EventType
+from sim.geometry import check_simple_polygon, points_in_interior, points_in_polygon, polygons_overlap
 
 Point2 = tuple[float, float]
 Point3 = tuple[float, float, float]
@@ -64,7 +65,7 @@ class ZoneSpec(_Strict):
             raise ValueError("a one_way zone needs direction_deg")
         if self.kind == "density" and self.capacity_per_m2 is None:
             raise ValueError("a density zone needs capacity_per_m2")
-        _check_simple_polygon(self.polygon)
+        check_simple_polygon(self.polygon)
         return self
 
 
@@ -123,14 +124,14 @@ class StationSpec(_Strict):
     @field_validator("walkable")
     @classmethod
     def _walkable_simple(cls, v):
-        _check_simple_polygon(v)
+        check_simple_polygon(v)
         return v
 
     @field_validator("obstacles")
     @classmethod
     def _obstacles_simple(cls, v):
         for poly in v:
-            _check_simple_polygon(poly)
+            check_simple_polygon(poly)
         return v
 
 
@@ -737,8 +738,6 @@ class Scenario(_Strict):
 
     def _check_events_and_distractors(self) -> None:
         """Places on the floor, exits that exist, times within the run, consistent ranges."""
-        from sim.geometry import points_in_polygon
-
         walkable = np.asarray(self.station.walkable, dtype=np.float64)
         obstacles = [np.asarray(o, dtype=np.float64) for o in self.station.obstacles]
         exits = {p.name for p in self.station.exits}
@@ -1070,74 +1069,10 @@ def _format_validation_error(exc: ValidationError, data: dict, where: str) -> st
     return head + ("\n  ".join(lines) if len(lines) == 1 else "\n  " + "\n  ".join(lines))
 
 
-# --- geometry checks used by the schema ----------------------------------------------------
-
-
-def _segments_intersect(p1, p2, q1, q2) -> bool:
-    def orient(a, b, c):
-        return (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0])
-
-    d1, d2 = orient(q1, q2, p1), orient(q1, q2, p2)
-    d3, d4 = orient(p1, p2, q1), orient(p1, p2, q2)
-    return (d1 * d2 < 0) and (d3 * d4 < 0)
-
-
-def _check_simple_polygon(poly) -> None:
-    """Raise when a polygon crosses itself or has zero area."""
-    pts = [tuple(map(float, p)) for p in poly]
-    n = len(pts)
-    for i in range(n):
-        a, b = pts[i], pts[(i + 1) % n]
-        for j in range(i + 2, n):
-            if i == 0 and j == n - 1:
-                continue  # adjacent through the closing edge
-            c, d = pts[j], pts[(j + 1) % n]
-            if _segments_intersect(a, b, c, d):
-                raise ValueError(
-                    f"polygon is self-intersecting: edge {i} {a}->{b} crosses edge {j} {c}->{d}"
-                )
-    x = np.array([p[0] for p in pts])
-    y = np.array([p[1] for p in pts])
-    area = abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2
-    if area < 1e-6:
-        raise ValueError("polygon has zero area")
-
-
 # --- whole-station checks (run before any simulation starts) -------------------------------
 
 #: zone kinds that cannot share floor: a forbidden area is no corridor and has no capacity
 _INCOMPATIBLE_KINDS = {frozenset({"forbidden", "one_way"}), frozenset({"forbidden", "density"})}
-
-
-def _strictly_inside(points: np.ndarray, poly: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Points inside ``poly`` and farther than ``eps`` from its boundary."""
-    x, y = points[:, 0:1], points[:, 1:2]
-    x0, y0 = poly[:, 0], poly[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    crosses = (y0 > y) != (y1 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-    inside = np.count_nonzero(crosses & (x < x_at), axis=1) % 2 == 1
-    # distance to the boundary
-    a = np.stack([x0, y0], 1)
-    d = np.stack([x1 - x0, y1 - y0], 1)
-    rel = points[:, None, :] - a[None]
-    tt = np.clip(np.einsum("nkj,kj->nk", rel, d) / np.maximum((d ** 2).sum(1), 1e-12), 0, 1)
-    dist = np.linalg.norm(rel - tt[..., None] * d[None], axis=2).min(axis=1)
-    return inside & (dist > eps)
-
-
-def polygons_overlap(p: np.ndarray, q: np.ndarray) -> bool:
-    """True when two simple polygons share floor of positive area (touching edges do not count)."""
-    p, q = np.asarray(p, float), np.asarray(q, float)
-    for i in range(len(p)):
-        for j in range(len(q)):
-            if _segments_intersect(p[i], p[(i + 1) % len(p)], q[j], q[(j + 1) % len(q)]):
-                return True
-    # containment, or shared outline with one inside the other: test vertices and edge midpoints
-    probes_p = np.vstack([p, (p + np.roll(p, -1, axis=0)) / 2, p.mean(axis=0, keepdims=True)])
-    probes_q = np.vstack([q, (q + np.roll(q, -1, axis=0)) / 2, q.mean(axis=0, keepdims=True)])
-    return bool(_strictly_inside(probes_p, q).any() or _strictly_inside(probes_q, p).any())
 
 
 def camera_sees_station(cam: CameraSpec, walkable: list, spacing_m: float = 0.5) -> float:
@@ -1149,7 +1084,7 @@ def camera_sees_station(cam: CameraSpec, walkable: list, spacing_m: float = 0.5)
     xs = np.arange(lo[0], hi[0] + spacing_m, spacing_m)
     ys = np.arange(lo[1], hi[1] + spacing_m, spacing_m)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)
-    grid = grid[_strictly_inside(grid, poly, eps=0.0)] if len(grid) else grid
+    grid = grid[points_in_interior(grid, poly)] if len(grid) else grid
     if len(grid) == 0:
         return 0.0
     pc = PinholeCamera.from_spec(cam)
