@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.layout import union_outline
+from sim.scenario.layout import union_outline
 from sim.scenario import ScenarioError, load_scenario
 
 PIECES = [
