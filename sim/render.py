@@ -60,7 +60,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.annotate import FrameAnnotations
-from sim.appearance import sample_appearance
+from sim.world.appearance import sample_appearance
 from sim.camera import PinholeCamera
 from sim.effects import CameraEffects, LensDistortion
 from sim.raster import compiled_kernel as _raster_kernel

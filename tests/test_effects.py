@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.appearance import appearance_group_names, sample_appearance
+from sim.world.appearance import appearance_group_names, sample_appearance
 from sim.effects import (LIGHTING_PRESETS, Blur, CameraEffects, LensDistortion, SensorNoise, flicker_level,
                          jpeg_quality_for_bitrate, line_kernel, tone_matrix)
 from sim.render import RenderError, Renderer, sample_crowd

@@ -1,7 +1,7 @@
 """Staged events, their hard negatives and the ground-truth rules of all eight event types.
 
-Three layers: the rules of :mod:`sim.truth` on hand-made observations (oracles worked out
-by hand), the behaviours of :mod:`sim.behaviours` in small rooms, and the scenario library
+Three layers: the rules of :mod:`sim.events.truth` on hand-made observations (oracles worked out
+by hand), the behaviours of :mod:`sim.events.scripts` in small rooms, and the scenario library
 (one file per event and per family of hard negatives) run for its full duration.
 """
 
@@ -15,10 +15,11 @@ from detectors.events import EventType
 from sim.annotate import FrameAnnotations, camera_instances
 from sim.camera import PinholeCamera
 from sim.geometry import points_in_polygon, polygon_area
-from sim.model import LYING_RADIUS_M, OBJECT_SIZE_M, StationModel
+from sim.world.model import LYING_RADIUS_M, StationModel
+from sim.world.objects import OBJECT_SIZE_M
 from sim.scenario import ScenarioError, build_scenario, load_scenario
 from sim.state import FireState, ObjectKind, ObjectState, Posture, Prop, WorldState
-from sim.truth import TruthRecorder, TruthRules, WorldEvent
+from sim.events.truth import TruthRecorder, TruthRules, WorldEvent
 
 DT = 0.05  # [s] the scenarios' time step: one observation per step
 

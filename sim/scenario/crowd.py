@@ -43,7 +43,7 @@ def _default_groups() -> list[AppearanceGroupSpec]:
 
 
 class AppearanceSpec(Strict):
-    """The distribution of looks in the crowd (:func:`sim.appearance.sample_appearance` draws from it).
+    """The distribution of looks in the crowd (:func:`sim.world.appearance.sample_appearance` draws from it).
 
     A person's group is drawn with probability weight / sum of weights; its index in
     ``groups`` is the person's ``appearance_group`` in the crowd state and the annotations.

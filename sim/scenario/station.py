@@ -44,7 +44,7 @@ class TrainSpec(Strict):
     """A train arrival: ``count`` passengers released at an entrance over ``release_s``.
 
     With ``board``, the train also takes passengers during ``[at_s, at_s + dwell_s]``: the
-    people waiting within 8 m of that exit (``sim.model.BOARD_REACH_M``) leave by it. An exit
+    people waiting within 8 m of that exit (``sim.world.trains.BOARD_REACH_M``) leave by it. An exit
     named as ``board`` by any train is train-only: no arrival chooses it and it lets people
     out only while a train stands there.
     """
