@@ -8,7 +8,7 @@ from typing import Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from sim.scenario.fields import BGR, Point3, Strict
+from sim.scenario.fields import BGR, Point3, Strict, check_upright_rectangle
 
 class CameraSpec(Strict):
     name: str
@@ -52,11 +52,7 @@ class OccluderSpec(Strict):
 
     @model_validator(mode="after")
     def _fits(self) -> "OccluderSpec":
-        w, h = self.size
-        if not (w > 0 and h > 0):
-            raise ValueError(f"size must be two positive lengths [m]; got {list(self.size)}")
-        if self.center[2] - h / 2 < -1e-9:
-            raise ValueError(f"the panel reaches below the floor: center z={self.center[2]:g} m must be >= size[1] / 2 = {h / 2:g} m")
+        check_upright_rectangle(self.center, self.size, "the panel")
         return self
 
 

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Annotated, ClassVar, Literal, Union
 import numpy as np
 from pydantic import Field, model_validator
 
-from sim.scenario.fields import BGR, Point2, Point3, Strict
+from sim.scenario.fields import BGR, Point2, Point3, Strict, check_upright_rectangle
 
 if TYPE_CHECKING:
     from sim.scenario.checks import ItemChecks
@@ -345,11 +345,7 @@ class _WallItem(ScenarioItem):
 
     @model_validator(mode="after")
     def _fits(self) -> "_WallItem":
-        w, h = self.size
-        if not (w > 0 and h > 0):
-            raise ValueError(f"size must be two positive lengths [m]; got {list(self.size)}")
-        if self.center[2] - h / 2 < -1e-9:
-            raise ValueError(f"the item reaches below the floor: center z={self.center[2]:g} m must be >= size[1] / 2 = {h / 2:g} m")
+        check_upright_rectangle(self.center, self.size, "the item")
         return self
 
 

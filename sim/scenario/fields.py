@@ -18,3 +18,13 @@ class Strict(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+
+
+def check_upright_rectangle(center, size, what: str) -> None:
+    """Raise ``ValueError`` unless a vertical rectangle (a panel, a poster) of ``size`` [m]
+    (width, height) centred at ``center`` [m] has a positive size and stays above the floor."""
+    w, h = size
+    if not (w > 0 and h > 0):
+        raise ValueError(f"size must be two positive lengths [m]; got {list(size)}")
+    if center[2] - h / 2 < -1e-9:
+        raise ValueError(f"{what} reaches below the floor: center z={center[2]:g} m must be >= size[1] / 2 = {h / 2:g} m")
