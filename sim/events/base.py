@@ -14,6 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
+from detectors.events import EventType
 from sim.state import ObjectKind, Posture, Prop
 
 
@@ -35,9 +36,11 @@ class Truth(Protocol):
     """The ground-truth recorder, as far as a script may use it: to say which staged event
     its actors, objects or fires belong to (it never writes ground truth itself)."""
 
-    def register_injected(self, agent_id: int, event_id: str, event_type=...) -> None: ...
+    def register_injected(self, agent_id: int, event_id: str, event_type: EventType = EventType.INTRUSION) -> None:
+        """What ``agent_id`` causes of ``event_type`` belongs to the staged event ``event_id``."""
 
-    def register_injected_object(self, object_id: int, event_id: str, event_type) -> None: ...
+    def register_injected_object(self, object_id: int, event_id: str, event_type: EventType) -> None:
+        """What object (or fire) ``object_id`` causes of ``event_type`` belongs to ``event_id``."""
 
 
 class ScriptHost(Protocol):

@@ -681,24 +681,21 @@ class StationModel(mesa.Model):
         agents = []
         spot = -1
         waits = False
+        for_train = False
         for j, (pos, (body, prop, radius)) in enumerate(zip(positions, members)):
-            if j == 0:
-                # the plan is drawn after the first member's body (keeps the stream's order)
-                agent = self._new_person(pos, radius, Behaviour.LEAVING, exit_index, body, prop)
-                for_train = False
+            agent = self._new_person(pos, radius, Behaviour.LEAVING, exit_index, body, prop)
+            if j == 0:  # the plan is drawn after the first member's body (the stream's order)
                 if not alighting:
                     for_train = crowd.train_share > 0 and rng.uniform() < crowd.train_share
                     waits = for_train or (rng.uniform() < crowd.wait_fraction and len(self.nav.spots) > 0)
                 wait_len = rng.uniform(*crowd.wait_s)
-            else:
-                agent = self._new_person(pos, radius, Behaviour.LEAVING, exit_index, body, prop)
             s = agent.slot
             p.wait_len[s] = wait_len
             if pid >= 0:
                 self._parties.join(pid, agent)
             if waits:
                 spot, point = self.nav.draw_wait_point(rng, None if j == 0 else spot,
-                                                       among=self.trains.train_spots if for_train and j == 0 else None)
+                                                       among=self.trains.train_spots if for_train else None)
                 p.exit_idx[s] = exit_index
                 self.walk_to_spot(agent, spot, point)
             else:
