@@ -5,8 +5,8 @@
   the vectorised social force);
 * :mod:`sim.events`: behaviour scripts of staged events and distractors, and the
   ground-truth recorder;
-* rendering (:mod:`sim.render`, :mod:`sim.camera`, :mod:`sim.raster`, :mod:`sim.effects`,
-  :mod:`sim.video`), synthetic frame sources (:mod:`sim.source`), annotations and exports;
+* :mod:`sim.render`: the camera model and the renderer (frames and their annotations);
+* synthetic frame sources (:mod:`sim.source`), annotations and exports;
 * shared below them: :mod:`sim.geometry`, :mod:`sim.state`, :mod:`sim.errors`.
 
 Importing the package loads nothing: import the module you need.

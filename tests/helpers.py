@@ -1,7 +1,7 @@
 """Builders and checks shared by the tests (import them: ``from tests.helpers import frame_sha``).
 
 Fixtures live in ``tests/conftest.py``; plain functions that build test data live here:
-frame hashes, a crowd of people standing at given points, alerts and ground-truth instances.
+frame hashes, a crowd standing at given points, alerts and ground-truth instances.
 """
 
 from __future__ import annotations
@@ -19,11 +19,16 @@ def frame_sha(img: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
 
 
-def people(xy, *, heading=0.0, posture=Posture.STANDING, progress=0.0, prop=Prop.NONE, raise_=0.0, vest=False,
-           body=BodyKind.ADULT, height=1.75, radius=0.23, shirt=(40, 40, 200), trousers=(30, 30, 30),
-           ids=None, t=0.0) -> CrowdState:
-    """A :class:`CrowdState` of people at the ground points ``xy`` [m], all alike and still:
-    each keyword is one value for everybody or one per person (``ids`` default 0, 1, ...)."""
+def standing_crowd(xy, *, heading=0.0, posture=Posture.STANDING, progress=0.0, prop=Prop.NONE, raise_=0.0,
+                   vest=False, body=BodyKind.ADULT, height=1.75, radius=0.23, shirt=(40, 40, 200),
+                   trousers=(30, 30, 30), ids=None, t=0.0) -> CrowdState:
+    """A CrowdState of people standing still at ground points ``xy`` [m], dressed alike.
+
+    ``heading`` [rad], ``posture``, ``progress`` (``posture_progress``), ``prop``, ``raise_``
+    (``prop_raise``), ``vest``, ``body``, ``height`` [m] and ``radius`` [m] take one value for
+    everyone or one per person; ``ids`` default to 0 .. n-1. Skin (150, 170, 210) and hair
+    (20, 20, 20) are the same for all, the gait phase 0, the appearance group 0.
+    """
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
     n = len(xy)
 
@@ -39,8 +44,7 @@ def people(xy, *, heading=0.0, posture=Posture.STANDING, progress=0.0, prop=Prop
         height_m=each(height, np.float64), gait_phase=np.zeros(n), posture=each(posture, np.uint8),
         posture_progress=each(progress, np.float32), shirt_bgr=colour(shirt), trousers_bgr=colour(trousers),
         skin_bgr=colour((150, 170, 210)), hair_bgr=colour((20, 20, 20)), appearance_group=np.zeros(n, np.int16),
-        prop=each(prop, np.uint8), prop_raise=each(raise_, np.float32), vest=each(vest, bool),
-        body=each(body, np.uint8))
+        prop=each(prop, np.uint8), prop_raise=each(raise_, np.float32), vest=each(vest, bool), body=each(body, np.uint8))
 
 
 def alert(t: float, *, cam: str = "cam1", etype: EventType = EventType.FIRE, score: float = 0.9, bbox=None) -> Alert:

@@ -13,7 +13,7 @@ import pytest
 
 from detectors.events import EventType
 from sim.annotate import FrameAnnotations, camera_instances
-from sim.camera import PinholeCamera
+from sim.render.camera import PinholeCamera
 from sim.geometry import points_in_polygon, polygon_area
 from sim.world.model import LYING_RADIUS_M, StationModel
 from sim.world.objects import OBJECT_SIZE_M

@@ -63,7 +63,7 @@ class RenderSpec(Strict):
     evaluation can sweep one effect at a time: ``brightness``, ``lighting``,
     ``flicker_depth``, ``light_out_factor``, ``noise_std``, ``shot_noise_std``, ``blur_px``,
     ``motion_blur_px``, ``jpeg_quality`` or ``bitrate_kbps``, ``shake_px``, ``lens_k1`` /
-    ``lens_k2`` and ``occluders``. :mod:`sim.effects` documents the models. With lens
+    ``lens_k2`` and ``occluders``. :mod:`sim.render.effects` documents the models. With lens
     distortion the ground-truth boxes and head points are distorted as the pixels are, while
     the exported site configuration keeps the undistorted pinhole calibration (a detector
     may undistort with OpenCV's ``distCoeffs = (lens_k1, lens_k2, 0, 0)``).
@@ -71,7 +71,7 @@ class RenderSpec(Strict):
 
     brightness: float = Field(1.0, gt=0, le=2, description="global lighting gain (1 = daylight hall)")
     lighting: Literal["day", "evening", "night"] = Field(
-        "day", description="lighting preset (sim.effects.LIGHTING_PRESETS): day is neutral; evening is warm, "
+        "day", description="lighting preset (sim.render.effects.LIGHTING_PRESETS): day is neutral; evening is warm, "
                            "0.6x as bright, less contrast, 2x sensor gain; night is cold, 0.35x, flat, 4x sensor gain")
     flicker_hz: float = Field(0.0, ge=0, le=1000, description="[Hz] frequency of a flickering light (sampled at the "
                                                                "frame times: above fps/2 it aliases, as on a real camera)")
