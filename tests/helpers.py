@@ -58,3 +58,20 @@ def instance(iid: str, t_start: float, t_end: float, *, cam: str = "cam1", etype
     from eval.matching import Instance
 
     return Instance(id=iid, type=etype, camera=cam, t_start=t_start, t_end=t_end, bbox=bbox)
+
+
+def room(**over):
+    """A 20 m x 10 m room with one exit on its east side, one camera and nobody in it (40 s at
+    ``dt_s`` 0.05, seed 5): the stage of the behaviour tests. Keys of ``over`` replace
+    top-level keys of the scenario."""
+    from sim.scenario import build_scenario
+
+    data = {
+        "name": "room", "duration_s": 40, "seed": 5, "dt_s": 0.05,
+        "station": {"walkable": [[0, 0], [20, 0], [20, 10], [0, 10]],
+                    "exits": [{"name": "east", "segment": [[20, 3], [20, 7]]}]},
+        "crowd": {"initial_count": 0, "wait_fraction": 0.0},
+        "cameras": [{"name": "c", "position": [10, -5, 6], "look_at": [10, 5, 0]}],
+    }
+    data.update(over)
+    return build_scenario(data)

@@ -10,9 +10,10 @@ import pytest
 
 from sim.events.atomics import Cast, Dwell, Freeze, Hold, Leave, Ramp, Sequence, WaitUntil
 from sim.events.scripts import BUILDERS, build_scripts
-from sim.scenario import EVENT_TYPE_NAMES, build_scenario
+from sim.scenario import EVENT_TYPE_NAMES
 from sim.state import Posture
 from sim.world.model import StationModel
+from tests.helpers import room
 
 SIT, CROUCH = Posture.SITTING, Posture.CROUCHING
 
@@ -121,20 +122,8 @@ def test_a_dwell_slows_onto_the_goal_and_ends_at_the_first_update_past_its_time(
 # --- the library's sequences in a small room ---------------------------------------------------------
 
 
-def room(**over):
-    data = {
-        "name": "room", "duration_s": 60, "seed": 3, "dt_s": 0.05,
-        "station": {"walkable": [[0, 0], [20, 0], [20, 10], [0, 10]],
-                    "exits": [{"name": "east", "segment": [[20, 3], [20, 7]]}]},
-        "crowd": {"initial_count": 0, "wait_fraction": 0.0},
-        "cameras": [{"name": "c", "position": [10, -5, 6], "look_at": [10, 5, 0]}],
-    }
-    data.update(over)
-    return build_scenario(data)
-
-
 def test_a_bag_set_down_and_picked_up_lies_on_the_floor_once(monkeypatch):
-    sc = room(distractors=[{"type": "bag_with_owner", "id": "bag", "at_s": 1.0, "at": [8, 5], "duration_s": 4,
+    sc = room(duration_s=60, seed=3, distractors=[{"type": "bag_with_owner", "id": "bag", "at_s": 1.0, "at": [8, 5], "duration_s": 4,
                             "exit": "east"}])
     model = StationModel(sc)
     placed, removed = [], []
@@ -152,7 +141,7 @@ def test_a_bag_set_down_and_picked_up_lies_on_the_floor_once(monkeypatch):
 
 
 def test_an_intrusion_walker_starts_with_the_arrivals_before_other_scripts():
-    sc = room(events=[{"type": "person_on_ground", "id": "fall", "at_s": 2.0, "at": [5, 5]},
+    sc = room(duration_s=60, seed=3, events=[{"type": "person_on_ground", "id": "fall", "at_s": 2.0, "at": [5, 5]},
                       {"type": "intrusion", "id": "walker", "at_s": 2.0, "start": [2, 2], "path": [[6, 2]]}])
     scripts = build_scripts(sc)
     assert [s.event_id for s in scripts] == ["fall", "walker"]  # file order
