@@ -83,7 +83,7 @@ from crowd_scenes import (  # noqa: E402
     corridor_crowd, corridor_speed, counterflow_directions, counterflow_ours, crossing_arrivals, crossing_ours,
     door_starts, door_trials_ours, ring_crowd, ring_speed_ours, specific_flow,
 )
-from sim.crowd import SocialForceParams  # noqa: E402
+from sim.world.social_force import SocialForceParams  # noqa: E402
 
 SECTIONS = ("fd", "widths", "counterflow", "doors", "crossing", "station")
 DENSITIES = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim.crowd import time_to_collision
+from sim.world.social_force import time_to_collision
 
 #: [m/s] below this speed (averaged over one second) a person counts as stopped
 STOPPED_MPS = 0.1

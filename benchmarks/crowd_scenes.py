@@ -6,7 +6,7 @@
 * the bottleneck of Seyfried et al. (2009) at any width, and one person alone at a door;
 * two flows crossing at right angles (time to collision, avoidance, overlap).
 
-Everything here steps :func:`sim.crowd.motion_step` directly through :class:`Stepper`,
+Everything here steps :func:`sim.world.social_force.motion_step` directly through :class:`Stepper`,
 which holds the planned avoidance between re-plans as the station model does, at
 ``dt =`` :data:`DT_S`.
 """
@@ -20,8 +20,8 @@ import numpy as np
 
 import jupedsim_peer as peer
 from crowd_metrics import Frames
-from sim.crowd import Neighbours, SocialForceParams, Walls, motion_step, replan_due
-from sim.floorfield import FieldBank, NavGrid
+from sim.world.social_force import Neighbours, SocialForceParams, Walls, motion_step, replan_due
+from sim.world.floorfield import FieldBank, NavGrid
 from sim.geometry import polygon_edges, wall_segments
 
 CORRIDOR_M = (20.0, 4.0)  #: [m] length (periodic) and width of the corridor
@@ -30,7 +30,7 @@ DT_S = 0.05
 
 
 class Stepper:
-    """One call of :func:`sim.crowd.motion_step` per step, with the agents' planned avoidance
+    """One call of :func:`sim.world.social_force.motion_step` per step, with the agents' planned avoidance
     held between re-plans (every ``params.replan_interval_s``), as in the station model.
     Who is stepped may change between calls: :meth:`keep` and :meth:`append` follow it."""
 

@@ -6,7 +6,7 @@ behaviours, arrivals), for :mod:`bench_realism`.
 * :func:`gate_standers`: people who stand still in front of the ticket gates of
   ``concourse_quiet`` although nobody is in their way.
 
-Both read the model's arrays (``StationModel._pos`` and friends) once a second of
+Both read the model's arrays (``StationModel.people`` arrays) once a second of
 simulated time.
 """
 
@@ -17,7 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.spatial import cKDTree
 
-from sim.model import Behaviour, StationModel
+from sim.world.agents import Behaviour
+from sim.world.model import StationModel
 from sim.scenario import load_scenario
 
 #: [m] nobody within this distance: a person walks alone
@@ -71,24 +72,24 @@ def free_walkers(scenario: str = "rush_hour_quiet", *, seconds: float = 300.0, s
         n = model.agent_count
         if n == 0:
             continue
-        ids = model._ids[:n]
+        ids = model.people.ids[:n]
         for i in ids.tolist():
             first_seen.setdefault(i, t)
-        pos = model._pos[:n]
-        vel = model._vel[:n]
-        state = model._state[:n]
-        goal_d = np.hypot(*(model._goal[:n] - pos).T)
+        pos = model.people.pos[:n]
+        vel = model.people.vel[:n]
+        state = model.people.state[:n]
+        goal_d = np.hypot(*(model.people.goal[:n] - pos).T)
         moving = (state == Behaviour.LEAVING) | ((state == Behaviour.WALKING) & (goal_d > 2.0))
-        alone = model._party[:n] < 0
+        alone = model.people.party[:n] < 0
         settled = np.array([t - first_seen[i] >= SETTLE_S for i in ids.tolist()])
         if n > 1:
             d, _ = cKDTree(pos).query(pos, k=2)
             isolated = d[:, 1] > ALONE_M
         else:
             isolated = np.ones(1, bool)
-        keep = moving & alone & settled & isolated & ~model._frozen[:n]
+        keep = moving & alone & settled & isolated & ~model.people.frozen[:n]
         speeds.append(np.hypot(vel[keep, 0], vel[keep, 1]))
-        v0s.append(model._v0[:n][keep])
+        v0s.append(model.people.v0[:n][keep])
         who.append(ids[keep])
     return FreeWalkers(np.concatenate(speeds), np.concatenate(v0s), np.concatenate(who))
 
@@ -118,18 +119,18 @@ def gate_standers(scenario: str = "concourse_quiet", *, area=((19.0, 4.0), (24.5
         if n == 0:
             run.clear()
             continue
-        pos = model._pos[:n]
-        vel = model._vel[:n]
-        state = model._state[:n]
+        pos = model.people.pos[:n]
+        vel = model.people.vel[:n]
+        state = model.people.state[:n]
         inside = (pos[:, 0] >= x0) & (pos[:, 0] <= x1) & (pos[:, 1] >= y0) & (pos[:, 1] <= y1)
         going = (state == Behaviour.WALKING) | (state == Behaviour.LEAVING)
         still = np.hypot(vel[:, 0], vel[:, 1]) < STANDING_MPS
         cand = np.nonzero(inside & going & still)[0]
         stuck = set()
         if len(cand):
-            to_goal = model._goal[:n][cand] - pos[cand]
+            to_goal = model.people.goal[:n][cand] - pos[cand]
             e = to_goal / np.maximum(np.hypot(to_goal[:, 0], to_goal[:, 1]), 1e-9)[:, None]
-            field = model._field[:n][cand]
+            field = model.people.field[:n][cand]
             if (field >= 0).any():
                 e[field >= 0] = model.fields.sample(field[field >= 0], pos[cand][field >= 0])
             tree = cKDTree(pos)
@@ -142,7 +143,7 @@ def gate_standers(scenario: str = "concourse_quiet", *, area=((19.0, 4.0), (24.5
                         ahead = True
                         break
                 if not ahead:
-                    stuck.add(int(model._ids[c]))
+                    stuck.add(int(model.people.ids[c]))
         for i in list(run):
             if i not in stuck:
                 del run[i]

@@ -27,7 +27,7 @@ from detectors.files import atomic_write_text
 def scenario_figures(name: str) -> dict:
     """The figures of one library scenario (see the module docstring)."""
     from sim.geometry import points_in_polygon, polygon_area
-    from sim.model import StationModel
+    from sim.world.model import StationModel
     from sim.scenario import load_scenario
 
     sc = load_scenario(name)
@@ -43,10 +43,10 @@ def scenario_figures(name: str) -> dict:
         t = min(t + 0.5, sc.duration_s)
         model.run_until(t)
         n = model.agent_count
-        pos = model._pos[:n]
+        pos = model.people.pos[:n]
         for k, poly in enumerate(polys):
             counts[k].append(int(np.count_nonzero(points_in_polygon(pos, poly))) if n else 0)
-        v = np.hypot(model._vel[:n, 0], model._vel[:n, 1])
+        v = np.hypot(model.people.vel[:n, 0], model.people.vel[:n, 1])
         speeds.append(v[v > 0.2])
     peaks = {}
     for z, c, a in zip(zones, counts, areas):

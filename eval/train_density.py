@@ -56,7 +56,7 @@ def render_samples(items, *, work_width: int = 320, progress: bool = True) -> tu
 
     from detectors.density_cnn import splat_feet
     from detectors.site import SiteConfig
-    from sim.model import StationModel
+    from sim.world.model import StationModel
     from sim.render import Renderer
     from sim.scenario import load_scenario
     from sim.site_export import site_config_dict

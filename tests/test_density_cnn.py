@@ -55,7 +55,7 @@ def _rendered_greys(counts):
     """Grey 320x180 frames of the overcrowding concourse at 50 s with the first k persons drawn, per k."""
     import cv2
 
-    from sim.model import StationModel
+    from sim.world.model import StationModel
     from sim.render import Renderer
     from sim.scenario import load_scenario
 

@@ -7,11 +7,11 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sim.crowd import (
+from sim.world.social_force import (
     Neighbours, SocialForceParams, Walls, avoidance_velocity, density_speed_factor, motion_step, perceived_density,
     replan_due, time_to_collision, wall_forces,
 )
-from sim.floorfield import FieldBank, NavGrid
+from sim.world.floorfield import FieldBank, NavGrid
 from sim.geometry import wall_segments
 
 PARAMS = SocialForceParams()

@@ -70,7 +70,7 @@ constants of HFV 2000 were fitted with time steps of milliseconds; at the 50 ms 
 the testbed they would make two touching bodies oscillate, so the step limits them to the
 stiffest values that stay stable at ``dt`` (documented on :class:`SocialForceParams`).
 
-Agent state is a structure of arrays owned by the caller (:class:`sim.model.StationModel`),
+Agent state is a structure of arrays owned by the caller (:class:`sim.world.model.StationModel`),
 the planned avoidance ``u`` included; the functions here update those arrays in place.
 
 References: D. Helbing, P. Molnár, Phys. Rev. E 51, 4282 (1995); D. Helbing, I. Farkas,
