@@ -99,6 +99,9 @@ def main() -> None:
     ap.add_argument("--compare", nargs=2, type=Path, metavar=("BEFORE", "AFTER"), help="compare two files")
     args = ap.parse_args()
     if args.compare:
+        for p in args.compare:
+            if not p.is_file():
+                ap.error(f"--compare: expected a file written by --json, got {str(p)!r} (no such file)")
         before, after = (json.loads(p.read_text()) for p in args.compare)
         lines = compare(before, after)
         print("\n".join(lines) if lines else "no figure moved")
