@@ -62,7 +62,23 @@ second before contact, and the keep-right term lets two opposing streams sort th
 into lanes instead of pressing against each other.
 
 Measured with ``dt = 0.05 s`` by ``python benchmarks/bench_realism.py`` (JuPedSim's
-figures beside them there): MEASURED_FIGURES
+figures beside them there):
+
+* mean speed 1.21, 1.02, 0.84, 0.63, 0.46, 0.33, 0.23, 0.14 m/s at 0.5, 1, .. 4
+  persons/m² in a 20 m x 4 m periodic corridor (v0 ~ N(1.34, 0.26) m/s) against
+  Weidmann's 1.30, 1.06, 0.81, 0.61, 0.45, 0.33, 0.23, 0.16: 4.6 % RMS relative error
+  (5.7 % on a 4 m wide ring corridor). The low-density end is slow because fast walkers
+  queue behind slow ones before they find a gap;
+* specific flow through bottlenecks 2.8 m long, 0.8 / 1.0 / 1.2 / 1.6 / 2.0 / 2.5 m wide:
+  1.71 / 1.73 / 1.82 / 1.68 / 1.65 / 1.62 persons/(m s), 5 seeds (Seyfried et al. 2009
+  measured 1.6 to 2.0);
+* counterflow, half each way from a random mix: 0.96 x the one-way speed at 1 person/m²,
+  at most 7 % of people stopped up to 2.5 persons/m², band index 0.91 to 1.00 at 1 to 2
+  persons/m² (lanes), lanes started clean kept (band index >= 0.88 up to 3 persons/m²);
+* nobody alone stalls at a 0.7 or 0.8 m door (0 of 100 starts each);
+* crossing flows at 0.66 persons/m²: avoidance starts 1.32 s before contact (median), the
+  interaction energy follows ``tau^n`` with ``n`` = -1.99 (-2.11 and -2.19 with the radii
+  scaled by 0.9 and 1.1), the deepest overlap 3.8 cm.
 
 Integration is semi-implicit Euler at ``dt`` (velocity first, then position with the new
 velocity) with the speed clamped to ``v0 min(F(rho), max_speed_factor)``. The body contact
