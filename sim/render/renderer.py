@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -204,10 +204,8 @@ class Renderer:
         img = self.effects.apply(img, t, self._frame_hash(frame_idx))
         ann = self._annotate(geo, frame_idx, t, m + dx, m + dy, visibility, occ.visibility)
         if layer is not None:
-            ann = FrameAnnotations(frame=ann.frame, t=ann.t, camera=ann.camera, ids=ann.ids, boxes=ann.boxes,
-                                   heads=ann.heads, visible=ann.visible, appearance_group=ann.appearance_group,
-                                   trains=self._trains.annotate(layer, self._occ_depth, m + dx, m + dy, self.width,
-                                                                self.height))
+            ann = replace(ann, trains=self._trains.annotate(layer, self._occ_depth, m + dx, m + dy, self.width,
+                                                            self.height))
         return img, ann
 
     def _with_trains(self, layer: TrainLayer) -> "FrameOccluders":
