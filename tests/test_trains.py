@@ -133,9 +133,11 @@ def test_the_library_keeps_trains_out_of_the_intrusion_ground_truth():
 def test_the_train_phases_are_context_in_the_ground_truth(platform):
     feed = SyntheticFeed(platform, ["platform"], duration_s=70.0)
     feed.model.run_until(70.0)
-    enter = 50 - math.sqrt(62)
+    # the arrival from the headlights' first light in the station: the head 30 m inside the tunnel,
+    # 31 + 30 m short of its stop, braking at 1 m/s² (within the 98 m of braking from 14 m/s)
+    lit = 50 - math.sqrt(2 * (31 + 30) / 1.0)
     assert feed.world_context() == [
-        {"kind": "train", "id": "train_0", "phase": "arrival", "t_start": round(enter, 6), "t_end": 50.0,
+        {"kind": "train", "id": "train_0", "phase": "arrival", "t_start": round(lit, 6), "t_end": 50.0,
          "platform_edge": 0},
         {"kind": "train", "id": "train_0", "phase": "dwell", "t_start": 50.0, "t_end": 66.0, "platform_edge": 0,
          "doors_open": [50.0, 65.0]},

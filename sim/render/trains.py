@@ -35,7 +35,7 @@ import numpy as np
 from sim.annotate import TrainAnnotations
 from sim.render.raster import fill_convex_polys, fill_convex_polys_ids
 from sim.render.train_shapes import (N_PLANES, PLANE_FAR_SIDE, PLANE_HEAD, PLANE_INSIDE, PLANE_NEAR_SIDE, PLANE_ROOF,
-                                     PLANE_TAIL, train_panels)
+                                     PLANE_TAIL, Panels, train_panels)
 from sim.render.view import COORD_LIMIT, SHIFT, CanvasView
 from sim.state import TrainBody, TrainState
 
@@ -339,11 +339,9 @@ def _clip_near(poly: np.ndarray) -> np.ndarray:
     return np.asarray(out)
 
 
-def _subdivided(panels, max_m: float):
+def _subdivided(panels: Panels, max_m: float) -> Panels:
     """``panels`` with long ones cut into pieces of at most ``max_m`` [m] (their outlines then bend
     with the lens)."""
-    from sim.render.train_shapes import Panels
-
     rows = []
     for i in range(len(panels)):
         lo, hi = panels.lo[i], panels.hi[i]

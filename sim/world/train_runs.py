@@ -9,9 +9,10 @@ accelerates at ``a_a`` up to line speed. With ``tau`` the time to the stop (or s
 departure), the head stands at ``s_stop - a_b tau² / 2`` while braking and at
 ``s_stop + a_a tau² / 2`` while accelerating. The doors' opening follows a smoothstep of
 time. The train is in the station while some of it lies between the track bed's tunnel
-mouths; :meth:`TrainRun.intervals` gives the phases a camera can see (arrival: from the
-head's entry to the stop; dwell; departure: until the tail is gone), the ground truth's
-context.
+mouths, and in the world's state from :data:`HEADLIGHT_LEAD_M` before (its headlights light
+the station first); :meth:`TrainRun.intervals` gives the phases a camera can see (arrival:
+from its light's coming to the stop; dwell; departure: until the tail is gone), the ground
+truth's context.
 
 :class:`TrainRuns` holds the runs of a scenario and answers for all of them at a time:
 the :class:`~sim.state.TrainState` of the trains in the station, the door passages open
@@ -131,20 +132,27 @@ class TrainRun:
         """Whether some of the train lies between the tunnel mouths at ``t``."""
         return self.enter_s < t < self.gone_s
 
+    @property
+    def lit_s(self) -> float:
+        """[s] the head is :data:`HEADLIGHT_LEAD_M` inside the tunnel: its headlights start to light the station."""
+        return self.at_s - self._time_to_cover(self.stop_s - self.body.portal_s_m[0] + HEADLIGHT_LEAD_M,
+                                               self.braking_mps2)
+
     def in_state(self, t: float) -> bool:
-        """Whether the train is in the world's state at ``t``: in the station, or coming in within
-        :data:`HEADLIGHT_LEAD_M` of it (its headlights show first)."""
-        lead_s = self.at_s - self._time_to_cover(self.stop_s - self.body.portal_s_m[0] + HEADLIGHT_LEAD_M,
-                                                 self.braking_mps2)
-        return lead_s < t < self.gone_s
+        """Whether the train is in the world's state at ``t``: in the station, or coming in and lighting
+        it already (from :attr:`lit_s`)."""
+        return self.lit_s < t < self.gone_s
 
     def passable(self, t: float) -> bool:
         """Whether the doors are fully open (people step through) at ``t``."""
         return self.open_s - 1e-9 <= t < self.close_s - 1e-9
 
     def intervals(self, t_end: float | None = None) -> list[dict]:
-        """The phases a camera can see, as ground-truth context records (cut at ``t_end`` [s])."""
-        phases = (("arrival", self.enter_s, self.at_s), ("dwell", self.at_s, self.depart_s),
+        """The phases a camera can see, as ground-truth context records (cut at ``t_end`` [s]): the
+        arrival from the moment its headlights light the station (or, without them, its head comes out
+        of the tunnel) to its stop, the dwell, the departure until its tail is gone."""
+        first = self.lit_s if self.body.headlights else self.enter_s
+        phases = (("arrival", first, self.at_s), ("dwell", self.at_s, self.depart_s),
                   ("departure", self.depart_s, self.gone_s))
         out = []
         for name, t0, t1 in phases:
