@@ -15,6 +15,7 @@ from sim.render import Renderer
 from sim.scenario import ScenarioError, ZoneSpec, load_scenario
 from sim.source import SyntheticFeed
 from sim.state import CrowdState, FireState, ObjectState, TrainPhase, WorldState
+from sim.world.agents import Behaviour
 from sim.world.model import StationModel
 from sim.world.train_runs import PASSAGE_SLACK_M, TrainRuns
 from tests.helpers import frame_sha, standing_crowd
@@ -103,6 +104,24 @@ def test_passengers_step_out_of_the_doors_and_boarders_step_in():
     beyond = tracks[tracks["y"] < 0]
     assert points_in_quads(beyond[["x", "y"]].to_numpy(), run.passages()).all()
     assert beyond["t"].min() >= run.at_s and beyond["t"].max() < run.closed_s
+
+
+def test_runners_for_the_departing_train_get_in_through_its_doors():
+    # negatives_crowd: four people run for the train's boarding line at 35 s, its doors shut at 39 s
+    sc = load_scenario("negatives_crowd")
+    model = StationModel(sc)
+    model.run_until(35.0)
+    board = [e.name for e in sc.station.exits].index("train_board")
+    runners = [a for a in model.agents if a.behaviour is Behaviour.LEAVING and a.exit_index == board]
+    assert len(runners) == 4
+    run = model.trains.runs[0]
+    model.run_until(run.closed_s)
+    assert not any(a.present for a in runners)  # all four in
+    model.run_until(sc.duration_s)
+    assert model.exits_by_name["train_board"] == model.boarded_by_train[0] >= 4
+    tracks = model.truth.tracks_table().to_pandas()
+    last = tracks[tracks["id"].isin([a.unique_id for a in runners])].sort_values("t").groupby("id").last()
+    assert (last["y"] < 0).all() and (last["t"] < run.closed_s).all()  # last seen in a doorway, before the doors shut
 
 
 # --- ground truth -----------------------------------------------------------------------------------

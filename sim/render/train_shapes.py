@@ -21,6 +21,7 @@ car shows through a window and a person in a doorway is not hidden by the door.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -84,26 +85,27 @@ class Panels:
         return out
 
 
+#: what a panel belongs to: the long body (cut at the tunnel mouths), the cab at the head, the one at the tail
+_BODY, _HEAD_CAB, _TAIL_CAB = range(3)
+
+
 class _Builder:
-    def __init__(self, s_lo: float, s_hi: float) -> None:
-        self.s_lo, self.s_hi = s_lo, s_hi  # the visible span (between the tunnel mouths)
+    def __init__(self) -> None:
         self.rows: list[tuple] = []
+        self.part = _BODY  # the part the next panels belong to
 
-    def add(self, axis: int, lo, hi, colour, plane: int, *, clip: bool = True) -> None:
-        lo, hi = list(lo), list(hi)
-        if clip and axis != 0:
-            lo[0], hi[0] = max(lo[0], self.s_lo), min(hi[0], self.s_hi)
-            if hi[0] <= lo[0] + 1e-6:
-                return
-        self.rows.append((axis, lo, hi, colour, plane))
+    def add(self, axis: int, lo, hi, colour, plane: int) -> None:
+        self.rows.append((axis, tuple(lo), tuple(hi), tuple(colour), plane, self.part))
 
-    def panels(self) -> Panels:
+    def panels(self) -> tuple[Panels, np.ndarray]:
+        """The panels and the part (``_BODY``, ``_HEAD_CAB``, ``_TAIL_CAB``) of each."""
         if not self.rows:
             z = np.zeros((0, 3))
-            return Panels(axis=np.zeros(0, np.int64), lo=z, hi=z.copy(), colour=z.copy(), plane=np.zeros(0, np.int64))
-        axis, lo, hi, colour, plane = zip(*self.rows)
-        return Panels(axis=np.array(axis, np.int64), lo=np.array(lo, float), hi=np.array(hi, float),
-                      colour=np.array(colour, float), plane=np.array(plane, np.int64))
+            return (Panels(axis=np.zeros(0, np.int64), lo=z, hi=z.copy(), colour=z.copy(),
+                           plane=np.zeros(0, np.int64)), np.zeros(0, np.int64))
+        axis, lo, hi, colour, plane, part = zip(*self.rows)
+        return (Panels(axis=np.array(axis, np.int64), lo=np.array(lo, float), hi=np.array(hi, float),
+                       colour=np.array(colour, float), plane=np.array(plane, np.int64)), np.array(part, np.int64))
 
 
 def _shade(colour, factor: float) -> tuple[float, float, float]:
@@ -113,26 +115,53 @@ def _shade(colour, factor: float) -> tuple[float, float, float]:
 def train_panels(body: TrainBody, head_s: float, door_open: float, camera_position: np.ndarray, *,
                  lights_on: bool = True) -> Panels:
     """The panels of ``body`` with its head at ``head_s`` [m] and its doors ``door_open`` (0..1),
-    seen from ``camera_position`` (world, [m]); empty when nothing of it is between the tunnel mouths."""
+    seen from ``camera_position`` (world, [m]); empty when nothing of it is between the tunnel mouths.
+
+    The panels of a train standing with its head at 0 are built once per look (doors, the sides
+    and roof the camera sees) and moved along the track, cut at the tunnel mouths."""
     tail_s = head_s - body.length_m
     s_lo, s_hi = max(tail_s, body.portal_s_m[0]), min(head_s, body.portal_s_m[1])
-    build = _Builder(s_lo, s_hi)
-    if s_hi <= s_lo:
-        return build.panels()
     cam_s, cam_n = body.local(np.asarray(camera_position[:2], dtype=np.float64))
-    cam_z = float(camera_position[2])
-    g, w, h = body.gap_m, body.width_m, body.height_m
-    normal = np.asarray(body.normal)
-    if cam_n < g:
-        _side(build, body, head_s, door_open, g, PLANE_NEAR_SIDE, _facing(-normal), doors=True)
-    elif cam_n > g + w:
-        _side(build, body, head_s, 0.0, g + w, PLANE_FAR_SIDE, _facing(normal), doors=False)
-    if cam_z > h:
-        _roof(build, body, head_s)
+    side = 1 if cam_n < body.gap_m else (2 if cam_n > body.gap_m + body.width_m else 0)
+    local, part = _panels_at_zero(body, round(float(door_open), 4), side, float(camera_position[2]) > body.height_m,
+                                  lights_on)
+    if s_hi <= s_lo or not len(local):
+        return _Builder().panels()[0]
+    keep = part == _BODY
     if cam_s > head_s and head_s <= body.portal_s_m[1] + 1e-6:
-        _cab(build, body, head_s, PLANE_HEAD, head=True, lights_on=lights_on)
+        keep |= part == _HEAD_CAB
     if cam_s < tail_s and tail_s >= body.portal_s_m[0] - 1e-6:
-        _cab(build, body, tail_s, PLANE_TAIL, head=False, lights_on=lights_on)
+        keep |= part == _TAIL_CAB
+    lo, hi = local.lo[keep].copy(), local.hi[keep].copy()
+    lo[:, 0] += head_s
+    hi[:, 0] += head_s
+    axis = local.axis[keep]
+    along = axis != 0  # panels that run along the track are cut at the tunnel mouths
+    lo[along, 0] = np.maximum(lo[along, 0], s_lo)
+    hi[along, 0] = np.minimum(hi[along, 0], s_hi)
+    shown = ~along | (hi[:, 0] > lo[:, 0] + 1e-6)
+    return Panels(axis=axis[shown], lo=lo[shown], hi=hi[shown], colour=local.colour[keep][shown],
+                  plane=local.plane[keep][shown])
+
+
+@lru_cache(maxsize=64)
+def _panels_at_zero(body: TrainBody, door_open: float, side: int, roof: bool, lights_on: bool
+                    ) -> tuple[Panels, np.ndarray]:
+    """The panels of ``body`` with its head at s = 0 (uncut), seen from the platform side (``side``
+    1), the far side (2) or neither (0), from above the roof or not, and the part of each."""
+    build = _Builder()
+    g, w = body.gap_m, body.width_m
+    normal = np.asarray(body.normal)
+    if side == 1:
+        _side(build, body, 0.0, door_open, g, PLANE_NEAR_SIDE, _facing(-normal), doors=True)
+    elif side == 2:
+        _side(build, body, 0.0, 0.0, g + w, PLANE_FAR_SIDE, _facing(normal), doors=False)
+    if roof:
+        _roof(build, body, 0.0)
+    build.part = _HEAD_CAB
+    _cab(build, body, 0.0, PLANE_HEAD, head=True, lights_on=lights_on)
+    build.part = _TAIL_CAB
+    _cab(build, body, -body.length_m, PLANE_TAIL, head=False, lights_on=lights_on)
     return build.panels()
 
 
@@ -233,7 +262,7 @@ def _cab(build: _Builder, body: TrainBody, s: float, plane: int, *, head: bool, 
     g, w, h = body.gap_m, body.width_m, body.height_m
 
     def face(n0, n1, z0, z1, colour, pl=plane):
-        build.add(0, (s, g + n0, z0), (s, g + n1, z1), colour, pl, clip=False)
+        build.add(0, (s, g + n0, z0), (s, g + n1, z1), colour, pl)
 
     face(0.0, w, 0.0, h, _shade(body.body_bgr, 0.82))
     face(0.0, w, 0.0, SKIRT_TOP_M, SKIRT_BGR)

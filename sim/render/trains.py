@@ -159,19 +159,22 @@ class TrainDrawer:
         for k in range(len(trains)):
             for plane, (normal, c) in enumerate(_planes(trains.bodies[k], float(trains.head_s_m[k]), cam.position)):
                 coef[1 + k * N_PLANES + plane] = _inverse_depth_coefficients(cam, normal, c)
-        coef = coef.astype(np.float32)
+        a, b, c = (np.ascontiguousarray(coef[:, k], dtype=np.float32) for k in range(3))
         if self.view.lens is None:
             u = np.arange(x0, x1, dtype=np.float32)[None, :]
             v = np.arange(y0, y1, dtype=np.float32)[:, None]
         else:
             uu, vv = self._undistorted_grid()
             u, v = uu[y0:y1, x0:x1], vv[y0:y1, x0:x1]
-        c = coef.take(ids, axis=0)  # (h, w, 3) the coefficients of each pixel's plane
-        inv = c[..., 0] * u
-        inv += c[..., 1] * v
-        inv += c[..., 2]
+        # each pixel's plane's coefficients, by lookup (a table of a few entries)
+        inv = np.take(a, ids)
+        inv *= u
+        term = np.take(b, ids)
+        term *= v
+        inv += term
+        inv += np.take(c, ids)
         depth = np.full(ids.shape, np.inf, np.float32)
-        np.divide(np.float32(1.0), inv, out=depth, where=inv > 0)
+        np.divide(np.float32(1.0), inv, out=depth, where=(ids > 0) & (inv > 0))
         return depth
 
     def _undistorted_grid(self) -> tuple[np.ndarray, np.ndarray]:
@@ -251,26 +254,28 @@ class TrainDrawer:
         """((x0, y0, x1, y1), uint8 patch) of the light the trains add to the canvas, or None."""
         import cv2
 
-        xyz = self.surface_xyz_q
-        acc = np.zeros(xyz.shape[:2] + (3,), np.float32)
-        flat = acc.reshape(-1, 3)
+        hq, wq = self.surface_xyz_q.shape[:2]
+        acc = np.zeros((hq * wq, 3), np.float32)
+        lit = []
         for k in range(len(trains)):
             body = trains.bodies[k]
             head = float(trains.head_s_m[k])
             local = self._local(body)
             if body.headlights:
                 idx, level = _beam(body, head, local)
-                flat[idx] += level[:, None] * (np.asarray(HEADLIGHT_BGR, np.float32) / 255.0)
+                acc[idx] += level[:, None] * (np.asarray(HEADLIGHT_BGR, np.float32) / 255.0)
+                lit.append(idx)
             idx, level = _spill(body, head, float(trains.door_open[k]), local)
-            flat[idx] += level[:, None] * (np.asarray(SPILL_BGR, np.float32) / 255.0)
-        acc *= np.float32(self.view.brightness)
-        rows = np.nonzero(acc.max(axis=(1, 2)) >= 0.5)[0]
-        if not len(rows):
+            acc[idx] += level[:, None] * (np.asarray(SPILL_BGR, np.float32) / 255.0)
+            lit.append(idx)
+        lit = np.concatenate(lit) if lit else np.zeros(0, np.int64)
+        if not len(lit):
             return None
-        cols = np.nonzero(acc.max(axis=(0, 2)) >= 0.5)[0]
+        acc *= np.float32(self.view.brightness)
+        rows, cols = lit // wq, lit % wq
         q = _QUARTER
-        qy0, qy1, qx0, qx1 = int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-        small = np.clip(np.rint(acc[qy0:qy1, qx0:qx1]), 0, 255).astype(np.uint8)
+        qy0, qy1, qx0, qx1 = int(rows.min()), int(rows.max()) + 1, int(cols.min()), int(cols.max()) + 1
+        small = np.clip(np.rint(acc.reshape(hq, wq, 3)[qy0:qy1, qx0:qx1]), 0, 255).astype(np.uint8)
         up = cv2.resize(small, (q * (qx1 - qx0), q * (qy1 - qy0)), interpolation=cv2.INTER_LINEAR)
         hc, wc = self.canvas_shape
         x0, y0 = q * qx0, q * qy0
@@ -302,8 +307,9 @@ class TrainDrawer:
             s, n = body.local(xyz[:, :2])
             z = xyz[:, 2]
             platform = np.nonzero((n < body.gap_m) & (n > -3.0 * SPILL_DEPTH_M) & (z < 0.05))[0]
+            lateral2 = (n - (body.gap_m + body.width_m / 2)) ** 2 + (z - HEADLIGHT_Z_M) ** 2
             local = _Local(s=s.astype(np.float32), n=n.astype(np.float32), z=z.astype(np.float32), platform=platform,
-                           xyz=xyz.astype(np.float32), normal=self._normals())
+                           xyz=xyz.astype(np.float32), normal=self._normals(), lateral2=lateral2.astype(np.float32))
             self._locals[key] = local
         return local
 
@@ -318,6 +324,7 @@ class _Local:
     platform: np.ndarray  #: indices of the points on the platform floor beside the track
     xyz: np.ndarray  #: (k, 3) [m] the points
     normal: np.ndarray  #: (k, 3) their surfaces' unit normals, toward the camera
+    lateral2: np.ndarray  #: [m²] squared distance from the headlights' axis
 
 
 def _state_key(trains: TrainState) -> tuple:
@@ -393,11 +400,10 @@ def _beam(body: TrainBody, head_s: float, local: _Local) -> tuple[np.ndarray, np
     their cone: ``gain * cone² * facing / (1 + (ahead / reach)²)``, ``facing`` a part of the
     Lambert cosine toward the lamps."""
     ahead = local.s - np.float32(head_s)
-    lateral2 = (local.n - np.float32(body.gap_m + body.width_m / 2)) ** 2 + (local.z - np.float32(HEADLIGHT_Z_M)) ** 2
     tan2 = math.tan(math.radians(HEADLIGHT_HALF_ANGLE_DEG)) ** 2
-    idx = np.nonzero((ahead > 0.3) & (lateral2 < tan2 * ahead * ahead))[0]
+    idx = np.nonzero((ahead > 0.3) & (local.lateral2 < tan2 * ahead * ahead))[0]
     a = ahead[idx]
-    cos = a / np.sqrt(a * a + lateral2[idx])
+    cos = a / np.sqrt(a * a + local.lateral2[idx])
     cos_max = math.cos(math.radians(HEADLIGHT_HALF_ANGLE_DEG))
     cone = np.clip((cos - cos_max) / (1.0 - cos_max), 0.0, 1.0)
     lamp = np.r_[body.ground(head_s, body.gap_m + body.width_m / 2), HEADLIGHT_Z_M].astype(np.float32)

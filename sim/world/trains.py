@@ -175,6 +175,7 @@ class Trains:
             train = self.train_at(int(b), host.time)
             if train is not None and self.runs[train] is not None:
                 self.doors.board(host, host.agent_at(s), train)
+                self.boarded_by_train[train] += 1
             else:
                 to_doors[slots == s] = False  # an off-stage train: out by the exit
         handed = closed | to_doors
