@@ -171,7 +171,8 @@ class StationModel(mesa.Model):
 
     @property
     def boarded_by_train(self) -> list[int]:
-        """People sent to board each train (index of ``station.trains``)."""
+        """People who boarded each train (index of ``station.trains``): those sent to board it,
+        less those its closing doors turned away."""
         return self.trains.boarded_by_train
 
     @property

@@ -125,7 +125,10 @@ class Trains:
                     late = np.nonzero((people.state[:n] == _LEAVING) & (people.exit_idx[:n] == b))[0]
                     agents = [host.agent_at(s) for s in late.tolist()]
                     if self.runs[i] is not None:
-                        agents += self.doors.closing(host, i)
+                        turned_away = self.doors.closing(host, i)
+                        # sent to its doors but not in a doorway when they close: it did not take this train
+                        self.boarded_by_train[i] -= len(turned_away)
+                        agents += turned_away
                     for agent in agents:
                         self.wait_for_train(host, agent, b)
 
