@@ -23,13 +23,17 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
 
     For writers that want a file name (Parquet, a video encoder): keep the real extension
     in ``suffix`` when the writer picks its format from it (``suffix=".mp4"``). The folder
-    must exist; a missing folder raises :class:`FileNotFoundError` naming it.
+    must exist; a missing folder raises :class:`FileNotFoundError` naming it, a folder that
+    cannot be written an :class:`OSError` (``PermissionError``...) naming ``path``.
     """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
         raise FileNotFoundError(f"cannot write {path!r}: folder {folder!r} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=suffix)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=suffix)
+    except OSError as exc:  # a read-only folder, a full disk: name the file asked for, not the temporary one
+        raise OSError(exc.errno, exc.strerror, path) from None
     os.close(fd)
     try:
         yield tmp

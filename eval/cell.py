@@ -334,16 +334,13 @@ class _Cell:
                           grace_s=per_type)
 
     def _ground_truth_file(self, records: list[dict]) -> dict:
+        from eval.ground_truth import camera_entry, ground_truth_record
+
         sc = self.sc
-        return {
-            "format": "stationwatch.ground_truth/1", "scenario": sc.name, "seed": self.c["seed"],
-            "variant": self.c["variant"], "overrides": self.c["overrides"],
-            "duration_s": max(self.duration.values()),
-            "cameras": [{"name": n, "fps": self.fps[n], "resolution": list(sc.camera(n).resolution),
-                         "duration_s": self.duration[n]} for n in self.cameras],
-            "instances": records,
-            "world_events": [ev.to_dict() for ev in self.world],
-        }
+        cameras = [camera_entry(n, self.fps[n], sc.camera(n).resolution, self.duration[n]) for n in self.cameras]
+        return ground_truth_record(scenario=sc.name, seed=self.c["seed"], cameras=cameras, instances=records,
+                                   world_events=[ev.to_dict() for ev in self.world], variant=self.c["variant"],
+                                   overrides=self.c["overrides"])
 
     # --- black boxes -----------------------------------------------------------------------
     def _black_box(self, run: dict, scratch: Path, sites: dict[str, str]) -> None:

@@ -103,8 +103,12 @@ def load_scenario(ref: str | os.PathLike, overrides: dict | None = None) -> Scen
     """
     path = _resolve_path(ref)
     data = _raw_with_extends(path)
+    where = data.get("name") if isinstance(data.get("name"), str) else path.stem
     for dotted, value in (overrides or {}).items():
-        set_dotted(data, dotted, value)
+        try:
+            set_dotted(data, dotted, value)
+        except ScenarioError as exc:
+            raise ScenarioError(f"scenario {where!r}: {exc}") from None
     return build_scenario(data, where=data.get("name") or path.stem)
 
 

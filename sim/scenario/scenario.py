@@ -78,7 +78,10 @@ class Scenario(Strict):
         """A copy with top-level or dotted keys replaced, validated again."""
         data = self.model_dump(mode="json")
         for dotted, value in changes.items():
-            set_dotted(data, dotted.replace("__", "."), value)
+            try:
+                set_dotted(data, dotted.replace("__", "."), value)
+            except ScenarioError as exc:
+                raise ScenarioError(f"scenario {self.name!r}: {exc}") from None
         return validate_scenario(data, self.name)
 
 
