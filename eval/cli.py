@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import os
 import sys
 import time
 import warnings
@@ -562,6 +563,8 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version print and stop
         return exc.code if isinstance(exc.code, int) else 0
     name = f"stationwatch {args.command}"
+    # FFmpeg's own log lines (a truncated video) would break the one-line rule: the commands say what went wrong
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
     def warning_line(message, category, filename, lineno, file=None, line=None):
         print(f"{name}: warning: {_one_line(message)}", file=sys.stderr)
