@@ -1,10 +1,13 @@
-"""Atomic file writes: a reader sees a file complete or not at all, even when a run is killed.
+"""Atomic file writes: a reader sees a file complete or not at all, even when a run is killed; strict YAML.
 
 The one writer every layer uses (``sim/`` may import this module, as it imports the
 vocabulary of :mod:`detectors.events`). A file is written under a hidden temporary name
 in its own folder and renamed onto its final name when complete; the temporary file is
 removed on any error or interrupt. Files get mode 0644 (readable by everyone, as results
 that people share), not the 0600 of :func:`tempfile.mkstemp`.
+
+:func:`load_yaml` reads the YAML files of every layer (scenarios, site configurations,
+experiments) with one rule more than ``yaml.safe_load``: a key given twice is an error.
 """
 
 from __future__ import annotations
@@ -57,3 +60,58 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+
+
+def load_yaml(text: str):
+    """Parse YAML text like ``yaml.safe_load``, but a key given twice in one mapping is an error.
+
+    PyYAML keeps the last of duplicate keys silently (``seed: 1`` then ``seed: 2`` gives 2):
+    a typo or a pasted line would change a file's meaning unseen. Raises
+    ``yaml.YAMLError`` (a ``ConstructorError`` naming the key and its line) for it, as for
+    any text that is not YAML.
+    """
+    import yaml
+
+    return yaml.load(text, Loader=_unique_key_loader())
+
+
+def yaml_problem(exc: Exception) -> str:
+    """One line saying where and what a YAML error is: ``at line 3, column 1 (found duplicate key 'seed')``."""
+    import yaml
+
+    if isinstance(exc, yaml.reader.ReaderError):  # a character YAML does not allow (a NUL byte, a control code)
+        return f"at character {exc.position + 1} (character {exc.character!r} is not allowed in YAML)"
+    mark = getattr(exc, "problem_mark", None)
+    at = f"at line {mark.line + 1}, column {mark.column + 1} " if mark is not None else ""
+    return at + "(" + " ".join(str(getattr(exc, "problem", None) or exc).split()) + ")"
+
+
+_LOADER = None
+
+
+def _unique_key_loader():
+    global _LOADER
+    if _LOADER is None:
+        import yaml
+
+        class UniqueKeyLoader(yaml.SafeLoader):
+            def construct_mapping(self, node, deep=False):
+                if isinstance(node, yaml.MappingNode):
+                    seen = set()
+                    for key_node, _ in node.value:
+                        if key_node.tag == "tag:yaml.org,2002:merge":  # keys merged in (<<) may be overridden
+                            continue
+                        key = self.construct_object(key_node, deep=True)
+                        try:
+                            duplicate = key in seen
+                            seen.add(key)
+                        except TypeError:  # an unhashable key: SafeLoader's own error follows
+                            duplicate = False
+                        if duplicate:
+                            raise yaml.constructor.ConstructorError(
+                                "while constructing a mapping", node.start_mark, f"found duplicate key {key!r}",
+                                key_node.start_mark)
+                return super().construct_mapping(node, deep=deep)
+
+        _LOADER = UniqueKeyLoader
+    return _LOADER

@@ -31,6 +31,7 @@ File format (YAML)::
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -40,7 +41,7 @@ from functools import cached_property
 import numpy as np
 import shapely
 
-from detectors.files import atomic_write_text
+from detectors.files import atomic_write_text, load_yaml, yaml_problem
 
 
 class SiteError(ValueError):
@@ -228,7 +229,8 @@ class SiteConfig:
     @classmethod
     def from_dict(cls, d: dict, *, where: str = "site") -> "SiteConfig":
         if not isinstance(d, dict):
-            raise SiteError(f"{where}: expected a mapping; got {type(d).__name__}")
+            got = "nothing (an empty file)" if d is None else type(d).__name__
+            raise SiteError(f"{where}: expected a mapping of camera, image_size, fps, calibration and zones; got {got}")
         _reject_unknown(d, {"camera", "image_size", "fps", "calibration", "zones"}, where)
         for key in ("camera", "image_size", "fps", "calibration"):
             if key not in d:
@@ -297,14 +299,11 @@ class SiteConfig:
         except OSError as exc:
             raise SiteError(f"site configuration {os.fspath(path)!r} cannot be read: {exc.strerror}") from None
         try:
-            data = yaml.safe_load(raw.decode("utf-8"))
+            data = load_yaml(raw.decode("utf-8"))
         except UnicodeDecodeError as exc:
             raise SiteError(f"{path}: not UTF-8 text (byte {exc.start})") from None
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            why = " ".join(str(getattr(exc, "problem", None) or exc).split())
-            raise SiteError(f"{path}: not YAML{at} ({why})") from None
+            raise SiteError(f"{path}: not YAML {yaml_problem(exc)}") from None
         except RecursionError:
             raise SiteError(f"{path}: not YAML (nested too deeply)") from None
         return cls.from_dict(data, where=str(path))
@@ -352,8 +351,12 @@ def _in_front(h: np.ndarray, bounds: tuple[float, float, float, float]) -> shape
 
 def _finite(value) -> bool:
     """A real number (not a boolean, not a string), finite."""
-    return isinstance(value, (int, float, np.number)) and not isinstance(value, (bool, np.bool_)) and bool(
-        np.isfinite(value))
+    if not isinstance(value, (int, float, np.number)) or isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def _matrix(value, shape: tuple[int, int], where: str) -> np.ndarray:

@@ -40,6 +40,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detectors.events import EventType
+from detectors.files import load_yaml, yaml_problem
 from eval.alert_readers import AlertFormat
 from eval.matching import SpatialRule
 
@@ -486,12 +487,11 @@ def load_experiment(path: str | os.PathLike | None = None, *, data: dict | None 
         except (OSError, UnicodeDecodeError) as exc:
             raise ExperimentError(f"experiment file {os.fspath(p)!r} cannot be read: {exc}") from None
         try:
-            data = yaml.safe_load(text)
+            data = load_yaml(text)
         except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            why = " ".join(str(getattr(exc, "problem", None) or exc).split())
-            raise ExperimentError(f"experiment file {os.fspath(p)!r}: not YAML{at} ({why})") from None
+            raise ExperimentError(f"experiment file {os.fspath(p)!r}: not YAML {yaml_problem(exc)}") from None
+        except RecursionError:
+            raise ExperimentError(f"experiment file {os.fspath(p)!r}: not YAML (nested too deeply)") from None
     where = os.fspath(p) if p is not None else "experiment"
     if not isinstance(data, dict):
         raise ExperimentError(f"experiment file {where!r}: expected a mapping of keys (name, scenarios, detectors, "

@@ -114,10 +114,14 @@ def read_ground_truth_file(path: str | os.PathLike) -> GroundTruth:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise GroundTruthError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+    from eval.results import unique_keys
+
     try:
-        data = json.loads(text)
+        data = json.loads(text, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as exc:
         raise GroundTruthError(f"{where}: not JSON ({exc.msg} at line {exc.lineno})") from None
+    except ValueError as exc:  # a key given twice
+        raise GroundTruthError(f"{where}: not JSON ({exc})") from None
     except RecursionError:
         raise GroundTruthError(f"{where}: not JSON (nested too deeply)") from None
     return ground_truth_from_data(data, where=where)

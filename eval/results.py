@@ -135,13 +135,25 @@ def iter_jsonl(path: str | os.PathLike):
             if not line.strip():
                 continue
             try:
-                value = json.loads(line)
-            except (json.JSONDecodeError, RecursionError) as exc:
+                value = json.loads(line, object_pairs_hook=unique_keys)
+            except (ValueError, RecursionError) as exc:
                 text = line.strip()
                 shown = repr(text) if len(text) <= 60 else repr(text[:60]) + "..."
-                why = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+                why = (exc.msg if isinstance(exc, json.JSONDecodeError) else
+                       str(exc) if isinstance(exc, ValueError) else "nested too deeply")
                 raise ValueError(f"{os.fspath(path)}:{n}: not JSON ({why}): {shown}") from None
             yield n, value
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook`` that refuses a key given twice in one object (JSON keeps
+    the last one silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:

@@ -36,6 +36,29 @@ def test_overrides_use_dotted_keys_and_change_the_hash():
     assert a.content_hash() == load_scenario("platform_intrusion").content_hash()
 
 
+@pytest.mark.parametrize("overrides, error", [
+    ({"cameras.0.fps": 5}, None),
+    ({"events.0.path.1": [12.5, -1.5]}, None),
+    ({"cameras.5.fps": 5}, r"^scenario 'platform_intrusion': override cameras.5.fps: index 5 is out of range; "
+                           r"cameras has 1 item \(indices 0 to 0\)$"),
+    ({"events.0.path.9": [1, 1]}, r"override events.0.path.9: index 9 is out of range; events.0.path has 3 items"),
+    ({"cameras.first.fps": 5}, r"override cameras.first.fps: cameras is a list; expected an index in \[0, 0\] "
+                               r"instead of 'first'"),
+    ({"cameras.-1.fps": 5}, r"expected an index in \[0, 0\] instead of '-1'"),
+    ({"station.zones.0.polygon.x": [0, 0]}, r"station.zones.0.polygon is a list; expected an index in \[0, 3\]"),
+    ({"seed.low": 1}, r"override seed.low: seed is 21, not a mapping or a list; it has no key 'low'"),
+    ({"render..noise_std": 1}, r"override 'render..noise_std': expected a dotted key"),
+])
+def test_overrides_name_the_key_and_what_is_there(overrides, error):
+    if error is None:
+        load_scenario("platform_intrusion", overrides)
+    else:
+        with pytest.raises(ScenarioError, match=error):
+            load_scenario("platform_intrusion", overrides)
+    with pytest.raises(ScenarioError, match=r"override cameras.3: index 3 is out of range"):
+        load_scenario("platform_intrusion").with_overrides(cameras__3={})
+
+
 def _write(tmp_path: Path, data: dict) -> Path:
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump(data))
