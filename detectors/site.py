@@ -83,7 +83,8 @@ class Zone:
         if self.kind is ZoneKind.ONE_WAY and self.direction_deg is None:
             raise SiteError(f"zone {self.name!r}: kind one_way needs direction_deg")
         if self.direction_deg is not None and not _finite(self.direction_deg):
-            raise SiteError(f"zone {self.name!r}: direction_deg must be a number of degrees; got {self.direction_deg!r}")
+            raise SiteError(f"zone {self.name!r}: direction_deg must be a number of degrees; "
+                            f"got {self.direction_deg!r}")
         if self.kind is ZoneKind.DENSITY and not (_finite(self.capacity_per_m2) and self.capacity_per_m2 > 0):
             raise SiteError(f"zone {self.name!r}: kind density needs capacity_per_m2 > 0; got {self.capacity_per_m2!r}")
         if self.capacity_per_m2 is not None and not (_finite(self.capacity_per_m2) and self.capacity_per_m2 > 0):

@@ -191,7 +191,8 @@ def _instances(records: list, where: str) -> list[Instance]:
 
 def _cameras(value: Any, where: str) -> tuple[CameraInfo, ...]:
     if not isinstance(value, list):
-        raise GroundTruthError(f"{where}: expected a list of {{name, fps, resolution, duration_s}}; got {_short(value)}")
+        raise GroundTruthError(f"{where}: expected a list of {{name, fps, resolution, duration_s}}; "
+                               f"got {_short(value)}")
     out = []
     for k, c in enumerate(value):
         at = f"{where}[{k}]"

@@ -40,22 +40,21 @@ def inputs(tmp_path_factory) -> dict[str, str]:
 
     d = tmp_path_factory.mktemp("inputs")
     files = {
-        "site": yaml.safe_dump(SITE),
-        "bowtie": yaml.safe_dump({**SITE, "zones": [{**SITE["zones"][0], "polygon": [[0, 0], [3, 2], [3, 0], [0, 2]]}]}),
-        "gt": json.dumps(GT),
-        "bare": json.dumps([INSTANCE]),
-        "alerts": alert_line(),
-        "typo_camera": alert_line() + alert_line(camera="platfrom"),
-        "typo_type": alert_line(type="intrusoin"),
-        "exp": yaml.safe_dump({"name": "x", "scenarios": ["concourse_quiet"], "duration_s": 2,
-                               "detectors": [{"name": "builtin"}]}),
+        "site.yaml": yaml.safe_dump(SITE),
+        "bowtie.yaml": yaml.safe_dump({**SITE, "zones": [{**SITE["zones"][0],
+                                                          "polygon": [[0, 0], [3, 2], [3, 0], [0, 2]]}]}),
+        "gt.json": json.dumps(GT),
+        "bare.json": json.dumps([INSTANCE]),
+        "alerts.jsonl": alert_line(),
+        "typo_camera.jsonl": alert_line() + alert_line(camera="platfrom"),
+        "typo_type.jsonl": alert_line(type="intrusoin"),
+        "exp.yaml": yaml.safe_dump({"name": "x", "scenarios": ["concourse_quiet"], "duration_s": 2,
+                                    "detectors": [{"name": "builtin"}]}),
     }
     out = {}
-    for name, text in files.items():
-        ext = {"site": ".yaml", "bowtie": ".yaml", "exp": ".yaml"}.get(name, ".jsonl" if "alerts" in name or "typo"
-                                                                         in name else ".json")
-        (d / f"{name}{ext}").write_text(text)
-        out[name] = str(d / f"{name}{ext}")
+    for name, text in files.items():  # {site}, {gt}, ... in the command lines below
+        (d / name).write_text(text)
+        out[name.split(".")[0]] = str(d / name)
     rng = np.random.default_rng(0)
     write_video(d / "clip.mp4", (rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(20)), fps=10)
     data = (d / "clip.mp4").read_bytes()

@@ -37,9 +37,9 @@ SITE = {"camera": "cam", "image_size": [64, 48], "fps": 10,
                    "direction_deg": 90},
                   {"name": "hall", "kind": "density", "polygon": [[0, 3], [6, 3], [6, 4.5], [0, 4.5]],
                    "capacity_per_m2": 2.0}]}
-SITE_POINTS = {**SITE, "calibration": {"points": [{"ground": [0, 0], "image": [0, 0]}, {"ground": [6, 0], "image": [60, 0]},
-                                                  {"ground": [6, 4], "image": [60, 40]},
-                                                  {"ground": [0, 4], "image": [0, 40]}]}}
+SITE_POINTS = {**SITE, "calibration": {"points": [
+    {"ground": [0, 0], "image": [0, 0]}, {"ground": [6, 0], "image": [60, 0]}, {"ground": [6, 4], "image": [60, 40]},
+    {"ground": [0, 4], "image": [0, 40]}]}}
 
 GROUND_TRUTH = {
     "format": "stationwatch.ground_truth/1", "scenario": "platform_intrusion", "seed": 21, "duration_s": 70.0,

@@ -88,9 +88,12 @@ def _base() -> dict:
         ({"station": {"trains": [{"at_s": 5, "entrance": "nowhere", "count": 10}]}},
          r"station\.trains\[0\]\.entrance must name an entrance .*; got 'nowhere'"),
         ({"duration_s": -5}, r"duration_s: Input should be greater than 0; got -5"),
+        # a typo of a few zeros: refused at once, not after minutes of sampling a floor 1,000 km wide
+        ({"station": {"walkable": [[0, 0], [1000000, 0], [1000000, 7], [0, 7]]}},
+         r"station\.walkable: the floor spans 1e\+06 x 7 m; expected at most 1000 m across"),
     ],
     ids=["unknown-key", "event-after-end", "self-intersecting", "camera-at-sky", "negative-rate",
-         "unknown-event-type", "unknown-entrance", "negative-duration"],
+         "unknown-event-type", "unknown-entrance", "negative-duration", "floor-too-wide"],
 )
 def test_bad_scenario_files_name_the_key_the_expectation_and_the_value(tmp_path, override, match):
     path = _write(tmp_path, {**_base(), **override})
