@@ -48,6 +48,23 @@ def atomic_path(path: str | os.PathLike, suffix: str = ".tmp") -> Iterator[str]:
         raise
 
 
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise now, before minutes of work, the error that writing ``path`` later would raise: a missing folder
+    (:class:`FileNotFoundError`), a folder under that name (:class:`IsADirectoryError`), a folder that cannot be
+    written (:class:`OSError` naming ``path``). A temporary file is made and removed to find out."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"cannot write {os.fspath(path)}: it is a folder; expected a file name")
+    try:
+        with atomic_path(path):
+            raise _Probed
+    except _Probed:
+        pass
+
+
+class _Probed(Exception):
+    """Raised inside :func:`check_writable`'s ``atomic_path``: its temporary file is deleted, not renamed."""
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     """Write ``data`` to ``path`` atomically."""
     with atomic_path(path) as tmp:

@@ -344,6 +344,7 @@ class _Cell:
 
     # --- black boxes -----------------------------------------------------------------------
     def _black_box(self, run: dict, scratch: Path, sites: dict[str, str]) -> None:
+        from detectors.files import atomic_write_text
         from eval.alert_readers import AlertFormat
         from eval.blackbox import BlackBoxError, run_command
 
@@ -355,7 +356,7 @@ class _Cell:
             work = scratch / f"bb_{run['run_id'][-60:]}_{n}"
             work.mkdir(parents=True, exist_ok=True)
             site_path = work / f"site_{n}.yaml"
-            site_path.write_text(sites[n], encoding="utf-8")
+            atomic_write_text(site_path, sites[n])
             try:
                 res = run_command(spec["command"], video=self.video_paths[(n, spec["video"])], site=site_path,
                                   camera=n, fps=self.fps[n], workdir=work, cwd=self.task.base_dir,

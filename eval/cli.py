@@ -240,12 +240,18 @@ def _extract_frames(run: Path, camera: str, n_frames: int) -> None:
 
 def cmd_calibrate_density(args) -> int:
     from detectors.density import GAIN_FILE
+    from detectors.files import check_writable
     from eval import results
     from eval.calibrate import DEFAULT_SET, calibrate
 
     pairs = DEFAULT_SET if not args.scenario else [(n, s) for n in args.scenario for s in (args.seed or [0])]
-    cal = calibrate(pairs, min_true_per_m2=args.min_density)
+    from sim.scenario import load_scenario
+
+    for name in sorted({n for n, _ in pairs}):  # a typo of a name, or a destination not writable, now: not after
+        load_scenario(name)                      # minutes of rendering
     out = args.out or GAIN_FILE
+    check_writable(out)
+    cal = calibrate(pairs, min_true_per_m2=args.min_density)
     results.write_json(out, cal.to_dict(argv=[a for a in sys.argv[2:]]))
     print(f"gain {cal.gain:.4f} from {cal.n_frames} frames; RMS error {cal.rms_before:.3f} -> "
           f"{cal.rms_after:.3f} persons/m2; wrote {out}")
@@ -253,13 +259,16 @@ def cmd_calibrate_density(args) -> int:
 
 
 def cmd_train_density(args) -> int:
+    import eval.train_density as training
     from detectors.density_cnn import WEIGHTS_FILE
-    from eval.train_density import DEFAULT_SET, HELD_OUT, save, train
+    from detectors.files import check_writable
 
-    res = train(DEFAULT_SET, HELD_OUT, seed=args.seed, epochs=args.epochs, threads=args.threads,
-                frames=args.frames)
     out = args.out or WEIGHTS_FILE
-    meta = save(res, out, seed=args.seed, epochs=args.epochs, argv=sys.argv[2:])
+    check_writable(out)  # now, not after minutes of training
+    check_writable(os.path.splitext(out)[0] + ".json")  # its model card
+    res = training.train(training.DEFAULT_SET, training.HELD_OUT, seed=args.seed, epochs=args.epochs,
+                         threads=args.threads, frames=args.frames)
+    meta = training.save(res, out, seed=args.seed, epochs=args.epochs, argv=sys.argv[2:])
     print(f"trained on {res.train_frames} frames in {res.seconds:.0f} s, final loss {res.final_loss:.4f}; held-out "
           f"count error {res.held_out_mae_persons:.2f} persons/frame (truth {res.held_out_true_mean:.1f}); "
           f"wrote {out} and {meta}")
@@ -546,6 +555,10 @@ def _os_error(exc: OSError) -> str:
     path = exc.filename if exc.filename2 is None else exc.filename2
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT):
         return f"cannot write {path}: {exc.strerror}"
+    if exc.errno in (errno.EEXIST, errno.ENOTDIR) and not os.path.isdir(path):  # mkdir on a file, or below one
+        return f"cannot make the folder {path}: a file has that name, or one of the folders above it is a file"
+    if exc.errno == errno.EISDIR:
+        return f"cannot write {path}: it is a folder; expected a file name"
     return f"{path}: {exc.strerror}"
 
 

@@ -484,8 +484,10 @@ def load_experiment(path: str | os.PathLike | None = None, *, data: dict | None 
             text = p.read_text(encoding="utf-8")
         except FileNotFoundError:
             raise ExperimentError(f"experiment file {os.fspath(p)!r} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ExperimentError(f"experiment file {os.fspath(p)!r} cannot be read: {exc}") from None
+        except OSError as exc:
+            raise ExperimentError(f"experiment file {os.fspath(p)!r} cannot be read: {exc.strerror or exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ExperimentError(f"experiment file {os.fspath(p)!r}: not UTF-8 text (byte {exc.start})") from None
         try:
             data = load_yaml(text)
         except yaml.YAMLError as exc:

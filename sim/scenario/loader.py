@@ -53,6 +53,9 @@ def _resolve_path(ref: str | os.PathLike, base_dir: Path | None = None) -> Path:
         if lib.exists():
             return lib
         raise ScenarioError(f"scenario file {os.fspath(ref)!r} does not exist")
+    if p.exists() and (os.sep in os.fspath(ref) or p.suffix):  # a path, not a library name
+        raise ScenarioError(f"{os.fspath(ref)!r} is not a scenario: scenario files end in .yaml or .yml, and a "
+                            f"library scenario is given by its name (stationwatch scenarios lists them)")
     if base_dir is not None and (base_dir / f"{ref}.yaml").exists():
         return base_dir / f"{ref}.yaml"
     lib = library_dir() / f"{ref}.yaml"
