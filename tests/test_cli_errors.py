@@ -251,6 +251,46 @@ def test_ctrl_c_during_demo_is_one_line_and_130(tmp_path, capsys, monkeypatch):
     assert err.startswith("stationwatch demo: interrupted;") and err.count("\n") == 1
 
 
+def test_ctrl_c_during_render_leaves_no_partial_video(tmp_path, capsys, monkeypatch):
+    from sim.render.video import VideoWriter
+
+    real = VideoWriter.write
+    written = []
+
+    def interrupted(self, image):
+        if len(written) == 7:
+            raise KeyboardInterrupt
+        written.append(1)
+        return real(self, image)
+
+    monkeypatch.setattr(VideoWriter, "write", interrupted)
+    out = tmp_path / "render"
+    assert main(["render", tiny_scenario(tmp_path), "--duration", "3", "--out", str(out)]) == 130
+    assert capsys.readouterr().err.startswith("stationwatch render: interrupted;")
+    assert snapshot(out) == []  # neither c.mp4 nor its temporary file, nor a ground truth without its video
+
+
+def test_ctrl_c_during_detect_keeps_the_alerts_so_far(inputs, tmp_path, capsys, monkeypatch):
+    """A live camera is stopped by Ctrl-C: status 130, one line, and the alerts raised so far in a whole file."""
+    from detectors.core import DetectionCore
+    from detectors.events import Alert, EventType
+
+    real = DetectionCore.process
+
+    def interrupted(self, frame):
+        if frame.index == 12:
+            raise KeyboardInterrupt
+        real(self, frame)
+        return [Alert(camera="platform", type=EventType.INTRUSION, t=frame.t, score=1.0)] if frame.index == 5 else []
+
+    monkeypatch.setattr(DetectionCore, "process", interrupted)
+    out = tmp_path / "alerts.jsonl"
+    assert main(["detect", inputs["clip"], "--site", inputs["site"], "--out", str(out)]) == 130
+    assert capsys.readouterr().err == f"stationwatch detect: interrupted after 12 frames; 1 alert(s) written to {out}\n"
+    assert [json.loads(line)["t"] for line in out.read_text().splitlines()] == [0.5]
+    assert snapshot(tmp_path) == ["alerts.jsonl"]
+
+
 @pytest.mark.slow
 def test_sigint_while_the_video_is_written(tmp_path):
     """A real Ctrl-C: status 130, one line, the video's temporary file deleted, nothing under the final name."""

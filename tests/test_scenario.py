@@ -163,3 +163,17 @@ def test_a_timetable_longer_than_the_scenario_is_refused(tmp_path):
     with pytest.raises(ScenarioError, match=r"station\.timetable\[0\]\.until_s: the timetable runs to 300 s, "
                                             r"longer than the scenario \(duration_s=70\)"):
         load_scenario(_write(tmp_path, {**_base(), "station": {"timetable": [tt]}}))
+
+
+def test_an_unknown_camera_or_duration_raises_the_project_errors():
+    """Errors of the scenario's own classes (the command line prints them in one line), a KeyError for a name."""
+    from sim.errors import UnknownCameraError
+    from sim.source import SyntheticFeed
+
+    sc = load_scenario("platform_intrusion")
+    with pytest.raises(UnknownCameraError) as info:
+        sc.camera("hall")
+    assert isinstance(info.value, KeyError)
+    assert str(info.value) == "scenario 'platform_intrusion' has no camera 'hall'; cameras: ['platform']"
+    with pytest.raises(ScenarioError, match=r"^duration_s must be within \(0, 70\] s; got 1000$"):
+        SyntheticFeed(sc, duration_s=1000)
