@@ -576,8 +576,10 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:  # --help and --version print and stop
         return exc.code if isinstance(exc.code, int) else 0
     name = f"stationwatch {args.command}"
-    # FFmpeg's own log lines (a truncated video) would break the one-line rule: the commands say what went wrong
+    # FFmpeg's and OpenCV's own log lines (a truncated video, a missing camera) would break the one-line rule: the
+    # commands say what went wrong
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")  # nor OpenCV's warnings (a camera index that cannot be opened)
 
     def warning_line(message, category, filename, lineno, file=None, line=None):
         print(f"{name}: warning: {_one_line(message)}", file=sys.stderr)

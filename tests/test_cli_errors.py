@@ -291,6 +291,18 @@ def test_ctrl_c_during_detect_keeps_the_alerts_so_far(inputs, tmp_path, capsys, 
     assert snapshot(tmp_path) == ["alerts.jsonl"]
 
 
+def test_opencv_log_lines_do_not_break_the_one_line_rule(inputs):
+    """OpenCV logs its own warnings on stderr when a camera index cannot be opened; the command's line is the only
+    one (a process of its own: OpenCV reads its log level when first imported)."""
+    cmd = [sys.executable, "-m", "eval.cli", "detect", "97", "--site", inputs["site"]]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPENCV_")}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120, env=env,
+                          cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 2
+    assert proc.stderr == "stationwatch detect: live source 97 cannot be opened (no such camera or stream " \
+                          "unreachable)\n", proc.stderr
+
+
 @pytest.mark.slow
 def test_sigint_while_the_video_is_written(tmp_path):
     """A real Ctrl-C: status 130, one line, the video's temporary file deleted, nothing under the final name."""
