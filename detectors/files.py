@@ -7,7 +7,9 @@ removed on any error or interrupt. Files get mode 0644 (readable by everyone, as
 that people share), not the 0600 of :func:`tempfile.mkstemp`.
 
 :func:`load_yaml` reads the YAML files of every layer (scenarios, site configurations,
-experiments) with one rule more than ``yaml.safe_load``: a key given twice is an error.
+experiments) with one rule more than ``yaml.safe_load``: a key given twice is an error;
+:func:`read_text` and :func:`read_yaml` read a user's file and raise the format's own error
+class, in one line, for a file missing, unreadable, not UTF-8 or not YAML.
 """
 
 from __future__ import annotations
@@ -77,6 +79,37 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
+
+
+def read_text(path: str | os.PathLike, error: type[Exception], what: str) -> str:
+    """The UTF-8 text of a file a user gave; a missing, unreadable or non-UTF-8 file raises ``error`` (the format's
+    own class) in one line naming it as ``what`` ("site configuration", "ground-truth file")."""
+    where = os.fspath(path)
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except FileNotFoundError:
+        raise error(f"{what} {where!r} does not exist") from None
+    except OSError as exc:
+        raise error(f"{what} {where!r} cannot be read: {exc.strerror}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise error(f"{where}: not UTF-8 text (byte {exc.start})") from None
+
+
+def read_yaml(path: str | os.PathLike, error: type[Exception], what: str):
+    """:func:`read_text`, then :func:`load_yaml`: text that is not YAML (or a key given twice) raises ``error``
+    naming the file, line and column."""
+    import yaml
+
+    text = read_text(path, error, what)
+    try:
+        return load_yaml(text)
+    except yaml.YAMLError as exc:
+        raise error(f"{os.fspath(path)}: not YAML {yaml_problem(exc)}") from None
+    except RecursionError:
+        raise error(f"{os.fspath(path)}: not YAML (nested too deeply)") from None
 
 
 def load_yaml(text: str):

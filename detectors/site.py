@@ -32,7 +32,6 @@ File format (YAML)::
 from __future__ import annotations
 
 import math
-import os
 import re
 from dataclasses import dataclass, field
 from enum import Enum
@@ -41,7 +40,7 @@ from functools import cached_property
 import numpy as np
 import shapely
 
-from detectors.files import atomic_write_text, load_yaml, yaml_problem
+from detectors.files import atomic_write_text, read_yaml
 
 
 class SiteError(ValueError):
@@ -290,23 +289,7 @@ class SiteConfig:
 
     @classmethod
     def load(cls, path) -> "SiteConfig":
-        import yaml
-
-        try:
-            with open(path, "rb") as fh:
-                raw = fh.read()
-        except FileNotFoundError:
-            raise SiteError(f"site configuration {os.fspath(path)!r} does not exist") from None
-        except OSError as exc:
-            raise SiteError(f"site configuration {os.fspath(path)!r} cannot be read: {exc.strerror}") from None
-        try:
-            data = load_yaml(raw.decode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise SiteError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-        except yaml.YAMLError as exc:
-            raise SiteError(f"{path}: not YAML {yaml_problem(exc)}") from None
-        except RecursionError:
-            raise SiteError(f"{path}: not YAML (nested too deeply)") from None
+        data = read_yaml(path, SiteError, "site configuration")
         return cls.from_dict(data, where=str(path))
 
 

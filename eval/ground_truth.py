@@ -102,19 +102,11 @@ def ground_truth_record(*, scenario: str, seed: int, cameras: Sequence[Mapping],
 
 def read_ground_truth_file(path: str | os.PathLike) -> GroundTruth:
     """Read and check a ground-truth file (the object above, or a bare list of instance records)."""
-    where = os.fspath(path)
-    try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        raise GroundTruthError(f"ground-truth file {where!r} does not exist") from None
-    except OSError as exc:
-        raise GroundTruthError(f"ground-truth file {where!r} cannot be read: {exc.strerror}") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise GroundTruthError(f"{where}: not UTF-8 text (byte {exc.start})") from None
+    from detectors.files import read_text
     from eval.results import unique_keys
+
+    where = os.fspath(path)
+    text = read_text(path, GroundTruthError, "ground-truth file")
 
     try:
         data = json.loads(text, object_pairs_hook=unique_keys)

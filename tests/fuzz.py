@@ -24,6 +24,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable
 
+import pytest
 from hypothesis import HealthCheck
 from hypothesis import strategies as st
 
@@ -116,11 +117,11 @@ def corrupted(text: bytes) -> st.SearchStrategy:
     return st.one_of(cut, st.integers(0, len(lines)).map(repeat))
 
 
-def loads_or_raises(load: Callable[[], Any], error: type[Exception], *, keys: set[str], prefix: str = "",
+def loads_or_raises(load: Callable[[], Any], error: type[Exception], *, keys: set[str], prefix: str | tuple = "",
                     one_line: bool = True, watch: str | os.PathLike | None = None) -> Exception | None:
-    """Run ``load``: it returns, or raises ``error`` whose message starts with ``prefix`` and names one of
-    ``keys`` (or the line or character, for text that does not parse); every other exception propagates. ``watch``
-    is a folder in which nothing may appear. Returns the error, if any."""
+    """Run ``load``: it returns, or raises ``error`` whose message starts with ``prefix`` (or one of a tuple) and
+    names one of ``keys`` (or the line or character, for text that does not parse); every other exception
+    propagates. ``watch`` is a folder in which nothing may appear. Returns the error, if any."""
     before = sorted(os.listdir(watch)) if watch is not None else None
     raised = None
     try:
@@ -134,6 +135,16 @@ def loads_or_raises(load: Callable[[], Any], error: type[Exception], *, keys: se
     if watch is not None:
         assert sorted(os.listdir(watch)) == before, "the loader wrote a file"
     return raised
+
+
+@pytest.fixture(scope="module", autouse=True)
+def workdir(tmp_path_factory):
+    """A folder for the inputs, also the working directory: nothing else may appear in it (a fuzz test module
+    imports this fixture; autouse, it applies to the whole module)."""
+    folder = tmp_path_factory.mktemp("fuzz")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.chdir(folder)
+        yield folder
 
 
 def write_bytes(folder: Path, name: str, data: bytes) -> Path:

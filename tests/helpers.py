@@ -111,3 +111,23 @@ def tiny_scenario(folder, *, intrusion: bool = False) -> str:
                                  "[160, 90], fps: 5}]\n", TINY_INTRUSION) if intrusion else TINY_SCENARIO
     path.write_text(text)
     return str(path)
+
+
+def interrupt_when(cmd: list[str], ready, *, wait_s: float = 120) -> tuple[int, str, str]:
+    """Start the command, press Ctrl-C (SIGINT) once ``ready()`` holds (or the process ends, or ``wait_s`` passes),
+    and return its ``(status, stdout, stderr)``; the calling test is skipped when the command finished first."""
+    import signal
+    import subprocess
+    import time
+
+    import pytest
+
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + wait_s
+    while proc.poll() is None and time.monotonic() < deadline and not ready():
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=120)
+    if proc.returncode == 0:
+        pytest.skip("the command finished before the signal")  # a very fast machine
+    return proc.returncode, stdout, stderr

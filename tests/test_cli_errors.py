@@ -6,10 +6,8 @@ from __future__ import annotations
 import errno
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +15,7 @@ import pytest
 import yaml
 
 from eval.cli import main
-from tests.helpers import tiny_scenario
+from tests.helpers import interrupt_when, tiny_scenario
 
 SITE = {"camera": "platform", "image_size": [64, 48], "fps": 10,
         "calibration": {"homography": [[10, 0, 0], [0, 10, 0], [0, 0, 1]]},
@@ -308,17 +306,11 @@ def test_sigint_while_the_video_is_written(tmp_path):
     """A real Ctrl-C: status 130, one line, the video's temporary file deleted, nothing under the final name."""
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "eval.cli", "run", "platform_intrusion", "--duration", "12", "--out", str(out)]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 120
-    while proc.poll() is None and time.monotonic() < deadline:
-        partial = list(out.glob(".platform.mp4.*"))
-        if partial and partial[0].stat().st_size > 0:  # frames are being written
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=120)
-    if proc.returncode == 0:
-        pytest.skip("the run finished before the signal")  # a very fast machine
-    assert proc.returncode == 130, stderr
+
+    def writing() -> bool:  # frames are being written
+        return any(p.stat().st_size > 0 for p in out.glob(".platform.mp4.*"))
+
+    status, _, stderr = interrupt_when(cmd, writing)
+    assert status == 130, stderr
     assert stderr.startswith("stationwatch run: interrupted;") and stderr.count("\n") == 1, stderr
     assert sorted(p.name for p in out.iterdir() if p.suffix == ".mp4" or p.name.startswith(".")) == []

@@ -11,7 +11,7 @@ import yaml
 from hypothesis import given, settings
 
 from eval.experiment import ExperimentError, load_experiment
-from tests.fuzz import FUZZ, corrupted, keys_of, loads_or_raises, mutation, write_bytes
+from tests.fuzz import FUZZ, corrupted, keys_of, loads_or_raises, mutation, workdir, write_bytes  # noqa: F401
 
 VALID = {
     "name": "fuzz", "scenarios": ["concourse_quiet"], "seeds": [1, 2], "duration_s": 5,
@@ -23,15 +23,6 @@ VALID = {
     "matching": {"spatial": "alert_time", "early_s": 1.0, "grace_s": {"intrusion": 2}},
     "outputs": {"video": False, "thumbnails": "errors"},
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def workdir(tmp_path_factory):
-    """A folder for the inputs, also the working directory: nothing else may appear in it."""
-    folder = tmp_path_factory.mktemp("fuzz")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(folder)
-        yield folder
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -68,5 +59,6 @@ def test_mutations_load_or_raise_the_formats_error(mutated):
 @given(corrupted(yaml.safe_dump(VALID).encode()))
 def test_truncated_or_corrupted_text(text):
     path = write_bytes(".", "exp.yaml", text)
-    loads_or_raises(lambda: load_experiment(path), ExperimentError, keys=keys_of(VALID), prefix="experiment ",
-                    watch=".")
+    # a file that is not text or not YAML is named by its path, as every format's file is
+    loads_or_raises(lambda: load_experiment(path), ExperimentError, keys=keys_of(VALID),
+                    prefix=("experiment ", f"{path}: "), watch=".")

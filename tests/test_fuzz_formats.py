@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
 import yaml
 from hypothesis import given, settings
 
@@ -14,7 +13,7 @@ from detectors.site import SiteConfig, SiteError
 from eval.alert_readers import AlertFileError, read_alerts_file
 from eval.ground_truth import GroundTruthError, ground_truth_from_data, read_ground_truth_file
 from sim.scenario import ScenarioError, build_scenario, load_scenario
-from tests.fuzz import FUZZ, corrupted, keys_of, loads_or_raises, mutation, write_bytes
+from tests.fuzz import FUZZ, corrupted, keys_of, loads_or_raises, mutation, workdir, write_bytes  # noqa: F401
 from tests.helpers import TINY_SCENARIO
 
 SCENARIO = {
@@ -58,15 +57,6 @@ GROUND_TRUTH = {
 ALERTS = [{"camera": "platform", "type": "intrusion", "t": 30.2, "score": 0.93, "bbox": [310, 150, 21, 60]},
           {"camera": "hall", "type": "excessive_density", "t": 12.0, "score": 1.0},
           {"camera": "platform", "type": "fire", "t": 0.0, "score": -2.5, "bbox": None}]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def workdir(tmp_path_factory):
-    """A folder for the inputs, also the working directory: nothing else may appear in it."""
-    folder = tmp_path_factory.mktemp("fuzz")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.chdir(folder)
-        yield folder
 
 
 def test_the_valid_documents_load(workdir):

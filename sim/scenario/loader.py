@@ -13,10 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
-from detectors.files import load_yaml, yaml_problem
+from detectors.files import read_yaml
 from sim.errors import ScenarioError
 from sim.scenario.keys import format_validation_error, set_dotted
 from sim.scenario.layout import LayoutPiece, expand_layout
@@ -66,17 +65,7 @@ def _resolve_path(ref: str | os.PathLike, base_dir: Path | None = None) -> Path:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        with open(path, "rb") as fh:
-            data = load_yaml(fh.read().decode("utf-8"))
-    except OSError as exc:
-        raise ScenarioError(f"scenario file {os.fspath(path)!r} cannot be read: {exc.strerror}") from None
-    except UnicodeDecodeError as exc:
-        raise ScenarioError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML {yaml_problem(exc)}") from None
-    except RecursionError:
-        raise ScenarioError(f"{path}: not valid YAML (nested too deeply)") from None
+    data = read_yaml(path, ScenarioError, "scenario file")
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a scenario must be a mapping at the top level; got {type(data).__name__}")
     return data
