@@ -339,7 +339,8 @@ class _Cell:
         sc = self.sc
         cameras = [camera_entry(n, self.fps[n], sc.camera(n).resolution, self.duration[n]) for n in self.cameras]
         return ground_truth_record(scenario=sc.name, seed=self.c["seed"], cameras=cameras, instances=records,
-                                   world_events=[ev.to_dict() for ev in self.world], variant=self.c["variant"],
+                                   world_events=[ev.to_dict() for ev in self.world],
+                                   world_context=self.feed.world_context(), variant=self.c["variant"],
                                    overrides=self.c["overrides"])
 
     # --- black boxes -----------------------------------------------------------------------

@@ -162,7 +162,8 @@ FRAME_FILE = "mot/{camera}/img1/{number:06d}.jpg"
 
 
 def _export_tracks(out: Path, cameras: dict[str, dict], frames) -> None:
-    """COCO person boxes (one file, every camera) and one MOTChallenge sequence per camera.
+    """COCO person and train boxes (one file, every camera) and one MOTChallenge sequence of the people per
+    camera.
 
     ``cameras`` maps each camera to ``{"fps", "size", "n_frames"}``."""
     from sim.export import write_coco, write_mot_sequence

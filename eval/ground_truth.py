@@ -28,7 +28,8 @@ from eval.matching import Instance
 
 FORMAT = "stationwatch.ground_truth/1"
 #: keys of the file's top-level object
-KEYS = ("format", "scenario", "seed", "duration_s", "cameras", "instances", "world_events", "variant", "overrides")
+KEYS = ("format", "scenario", "seed", "duration_s", "cameras", "instances", "world_events", "world_context", "variant",
+        "overrides")
 #: keys of one entry of ``cameras``
 CAMERA_KEYS = ("name", "fps", "resolution", "duration_s")
 
@@ -79,8 +80,8 @@ def camera_entry(name: str, fps: float, resolution: Sequence[int], duration_s: f
 
 
 def ground_truth_record(*, scenario: str, seed: int, cameras: Sequence[Mapping], instances: Sequence[Mapping],
-                        world_events: Sequence[Mapping], variant: str | None = None,
-                        overrides: Mapping | None = None) -> dict:
+                        world_events: Sequence[Mapping], world_context: Sequence[Mapping] | None = None,
+                        variant: str | None = None, overrides: Mapping | None = None) -> dict:
     """The file's object (see the module docstring); ``cameras`` from :func:`camera_entry`.
 
     ``variant`` and ``overrides`` are written when ``variant`` is given (experiment cells).
@@ -91,6 +92,8 @@ def ground_truth_record(*, scenario: str, seed: int, cameras: Sequence[Mapping],
         "duration_s": max((float(c["duration_s"]) for c in cams), default=0.0),
         "cameras": cams, "instances": list(instances), "world_events": list(world_events),
     }
+    if world_context is not None:  # what the scene held besides events (trains at the platform, ...)
+        record["world_context"] = list(world_context)
     if variant is not None:
         record["variant"] = str(variant)
         record["overrides"] = dict(overrides or {})

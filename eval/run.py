@@ -4,8 +4,8 @@ A run is a pure function of (scenario, seed, detector settings) and writes one f
 
     OUT/
       manifest.json         scenario hash, seed, package versions, command line
-      ground_truth.json     per-camera event instances + the simulation's world events
-      annotations.parquet   per-frame person boxes, head points, visible fractions
+      ground_truth.json     per-camera event instances + the simulation's world events and context (trains)
+      annotations.parquet   per-frame person and train boxes, head points, visible fractions
       tracks.parquet        per-step world positions and postures
       alerts.jsonl          what the detection core raised, as it would on a live camera
       scores.parquet        per-frame score of every detector (for offline threshold sweeps)
@@ -263,8 +263,8 @@ def feed_ground_truth(feed, records: Sequence[Mapping], *, variant: str | None =
     cameras = [camera_entry(n, sc.camera(n).fps, sc.camera(n).resolution, feed.n_frames(n) / sc.camera(n).fps)
                for n in feed.cameras]
     return ground_truth_record(scenario=sc.name, seed=feed.seed, cameras=cameras, instances=records,
-                               world_events=[ev.to_dict() for ev in feed.world_events()], variant=variant,
-                               overrides=overrides)
+                               world_events=[ev.to_dict() for ev in feed.world_events()],
+                               world_context=feed.world_context(), variant=variant, overrides=overrides)
 
 
 def _keep_sample(best: dict, cf, core: DetectionCore, fired: list[Alert], max_alert_frames: int = 16) -> None:
