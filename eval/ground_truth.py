@@ -217,7 +217,10 @@ def _cameras(value: Any, where: str) -> tuple[CameraInfo, ...]:
 
 
 def _seconds(value: Any, where: str, *, positive: bool, what: str | None = None) -> float:
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    try:  # an integer too large for a float (JSON integers have no limit) is no number of seconds either
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    except OverflowError:
+        ok = False
     if not ok or (value <= 0 if positive else value < 0):
         what = what or f"a number of seconds {'>' if positive else '>='} 0"
         raise GroundTruthError(f"{where}: expected {what}; got {_short(value)}")

@@ -5,7 +5,9 @@ and nothing is written. (The experiment file has its own test on the same engine
 from __future__ import annotations
 
 import json
+import re
 
+import pytest
 import yaml
 from hypothesis import given, settings
 
@@ -144,3 +146,17 @@ def test_alerts_texts(text):
     path = write_bytes(".", "alerts.jsonl", text)
     loads_or_raises(lambda: read_alerts_file(path), AlertFileError, keys=keys_of(ALERTS), prefix=str(path),
                     watch=".")
+
+
+@pytest.mark.parametrize("key", ["duration_s", "cameras.0.fps", "cameras.1.duration_s"])
+def test_ground_truth_numbers_too_large_for_a_float_are_refused(key):
+    """JSON integers have no size limit: 10**400 is a number no float holds (found by the fuzz test above)."""
+    data = json.loads(json.dumps(GROUND_TRUTH))
+    *path, last = [int(k) if k.isdigit() else k for k in key.split(".")]
+    parent = data
+    for k in path:
+        parent = parent[k]
+    parent[last] = 10**400
+    where = "gt.json." + key.replace(".0.", "[0].").replace(".1.", "[1].")
+    with pytest.raises(GroundTruthError, match=rf"^{re.escape(where)}: expected .*; got 1000000"):
+        ground_truth_from_data(data, where="gt.json")
