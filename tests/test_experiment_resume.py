@@ -158,7 +158,11 @@ def test_sigint_to_a_pool_of_workers(tmp_path):
     assert "Traceback" not in stderr and stderr.strip().count("\n") == 0, stderr
     assert "interrupted; finished runs are kept" in stderr
     assert leftovers(out) == []
-    finished = len(list(out.glob("runs/*/run.json")))
+    # finished: a run.json whose cell wrote its cell.json (last); the signal may land between the two
+    from eval.grid import CELL_FILE, CELLS_DIR
+
+    finished = sum((out / CELLS_DIR / json.loads(p.read_text())["cell_id"] / CELL_FILE).exists()
+                   for p in out.glob("runs/*/run.json"))
     res = run_experiment(load_experiment(tmp_path / "exp.yaml"), out, jobs=1, progress=False)
     assert (res.reused, res.computed, res.ok) == (finished, 6 - finished, 6)
 
