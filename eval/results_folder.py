@@ -159,6 +159,15 @@ class ResultsFolder:
             return {}
         return rec.get("policies") or {}
 
+    def policy_as_run(self, detector: str, event_type: EventType) -> dict | None:
+        """The policy (threshold, min_duration_s, cooldown_s) the detector's runs ran with for a type."""
+        for rid, r in self.ok_runs.items():
+            if r["detector"] == detector:
+                pol = self.policies_of(rid).get(EventType.parse(event_type).value)
+                if pol:
+                    return pol
+        return None
+
     def seeds_role(self) -> dict[int, str]:
         """Each seed of the folder: 'tuning', 'held_out' or 'other' (sim.seeds)."""
         from sim.seeds import HELD_OUT_SEEDS, TUNING_SEEDS
@@ -282,8 +291,10 @@ def sweep_folder(folder: ResultsFolder | str | os.PathLike, detector: str, event
                           detector=detector)
     except SweepError as exc:
         raise ResultsError(f"sweep of {detector!r} {inp.event_type.value}: {exc}") from None
+    run_pol = f.policy_as_run(detector, inp.event_type) or {}
+    as_run = inp.kind != "core" or math.isclose(float(run_pol.get("min_duration_s", 0.0)), inp.policy.min_duration_s)
     object.__setattr__(sc, "meta", {"kind": inp.kind, "threshold_as_run": inp.threshold_as_run,
-                                    "results": os.fspath(f.path)})
+                                    "policy_as_run": as_run, "results": os.fspath(f.path)})
     return sc
 
 

@@ -179,7 +179,8 @@ class SweepCounts:
     def intervals(self, *, n_boot: int = 1000, seed: int = 0, groups: np.ndarray | None = None,
                   confidence: float = 0.95) -> dict[str, np.ndarray]:
         """95 % intervals at each threshold: Wilson for p_miss, recall and precision; a bootstrap
-        over runs (the groups of one run resampled together) for rfa_per_hour and alerts_per_hour."""
+        over runs (the groups of one run resampled together) for rfa_per_hour and alerts_per_hour
+        (``n_boot`` 0: Wilson only, the rates' intervals nan)."""
         c = self.totals(groups)
         m = self._sel(groups)
         out = {}
@@ -193,6 +194,9 @@ class SweepCounts:
             if n_runs else np.zeros((len(self.thresholds), 0))  # noqa: E731
         hours = np.bincount(run_of, weights=self.camera_s[m], minlength=n_runs) / 3600.0
         for name, arr in (("rfa_per_hour", self.fp), ("alerts_per_hour", self.n_alerts)):
+            if n_boot <= 0:  # Wilson intervals only
+                out[f"{name}_lo"] = out[f"{name}_hi"] = np.full(len(self.thresholds), np.nan)
+                continue
             out[f"{name}_lo"], out[f"{name}_hi"] = bootstrap_rate(per_run(arr), hours, n_boot=n_boot, seed=seed,
                                                                   confidence=confidence)
         return out
