@@ -9,6 +9,10 @@
     stationwatch experiment EXPERIMENT.yaml       a grid of scenarios x seeds x variants x detectors
     stationwatch export RUN_DIR                   COCO and MOTChallenge files from a run's annotations
     stationwatch export RESULTS --actev           NIST ActEV files of an experiment's results
+    stationwatch sweep RESULTS                    DET, PR and latency curves over every threshold, offline
+    stationwatch tune RESULTS --budget 2 --cameras 46   thresholds for an operator budget: a policies file
+    stationwatch compare RESULTS_A [RESULTS_B]    paired differences of two detectors with a verdict
+    stationwatch report RESULTS                   one self-contained HTML report
     stationwatch site SCENARIO --camera NAME      write a camera's site configuration
     stationwatch calibrate-density                fit the density detector's gain on rendered footage
     stationwatch train-density                    train the density CNN on rendered footage
@@ -20,6 +24,8 @@ import argparse
 import sys
 import time
 from pathlib import Path
+
+from eval.cli_decide import add_commands, add_policy_args
 
 DEMO_SCENARIOS = ("concourse_quiet", "platform_intrusion", "concourse_overcrowding")
 
@@ -161,11 +167,15 @@ def cmd_train_density(args) -> int:
 def cmd_run(args) -> int:
     from eval.run import run_scenario, summary_table
 
+    from eval.policies import overrides_from_args
+
     sc = _load(args)
     seed = sc.seed if args.seed is None else args.seed
     out = Path(args.out or f"runs/{sc.name}/seed_{seed}")
+    policies = overrides_from_args(args.policies, args.threshold)
     t0 = time.perf_counter()
-    r = run_scenario(sc, out, seed=seed, duration_s=args.duration, video=not args.no_video, force=args.force)
+    r = run_scenario(sc, out, seed=seed, duration_s=args.duration, video=not args.no_video, force=args.force,
+                     policies=policies or None)
     print(summary_table([r]))
     tail = "reused a finished run (use --force to rerun)" if r.reused else f"in {time.perf_counter() - t0:.1f} s"
     print(f"\n{r.n_frames} frames, results in {out} ({tail})")
@@ -185,13 +195,13 @@ def cmd_demo(args) -> int:
 
 
 def cmd_detect(args) -> int:
-    from detectors.core import DetectionCore
     from detectors.site import SiteConfig
     from detectors.source import open_source
+    from eval.policies import core_with_policies, overrides_from_args
 
     site = SiteConfig.load(args.site)
+    core = core_with_policies(site, args.detector or None, overrides_from_args(args.policies, args.threshold))
     src = open_source(args.source, camera=site.camera, fps=args.fps, max_frames=args.max_frames)
-    core = DetectionCore(site, detectors=args.detector or None)
     sink = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     n = 0
     try:
@@ -236,7 +246,10 @@ def cmd_experiment(args) -> int:
     from eval.experiment import load_experiment
     from eval.grid import plan, run_experiment, summary_lines
 
+    from eval.policies import overrides_from_args, with_policies
+
     exp = load_experiment(args.experiment)
+    exp = with_policies(exp, overrides_from_args(args.policies, args.threshold))
     out = Path(args.out) if args.out else Path("runs") / "experiments" / exp.spec.name
     if args.dry_run:
         tasks, reused = plan(exp, out, force=args.force, retry_failed=args.retry_failed)
@@ -302,6 +315,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=float, help="[s] run only the first seconds")
     s.add_argument("--no-video", action="store_true", help="do not write the MP4 files")
     s.add_argument("--force", action="store_true", help="rerun even if the folder holds a finished run")
+    add_policy_args(s)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("demo", help="run the foundation scenarios and print one table")
@@ -319,6 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fps", type=float, help="override the stream's frame rate")
     s.add_argument("--max-frames", type=int)
     s.add_argument("--out", help="write alerts to this JSONL file instead of stdout")
+    add_policy_args(s)
     s.set_defaults(func=cmd_detect)
 
     s = sub.add_parser("evaluate", help="score an alerts file (JSON Lines, or CSV) against a ground-truth JSON file")
@@ -346,7 +361,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="recompute finished runs")
     s.add_argument("--retry-failed", action="store_true", help="recompute runs that failed")
     s.add_argument("--dry-run", action="store_true", help="print the grid and what is left to run")
+    add_policy_args(s)
     s.set_defaults(func=cmd_experiment)
+
+    add_commands(sub)
 
     s = sub.add_parser("export", help="write COCO and MOTChallenge ground truth for a run or render folder, or "
                                       "ActEV files of an experiment's results (--actev)")

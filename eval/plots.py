@@ -386,6 +386,6 @@ def robustness_plot(rows: Sequence[Mapping[str, Any]], metric: str, path: str | 
         ax.grid(True, alpha=0.3)
         if p == 0:
             ax.legend(fontsize=7)
-    fig.suptitle(title or f"{metric} against the severity of each camera effect (95 % intervals)", fontsize=10)
+    fig.suptitle(title or f"{metric} against camera-effect severity (95 %)", fontsize=10)
     fig.tight_layout()
     return _finish(fig, path)

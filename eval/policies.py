@@ -141,7 +141,14 @@ def overrides_from_args(policies_file: str | None, thresholds: Iterable[str] | N
     return merge(base, parse_thresholds(thresholds))
 
 
-def core_with_policies(site, detectors, overrides: Mapping[EventType, PolicyOverride]):
+def as_override(policy: AlertPolicy | PolicyOverride) -> PolicyOverride:
+    """A full :class:`AlertPolicy` as the override that sets all of its fields."""
+    if isinstance(policy, PolicyOverride):
+        return policy
+    return PolicyOverride(**{k: float(getattr(policy, k)) for k in _FIELDS})
+
+
+def core_with_policies(site, detectors, overrides: Mapping[EventType, PolicyOverride | AlertPolicy] | None):
     """A :class:`~detectors.core.DetectionCore` whose policies are the detectors' defaults with
     ``overrides`` applied, for the types the site runs (the others are ignored)."""
     from detectors.core import DetectionCore
@@ -149,8 +156,32 @@ def core_with_policies(site, detectors, overrides: Mapping[EventType, PolicyOver
     core = DetectionCore(site, detectors=detectors)
     if not overrides:
         return core
-    chosen = {t: overrides[t].apply(p) for t, p in core.policies.items() if t in overrides}
+    given = {EventType.parse(t, field="policies key"): as_override(o) for t, o in overrides.items()}
+    chosen = {t: given[t].apply(p) for t, p in core.policies.items() if t in given}
     return DetectionCore(site, detectors=list(core.detectors), policies=chosen)
+
+
+def with_policies(experiment, overrides: Mapping[EventType, PolicyOverride]):
+    """The experiment with ``overrides`` set in the policies of every in-process detector entry
+    (over the file's own: the command line wins). Runs whose policy changes get new keys and
+    are computed again; black boxes keep their own policy."""
+    if not overrides:
+        return experiment
+    from dataclasses import replace
+
+    from eval.experiment import CoreDetectorSpec, PolicySpec
+
+    dets = []
+    for d in experiment.spec.detectors:
+        if isinstance(d, CoreDetectorSpec):
+            pol = dict(d.policies)
+            for t, o in overrides.items():
+                old = pol.get(t.value) or PolicySpec()
+                pol[t.value] = PolicySpec(**{k: getattr(o, k) if getattr(o, k) is not None else getattr(old, k)
+                                             for k in _FIELDS})
+            d = d.model_copy(update={"policies": pol})
+        dets.append(d)
+    return replace(experiment, spec=experiment.spec.model_copy(update={"detectors": dets}))
 
 
 def write_policies(path: str | os.PathLike, policies: Mapping[EventType, AlertPolicy | PolicyOverride],

@@ -1,0 +1,219 @@
+"""Deciding from a results folder: sweep, tune, compare, slices, operator load, policies files.
+
+Most tests read one small grid (``decision_grid`` in conftest.py: platform_intrusion at a
+tuning and a held-out seed, by day and with noise, built-in detectors and the example black
+box); the arithmetic ones use hand-made counts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+
+from detectors.events import EventType
+from eval.cli import main
+from eval.compare import Side, compare, verdict
+from eval.intervals import bootstrap_rate, wilson
+from eval.operator_load import erlang_c, operator_load
+from eval.policies import PoliciesError, load_policies, parse_thresholds
+from eval.results_folder import ResultsFolder, sweep_folder
+from eval.slices import appearance_slices, robustness, slices
+from eval.tune import Target, TuneError
+
+INTRUSION = EventType.INTRUSION
+
+
+# --- arithmetic -------------------------------------------------------------------------------------
+
+
+def test_wilson_by_hand():
+    # k = 3 of n = 10, z = 1.959964: centre (0.3 + z²/20) / (1 + z²/10), half z sqrt(0.021 + z²/400) / (1 + z²/10)
+    z = 1.959963984540054
+    den = 1 + z * z / 10
+    centre = (0.3 + z * z / 20) / den
+    half = z * math.sqrt(0.3 * 0.7 / 10 + z * z / 400) / den
+    lo, hi = wilson(3, 10)
+    assert (float(lo), float(hi)) == pytest.approx((centre - half, centre + half), abs=1e-12)
+    assert [float(x) for x in wilson(10, 10)] == pytest.approx([10 / (10 + z * z), 1.0])
+    assert all(math.isnan(float(x)) for x in wilson(0, 0))
+    with pytest.raises(ValueError, match="need 0 <= k <= n"):
+        wilson(3, 2)
+
+
+def test_bootstrap_rate_is_seeded_and_brackets_the_pooled_rate():
+    counts = np.array([[0, 2, 5, 1, 0, 3]], float)
+    hours = np.array([1.0, 0.5, 2.0, 1.0, 0.5, 1.0])
+    a = bootstrap_rate(counts, hours, n_boot=500, seed=3)
+    b = bootstrap_rate(counts, hours, n_boot=500, seed=3)
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    pooled = 11 / 6.0
+    assert a[0][0] < pooled < a[1][0]
+    assert all(math.isnan(float(x[0])) for x in bootstrap_rate(np.zeros((1, 0)), np.zeros(0)))
+
+
+@pytest.mark.parametrize("a, k, expected", [
+    (1.0, 2, 1 / 3),          # B(1) = 1/2, B(2) = 1 * 0.5 / (2 + 0.5) = 0.2, C = 2 * 0.2 / (2 - 0.8) = 1/3
+    (0.5, 1, 0.5),            # one server: C = A
+    (0.0, 3, 0.0),
+    (3.0, 3, 1.0),            # A >= K: every alert waits
+])
+def test_erlang_c_by_hand(a, k, expected):
+    assert erlang_c(a, k) == pytest.approx(expected, abs=1e-12)
+
+
+def test_operator_load_by_hand():
+    # 46 cameras x 2 alerts/h = 92 alerts/h; 60 s each: A = 92 * 60 / 3600 = 1.5333 Erlang on 2 operators
+    load = operator_load(2.0, 46, n_operators=2, review_s=60.0)
+    a = 92 * 60 / 3600
+    b1 = a / (1 + a)
+    b2 = a * b1 / (2 + a * b1)
+    c = 2 * b2 / (2 - a * (1 - b2))
+    assert load.alerts_per_hour == 92.0 and load.alerts_per_operator_hour == 46.0
+    assert load.utilisation == pytest.approx(a / 2)
+    assert load.p_wait == pytest.approx(c)
+    assert load.mean_wait_s == pytest.approx(c * 60 / (2 - a))
+    assert load.share_over_limit == pytest.approx(c * math.exp(-(2 - a) * 30 / 60))
+    over = operator_load(10.0, 46, n_operators=1, review_s=30.0)  # 460 alerts/h x 30 s = 3.8 Erlang on 1
+    assert over.mean_wait_s == math.inf and over.share_over_limit == 1.0
+    with pytest.raises(ValueError, match="n_operators must be an integer >= 1; got 0"):
+        operator_load(1.0, 46, n_operators=0)
+
+
+@pytest.mark.parametrize("lo, hi, direction, expected", [
+    (-0.3, -0.1, -1, "better"), (0.1, 0.3, -1, "worse"), (-0.1, 0.2, -1, "not distinguishable"),
+    (0.1, 0.3, +1, "better"), (-0.3, -0.1, +1, "worse"), (math.nan, 0.1, +1, "undefined"),
+])
+def test_verdict_reads_the_interval_in_the_good_direction(lo, hi, direction, expected):
+    assert verdict(lo, hi, direction) == expected
+
+
+@pytest.mark.parametrize("text, message", [
+    ("policies: {fire: {threshold: 0.5, typo: 1}}", "policies.fire: unknown key\\(s\\) typo"),
+    ("policies: {firee: {threshold: 0.5}}", "policies key must be one of .*got 'firee'"),
+    ("policies: {fire: {threshold: .nan}}", "policies.fire.threshold: expected a finite number"),
+    ("policies: {fire: {min_duration_s: -1}}", "policies.fire.min_duration_s: must be >= 0; got -1"),
+    ("policies: [1, 2]", "expected a mapping of event type -> policy; got list"),
+    ("threshold: 0.5", "expected a mapping with key 'policies'"),
+    ("format: other/1\npolicies: {}", "format must be 'stationwatch.policies/1'; got 'other/1'"),
+    ("policies: {fire: [", "not YAML"),
+])
+def test_policies_file_errors_name_the_key(tmp_path, text, message):
+    p = tmp_path / "p.yaml"
+    p.write_text(text)
+    with pytest.raises(PoliciesError, match=message):
+        load_policies(p)
+
+
+def test_threshold_options():
+    o = parse_thresholds(["intrusion=0.7", "fire=0.25"])
+    assert o[INTRUSION].threshold == 0.7 and o[EventType.FIRE].threshold == 0.25
+    with pytest.raises(PoliciesError, match="expected TYPE=VALUE"):
+        parse_thresholds(["intrusion"])
+    with pytest.raises(PoliciesError, match="--threshold intrusion: expected a number; got 'high'"):
+        parse_thresholds(["intrusion=high"])
+
+
+# --- on a results folder --------------------------------------------------------------------------
+
+
+def test_sweep_at_the_threshold_as_run_gives_the_grid_counts(decision_grid):
+    f = ResultsFolder(decision_grid)
+    for det in f.detectors:
+        s = sweep_folder(f, det, INTRUSION)
+        th = s.meta["threshold_as_run"]
+        i = s.at(th) if th is not None else int(np.argmin(s.thresholds))
+        counts = {(c["run_id"], c["camera"]): c for c in f.counts if c["type"] == "intrusion"}
+        for g, grp in enumerate(s.groups):
+            c = counts[(grp.run_id, grp.camera)]
+            assert (s.n_alerts[i, g], s.tp[i, g], s.fp[i, g], s.duplicates[i, g]) == \
+                (c["n_alerts"], c["tp"], c["fp"], c["duplicates"]), grp.run_id
+
+
+def test_sweep_command_writes_curves_with_intervals(decision_grid, tmp_path, capsys):
+    assert main(["sweep", str(decision_grid), "--out", str(tmp_path), "--boot", "200", "--quiet",
+                 "--min-duration", "0,1"]) == 0
+    out = capsys.readouterr().out
+    assert "Pm@1/h" in out and "builtin" in out and "example_blackbox" in out
+    curves = pq.read_table(tmp_path / "curves.parquet").to_pandas()
+    summary = pq.read_table(tmp_path / "summary.parquet").to_pandas()
+    # the built-in detector at its own minimum duration (0 s) and at 1 s; the black box once
+    assert sorted(map(tuple, summary[["detector", "min_duration_s"]].values.tolist())) == \
+        [("builtin", 0.0), ("builtin", 1.0), ("example_blackbox", 0.0)]
+    assert (curves["tp"] + curves["fn"] == curves["n_instances"]).all()
+    assert (curves["tp"] + curves["fp"] + curves["duplicates"] == curves["n_alerts"]).all()
+    ok = curves["recall"].notna()
+    assert (curves.loc[ok, "recall_lo"] <= curves.loc[ok, "recall"] + 1e-12).all()
+    assert (curves.loc[ok, "recall"] <= curves.loc[ok, "recall_hi"] + 1e-12).all()
+    assert (curves["rfa_per_hour"] == curves["fp"] / curves["camera_hours"]).all()
+    for name in ("det_intrusion.png", "pr_intrusion.png", "latency_intrusion.png"):
+        assert (tmp_path / name).stat().st_size > 5000
+
+
+def test_tune_on_tuning_seeds_and_read_on_held_out(decision_grid, tmp_path, capsys):
+    pol = tmp_path / "pol.yaml"
+    assert main(["tune", str(decision_grid), "--budget", "2", "--cameras", "46", "--out", str(pol)]) == 0
+    out = capsys.readouterr().out
+    assert "chosen on 2 run(s), seeds [201]" in out and "on held-out seeds [901]" in out
+    assert "operator load, 46 camera(s), 2 operator(s)" in out
+    chosen = load_policies(pol)
+    th = chosen[INTRUSION].threshold
+    # the budget holds on the tuning runs: alerts at that threshold x 46 cameras <= 2 per hour
+    f = ResultsFolder(decision_grid)
+    tuning = {rid for rid, r in f.ok_runs.items() if r["seed"] == 201 and r["detector"] == "builtin"}
+    s = sweep_folder(f, "builtin", INTRUSION, thresholds=[th], runs=tuning)
+    assert s.rates()["alerts_per_hour"][0] * 46 <= 2.0 + 1e-9
+    # the experiment accepts the file: the built-in runs get new keys, the black box keeps its runs
+    grid = decision_grid.parent / "grid.yaml"
+    assert main(["experiment", str(grid), "--out", str(decision_grid), "--policies", str(pol), "--dry-run"]) == 0
+    dry = capsys.readouterr().out
+    assert "4 finished" in dry and "4 to run" in dry and "example_blackbox" not in dry.split("to run")[1]
+
+
+def test_tune_refuses_in_sample_figures_without_tuning_seeds(decision_grid, tmp_path, capsys):
+    f = ResultsFolder(decision_grid)
+    from eval.tune import tune_folder
+
+    with pytest.raises(TuneError, match="black box"):
+        tune_folder(f, Target(rfa_per_hour=1.0), detector="example_blackbox")
+    with pytest.raises(TuneError, match="give exactly one target"):
+        Target(rfa_per_hour=1.0, alerts_per_hour=2.0)
+    assert main(["tune", str(tmp_path), "--max-fa-per-hour", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not an experiment results folder" in err
+
+
+def test_compare_pairs_cells_and_matches_the_counts(decision_grid, capsys):
+    f = ResultsFolder(decision_grid)
+    rows = compare(Side(f, "builtin"), Side(f, "example_blackbox"), n_boot=300)
+    recall = next(r for r in rows if r["metric"] == "recall")
+    tally = {}
+    for c in f.counts:
+        det = f.ok_runs[c["run_id"]]["detector"]
+        t = tally.setdefault(det, [0, 0])
+        t[0] += c["tp"]
+        t[1] += c["n_instances"]
+    assert recall["a"] == tally["builtin"][0] / tally["builtin"][1]
+    assert recall["b"] == tally["example_blackbox"][0] / tally["example_blackbox"][1]
+    assert recall["diff"] == recall["a"] - recall["b"] and recall["cells"] == 4
+    assert all(r["lo"] <= r["diff"] + 1e-12 and r["diff"] <= r["hi"] + 1e-12 for r in rows if not math.isnan(r["diff"]))
+    assert main(["compare", str(decision_grid), "--boot", "200"]) == 0
+    assert "4 paired cell(s)" in capsys.readouterr().out
+
+
+def test_slices_sum_to_the_whole_and_robustness_follows_the_noise(decision_grid):
+    f = ResultsFolder(decision_grid)
+    rows = slices(f, n_boot=100)
+    for det in f.detectors:
+        whole = [r for r in rows if r["detector"] == det and r["variable"] == "camera"]
+        by_variant = [r for r in rows if r["detector"] == det and r["variable"] == "variant"]
+        assert sorted(r["value"] for r in by_variant) == ["day", "noisy"]
+        assert sum(r["tp"] for r in by_variant) == sum(r["tp"] for r in whole)
+        assert sum(r["fp"] for r in by_variant) == sum(r["fp"] for r in whole)
+    rob = robustness(f, n_boot=100)
+    assert {r["variable"] for r in rob} == {"render_noise_std"}
+    assert sorted({r["value"] for r in rob}) == [2.0, 7.0]
+    groups = appearance_slices(f)
+    assert all(r["recall_lo"] <= r["recall"] <= r["recall_hi"] for r in groups if r["n_instances"])
