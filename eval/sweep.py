@@ -353,15 +353,16 @@ def sweep_counts(rows: ScoreRows, groups: Sequence[SweepGroup], event_type: Even
     """Replay the policy at every threshold and match the alerts (see the module docstring).
 
     ``thresholds`` must be finite and > 0 (a gate at a threshold <= 0 would hold instances
-    that are absent: no score is recorded for them).
+    that are absent: no score is recorded for them); they are sorted and made unique.
     """
-    from eval.sweep_kernel import build_tree, sweep_streams, window_min
+    from eval.sweep_kernel import build_forest, sweep_streams, window_min
 
     etype = EventType.parse(event_type, field="event_type")
     th = np.asarray(thresholds, np.float64).reshape(-1)
     if not len(th) or not np.all(np.isfinite(th)) or np.any(th <= 0):
         bad = th[~(np.isfinite(th) & (th > 0))]
         raise SweepError(f"thresholds must be finite numbers > 0; got {bad[:3].tolist() if len(bad) else 'none'}")
+    th = np.unique(th)  # ascending: the kernel stops at the first threshold above a stream's best score
     for name in ("min_duration_s", "cooldown_s"):
         v = getattr(policy, name)
         if not (math.isfinite(v) and v >= 0):
@@ -389,11 +390,9 @@ def sweep_counts(rows: ScoreRows, groups: Sequence[SweepGroup], event_type: Even
         for k in np.flatnonzero(~gated):
             g[starts[k]:ends[k]] = s_ext[starts[k]:ends[k]]
     gmax = np.maximum.reduceat(g, starts) if len(starts) else np.zeros(0)
-    size = 1
-    while size < max(m, 1):
-        size *= 2
-    g_tree = build_tree(g, size, True)
-    s_tree = build_tree(s_ext, size, False)
+    starts64, ends64 = starts.astype(np.int64), ends.astype(np.int64)
+    g_forest, offsets, sizes = build_forest(g, starts64, ends64, True)
+    s_forest, _, _ = build_forest(s_ext, starts64, ends64, False)
 
     # what each extended row can match
     inst_list: list[Instance] = []
@@ -435,8 +434,10 @@ def sweep_counts(rows: ScoreRows, groups: Sequence[SweepGroup], event_type: Even
             elif spatial is SpatialRule.ONSET:
                 feas &= _overlap(rbox[sel][:, None, :], onset[members][None, :, :])
             any_f = feas.any(axis=1)
-            if len(members) == 1:
-                row_inst[rext[sel[any_f]]] = base + int(members[0])
+            if len(members) == 1 or not (feas.sum(axis=1) > 1).any():
+                # every alert can match one instance at most: instances apart, each its earliest alert
+                which = np.argmax(feas, axis=1)
+                row_inst[rext[sel[any_f]]] = base + members[which[any_f]]
             else:
                 row_multi[rext[sel[any_f]]] = len(clusters)
                 clusters.append((gi, base + members))
@@ -445,7 +446,7 @@ def sweep_counts(rows: ScoreRows, groups: Sequence[SweepGroup], event_type: Even
     fa = np.zeros((n_t, n_g), np.int64)
     first_t = np.full((n_t, n_i), np.inf)
     n_feas = np.zeros((n_t, n_i), np.int64)
-    cap = 1024
+    cap = int(min(20_000_000, max(4096, 3 * n_t * len(clusters))))
     while True:
         multi_thr = np.zeros(cap, np.int64)
         multi_row = np.zeros(cap, np.int64)
@@ -453,7 +454,7 @@ def sweep_counts(rows: ScoreRows, groups: Sequence[SweepGroup], event_type: Even
         fa[:] = 0
         first_t[:] = np.inf
         n_feas[:] = 0
-        n_multi = sweep_streams(th, t_ext, g_tree, s_tree, size, starts.astype(np.int64), ends.astype(np.int64),
+        n_multi = sweep_streams(th, t_ext, g_forest, s_forest, offsets, sizes, starts64, ends64,
                                 stream_group.astype(np.int64), gmax, gated, float(policy.cooldown_s) - TIME_EPS_S,
                                 row_inst, row_multi, n_alerts, fa, first_t, n_feas, multi_thr, multi_row)
         if n_multi <= cap:

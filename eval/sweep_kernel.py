@@ -61,28 +61,44 @@ def window_min(s_ext, t_ext, starts, ends, d_eps):
 
 
 @njit(cache=True)
-def build_tree(values, size, use_max):
-    """A segment tree over ``values`` padded to ``size`` leaves with ``-inf``."""
-    tree = np.full(2 * size, NEG_INF)
-    tree[size:size + len(values)] = values
-    for v in range(size - 1, 0, -1):
-        a, b = tree[2 * v], tree[2 * v + 1]
-        if use_max:
-            tree[v] = a if a >= b else b
-        else:
-            tree[v] = a if a <= b else b
-    return tree
+def build_forest(values, starts, ends, use_max):
+    """One segment tree per stream (its rows ``starts[k]:ends[k]``), padded with ``-inf`` to a power
+    of two and laid end to end; returns the trees, each tree's offset and its number of leaves.
+    A stream's own small tree keeps its queries in cache and its depth at ``log2`` of its length."""
+    n = len(starts)
+    sizes = np.empty(n, np.int64)
+    offsets = np.empty(n, np.int64)
+    total = 0
+    for k in range(n):
+        size = 1
+        while size < ends[k] - starts[k]:
+            size *= 2
+        sizes[k] = size
+        offsets[k] = total
+        total += 2 * size
+    forest = np.full(total, NEG_INF)
+    for k in range(n):
+        off, size = offsets[k], sizes[k]
+        for r in range(starts[k], ends[k]):
+            forest[off + size + r - starts[k]] = values[r]
+        for v in range(size - 1, 0, -1):
+            a, b = forest[off + 2 * v], forest[off + 2 * v + 1]
+            if use_max:
+                forest[off + v] = a if a >= b else b
+            else:
+                forest[off + v] = a if a <= b else b
+    return forest, offsets, sizes
 
 
 @njit(cache=True)
-def first_at_least(tree, size, j, th):
-    """The first leaf index ``>= j`` whose value is ``>= th`` in a tree of maxima; -1 if none."""
+def first_at_least(tree, off, size, j, th):
+    """The first leaf index ``>= j`` whose value is ``>= th`` in the tree of maxima at ``off``; -1 if none."""
     v = j + size
     while True:
-        if tree[v] >= th:
+        if tree[off + v] >= th:
             while v < size:
                 v = 2 * v
-                if not tree[v] >= th:
+                if not tree[off + v] >= th:
                     v += 1
             return v - size
         while v & 1:
@@ -93,14 +109,14 @@ def first_at_least(tree, size, j, th):
 
 
 @njit(cache=True)
-def first_below(tree, size, j, th):
-    """The first leaf index ``>= j`` whose value is ``< th`` in a tree of minima; -1 if none."""
+def first_below(tree, off, size, j, th):
+    """The first leaf index ``>= j`` whose value is ``< th`` in the tree of minima at ``off``; -1 if none."""
     v = j + size
     while True:
-        if tree[v] < th:
+        if tree[off + v] < th:
             while v < size:
                 v = 2 * v
-                if not tree[v] < th:
+                if not tree[off + v] < th:
                     v += 1
             return v - size
         while v & 1:
@@ -111,30 +127,40 @@ def first_below(tree, size, j, th):
 
 
 @njit(cache=True)
-def sweep_streams(thresholds, t_ext, g_tree, s_tree, size, starts, ends, stream_group, stream_gmax, gated, c_eps,
-                  row_inst, row_multi, n_alerts, fa, first_t, n_feasible, multi_thr, multi_row):
+def sweep_streams(thresholds, t_ext, g_forest, s_forest, offsets, sizes, starts, ends, stream_group, stream_gmax,
+                  gated, c_eps, row_inst, row_multi, n_alerts, fa, first_t, n_feasible, multi_thr, multi_row):
     """Replay the policy over every stream at every threshold and tally what each alert can match.
 
-    Per threshold ``i`` and alert row ``a`` of group ``g``: ``n_alerts[i, g] += 1``; an alert
-    that can match instance ``j`` alone in its cluster (``row_inst[a] = j``) updates
-    ``first_t[i, j]`` (the earliest such alert) and ``n_feasible[i, j]``; one that falls in a
-    cluster of several instances (``row_multi[a] >= 0``) is written to ``multi_thr`` /
+    ``thresholds`` ascending. Per threshold ``i`` and alert row ``a`` of group ``g``:
+    ``n_alerts[i, g] += 1``; an alert that can match instance ``j`` alone (``row_inst[a] = j``)
+    updates ``first_t[i, j]`` (the earliest such alert) and ``n_feasible[i, j]``; one that can
+    match several instances of its cluster (``row_multi[a] >= 0``) is written to ``multi_thr`` /
     ``multi_row`` for an exact assignment afterwards; any other is a false alarm
     (``fa[i, g] += 1``). ``gated[k]`` False: every row of stream ``k`` at or above the
-    threshold is an alert (recorded alerts of a black box, no policy to replay).
-    Returns the number of multi-instance rows (more than the buffers hold: call again with
-    larger ones).
+    threshold is an alert (recorded alerts of a black box, no policy to replay). Streams are
+    the outer loop, so that each one's trees stay in cache over all thresholds. Returns the
+    number of multi-instance alerts (more than the buffers hold: call again with larger ones).
     """
     n_multi = 0
     cap = len(multi_thr)
-    for i in range(len(thresholds)):
-        th = thresholds[i]
-        for k in range(len(starts)):
-            if not stream_gmax[k] >= th:
-                continue
-            end = ends[k]
-            grp = stream_group[k]
-            pos = starts[k]
+    n_th = len(thresholds)
+    for k in range(len(starts)):
+        # thresholds above the stream's best g give no alert: stop there
+        lo, hi = 0, n_th
+        while lo < hi:
+            mid = (lo + hi) >> 1
+            if thresholds[mid] <= stream_gmax[k]:
+                lo = mid + 1
+            else:
+                hi = mid
+        last_i = lo
+        s0 = starts[k]
+        end = ends[k] - s0
+        off, size = offsets[k], sizes[k]
+        grp = stream_group[k]
+        for i in range(last_i):
+            th = thresholds[i]
+            pos = 0
             have_last = False
             last = 0.0
             while True:
@@ -143,33 +169,34 @@ def sweep_streams(thresholds, t_ext, g_tree, s_tree, size, starts, ends, stream_
                     lo, hi = pos, end
                     while lo < hi:
                         mid = (lo + hi) >> 1
-                        if t_ext[mid] - last >= c_eps:
+                        if t_ext[s0 + mid] - last >= c_eps:
                             hi = mid
                         else:
                             lo = mid + 1
                     j = lo
                     if j >= end:
                         break
-                a = first_at_least(g_tree, size, j, th)
+                a = first_at_least(g_forest, off, size, j, th)
                 if a < 0 or a >= end:
                     break
+                ga = s0 + a
                 n_alerts[i, grp] += 1
-                inst = row_inst[a]
+                inst = row_inst[ga]
                 if inst >= 0:
                     n_feasible[i, inst] += 1
-                    if t_ext[a] < first_t[i, inst]:
-                        first_t[i, inst] = t_ext[a]
-                elif row_multi[a] >= 0:
+                    if t_ext[ga] < first_t[i, inst]:
+                        first_t[i, inst] = t_ext[ga]
+                elif row_multi[ga] >= 0:
                     if n_multi < cap:
                         multi_thr[n_multi] = i
-                        multi_row[n_multi] = a
+                        multi_row[n_multi] = ga
                     n_multi += 1
                 else:
                     fa[i, grp] += 1
-                last = t_ext[a]
+                last = t_ext[ga]
                 have_last = True
                 if gated[k]:
-                    pos = first_below(s_tree, size, a, th)
+                    pos = first_below(s_forest, off, size, a, th)
                 else:
                     pos = a + 1
     return n_multi
