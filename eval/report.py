@@ -204,6 +204,7 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
                  n_cameras: int = OPERATOR_DEFAULTS["n_cameras"], n_operators: int = OPERATOR_DEFAULTS["n_operators"],
                  review_s: float = OPERATOR_DEFAULTS["review_s"], n_boot: int = 1000, seed: int = 0,
                  max_thresholds: int = 500, progress: bool = True) -> Path:
+    # long: one section after the other, in the order a reader meets them
     """Write the HTML report of a results folder (default ``RESULTS/report.html``); returns its path."""
     from eval.compare import Side, compare
     from eval.curves import summary_table, sweep_all

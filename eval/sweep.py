@@ -350,6 +350,7 @@ def sweep_counts(rows: ScoreRows, groups: Sequence[SweepGroup], event_type: Even
                  grace_s: float | Mapping[EventType, float] | None = None,
                  spatial: SpatialRule | str = SpatialRule.ALERT_TIME, detector: str = "",
                  constants: NDCRConstants = DEFAULT_CONSTANTS) -> SweepCounts:
+    # long: the streams, what each row can match, the kernel and the tallies share their arrays
     """Replay the policy at every threshold and match the alerts (see the module docstring).
 
     ``thresholds`` must be finite and > 0 (a gate at a threshold <= 0 would hold instances
