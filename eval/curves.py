@@ -46,21 +46,10 @@ def sweep_all(folder, *, detectors: Sequence[str] | None = None, types: Sequence
             mds = [run_md] + [m for m in (MIN_DURATIONS_S if min_durations_s is None else min_durations_s)
                               if not math.isclose(m, run_md)]
             jobs += [(det, t, md) for md in mds]
-    bar = None
-    if progress and jobs:
-        from tqdm.auto import tqdm
+    from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(jobs), desc="sweep", unit="curve", leave=False, disable=None)
-    out = []
-    try:
-        for det, t, md in jobs:
-            out.append(sweep_folder(f, det, t, min_duration_s=md, max_thresholds=max_thresholds))
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if bar is not None:
-            bar.close()
-    return out
+    return [sweep_folder(f, det, t, min_duration_s=md, max_thresholds=max_thresholds)
+            for det, t, md in tqdm(jobs, desc="sweep", unit="curve", leave=False, disable=None if progress else True)]
 
 
 def curve_table(sweeps: Sequence, *, n_boot: int = N_BOOT, seed: int = 0):

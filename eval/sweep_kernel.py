@@ -90,33 +90,21 @@ def build_forest(values, starts, ends, use_max):
     return forest, offsets, sizes
 
 
-@njit(cache=True)
-def first_at_least(tree, off, size, j, th):
-    """The first leaf index ``>= j`` whose value is ``>= th`` in the tree of maxima at ``off``; -1 if none."""
-    v = j + size
-    while True:
-        if tree[off + v] >= th:
-            while v < size:
-                v = 2 * v
-                if not tree[off + v] >= th:
-                    v += 1
-            return v - size
-        while v & 1:
-            v >>= 1
-        if v == 0:
-            return -1
-        v += 1
+@njit(cache=True, inline="always")
+def _hit(value, th, below):
+    return value < th if below else value >= th
 
 
 @njit(cache=True)
-def first_below(tree, off, size, j, th):
-    """The first leaf index ``>= j`` whose value is ``< th`` in the tree of minima at ``off``; -1 if none."""
+def first_where(tree, off, size, j, th, below):
+    """The first leaf index ``>= j`` of the tree at ``off`` whose value is ``>= th`` (a tree of
+    maxima, ``below`` False) or ``< th`` (a tree of minima, ``below`` True); -1 if none."""
     v = j + size
     while True:
-        if tree[off + v] < th:
+        if _hit(tree[off + v], th, below):
             while v < size:
                 v = 2 * v
-                if not tree[off + v] < th:
+                if not _hit(tree[off + v], th, below):
                     v += 1
             return v - size
         while v & 1:
@@ -176,7 +164,7 @@ def sweep_streams(thresholds, t_ext, g_forest, s_forest, offsets, sizes, starts,
                     j = lo
                     if j >= end:
                         break
-                a = first_at_least(g_forest, off, size, j, th)
+                a = first_where(g_forest, off, size, j, th, False)
                 if a < 0 or a >= end:
                     break
                 ga = s0 + a
@@ -196,7 +184,7 @@ def sweep_streams(thresholds, t_ext, g_forest, s_forest, offsets, sizes, starts,
                 last = t_ext[ga]
                 have_last = True
                 if gated[k]:
-                    pos = first_below(s_forest, off, size, a, th)
+                    pos = first_where(s_forest, off, size, a, th, True)
                 else:
                     pos = a + 1
     return n_multi
