@@ -241,7 +241,7 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
     for t in sorted({r["type"] for r in board}, key=[e.value for e in EventType].index):
         rows, attrs = [], []
         for r in sorted((r for r in board if r["type"] == t), key=lambda r: (np.nan_to_num(r["ndcr"], nan=9e9))):
-            cells = [r["detector"], _num(r["threshold"], 3) if r["threshold"] is not None else "(its own)",
+            cells = [r["detector"], f"{r['threshold']:.4g}" if r["threshold"] is not None else "(its own)",
                      str(r["n_instances"]), str(r["tp"]), str(r["fn"]), str(r["fp"]), str(r["duplicates"]),
                      fmt_interval(r["recall"], r["recall_lo"], r["recall_hi"]),
                      fmt_interval(r["precision"], r["precision_lo"], r["precision_hi"]),

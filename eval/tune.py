@@ -92,6 +92,20 @@ def _best(idx: np.ndarray, p: dict[str, np.ndarray]) -> int:
     return int(idx[order[0]])
 
 
+def _nothing_fits(s: SweepCounts, k: int, what: str) -> str:
+    """A note when the chosen point detects nothing although there are instances to detect."""
+    p = _point_table(s)
+    if np.isnan(p["recall"][k]) or p["recall"][k] > 0:
+        return ""
+    found = np.flatnonzero(np.nan_to_num(p["recall"]) > 0)
+    if not len(found):
+        return "no threshold detects anything on these runs"
+    best = found[np.argmin(p[what][found])]
+    unit = "false alarms" if what == "rfa" else "alerts"
+    return (f"no threshold that detects anything fits the target on these runs (the fewest {unit} with a "
+            f"detection: {p[what][best]:.2f} per camera-hour at threshold {p['th'][best]:.6g})")
+
+
 def choose_for_rfa(s: SweepCounts, rfa_per_hour: float) -> Choice:
     """The threshold of one type for a false-alarm target (see the module docstring)."""
     p = _point_table(s)
@@ -99,8 +113,10 @@ def choose_for_rfa(s: SweepCounts, rfa_per_hour: float) -> Choice:
     if not len(ok):  # cannot happen with the default thresholds (one lies above every score)
         k = int(np.argmax(s.thresholds))
         return _choice(s, k, "no swept threshold meets the target: the highest one")
-    note = "" if not np.isnan(p["p_miss"][ok]).all() else "no instances in these runs: the fewest alerts"
-    return _choice(s, _best(ok, p), note)
+    k = _best(ok, p)
+    note = "no instances in these runs: the fewest alerts" if np.isnan(p["p_miss"][ok]).all() else \
+        _nothing_fits(s, k, "rfa")
+    return _choice(s, k, note)
 
 
 def _frontier(s: SweepCounts) -> list[int]:
@@ -143,7 +159,8 @@ def choose_for_budget(sweeps: Mapping[EventType, SweepCounts], alerts_per_hour: 
         t, j, extra = best
         at[t] = j
         total += extra
-    return {t: _choice(sweeps[t], fronts[t][at[t]], notes.get(t, "")) for t in sweeps}
+    return {t: _choice(sweeps[t], fronts[t][at[t]], notes.get(t) or _nothing_fits(sweeps[t], fronts[t][at[t]], "aph"))
+            for t in sweeps}
 
 
 @dataclass

@@ -17,10 +17,10 @@ DECISION_GRID = """
 name: decision_grid
 scenarios: [platform_intrusion]
 seeds: [201, 901]
-duration_s: 37
+duration_s: 14
 variants:
-  - {name: day}
-  - {name: noisy, set: {render.noise_std: 7}}
+  - {name: day, set: {events.0.at_s: 2}}
+  - {name: noisy, set: {events.0.at_s: 2, render.noise_std: 7}}
 detectors:
   - name: builtin
   - name: example_blackbox
@@ -34,8 +34,9 @@ outputs: {thumbnails: errors}
 @pytest.fixture(scope="session")
 def decision_grid(tmp_path_factory):
     """A small results folder for the decision commands (sweep, tune, compare, report): the first
-    37 s of platform_intrusion (the intruder steps in at 33.85 s) at a tuning seed (201) and a
-    held-out seed (901), by day and with noise, the built-in detectors beside the example black box."""
+    14 s of platform_intrusion with its intruder starting at 2 s (on the tracks from 8.85 s) at a
+    tuning seed (201) and a held-out seed (901), by day and with noise, the built-in detectors
+    beside the example black box."""
     from pathlib import Path
 
     from eval.experiment import load_experiment

@@ -217,3 +217,23 @@ def test_slices_sum_to_the_whole_and_robustness_follows_the_noise(decision_grid)
     assert sorted({r["value"] for r in rob}) == [2.0, 7.0]
     groups = appearance_slices(f)
     assert all(r["recall_lo"] <= r["recall"] <= r["recall_hi"] for r in groups if r["n_instances"])
+
+
+def test_policies_apply_to_the_types_a_camera_runs(platform_intrusion, tmp_path, capsys):
+    from detectors.site import SiteConfig
+    from eval.policies import core_with_policies, overrides_from_args
+    from sim.site_export import site_config_dict
+
+    site = SiteConfig.from_dict(site_config_dict(platform_intrusion, "platform"))
+    pol = tmp_path / "p.yaml"
+    pol.write_text("policies: {intrusion: {threshold: 0.7, cooldown_s: 5}, fire: {threshold: 0.3}}\n")
+    core = core_with_policies(site, None, overrides_from_args(str(pol), ["intrusion=0.8"]))
+    p = core.policies[INTRUSION]
+    # the command line's threshold over the file's, the file's cooldown, the detector's minimum duration
+    assert (p.threshold, p.cooldown_s, p.min_duration_s) == (0.8, 5.0, 0.0)
+    assert EventType.FIRE not in core.policies  # no fire detector runs here: ignored, not an error
+    assert main(["run", "platform_intrusion", "--policies", str(tmp_path / "missing.yaml"), "--out",
+                 str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "missing.yaml: no such policies file" in err
+    assert not (tmp_path / "run").exists()
