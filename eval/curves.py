@@ -71,13 +71,16 @@ def curve_table(sweeps: Sequence, *, n_boot: int = N_BOOT, seed: int = 0):
             **{k: r[k] for k in ("p_miss", "recall", "precision", "rfa_per_hour", "alerts_per_hour", "ndcr")},
             "latency_median_s": s.latency_median_s(),
             **{k: np.asarray(v, np.float64) for k, v in iv.items()},
+            **dict(zip(("latency_median_s_lo", "latency_median_s_hi"), s.latency_median_interval_s())),
         }
         parts.append(pa.table(cols))
     return pa.concat_tables(parts) if parts else pa.table({})
 
 
-def summary_table(sweeps: Sequence):
-    """One row per sweep: the curve's headline figures and those at the threshold the runs ran with."""
+def summary_table(sweeps: Sequence, *, n_boot: int = N_BOOT, seed: int = 0):
+    """One row per sweep: the curve's headline figures with their 95 % intervals (a bootstrap over
+    runs, :meth:`~eval.sweep.SweepCounts.summary_intervals`) and the figures at the threshold the
+    runs ran with."""
     import pyarrow as pa
 
     rows = []
@@ -87,6 +90,7 @@ def summary_table(sweeps: Sequence):
                "n_thresholds": len(s.thresholds), "runs": len({g.run_id for g in s.groups}),
                "camera_hours": float(s.camera_s.sum() / 3600.0), "n_instances": int(s.n_instances.sum())}
         row.update(s.summary())
+        row.update(s.summary_intervals(n_boot=n_boot, seed=seed))
         th = s.meta.get("threshold_as_run")
         row["threshold_as_run"] = th
         row["policy_as_run"] = bool(s.meta.get("policy_as_run"))
@@ -111,7 +115,7 @@ def write_sweep(folder, out_dir: str | os.PathLike | None = None, *, n_boot: int
     out.mkdir(parents=True, exist_ok=True)
     paths = {"curves": out / "curves.parquet", "summary": out / "summary.parquet"}
     results.write_parquet(paths["curves"], curve_table(sweeps, n_boot=n_boot, seed=seed))
-    results.write_parquet(paths["summary"], summary_table(sweeps))
+    results.write_parquet(paths["summary"], summary_table(sweeps, n_boot=n_boot, seed=seed))
     for t in sorted({s.event_type for s in sweeps}, key=list(EventType).index):
         of_t = [s for s in sweeps if s.event_type is t]
         as_run = [s for s in of_t if s.meta.get("policy_as_run")]
@@ -126,7 +130,10 @@ def write_sweep(folder, out_dir: str | os.PathLike | None = None, *, n_boot: int
 
 
 def format_summary(table) -> str:
-    """The summary table as fixed-width text (what ``stationwatch sweep`` prints)."""
+    """The summary table as fixed-width text (what ``stationwatch sweep`` prints): each figure
+    with its 95 % interval."""
+    from eval.intervals import fmt_interval
+
     rows = table.to_pylist()
     head = ["detector", "type", "min dur", "thr", "Pm@1/h", "Pm@0.1/h", "Pm@0.01/h", "nAUDC", "minNDCR", "@thr",
             "AP", "LaAP"]
@@ -134,9 +141,12 @@ def format_summary(table) -> str:
     def f(v, d=3):
         return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
 
-    body = [[r["detector"], r["type"], f"{r['min_duration_s']:g}s", str(r["n_thresholds"]), f(r["p_miss_at_rfa_1"]),
-             f(r["p_miss_at_rfa_0.1"]), f(r["p_miss_at_rfa_0.01"]), f(r["naudc"]), f(r["min_ndcr"]),
-             f(r["threshold_min_ndcr"]), f(r["ap"]), f(r["laap"])] for r in rows]
+    def iv(r, k):
+        return fmt_interval(r[k], r.get(f"{k}_lo", math.nan), r.get(f"{k}_hi", math.nan))
+
+    body = [[r["detector"], r["type"], f"{r['min_duration_s']:g}s", str(r["n_thresholds"]), iv(r, "p_miss_at_rfa_1"),
+             iv(r, "p_miss_at_rfa_0.1"), iv(r, "p_miss_at_rfa_0.01"), iv(r, "naudc"), iv(r, "min_ndcr"),
+             f(r["threshold_min_ndcr"]), iv(r, "ap"), iv(r, "laap")] for r in rows]
     widths = [max(len(h), *(len(b[k]) for b in body)) if body else len(h) for k, h in enumerate(head)]
     line = lambda cells: "  ".join(c.ljust(w) if k < 2 else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
     return "\n".join([line(head), "  ".join("-" * w for w in widths)] + [line(b) for b in body])

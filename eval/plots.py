@@ -344,17 +344,20 @@ def pr_plot(sweeps: Sequence[Any], path: str | os.PathLike | None = None, *, tit
 
 
 def latency_plot(sweeps: Sequence[Any], path: str | os.PathLike | None = None, *, title: str | None = None):
-    """Median detection latency [s] of the detected instances against the threshold."""
+    """Median detection latency [s] of the detected instances against the threshold, with its 95 %
+    order-statistic band (:meth:`eval.sweep.SweepCounts.latency_median_interval_s`)."""
     fig = _figure()
     ax = fig.add_subplot(1, 1, 1)
     for k, s in enumerate(sweeps):
         med = s.latency_median_s()
+        lo, hi = s.latency_median_interval_s()
         ok = ~np.isnan(med)
         ax.step(s.thresholds[ok], med[ok], where="post", color=f"C{k}", label=_label(s))
+        ax.fill_between(s.thresholds[ok], lo[ok], hi[ok], step="post", color=f"C{k}", alpha=0.15, lw=0)
     ax.set_xlabel("threshold")
     ax.set_ylabel("median latency [s]")
     ax.grid(True, alpha=0.3)
-    ax.set_title(title or "median detection latency against threshold", fontsize=10)
+    ax.set_title(title or "median detection latency against threshold (95 % band)", fontsize=10)
     ax.legend(fontsize=7)
     fig.tight_layout()
     return _finish(fig, path)
@@ -365,22 +368,28 @@ def robustness_plot(rows: Sequence[Mapping[str, Any]], metric: str, path: str | 
     """A metric against the severity of each camera effect, one line per detector.
 
     ``rows``: mappings with ``detector``, ``variable`` (an effect, e.g. ``render_noise_std``),
-    ``value`` (its severity), ``metric`` and the metric's ``{metric}_lo`` / ``{metric}_hi``
-    (:func:`eval.slices.robustness`). One panel per variable."""
+    ``value`` (its severity, or a named level with its rank in ``severity``, as lighting), ``metric``
+    and the metric's ``{metric}_lo`` / ``{metric}_hi`` (:func:`eval.slices.robustness`). One panel
+    per variable."""
     variables = sorted({r["variable"] for r in rows})
     n = max(1, len(variables))
     fig = _figure((4.2 * n, 3.4))
     dets = sorted({r["detector"] for r in rows})
     for p, var in enumerate(variables or ["(no effect varies)"]):
         ax = fig.add_subplot(1, n, p + 1)
+        of_var = [r for r in rows if r["variable"] == var]
+        named = any(not isinstance(r["value"], (int, float)) or isinstance(r["value"], bool) for r in of_var)
         for k, det in enumerate(dets):
-            pts = sorted((float(r["value"]), r[metric], r.get(f"{metric}_lo"), r.get(f"{metric}_hi"))
-                         for r in rows if r["variable"] == var and r["detector"] == det)
+            pts = sorted((float(r.get("severity", r["value"])), r[metric], r.get(f"{metric}_lo"), r.get(f"{metric}_hi"))
+                         for r in of_var if r["detector"] == det)
             if not pts:
                 continue
             x, y, lo, hi = (np.array([p_[i] if p_[i] is not None else np.nan for p_ in pts], float) for i in range(4))
             ax.errorbar(x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], fmt="-o", ms=4, capsize=3,
                         color=f"C{k}", label=det)
+        if named:  # named levels (lighting): ticks at their ranks
+            ticks = sorted({(float(r["severity"]), str(r["value"])) for r in of_var})
+            ax.set_xticks([t for t, _ in ticks], [v for _, v in ticks])
         ax.set_xlabel(var.removeprefix("render_"))
         ax.set_ylabel(metric)
         ax.grid(True, alpha=0.3)

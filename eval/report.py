@@ -203,7 +203,7 @@ def _plots_section(folder, sweeps) -> str:
 def write_report(folder, out: str | os.PathLike | None = None, *, policies_file: str | None = None,
                  n_cameras: int = OPERATOR_DEFAULTS["n_cameras"], n_operators: int = OPERATOR_DEFAULTS["n_operators"],
                  review_s: float = OPERATOR_DEFAULTS["review_s"], n_boot: int = 1000, seed: int = 0,
-                 max_thresholds: int = 500, progress: bool = True) -> Path:
+                 max_thresholds: int = 2000, progress: bool = True) -> Path:
     # long: one section after the other, in the order a reader meets them
     """Write the HTML report of a results folder (default ``RESULTS/report.html``); returns its path."""
     from eval.compare import Side, compare
@@ -219,7 +219,7 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
     policies = load_policies(policies_file) if policies_file else None
     board = leaderboard(f, policies, n_boot=n_boot, seed=seed)
     sweeps = sweep_all(f, min_durations_s=(), max_thresholds=max_thresholds, progress=progress)
-    summary = summary_table(sweeps).to_pylist()
+    summary = summary_table(sweeps, n_boot=n_boot, seed=seed).to_pylist()
     roles = f.seeds_role()
     seeds = {role: sorted(s for s, r in roles.items() if r == role) for role in ("tuning", "held_out", "other")}
     h = [f"<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>stationwatch report: {_e(f.name)}"
@@ -258,12 +258,20 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
     h.append("<h2>Threshold sweep</h2><p class=\"note\">Every threshold replayed offline over the recorded scores "
              "(black boxes: their alerts thresholded on their score). Pm@x: the lowest Pmiss with at most x false "
              "alarms per camera-hour; nAUDC over [0, 1] per camera-hour; LaAP: AP averaged over latency budgets of "
-             "1/4 .. 1 of the type's max latency.</p>")
-    srows = [[_e(r["detector"]), _e(r["type"]), f"{r['min_duration_s']:g} s", _num(r["p_miss_at_rfa_1"]),
-              _num(r["p_miss_at_rfa_0.1"]), _num(r["p_miss_at_rfa_0.01"]), _num(r["naudc"]), _num(r["min_ndcr"]),
-              _num(r["threshold_min_ndcr"]), _num(r["ap"]), _num(r["laap"])] for r in summary]
-    h.append(_table(["detector", "type", "min duration", "Pm@1/h", "Pm@0.1/h", "Pm@0.01/h", "nAUDC", "min NDCR",
-                     "at threshold", "AP", "LaAP"], srows, left=2))
+             "1/4 .. 1 of the type's max latency. Intervals: a bootstrap over runs, the curve recomputed from each "
+             "resample.</p>")
+    names = ["p_miss_at_rfa_1", "p_miss_at_rfa_0.1", "p_miss_at_rfa_0.01", "naudc", "min_ndcr", "threshold_min_ndcr",
+             "ap", "laap"]
+    srows, sattrs = [], []
+    for r in summary:
+        srows.append([_e(r["detector"]), _e(r["type"]), f"{r['min_duration_s']:g} s"]
+                     + [_num(r[n]) if n.startswith("threshold") else fmt_interval(r[n], r[f"{n}_lo"], r[f"{n}_hi"])
+                        for n in names])
+        sattrs.append(["", "", ""] + [f' data-type="{_e(r["type"])}" data-detector="{_e(r["detector"])}" '
+                                      f'data-sweep-metric="{n}"' for n in names])
+    h.append(_table(["detector", "type", "min duration", "Pm@1/h [95 %]", "Pm@0.1/h [95 %]", "Pm@0.01/h [95 %]",
+                     "nAUDC [95 %]", "min NDCR [95 %]", "at threshold", "AP [95 %]", "LaAP [95 %]"], srows, left=2,
+                    attrs=sattrs))
     h.append(_plots_section(f, sweeps))
     dets = f.detectors
     if len(dets) >= 2:

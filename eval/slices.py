@@ -11,7 +11,8 @@ its Wilson interval, false alarms per camera-hour with an interval from resampli
 of the slice. Appearance groups are an instance's people's groups (an instance with people of
 two groups counts in both); their recalls come with a chi-square test of homogeneity (a small
 p-value: the detector does not find every group equally). :func:`robustness` keeps the
-camera-effect slices in severity order, for :func:`eval.plots.robustness_plot`.
+camera-effect slices in severity order (numbers, and lighting from day to night), for
+:func:`eval.plots.robustness_plot`.
 """
 
 from __future__ import annotations
@@ -131,14 +132,33 @@ def slices(folder, *, detectors: Sequence[str] | None = None, variables: Sequenc
     return rows
 
 
+def _ordered_effects() -> dict[str, tuple[str, ...]]:
+    """Camera effects given by name whose names have a severity order (lighting: day < evening < night)."""
+    from sim.render.effects import LIGHTING_PRESETS
+
+    return {"render_lighting": tuple(LIGHTING_PRESETS)}
+
+
 def robustness(folder, **kwargs) -> list[dict[str, Any]]:
-    """The slice rows of the camera effects that vary (numeric severities), in severity order."""
+    """The slice rows of the camera effects that vary and have a severity (a number, or a named
+    level of :func:`_ordered_effects` such as lighting), in severity order; each row's
+    ``severity`` is the number or the level's rank (0: day)."""
     streams = stream_table(folder)
-    numeric = [v for v in effect_variables(streams)
-               if all(isinstance(r.get(v), (int, float)) and not isinstance(r.get(v), bool) for r in streams)]
-    if not numeric:
+    ordered = _ordered_effects()
+
+    def severity(var, v):
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+        levels = ordered.get(var, ())
+        return float(levels.index(v)) if v in levels else None
+
+    graded = [v for v in effect_variables(streams) if all(severity(v, r.get(v)) is not None for r in streams)]
+    if not graded:
         return []
-    return slices(folder, variables=numeric, **kwargs)
+    rows = slices(folder, variables=graded, **kwargs)
+    for r in rows:
+        r["severity"] = severity(r["variable"], r["value"])
+    return sorted(rows, key=lambda r: (r["detector"], r["type"], r["variable"], r["severity"]))
 
 
 def appearance_slices(folder, *, detectors: Sequence[str] | None = None) -> list[dict[str, Any]]:

@@ -211,33 +211,24 @@ class SweepCounts:
         """The lowest Pmiss among thresholds whose false-alarm rate is at most ``rfa_per_hour``
         (NIST's reading of a DET curve at a fixed rate), and the smallest such threshold."""
         rfa, pm = self.det_points(groups)
-        ok = (rfa <= rfa_per_hour + 1e-12) & ~np.isnan(pm)
-        if not ok.any():
-            return math.nan, math.nan
-        best = np.flatnonzero(ok)[np.argmin(pm[ok])]
-        same = np.flatnonzero(ok & (pm == pm[best]))
-        k = same[np.argmin(self.thresholds[same])]
-        return float(pm[k]), float(self.thresholds[k])
+        return _p_miss_at(rfa, pm, self.thresholds, rfa_per_hour)
 
     def naudc(self, max_rfa_per_hour: float = AUDC_MAX_RFA_PER_HOUR, groups: np.ndarray | None = None) -> float:
         """Normalised area under the DET curve over false-alarm rates ``[0, max]`` per camera-hour
         (ActEV's nAUDC): the mean of ``Pmiss(x)``, the lowest Pmiss reachable with at most ``x``
         false alarms per hour; 1 for a detector that finds nothing, 0 for a perfect one."""
         rfa, pm = self.det_points(groups)
-        ok = ~np.isnan(pm) & ~np.isnan(rfa)
-        if not ok.any():
-            return math.nan
-        rfa, pm = rfa[ok], pm[ok]
-        order = np.argsort(rfa, kind="stable")
-        rfa, best = rfa[order], np.minimum.accumulate(pm[order])
-        xs = np.r_[rfa[rfa < max_rfa_per_hour], max_rfa_per_hour]
-        if rfa[0] > 0:  # below the smallest rate reached, nothing is detected
-            xs = np.r_[0.0, xs]
-        area = 0.0
-        for x0, x1 in zip(xs[:-1], xs[1:]):
-            k = np.searchsorted(rfa, x0, side="right") - 1
-            area += (x1 - x0) * (1.0 if k < 0 else best[k])
-        return float(area / max_rfa_per_hour)
+        return _naudc(rfa, pm, max_rfa_per_hour)
+
+    def _on_time(self, budgets: Sequence[float]) -> np.ndarray:
+        """``(F, T, G)``: per latency budget, threshold and group, the instances detected within
+        ``budget * max latency of the type``."""
+        max_lat = MAX_LATENCY_S[self.event_type]
+        onehot = np.zeros((len(self.inst_group), len(self.groups)))
+        onehot[np.arange(len(self.inst_group)), self.inst_group] = 1.0
+        with np.errstate(invalid="ignore"):
+            return np.stack([(self.latency_s <= f * max_lat + 1e-9).astype(np.float64) @ onehot for f in budgets]) \
+                if len(budgets) else np.zeros((0, len(self.thresholds), len(self.groups)))
 
     def laap(self, budgets: Sequence[float] = LAAP_BUDGETS, groups: np.ndarray | None = None) -> float:
         """Latency-aware average precision, after LaAP (Liu et al. 2025): the mean over latency
@@ -246,36 +237,63 @@ class SweepCounts:
         detector that alerts early keeps its AP at small budgets; one that alerts at the end of
         the matching window loses it."""
         c = self.totals(groups)
-        n = int(c["n_instances"][0]) if len(self.thresholds) else 0
-        if n == 0:
-            return math.nan
-        lat = self.latency_s[:, self._sel(groups)[self.inst_group]]
-        max_lat = MAX_LATENCY_S[self.event_type]
-        aps = []
-        for f in budgets:
-            with np.errstate(invalid="ignore"):
-                on_time = np.sum(lat <= f * max_lat + 1e-9, axis=1)
-            decided = c["tp"] + c["fp"]
-            precision = np.where(decided > 0, on_time / np.maximum(decided, 1), np.nan)
-            aps.append(average_precision(on_time / n, precision))
-        return float(np.mean(aps))
+        w = self._sel(groups).astype(np.float64)
+        return _laap(c["tp"], c["fp"], float(c["n_instances"][0]) if len(self.thresholds) else 0.0,
+                     self._on_time(budgets) @ w)
 
     def summary(self, groups: np.ndarray | None = None) -> dict[str, float]:
         """The curve's headline figures: Pmiss at fixed rates, nAUDC, min NDCR and its threshold, LaAP, AP."""
-        r = self.rates(groups)
-        out: dict[str, float] = {}
-        for x in FIXED_RFA_PER_HOUR:
-            out[f"p_miss_at_rfa_{x:g}"], out[f"threshold_at_rfa_{x:g}"] = self.p_miss_at_rfa(x, groups)
-        out["naudc"] = self.naudc(groups=groups)
-        nd = r["ndcr"]
-        if np.isnan(nd).all():
-            out["min_ndcr"], out["threshold_min_ndcr"] = math.nan, math.nan
-        else:
-            k = int(np.nanargmin(nd))
-            out["min_ndcr"], out["threshold_min_ndcr"] = float(nd[k]), float(self.thresholds[k])
-        out["ap"] = average_precision(r["recall"], r["precision"])
-        out["laap"] = self.laap(groups=groups)
+        c = self.totals(groups)
+        w = self._sel(groups).astype(np.float64)
+        return _headline(self.thresholds, c["tp"], c["fp"], float(self.n_instances @ w), c["camera_s"] / 3600.0,
+                         self._on_time(LAAP_BUDGETS) @ w, self.constants.beta)
+
+    def summary_intervals(self, *, n_boot: int = 1000, seed: int = 0, groups: np.ndarray | None = None,
+                          confidence: float = 0.95) -> dict[str, float]:
+        """95 % intervals of the headline figures (``NAME_lo``, ``NAME_hi`` for each of
+        :data:`HEADLINE`): a percentile bootstrap over runs (the groups of one run resampled
+        together), the whole summary (thresholds read off the curve included) recomputed from
+        each resample's pooled counts; nan with ``n_boot`` 0 or without runs."""
+        m = self._sel(groups)
+        out = {f"{k}_{e}": math.nan for k in HEADLINE for e in ("lo", "hi")}
+        runs = np.array([g.run_id for g in self.groups], dtype=object)
+        idx = np.flatnonzero(m)
+        if n_boot <= 0 or not len(idx) or not len(self.thresholds):
+            return out
+        _, run_of = np.unique(runs[idx].astype(str), return_inverse=True)
+        from eval.intervals import percentile_interval, resample_weights
+
+        w_run = resample_weights(int(run_of.max()) + 1, n_boot, seed)  # (R, B)
+        w = np.zeros((len(self.groups), n_boot))
+        w[idx] = w_run[run_of]  # a run's groups carry its weight
+        tp, fp = self.tp @ w, self.fp @ w  # (T, B)
+        n_inst, hours = self.n_instances @ w, self.camera_s @ w / 3600.0
+        on_time = self._on_time(LAAP_BUDGETS) @ w  # (F, T, B)
+        beta = self.constants.beta
+        samples = [_headline(self.thresholds, tp[:, b], fp[:, b], n_inst[b], hours[b], on_time[:, :, b], beta)
+                   for b in range(n_boot)]
+        for k in HEADLINE:
+            lo, hi = percentile_interval(np.array([s[k] for s in samples]), confidence)
+            out[f"{k}_lo"], out[f"{k}_hi"] = float(lo), float(hi)
         return out
+
+    def latency_median_interval_s(self, groups: np.ndarray | None = None, confidence: float = 0.95
+                                  ) -> tuple[np.ndarray, np.ndarray]:
+        """[s] Distribution-free interval of the median latency at each threshold: the order
+        statistics ``(l, n - l + 1)`` of the ``n`` detected instances' latencies with ``l`` the
+        binomial(n, 1/2) quantile at ``(1 - confidence) / 2`` (the extreme latencies where n is
+        too small for more); nan where nothing is detected."""
+        from scipy.stats import binom
+
+        lat = self.latency_s[:, self._sel(groups)[self.inst_group]]
+        lo = np.full(len(self.thresholds), np.nan)
+        hi = np.full(len(self.thresholds), np.nan)
+        srt = np.sort(lat, axis=1)  # nan last
+        n = np.sum(~np.isnan(lat), axis=1)
+        for i in np.flatnonzero(n > 0):
+            rank = max(int(binom.ppf((1 - confidence) / 2, n[i], 0.5)), 1)
+            lo[i], hi[i] = srt[i, rank - 1], srt[i, n[i] - rank]
+        return lo, hi
 
     def at(self, threshold: float) -> int:
         """Index of ``threshold`` among the swept thresholds (it must be one of them)."""
@@ -284,6 +302,68 @@ class SweepCounts:
             raise SweepError(f"threshold {threshold!r} was not swept (thresholds {self.thresholds.min():g}.."
                              f"{self.thresholds.max():g}, {len(self.thresholds)} values)")
         return int(k[0])
+
+
+#: the headline figures of a curve (:meth:`SweepCounts.summary`), each with a bootstrap interval
+HEADLINE = tuple(f"p_miss_at_rfa_{x:g}" for x in FIXED_RFA_PER_HOUR) + ("naudc", "min_ndcr", "ap", "laap")
+
+
+def _p_miss_at(rfa: np.ndarray, pm: np.ndarray, thresholds: np.ndarray, x: float) -> tuple[float, float]:
+    ok = (rfa <= x + 1e-12) & ~np.isnan(pm)
+    if not ok.any():
+        return math.nan, math.nan
+    best = np.flatnonzero(ok)[np.argmin(pm[ok])]
+    same = np.flatnonzero(ok & (pm == pm[best]))
+    k = same[np.argmin(thresholds[same])]
+    return float(pm[k]), float(thresholds[k])
+
+
+def _naudc(rfa: np.ndarray, pm: np.ndarray, max_rfa: float) -> float:
+    """Area under the step function ``x -> lowest Pmiss with RFA <= x`` (1 below every point) over [0, max]."""
+    ok = ~np.isnan(pm) & ~np.isnan(rfa)
+    if not ok.any():
+        return math.nan
+    order = np.argsort(rfa[ok], kind="stable")
+    rfa, best = rfa[ok][order], np.minimum.accumulate(pm[ok][order])
+    xs = np.r_[0.0, rfa[(rfa > 0) & (rfa < max_rfa)], max_rfa]
+    k = np.searchsorted(rfa, xs[:-1], side="right") - 1
+    height = np.where(k < 0, 1.0, best[np.maximum(k, 0)])
+    return float(np.sum(np.diff(xs) * height) / max_rfa)
+
+
+def _laap(tp: np.ndarray, fp: np.ndarray, n: float, on_time: np.ndarray) -> float:
+    """Mean over budgets of the AP where only detections on time count (``on_time`` (F, T))."""
+    if n <= 0 or not len(on_time):
+        return math.nan
+    decided = tp + fp
+    with np.errstate(invalid="ignore", divide="ignore"):
+        aps = [average_precision(o / n, np.where(decided > 0, o / np.maximum(decided, 1e-300), np.nan))
+               for o in on_time]
+    return float(np.mean(aps))
+
+
+def _headline(thresholds, tp, fp, n, hours, on_time, beta) -> dict[str, float]:
+    """Pmiss at fixed rates (and their thresholds), nAUDC, min NDCR (and its threshold), AP, LaAP
+    from pooled counts per threshold (``tp``, ``fp`` (T,), ``n`` instances, ``hours`` camera-hours)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = tp / n if n > 0 else np.full(len(tp), np.nan)
+        pm = 1.0 - recall
+        decided = tp + fp
+        precision = np.where(decided > 0, tp / np.where(decided > 0, decided, 1), np.nan)
+        rfa = fp / hours if hours > 0 else np.full(len(tp), np.nan)
+    out: dict[str, float] = {}
+    for x in FIXED_RFA_PER_HOUR:
+        out[f"p_miss_at_rfa_{x:g}"], out[f"threshold_at_rfa_{x:g}"] = _p_miss_at(rfa, pm, thresholds, x)
+    out["naudc"] = _naudc(rfa, pm, AUDC_MAX_RFA_PER_HOUR)
+    nd = pm + beta * rfa
+    if np.isnan(nd).all():
+        out["min_ndcr"], out["threshold_min_ndcr"] = math.nan, math.nan
+    else:
+        k = int(np.nanargmin(nd))
+        out["min_ndcr"], out["threshold_min_ndcr"] = float(nd[k]), float(thresholds[k])
+    out["ap"] = average_precision(recall, precision)
+    out["laap"] = _laap(tp, fp, n, on_time)
+    return out
 
 
 def average_precision(recall: np.ndarray, precision: np.ndarray) -> float:

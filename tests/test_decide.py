@@ -148,6 +148,13 @@ def test_sweep_command_writes_curves_with_intervals(decision_grid, tmp_path, cap
     assert (curves.loc[ok, "recall_lo"] <= curves.loc[ok, "recall"] + 1e-12).all()
     assert (curves.loc[ok, "recall"] <= curves.loc[ok, "recall_hi"] + 1e-12).all()
     assert (curves["rfa_per_hour"] == curves["fp"] / curves["camera_hours"]).all()
+    lat = curves["latency_median_s"].notna()
+    assert lat.any() and (curves.loc[lat, "latency_median_s_lo"] <= curves.loc[lat, "latency_median_s"]).all()
+    assert (curves.loc[lat, "latency_median_s"] <= curves.loc[lat, "latency_median_s_hi"]).all()
+    # every headline figure has its bootstrap interval over runs
+    for k in ("p_miss_at_rfa_1", "p_miss_at_rfa_0.1", "p_miss_at_rfa_0.01", "naudc", "min_ndcr", "ap", "laap"):
+        assert (summary[f"{k}_lo"] <= summary[f"{k}_hi"]).all(), k
+    assert "[" in out.splitlines()[2]  # the printed figures carry their intervals
     for name in ("det_intrusion.png", "pr_intrusion.png", "latency_intrusion.png"):
         assert (tmp_path / name).stat().st_size > 5000
 

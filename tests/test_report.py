@@ -67,7 +67,7 @@ def test_report_is_self_contained(report):
         assert f"<h2>{section}" in text
 
 
-def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(report, decision_grid):
+def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(report, decision_grid, tmp_path):
     driver = _browser_or_skip()
     try:
         driver.get(report.as_uri())
@@ -80,8 +80,24 @@ def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(repor
         cells = driver.execute_script(
             "return Array.from(document.querySelectorAll('td[data-metric]')).map(td => "
             "[td.dataset.type, td.dataset.detector, td.dataset.metric, td.textContent])")
+        sweep_cells = driver.execute_script(
+            "return Array.from(document.querySelectorAll('td[data-sweep-metric]')).map(td => "
+            "[td.dataset.type, td.dataset.detector, td.dataset.sweepMetric, td.textContent])")
     finally:
         driver.quit()
+    # the sweep's figures are those of stationwatch sweep's summary.parquet (same bootstrap seed)
+    assert main(["sweep", str(decision_grid), "--out", str(tmp_path), "--boot", "200", "--quiet"]) == 0
+    import pyarrow.parquet as pq
+
+    from eval.intervals import fmt_interval
+
+    shown_sweep = {(t, d, m): text for t, d, m, text in sweep_cells}
+    as_run = [r for r in pq.read_table(tmp_path / "summary.parquet").to_pylist()
+              if r["min_duration_s"] == 0.0]  # the runs' own minimum duration, the report's
+    assert {(r["type"], r["detector"]) for r in as_run} == {(t, d) for t, d, _, _ in sweep_cells}
+    for r in as_run:
+        for m in ("p_miss_at_rfa_1", "naudc", "min_ndcr", "ap", "laap"):
+            assert shown_sweep[(r["type"], r["detector"], m)] == fmt_interval(r[m], r[f"{m}_lo"], r[f"{m}_hi"]), m
     shown = {(t, d, m): text for t, d, m, text in cells}
     f = ResultsFolder(decision_grid)
     for det in f.detectors:

@@ -212,3 +212,52 @@ def test_summaries_of_a_curve_by_hand():
 def test_average_precision_of_a_perfect_detector_is_one():
     assert average_precision(np.array([0.5, 1.0]), np.array([1.0, 1.0])) == 1.0
     assert math.isnan(average_precision(np.array([np.nan]), np.array([np.nan])))
+
+
+def _two_run_curve():
+    """Two runs of one camera-hour each, two thresholds; run a finds its instance at 2 s with no
+    false alarm at 0.8 and 1 at 0.4, run b misses its instance at 0.8 and finds it at 6 s with
+    3 false alarms at 0.4."""
+    from eval.sweep import SweepCounts
+
+    groups = (SweepGroup("a", "c1", "cam", 3600.0, ()), SweepGroup("b", "c2", "cam", 3600.0, ()))
+    tp = np.array([[1, 1], [1, 0]])  # thresholds ascending: 0.4, then 0.8
+    fp = np.array([[1, 3], [0, 0]])
+    lat = np.array([[2.0, 6.0], [2.0, np.nan]])
+    return SweepCounts(event_type=FIRE, thresholds=np.array([0.4, 0.8]), policy=SweepPolicy(),
+                       groups=groups, n_alerts=tp + fp, fp=fp, duplicates=np.zeros_like(fp), tp=tp, latency_s=lat,
+                       inst_group=np.array([0, 1]), inst_ids=("x", "y"))
+
+
+def test_summary_intervals_bracket_the_figures_and_collapse_on_one_run():
+    sc = _two_run_curve()
+    s = sc.summary()
+    # pooled: threshold 0.4 -> Pmiss 0 at 4 FA / 2 h; 0.8 -> Pmiss 1/2 at 0 FA/h
+    assert (s["p_miss_at_rfa_1"], s["threshold_at_rfa_1"]) == (1 / 2, 0.8)
+    iv = sc.summary_intervals(n_boot=400, seed=3)
+    for k in ("p_miss_at_rfa_1", "naudc", "min_ndcr", "ap", "laap"):
+        assert iv[f"{k}_lo"] <= s[k] <= iv[f"{k}_hi"], k
+    # resampling {a, a} gives Pmiss 0, {b, b} gives Pmiss 1: both ends are reached
+    assert (iv["p_miss_at_rfa_1_lo"], iv["p_miss_at_rfa_1_hi"]) == (0.0, 1.0)
+    assert iv == sc.summary_intervals(n_boot=400, seed=3)  # seeded
+    # one run: every resample is that run, the interval is the point
+    only_a = sc.summary_intervals(n_boot=50, groups=np.array([True, False]))
+    assert only_a["naudc_lo"] == only_a["naudc_hi"] == sc.summary(np.array([True, False]))["naudc"] == 0.0
+    assert math.isnan(sc.summary_intervals(n_boot=0)["naudc_lo"])
+
+
+def test_latency_median_interval_by_order_statistics():
+    from scipy.stats import binom
+
+    from eval.sweep import SweepCounts
+
+    lat = np.arange(1.0, 11.0)[None, :]  # ten detections, 1..10 s
+    groups = (SweepGroup("r", "c", "cam", 3600.0, ()),)
+    sc = SweepCounts(event_type=FIRE, thresholds=np.array([0.5]), policy=SweepPolicy(), groups=groups,
+                     n_alerts=np.array([[10]]), fp=np.array([[0]]), duplicates=np.array([[0]]), tp=np.array([[10]]),
+                     latency_s=lat, inst_group=np.zeros(10, np.int64), inst_ids=tuple("abcdefghij"))
+    lo, hi = sc.latency_median_interval_s()
+    # binomial(10, 1/2): P(B <= 1) = 11/1024 < 0.025 <= P(B <= 2) = 56/1024 -> ranks 2 and 9
+    assert binom.cdf(1, 10, 0.5) == 11 / 1024 and binom.ppf(0.025, 10, 0.5) == 2
+    assert (lo[0], hi[0]) == (2.0, 9.0)
+    assert sc.latency_median_s()[0] == 5.5
