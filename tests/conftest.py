@@ -20,7 +20,7 @@ seeds: [201, 901]
 duration_s: 14
 variants:
   - {name: day, set: {events.0.at_s: 2}}
-  - {name: noisy, set: {events.0.at_s: 2, render.noise_std: 7}}
+  - {name: noisy, set: {events.0.at_s: 2, render.noise_std: 7, render.lighting: evening}}
 detectors:
   - name: builtin
   - name: example_blackbox
@@ -35,7 +35,7 @@ outputs: {thumbnails: errors}
 def decision_grid(tmp_path_factory):
     """A small results folder for the decision commands (sweep, tune, compare, report): the first
     14 s of platform_intrusion with its intruder starting at 2 s (on the tracks from 8.85 s) at a
-    tuning seed (201) and a held-out seed (901), by day and with noise, the built-in detectors
+    tuning seed (201) and a held-out seed (901), by day and with noise in evening light, the built-in detectors
     beside the example black box."""
     from pathlib import Path
 

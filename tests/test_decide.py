@@ -1,7 +1,7 @@
 """Deciding from a results folder: sweep, tune, compare, slices, operator load, policies files.
 
 Most tests read one small grid (``decision_grid`` in conftest.py: platform_intrusion at a
-tuning and a held-out seed, by day and with noise, built-in detectors and the example black
+tuning and a held-out seed, by day and with noise in evening light, built-in detectors and the example black
 box); the arithmetic ones use hand-made counts.
 """
 
@@ -210,7 +210,7 @@ def test_compare_pairs_cells_and_matches_the_counts(decision_grid, capsys):
     assert "4 paired cell(s)" in capsys.readouterr().out
 
 
-def test_slices_sum_to_the_whole_and_robustness_follows_the_noise(decision_grid):
+def test_slices_sum_to_the_whole_and_robustness_follows_the_effects(decision_grid):
     f = ResultsFolder(decision_grid)
     rows = slices(f, n_boot=100)
     for det in f.detectors:
@@ -219,9 +219,22 @@ def test_slices_sum_to_the_whole_and_robustness_follows_the_noise(decision_grid)
         assert sorted(r["value"] for r in by_variant) == ["day", "noisy"]
         assert sum(r["tp"] for r in by_variant) == sum(r["tp"] for r in whole)
         assert sum(r["fp"] for r in by_variant) == sum(r["fp"] for r in whole)
+    lighting = [r for r in rows if r["variable"] == "render_lighting"]
+    assert sorted({r["value"] for r in lighting}) == ["day", "evening"]
     rob = robustness(f, n_boot=100)
-    assert {r["variable"] for r in rob} == {"render_noise_std"}
-    assert sorted({r["value"] for r in rob}) == [2.0, 7.0]
+    assert {r["variable"] for r in rob} == {"render_lighting", "render_noise_std"}
+    assert sorted({r["value"] for r in rob if r["variable"] == "render_noise_std"}) == [2.0, 7.0]
+    # lighting levels by severity: day (rank 0) before evening (rank 1), as the plot draws them
+    for det in f.detectors:
+        mine = [(r["value"], r["severity"]) for r in rob if r["variable"] == "render_lighting" and r["detector"] == det]
+        assert mine == [("day", 0.0), ("evening", 1.0)]
+        by_level = {r["value"]: r["tp"] for r in rob if r["variable"] == "render_lighting" and r["detector"] == det}
+        by_variant = {r["value"]: r["tp"] for r in rows if r["variable"] == "variant" and r["detector"] == det}
+        assert by_level == {"day": by_variant["day"], "evening": by_variant["noisy"]}
+    from eval.plots import robustness_plot
+
+    ax = robustness_plot(rob, "recall").axes[0]  # panels in name order: lighting first
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["day", "evening"]
     groups = appearance_slices(f)
     assert all(r["recall_lo"] <= r["recall"] <= r["recall_hi"] for r in groups if r["n_instances"])
 
