@@ -7,6 +7,7 @@ box); the arithmetic ones use hand-made counts.
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -177,6 +178,14 @@ def test_tune_on_tuning_seeds_and_read_on_held_out(decision_grid, tmp_path, caps
     assert main(["experiment", str(grid), "--out", str(decision_grid), "--policies", str(pol), "--dry-run"]) == 0
     dry = capsys.readouterr().out
     assert "4 finished" in dry and "4 to run" in dry and "example_blackbox" not in dry.split("to run")[1]
+    # stationwatch run takes it too, and --threshold over it
+    run_dir = tmp_path / "run"
+    assert main(["run", "platform_intrusion", "--duration", "1", "--no-video", "--policies", str(pol),
+                 "--out", str(run_dir)]) == 0
+    assert json.loads((run_dir / "metrics.json").read_text())["thresholds"]["intrusion"] == th
+    assert main(["run", "platform_intrusion", "--duration", "1", "--no-video", "--policies", str(pol),
+                 "--threshold", "intrusion=0.91", "--out", str(tmp_path / "run2")]) == 0
+    assert json.loads((tmp_path / "run2" / "metrics.json").read_text())["thresholds"]["intrusion"] == 0.91
 
 
 def test_tune_refuses_in_sample_figures_without_tuning_seeds(decision_grid, tmp_path, capsys):
