@@ -60,10 +60,10 @@ def cmd_tune(args) -> int:
         notes["held_out"] = {"seeds": res.held_out_seeds, "figures": {t.value: v for t, v in res.held_out.items()}}
     write_policies(out, res.policies(), notes)
     print(f"{res.detector}: {target.describe()}; chosen on {res.tuning_runs} run(s), seeds {res.tuning_seeds}")
-    head = f"{'type':<18} {'threshold':>9} {'min dur':>7} {'Pmiss':>6} {'FA/h':>7} {'alerts/cam-h':>12}  note"
+    head = f"{'type':<18} {'threshold':>10} {'min dur':>7} {'Pmiss':>6} {'FA/h':>7} {'alerts/cam-h':>12}  note"
     print(head + "\n" + "-" * len(head))
     for t, c in res.choices.items():
-        print(f"{t.value:<18} {c.threshold:>9.4f} {c.min_duration_s:>6g}s {c.p_miss:>6.3f} {c.rfa_per_hour:>7.2f} "
+        print(f"{t.value:<18} {c.threshold:>10.8g} {c.min_duration_s:>6g}s {c.p_miss:>6.3f} {c.rfa_per_hour:>7.2f} "
               f"{c.alerts_per_camera_hour:>12.3f}  {c.note}")
     if res.held_out:
         print(f"\non held-out seeds {res.held_out_seeds} at these thresholds:")

@@ -5,7 +5,11 @@ precision) over ``n`` trials gets the Wilson score interval, which stays inside 
 behaves at 0 and ``n`` successes. A rate per camera-hour is not a proportion: false alarms
 come in bursts within a run, so its interval resamples whole runs (all cameras of a run
 together) and recomputes the pooled rate, ``sum(count) / sum(hours)``, each time
-(percentile bootstrap, a seeded generator: the same seed gives the same interval).
+(percentile bootstrap, a seeded generator: the same seed gives the same interval). A
+bootstrap cannot see beyond the runs it has: no false alarm in any run gives ``[0, 0]``,
+one run gives its own rate. So the rate's interval is never narrower than the exact
+(Garwood) Poisson interval of the pooled count over the pooled hours: zero false alarms in
+half a camera-hour is "at most 7.4 per hour", not "none".
 """
 
 from __future__ import annotations
@@ -71,9 +75,29 @@ def percentile_interval(samples: np.ndarray, confidence: float = 0.95, axis: int
     return lo, hi
 
 
+def poisson_rate(k, hours: float, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) interval of a Poisson rate: ``k`` events over ``hours`` [h].
+
+    >>> lo, hi = poisson_rate(0, 0.5)   # -ln(0.025) / 0.5
+    >>> float(lo), round(float(hi), 4)
+    (0.0, 7.3778)
+    """
+    from scipy.stats import chi2
+
+    _z(confidence)  # validates it
+    k = np.asarray(k, np.float64)
+    a = (1 - confidence) / 2
+    if not hours > 0:
+        return np.full(k.shape, np.nan), np.full(k.shape, np.nan)
+    lo = np.where(k > 0, chi2.ppf(a, 2 * np.maximum(k, 1)) / 2, 0.0) / hours
+    hi = chi2.ppf(1 - a, 2 * k + 2) / 2 / hours
+    return lo, hi
+
+
 def bootstrap_rate(counts: np.ndarray, hours: np.ndarray, *, n_boot: int = N_BOOT, seed: int = 0,
                    confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Interval of the pooled rate ``sum(counts) / sum(hours)`` resampling runs.
+    """Interval of the pooled rate ``sum(counts) / sum(hours)`` resampling runs, widened to the
+    exact Poisson interval of the pooled count where that is wider (few runs, few events).
 
     ``counts`` ``(T, R)``: per row (a threshold) and run; ``hours`` ``(R,)`` [h] each run's
     scored camera-hours. Returns ``(lo, hi)`` of shape ``(T,)``; nan without runs or hours.
@@ -90,7 +114,9 @@ def bootstrap_rate(counts: np.ndarray, hours: np.ndarray, *, n_boot: int = N_BOO
     den = hours @ w
     with np.errstate(invalid="ignore", divide="ignore"):
         rate = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
-    return percentile_interval(rate, confidence, axis=1)
+    lo, hi = percentile_interval(rate, confidence, axis=1)
+    plo, phi = poisson_rate(counts.sum(axis=1), float(hours.sum()), confidence)
+    return np.fmin(lo, plo), np.fmax(hi, phi)
 
 
 def fmt_interval(value: float, lo: float, hi: float, digits: int = 2) -> str:

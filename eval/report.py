@@ -237,11 +237,12 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
              + "</p>")
     op = ("the thresholds of " + _e(policies_file)) if policies else "the thresholds the runs ran with"
     h.append(f"<h2>Leaderboard</h2><p class=\"note\">At {op}; 95 % intervals: Wilson for recall and precision, "
-             f"a bootstrap over runs for false alarms per camera-hour.</p>")
+             f"a bootstrap over runs for false alarms per camera-hour, never narrower than the exact Poisson "
+             f"interval of the pooled count.</p>")
     for t in sorted({r["type"] for r in board}, key=[e.value for e in EventType].index):
         rows, attrs = [], []
         for r in sorted((r for r in board if r["type"] == t), key=lambda r: (np.nan_to_num(r["ndcr"], nan=9e9))):
-            cells = [r["detector"], f"{r['threshold']:.4g}" if r["threshold"] is not None else "(its own)",
+            cells = [r["detector"], f"{r['threshold']:.8g}" if r["threshold"] is not None else "(its own)",
                      str(r["n_instances"]), str(r["tp"]), str(r["fn"]), str(r["fp"]), str(r["duplicates"]),
                      fmt_interval(r["recall"], r["recall_lo"], r["recall_hi"]),
                      fmt_interval(r["precision"], r["precision_lo"], r["precision_hi"]),
@@ -289,7 +290,7 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
             h.append(f"<h3>A = {_e(dets[0])}, B = {_e(other)} ({rows[0]['cells']} cells)</h3>"
                      + _table(["type", "metric", "A", "B", "A - B", "95 % interval", "verdict"], body, left=2))
     h.append("<h2>Slices</h2><p class=\"note\">As run. Recall with its Wilson interval, false alarms per camera-hour "
-             "with a bootstrap over the slice's runs.</p>")
+             "with a bootstrap over the slice's runs (at least the exact Poisson interval).</p>")
     sl = slices(f, n_boot=n_boot, seed=seed)
     body = [[_e(r["detector"]), _e(r["type"]), _e(r["variable"]), _e(r["value"]), str(r["runs"]),
              str(r["n_instances"]), fmt_interval(r["recall"], r["recall_lo"], r["recall_hi"]), str(r["fp"]),

@@ -53,6 +53,14 @@ def test_bootstrap_rate_is_seeded_and_brackets_the_pooled_rate():
     pooled = 11 / 6.0
     assert a[0][0] < pooled < a[1][0]
     assert all(math.isnan(float(x[0])) for x in bootstrap_rate(np.zeros((1, 0)), np.zeros(0)))
+    # no event at all: every resample says 0, the Poisson bound says 3.69 / 6 h (-ln(0.025) = 3.689)
+    lo, hi = bootstrap_rate(np.zeros((1, 6)), hours, n_boot=200)
+    assert lo[0] == 0.0 and hi[0] == pytest.approx(-math.log(0.025) / 6.0, rel=1e-9)
+    # one run: the bootstrap collapses on its rate, the interval is the Poisson one of 4 events in 2 h
+    from scipy.stats import chi2
+
+    lo, hi = bootstrap_rate(np.array([[4.0]]), np.array([2.0]), n_boot=200)
+    assert (lo[0], hi[0]) == pytest.approx((chi2.ppf(0.025, 8) / 4, chi2.ppf(0.975, 10) / 4), rel=1e-12)
 
 
 @pytest.mark.parametrize("a, k, expected", [
