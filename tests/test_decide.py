@@ -227,6 +227,26 @@ def test_compare_pairs_cells_and_matches_the_counts(decision_grid, capsys):
     assert "4 paired cell(s)" in capsys.readouterr().out
 
 
+def test_compare_two_folders_pairs_only_the_same_footage(decision_grid, tmp_path, capsys):
+    import shutil
+
+    other = tmp_path / "vendor"
+    shutil.copytree(decision_grid, other)
+    one = compare(Side(ResultsFolder(decision_grid), "builtin"), Side(ResultsFolder(decision_grid), "example_blackbox"),
+                  n_boot=200)
+    two = compare(Side(ResultsFolder(decision_grid), "builtin"), Side(ResultsFolder(other), "example_blackbox"),
+                  n_boot=200)
+    keep = ("type", "metric", "a", "b", "diff", "lo", "hi", "verdict", "cells")
+    assert [{k: r[k] for k in keep} for r in two] == [{k: r[k] for k in keep} for r in one]
+    # a cell of B rendered from another scenario file is not the same footage: it is left out
+    exp = json.loads((other / "experiment.json").read_text())
+    exp["cells"][0]["scenario_hash"] = "another scenario"
+    (other / "experiment.json").write_text(json.dumps(exp))
+    assert main(["compare", str(decision_grid), str(other), "--a", "builtin", "--b", "example_blackbox",
+                 "--boot", "100"]) == 0
+    assert "3 paired cell(s), 1 left out (different footage)" in capsys.readouterr().out
+
+
 def test_slices_sum_to_the_whole_and_robustness_follows_the_effects(decision_grid):
     f = ResultsFolder(decision_grid)
     rows = slices(f, n_boot=100)
