@@ -26,6 +26,7 @@ def _floats(text: str, what: str) -> list[float]:
 
 def cmd_sweep(args) -> int:
     from eval.curves import format_summary, write_sweep
+    from eval.sweep import FIXED_RFA_PER_HOUR
 
     md = None if args.min_duration is None else _floats(args.min_duration, "--min-duration")
     paths = write_sweep(args.results, args.out, n_boot=args.boot, seed=args.seed, detectors=args.detector,
@@ -33,7 +34,13 @@ def cmd_sweep(args) -> int:
                         progress=not args.quiet)
     import pyarrow.parquet as pq
 
-    print(format_summary(pq.read_table(paths["summary"])))
+    summary = pq.read_table(paths["summary"])
+    print(format_summary(summary))
+    hours = min((h for h in summary.column("camera_hours").to_pylist() if h and h > 0), default=0.0)
+    if hours and 1.0 / hours > min(FIXED_RFA_PER_HOUR):
+        print(f"\nresolution: the shortest sweep here covers {hours:.3g} camera-hours, where one false alarm is "
+              f"{1.0 / hours:.3g} per camera-hour; Pm@x for x below that is the Pmiss of thresholds with no false "
+              f"alarm at all (a longer grid, e.g. rush_hour_quiet, resolves lower rates)")
     out = paths["summary"].parent
     print(f"\nPm@x: lowest Pmiss with at most x false alarms per camera-hour; nAUDC over [0, 1] per camera-hour; NDCR "
           f"with CostMiss 10, CostFA 1, Rtarget 1.8/h.\nwrote {out}/curves.parquet (every threshold, with 95 % "

@@ -413,9 +413,9 @@ def test_core_alerts_tables_and_offline_replay():
     frames += [scene.frame() for _ in range(15)]
     fired = [a for alerts in core.run(frames) for a in alerts]
     intrusions = [a for a in fired if a.type is EventType.INTRUSION]
-    # appears at t = 2.0 s; the averaged score passes 0.5 at 2.3 s (1 - exp(-0.4 / 0.5) = 0.55, see
-    # test_intrusion_score_is_the_evidence_averaged_over_time); + 0.2 s minimum duration -> 2.5 s
-    assert len(intrusions) == 1 and intrusions[0].t == pytest.approx(2.0 + 0.3 + 0.2, abs=1e-9)
+    # appears at t = 2.0 s: one alert, within a second (how soon is the detector's own test's:
+    # test_intrusion_score_is_the_evidence_averaged_over_time); this test is about the core's tables
+    assert len(intrusions) == 1 and 2.0 <= intrusions[0].t <= 3.0
     assert core.alerts == fired
     table = core.score_table()
     assert table.column_names == ["camera", "frame", "t", "type", "score", "bbox_x", "bbox_y", "bbox_w", "bbox_h"]

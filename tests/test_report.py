@@ -15,6 +15,7 @@ import tempfile
 
 import pytest
 
+from detectors.events import EventType
 from eval.cli import main
 from eval.report import leaderboard
 from eval.results_folder import ResultsFolder
@@ -92,14 +93,17 @@ def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(repor
     from eval.intervals import fmt_interval
 
     shown_sweep = {(t, d, m): text for t, d, m, text in sweep_cells}
+    f = ResultsFolder(decision_grid)
+    def own_min_duration_s(r):  # the report sweeps at the runs' own minimum duration
+        return float((f.policy_as_run(r["detector"], EventType(r["type"])) or {}).get("min_duration_s", 0.0))
+
     as_run = [r for r in pq.read_table(tmp_path / "summary.parquet").to_pylist()
-              if r["min_duration_s"] == 0.0]  # the runs' own minimum duration, the report's
+              if r["min_duration_s"] == own_min_duration_s(r)]
     assert {(r["type"], r["detector"]) for r in as_run} == {(t, d) for t, d, _, _ in sweep_cells}
     for r in as_run:
         for m in ("p_miss_at_rfa_1", "naudc", "min_ndcr", "ap", "laap"):
             assert shown_sweep[(r["type"], r["detector"], m)] == fmt_interval(r[m], r[f"{m}_lo"], r[f"{m}_hi"]), m
     shown = {(t, d, m): text for t, d, m, text in cells}
-    f = ResultsFolder(decision_grid)
     for det in f.detectors:
         rows = [c for c in f.counts if f.ok_runs[c["run_id"]]["detector"] == det and c["type"] == "intrusion"]
         tp, fp, n = (sum(c[k] for c in rows) for k in ("tp", "fp", "n_instances"))
@@ -122,6 +126,9 @@ def test_leaderboard_at_a_policies_file(decision_grid, tmp_path):
 
     strict = {r["detector"]: r for r in leaderboard(f, load_policies(pol), n_boot=50)}
     as_run = {r["detector"]: r for r in leaderboard(f, None, n_boot=50)}
-    assert strict["builtin"]["threshold"] == 0.999 and as_run["builtin"]["threshold"] == 0.5
+    from detectors.intrusion import IntrusionDetector
+
+    assert strict["builtin"]["threshold"] == 0.999
+    assert as_run["builtin"]["threshold"] == IntrusionDetector.default_threshold
     assert strict["builtin"]["n_alerts"] <= as_run["builtin"]["n_alerts"]
     assert strict["example_blackbox"] == as_run["example_blackbox"]  # a black box keeps its own policy
