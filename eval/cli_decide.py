@@ -49,7 +49,7 @@ def cmd_sweep(args) -> int:
 
 
 def cmd_tune(args) -> int:
-    from eval.operator_load import operator_load
+    from eval.operator_load import MAX_SHARE_OVER_LIMIT, operator_load, operators_needed
     from eval.policies import write_policies
     from eval.tune import Target, tune_folder
 
@@ -79,12 +79,13 @@ def cmd_tune(args) -> int:
                   f"{v['rfa_per_hour']:.2f} [{v['rfa_per_hour_lo']:.2f}, {v['rfa_per_hour_hi']:.2f}]")
     else:
         print("\nno held-out run in this folder: the figures above are those of the runs the thresholds were chosen on")
-    load = operator_load(sum(c.alerts_per_camera_hour for c in res.choices.values()), args.cameras, args.operators,
-                         args.review_s)
+    rate = sum(c.alerts_per_camera_hour for c in res.choices.values())
+    load = operator_load(rate, args.cameras, args.operators, args.review_s)
     print(f"\noperator load, {args.cameras} camera(s), {args.operators} operator(s), {args.review_s:g} s per alert: "
           f"{load.alerts_per_hour:.2f} alerts/h, {load.alerts_per_operator_hour:.2f} per operator-hour, utilisation "
           f"{load.utilisation:.2f}, mean wait {load.mean_wait_s:.1f} s, {100 * load.share_over_limit:.1f} % wait over "
-          f"{load.wait_limit_s:g} s")
+          f"{load.wait_limit_s:g} s; {operators_needed(rate, args.cameras, args.review_s)} operator(s) keep that "
+          f"share at or under {100 * MAX_SHARE_OVER_LIMIT:g} %")
     print(f"\nwrote {out}  (use: stationwatch run|detect|experiment ... --policies {out})")
     return 0
 

@@ -13,6 +13,8 @@ time being the usual approximation of a review):
 - the share of alerts waiting more than ``t`` seconds, ``C * exp(-(K - A) t / review_s)``.
 
 With ``A >= K`` the queue grows without bound: the waits are infinite.
+:func:`operators_needed` answers the staffing question the other way round: the fewest
+operators for which at most a given share of alerts waits longer than the limit.
 """
 
 from __future__ import annotations
@@ -93,3 +95,26 @@ def operator_load(alerts_per_camera_hour: float, n_cameras: int, n_operators: in
                         alerts_per_camera_hour=float(alerts_per_camera_hour), alerts_per_hour=lam,
                         alerts_per_operator_hour=lam / k, utilisation=a / k, p_wait=p, mean_wait_s=w,
                         wait_limit_s=float(wait_limit_s), share_over_limit=share)
+
+
+#: share of alerts that may wait longer than the limit when staffing (:func:`operators_needed`)
+MAX_SHARE_OVER_LIMIT = 0.05
+
+
+def operators_needed(alerts_per_camera_hour: float, n_cameras: int, review_s: float = 30.0, *,
+                     wait_limit_s: float = WAIT_LIMIT_S, max_share: float = MAX_SHARE_OVER_LIMIT) -> int:
+    """The fewest operators (at least 1: a person confirms every alert) for which at most
+    ``max_share`` of the alerts wait longer than ``wait_limit_s`` [s].
+
+    >>> operators_needed(120.0, 1, 30.0)   # A = 1 Erlang: 2 operators leave 12 % waiting > 30 s, 3 leave 1.2 %
+    3
+    """
+    if not (isinstance(max_share, (int, float)) and 0 < max_share < 1):
+        raise ValueError(f"max_share must be within (0, 1); got {max_share!r}")
+    load = operator_load(alerts_per_camera_hour, n_cameras, 1, review_s, wait_limit_s=wait_limit_s)
+    k = 1
+    while load.share_over_limit > max_share:
+        # above the offered load the share falls fast: start there, then one by one
+        k = max(k + 1, math.floor(load.alerts_per_hour * review_s / 3600.0) + 1)
+        load = operator_load(alerts_per_camera_hour, n_cameras, k, review_s, wait_limit_s=wait_limit_s)
+    return k

@@ -208,7 +208,7 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
     """Write the HTML report of a results folder (default ``RESULTS/report.html``); returns its path."""
     from eval.compare import Side, compare
     from eval.curves import summary_table, sweep_all
-    from eval.operator_load import operator_load
+    from eval.operator_load import MAX_SHARE_OVER_LIMIT, operator_load, operators_needed
     from eval.plots import figure_png, robustness_plot
     from eval.policies import load_policies
     from eval.results_folder import ResultsFolder
@@ -319,7 +319,7 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
     h.append(f"<h2>Operator load</h2><p class=\"note\">{n_cameras} cameras like these, {n_operators} operator(s), "
              f"{review_s:g} s to confirm or clear an alert; every alert (true, false, duplicate) of every type at {op}; "
              f"waits by Erlang C.</p>")
-    body, loads = [], {}
+    body, loads, needed = [], {}, {}
     for det in dets:
         mine = [r for r in board if r["detector"] == det]
         secs = max((r["camera_hours"] for r in mine), default=0.0)
@@ -327,17 +327,20 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
         if math.isnan(rate):
             continue
         load = loads[det] = operator_load(rate, n_cameras, n_operators, review_s)
+        need = needed[det] = operators_needed(rate, n_cameras, review_s)
         body.append([_e(det), _num(rate, 2), _num(load.alerts_per_hour, 1), _num(load.alerts_per_operator_hour, 1),
-                     _num(load.utilisation, 2), _num(load.mean_wait_s, 1), _num(100 * load.share_over_limit, 1)])
+                     _num(load.utilisation, 2), _num(load.mean_wait_s, 1), _num(100 * load.share_over_limit, 1),
+                     str(need)])
     h.append(_table(["detector", "alerts per camera-h", "alerts per hour", "per operator-hour", "utilisation",
-                     "mean wait [s]", "% waiting > 30 s"], body))
+                     "mean wait [s]", "% waiting > 30 s",
+                     f"operators for <= {100 * MAX_SHARE_OVER_LIMIT:g} % waiting > 30 s"], body))
     h.append("<h2>What went wrong: misses and false alarms</h2><p class=\"note\">As run; thumbnails of the footage "
              "around each moment (the nearest frame outlined).</p>")
     for det in dets:
         strips, total = _error_strips(f, det)
         h.append(f"<h3>{_e(det)}: {total} error(s)</h3>" + "".join(strips)
                  + (f'<p class="note">... and {total - len(strips)} more</p>' if total > len(strips) else ""))
-    data = {"leaderboard": board, "sweep_summary": summary, "operator_load": {d: l.to_dict() for d, l in loads.items()},
+    data = {"leaderboard": board, "sweep_summary": summary, "operator_load": {d: {**l.to_dict(), "operators_needed": needed[d]} for d, l in loads.items()},
             "seeds": seeds}
     h.append('<script type="application/json" id="report-data">'
              + json.dumps(_jsonable(data)).replace("</", "<\\/") + "</script>")

@@ -19,7 +19,7 @@ from detectors.intrusion import IntrusionDetector
 from eval.cli import main
 from eval.compare import Side, compare, verdict
 from eval.intervals import bootstrap_rate, wilson
-from eval.operator_load import erlang_c, operator_load
+from eval.operator_load import erlang_c, operator_load, operators_needed
 from eval.policies import PoliciesError, load_policies, parse_thresholds
 from eval.results_folder import ResultsFolder, sweep_folder
 from eval.slices import appearance_slices, robustness, slices
@@ -90,6 +90,18 @@ def test_operator_load_by_hand():
     assert over.mean_wait_s == math.inf and over.share_over_limit == 1.0
     with pytest.raises(ValueError, match="n_operators must be an integer >= 1; got 0"):
         operator_load(1.0, 46, n_operators=0)
+
+
+def test_operators_needed_by_hand():
+    # 120 alerts/h x 30 s = 1 Erlang. K = 2: C = 1/3 (above), share over 30 s = C exp(-(2 - 1)) = 0.123;
+    # K = 3: B(3) = 0.2 / 3.2 = 0.0625, C = 3 * 0.0625 / (3 - (1 - 0.0625)) = 1/11, share = exp(-2) / 11 = 0.0123
+    assert operator_load(120.0, 1, 2, 30.0).share_over_limit == pytest.approx(math.exp(-1) / 3)
+    assert operator_load(120.0, 1, 3, 30.0).share_over_limit == pytest.approx(math.exp(-2) / 11)
+    assert operators_needed(120.0, 1, 30.0) == 3  # at most 5 %
+    assert operators_needed(120.0, 1, 30.0, max_share=0.15) == 2
+    assert operators_needed(0.0, 46) == 1  # no alert: still a person on duty
+    with pytest.raises(ValueError, match=r"max_share must be within \(0, 1\); got 0"):
+        operators_needed(1.0, 46, max_share=0)
 
 
 @pytest.mark.parametrize("lo, hi, direction, expected", [

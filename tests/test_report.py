@@ -116,6 +116,12 @@ def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(repor
         assert (row["tp"], row["fp"], row["n_instances"]) == (tp, fp, n)
     assert data["seeds"] == {"tuning": [201], "held_out": [901], "other": []}
     assert set(data["operator_load"]) == set(f.detectors)
+    from eval.operator_load import operator_load, operators_needed
+
+    for det, load in data["operator_load"].items():  # from the leaderboard's alert rates, 46 cameras, 2 operators
+        rate = sum(r["alerts_per_hour"] for r in data["leaderboard"] if r["detector"] == det)
+        assert load["alerts_per_hour"] == pytest.approx(operator_load(rate, 46, 2, 30.0).alerts_per_hour, rel=1e-12)
+        assert load["operators_needed"] == operators_needed(rate, 46, 30.0)
 
 
 def test_leaderboard_at_a_policies_file(decision_grid, tmp_path):
