@@ -115,7 +115,7 @@ def cmd_report(args) -> int:
 
     path = write_report(args.results, args.out, policies_file=args.policies, n_cameras=args.cameras,
                         n_operators=args.operators, review_s=args.review_s, n_boot=args.boot, seed=args.seed,
-                        progress=not args.quiet)
+                        max_strips=args.max_strips, progress=not args.quiet)
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB, self-contained)")
     return 0
 
@@ -178,6 +178,8 @@ def add_commands(sub) -> None:
     s.add_argument("results", help="an experiment's results folder")
     s.add_argument("--out", help="HTML file (default RESULTS/report.html)")
     s.add_argument("--policies", metavar="FILE", help="judge core detectors at these thresholds (default: as run)")
+    s.add_argument("--max-strips", type=int, default=40, metavar="N",
+                   help="thumbnail strips of misses and false alarms per detector (default 40; 0: every one)")
     _load_args(s)
     s.add_argument("--boot", type=int, default=1000)
     s.add_argument("--seed", type=int, default=0)

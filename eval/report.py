@@ -32,7 +32,7 @@ from eval.intervals import fmt_interval
 
 #: default site for the operator-load table: the 46 stations of the 2024 experiment, one camera each
 OPERATOR_DEFAULTS = {"n_cameras": 46, "n_operators": 2, "review_s": 30.0}
-#: most error strips shown per detector (the rest are counted)
+#: error strips shown per detector by default (the rest are counted; ``--max-strips 0``: all)
 MAX_STRIPS = 40
 #: thumbnails per strip
 STRIP_FRAMES = 5
@@ -203,9 +203,14 @@ def _plots_section(folder, sweeps) -> str:
 def write_report(folder, out: str | os.PathLike | None = None, *, policies_file: str | None = None,
                  n_cameras: int = OPERATOR_DEFAULTS["n_cameras"], n_operators: int = OPERATOR_DEFAULTS["n_operators"],
                  review_s: float = OPERATOR_DEFAULTS["review_s"], n_boot: int = 1000, seed: int = 0,
-                 max_thresholds: int = 2000, progress: bool = True) -> Path:
+                 max_thresholds: int = 2000, max_strips: int = MAX_STRIPS, progress: bool = True) -> Path:
     # long: one section after the other, in the order a reader meets them
-    """Write the HTML report of a results folder (default ``RESULTS/report.html``); returns its path."""
+    """Write the HTML report of a results folder (default ``RESULTS/report.html``); returns its path.
+
+    ``max_strips``: thumbnail strips per detector (its first misses and false alarms by run and
+    time; the rest are counted), 0 for every one."""
+    if isinstance(max_strips, bool) or not isinstance(max_strips, int) or max_strips < 0:
+        raise ValueError(f"max_strips must be an integer >= 0 (0: every error); got {max_strips!r}")
     from eval.compare import Side, compare
     from eval.curves import summary_table, sweep_all
     from eval.operator_load import MAX_SHARE_OVER_LIMIT, operator_load, operators_needed
@@ -337,7 +342,7 @@ def write_report(folder, out: str | os.PathLike | None = None, *, policies_file:
     h.append("<h2>What went wrong: misses and false alarms</h2><p class=\"note\">As run; thumbnails of the footage "
              "around each moment (the nearest frame outlined).</p>")
     for det in dets:
-        strips, total = _error_strips(f, det)
+        strips, total = _error_strips(f, det, max_strips or 10**9)
         h.append(f"<h3>{_e(det)}: {total} error(s)</h3>" + "".join(strips)
                  + (f'<p class="note">... and {total - len(strips)} more</p>' if total > len(strips) else ""))
     data = {"leaderboard": board, "sweep_summary": summary, "operator_load": {d: {**l.to_dict(), "operators_needed": needed[d]} for d, l in loads.items()},

@@ -68,6 +68,22 @@ def test_report_is_self_contained(report):
         assert f"<h2>{section}" in text
 
 
+def test_report_has_a_strip_for_each_miss_and_false_alarm(report, decision_grid):
+    text = report.read_text(encoding="utf-8")
+    f = ResultsFolder(decision_grid)
+    det_of = {rid: r["detector"] for rid, r in f.ok_runs.items()}
+    errors = {d: 0 for d in f.detectors}
+    for a in f.table("alerts").to_pylist():
+        errors[det_of[a["run_id"]]] += a["outcome"] == "fa"
+    for m in f.table("matches").to_pylist():
+        errors[det_of[m["run_id"]]] += m["outcome"] == "missed"
+    assert sum(errors.values()) > 0
+    for det, n in errors.items():
+        assert f"<h3>{det}: {n} error(s)</h3>" in text
+    assert text.count('<div class="strip"') == sum(min(n, 40) for n in errors.values())
+    assert text.count('class="at"') >= 1  # the frame nearest each moment is outlined
+
+
 def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(report, decision_grid, tmp_path):
     driver = _browser_or_skip()
     try:
