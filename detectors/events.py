@@ -94,22 +94,44 @@ class Alert:
 
     @classmethod
     def from_dict(cls, d: dict, *, where: str = "alert") -> "Alert":
+        """Build from one JSON Lines record; errors name ``where`` once, then the key."""
+        if not isinstance(d, dict):
+            raise ValueError(f"{where}: expected an object {{camera, type, t, score, bbox}}; got {type(d).__name__}")
         missing = [k for k in ("camera", "type", "t", "score") if k not in d]
         if missing:
-            raise ValueError(f"{where}: missing key(s) {', '.join(missing)}; got keys {sorted(d)}")
-        unknown = sorted(set(d) - {"camera", "type", "t", "score", "bbox"})
+            raise ValueError(f"{where}: missing key(s) {', '.join(missing)}; got keys {sorted(map(str, d))}")
+        unknown = sorted(str(k) for k in set(d) - {"camera", "type", "t", "score", "bbox"})
         if unknown:
             raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)}")
+        camera = d["camera"]
+        if not isinstance(camera, str) or not camera:
+            raise ValueError(f"{where}: camera: expected a camera name; got {_short(camera)}")
+        etype = EventType.parse(d["type"], field=f"{where}: type")
+        t, score = _number(d["t"], f"{where}: t"), _number(d["score"], f"{where}: score")
+        bbox = d.get("bbox")
+        if bbox is not None:
+            if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+                raise ValueError(f"{where}: bbox: expected [x, y, w, h] or null; got {_short(bbox)}")
+            bbox = tuple(_number(v, f"{where}: bbox") for v in bbox)
         try:
-            return cls(
-                camera=str(d["camera"]),
-                type=EventType.parse(d["type"], field=f"{where}.type"),
-                t=float(d["t"]),
-                score=float(d["score"]),
-                bbox=None if d.get("bbox") is None else tuple(d["bbox"]),
-            )
-        except (TypeError, ValueError) as exc:
+            return cls(camera=camera, type=etype, t=t, score=score, bbox=bbox)
+        except ValueError as exc:  # the alert's own checks (t >= 0, box sizes >= 0)
             raise ValueError(f"{where}: {exc}") from None
+
+
+def _number(value, where: str) -> float:
+    """A JSON number as a float (not a string, not a boolean)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{where}: expected a number; got {_short(value)}")
+    try:
+        return float(value)
+    except OverflowError:
+        raise ValueError(f"{where}: expected a finite number; got {_short(value)}") from None
+
+
+def _short(value, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
 
 
 def read_alerts(path) -> list[Alert]:

@@ -31,7 +31,8 @@ File format (YAML)::
 
 from __future__ import annotations
 
-import os
+import math
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
@@ -39,7 +40,7 @@ from functools import cached_property
 import numpy as np
 import shapely
 
-from detectors.files import atomic_write_text
+from detectors.files import atomic_write_text, read_yaml
 
 
 class SiteError(ValueError):
@@ -66,12 +67,27 @@ class Zone:
         poly = np.asarray(self.polygon_m, dtype=np.float64)
         if poly.ndim != 2 or poly.shape[1] != 2 or len(poly) < 3:
             raise SiteError(f"zone {self.name!r}: polygon must be >= 3 [x, y] points; got shape {poly.shape}")
+        if not np.all(np.isfinite(poly)):
+            raise SiteError(f"zone {self.name!r}: polygon coordinates must be finite numbers [m]; got {poly.tolist()}")
+        shape = shapely.Polygon(poly)
+        if not shape.is_valid or not shape.area > 0:
+            # a bow-tie (edges that cross), a polygon folded onto itself or of no area: inside is undefined
+            reason = shapely.is_valid_reason(shape) if not shape.is_valid else "it has no area"
+            where = re.fullmatch(r"(?:Ring )?Self-intersection\[(\S+) (\S+)\]", reason)
+            why = f"its edges cross or touch at ({where[1]}, {where[2]})" if where else reason
+            raise SiteError(f"zone {self.name!r}: polygon must be a simple polygon (edges that do not cross, an "
+                            f"area > 0); {why}")
         object.__setattr__(self, "polygon_m", poly)
         object.__setattr__(self, "kind", ZoneKind(self.kind))
         if self.kind is ZoneKind.ONE_WAY and self.direction_deg is None:
             raise SiteError(f"zone {self.name!r}: kind one_way needs direction_deg")
-        if self.kind is ZoneKind.DENSITY and (self.capacity_per_m2 is None or self.capacity_per_m2 <= 0):
+        if self.direction_deg is not None and not _finite(self.direction_deg):
+            raise SiteError(f"zone {self.name!r}: direction_deg must be a number of degrees; "
+                            f"got {self.direction_deg!r}")
+        if self.kind is ZoneKind.DENSITY and not (_finite(self.capacity_per_m2) and self.capacity_per_m2 > 0):
             raise SiteError(f"zone {self.name!r}: kind density needs capacity_per_m2 > 0; got {self.capacity_per_m2!r}")
+        if self.capacity_per_m2 is not None and not (_finite(self.capacity_per_m2) and self.capacity_per_m2 > 0):
+            raise SiteError(f"zone {self.name!r}: capacity_per_m2 must be a number > 0; got {self.capacity_per_m2!r}")
 
     @property
     def area_m2(self) -> float:
@@ -110,25 +126,35 @@ class SiteConfig:
     zones: tuple[Zone, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.camera, str) or not self.camera:
+            raise SiteError(f"site: camera must be a camera name; got {self.camera!r}")
         h = np.asarray(self.homography, dtype=np.float64)
         if h.shape != (3, 3) or not np.all(np.isfinite(h)) or abs(np.linalg.det(h)) < 1e-12:
             raise SiteError(f"site {self.camera!r}: calibration.homography must be an invertible 3x3 matrix; got {h.tolist()}")
         object.__setattr__(self, "homography", h)
         if self.projection is not None:
             p = np.asarray(self.projection, dtype=np.float64)
-            if p.shape != (3, 4):
-                raise SiteError(f"site {self.camera!r}: calibration.projection must be 3x4; got shape {p.shape}")
+            if p.shape != (3, 4) or not np.all(np.isfinite(p)):
+                raise SiteError(f"site {self.camera!r}: calibration.projection must be a 3x4 matrix of finite numbers; "
+                                f"got {p.tolist()}")
             object.__setattr__(self, "projection", p)
-        w, h_px = (int(v) for v in self.image_size)
-        if w <= 0 or h_px <= 0:
-            raise SiteError(f"site {self.camera!r}: image_size must be two positive integers; got {self.image_size!r}")
+        size = tuple(self.image_size) if isinstance(self.image_size, (tuple, list)) else ()
+        if len(size) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v > 0
+                                     for v in size):
+            raise SiteError(f"site {self.camera!r}: image_size must be two positive integers [width, height] in "
+                            f"pixels; got {self.image_size!r}")
+        w, h_px = (int(v) for v in size)
         object.__setattr__(self, "image_size", (w, h_px))
-        if not self.fps > 0:
-            raise SiteError(f"site {self.camera!r}: fps must be > 0; got {self.fps!r}")
+        if not (_finite(self.fps) and self.fps > 0):
+            raise SiteError(f"site {self.camera!r}: fps must be a number > 0; got {self.fps!r}")
         names = [z.name for z in self.zones]
         if len(set(names)) != len(names):
             raise SiteError(f"site {self.camera!r}: zone names must be unique; got {names}")
         object.__setattr__(self, "zones", tuple(self.zones))
+        for k, z in enumerate(self.zones):
+            if not self.image_area_of(z) > 0:
+                raise SiteError(f"site {self.camera!r}: zones[{k}] ({z.name!r}) lies entirely outside the image "
+                                f"({w}x{h_px} px, or behind the camera): the camera cannot see it")
 
     # --- geometry -----------------------------------------------------------------
     @property
@@ -165,6 +191,19 @@ class SiteConfig:
     def zones_of(self, kind: ZoneKind) -> list[Zone]:
         return [z for z in self.zones if z.kind is kind]
 
+    def image_area_of(self, zone: Zone) -> float:
+        """[px²] Area of the part of ``zone`` the camera sees: in front of it and inside the image."""
+        front = zone._shape.intersection(_in_front(self.homography, zone._shape.bounds))
+        image = shapely.box(0.0, 0.0, float(self.image_size[0]), float(self.image_size[1]))
+        area = 0.0
+        for part in getattr(front, "geoms", [front]):
+            if isinstance(part, shapely.Polygon) and not part.is_empty:
+                # in front of the camera the homography maps the part to a polygon of the image
+                rings = [self.ground_to_image(np.asarray(r.coords)) for r in (part.exterior, *part.interiors)]
+                if all(np.all(np.isfinite(r)) for r in rings):
+                    area += shapely.Polygon(rings[0], rings[1:]).buffer(0).intersection(image).area
+        return float(area)
+
     def zone_image_polygon(self, zone: Zone) -> np.ndarray:
         """The zone's outline in pixels (float, may extend beyond the image)."""
         return self.ground_to_image(zone.polygon_m)
@@ -190,7 +229,8 @@ class SiteConfig:
     @classmethod
     def from_dict(cls, d: dict, *, where: str = "site") -> "SiteConfig":
         if not isinstance(d, dict):
-            raise SiteError(f"{where}: expected a mapping; got {type(d).__name__}")
+            got = "nothing (an empty file)" if d is None else type(d).__name__
+            raise SiteError(f"{where}: expected a mapping of camera, image_size, fps, calibration and zones; got {got}")
         _reject_unknown(d, {"camera", "image_size", "fps", "calibration", "zones"}, where)
         for key in ("camera", "image_size", "fps", "calibration"):
             if key not in d:
@@ -199,17 +239,22 @@ class SiteConfig:
         if not isinstance(cal, dict):
             raise SiteError(f"{where}.calibration: expected a mapping; got {cal!r}")
         _reject_unknown(cal, {"homography", "points", "projection"}, f"{where}.calibration")
+        projection = None
+        if "projection" in cal:
+            projection = _matrix(cal["projection"], (3, 4), f"{where}.calibration.projection")
         if "homography" in cal:
-            hom = np.asarray(cal["homography"], dtype=np.float64)
+            hom = _matrix(cal["homography"], (3, 3), f"{where}.calibration.homography")
         elif "points" in cal:
             hom = homography_from_points(cal["points"], where=f"{where}.calibration.points")
-        elif "projection" in cal:
-            p = np.asarray(cal["projection"], dtype=np.float64)
-            hom = p[:, [0, 1, 3]]
+        elif projection is not None:
+            hom = projection[:, [0, 1, 3]]
         else:
             raise SiteError(f"{where}.calibration: give homography, points or projection")
+        raw_zones = d.get("zones") or []
+        if not isinstance(raw_zones, list):
+            raise SiteError(f"{where}.zones: expected a list of zones; got {raw_zones!r}")
         zones = []
-        for i, z in enumerate(d.get("zones") or []):
+        for i, z in enumerate(raw_zones):
             zw = f"{where}.zones[{i}]"
             if not isinstance(z, dict):
                 raise SiteError(f"{zw}: expected a mapping; got {z!r}")
@@ -228,31 +273,23 @@ class SiteConfig:
                         capacity_per_m2=z.get("capacity_per_m2"),
                     )
                 )
-            except (SiteError, ValueError, TypeError) as exc:
+            except (SiteError, ValueError, TypeError, OverflowError) as exc:
                 raise SiteError(f"{zw}: {exc}") from None
         try:
             return cls(
-                camera=str(d["camera"]),
-                image_size=tuple(d["image_size"]),
-                fps=float(d["fps"]),
+                camera=d["camera"],
+                image_size=d["image_size"],
+                fps=d["fps"],
                 homography=hom,
-                projection=cal.get("projection"),
+                projection=projection,
                 zones=tuple(zones),
             )
-        except (TypeError, ValueError) as exc:
-            if isinstance(exc, SiteError):
-                raise SiteError(f"{where}: {exc}") from None
+        except (TypeError, ValueError, OverflowError) as exc:
             raise SiteError(f"{where}: {exc}") from None
 
     @classmethod
     def load(cls, path) -> "SiteConfig":
-        import yaml
-
-        with open(path, encoding="utf-8") as fh:
-            try:
-                data = yaml.safe_load(fh)
-            except yaml.YAMLError as exc:
-                raise SiteError(f"{path}: not valid YAML ({exc})") from None
+        data = read_yaml(path, SiteError, "site configuration")
         return cls.from_dict(data, where=str(path))
 
 
@@ -265,12 +302,56 @@ def homography_from_points(points, *, where: str = "points") -> np.ndarray:
     try:
         g = np.array([p["ground"] for p in points], dtype=np.float64)
         im = np.array([p["image"] for p in points], dtype=np.float64)
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise SiteError(f"{where}: each pair needs ground: [x, y] and image: [u, v] ({exc})") from None
+    if g.shape != (len(points), 2) or im.shape != g.shape or not (np.all(np.isfinite(g)) and np.all(np.isfinite(im))):
+        raise SiteError(f"{where}: each pair needs ground: [x, y] and image: [u, v] of finite numbers; got {points!r}")
     hom, _ = cv2.findHomography(g, im, 0)
     if hom is None:
         raise SiteError(f"{where}: the points are degenerate (collinear?); no homography fits")
     return hom
+
+
+def _in_front(h: np.ndarray, bounds: tuple[float, float, float, float]) -> shapely.Polygon:
+    """The ground within ``bounds`` (widened) where the homography's depth ``w`` is positive: in front of the camera.
+
+    ``w`` is linear in (x, y), so the region is the box cut by one line (a convex polygon);
+    a small margin keeps the points whose projection would run off to infinity out.
+    """
+    x0, y0, x1, y1 = bounds
+    pad = 1.0 + max(x1 - x0, y1 - y0)
+    corners = np.array([[x0 - pad, y0 - pad], [x1 + pad, y0 - pad], [x1 + pad, y1 + pad], [x0 - pad, y1 + pad]])
+    w = np.c_[corners, np.ones(4)] @ h[2]
+    eps = 1e-9 * float(np.max(np.abs(w))) if np.any(w) else 0.0
+    kept = []
+    for k in range(4):  # Sutherland-Hodgman against the half-plane w > eps
+        a, b, wa, wb = corners[k], corners[(k + 1) % 4], w[k] - eps, w[(k + 1) % 4] - eps
+        if wa > 0:
+            kept.append(a)
+        if (wa > 0) != (wb > 0):
+            kept.append(a + (b - a) * (wa / (wa - wb)))
+    return shapely.Polygon(kept) if len(kept) >= 3 else shapely.Polygon()
+
+
+def _finite(value) -> bool:
+    """A real number (not a boolean, not a string), finite."""
+    if not isinstance(value, (int, float, np.number)) or isinstance(value, (bool, np.bool_)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:  # an integer too large for a float
+        return False
+
+
+def _matrix(value, shape: tuple[int, int], where: str) -> np.ndarray:
+    """A matrix of finite numbers of ``shape``; SiteError naming ``where`` otherwise."""
+    try:
+        m = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError):
+        m = None
+    if m is None or m.shape != shape or not np.all(np.isfinite(m)):
+        raise SiteError(f"{where}: expected a {shape[0]}x{shape[1]} matrix of finite numbers; got {value!r}")
+    return m
 
 
 def _apply_h(h: np.ndarray, pts: np.ndarray) -> np.ndarray:

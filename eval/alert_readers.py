@@ -125,7 +125,7 @@ def _read_jsonl(path, where: str, fmt: AlertFormat, camera: str | None, fps: flo
                                  f"got {type(d).__name__}")
         if camera is not None and "camera" not in d:
             d = {**d, "camera": camera}
-        if fmt.type_map and d.get("type") in fmt.type_map:
+        if fmt.type_map and isinstance(d.get("type"), str) and d["type"] in fmt.type_map:
             d = {**d, "type": fmt.type_map[d["type"]]}
         if fmt.time_unit != "s" and "t" in d:
             d = {**d, "t": _seconds(d["t"], fmt.time_unit, fps, f"{where}:{n}: t")}

@@ -334,20 +334,18 @@ class _Cell:
                           grace_s=per_type)
 
     def _ground_truth_file(self, records: list[dict]) -> dict:
+        from eval.ground_truth import camera_entry, ground_truth_record
+
         sc = self.sc
-        return {
-            "format": "stationwatch.ground_truth/1", "scenario": sc.name, "seed": self.c["seed"],
-            "variant": self.c["variant"], "overrides": self.c["overrides"],
-            "duration_s": max(self.duration.values()),
-            "cameras": [{"name": n, "fps": self.fps[n], "resolution": list(sc.camera(n).resolution),
-                         "duration_s": self.duration[n]} for n in self.cameras],
-            "instances": records,
-            "world_events": [ev.to_dict() for ev in self.world],
-            "world_context": self.feed.world_context(),
-        }
+        cameras = [camera_entry(n, self.fps[n], sc.camera(n).resolution, self.duration[n]) for n in self.cameras]
+        return ground_truth_record(scenario=sc.name, seed=self.c["seed"], cameras=cameras, instances=records,
+                                   world_events=[ev.to_dict() for ev in self.world],
+                                   world_context=self.feed.world_context(), variant=self.c["variant"],
+                                   overrides=self.c["overrides"])
 
     # --- black boxes -----------------------------------------------------------------------
     def _black_box(self, run: dict, scratch: Path, sites: dict[str, str]) -> None:
+        from detectors.files import atomic_write_text
         from eval.alert_readers import AlertFormat
         from eval.blackbox import BlackBoxError, run_command
 
@@ -359,7 +357,7 @@ class _Cell:
             work = scratch / f"bb_{run['run_id'][-60:]}_{n}"
             work.mkdir(parents=True, exist_ok=True)
             site_path = work / f"site_{n}.yaml"
-            site_path.write_text(sites[n], encoding="utf-8")
+            atomic_write_text(site_path, sites[n])
             try:
                 res = run_command(spec["command"], video=self.video_paths[(n, spec["video"])], site=site_path,
                                   camera=n, fps=self.fps[n], workdir=work, cwd=self.task.base_dir,

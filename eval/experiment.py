@@ -36,10 +36,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from detectors.events import EventType
+from detectors.files import read_yaml
 from eval.alert_readers import AlertFormat
 from eval.matching import SpatialRule
 
@@ -479,19 +479,7 @@ def load_experiment(path: str | os.PathLike | None = None, *, data: dict | None 
     if data is None:
         if p is None:
             raise ExperimentError("load_experiment: give a path or data")
-        try:
-            text = p.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ExperimentError(f"experiment file {os.fspath(p)!r} does not exist") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ExperimentError(f"experiment file {os.fspath(p)!r} cannot be read: {exc}") from None
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
-            why = " ".join(str(getattr(exc, "problem", None) or exc).split())
-            raise ExperimentError(f"experiment file {os.fspath(p)!r}: not YAML{at} ({why})") from None
+        data = read_yaml(p, ExperimentError, "experiment file")
     where = os.fspath(p) if p is not None else "experiment"
     if not isinstance(data, dict):
         raise ExperimentError(f"experiment file {where!r}: expected a mapping of keys (name, scenarios, detectors, "

@@ -135,7 +135,7 @@ class Instance:
                 continue
             try:
                 values[key] = conv(d[key])
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"{where}.{key}: expected {'a number' if conv is float else 'a string'}; "
                                  f"got {d[key]!r}") from None
         etype = EventType.parse(d["type"], field=f"{where}.type")
@@ -143,7 +143,7 @@ class Instance:
         if box is not None:
             try:
                 box = tuple(float(v) for v in box)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"{where}.bbox_at_onset: expected [x, y, w, h] or null; got {box!r}") from None
             if len(box) != 4:
                 raise ValueError(f"{where}.bbox_at_onset: expected [x, y, w, h] or null; got {d['bbox_at_onset']!r}")
@@ -178,7 +178,7 @@ def _parse_track(track: Any, where: str) -> np.ndarray:
     """Validate a track: rows ``(t, x, y, w, h)``, finite, ``w, h >= 0``, times increasing."""
     try:
         arr = np.asarray(track, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise ValueError(f"{where}: expected rows [t, x, y, w, h] of numbers; got {_short(track)}") from None
     if arr.size == 0:
         return np.zeros((0, 5), np.float64)

@@ -307,6 +307,8 @@ class MetricsTable:
 
     rows: tuple[Metrics, ...]
     constants: NDCRConstants = DEFAULT_CONSTANTS
+    #: ``(type, instances, alerts)`` of the types in the counts that no row scores (no detector ran for them)
+    not_scored: tuple[tuple[str, int, int], ...] = ()
 
     def __getitem__(self, key: EventType | str) -> Metrics:
         label = key.value if isinstance(key, EventType) else str(key)
@@ -330,7 +332,8 @@ class MetricsTable:
         c = self.constants
         return {"constants": {"cost_miss": c.cost_miss, "cost_fa": c.cost_fa,
                               "r_target_per_hour": c.r_target_per_hour, "beta": c.beta},
-                "rows": [r.to_dict() for r in self.rows]}
+                "rows": [r.to_dict() for r in self.rows],
+                "not_scored": [{"type": t, "n_instances": n, "n_alerts": a} for t, n, a in self.not_scored]}
 
     def to_arrow(self):
         """A ``pyarrow.Table``, one row per metrics row; ``undefined`` as a map column."""
@@ -363,6 +366,10 @@ class MetricsTable:
         widths = [max(len(h), *(len(row[k]) for row in body)) if body else len(h) for k, h in enumerate(head)]
         fmt = lambda row: "  ".join(c.ljust(w) if k == 0 else c.rjust(w) for k, (c, w) in enumerate(zip(row, widths)))  # noqa: E731
         lines = [fmt(head), "  ".join("-" * w for w in widths)] + [fmt(row) for row in body]
+        for t, n, a in self.not_scored:
+            alerts = f", {a} alert(s) left out" if a else ""
+            lines.append(f"{t.ljust(widths[0])}  {str(n).rjust(widths[1])}  not scored (no detector ran for this "
+                         f"type{alerts})")
         hours = self.rows[-1].camera_hours if self.rows else 0.0
         c = self.constants
         lines.append(f"{hours:.3f} camera-hours; NDCR = Pmiss + beta*FA/h, beta = CostFA/(CostMiss*Rtarget) = "
@@ -374,12 +381,19 @@ def metrics_table(counts: Counts, *, types: Sequence[EventType] | None = None,
                   constants: NDCRConstants = DEFAULT_CONSTANTS) -> MetricsTable:
     """One row per event type in ``types`` (default: all eight) then the ``all`` row.
 
-    The ``all`` row sums every cell of ``counts`` (also types not listed in ``types``).
+    ``types`` are the types scored (those a detector ran for): the ``all`` row sums their
+    cells only, and the ground-truth types left out are listed as not scored
+    (:attr:`MetricsTable.not_scored`, with their instance counts) instead of counting as misses.
     """
     types = list(EventType) if types is None else [EventType.parse(t, field="types[]") for t in types]
     rows = [counts.metrics(t, constants=constants) for t in types]
-    rows.append(counts.metrics(None, constants=constants))
-    return MetricsTable(rows=tuple(rows), constants=constants)
+    scored = Counts(cells={k: v for k, v in counts.cells.items() if k[1] in types}, camera_s=counts.camera_s,
+                    n_streams=counts.n_streams)
+    rows.append(scored.metrics(None, constants=constants))
+    left_out = sorted({k[1] for k in counts.cells} - set(types), key=list(EventType).index)
+    not_scored = tuple((t.value, counts.tally(t).n_instances, counts.tally(t).n_alerts) for t in left_out
+                       if counts.tally(t).n_instances or counts.tally(t).n_alerts)
+    return MetricsTable(rows=tuple(rows), constants=constants, not_scored=not_scored)
 
 
 def evaluate(alerts: Sequence[Alert], instances: Sequence[Instance], duration_s: float | Mapping[str, float],

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from detectors.files import atomic_path, atomic_write_bytes
-from eval.matching import Instance, instances_from_records
+from eval.matching import Instance
 
 #: Distributions whose versions a manifest records (label -> distribution names, first found wins).
 MANIFEST_PACKAGES: dict[str, tuple[str, ...]] = {
@@ -126,16 +126,34 @@ def read_json(path: str | os.PathLike) -> Any:
 
 def iter_jsonl(path: str | os.PathLike):
     """Yield ``(line number, parsed value)`` of a JSON Lines file, blank lines skipped; errors name the line."""
-    with open(path, encoding="utf-8") as fh:
-        for n, line in enumerate(fh, 1):
+    with open(path, "rb") as fh:
+        for n, raw in enumerate(fh, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                raise ValueError(f"{os.fspath(path)}:{n}: not UTF-8 text (byte {exc.start} of the line)") from None
             if not line.strip():
                 continue
             try:
-                yield n, json.loads(line)
-            except json.JSONDecodeError as exc:
+                value = json.loads(line, object_pairs_hook=unique_keys)
+            except (ValueError, RecursionError) as exc:
                 text = line.strip()
                 shown = repr(text) if len(text) <= 60 else repr(text[:60]) + "..."
-                raise ValueError(f"{os.fspath(path)}:{n}: not JSON ({exc.msg}): {shown}") from None
+                why = (exc.msg if isinstance(exc, json.JSONDecodeError) else
+                       str(exc) if isinstance(exc, ValueError) else "nested too deeply")
+                raise ValueError(f"{os.fspath(path)}:{n}: not JSON ({why}): {shown}") from None
+            yield n, value
+
+
+def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``json.loads``' ``object_pairs_hook`` that refuses a key given twice in one object (JSON keeps
+    the last one silently)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(f"duplicate key {key!r}")
+        out[key] = value
+    return out
 
 
 def read_jsonl(path: str | os.PathLike) -> list[dict]:
@@ -194,18 +212,11 @@ def write_manifest(path: str | os.PathLike, scenario_name: str, scenario_hash: s
 
 
 def read_ground_truth(path: str | os.PathLike) -> list[Instance]:
-    """Read ``ground_truth.json``: a list of instance records, or an object with key ``instances``."""
-    data = read_json(path)
-    where = os.fspath(path)
-    if isinstance(data, Mapping):
-        if "instances" not in data:
-            raise ValueError(f"{where}: expected a list of instances or an object with key 'instances'; "
-                             f"got keys {sorted(data)}")
-        data = data["instances"]
-        where += ": instances"
-    if not isinstance(data, list):
-        raise ValueError(f"{where}: expected a list of instance records; got {type(data).__name__}")
-    return instances_from_records(data, where=where)
+    """The instances of a ground-truth file (see :mod:`eval.ground_truth`: an object with key
+    ``instances``, or a bare list of instance records); errors are ``GroundTruthError``."""
+    from eval.ground_truth import read_ground_truth_file
+
+    return read_ground_truth_file(path).instances
 
 
 def write_ground_truth(path: str | os.PathLike, instances: Iterable[Instance], extra: Mapping[str, Any] | None = None

@@ -56,6 +56,8 @@ class RunResult:
     timing: dict
     n_frames: int
     reused: bool = False
+    #: ground-truth types no detector of the run scored: ``{"type", "n_instances", "n_alerts"}`` each
+    not_scored: list[dict] = field(default_factory=list)
     alerts: list[Alert] = field(default_factory=list)
     instances: list[Instance] = field(default_factory=list)
 
@@ -76,7 +78,39 @@ def _load_if_complete(out: Path, scenario_hash: str, seed: int, config: dict) ->
     if man.get("scenario", {}).get("hash") != scenario_hash or man.get("seed") != seed or man.get("config") != config:
         return None
     return RunResult(out_dir=out, scenario=man["scenario"]["name"], seed=seed, rows=met["metrics"]["rows"],
-                     timing=met["timing"], n_frames=int(met["n_frames"]), reused=True)
+                     timing=met["timing"], n_frames=int(met["n_frames"]), reused=True,
+                     not_scored=list(met["metrics"].get("not_scored", [])))
+
+
+class RunFolderError(ValueError):
+    """A run folder that holds a finished run of other settings; the message names what differs."""
+
+
+def _refuse_other_settings(out: Path, sc, seed: int, config: dict) -> None:
+    """Raise when ``out`` holds a finished run of another scenario content, seed or configuration:
+    a run never silently replaces one made from other settings (``force=True`` does)."""
+    try:
+        man = results.read_json(out / results.MANIFEST_FILE)
+    except (OSError, ValueError):
+        return
+    if not isinstance(man, dict):
+        return
+    scenario = man.get("scenario") if isinstance(man.get("scenario"), dict) else {}
+    differ = []
+    if scenario.get("name") != sc.name:
+        differ.append(f"scenario {scenario.get('name')!r}, not {sc.name!r}")
+    elif scenario.get("hash") != sc.content_hash():
+        differ.append(f"scenario {sc.name!r} with other contents or overrides (hash {str(scenario.get('hash'))[:12]}, "
+                      f"now {sc.content_hash()[:12]})")
+    if man.get("seed") != seed:
+        differ.append(f"seed {man.get('seed')!r}, not {seed}")
+    old = man.get("config") if isinstance(man.get("config"), dict) else {}
+    for key in sorted(set(old) | set(config)):
+        if old.get(key) != config.get(key):
+            differ.append(f"{key} {old.get(key)!r}, not {config.get(key)!r}")
+    if differ:
+        raise RunFolderError(f"{out} holds a finished run of other settings ({'; '.join(differ)}); choose another "
+                             f"folder, or replace it with force=True (--force)")
 
 
 def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = None,
@@ -108,24 +142,30 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
         done = _load_if_complete(out, sc.content_hash(), seed, config)
         if done is not None:
             return done
-    out.mkdir(parents=True, exist_ok=True)
+        _refuse_other_settings(out, sc, seed, config)
 
+    # everything is checked (seed, duration, sites, detectors) before the folder is made
     feed = SyntheticFeed(sc, seed=seed, duration_s=duration_s)
     cores: dict[str, DetectionCore] = {}
-    writers = {}
-    best: dict[str, dict] = {}
+    sites: dict[str, SiteConfig] = {}
     for name in feed.cameras:
-        site_dict = site_config_dict(sc, name)
-        site_path = out / f"site_{name}.yaml"
-        SiteConfig.from_dict(site_dict, where=str(site_path)).save(site_path)
-        # the detectors get the site exactly as a file gives it, as on a live installation
-        site = SiteConfig.load(site_path)
-        cores[name] = core_with_policies(site, detectors, policies)
-        if video:
-            from sim.render.video import VideoWriter
+        where = str(out / f"site_{name}.yaml")
+        # the detectors get the site exactly as its file gives it (zones rounded as written), as on a
+        # live installation
+        sites[name] = SiteConfig.from_dict(SiteConfig.from_dict(site_config_dict(sc, name), where=where).to_dict(),
+                                           where=where)
+        cores[name] = core_with_policies(sites[name], detectors, policies)
+    out.mkdir(parents=True, exist_ok=True)
+    for name, site in sites.items():
+        site.save(out / f"site_{name}.yaml")
+    writers = {}
+    if video:
+        from sim.render.video import VideoWriter
 
+        for name in feed.cameras:
             spec = sc.camera(name)
             writers[name] = VideoWriter(out / f"{name}.mp4", fps=spec.fps, size=tuple(spec.resolution))
+    best: dict[str, dict] = {}
 
     total = sum(feed.n_frames(n) for n in feed.cameras)
     bar = _progress(total, progress, sc.name)
@@ -138,11 +178,16 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
             _keep_sample(best, cf, core, fired)
             if bar is not None:
                 bar.update(1)
+    except BaseException:
+        # an interrupt or an error leaves no video under its name: partial files are deleted
+        for w in writers.values():
+            w.discard()
+        raise
     finally:
         if bar is not None:
             bar.close()
-        for w in writers.values():
-            w.close()
+    for w in writers.values():
+        w.close()
 
     alerts = [a for core in cores.values() for a in core.alerts]
     alerts.sort(key=lambda a: (a.t, a.camera, a.type.value))
@@ -159,16 +204,7 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
 
     from sim.annotate import write_annotations_parquet
 
-    results.write_ground_truth(out / results.GROUND_TRUTH_FILE, instances, extra={
-        "format": "stationwatch.ground_truth/1",
-        "scenario": sc.name,
-        "seed": seed,
-        "duration_s": max(duration.values()),
-        "cameras": [{"name": n, "fps": sc.camera(n).fps, "resolution": list(sc.camera(n).resolution)}
-                    for n in feed.cameras],
-        "world_events": [ev.to_dict() for ev in world],
-        "world_context": feed.world_context(),
-    })
+    results.write_json(out / results.GROUND_TRUTH_FILE, feed_ground_truth(feed, [i.to_dict() for i in instances]))
     write_annotations_parquet(out / "annotations.parquet", [a for n in feed.cameras for a in feed.annotations[n]])
     results.write_parquet(out / "tracks.parquet", feed.model.truth.tracks_table())
     write_alerts(out / results.ALERTS_FILE, alerts)
@@ -217,7 +253,21 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
         "cameras": feed.cameras,
     })
     return RunResult(out_dir=out, scenario=sc.name, seed=seed, rows=rows, timing=timing, n_frames=n_frames,
-                     alerts=alerts, instances=instances)
+                     not_scored=table.to_dict()["not_scored"], alerts=alerts, instances=instances)
+
+
+def feed_ground_truth(feed, records: Sequence[Mapping], *, variant: str | None = None,
+                      overrides: Mapping | None = None) -> dict:
+    """The ground-truth file of a :class:`sim.source.SyntheticFeed` that has run (see :mod:`eval.ground_truth`):
+    ``records`` are its instance records (with their tracks), its cameras last as long as their frames."""
+    from eval.ground_truth import camera_entry, ground_truth_record
+
+    sc = feed.scenario
+    cameras = [camera_entry(n, sc.camera(n).fps, sc.camera(n).resolution, feed.n_frames(n) / sc.camera(n).fps)
+               for n in feed.cameras]
+    return ground_truth_record(scenario=sc.name, seed=feed.seed, cameras=cameras, instances=records,
+                               world_events=[ev.to_dict() for ev in feed.world_events()],
+                               world_context=feed.world_context(), variant=variant, overrides=overrides)
 
 
 def _keep_sample(best: dict, cf, core: DetectionCore, fired: list[Alert], max_alert_frames: int = 16) -> None:
@@ -284,29 +334,31 @@ def run_many(scenarios: Sequence[str], out_dir: str | os.PathLike, *, seeds: Seq
         for s in seeds:
             seed = sc.seed if s is None else int(s)
             tasks.append((name, Path(out_dir) / sc.name / f"seed_{seed}", seed, {**kwargs, "progress": False}))
-    jobs = max(1, min(len(tasks), jobs or os.cpu_count() or 1))
+    from contextlib import closing
+
+    from eval.executors import LocalExecutor
+
+    # the executor's pool leaves Ctrl-C to this process and stops its workers on it (a worker's
+    # partial video is discarded); the first run that fails stops the others
+    executor = LocalExecutor(max(1, min(len(tasks), jobs or os.cpu_count() or 1)))
     bar = _progress(len(tasks), progress and "runs", "runs") if progress else None
-    out: list[RunResult] = []
+    done: dict[int, RunResult] = {}
     try:
-        if jobs == 1:
-            for t in tasks:
-                out.append(_run_one(t))
+        with closing(executor.map_unordered(_run_indexed, list(enumerate(tasks)))) as finished:
+            for (k, _), r in finished:
+                if isinstance(r, BaseException):
+                    raise r
+                done[k] = r
                 if bar is not None:
                     bar.update(1)
-        else:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            ctx = mp.get_context("spawn")  # no fork of a process that may hold threads
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                for r in pool.map(_run_one, tasks):
-                    out.append(r)
-                    if bar is not None:
-                        bar.update(1)
     finally:
         if bar is not None:
             bar.close()
-    return out
+    return [done[k] for k in range(len(tasks))]
+
+
+def _run_indexed(item: tuple[int, tuple]) -> RunResult:
+    return _run_one(item[1])
 
 
 def summary_table(runs: Sequence[RunResult]) -> str:
@@ -326,6 +378,15 @@ def summary_table(runs: Sequence[RunResult]) -> str:
                          str(row["fn"]), str(row["fp"]), str(row["duplicates"]), num(row["precision"], ".2f"),
                          num(row["recall"], ".2f"), num(row["rfa_per_hour"], ".1f"),
                          num(row["latency_median_s"], ".2f"), num(r.timing.get("fps_per_core"), ".0f")])
-    widths = [max(len(h), *(len(b[k]) for b in body)) if body else len(h) for k, h in enumerate(head)]
-    line = lambda cells: "  ".join(c.ljust(w) if k < 3 else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths)))  # noqa: E731
+        for ns in r.not_scored:  # ground truth that no detector of the run covers
+            body.append([r.scenario, str(r.seed), ns["type"], str(ns["n_instances"]),
+                         "not scored (no detector ran for this type)"])
+    # a not-scored line has the first four cells, then its note
+    widths = [max([len(h)] + [len(b[k]) for b in body if len(b) == len(head) or k < 4]) for k, h in enumerate(head)]
+
+    def line(cells):
+        fixed = cells if len(cells) == len(head) else cells[:4]
+        text = "  ".join(c.ljust(w) if k < 3 else c.rjust(w) for k, (c, w) in enumerate(zip(fixed, widths)))
+        return text if fixed is cells else f"{text}  {cells[4]}"
+
     return "\n".join([line(head), "  ".join("-" * w for w in widths), *(line(b) for b in body)])

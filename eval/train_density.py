@@ -213,10 +213,11 @@ def save(result: TrainResult, path: str, *, seed: int, epochs: int, items=DEFAUL
 
     from eval import results
 
+    from detectors.files import atomic_path
+
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
-    torch.save(result.state_dict, tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:  # an interrupt leaves the previous weights whole
+        torch.save(result.state_dict, tmp)
     meta = os.path.splitext(path)[0] + ".json"
     results.write_json(meta, result.to_dict(seed=seed, epochs=epochs, items=items, held_out=held_out, argv=argv))
     return meta

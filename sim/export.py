@@ -103,15 +103,17 @@ def coco_dict(frames: Iterable[FrameAnnotations], image_size: tuple[int, int] | 
 
     ``image_size`` is (width, height) [px] of every camera, or a mapping camera -> size.
     Box and head coordinates are shifted by :data:`COCO_OFFSET_PX` to COCO's origin.
-    ``file_pattern`` names each image's file (``camera``, ``frame`` and ``t`` are
-    available). People and trains whose visible fraction is below ``min_visible`` are left
-    out (a visible fraction that was not computed counts as fully visible).
+    ``file_pattern`` names each image's file, relative to the COCO file (``camera``, ``frame``,
+    ``number`` = frame + 1 as MOTChallenge counts, and ``t`` are available). People and trains whose visible
+    fraction is below ``min_visible`` are left out (a visible fraction that was not computed counts as fully
+    visible).
     """
     images, annotations = [], []
     ann_id = 0
     for image_id, fa in enumerate(_ordered(frames), start=1):
         w, h = _size_of(image_size, fa.camera)
-        images.append({"id": image_id, "file_name": file_pattern.format(camera=fa.camera, frame=fa.frame, t=fa.t),
+        images.append({"id": image_id, "file_name": file_pattern.format(camera=fa.camera, frame=fa.frame,
+                                                                         number=fa.frame + 1, t=fa.t),
                        "width": w, "height": h, "camera": fa.camera, "frame_index": int(fa.frame), "t": float(fa.t)})
         vis = fa.visible
         keep = ~(vis < min_visible)  # nan compares False: kept

@@ -18,6 +18,7 @@ import numpy as np
 
 from detectors.source import Frame
 from sim.annotate import FrameAnnotations, camera_instances
+from sim.errors import ScenarioError
 from sim.world.model import StationModel
 from sim.render import Renderer
 from sim.scenario import Scenario
@@ -54,7 +55,7 @@ class SyntheticFeed:
         self.cameras = names
         self.duration_s = float(scenario.duration_s if duration_s is None else duration_s)
         if not 0 < self.duration_s <= scenario.duration_s:
-            raise ValueError(f"duration_s must be within (0, {scenario.duration_s:g}] s; got {duration_s!r}")
+            raise ScenarioError(f"duration_s must be within (0, {scenario.duration_s:g}] s; got {duration_s!r}")
         self.visibility = visibility
         self.model = StationModel(scenario, seed=self.seed)
         # one renderer per camera, each with its own noise stream derived from the seed

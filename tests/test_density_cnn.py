@@ -137,3 +137,32 @@ def test_train_command_runs_on_a_tiny_setting(tmp_path):
     assert data["command"] == "stationwatch train-density --epochs 1"
     assert data["train"][0]["scenario"] == "concourse_surge"
     assert DensityCNN(str(tmp_path / "w.pt")).predict(np.zeros((180, 320), np.uint8)).shape == (45, 80)
+
+
+def test_saving_weights_is_atomic_and_0644(tmp_path, monkeypatch):
+    """Weights are written through the atomic writer: an interrupted save keeps the previous file whole and leaves
+    no temporary file; a finished one is readable by all."""
+    import os
+
+    import torch
+
+    from eval.train_density import TrainResult, save
+
+    res = TrainResult(final_loss=1.0, train_frames=1, held_out_frames=1, held_out_mae_persons=0.0,
+                      held_out_true_mean=0.0, held_out_patch_rmse=0.0, seconds=0.0,
+                      state_dict={"w": torch.zeros(3)})
+    (tmp_path / "w.pt").write_bytes(b"previous weights")
+    real = torch.save
+
+    def interrupted(obj, f, *args, **kwargs):
+        real(obj, f, *args, **kwargs)
+        raise KeyboardInterrupt  # after some bytes reached the disk
+
+    monkeypatch.setattr(torch, "save", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save(res, str(tmp_path / "w.pt"), seed=0, epochs=1)
+    assert (tmp_path / "w.pt").read_bytes() == b"previous weights" and os.listdir(tmp_path) == ["w.pt"]
+    monkeypatch.setattr(torch, "save", real)
+    save(res, str(tmp_path / "w.pt"), seed=0, epochs=1)
+    assert torch.load(tmp_path / "w.pt")["w"].tolist() == [0, 0, 0]
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()} == {"w.pt": "0o644", "w.json": "0o644"}

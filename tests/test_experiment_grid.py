@@ -12,6 +12,7 @@ and leave the other runs whole.
 from __future__ import annotations
 
 import json
+import os
 from importlib import metadata
 from pathlib import Path
 
@@ -272,3 +273,12 @@ def test_actev_export_of_the_grid(grid, capsys):
     assert end - first == round(3.0 * 10)  # no scores: the type's max latency (3 s for intrusion)
     silent = load(out.parent / "actev" / "silent" / "system_output.json")
     assert silent["activities"] == [] and silent["filesProcessed"] == [name]
+
+
+def test_every_file_of_the_results_folder_is_0644(grid):
+    """Results are shared: every file readable by all (the atomic writer's temporary files are 0600 by default)."""
+    _, out, _ = grid
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert len(files) > 20
+    assert {os.fspath(p.relative_to(out)): oct(p.stat().st_mode & 0o777) for p in files
+            if p.stat().st_mode & 0o777 != 0o644} == {}

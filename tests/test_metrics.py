@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import os
 
 import numpy as np
@@ -117,7 +118,13 @@ def test_all_row_sums_types_and_counts_each_camera_hour_once():
     assert math.isnan(table[EventType.WEAPON].recall)
     only = evaluate(alerts, gt, duration_s=1800.0, cameras=["cam1", "cam2"], types=[FALL])
     assert [r.type for r in only] == ["person_on_ground", "all"]
-    assert only["all"] == total  # the all row counts every type, listed or not
+    # the all row sums the scored types only; fire, which nothing scored, is listed apart, not counted as missed
+    assert (only["all"].n_instances, only["all"].tp, only["all"].fn, only["all"].fp) == (2, 1, 1, 1)
+    assert only["all"].camera_hours == total.camera_hours
+    assert only.not_scored == (("fire", 1, 3),) and table.not_scored == ()
+    assert only.to_dict()["not_scored"] == [{"type": "fire", "n_instances": 1, "n_alerts": 3}]
+    assert re.search(r"^fire +1  not scored \(no detector ran for this type, 3 alert\(s\) left out\)$",
+                     only.format_table(), re.M)
 
 
 def test_counts_add_across_sequences_like_one_concatenated_sequence():

@@ -36,6 +36,29 @@ def test_overrides_use_dotted_keys_and_change_the_hash():
     assert a.content_hash() == load_scenario("platform_intrusion").content_hash()
 
 
+@pytest.mark.parametrize("overrides, error", [
+    ({"cameras.0.fps": 5}, None),
+    ({"events.0.path.1": [12.5, -1.5]}, None),
+    ({"cameras.5.fps": 5}, r"^scenario 'platform_intrusion': override cameras.5.fps: index 5 is out of range; "
+                           r"cameras has 1 item \(indices 0 to 0\)$"),
+    ({"events.0.path.9": [1, 1]}, r"override events.0.path.9: index 9 is out of range; events.0.path has 3 items"),
+    ({"cameras.first.fps": 5}, r"override cameras.first.fps: cameras is a list; expected an index in \[0, 0\] "
+                               r"instead of 'first'"),
+    ({"cameras.-1.fps": 5}, r"expected an index in \[0, 0\] instead of '-1'"),
+    ({"station.zones.0.polygon.x": [0, 0]}, r"station.zones.0.polygon is a list; expected an index in \[0, 3\]"),
+    ({"seed.low": 1}, r"override seed.low: seed is 21, not a mapping or a list; it has no key 'low'"),
+    ({"render..noise_std": 1}, r"override 'render..noise_std': expected a dotted key"),
+])
+def test_overrides_name_the_key_and_what_is_there(overrides, error):
+    if error is None:
+        load_scenario("platform_intrusion", overrides)
+    else:
+        with pytest.raises(ScenarioError, match=error):
+            load_scenario("platform_intrusion", overrides)
+    with pytest.raises(ScenarioError, match=r"override cameras.3: index 3 is out of range"):
+        load_scenario("platform_intrusion").with_overrides(cameras__3={})
+
+
 def _write(tmp_path: Path, data: dict) -> Path:
     p = tmp_path / "bad.yaml"
     p.write_text(yaml.safe_dump(data))
@@ -65,9 +88,12 @@ def _base() -> dict:
         ({"station": {"trains": [{"at_s": 5, "entrance": "nowhere", "count": 10}]}},
          r"station\.trains\[0\]\.entrance must name an entrance .*; got 'nowhere'"),
         ({"duration_s": -5}, r"duration_s: Input should be greater than 0; got -5"),
+        # a typo of a few zeros: refused at once, not after minutes of sampling a floor 1,000 km wide
+        ({"station": {"walkable": [[0, 0], [1000000, 0], [1000000, 7], [0, 7]]}},
+         r"station\.walkable: the floor spans 1e\+06 x 7 m; expected at most 1000 m across"),
     ],
     ids=["unknown-key", "event-after-end", "self-intersecting", "camera-at-sky", "negative-rate",
-         "unknown-event-type", "unknown-entrance", "negative-duration"],
+         "unknown-event-type", "unknown-entrance", "negative-duration", "floor-too-wide"],
 )
 def test_bad_scenario_files_name_the_key_the_expectation_and_the_value(tmp_path, override, match):
     path = _write(tmp_path, {**_base(), **override})
@@ -137,3 +163,17 @@ def test_a_timetable_longer_than_the_scenario_is_refused(tmp_path):
     with pytest.raises(ScenarioError, match=r"station\.timetable\[0\]\.until_s: the timetable runs to 300 s, "
                                             r"longer than the scenario \(duration_s=70\)"):
         load_scenario(_write(tmp_path, {**_base(), "station": {"timetable": [tt]}}))
+
+
+def test_an_unknown_camera_or_duration_raises_the_project_errors():
+    """Errors of the scenario's own classes (the command line prints them in one line), a KeyError for a name."""
+    from sim.errors import UnknownCameraError
+    from sim.source import SyntheticFeed
+
+    sc = load_scenario("platform_intrusion")
+    with pytest.raises(UnknownCameraError) as info:
+        sc.camera("hall")
+    assert isinstance(info.value, KeyError)
+    assert str(info.value) == "scenario 'platform_intrusion' has no camera 'hall'; cameras: ['platform']"
+    with pytest.raises(ScenarioError, match=r"^duration_s must be within \(0, 70\] s; got 1000$"):
+        SyntheticFeed(sc, duration_s=1000)

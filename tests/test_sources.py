@@ -11,7 +11,7 @@ import pytest
 from detectors.core import DetectionCore
 from detectors.events import EventType
 from detectors.site import SiteConfig
-from detectors.source import SourceError, VideoFileSource, open_source
+from detectors.source import SourceError, SourceWarning, VideoFileSource, open_source
 
 #: CI clones the repository into some folder with shared/ beside it
 REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
@@ -96,3 +96,113 @@ def test_core_runs_on_the_real_clip():
     scores = core.score_table().to_pandas()
     assert len(scores) == 899 and np.isfinite(scores["score"]).all()
     assert n_alerts == len(core.alerts)
+
+
+# --- files cut short -----------------------------------------------------------------------------------------
+
+
+def _boxes(data: bytes, start: int = 0, end: int | None = None):
+    """(type, offset, size) of the ISO media boxes in ``data[start:end]``."""
+    import struct
+
+    end = len(data) if end is None else end
+    pos = start
+    while pos + 8 <= end:
+        size, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        yield kind, pos, size
+        pos += size
+
+
+def faststart(data: bytes) -> bytes:
+    """The MP4 with its index (``moov``) moved before the frames, as streaming writers lay it out: every chunk
+    offset (``stco``) grows by the index's size."""
+    import struct
+
+    boxes = {kind: (pos, size) for kind, pos, size in _boxes(data)}
+    mpos, msize = boxes[b"moov"]
+    moov = bytearray(data[mpos:mpos + msize])
+
+    def patch(start, end):
+        for kind, pos, size in _boxes(moov, start, end):
+            if kind in (b"trak", b"mdia", b"minf", b"stbl"):
+                patch(pos + 8, pos + size)
+            elif kind == b"stco":
+                count = struct.unpack(">I", moov[pos + 12:pos + 16])[0]
+                for k in range(count):
+                    at = pos + 16 + 4 * k
+                    moov[at:at + 4] = struct.pack(">I", struct.unpack(">I", moov[at:at + 4])[0] + msize)
+
+    patch(8, msize)
+    rest = data[:mpos] + data[mpos + msize:]
+    ftyp_end = boxes[b"ftyp"][1] + boxes[b"ftyp"][0]
+    return rest[:ftyp_end] + bytes(moov) + rest[ftyp_end:]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    """A written MP4 of 40 frames (noise, so that every frame takes room) and its bytes."""
+    from sim.render.video import write_video
+
+    path = tmp_path_factory.mktemp("clip") / "clip.mp4"
+    rng = np.random.default_rng(1)
+    write_video(path, (rng.integers(0, 255, (48, 64, 3), dtype=np.uint8) for _ in range(40)), fps=10)
+    return path.read_bytes()
+
+
+def _frames(path, **kwargs):
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        src = VideoFileSource(path, **kwargs)
+        n = sum(1 for _ in src)
+        src.close()
+    return n, [str(w.message) for w in caught if issubclass(w.category, SourceWarning)]
+
+
+@pytest.mark.parametrize("cut, message", [
+    ("first half", r"has no index \(its 'moov' box is missing\): the file is truncated before its index was "
+                   r"written, or its writer was stopped before closing it"),
+    ("inside the index", r"has no index \(its 'moov' box is cut short\): the file is truncated inside its index"),
+])
+def test_an_mp4_without_its_index_is_refused_saying_so(tmp_path, clip, cut, message):
+    data = clip[:len(clip) // 2] if cut == "first half" else clip[:-100]
+    (tmp_path / "cut.mp4").write_bytes(data)
+    with pytest.raises(SourceError, match=rf"video file '.*cut\.mp4' {message}"):
+        VideoFileSource(tmp_path / "cut.mp4")
+
+
+def test_files_that_end_before_their_declared_frames_warn(tmp_path, clip):
+    (tmp_path / "whole.mp4").write_bytes(faststart(clip))
+    assert _frames(tmp_path / "whole.mp4") == (40, [])  # the index first: a whole file, no warning
+    (tmp_path / "cut.mp4").write_bytes(faststart(clip)[:len(clip) // 2])
+    n, warned = _frames(tmp_path / "cut.mp4")
+    assert 0 < n < 40
+    assert warned == [f"video file '{tmp_path / 'cut.mp4'}' ended after {n} of its 40 declared frames: it is "
+                      f"truncated: its 'mdat' box is cut short at {len(clip) // 2} bytes"]
+    assert _frames(tmp_path / "cut.mp4", max_frames=3) == (3, [])  # asked for fewer: nothing missing
+    # another container, its header declaring 40 frames, cut in half
+    writer = cv2.VideoWriter(str(tmp_path / "clip.avi"), cv2.VideoWriter_fourcc(*"MJPG"), 10, (64, 48))
+    rng = np.random.default_rng(2)
+    for _ in range(40):
+        writer.write(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8))
+    writer.release()
+    data = (tmp_path / "clip.avi").read_bytes()
+    (tmp_path / "cut.avi").write_bytes(data[:len(data) // 2])
+    n, warned = _frames(tmp_path / "cut.avi")
+    assert warned == [f"video file '{tmp_path / 'cut.avi'}' ended after {n} of its 40 declared frames (truncated?)"]
+
+
+def test_detect_on_a_truncated_file_warns_in_one_line(tmp_path, clip, capsys):
+    import yaml
+
+    from eval.cli import main
+
+    (tmp_path / "cut.mp4").write_bytes(faststart(clip)[:len(clip) // 2])
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump({
+        "camera": "c", "image_size": [64, 48], "fps": 10,
+        "calibration": {"homography": [[10, 0, 0], [0, 10, 0], [0, 0, 1]]}}))
+    assert main(["detect", str(tmp_path / "cut.mp4"), "--site", str(tmp_path / "site.yaml")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and err[0].startswith("stationwatch detect: warning: video file ") and "of its 40 declared " \
+        "frames: it is truncated" in err[0] and err[1].endswith("frames, 0 alert(s)")

@@ -120,6 +120,7 @@ def camera_sees_station(cam: "CameraSpec", walkable: list, spacing_m: float = 0.
 
     poly = np.asarray(walkable, float)
     lo, hi = poly.min(axis=0), poly.max(axis=0)
+    spacing_m = max(spacing_m, float((hi - lo).max()) / 400)  # at most 400 samples a side, whatever the floor
     xs = np.arange(lo[0], hi[0] + spacing_m, spacing_m)
     ys = np.arange(lo[1], hi[1] + spacing_m, spacing_m)
     grid = np.stack(np.meshgrid(xs, ys), -1).reshape(-1, 2)

@@ -14,9 +14,9 @@ BGR = tuple[Annotated[int, Field(ge=0, le=255)], Annotated[int, Field(ge=0, le=2
 
 
 class Strict(BaseModel):
-    """A frozen model that rejects unknown keys."""
+    """A frozen model that rejects unknown keys, and NaN or infinite numbers (no position, time or rate is one)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 

@@ -12,6 +12,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from sim.errors import ScenarioError
+
 from sim.scenario.events import DISTRACTOR_TYPE_NAMES, EVENT_TYPE_NAMES
 from sim.scenario.layout import PIECE_NAMES
 
@@ -28,19 +30,38 @@ class LocatedError(ValueError):
 
 
 def set_dotted(data: dict, dotted: str, value: Any) -> None:
-    """Set ``data[a][b][0]...`` for the key ``"a.b.0"`` (list indices as numbers), creating mappings on the way."""
+    """Set ``data[a][b][0]...`` for the key ``"a.b.0"`` (list indices as numbers), creating mappings on the way.
+
+    A list index that is not a number or lies outside the list, and a step into a value that
+    is neither a mapping nor a list, raise :class:`ScenarioError` naming the key and what is there.
+    """
+    if not isinstance(dotted, str) or not dotted or "" in dotted.split("."):
+        raise ScenarioError(f"override {dotted!r}: expected a dotted key such as render.noise_std or cameras.0.fps")
     keys = dotted.split(".")
     cur: Any = data
-    for k in keys[:-1]:
+    for depth, k in enumerate(keys):
+        at = ".".join(keys[:depth]) or "the scenario"
+        last = depth == len(keys) - 1
         if isinstance(cur, list):
-            cur = cur[int(k)]
+            if not k.isdigit():
+                span = f" in [0, {len(cur) - 1}]" if cur else " (the list is empty)"
+                raise ScenarioError(f"override {dotted}: {at} is a list; expected an index{span} instead of {k!r}")
+            i = int(k)
+            if i >= len(cur):
+                items = f"{len(cur)} item{'s' if len(cur) != 1 else ''}"
+                raise ScenarioError(f"override {dotted}: index {i} is out of range; {at} has {items}"
+                                    + (f" (indices 0 to {len(cur) - 1})" if cur else ""))
+            if last:
+                cur[i] = value
+            else:
+                cur = cur[i]
+        elif isinstance(cur, dict):
+            if last:
+                cur[k] = value
+            else:
+                cur = cur.setdefault(k, {})
         else:
-            cur = cur.setdefault(k, {})
-    last = keys[-1]
-    if isinstance(cur, list):
-        cur[int(last)] = value
-    else:
-        cur[last] = value
+            raise ScenarioError(f"override {dotted}: {at} is {cur!r}, not a mapping or a list; it has no key {k!r}")
 
 
 def _loc_str(loc: tuple) -> str:

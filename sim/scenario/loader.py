@@ -13,9 +13,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter, ValidationError
 
+from detectors.files import read_yaml
 from sim.errors import ScenarioError
 from sim.scenario.keys import format_validation_error, set_dotted
 from sim.scenario.layout import LayoutPiece, expand_layout
@@ -52,6 +52,9 @@ def _resolve_path(ref: str | os.PathLike, base_dir: Path | None = None) -> Path:
         if lib.exists():
             return lib
         raise ScenarioError(f"scenario file {os.fspath(ref)!r} does not exist")
+    if p.exists() and (os.sep in os.fspath(ref) or p.suffix):  # a path, not a library name
+        raise ScenarioError(f"{os.fspath(ref)!r} is not a scenario: scenario files end in .yaml or .yml, and a "
+                            f"library scenario is given by its name (stationwatch scenarios lists them)")
     if base_dir is not None and (base_dir / f"{ref}.yaml").exists():
         return base_dir / f"{ref}.yaml"
     lib = library_dir() / f"{ref}.yaml"
@@ -62,11 +65,7 @@ def _resolve_path(ref: str | os.PathLike, base_dir: Path | None = None) -> Path:
 
 
 def _read_yaml(path: Path) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            data = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ScenarioError(f"{path}: not valid YAML ({exc})") from None
+    data = read_yaml(path, ScenarioError, "scenario file")
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: a scenario must be a mapping at the top level; got {type(data).__name__}")
     return data
@@ -103,8 +102,12 @@ def load_scenario(ref: str | os.PathLike, overrides: dict | None = None) -> Scen
     """
     path = _resolve_path(ref)
     data = _raw_with_extends(path)
+    where = data.get("name") if isinstance(data.get("name"), str) else path.stem
     for dotted, value in (overrides or {}).items():
-        set_dotted(data, dotted, value)
+        try:
+            set_dotted(data, dotted, value)
+        except ScenarioError as exc:
+            raise ScenarioError(f"scenario {where!r}: {exc}") from None
     return build_scenario(data, where=data.get("name") or path.stem)
 
 

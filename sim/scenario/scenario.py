@@ -9,7 +9,7 @@ from typing import Any
 from pydantic import Field, ValidationError, model_validator
 
 from detectors.events import EventType
-from sim.errors import ScenarioError
+from sim.errors import ScenarioError, UnknownCameraError
 from sim.scenario.cameras import CameraSpec, RenderSpec
 from sim.scenario.checks import check_scenario
 from sim.scenario.crowd import CrowdSpec
@@ -64,7 +64,7 @@ class Scenario(Strict):
         for c in self.cameras:
             if c.name == name:
                 return c
-        raise KeyError(f"scenario {self.name!r} has no camera {name!r}; cameras: {[c.name for c in self.cameras]}")
+        raise UnknownCameraError(f"scenario {self.name!r} has no camera {name!r}; cameras: {[c.name for c in self.cameras]}")
 
     def event_type(self, ev) -> EventType:
         return EventType(ev.type)
@@ -78,7 +78,10 @@ class Scenario(Strict):
         """A copy with top-level or dotted keys replaced, validated again."""
         data = self.model_dump(mode="json")
         for dotted, value in changes.items():
-            set_dotted(data, dotted.replace("__", "."), value)
+            try:
+                set_dotted(data, dotted.replace("__", "."), value)
+            except ScenarioError as exc:
+                raise ScenarioError(f"scenario {self.name!r}: {exc}") from None
         return validate_scenario(data, self.name)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import numpy as np
 from pydantic import Field, field_validator, model_validator
 
 from sim.geometry import check_simple_polygon
@@ -41,6 +42,11 @@ class PortalSpec(Strict):
     rate_per_min: float = Field(0.0, ge=0, description="[persons/min] Poisson arrival rate (entrances)")
 
 
+#: [m] the widest floor a scenario may have: the crowd's floor field (0.2 m cells) of a station 1 km across
+#: already holds 25 million cells; a wider one is a typo (a few zeros too many), refused before any grid is built
+MAX_STATION_M = 1000.0
+
+
 class StationSpec(Strict):
     walkable: Polygon = Field(description="[m] the floor pedestrians may use")
     obstacles: list[Polygon] = Field(default_factory=list, description="[m] pillars, walls, gate housings")
@@ -55,6 +61,10 @@ class StationSpec(Strict):
     @field_validator("walkable")
     @classmethod
     def _walkable_simple(cls, v):
+        span = np.ptp(np.asarray(v, dtype=np.float64), axis=0)
+        if span.max() > MAX_STATION_M:
+            raise ValueError(f"the floor spans {span[0]:g} x {span[1]:g} m; expected at most {MAX_STATION_M:g} m "
+                             f"across")
         check_simple_polygon(v)
         return v
 
