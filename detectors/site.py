@@ -19,6 +19,7 @@ File format (YAML)::
       - name: tracks
         kind: forbidden
         polygon: [[x, y], ...]      # [m] on the ground plane
+        allowed: [staff]            # optional: who may be there (staff: people in a high-visibility vest)
       - name: corridor
         kind: one_way
         polygon: [[x, y], ...]
@@ -44,6 +45,10 @@ class SiteError(ValueError):
     """A site configuration that cannot be used; the message names the field."""
 
 
+#: the roles a forbidden zone may allow
+ALLOWED_ROLES = ("staff",)
+
+
 class ZoneKind(str, Enum):
     FORBIDDEN = "forbidden"
     ONE_WAY = "one_way"
@@ -59,6 +64,7 @@ class Zone:
     polygon_m: np.ndarray  #: (K, 2) [m] vertices on the ground plane
     direction_deg: float | None = None  #: [deg] allowed direction of travel (one_way only)
     capacity_per_m2: float | None = None  #: [persons/m²] threshold (density only)
+    allowed: tuple[str, ...] = ()  #: who may stand in a forbidden zone (``"staff"``: a high-visibility vest)
 
     def __post_init__(self) -> None:
         poly = np.asarray(self.polygon_m, dtype=np.float64)
@@ -70,6 +76,14 @@ class Zone:
             raise SiteError(f"zone {self.name!r}: kind one_way needs direction_deg")
         if self.kind is ZoneKind.DENSITY and (self.capacity_per_m2 is None or self.capacity_per_m2 <= 0):
             raise SiteError(f"zone {self.name!r}: kind density needs capacity_per_m2 > 0; got {self.capacity_per_m2!r}")
+        allowed = (self.allowed,) if isinstance(self.allowed, str) else tuple(self.allowed or ())
+        unknown = sorted(set(allowed) - set(ALLOWED_ROLES))
+        if unknown:
+            raise SiteError(f"zone {self.name!r}: allowed must list roles among {', '.join(ALLOWED_ROLES)}; "
+                            f"got {list(allowed)}")
+        if allowed and self.kind is not ZoneKind.FORBIDDEN:
+            raise SiteError(f"zone {self.name!r}: allowed applies to forbidden zones only; this one is {self.kind.value}")
+        object.__setattr__(self, "allowed", tuple(str(a) for a in allowed))
 
     @property
     def area_m2(self) -> float:
@@ -80,12 +94,25 @@ class Zone:
         """Boolean mask of which (N, 2) ground points lie inside the zone."""
         return points_in_polygon(np.asarray(points_m, dtype=np.float64).reshape(-1, 2), self.polygon_m)
 
+    def signed_distance(self, points_m: np.ndarray) -> np.ndarray:
+        """(N,) [m] distance of ground points to the zone's outline: > 0 inside, < 0 outside (nan stays nan)."""
+        p = np.asarray(points_m, dtype=np.float64).reshape(-1, 2)
+        a = self.polygon_m
+        b = np.roll(a, -1, axis=0)
+        ab = b - a
+        with np.errstate(invalid="ignore"):
+            t = np.clip(((p[:, None, :] - a[None]) * ab[None]).sum(-1) / (ab * ab).sum(-1)[None], 0.0, 1.0)
+            d = np.linalg.norm(p[:, None, :] - (a[None] + t[..., None] * ab[None]), axis=-1).min(axis=1)
+        return np.where(self.contains(p), d, -d)
+
     def to_dict(self) -> dict:
         d = {"name": self.name, "kind": self.kind.value, "polygon": self.polygon_m.round(4).tolist()}
         if self.direction_deg is not None:
             d["direction_deg"] = float(self.direction_deg)
         if self.capacity_per_m2 is not None:
             d["capacity_per_m2"] = float(self.capacity_per_m2)
+        if self.allowed:
+            d["allowed"] = list(self.allowed)
         return d
 
 
@@ -144,6 +171,21 @@ class SiteConfig:
     def ground_to_image(self, xy: np.ndarray) -> np.ndarray:
         """(N, 2) ground points [m] -> (N, 2) pixel points."""
         return _apply_h(self.homography, xy)
+
+    def image_to_ground_at_height(self, uv: np.ndarray, height_m: float) -> np.ndarray:
+        """(N, 2) pixel points -> (N, 2) ground points [m] under the points at ``height_m`` above the
+        floor that project there (where a person whose head top is at the pixel stands). Needs the
+        3x4 projection; nan without it, and where the point would lie behind the camera."""
+        uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        if self.projection is None:
+            return np.full(uv.shape, np.nan)
+        p = self.projection
+        plane = np.c_[p[:, 0], p[:, 1], p[:, 2] * float(height_m) + p[:, 3]]
+        try:
+            inv = np.linalg.inv(plane)
+        except np.linalg.LinAlgError:
+            return np.full(uv.shape, np.nan)
+        return _apply_h(inv, uv)
 
     def person_height_px(self, foot_m: np.ndarray, height_m: float = 1.7) -> np.ndarray:
         """Expected image height [px] of a person of ``height_m`` standing at each foot point.
@@ -215,7 +257,7 @@ class SiteConfig:
             zw = f"{where}.zones[{i}]"
             if not isinstance(z, dict):
                 raise SiteError(f"{zw}: expected a mapping; got {z!r}")
-            _reject_unknown(z, {"name", "kind", "polygon", "direction_deg", "capacity_per_m2"}, zw)
+            _reject_unknown(z, {"name", "kind", "polygon", "direction_deg", "capacity_per_m2", "allowed"}, zw)
             try:
                 kind = ZoneKind(z.get("kind"))
             except ValueError:
@@ -228,6 +270,7 @@ class SiteConfig:
                         polygon_m=np.asarray(z.get("polygon"), dtype=np.float64),
                         direction_deg=z.get("direction_deg"),
                         capacity_per_m2=z.get("capacity_per_m2"),
+                        allowed=z.get("allowed") or (),
                     )
                 )
             except (SiteError, ValueError, TypeError) as exc:
