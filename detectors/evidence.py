@@ -69,3 +69,52 @@ def clip_box(box, image_size: tuple[int, int]) -> tuple[float, float, float, flo
     if x1 <= x0 or y1 <= y0:
         return None
     return (x0, y0, x1 - x0, y1 - y0)
+
+
+class InstanceLinks:
+    """Names the event instances of tracks so that one person stays one instance across a broken track.
+
+    A tracker loses a person for a moment (a merged blob, a pillar) and picks them up under a
+    new track id, sometimes a frame or two before the old track ends; an event instance (a
+    person in a zone) must not start again then, or the operator gets a second alert for the
+    same person. :meth:`key` gives a new track the key of an instance of the same zone whose
+    track was last seen less than ``link_s`` ago within ``link_m`` plus ``walk_mps`` times
+    the time since of the new track's position, else a new key ``"ZONE/TRACK_ID"``.
+    """
+
+    def __init__(self, *, link_s: float = 3.0, link_m: float = 1.0, walk_mps: float = 1.5) -> None:
+        self.link_s = float(link_s)
+        self.link_m = float(link_m)
+        self.walk_mps = float(walk_mps)
+        self._key: dict[tuple[str, int], str] = {}  # (zone, track id) -> instance key
+        self._last: dict[str, tuple[float, float, float, int]] = {}  # key -> (t, x, y, track id)
+        self._t: float | None = None
+        self._taken: set[str] = set()
+
+    def key(self, zone: str, track_id: int, pos, t: float) -> str:
+        """The instance key of track ``track_id`` in ``zone`` at ground position ``pos`` [m], time ``t`` [s]."""
+        if t != self._t:
+            self._t = t
+            self._taken = set()
+            for k in [k for k, v in self._last.items() if t - v[0] > self.link_s]:
+                del self._last[k]
+            self._key = {zk: v for zk, v in self._key.items() if v in self._last or zk[1] == track_id}
+        found = self._key.get((zone, track_id))
+        if found is None:
+            best, best_d = None, math.inf
+            for k, (tk, x, y, tid) in self._last.items():
+                if tid == track_id or k in self._taken or not k.startswith(zone + "/"):
+                    continue
+                d = math.hypot(pos[0] - x, pos[1] - y)
+                if d <= self.link_m + self.walk_mps * (t - tk) and d < best_d:
+                    best, best_d = k, d
+            found = best or f"{zone}/{track_id}"
+            self._key[(zone, track_id)] = found
+        self._taken.add(found)
+        self._last[found] = (t, float(pos[0]), float(pos[1]), int(track_id))
+        return found
+
+    def reset(self) -> None:
+        self._key.clear()
+        self._last.clear()
+        self._t = None

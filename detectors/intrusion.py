@@ -30,8 +30,9 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
 - a track standing on a *ghost* (background uncovered by someone who left, which stays
   foreground until healed) scores 0.
 
-One instance per (zone, track): its key is ``"ZONE/TRACK_ID"``, its box the track's last
-detection box. The frame score is the best instance's. Threshold 0.5 by default.
+One instance per (zone, person): its key is ``"ZONE/TRACK_ID"``, its box the track's last
+detection box; a track that picks up a person whose track broke a moment ago nearby
+continues that instance (:class:`~detectors.evidence.InstanceLinks`). The frame score is the best instance's. Threshold 0.5 by default.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ import numpy as np
 from detectors.appearance import hi_vis_fraction
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
-from detectors.evidence import KeyedEvidence, clip_box, normal_cdf
+from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box, normal_cdf
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
 
@@ -88,6 +89,7 @@ class IntrusionDetector:
         self.staff_s = float(staff_s)
         self.staff_watch_m = 3.0  #: [m] staff are looked for within this distance of a zone that allows them
         self._evidence = KeyedEvidence(self.evidence_s)
+        self._links = InstanceLinks()
         self._staff: dict[int, tuple[float, float]] = {}  # track id -> (staff evidence, time)
 
     @classmethod
@@ -98,6 +100,7 @@ class IntrusionDetector:
         if not percept.ready:
             self._evidence.reset()
             self._staff.clear()
+            self._links.reset()
             return NOTHING
         tr = percept.tracks
         live = np.flatnonzero(tr.confirmed & (tr.lost_s <= self.max_lost_s + 1e-9))
@@ -125,7 +128,7 @@ class IntrusionDetector:
                 # staff are recognised on the way in, before their feet reach the zone
                 self._staff_scores(percept, [int(live[j]) for j in np.flatnonzero(d > -self.staff_watch_m)])
             for j in near:
-                key = f"{zone.name}/{int(tr.id[live[j]])}"
+                key = self._links.key(zone.name, int(tr.id[live[j]]), pos[j], percept.t)
                 keys.append(key)
                 probs.append(float(p[j]))
                 rows.append(int(live[j]))

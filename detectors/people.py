@@ -13,11 +13,12 @@ person would have at its foot point (:class:`~detectors.geometry.WorkGrid`) and 
 - a part taller than ``tall_ratio`` person heights holds somebody behind the one in front:
   a second detection is placed from the top of the part, where an upright adult whose
   head is there stands;
-- a part shorter than ``short_ratio`` of a person is placed from its top too, unless it
-  lies wide (a person on the ground is placed on its bottom). Off by default (0): a short
-  blob is as often a pair of legs whose body matches the background (where the bottom is
-  right) as a body whose legs are hidden (where the top is), and the tracker keeps a
-  person's place through frames where only part of the body shows;
+- a part shorter than ``short_ratio`` of a person there whose bottom lies *above* the foot of
+  an upright adult with its head at the part's top is a body whose legs are hidden (behind
+  a door frame, a bench, or lost against a dark floor): it is placed from its top. A short
+  part whose bottom lies below that foot is a pair of legs whose body matched the
+  background: the bottom is right. A part lying wide (a person on the ground) keeps its
+  bottom;
 - a blob cut by the bottom edge of the image has no visible feet: it is placed from its
   top when the head is in the image (the foot may then lie below the image), and its
   foot is *unknown* (nan) otherwise, never the image border.
@@ -58,6 +59,9 @@ class Detections:
     #: (N, 2) float64 [m] where an upright adult whose head top is the box's top would stand (nan when
     #: the top is cut by the image or the site has no 3x4 projection); a second opinion on foot_m
     head_foot_m: np.ndarray
+    #: (N, 6) float32 appearance: mean luma (over the frame's lighting gain) and chroma offsets of the
+    #: foreground in the upper and the lower half of the box (clothes), for the tracker; nan if unknown
+    colour: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.confidence)
@@ -65,7 +69,7 @@ class Detections:
     def __getitem__(self, mask) -> "Detections":
         return Detections(self.box[mask], self.foot_px[mask], self.foot_m[mask], self.confidence[mask],
                           self.foot_source[mask], self.blob[mask], self.expected_height_px[mask],
-                          self.head_foot_m[mask])
+                          self.head_foot_m[mask], None if self.colour is None else self.colour[mask])
 
     @classmethod
     def empty(cls) -> "Detections":
@@ -94,7 +98,7 @@ class PeopleFinder:
     """
 
     def __init__(self, grid: WorkGrid, *, split_width: float = 1.6, tall_ratio: float = 1.6,
-                 short_ratio: float = 0.0, contact_tolerance: float = 0.08, stack_gap: float = 0.6,
+                 short_ratio: float = 0.7, contact_tolerance: float = 0.08, stack_gap: float = 0.6,
                  min_extent: float = 0.5) -> None:
         self.grid = grid
         self.stack_gap = float(stack_gap)
@@ -132,7 +136,7 @@ class PeopleFinder:
         cut = bottom >= wh - 1
         with np.errstate(invalid="ignore"):
             simple = (np.isfinite(e_h) & ~cut & (w <= self.split_width * e_w) & (h <= self.tall_ratio * e_h)
-                      & (h >= self.short_ratio * e_h))
+                      )
         # (x0, y0, x1, y1, foot_u, foot_v, source, area_work, label, head_u) working px
         rows: list[tuple] = []
         for i in np.flatnonzero(simple):
@@ -152,9 +156,11 @@ class PeopleFinder:
         if self.has_projection and top_ok.any():
             head_foot_m[top_ok] = g.site.image_to_ground_at_height(np.c_[r[top_ok, 9] * sx, r[top_ok, 1] * sy],
                                                                    g.person_height_m)
+        if self.has_projection and self.short_ratio > 0:
+            self._hidden_legs(r, source, head_foot_m, foot_px)
         from_head = source == FOOT_FROM_HEAD
         if from_head.any():
-            foot_px[from_head] = g.head_foot_px(foot_px[from_head, 0], r[from_head, 1] * sy)
+            foot_px[from_head] = g.head_foot_px(r[from_head, 9] * sx, r[from_head, 1] * sy)
         unknown = source == FOOT_UNKNOWN
         foot_px[unknown] = np.nan
         foot_m = g.site.image_to_ground(foot_px)
@@ -178,6 +184,23 @@ class PeopleFinder:
         conf = np.nan_to_num(conf, nan=0.0)
         return Detections(box=box, foot_px=foot_px, foot_m=foot_m, confidence=conf, foot_source=source,
                           blob=r[:, 8].astype(np.int32), expected_height_px=height, head_foot_m=head_foot_m)
+
+    def _hidden_legs(self, r: np.ndarray, source: np.ndarray, head_foot_m: np.ndarray, foot_px: np.ndarray) -> None:
+        """Switch to their head the detections placed on a bottom that lies above where an upright
+        person with that head stands, when they are too short for a person there (legs hidden)."""
+        g = self.grid
+        cand = np.flatnonzero((source == FOOT_BOTTOM) & np.all(np.isfinite(head_foot_m), axis=1))
+        if len(cand) == 0:
+            return
+        head_px = g.site.ground_to_image(head_foot_m[cand])
+        bottom_v = r[cand, 5] * g.sy
+        e_h = g.site.person_height_px(g.site.image_to_ground(foot_px[cand]), g.person_height_m)
+        height = (r[cand, 3] - r[cand, 1]) * g.sy
+        width = (r[cand, 2] - r[cand, 0]) * g.sx
+        lying = (width > 1.1 * height) & (width > 0.6 * e_h)
+        with np.errstate(invalid="ignore"):
+            hidden = (height < self.short_ratio * e_h) & (head_px[:, 1] > bottom_v + 0.05 * e_h) & ~lying
+        source[cand[hidden]] = FOOT_FROM_HEAD
 
     def _stack_fragments(self, stats: np.ndarray, label_ids: np.ndarray,
                          standalone: np.ndarray) -> tuple[np.ndarray, list[list[int]], np.ndarray]:
@@ -279,9 +302,6 @@ class PeopleFinder:
                 src = FOOT_FROM_HEAD if (top_visible and self.has_projection) else FOOT_UNKNOWN
                 out.append((x0, y + t, x1, y + b + 1, head_u, float(y + t), src, area, label, head_u))
                 continue
-            if ph < self.short_ratio * e_here and not lying and top_visible and self.has_projection:
-                out.append((x0, y + t, x1, y + b + 1, head_u, float(y + t), FOOT_FROM_HEAD, area, label, head_u))
-                continue
             if ph > self.tall_ratio * e_here and self.has_projection:
                 # the one in front on the bottom; somebody behind, placed from the top
                 front_top = max(t, b + 1 - int(round(e_here)))
@@ -310,6 +330,39 @@ class PeopleFinder:
             cuts.append(lo + int(np.argmin(count[lo:hi])))
         cuts.append(w)
         return [(a, b) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
+
+
+def appearance(det: Detections, small_bgr: np.ndarray, fg: np.ndarray, grid: WorkGrid,
+               gain: float = 1.0) -> Detections:
+    """``det`` with :attr:`Detections.colour` filled: the mean YCrCb colour of the foreground in the
+    upper and lower half of each box, from integral images (one pass for all detections)."""
+    n = len(det)
+    if n == 0:
+        return Detections(*(getattr(det, f) for f in Detections.__slots__[:-1]), np.zeros((0, 6), np.float32))
+    ycc = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2YCrCb)
+    m = (fg > 0).astype(np.uint8)
+    masked = cv2.bitwise_and(ycc, ycc, mask=m)
+    s_col = cv2.integral(masked, sdepth=cv2.CV_64F)
+    s_cnt = cv2.integral(m, sdepth=cv2.CV_64F)
+    wh, ww = fg.shape
+    x0 = np.clip(np.floor(det.box[:, 0] / grid.sx), 0, ww).astype(np.int64)
+    x1 = np.clip(np.ceil((det.box[:, 0] + det.box[:, 2]) / grid.sx), 0, ww).astype(np.int64)
+    y0 = np.clip(np.floor(det.box[:, 1] / grid.sy), 0, wh).astype(np.int64)
+    y1 = np.clip(np.ceil((det.box[:, 1] + det.box[:, 3]) / grid.sy), 0, wh).astype(np.int64)
+    ym = (y0 + y1) // 2
+    out = np.full((n, 6), np.nan, np.float32)
+    for k, (ya, yb) in enumerate(((y0, ym), (ym, y1))):
+        def box_sum(img):
+            return img[yb, x1] - img[ya, x1] - img[yb, x0] + img[ya, x0]
+
+        cnt = box_sum(s_cnt)
+        col = box_sum(s_col)
+        ok = cnt >= 3
+        mean = col[ok] / cnt[ok, None]
+        mean[:, 0] /= max(gain, 1e-3)
+        mean[:, 1:] -= 128.0
+        out[np.flatnonzero(ok), 3 * k:3 * k + 3] = mean
+    return Detections(*(getattr(det, f) for f in Detections.__slots__[:-1]), out)
 
 
 def components(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

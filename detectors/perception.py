@@ -46,7 +46,7 @@ import numpy as np
 from detectors.background import BackgroundModel
 from detectors.flow import OpticalFlow
 from detectors.geometry import PERSON_AREA_M2, PERSON_HEIGHT_M, WorkGrid
-from detectors.people import Detections, PeopleFinder
+from detectors.people import Detections, PeopleFinder, appearance
 from detectors.site import SiteConfig
 from detectors.source import Frame
 from detectors.tracker import GroundTracker, Tracks
@@ -145,6 +145,11 @@ class Percept:
     def short_background(self) -> np.ndarray:
         """(wh, ww) uint8 the short-term background in this frame's lighting."""
         return self._live("short_background").model.short_term_grey()
+
+    def track_history(self, track_id: int) -> np.ndarray:
+        """(K, 5) the recent past of a track (t, x, y, box height, box width; see
+        :meth:`~detectors.tracker.GroundTracker.history`)."""
+        return self._live("track_history").tracker.history(track_id)
 
     def is_ghost(self, label: int) -> bool:
         """Whether blob ``label`` of :attr:`labels` is a *ghost*: background uncovered by something that
@@ -332,7 +337,7 @@ class Perception:
         blobs = self._blobs(stats[big], ids[big])
         t3 = time.perf_counter()
         stage["components"] = t3 - t2
-        det = self.people.find(labels, stats, ids, big)
+        det = appearance(self.people.find(labels, stats, ids, big), small, fg, self.grid, self.model.global_gain)
         t4 = time.perf_counter()
         stage["people"] = t4 - t3
         tracks = self.tracker.update(frame.t, det)

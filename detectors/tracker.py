@@ -10,7 +10,9 @@ fragment keeps a track alive more than it moves it.
 
 Association follows ByteTrack (Zhang et al., ECCV 2022) on the ground plane, by the
 Hungarian method (``scipy.optimize.linear_sum_assignment``) on Mahalanobis distances
-gated at ``gate_chi2``:
+gated at ``gate_chi2``, plus an appearance term as in DeepSORT (Wojke et al., ICIP 2017),
+here the mean colour of the clothes above and below the waist (:func:`detectors.people.appearance`):
+two people crossing in a corridor swap places on the ground but not clothes.
 
 1. detections of confidence >= ``high_conf`` against every track;
 2. the tracks left against detections of confidence in [``low_conf``, ``high_conf``)
@@ -104,7 +106,8 @@ class GroundTracker:
                  birth_min_gap_m: float = 0.45, min_hits: int = 3, max_lost_s: float = 2.0,
                  max_lost_tentative_s: float = 0.25, coast_decay_s: float = 1.0, min_iou: float = 0.3,
                  same_top: float = 0.12, same_overlap: float = 0.7, birth_max_overlap: float = 0.5,
-                 birth_block_s: float = 0.5) -> None:
+                 birth_block_s: float = 0.5, history_s: float = 4.0, max_weak_s: float = 1.0,
+                 colour_std: float = 12.0, colour_gate: float = 9.0) -> None:
         for name, value in (("accel_std_mps2", accel_std_mps2), ("foot_std_px", foot_std_px),
                             ("gate_chi2", gate_chi2), ("max_lost_s", max_lost_s), ("coast_decay_s", coast_decay_s)):
             if not (math.isfinite(value) and value > 0):
@@ -128,6 +131,10 @@ class GroundTracker:
         self.same_overlap = float(same_overlap)
         self.birth_max_overlap = float(birth_max_overlap)
         self.birth_block_s = float(birth_block_s)
+        self.history_s = float(history_s)
+        self.max_weak_s = float(max_weak_s)
+        self.colour_std = float(colour_std)
+        self.colour_gate = float(colour_gate)
         self._next_id = 1
         self._t: float | None = None
         self._x = np.zeros((0, 4))
@@ -139,6 +146,9 @@ class GroundTracker:
         self._last = np.zeros(0)
         self._src = np.zeros(0, np.int8)
         self._head = np.zeros((0, 2))
+        self._strong = np.zeros(0)
+        self._colour = np.zeros((0, 6), np.float32)
+        self._hist: dict[int, list] = {}
 
     def __len__(self) -> int:
         return len(self._id)
@@ -159,7 +169,18 @@ class GroundTracker:
         self._associate(np.flatnonzero(matched_det < 0), np.flatnonzero(low), det, R, matched_det, used)
         upd = np.flatnonzero(matched_det >= 0)
         if len(upd):
-            self._correct(upd, det.foot_m[matched_det[upd]], R[matched_det[upd]])
+            # a weak detection (a fragment) keeps a track alive more than it moves it: its variance is
+            # divided by its squared confidence in the update (not in the gate, which it would widen)
+            conf = np.clip(det.confidence[matched_det[upd]], 0.2, 1.0)
+            self._correct(upd, det.foot_m[matched_det[upd]], R[matched_det[upd]] / (conf ** 2)[:, None, None])
+            strong = det.confidence[matched_det[upd]] >= self.high_conf
+            self._strong[upd[strong]] = t
+            # the clothes' colour, learnt from strong detections (fragments show part of the clothes)
+            col = self._det_colour(det)[matched_det[upd[strong]]]
+            old = self._colour[upd[strong]]
+            have = np.all(np.isfinite(col), axis=1)
+            blend = np.where(np.all(np.isfinite(old), axis=1)[:, None], 0.7 * old + 0.3 * col, col)
+            self._colour[upd[strong]] = np.where(have[:, None], blend, old)
             self._box[upd] = det.box[matched_det[upd]]
             self._hits[upd] += 1
             self._last[upd] = t
@@ -178,7 +199,25 @@ class GroundTracker:
         matched_det[newly] = self._birth_rows
         self._apply_keep(keep)
         matched_det = matched_det[keep]
+        self._record(t, matched_det)
         return self._snapshot(t, matched_det)
+
+    def history(self, track_id: int) -> np.ndarray:
+        """(K, 5) the last ``history_s`` of one track, one row per frame it was matched in: t [s],
+        x, y [m] (filtered), box height and width [px] (empty when the track is unknown)."""
+        rows = self._hist.get(int(track_id))
+        return np.array(rows, dtype=np.float64).reshape(-1, 5) if rows else np.zeros((0, 5))
+
+    def _record(self, t: float, matched_det: np.ndarray) -> None:
+        alive = set(self._id.tolist())
+        for tid in [k for k in self._hist if k not in alive]:
+            del self._hist[tid]
+        horizon = t - self.history_s
+        for k in np.flatnonzero((matched_det >= 0) & (self._strong >= t - 1e-9)):
+            rows = self._hist.setdefault(int(self._id[k]), [])
+            rows.append((t, self._x[k, 0], self._x[k, 1], self._box[k, 3], self._box[k, 2]))
+            while rows and rows[0][0] < horizon:
+                rows.pop(0)
 
     # --- Kalman filter --------------------------------------------------------------------
 
@@ -216,8 +255,6 @@ class GroundTracker:
         std[det.foot_source[ok] == FOOT_FROM_HEAD] *= self.head_std_factor
         cov = np.einsum("kij,kmj->kim", J, J) * (std ** 2)[:, None, None]
         cov += np.eye(2) * self.min_meas_std_m ** 2
-        # a weak detection (a fragment) keeps a track alive more than it moves it
-        cov *= (1.0 / np.clip(det.confidence[ok], 0.2, 1.0) ** 2)[:, None, None]
         cov = np.where(np.isfinite(cov), cov, 1e6)
         R[ok] = cov
         return R
@@ -231,12 +268,24 @@ class GroundTracker:
         d2 = self._mahalanobis(tracks, det.foot_m[dets], R[dets])
         big = 1e9
         cost = np.where(d2 <= self.gate_chi2, d2, big)
+        if self.colour_std > 0:
+            # clothes: a detection far in colour from a track's is somebody else (nan: no opinion)
+            dc = self._det_colour(det)[dets]
+            diff = self._colour[tracks][:, None, :] - dc[None, :, :]
+            with np.errstate(invalid="ignore"):
+                c2 = np.nanmean(diff ** 2, axis=2) / self.colour_std ** 2
+            c2 = np.nan_to_num(c2, nan=0.0)
+            cost = np.where(c2 <= self.colour_gate, cost + c2, big)
         # a tentative track costs a little more: a confirmed one takes a contested detection
         cost += np.where(self._hits[tracks] >= self.min_hits, 0.0, 0.5)[:, None]
         rows, cols = linear_sum_assignment(cost)
         ok = cost[rows, cols] < big
         matched_det[tracks[rows[ok]]] = dets[cols[ok]]
         used[dets[cols[ok]]] = True
+
+    @staticmethod
+    def _det_colour(det: Detections) -> np.ndarray:
+        return det.colour if det.colour is not None else np.full((len(det), 6), np.nan, np.float32)
 
     def _mahalanobis(self, tracks: np.ndarray, z: np.ndarray, R: np.ndarray) -> np.ndarray:
         """(T, D) squared Mahalanobis distances of detections ``z`` (D, 2) to the predicted tracks."""
@@ -347,6 +396,8 @@ class GroundTracker:
         self._last = np.r_[self._last, np.full(n, t)]
         self._src = np.r_[self._src, det.foot_source[rows]]
         self._head = np.vstack([self._head, det.head_foot_m[rows]])
+        self._strong = np.r_[self._strong, np.full(n, t)]
+        self._colour = np.vstack([self._colour, self._det_colour(det)[rows]])
         self._birth_rows = rows.astype(np.int64)
         used[rows] = True
 
@@ -354,6 +405,8 @@ class GroundTracker:
         lost = t - self._last
         confirmed = self._hits >= self.min_hits
         keep = np.where(confirmed, lost <= self.max_lost_s + 1e-9, lost <= self.max_lost_tentative_s + 1e-9)
+        # a track fed only fragments for a while drifts with them: it ends
+        keep &= t - self._strong <= self.max_weak_s + 1e-9
         if (lost > 0).any():
             px = self.site.ground_to_image(self._x[:, :2])
             w, h = self.site.image_size
@@ -363,7 +416,7 @@ class GroundTracker:
         return keep
 
     def _apply_keep(self, keep: np.ndarray) -> None:
-        for name in ("_x", "_P", "_id", "_box", "_hits", "_born", "_last", "_src", "_head"):
+        for name in ("_x", "_P", "_id", "_box", "_hits", "_born", "_last", "_src", "_head", "_strong", "_colour"):
             setattr(self, name, getattr(self, name)[keep])
 
     def _snapshot(self, t: float, matched_det: np.ndarray) -> Tracks:

@@ -8,8 +8,7 @@
     stationwatch evaluate ALERTS GROUND_TRUTH     score any system's alerts against ground truth
     stationwatch export RUN_DIR                   COCO and MOTChallenge files from a run's annotations
     stationwatch site SCENARIO --camera NAME      write a camera's site configuration
-    stationwatch calibrate-density                fit the density detector's gain on rendered footage
-    stationwatch train-density                    train the density CNN on rendered footage
+    stationwatch train NAME                       train a learned model on rendered footage (density, ...)
 """
 
 from __future__ import annotations
@@ -118,32 +117,13 @@ def cmd_export(args) -> int:
     return 0
 
 
-def cmd_calibrate_density(args) -> int:
-    from detectors.density import GAIN_FILE
-    from eval import results
-    from eval.calibrate import DEFAULT_SET, calibrate
+def cmd_train(args) -> int:
+    import importlib
 
-    pairs = DEFAULT_SET if not args.scenario else [(n, s) for n in args.scenario for s in (args.seed or [0])]
-    cal = calibrate(pairs, min_true_per_m2=args.min_density)
-    out = args.out or GAIN_FILE
-    results.write_json(out, cal.to_dict(argv=[a for a in sys.argv[2:]]))
-    print(f"gain {cal.gain:.4f} from {cal.n_frames} frames; RMS error {cal.rms_before:.3f} -> "
-          f"{cal.rms_after:.3f} persons/m2; wrote {out}")
-    return 0
+    from train import TRAINERS
 
-
-def cmd_train_density(args) -> int:
-    from detectors.density_cnn import WEIGHTS_FILE
-    from eval.train_density import DEFAULT_SET, HELD_OUT, save, train
-
-    res = train(DEFAULT_SET, HELD_OUT, seed=args.seed, epochs=args.epochs, threads=args.threads,
-                frames=args.frames)
-    out = args.out or WEIGHTS_FILE
-    meta = save(res, out, seed=args.seed, epochs=args.epochs, argv=sys.argv[2:])
-    print(f"trained on {res.train_frames} frames in {res.seconds:.0f} s, final loss {res.final_loss:.4f}; held-out "
-          f"count error {res.held_out_mae_persons:.2f} persons/frame (truth {res.held_out_true_mean:.1f}); "
-          f"wrote {out} and {meta}")
-    return 0
+    module = importlib.import_module(TRAINERS[args.model][0])
+    return module.main(args)
 
 
 def cmd_run(args) -> int:
@@ -285,20 +265,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("run_dir")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("calibrate-density", help="fit the density detector's gain on rendered footage")
-    s.add_argument("--scenario", action="append", help="scenario to fit on (repeatable; default: the shipped set)")
-    s.add_argument("--seed", action="append", type=int, help="seed(s) for --scenario")
-    s.add_argument("--min-density", type=float, default=0.5, help="[persons/m2] fit on frames at least this dense")
-    s.add_argument("--out", help="where to write the JSON (default: the package's detectors/weights/)")
-    s.set_defaults(func=cmd_calibrate_density)
+    s = sub.add_parser("train", help="train a learned model of the detection core on rendered footage")
+    models = s.add_subparsers(dest="model", required=True, metavar="NAME")
+    from train import TRAINERS
 
-    s = sub.add_parser("train-density", help="train the density CNN on rendered footage")
-    s.add_argument("--seed", type=int, default=0, help="torch and shuffling seed")
-    s.add_argument("--epochs", type=int, default=6)
-    s.add_argument("--threads", type=int, default=2, help="torch threads while training")
-    s.add_argument("--frames", type=int, help="cap on training frames (quick runs)")
-    s.add_argument("--out", help="where to write the weights (default: the package's detectors/weights/)")
-    s.set_defaults(func=cmd_train_density)
+    for name, (module_name, help_line) in TRAINERS.items():
+        m = models.add_parser(name, help=help_line)
+        import importlib
+
+        importlib.import_module(module_name).configure(m)
+    s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("site", help="write the site configuration of a scenario's camera")
     scenario_args(s)

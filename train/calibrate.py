@@ -8,8 +8,9 @@ from the simulation), over frames where the truth is at least ``min_true_per_m2`
 result is written to ``detectors/weights/density_gain.json`` with the command, the
 scenarios and seeds that made it, and the error before and after.
 
-The scenarios used for fitting are not the ones the demo evaluates: the default set is
-``negatives_density_queue`` and ``concourse_overcrowding`` at seeds other than its own.
+The footage is rendered at training seeds only (:data:`sim.seeds.TRAINING_SEEDS`; the
+command refuses others): ``negatives_density_queue`` and ``concourse_overcrowding``.
+``stationwatch train density-gain`` runs it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 
 #: (scenario, seed) pairs the shipped gain was fitted on
-DEFAULT_SET = (("concourse_overcrowding", 101), ("concourse_overcrowding", 102), ("negatives_density_queue", 7))
+DEFAULT_SET = (("concourse_overcrowding", 19_001), ("concourse_overcrowding", 19_002),
+               ("negatives_density_queue", 19_003))
 
 
 @dataclass
@@ -37,59 +39,24 @@ class Calibration:
             "fit": {"n_frames": self.n_frames, "rms_before_per_m2": round(self.rms_before, 4),
                     "rms_after_per_m2": round(self.rms_after, 4),
                     "scenarios": [{"scenario": s, "seed": k} for s, k in self.pairs]},
-            "command": " ".join(["stationwatch", "calibrate-density"] + list(argv if argv is not None else sys.argv[2:])),
+            "command": " ".join(["stationwatch", "train", "density-gain"] + list(argv if argv is not None else sys.argv[3:])),
         }
 
 
 def density_pairs(scenario, seed: int, *, progress: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(detected, true) density per frame and density zone, in persons/m², with gain 1."""
-    from detectors.core import DetectionCore
-    from detectors.density import DensityDetector
-    from detectors.site import SiteConfig
-    from sim.geometry import points_in_polygon, polygon_area
-    from sim.site_export import site_config_dict
-    from sim.source import SyntheticFeed
+    """(detected, true) density per frame and density zone, in persons/m², pixel estimate with gain 1."""
+    from train.density import density_series
 
-    feed = SyntheticFeed(scenario, seed=seed, visibility=False)
-    zones = [z for z in scenario.station.zones if z.kind == "density"]
-    if not zones:
-        raise ValueError(f"scenario {scenario.name!r} has no density zone to calibrate on")
-    polys = [np.asarray(z.polygon, float) for z in zones]
-    areas = np.array([polygon_area(p) for p in polys])
-    cores, dets = {}, {}
-    for name in feed.cameras:
-        site = SiteConfig.from_dict(site_config_dict(scenario, name))
-        det = DensityDetector(site, gain=1.0)
-        cores[name] = DetectionCore(site, detectors=[det])
-        dets[name] = det
-    est, true = [], []
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=sum(feed.n_frames(n) for n in feed.cameras), desc=f"{scenario.name}/{seed}",
-                   unit="frame", leave=False, disable=None)
-    for cf in feed:
-        cores[cf.camera].process(cf.frame)
-        det = dets[cf.camera]
-        if cf.frame.t >= 3.0:  # past the background model's warm-up
-            pos = feed.model.snapshot().pos_m
-            truth = np.array([points_in_polygon(pos, p).sum() for p in polys]) / areas
-            names = [z.name for z in det.zones]
-            for k, z in enumerate(zones):
-                if z.name in names:
-                    est.append(det.last_density[names.index(z.name)])
-                    true.append(truth[k])
-        if bar is not None:
-            bar.update(1)
-    if bar is not None:
-        bar.close()
-    return np.asarray(est, float), np.asarray(true, float)
+    true, est = density_series(scenario, seed, {"pixels": {"method": "pixels", "gain": 1.0}}, progress=progress)
+    return est["pixels"], true
 
 
 def calibrate(pairs=DEFAULT_SET, *, min_true_per_m2: float = 0.5, progress: bool = True) -> Calibration:
     from sim.scenario import load_scenario
+    from sim.seeds import check_training_seed
 
+    for _, seed in pairs:
+        check_training_seed(seed, what="density gain calibration")
     est, true = [], []
     for name, seed in pairs:
         e, t = density_pairs(load_scenario(name), int(seed), progress=progress)
@@ -103,3 +70,26 @@ def calibrate(pairs=DEFAULT_SET, *, min_true_per_m2: float = 0.5, progress: bool
     gain = float(np.dot(e, t) / np.dot(e, e))
     return Calibration(gain=gain, n_frames=int(use.sum()), rms_before=float(np.sqrt(np.mean((e - t) ** 2))),
                        rms_after=float(np.sqrt(np.mean((gain * e - t) ** 2))), pairs=[tuple(p) for p in pairs])
+
+
+def configure(parser) -> None:
+    """Arguments of ``stationwatch train density-gain``."""
+    parser.add_argument("--scenario", action="append", help="scenario to fit on (repeatable; default: the shipped set)")
+    parser.add_argument("--seed", action="append", type=int, help="training seed(s) for --scenario")
+    parser.add_argument("--min-density", type=float, default=0.5, help="[persons/m2] fit on frames at least this dense")
+    parser.add_argument("--out", help="where to write the JSON (default: the package's detectors/weights/)")
+
+
+def main(args) -> int:
+    from detectors.density import GAIN_FILE
+    from detectors.files import atomic_write_text
+
+    pairs = DEFAULT_SET if not args.scenario else [(n, s) for n in args.scenario for s in (args.seed or [19_001])]
+    cal = calibrate(pairs, min_true_per_m2=args.min_density)
+    out = args.out or GAIN_FILE
+    import json
+
+    atomic_write_text(out, json.dumps(cal.to_dict(argv=sys.argv[3:]), indent=2, sort_keys=True) + "\n")
+    print(f"gain {cal.gain:.4f} from {cal.n_frames} frames; RMS error {cal.rms_before:.3f} -> "
+          f"{cal.rms_after:.3f} persons/m2; wrote {out}", file=sys.stderr)
+    return 0

@@ -165,17 +165,32 @@ class Samples:
     def __len__(self) -> int:
         return len(self.grey)
 
-    def save(self, path: str) -> None:
+    def save(self, path: str, clips) -> None:
+        """Write the samples and the fingerprint of the ``clips`` they were rendered from."""
         from detectors.files import atomic_path
 
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez_compressed(tmp, grey=self.grey, view=self.view, perspective=self.perspective,
-                                target=self.target, provenance=np.array(self.provenance, dtype=object))
+                                target=self.target, provenance=np.array(self.provenance, dtype=object),
+                                clips=np.array(clips_fingerprint(clips)))
 
     @classmethod
-    def load(cls, path: str) -> "Samples":
+    def load(cls, path: str, clips) -> "Samples":
+        """Read samples written by :meth:`save`; refuses a file rendered from other clips."""
         d = np.load(path, allow_pickle=True)
+        found = str(d["clips"]) if "clips" in d.files else "(none)"
+        if found != clips_fingerprint(clips):
+            raise ValueError(f"{path}: rendered from other clips (fingerprint {found}, expected "
+                             f"{clips_fingerprint(clips)}); delete it or pass another --cache")
         return cls(d["grey"], d["view"], d["perspective"], d["target"], [tuple(p) for p in d["provenance"]])
+
+
+def clips_fingerprint(clips) -> str:
+    """SHA-256 (16 hex digits) of the clips' specifications."""
+    import hashlib
+
+    text = json.dumps([c.to_dict() for c in clips], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Samples:
@@ -331,7 +346,7 @@ def density_series(scenario, seed: int, methods: dict, *, duration_s: float | No
         if not site.zones_of(ZoneKind.DENSITY):
             continue
         perception = Perception(site)
-        dets = {label: DensityDetector(site, smoothing_s=0.0, density_every_s=0.0, **kw) for label, kw in methods.items()}
+        dets = {label: DensityDetector(site, smoothing_s=0.0, every_s=0.0, **kw) for label, kw in methods.items()}
         per_cam[name] = (perception, dets)
     true, est = [], {label: [] for label in methods}
     bar = _bar(sum(feed.n_frames(n) for n in per_cam), progress, f"{scenario.name}/{seed}")
@@ -458,12 +473,12 @@ def main(args) -> int:
     t0 = time.perf_counter()
     clips = default_clips(args.clips, args.data_seed)
     if args.cache and os.path.exists(args.cache):
-        samples = Samples.load(args.cache)
+        samples = Samples.load(args.cache, clips)
         print(f"reused {len(samples)} rendered samples from {args.cache}", file=sys.stderr)
     else:
         samples = render_samples(clips)
         if args.cache:
-            samples.save(args.cache)
+            samples.save(args.cache, clips)
     render_s = time.perf_counter() - t0
     result = fit(samples, seed=args.seed, epochs=args.epochs, threads=args.threads)
     out = args.out or WEIGHTS_FILE
