@@ -1,4 +1,4 @@
-"""Batch polygon filling (:mod:`sim.raster`) against a loop of ``cv2.fillConvexPoly`` calls, one core.
+"""Batch polygon filling (:mod:`sim.render.raster`) against a loop of ``cv2.fillConvexPoly`` calls, one core.
 
 Usage::
 
@@ -20,7 +20,7 @@ average is printed with the figures. Target: the 4,000 fills of 500 people in < 
 
 The first call of a process compiles the kernel or loads it from numba's cache; the script
 reports that time, and with ``--cold`` also the time of a compilation from scratch (a copy
-of ``sim/raster.py`` in a temporary directory, run in a fresh process, for the BGR image and
+of ``sim/render/raster.py`` in a temporary directory, run in a fresh process, for the BGR image and
 the id buffer).
 """
 
@@ -45,8 +45,8 @@ from pathlib import Path  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-import sim.raster  # noqa: E402
-from sim.raster import fill_convex_polys, raster_backend  # noqa: E402
+import sim.render.raster  # noqa: E402
+from sim.render.raster import fill_convex_polys, raster_backend  # noqa: E402
 
 WIDTH, HEIGHT, MARGIN_PX = 640, 360, 40
 SHIFT = 8
@@ -135,7 +135,7 @@ print(json.dumps({"import_s": t1 - t0, "bgr_s": t2 - t1, "ids_s": t3 - t2}))
 def cold_compile_times() -> tuple[dict, dict]:
     """First-call times of a fresh copy of the module: compiling from scratch, then loading the cache it wrote."""
     with tempfile.TemporaryDirectory() as tmp:
-        shutil.copy(sim.raster.__file__, Path(tmp) / "raster.py")
+        shutil.copy(sim.render.raster.__file__, Path(tmp) / "raster.py")
         env = {**os.environ, "NUMBA_CACHE_DIR": ""}
         runs = [json.loads(subprocess.run([sys.executable, "-c", _COLD_PROBE], cwd=tmp, env=env, check=True,
                                           capture_output=True, text=True).stdout) for _ in range(2)]

@@ -37,7 +37,7 @@ import time  # noqa: E402
 import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
-from sim.effects import LIGHTING_PRESETS, flicker_level, jpeg_round_trip, line_kernel  # noqa: E402
+from sim.render.effects import LIGHTING_PRESETS, flicker_level, jpeg_round_trip, line_kernel  # noqa: E402
 from sim.render import Renderer, sample_crowd  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 from sim.state import CrowdState  # noqa: E402

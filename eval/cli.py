@@ -61,7 +61,7 @@ def cmd_render(args) -> int:
     from sim.annotate import write_annotations_parquet
     from sim.site_export import write_site_config
     from sim.source import SyntheticFeed
-    from sim.video import VideoWriter
+    from sim.render.video import VideoWriter
 
     sc = _load(args)
     out = Path(args.out or f"runs/{sc.name}/render_seed_{args.seed if args.seed is not None else sc.seed}")

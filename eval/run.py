@@ -118,7 +118,7 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
         site = SiteConfig.load(site_path)
         cores[name] = DetectionCore(site, detectors=detectors, policies=policies)
         if video:
-            from sim.video import VideoWriter
+            from sim.render.video import VideoWriter
 
             spec = sc.camera(name)
             writers[name] = VideoWriter(out / f"{name}.mp4", fps=spec.fps, size=tuple(spec.resolution))

@@ -5,7 +5,7 @@ of arrays, indexable by masks). :func:`write_annotations_parquet` writes many fr
 one table; :func:`camera_instances` turns the simulation's world events into the
 per-camera ground-truth instances that the evaluation matches alerts against.
 
-Pixel coordinates follow :mod:`sim.camera` (pixel centres at integers); boxes are
+Pixel coordinates follow :mod:`sim.render.camera` (pixel centres at integers); boxes are
 ``[x, y, w, h]`` with (x, y) the top-left corner.
 """
 
@@ -263,7 +263,7 @@ def camera_instances(world_events: Iterable, camera_name: str,
     if len(times) > 1 and np.any(np.diff(times) < 0):
         raise ValueError("camera_instances: annotations must be in time order; got times that go back")
     if camera is None and scenario is not None:
-        from sim.camera import PinholeCamera
+        from sim.render.camera import PinholeCamera
 
         camera = PinholeCamera.from_spec(scenario.camera(camera_name))
     zones = {z.name: np.asarray(z.polygon, dtype=np.float64) for z in scenario.station.zones} if scenario is not None else {}

@@ -1142,7 +1142,7 @@ def polygons_overlap(p: np.ndarray, q: np.ndarray) -> bool:
 
 def camera_sees_station(cam: CameraSpec, walkable: list, spacing_m: float = 0.5) -> float:
     """Share of the image rows and columns over which the walkable floor shows (0 = sees none of it)."""
-    from sim.camera import PinholeCamera
+    from sim.render.camera import PinholeCamera
 
     poly = np.asarray(walkable, float)
     lo, hi = poly.min(axis=0), poly.max(axis=0)

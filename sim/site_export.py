@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 
-from sim.camera import PinholeCamera
+from sim.render.camera import PinholeCamera
 
 
 def site_config_dict(scenario, camera_name: str) -> dict:
     """The site configuration of one camera of ``scenario``, as plain YAML-ready values.
 
-    Both matrices are those of :class:`sim.camera.PinholeCamera`: their last row gives the
+    Both matrices are those of :class:`sim.render.camera.PinholeCamera`: their last row gives the
     depth [m] along the optical axis, positive in front of the camera (a reader such as
     ``detectors.site`` takes w <= 0 as behind the camera, so they must never be scaled by
     a negative number). Zones the camera cannot see are left out, as an installer would.

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sim.camera import PinholeCamera
+from sim.render.camera import PinholeCamera
 from sim.scenario import load_scenario
 
 

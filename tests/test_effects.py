@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import math
 
 import cv2
@@ -12,29 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sim.appearance import appearance_group_names, sample_appearance
-from sim.effects import (LIGHTING_PRESETS, Blur, CameraEffects, LensDistortion, SensorNoise, flicker_level,
+from sim.render.effects import (LIGHTING_PRESETS, Blur, CameraEffects, LensDistortion, SensorNoise, flicker_level,
                          jpeg_quality_for_bitrate, line_kernel, tone_matrix)
 from sim.render import RenderError, Renderer, sample_crowd
 from sim.scenario import ScenarioError, load_scenario
-from sim.state import CrowdState, Posture
+from sim.state import CrowdState
+from tests.helpers import frame_sha, standing_crowd
 
 SMALL = (320, 180)  #: [px] most tests render at a quarter of the library's resolution, for speed
-
-
-def people(xy, *, ids=None, height=1.75, t=0.0) -> CrowdState:
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    n = len(xy)
-    col = lambda c: np.tile(np.array(c, np.uint8), (n, 1))  # noqa: E731
-    return CrowdState(
-        t=t, ids=np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, np.int64), pos_m=xy,
-        vel_mps=np.zeros((n, 2)), heading_rad=np.zeros(n), radius_m=np.full(n, 0.23), height_m=np.full(n, height),
-        gait_phase=np.zeros(n), posture=np.full(n, Posture.STANDING, np.uint8), posture_progress=np.zeros(n, np.float32),
-        shirt_bgr=col((40, 40, 200)), trousers_bgr=col((30, 30, 30)), skin_bgr=col((150, 170, 210)),
-        hair_bgr=col((20, 20, 20)), appearance_group=np.zeros(n, np.int16))
-
-
-def sha(img: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
 
 
 def scenario(resolution=SMALL, **render):
@@ -74,7 +58,7 @@ def test_default_render_settings_are_all_off():
 
 
 def test_evening_is_darker_than_day_by_the_preset(plain):
-    crowd = people(CROWD)
+    crowd = standing_crowd(CROWD)
     day, _ = plain.render(crowd, 0.0)
     evening, _ = renderer(lighting="evening").render(crowd, 0.0)
     night, _ = renderer(lighting="night").render(crowd, 0.0)
@@ -107,7 +91,7 @@ def test_flicker_oscillates_at_flicker_hz():
 
 def test_light_out_darkens_its_region_after_the_time_only(plain):
     r = renderer(light_out_at_s=2.0, light_out_region=[0.0, 0.0, 0.5, 1.0], light_out_factor=0.4)
-    crowd = people(CROWD)
+    crowd = standing_crowd(CROWD)
     w = SMALL[0]
     for t in (0.0, 1.9):
         assert np.array_equal(r.render(crowd, t)[0], plain.render(crowd, t)[0])
@@ -164,7 +148,7 @@ def gradient_energy(img: np.ndarray) -> tuple[float, float]:
 
 
 def test_motion_blur_lowers_gradient_energy_along_its_direction(plain):
-    crowd = people(CROWD)
+    crowd = standing_crowd(CROWD)
     sharp_x, sharp_y = gradient_energy(plain.render(crowd, 0.0)[0])
     hx, hy = gradient_energy(renderer(motion_blur_px=6.0).render(crowd, 0.0)[0])
     vx, vy = gradient_energy(renderer(motion_blur_px=6.0, motion_blur_deg=90.0).render(crowd, 0.0)[0])
@@ -227,7 +211,7 @@ def test_lens_distortion_moves_the_person_and_its_box_by_the_formula(plain):
     cam = plain.camera
     # a ground point seen near the bottom-left corner of the image
     foot = cam.image_to_ground(np.array([[0.15 * SMALL[0], 0.85 * SMALL[1]]]))[0]
-    crowd = people([foot])
+    crowd = standing_crowd([foot])
     straight_img, straight = plain.render(crowd, 0.0)
     r = renderer(lens_k1=-0.25, lens_k2=0.03)
     img, bent = r.render(crowd, 0.0)
@@ -287,7 +271,7 @@ def test_occluder_hides_the_person_behind_it_and_shows_in_the_frame(plain):
     person = (12.0, 2.0)
     panel = panel_between(plain.camera, person)
     r = renderer(occluders=[panel])
-    crowd = people([person], ids=[5])
+    crowd = standing_crowd([person], ids=[5])
     _, alone = plain.render(crowd, 0.0)
     img, hidden = r.render(crowd, 0.0)
     assert alone.visible[0] == pytest.approx(1.0)
@@ -298,7 +282,7 @@ def test_occluder_hides_the_person_behind_it_and_shows_in_the_frame(plain):
     assert face == pytest.approx([150, 40, 20], abs=25)
     # a person between the camera and the panel stays fully visible
     front = plain.camera.position[:2] + 0.5 * (np.asarray(person) - plain.camera.position[:2])
-    _, ann = r.render(people([front, person], ids=[6, 5]), 0.0)
+    _, ann = r.render(standing_crowd([front, person], ids=[6, 5]), 0.0)
     assert ann.visible[ann.row_of(6)] == pytest.approx(1.0)
 
 
@@ -352,11 +336,11 @@ def test_same_seed_gives_identical_bytes_with_all_effects_on():
     for t in (0.0, 0.3, 1.7):
         ia, aa = a.render(crowd, t)
         ib, ab = b.render(crowd, t)
-        assert sha(ia) == sha(ib)
+        assert frame_sha(ia) == frame_sha(ib)
         assert np.array_equal(aa.boxes, ab.boxes) and np.array_equal(aa.visible, ab.visible)
-        shots.append(sha(ia))
+        shots.append(frame_sha(ia))
     assert len(set(shots)) == 3
-    assert sha(Renderer(sc, "platform", seed=10, supersample=1).render(crowd, 0.3)[0]) != shots[1]
+    assert frame_sha(Renderer(sc, "platform", seed=10, supersample=1).render(crowd, 0.3)[0]) != shots[1]
 
 
 # --- appearance ----------------------------------------------------------------------------------------

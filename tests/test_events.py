@@ -13,7 +13,7 @@ import pytest
 
 from detectors.events import EventType
 from sim.annotate import FrameAnnotations, camera_instances
-from sim.camera import PinholeCamera
+from sim.render.camera import PinholeCamera
 from sim.geometry import points_in_polygon, polygon_area
 from sim.model import LYING_RADIUS_M, OBJECT_SIZE_M, StationModel
 from sim.scenario import ScenarioError, build_scenario, load_scenario

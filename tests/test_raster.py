@@ -1,4 +1,4 @@
-"""Batch convex-polygon filling (sim.raster): parity with cv2.fillConvexPoly, painter's order, edge cases, backends."""
+"""Batch convex-polygon filling (sim.render.raster): parity with cv2.fillConvexPoly, painter's order, edge cases, backends."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import sim.raster as raster
-from sim.raster import RasterError, fill_convex_polys, fill_convex_polys_ids, raster_backend
+import sim.render.raster as raster
+from sim.render.raster import RasterError, fill_convex_polys, fill_convex_polys_ids, raster_backend
 
 RED, GREEN, BLUE = (0, 0, 255), (0, 255, 0), (255, 0, 0)
 
@@ -333,7 +333,7 @@ def _run_python(code: str, env: dict | None = None, cwd: Path | None = None) -> 
 
 
 def test_import_does_not_load_numba_or_compile():
-    res = _run_python("import json, sys, sim.raster as r; "
+    res = _run_python("import json, sys, sim.render.raster as r; "
                       "print(json.dumps({'numba': 'numba' in sys.modules, 'kernel': r._kernel is not None, "
                       "'backend': r.raster_backend()}))")
     assert res == {"numba": False, "kernel": False, "backend": "numba"}

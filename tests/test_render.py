@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from types import SimpleNamespace
 
 import cv2
@@ -11,33 +10,15 @@ import pytest
 
 from sim.annotate import (FrameAnnotations, camera_instances, read_annotations_parquet, write_annotations_parquet,
                           zone_in_image)
-from sim.camera import PinholeCamera
 from sim.render import Renderer, sample_crowd
+from sim.render.camera import PinholeCamera
+from sim.render.video import VideoError, VideoWriter, write_video
 from sim.scenario import load_scenario
 from sim.site_export import site_config_dict, write_site_config
 from sim.state import CrowdState, Posture
-from sim.video import VideoError, VideoWriter, write_video
+from tests.helpers import frame_sha, standing_crowd
 
 LIBRARY = ("platform_intrusion", "concourse_quiet", "concourse_overcrowding")
-
-
-def people(xy, *, heading=None, height=1.75, posture=Posture.STANDING, progress=0.0, t=0.0, ids=None,
-           shirt=(40, 40, 200)) -> CrowdState:
-    """A CrowdState of standing people at the given ground points (m)."""
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    n = len(xy)
-    heading = np.zeros(n) if heading is None else np.broadcast_to(np.asarray(heading, float), (n,)).copy()
-    col = lambda c: np.tile(np.array(c, np.uint8), (n, 1))  # noqa: E731
-    return CrowdState(
-        t=t, ids=np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, np.int64), pos_m=xy,
-        vel_mps=np.zeros((n, 2)), heading_rad=heading, radius_m=np.full(n, 0.23), height_m=np.full(n, height),
-        gait_phase=np.zeros(n), posture=np.full(n, posture, np.uint8), posture_progress=np.full(n, progress, np.float32),
-        shirt_bgr=col(shirt), trousers_bgr=col((30, 30, 30)), skin_bgr=col((150, 170, 210)),
-        hair_bgr=col((20, 20, 20)), appearance_group=np.zeros(n, np.int16))
-
-
-def sha(img: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -66,31 +47,32 @@ def test_same_seed_gives_identical_bytes(platform):
     for t in (0.0, 0.1, 3.7):
         ia, aa = a.render(crowd, t)
         ib, ab = b.render(crowd, t)
-        assert sha(ia) == sha(ib)
+        assert frame_sha(ia) == frame_sha(ib)
         assert np.array_equal(aa.boxes, ab.boxes) and np.array_equal(aa.visible, ab.visible)
     # a frame does not depend on the frames rendered before it
-    assert sha(a.render(crowd, 3.7)[0]) == sha(Renderer(platform, "platform", seed=11, supersample=1).render(crowd, 3.7)[0])
+    fresh = Renderer(platform, "platform", seed=11, supersample=1)
+    assert frame_sha(a.render(crowd, 3.7)[0]) == frame_sha(fresh.render(crowd, 3.7)[0])
 
 
 def test_different_seed_gives_different_noise(platform):
-    crowd = people([(16, 3)])
+    crowd = standing_crowd([(16, 3)])
     ia, _ = Renderer(platform, "platform", seed=1, supersample=1).render(crowd, 0.0)
     ib, _ = Renderer(platform, "platform", seed=2, supersample=1).render(crowd, 0.0)
-    assert sha(ia) != sha(ib)
+    assert frame_sha(ia) != frame_sha(ib)
     # but only by noise: the mean absolute difference is a few grey levels
     assert 0 < np.abs(ia.astype(int) - ib.astype(int)).mean() < 6
 
 
 def test_successive_frames_get_different_noise(renderer):
     empty = CrowdState.empty()
-    assert sha(renderer.render(empty, 0.0)[0]) != sha(renderer.render(empty, 0.1)[0])
+    assert frame_sha(renderer.render(empty, 0.0)[0]) != frame_sha(renderer.render(empty, 0.1)[0])
 
 
 # --- what the frame shows -----------------------------------------------------------------------
 
 
 def test_box_covers_foreground(renderer):
-    crowd = people([(14.0, 3.0)])
+    crowd = standing_crowd([(14.0, 3.0)])
     img, ann = renderer.render(crowd, 1.0)
     bg, bg_ann = renderer.render(CrowdState.empty(1.0), 1.0)  # same frame number: same noise
     assert len(ann) == 1 and len(bg_ann) == 0
@@ -106,7 +88,7 @@ def test_box_covers_foreground(renderer):
 
 
 def test_head_point_lies_in_the_top_of_the_box(renderer):
-    _, ann = renderer.render(people([(12.0, 2.0)]), 0.0)
+    _, ann = renderer.render(standing_crowd([(12.0, 2.0)]), 0.0)
     x, y, w, h = ann.boxes[0]
     u, v = ann.heads[0]
     assert x <= u <= x + w
@@ -119,8 +101,8 @@ def test_nearer_person_occludes_farther_one(renderer):
     # 1.2 m nearer along the line from the camera's foot point: the near body hides the far one
     toward = (cam.position[:2] - far) / np.linalg.norm(cam.position[:2] - far)
     near = far + 1.2 * toward
-    _, alone = renderer.render(people([far], ids=[7]), 0.0)
-    _, both = renderer.render(people([far, near], ids=[7, 8]), 0.0)
+    _, alone = renderer.render(standing_crowd([far], ids=[7]), 0.0)
+    _, both = renderer.render(standing_crowd([far, near], ids=[7, 8]), 0.0)
     assert alone.visible[alone.row_of(7)] == pytest.approx(1.0)
     v_far = both.visible[both.row_of(7)]
     assert v_far < 0.6
@@ -132,15 +114,15 @@ def test_pillar_occludes_person_behind_it(platform, renderer):
     pillar = np.array([16.0, 4.5])  # the middle pillar's centre
     d = (pillar - cam.position[:2]) / np.linalg.norm(pillar - cam.position[:2])
     behind = pillar + 1.5 * d  # 1.5 m beyond the pillar's centre, seen through it
-    _, ann = renderer.render(people([behind], ids=[3]), 0.0)
+    _, ann = renderer.render(standing_crowd([behind], ids=[3]), 0.0)
     assert len(ann) == 1 and ann.visible[0] < 0.5
     beside = pillar + np.array([4.0, -1.0])
-    _, ann2 = renderer.render(people([beside], ids=[3]), 0.0)
+    _, ann2 = renderer.render(standing_crowd([beside], ids=[3]), 0.0)
     assert ann2.visible[0] == pytest.approx(1.0)
 
 
 def test_person_outside_the_image_is_not_annotated(renderer):
-    _, ann = renderer.render(people([(16.0, 3.0), (60.0, 3.0)], ids=[1, 2]), 0.0)
+    _, ann = renderer.render(standing_crowd([(16.0, 3.0), (60.0, 3.0)], ids=[1, 2]), 0.0)
     assert ann.ids.tolist() == [1]
 
 
@@ -148,22 +130,22 @@ def test_person_at_the_image_border_is_partly_visible(renderer):
     cam = renderer.camera
     # a ground point seen just inside the image's left edge (the body leans out of the image)
     edge = cam.image_to_ground(np.array([[8.0, cam.height * 0.6]]))[0]
-    _, ann = renderer.render(people([edge]), 0.0)
+    _, ann = renderer.render(standing_crowd([edge]), 0.0)
     assert len(ann) == 1
     assert ann.boxes[0, 0] == 0.0
     assert 0.1 < ann.visible[0] < 0.9
 
 
 def test_visibility_can_be_skipped(renderer):
-    _, ann = renderer.render(people([(16.0, 3.0)]), 0.0, visibility=False)
+    _, ann = renderer.render(standing_crowd([(16.0, 3.0)]), 0.0, visibility=False)
     assert np.isnan(ann.visible).all()
 
 
 def test_lying_person_is_drawn_along_the_floor(renderer):
     # seen from the side (heading along the image's x axis), lying is wider than tall
-    _, standing = renderer.render(people([(16.0, 3.0)], heading=0.0), 0.0)
-    _, lying = renderer.render(people([(16.0, 3.0)], heading=0.0, posture=Posture.LYING, progress=1.0), 0.0)
-    _, half = renderer.render(people([(16.0, 3.0)], heading=0.0, posture=Posture.FALLING, progress=0.5), 0.0)
+    _, standing = renderer.render(standing_crowd([(16.0, 3.0)], heading=0.0), 0.0)
+    _, lying = renderer.render(standing_crowd([(16.0, 3.0)], heading=0.0, posture=Posture.LYING, progress=1.0), 0.0)
+    _, half = renderer.render(standing_crowd([(16.0, 3.0)], heading=0.0, posture=Posture.FALLING, progress=0.5), 0.0)
     ws, hs = standing.boxes[0, 2:]
     wl, hl = lying.boxes[0, 2:]
     wh, hh = half.boxes[0, 2:]
@@ -173,7 +155,7 @@ def test_lying_person_is_drawn_along_the_floor(renderer):
 
 
 def test_brightness_scales_the_frame(platform):
-    crowd = people([(12.0, 3.0), (18.0, 2.0)])
+    crowd = standing_crowd([(12.0, 3.0), (18.0, 2.0)])
     base = platform.with_overrides(**{"render.noise_std": 0.0, "render.jpeg_quality": 0})
     dim = base.with_overrides(**{"render.brightness": 0.5})
     m_full = Renderer(base, "platform", seed=0, supersample=1).render(crowd, 0.0)[0].mean()
@@ -182,7 +164,7 @@ def test_brightness_scales_the_frame(platform):
 
 
 def test_blur_softens_edges(clean_platform):
-    crowd = people([(16.0, 3.0)])
+    crowd = standing_crowd([(16.0, 3.0)])
     sharp = Renderer(clean_platform, "platform", seed=0, supersample=1).render(crowd, 0.0)[0]
     blurred_sc = clean_platform.with_overrides(**{"render.blur_px": 2.0})
     soft = Renderer(blurred_sc, "platform", seed=0, supersample=1).render(crowd, 0.0)[0]
@@ -195,7 +177,7 @@ def test_blur_softens_edges(clean_platform):
 
 
 def test_shake_translates_image_and_annotations(clean_platform):
-    crowd = people([(16.0, 3.0)])
+    crowd = standing_crowd([(16.0, 3.0)])
     still = Renderer(clean_platform, "platform", seed=4, supersample=1)
     shaky_sc = clean_platform.with_overrides(**{"render.shake_px": 4.0})
     shaky = Renderer(shaky_sc, "platform", seed=4, supersample=1)
@@ -252,7 +234,7 @@ def test_frame_annotations_validate_shapes():
 
 
 def test_annotations_parquet_round_trip(tmp_path, renderer):
-    frames = [renderer.render(people([(14, 3), (18, 2)], ids=[4, 9], t=t), t)[1] for t in (0.0, 0.1, 0.2)]
+    frames = [renderer.render(standing_crowd([(14, 3), (18, 2)], ids=[4, 9], t=t), t)[1] for t in (0.0, 0.1, 0.2)]
     frames.append(FrameAnnotations.empty(frame=3, t=0.3, camera="platform"))
     path = tmp_path / "ann.parquet"
     assert write_annotations_parquet(path, frames) == 6
@@ -275,7 +257,7 @@ def test_annotations_parquet_round_trip(tmp_path, renderer):
 
 
 def test_appearance_group_reaches_the_annotations(renderer):
-    crowd = people([(14, 3), (18, 2)], ids=[4, 9])
+    crowd = standing_crowd([(14, 3), (18, 2)], ids=[4, 9])
     crowd = CrowdState(**{**{f: getattr(crowd, f) for f in crowd.__dataclass_fields__},
                           "appearance_group": np.array([3, 1], np.int16)})
     _, ann = renderer.render(crowd, 0.0)
@@ -354,7 +336,7 @@ def test_zone_behind_the_camera_is_not_in_the_image(platform):
 
 def test_video_writer_round_trip(tmp_path, renderer):
     path = tmp_path / "clip.mp4"
-    crowd = people([(16.0, 3.0)])
+    crowd = standing_crowd([(16.0, 3.0)])
     frames = [renderer.render(crowd, t)[0] for t in (0.0, 0.1, 0.2, 0.3, 0.4)]
     assert write_video(path, frames, fps=10) == 5
     cap = cv2.VideoCapture(str(path))
@@ -440,9 +422,7 @@ def test_background_is_the_frame_without_people(clean_platform):
 
 
 def test_batched_fill_draws_the_same_bytes_as_the_per_shape_loop(monkeypatch):
-    import hashlib
-
-    import sim.render as render_mod
+    import sim.render.painter as render_mod
     from sim.render import Renderer, sample_crowd
     from sim.scenario import load_scenario
 
@@ -453,16 +433,14 @@ def test_batched_fill_draws_the_same_bytes_as_the_per_shape_loop(monkeypatch):
         r = Renderer(sc, sc.cameras[0], seed=2)
         state = sample_crowd(sc, 200, seed=4, camera=r.camera)
         img, _ = r.render(state, 2.0)
-        hashes[backend] = hashlib.sha256(img.tobytes()).hexdigest()
+        hashes[backend] = frame_sha(img)
     assert hashes["numba"] == hashes["opencv"]
 
 
 def test_put_off_restores_draw_the_same_bytes_as_the_per_shape_loop(monkeypatch):
     """A dense concourse behind hanging signs: many people have occluded pixels restored, most of
     them put off to the end of a batch; the frame must match the per-shape loop's, byte for byte."""
-    import hashlib
-
-    import sim.render as render_mod
+    import sim.render.painter as render_mod
     from sim.render import Renderer, sample_crowd
     from sim.scenario import load_scenario
 
@@ -477,5 +455,5 @@ def test_put_off_restores_draw_the_same_bytes_as_the_per_shape_loop(monkeypatch)
         g = r._people(state)
         assert int(g.behind.sum()) >= 50  # the case under test: many restores
         img, _ = r.render(state, 0.5)
-        hashes[backend] = hashlib.sha256(img.tobytes()).hexdigest()
+        hashes[backend] = frame_sha(img)
     assert hashes["numba"] == hashes["opencv"]

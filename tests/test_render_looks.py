@@ -7,7 +7,7 @@ property of the frame (a box's size, colours in a region, a difference to the em
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import math
 
 import cv2
@@ -19,28 +19,14 @@ from hypothesis import strategies as st
 from sim.render import Renderer, light_level
 from sim.scenario import load_scenario
 from sim.state import BodyKind, CrowdState, FireState, ObjectKind, ObjectState, Posture, Prop, WorldState
+from tests.helpers import frame_sha, standing_crowd
 
 CLEAN = {"render.noise_std": 0.0, "render.jpeg_quality": 0}
 SPOT = (14.0, 3.0)  #: [m] a free spot of the platform, clear of the pillars, seen side-on along x
 
 
-def people(xy, *, heading=0.0, posture=Posture.STANDING, progress=0.0, prop=Prop.NONE, raise_=0.0, vest=False,
-           body=BodyKind.ADULT, height=1.75, radius=0.23, shirt=(140, 60, 20), ids=None, t=0.0) -> CrowdState:
-    """A CrowdState of people at ground points (m), all alike."""
-    xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
-    n = len(xy)
-
-    def each(v, dtype):
-        return np.broadcast_to(np.asarray(v, dtype), (n,)).copy()
-
-    col = lambda c: np.tile(np.array(c, np.uint8), (n, 1))  # noqa: E731
-    return CrowdState(
-        t=t, ids=np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, np.int64), pos_m=xy,
-        vel_mps=np.zeros((n, 2)), heading_rad=each(heading, np.float64), radius_m=each(radius, np.float64),
-        height_m=each(height, np.float64), gait_phase=np.zeros(n), posture=each(posture, np.uint8),
-        posture_progress=each(progress, np.float32), shirt_bgr=col(shirt), trousers_bgr=col((50, 40, 30)),
-        skin_bgr=col((150, 170, 210)), hair_bgr=col((20, 20, 20)), appearance_group=np.zeros(n, np.int16),
-        prop=each(prop, np.uint8), prop_raise=each(raise_, np.float32), vest=each(vest, bool), body=each(body, np.uint8))
+#: the looks tests' people: a blue shirt and brown trousers, so that props and vests stand out
+people = functools.partial(standing_crowd, shirt=(140, 60, 20), trousers=(50, 40, 30))
 
 
 def objects(xy, kind=ObjectKind.BAG, size=(0.4, 0.2, 0.3), colour=(0, 255, 0), yaw=0.0) -> ObjectState:
@@ -61,10 +47,6 @@ def world(crowd=None, objs=None, fires=None, t=0.0) -> WorldState:
     return WorldState(t=t, crowd=CrowdState.empty(t) if crowd is None else crowd,
                       objects=ObjectState.empty() if objs is None else objs,
                       fires=FireState.empty() if fires is None else fires)
-
-
-def sha(img: np.ndarray) -> str:
-    return hashlib.sha256(np.ascontiguousarray(img).tobytes()).hexdigest()
 
 
 def box_of(renderer, crowd) -> np.ndarray:
@@ -374,7 +356,7 @@ def test_a_world_of_only_people_renders_as_the_crowd_does(renderer):
     crowd = people([SPOT, (18.0, 2.0)], heading=[0.0, 2.0], prop=[Prop.RIFLE, Prop.NONE], vest=[False, True])
     a, ann_a = renderer.render(crowd, 0.5)
     b, ann_b = renderer.render(WorldState.of(crowd), 0.5)
-    assert sha(a) == sha(b) and np.array_equal(ann_a.boxes, ann_b.boxes)
+    assert frame_sha(a) == frame_sha(b) and np.array_equal(ann_a.boxes, ann_b.boxes)
 
 
 def test_render_rejects_what_is_not_a_state(renderer):
@@ -402,9 +384,9 @@ def test_same_seed_same_bytes_with_everything_present():
     for t in (0.0, 0.7):
         ia, aa = a.render(w, t)
         ib, ab = b.render(w, t)
-        assert sha(ia) == sha(ib) and np.array_equal(aa.boxes, ab.boxes)
+        assert frame_sha(ia) == frame_sha(ib) and np.array_equal(aa.boxes, ab.boxes)
     # a frame does not depend on the frames rendered before it
-    assert sha(Renderer(sc, "platform", seed=3).render(w, 0.7)[0]) == sha(ia)
+    assert frame_sha(Renderer(sc, "platform", seed=3).render(w, 0.7)[0]) == frame_sha(ia)
 
 
 # --- the documentation's event frames ----------------------------------------------------------------

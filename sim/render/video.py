@@ -77,19 +77,18 @@ class VideoWriter:
 
     def close(self) -> None:
         """Finish the file and move it to its name."""
-        if self._closed:
-            return
-        self._closed = True
-        self._writer.release()
-        self._atomic.__exit__(None, None, None)
+        self._finish(keep=True)
 
     def discard(self) -> None:
         """Stop and delete the partial file."""
+        self._finish(keep=False)
+
+    def _finish(self, *, keep: bool) -> None:
         if self._closed:
             return
         self._closed = True
         self._writer.release()
-        self._atomic.__exit__(VideoError, None, None)
+        self._atomic.__exit__(None if keep else VideoError, None, None)
 
     def __enter__(self) -> "VideoWriter":
         return self

@@ -145,6 +145,8 @@ def _line8(img, c0, c1, c2, x1, y1, x2, y2):
                 y += step_y
 
 
+# Long on purpose: the outline's steps and the scan-line fill stay in this one compiled
+# function (see the note above: a call per pixel or per row costs more than the work)
 def _fill_kernel(img, polys, n_vertices, values, shift, enabled):
     """Fill polygon k of ``polys`` with ``values[k]`` for k = 0 .. K-1 where ``enabled[k]``.
 
@@ -364,7 +366,7 @@ def compiled_kernel():
                 try:
                     import numba
                 except ImportError as exc:  # installed but broken (e.g. built for another numpy)
-                    warnings.warn(f"sim.raster: numba cannot be imported ({exc}); polygons are filled by "
+                    warnings.warn(f"sim.render.raster: numba cannot be imported ({exc}); polygons are filled by "
                                   "cv2.fillConvexPoly calls instead", RuntimeWarning, stacklevel=3)
                     _NUMBA_ENABLED = False
                     return None
