@@ -64,9 +64,14 @@ class DetectorOutput:
 
     @classmethod
     def of(cls, instances, zone_of=None) -> "DetectorOutput":
-        """The output whose score and box are those of the best of ``instances`` (NOTHING when empty).
-        ``zone_of``: optional function from an instance key to its zone name."""
-        instances = tuple(instances)
+        """The output whose score and box are those of the best of ``instances`` (NOTHING when empty);
+        instances sharing a key are one, with the best score. ``zone_of``: optional function from
+        an instance key to its zone name."""
+        best_of: dict[str, InstanceScore] = {}
+        for inst in instances:  # two tracks on one person may share an instance: keep its best evidence
+            if inst.key not in best_of or inst.score > best_of[inst.key].score:
+                best_of[inst.key] = inst
+        instances = tuple(best_of.values())
         if not instances:
             return NOTHING
         best = max(instances, key=lambda i: i.score)

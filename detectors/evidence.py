@@ -78,21 +78,24 @@ class InstanceLinks:
     new track id, sometimes a frame or two before the old track ends; an event instance (a
     person in a zone) must not start again then, or the operator gets a second alert for the
     same person. :meth:`key` gives a new track the key of an instance of the same zone whose
-    track was last seen less than ``link_s`` ago within ``link_m`` plus ``walk_mps`` times
-    the time since of the new track's position, else a new key ``"ZONE/TRACK_ID"``.
+    track was last seen less than ``link_s`` ago within ``link_m`` plus ``spread_mps`` times
+    the time since of where that track's velocity would have taken it (within 0.7
+    ``link_m`` when that track is still followed: two tracks on one person), else a new key
+    ``"ZONE/TRACK_ID"``.
     """
 
-    def __init__(self, *, link_s: float = 3.0, link_m: float = 1.0, walk_mps: float = 1.5) -> None:
+    def __init__(self, *, link_s: float = 5.0, link_m: float = 1.0, spread_mps: float = 0.5) -> None:
         self.link_s = float(link_s)
         self.link_m = float(link_m)
-        self.walk_mps = float(walk_mps)
+        self.spread_mps = float(spread_mps)
         self._key: dict[tuple[str, int], str] = {}  # (zone, track id) -> instance key
-        self._last: dict[str, tuple[float, float, float, int]] = {}  # key -> (t, x, y, track id)
+        self._last: dict[str, tuple] = {}  # key -> (t, x, y, track id, vx, vy)
         self._t: float | None = None
         self._taken: set[str] = set()
 
-    def key(self, zone: str, track_id: int, pos, t: float) -> str:
-        """The instance key of track ``track_id`` in ``zone`` at ground position ``pos`` [m], time ``t`` [s]."""
+    def key(self, zone: str, track_id: int, pos, t: float, vel=(0.0, 0.0)) -> str:
+        """The instance key of track ``track_id`` in ``zone`` at ground position ``pos`` [m] moving at
+        ``vel`` [m/s], time ``t`` [s]."""
         if t != self._t:
             self._t = t
             self._taken = set()
@@ -102,16 +105,19 @@ class InstanceLinks:
         found = self._key.get((zone, track_id))
         if found is None:
             best, best_d = None, math.inf
-            for k, (tk, x, y, tid) in self._last.items():
-                if tid == track_id or k in self._taken or not k.startswith(zone + "/"):
+            for k, (tk, x, y, tid, vx, vy) in self._last.items():
+                if tid == track_id or not k.startswith(zone + "/"):
                     continue
-                d = math.hypot(pos[0] - x, pos[1] - y)
-                if d <= self.link_m + self.walk_mps * (t - tk) and d < best_d:
+                gap = t - tk
+                d = math.hypot(pos[0] - x - vx * gap, pos[1] - y - vy * gap)
+                # an instance followed by another track in this frame: only a second track on the same person
+                reach = 0.7 * self.link_m if k in self._taken else self.link_m + self.spread_mps * gap
+                if d <= reach and d < best_d:
                     best, best_d = k, d
             found = best or f"{zone}/{track_id}"
             self._key[(zone, track_id)] = found
         self._taken.add(found)
-        self._last[found] = (t, float(pos[0]), float(pos[1]), int(track_id))
+        self._last[found] = (t, float(pos[0]), float(pos[1]), int(track_id), float(vel[0]), float(vel[1]))
         return found
 
     def reset(self) -> None:

@@ -128,7 +128,7 @@ class IntrusionDetector:
                 # staff are recognised on the way in, before their feet reach the zone
                 self._staff_scores(percept, [int(live[j]) for j in np.flatnonzero(d > -self.staff_watch_m)])
             for j in near:
-                key = self._links.key(zone.name, int(tr.id[live[j]]), pos[j], percept.t)
+                key = self._links.key(zone.name, int(tr.id[live[j]]), pos[j], percept.t, tr.vel_mps[live[j]])
                 keys.append(key)
                 probs.append(float(p[j]))
                 rows.append(int(live[j]))

@@ -245,7 +245,7 @@ class Perception:
     def __init__(self, site: SiteConfig, *, work_width: int = 320, long_s: float | None = None,
                  absorb_s: float = 60.0, short_s: float = 4.0, warmup_s: float = 1.5, min_threshold: float = 12.0,
                  open_px: int = 3, close_px: int = 5, min_person_fraction: float = 0.15, min_area_work_px: int = 6,
-                 flow_width: int = 160, heal_every_s: float = 1.0, person_height_m: float = PERSON_HEIGHT_M,
+                 flow_width: int = 320, heal_every_s: float = 1.0, person_height_m: float = PERSON_HEIGHT_M,
                  person_area_m2: float = PERSON_AREA_M2, background: dict | None = None, people: dict | None = None,
                  tracker: dict | None = None) -> None:
         long_s = absorb_s if long_s is None else long_s

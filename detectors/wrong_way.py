@@ -105,7 +105,7 @@ class WrongWayDetector:
                 alarm = np.maximum(self.alarm_m, self.alarm_px * self._m_per_px(pos[rows], u))
                 for j, alarm_j in zip(rows, alarm.tolist()):
                     tid = int(tr.id[live[j]])
-                    key = self._links.key(zone.name, tid, pos[j], t)
+                    key = self._links.key(zone.name, tid, pos[j], t, vel[j])
                     seen.add(key)
                     d = self._advance(key, t, self._speed_against(percept, tid, u))
                     if d > 0:

@@ -156,25 +156,46 @@ def cmd_detect(args) -> int:
     from detectors.core import DetectionCore
     from detectors.site import SiteConfig
     from detectors.source import open_source
+    from detectors.stream import StreamReader, StreamStats
 
     site = SiteConfig.load(args.site)
-    src = open_source(args.source, camera=site.camera, fps=args.fps, max_frames=args.max_frames)
+    live = args.source.isdigit() or "://" in args.source
     core = DetectionCore(site, detectors=args.detector or None)
+    if args.queue < 1:
+        raise CliError(f"--queue must be >= 1 frame; got {args.queue}")
+
+    def opener():
+        return open_source(args.source, camera=site.camera, fps=args.fps, max_frames=args.max_frames)
+
+    reader = StreamReader(opener, max_queue=args.queue, drop_oldest=live or args.realtime,
+                          reconnect=live and not args.no_reconnect, realtime=args.realtime and not live)
+    src = reader.start().source
+    if tuple(src.size) != tuple(site.image_size):
+        reader.close()
+        raise CliError(f"{args.source} gives {src.size[0]}x{src.size[1]} frames but the site configuration "
+                       f"{args.site} is for {site.image_size[0]}x{site.image_size[1]}")
+    stats = StreamStats(interval_s=args.stats_every)
     sink = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     n = 0
     try:
-        for alerts in core.run(src):
+        for item in reader:
+            alerts = core.process(item.frame)
             for a in alerts:
                 sink.write(a.to_json() + "\n")
                 sink.flush()
                 n += 1
+            now = time.monotonic()
+            stats.add(now - item.captured_at, len(alerts))
+            if args.stats_every > 0 and stats.due(now):
+                print(stats.format_line(now, reader), file=sys.stderr, flush=True)
     except KeyboardInterrupt:
         pass
     finally:
-        src.close()
+        reader.close()
         if sink is not sys.stdout:
             sink.close()
-    print(f"{core.frames_processed} frames, {n} alert(s)", file=sys.stderr)
+    print(f"{core.frames_processed} frames, {n} alert(s), {reader.dropped} frame(s) dropped, "
+          f"{reader.reconnects} reconnection(s)", file=sys.stderr)
     return 0
 
 
@@ -252,6 +273,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fps", type=float, help="override the stream's frame rate")
     s.add_argument("--max-frames", type=int)
     s.add_argument("--out", help="write alerts to this JSONL file instead of stdout")
+    s.add_argument("--queue", type=int, default=8,
+                   help="frames held between the reader and the core; a live stream drops the oldest when full")
+    s.add_argument("--realtime", action="store_true",
+                   help="play a video file at its frame rate, dropping frames the core cannot keep up with")
+    s.add_argument("--no-reconnect", action="store_true", help="stop when a live stream dies instead of reopening it")
+    s.add_argument("--stats-every", type=float, default=1.0,
+                   help="[s] report frames/s, latency and dropped frames on stderr this often (0: never)")
     s.set_defaults(func=cmd_detect)
 
     s = sub.add_parser("evaluate", help="score an alerts JSONL file against a ground-truth JSON file")
