@@ -95,8 +95,10 @@ class CrowdMovementDetector:
 
     def _prepare(self, field) -> None:
         self._field = field
-        jac = field.jacobian
-        scale = np.sqrt(np.nan_to_num(np.abs(np.linalg.det(jac.reshape(-1, 2, 2))), nan=np.inf)).reshape(jac.shape[:2])
+        jac = np.nan_to_num(field.jacobian, nan=np.inf)
+        a, b, c, d = jac[..., 0, 0], jac[..., 0, 1], jac[..., 1, 0], jac[..., 1, 1]
+        with np.errstate(invalid="ignore"):
+            scale = np.sqrt(np.nan_to_num(np.abs(a * d - b * c), nan=np.inf))
         self._trusted = field.valid & (scale <= self.max_m_per_px)
         g = field.ground_m[self._trusted]
         if len(g) == 0:

@@ -8,8 +8,9 @@ person would have at its foot point (:class:`~detectors.geometry.WorkGrid`) and 
 
 - a blob of about one person's size gives one detection at the bottom of its box, the foot
   column being the mean of the columns that reach the bottom (legs, not a bag held out);
-- a blob wider than ``split_width`` persons is cut into ``round(width / person width)``
-  parts at the emptiest columns near the even cuts, each placed on its own bottom;
+- a blob wider than ``split_width`` persons (and taller than 0.6 of a person: a low wide
+  blob is a body lying down) is cut into ``round(width / person width)`` parts at the
+  emptiest columns near the even cuts, each placed on its own bottom;
 - a part taller than ``tall_ratio`` person heights holds somebody behind the one in front:
   a second detection is placed from the top of the part, where an upright adult whose
   head is there stands;
@@ -276,7 +277,9 @@ class PeopleFinder:
         if not finite.any():
             return []
         e_h = float(np.median(e_cols[finite]))
-        parts = self._split(count, max(1.0, e_h * self.width_ratio))
+        # a wide, low blob is a body lying down, not people side by side
+        low = (bottom[finite].max() - top[finite].min() + 1) < 0.6 * e_h
+        parts = [(0, w)] if low else self._split(count, max(1.0, e_h * self.width_ratio))
         out = []
         for c0, c1 in parts:
             sel = has[c0:c1]

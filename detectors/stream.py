@@ -11,7 +11,9 @@ at its frame rate and drops as a camera would.
 
 When a live stream dies (the camera reboots, the network drops), the reader reopens it
 with exponential back-off (``backoff_s`` doubling up to ``max_backoff_s``) and carries on;
-frame indices and times continue where they were, so alerts stay in one time base.
+frame indices continue, and a reconnecting stream's frame times are seconds of the
+reader's clock since its first frame, so alerts stay in one time base (a file keeps its
+own frame times).
 
 :class:`StreamStats` collects per-frame latency (capture to the end of processing) and
 drops, and formats a one-line report (``format_line``) the CLI prints on stderr once a
@@ -90,7 +92,7 @@ class StreamReader:
         return self
 
     def _run(self) -> None:
-        index, t0, failures, backoff = 0, None, 0, self.backoff_s
+        index, t0, failures, backoff, t_last = 0, None, 0, self.backoff_s, 0.0
         source = self.source
         try:
             while not self._stop:
@@ -100,14 +102,15 @@ class StreamReader:
                     if self._stop:
                         break
                     now = self._clock()
-                    t0 = now - frame.t if t0 is None else t0
+                    t0 = now if t0 is None else t0
                     if self.realtime:
                         wait = start + frame.t - now
                         if wait > 0:
                             self._sleep(wait)
                             now = self._clock()
-                    # indices and times continue across reconnections
-                    out = Frame(index=index, t=max(now - t0, 0.0) if self.reconnects else frame.t, image=frame.image)
+                    # a live stream is timed by the clock, one base across reconnections; a file by its own times
+                    t_last = max(t_last, now - t0) if self.reconnect else frame.t
+                    out = Frame(index=index, t=t_last, image=frame.image)
                     index += 1
                     self._put(Captured(out, now))
                     got = True

@@ -155,9 +155,10 @@ class GroundTracker:
 
     def update(self, t: float, det: Detections) -> Tracks:
         """Predict every track to ``t`` [s], associate ``det``, update, start and end tracks."""
-        dt = 0.0 if self._t is None else max(0.0, float(t) - self._t)
+        t_prev = self._t
+        dt = 0.0 if t_prev is None else max(0.0, float(t) - t_prev)
         self._t = float(t)
-        self._predict(dt)
+        self._predict(dt, t_prev)
         n_tr, n_det = len(self._id), len(det)
         matched_det = np.full(n_tr, -1, np.int64)
         used = np.zeros(n_det, bool)
@@ -221,7 +222,7 @@ class GroundTracker:
 
     # --- Kalman filter --------------------------------------------------------------------
 
-    def _predict(self, dt: float) -> None:
+    def _predict(self, dt: float, t_prev: float | None) -> None:
         if len(self._id) == 0 or dt <= 0:
             return
         F = np.eye(4)
@@ -234,7 +235,7 @@ class GroundTracker:
         self._x = self._x @ F.T
         self._P = F @ self._P @ F.T + Q
         # coasting tracks slow down: a person behind a pillar is more likely to stop than to run on
-        lost = self._last < self._t - 1e-9
+        lost = self._last < t_prev - 1e-9  # not matched in the previous frame
         if lost.any():
             self._x[lost, 2:] *= math.exp(-dt / self.coast_decay_s)
 
@@ -272,9 +273,10 @@ class GroundTracker:
             # clothes: a detection far in colour from a track's is somebody else (nan: no opinion)
             dc = self._det_colour(det)[dets]
             diff = self._colour[tracks][:, None, :] - dc[None, :, :]
-            with np.errstate(invalid="ignore"):
-                c2 = np.nanmean(diff ** 2, axis=2) / self.colour_std ** 2
-            c2 = np.nan_to_num(c2, nan=0.0)
+            known = np.isfinite(diff)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                c2 = np.where(known, diff, 0.0) ** 2
+                c2 = c2.sum(axis=2) / np.maximum(known.sum(axis=2), 1) / self.colour_std ** 2
             cost = np.where(c2 <= self.colour_gate, cost + c2, big)
         # a tentative track costs a little more: a confirmed one takes a contested detection
         cost += np.where(self._hits[tracks] >= self.min_hits, 0.0, 0.5)[:, None]
