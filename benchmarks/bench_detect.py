@@ -140,6 +140,9 @@ def main() -> None:
           f"-> core / peer = {med(core_fps) / med(mog_small):.2f}")
     print(f"targets: >= 200 frames/s {'met' if med(core_fps) >= 200 else 'NOT met'}; p99 <= 15 ms "
           f"{'met' if med(p99) <= 15 else 'NOT met'} (absolute figures drift on a shared machine; the ratios hold)")
+    stream_fps = site.fps
+    print(f"real-time factor on the {stream_fps:g} frames/s camera: {stream_fps / med(core_fps):.3f} "
+          f"(< 1: the core keeps up with the stream; {med(core_fps) / stream_fps:.0f} such cameras per core)")
 
 
 if __name__ == "__main__":

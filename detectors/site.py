@@ -36,8 +36,10 @@ import os
 from dataclasses import dataclass, field
 from functools import cached_property
 from enum import Enum
+from functools import cached_property
 
 import numpy as np
+import shapely
 
 from detectors.files import atomic_write_text
 
@@ -91,9 +93,16 @@ class Zone:
         x, y = self.polygon_m[:, 0], self.polygon_m[:, 1]
         return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
+    @cached_property
+    def _shape(self) -> shapely.Polygon:
+        poly = shapely.Polygon(self.polygon_m)
+        shapely.prepare(poly)
+        return poly
+
     def contains(self, points_m: np.ndarray) -> np.ndarray:
-        """Boolean mask of which (N, 2) ground points lie inside the zone."""
-        return points_in_polygon(np.asarray(points_m, dtype=np.float64).reshape(-1, 2), self.polygon_m)
+        """Boolean mask of which (N, 2) ground points lie inside the zone (its edges excluded)."""
+        pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 2)
+        return shapely.contains_xy(self._shape, pts[:, 0], pts[:, 1])
 
     def signed_distance(self, points_m: np.ndarray) -> np.ndarray:
         """(N,) [m] distance of ground points to the zone's outline: > 0 inside, < 0 outside (nan stays nan)."""
@@ -115,17 +124,6 @@ class Zone:
         if self.allowed:
             d["allowed"] = list(self.allowed)
         return d
-
-
-def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Even-odd rule, vectorised over points: (N, 2) points, (K, 2) polygon -> (N,) bool."""
-    x, y = points[:, 0:1], points[:, 1:2]
-    x0, y0 = polygon[:, 0], polygon[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    crosses = (y0 > y) != (y1 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-    return np.count_nonzero(crosses & (x < x_at), axis=1) % 2 == 1
 
 
 @dataclass(frozen=True, kw_only=True)

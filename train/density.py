@@ -199,7 +199,7 @@ def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Sa
 
     from detectors.density_cnn import foot_sigma_cells, splat_feet
     from detectors.site import SiteConfig
-    from sim.model import StationModel
+    from sim.world.model import StationModel
     from sim.render import Renderer
     from sim.scenario import load_scenario
     from sim.seeds import check_training_seed
