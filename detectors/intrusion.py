@@ -30,8 +30,8 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
 - a track standing on a *ghost* (background uncovered by someone who left, which stays
   foreground until healed) scores 0.
 
-- a zone whose floor is covered by foreground over ``vehicle_cover`` of its image area (a
-  train braking in, standing at the platform or leaving, and the track bed it uncovers while
+- a zone in which a component of a vehicle's size stands (:mod:`detectors.vehicles`) or whose
+  floor is covered by foreground over ``vehicle_cover`` of its image area (a train braking in, standing at the platform or leaving, and the track bed it uncovers while
   the background heals) is *occupied by a vehicle*: it scores nothing then and for
   ``vehicle_hold_s`` after; the people finder splits a train's blob into person-sized pieces
   whose feet land on the track bed, the main false-alarm source of a track-intrusion detector.
@@ -55,6 +55,7 @@ from detectors.events import EventType
 from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box, normal_cdf
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
+from detectors.vehicles import vehicle_blobs
 
 
 class IntrusionDetector:
@@ -175,12 +176,15 @@ class IntrusionDetector:
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
     def _occupied(self, percept: Percept) -> np.ndarray:
-        """(Z,) bool: the zone's floor is (or was within ``vehicle_hold_s``) covered by a vehicle."""
+        """(Z,) bool: the zone's floor is (or was within ``vehicle_hold_s``) covered by a vehicle:
+        a component of :data:`~detectors.vehicles.VEHICLE_MIN_PERSONS` people's area standing in it,
+        or foreground over ``vehicle_cover`` of its floor."""
         if self._zone_px is None:
             self._zone_px = [np.flatnonzero(percept.grid.zone_mask(z)) for z in self.zones]
+        _, by_blob = vehicle_blobs(percept, self.zones)
         fg = percept.fg_mask.reshape(-1)
         for k, px in enumerate(self._zone_px):
-            if len(px) and np.count_nonzero(fg[px]) >= self.vehicle_cover * len(px):
+            if by_blob[k] or (len(px) and np.count_nonzero(fg[px]) >= self.vehicle_cover * len(px)):
                 self._vehicle_until[k] = percept.t + self.vehicle_hold_s
         return self._vehicle_until >= percept.t
 
