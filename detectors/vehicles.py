@@ -18,25 +18,38 @@ from detectors.site import Zone
 #: [persons] a component whose area amounts to more people than this and whose foot point stands
 #: in a forbidden zone is a vehicle (people packed on a track bed do not merge into one blob that size)
 VEHICLE_MIN_PERSONS = 8.0
+#: [persons] ... of which this many people's area lies on the zone's floor (the rest of a train's
+#: side rises above it and maps beyond the zone); one intruder covers about one
+VEHICLE_MIN_FLOOR_PERSONS = 3.0
 
 
-def vehicle_blobs(percept: Percept, zones: tuple[Zone, ...] | list[Zone],
-                  min_persons: float = VEHICLE_MIN_PERSONS) -> tuple[np.ndarray, np.ndarray]:
+def vehicle_blobs(percept: Percept, zones: tuple[Zone, ...] | list[Zone], min_persons: float = VEHICLE_MIN_PERSONS,
+                  min_floor_persons: float = VEHICLE_MIN_FLOOR_PERSONS) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``percept.blobs`` that are vehicles, and the (Z,) bool of which ``zones`` each
-    occupies at least one of (by foot point)."""
+    occupies at least one of.
+
+    A vehicle is a component of ``min_persons`` people's area at its foot point or more whose
+    pixels on a zone's floor (:meth:`WorkGrid.zone_mask`) amount to ``min_floor_persons``. The
+    part on the floor counts, not
+    the component's foot point: passengers on the platform, nearer the camera than the train,
+    merge with it and carry its foot point onto the platform.
+    """
     blobs = percept.blobs
     occupied = np.zeros(len(zones), bool)
     if not len(blobs) or not zones:
         return np.zeros(0, np.int64), occupied
-    big = np.flatnonzero(np.nan_to_num(blobs.persons, nan=0.0, posinf=0.0) >= min_persons)
+    expected = np.nan_to_num(blobs.expected_area_px, nan=np.inf, posinf=np.inf)
+    big = np.flatnonzero(blobs.area_px >= min_persons * expected)  # too small in all: nothing to look at
     if not len(big):
         return big, occupied
-    foot = blobs.foot_m[big]
-    ok = np.all(np.isfinite(foot), axis=1)
+    g = percept.grid
+    labels = percept.labels.reshape(-1)
+    n_labels = int(blobs.label.max()) + 1
     inside = np.zeros(len(big), bool)
     for k, zone in enumerate(zones):
-        hit = np.zeros(len(big), bool)
-        hit[ok] = zone.contains(foot[ok])
+        px = np.flatnonzero(g.zone_mask(zone))
+        on_floor = np.bincount(labels[px], minlength=n_labels)[blobs.label[big]] * (g.sx * g.sy)  # [full-res px²]
+        hit = on_floor >= min_floor_persons * expected[big]
         occupied[k] = hit.any()
         inside |= hit
     return big[inside], occupied
