@@ -30,8 +30,7 @@ def vehicle_blobs(percept: Percept, zones: tuple[Zone, ...] | list[Zone], min_pe
 
     A vehicle is a component of ``min_persons`` people's area at its foot point or more whose
     pixels on a zone's floor (:meth:`WorkGrid.zone_mask`) amount to ``min_floor_persons``. The
-    part on the floor counts, not
-    the component's foot point: passengers on the platform, nearer the camera than the train,
+    part on the floor counts, not the component's foot point: passengers on the platform, nearer the camera than the train,
     merge with it and carry its foot point onto the platform.
     """
     blobs = percept.blobs
