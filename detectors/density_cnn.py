@@ -30,9 +30,9 @@ testbed renders at training seeds only, and shipped in ``detectors/weights/densi
 with the model card ``density_cnn.json`` (data, command, seed, time, held-out validation
 against the classical pixel estimate).
 
-torch is imported inside functions only: importing this module costs nothing. The
-network does not change torch's global thread count; run under ``OMP_NUM_THREADS=1`` (or
-``torch.set_num_threads(1)``) for one-core figures.
+torch is imported inside functions only: importing this module costs nothing. The network
+runs on one thread (torch's thread count is set to 1 for the call and restored after), so
+that its floats, and the scores and alerts they lead to, are the same on any machine.
 """
 
 from __future__ import annotations
@@ -187,6 +187,15 @@ class DensityCNN:
         import torch
 
         x = torch.from_numpy(net_input(grey, perspective))[None].contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            y = self.net(x)
+        # one thread while the network runs: the per-core design, and the same floats on any machine
+        # (a convolution split over more threads sums in another order)
+        threads = torch.get_num_threads()
+        if threads != 1:
+            torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                y = self.net(x)
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
         return y[0, 0].numpy().astype(np.float32, copy=True)
