@@ -9,11 +9,13 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench install clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml examples/example_plugin/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[test]"
+	# the example detector plug-in: the tests load it through its entry point
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e examples/example_plugin
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -1,11 +1,13 @@
 """The detection core: one camera's frames in, alerts out, every score and timing recorded.
 
 Per frame: the shared :class:`~detectors.perception.Perception` once, then each detector's
-score, then each detector's :class:`~detectors.policy.AlertGate`. The same code runs on
-rendered footage, a video file and a live camera (anything yielding
-:class:`~detectors.source.Frame`). Per-frame scores are kept so that thresholds can be
-swept offline (:func:`~detectors.policy.alerts_from_scores` over :meth:`score_table`)
-without running the detectors again.
+score, then each detector's per-instance alert gates (:class:`~detectors.policy.InstanceGates`).
+The same code runs on rendered footage, a video file and a live camera (anything yielding
+:class:`~detectors.source.Frame`). Per-frame scores and per-instance scores are kept so
+that thresholds can be swept offline (:func:`~detectors.policy.alerts_from_instances` over
+:meth:`instance_table`, or :func:`~detectors.policy.alerts_from_scores` over
+:meth:`score_table` for one gate per camera) without running the detectors again. The
+timing table has one column per perception stage and per detector.
 
 Example::
 
@@ -26,9 +28,9 @@ import numpy as np
 
 from detectors.base import Detector, supports
 from detectors.events import Alert, EventType
-from detectors.perception import Perception
-from detectors.policy import AlertGate, AlertPolicy
-from detectors.registry import available_detectors, get_detector
+from detectors.perception import STAGES, Perception
+from detectors.policy import AlertPolicy, InstanceGates
+from detectors.registry import BUILTIN_DETECTORS, get_detector
 from detectors.site import SiteConfig
 from detectors.source import Frame
 
@@ -47,9 +49,10 @@ def default_policy(detector) -> AlertPolicy:
 class DetectionCore:
     """Perception, detectors and alert gates for one camera.
 
-    ``detectors``: None for every registered detector the site supports (intrusion when the
-    site has a forbidden zone, excessive_density when it has a density zone), or a
-    sequence of registry names, detector classes or detector instances.
+    ``detectors``: None for every built-in detector the site supports (intrusion when the
+    site has a forbidden zone, excessive_density when it has a density zone, ...), or a
+    sequence of registry names (plug-ins included), detector classes or detector instances.
+    Installing a plug-in never changes what runs by default: name it to run it.
     ``policies``: per event type; event types left out get :func:`default_policy`.
     ``perception``: a configured :class:`Perception` for this site (default parameters otherwise).
     """
@@ -63,7 +66,7 @@ class DetectionCore:
                              f"not for the site given ({site.camera!r})")
         self.perception = perception if perception is not None else Perception(site)
         if detectors is None:
-            detectors = [n for n in available_detectors() if supports(get_detector(n), site)]
+            detectors = [n for n, cls in BUILTIN_DETECTORS.items() if supports(cls, site)]
         self.detectors: tuple[Detector, ...] = tuple(self._instantiate(d) for d in detectors)
         types = [d.event_type for d in self.detectors]
         dupes = sorted({str(t) for t in types if types.count(t) > 1})
@@ -77,12 +80,16 @@ class DetectionCore:
                              f"runs (detectors: {', '.join(str(t) for t in types) or 'none'})")
         policies = {EventType.parse(k): v for k, v in policies.items()}
         self.policies = {d.event_type: policies.get(d.event_type) or default_policy(d) for d in self.detectors}
-        self.gates = tuple(AlertGate(self.policies[d.event_type], site.camera, d.event_type) for d in self.detectors)
+        self.gates = tuple(InstanceGates(self.policies[d.event_type], site.camera, d.event_type)
+                           for d in self.detectors)
         self.alerts: list[Alert] = []  #: every alert fired so far, in order
         self._frame: list[int] = []
         self._t: list[float] = []
         self._scores: list[list[float]] = [[] for _ in self.detectors]
         self._bboxes: list[list[tuple]] = [[] for _ in self.detectors]
+        self._inst: list[tuple] = []  # (frame, t, detector index, key, score, x, y, w, h), scores > 0 only
+        self._stage_s: dict[str, list[float]] = {k: [] for k in STAGES}
+        self._detector_s: list[list[float]] = [[] for _ in self.detectors]
         self._perception_s: list[float] = []
         self._detectors_s: list[float] = []
         self._total_s: list[float] = []
@@ -103,19 +110,31 @@ class DetectionCore:
         t0 = time.perf_counter()
         percept = self.perception.update(frame)
         t1 = time.perf_counter()
+        stage = self.perception.stage_s
+        lazy_before = sum(stage.values())
         alerts = []
-        for det, gate, scores, boxes in zip(self.detectors, self.gates, self._scores, self._bboxes):
+        for k, (det, gates) in enumerate(zip(self.detectors, self.gates)):
+            td = time.perf_counter()
+            lazy = sum(stage.values())
             out = det.score(percept)
-            scores.append(out.score)
-            boxes.append(_NO_BOX if out.bbox is None else out.bbox)
-            alert = gate.update(frame.t, out.score, out.bbox)
-            if alert is not None:
-                alerts.append(alert)
+            instances = out.instances or ((("", out.score, out.bbox),) if out.score > 0 else ())
+            alerts += gates.update(frame.t, instances)
+            self._scores[k].append(out.score)
+            self._bboxes[k].append(_NO_BOX if out.bbox is None else out.bbox)
+            for inst in instances:
+                key, score, bbox = (inst.key, inst.score, inst.bbox) if hasattr(inst, "key") else inst
+                if score > 0:
+                    self._inst.append((frame.index, frame.t, k, key, score, *(_NO_BOX if bbox is None else bbox)))
+            # flow and crops a detector asks for are perception stages, not its own time
+            self._detector_s[k].append(time.perf_counter() - td - (sum(stage.values()) - lazy))
         t2 = time.perf_counter()
+        lazy_s = sum(stage.values()) - lazy_before
         self._frame.append(frame.index)
         self._t.append(frame.t)
-        self._perception_s.append(t1 - t0)
-        self._detectors_s.append(t2 - t1)
+        for name in STAGES:
+            self._stage_s[name].append(stage[name])
+        self._perception_s.append(t1 - t0 + lazy_s)
+        self._detectors_s.append(t2 - t1 - lazy_s)
         self._total_s.append(t2 - t0)
         self.alerts.extend(alerts)
         return alerts
@@ -160,15 +179,45 @@ class DetectionCore:
             "bbox_x": bbox[:, 0], "bbox_y": bbox[:, 1], "bbox_w": bbox[:, 2], "bbox_h": bbox[:, 3],
         })
 
-    def timing_table(self):
-        """pyarrow Table, one row per frame: frame, t [s], perception_s, detectors_s, total_s [s]
-        (``time.perf_counter`` wall time; detectors_s includes the alert gates)."""
+    def instance_table(self):
+        """pyarrow Table, one row per (frame, detector, event instance) with a score > 0: camera,
+        frame, t, type, instance, score, bbox_x, bbox_y, bbox_w, bbox_h (for
+        :func:`~detectors.policy.alerts_from_instances`)."""
         import pyarrow as pa
 
+        rows = self._inst
+        cols = list(zip(*rows)) if rows else [[] for _ in range(9)]
+        types = [self.detectors[k].event_type.value for k in cols[2]]
         return pa.table({
+            "camera": pa.array([self.site.camera] * len(rows), pa.string()),
+            "frame": np.asarray(cols[0], dtype=np.int64),
+            "t": np.asarray(cols[1], dtype=np.float64),
+            "type": pa.array(types, pa.string()),
+            "instance": pa.array(list(cols[3]), pa.string()),
+            "score": np.asarray(cols[4], dtype=np.float64),
+            "bbox_x": np.asarray(cols[5], dtype=np.float64), "bbox_y": np.asarray(cols[6], dtype=np.float64),
+            "bbox_w": np.asarray(cols[7], dtype=np.float64), "bbox_h": np.asarray(cols[8], dtype=np.float64),
+        })
+
+    def timing_table(self):
+        """pyarrow Table, one row per frame: frame, t [s], ``STAGE_s`` per perception stage
+        (:data:`~detectors.perception.STAGES`), ``detector_TYPE_s`` per event type (0 where no detector
+        of the type runs), perception_s,
+        detectors_s (detectors and alert gates), total_s [s] (``time.perf_counter`` wall time;
+        flow and crops a detector asks for count as perception)."""
+        import pyarrow as pa
+
+        cols = {
             "frame": np.asarray(self._frame, dtype=np.int64),
             "t": np.asarray(self._t, dtype=np.float64),
-            "perception_s": np.asarray(self._perception_s, dtype=np.float64),
-            "detectors_s": np.asarray(self._detectors_s, dtype=np.float64),
-            "total_s": np.asarray(self._total_s, dtype=np.float64),
-        })
+        }
+        for name in STAGES:
+            cols[f"{name}_s"] = np.asarray(self._stage_s[name], dtype=np.float64)
+        n = len(self._frame)
+        ran = {det.event_type: times for det, times in zip(self.detectors, self._detector_s)}
+        for et in EventType:  # every type, so that the tables of all cameras share one schema
+            cols[f"detector_{et.value}_s"] = np.asarray(ran.get(et, np.zeros(n)), dtype=np.float64)
+        cols["perception_s"] = np.asarray(self._perception_s, dtype=np.float64)
+        cols["detectors_s"] = np.asarray(self._detectors_s, dtype=np.float64)
+        cols["total_s"] = np.asarray(self._total_s, dtype=np.float64)
+        return pa.table(cols)

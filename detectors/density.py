@@ -1,9 +1,19 @@
 """Excessive density: persons per square metre in a zone above the zone's capacity.
 
-Two estimates of the number of persons standing in a zone, both from the shared
-foreground mask and the site's calibration:
+Three estimates of the number of persons standing in a zone:
 
-``"pixels"`` (default): perspective-weighted foreground with an occlusion correction.
+``"cnn"`` (default): a small convolutional network (:mod:`detectors.density_cnn`) maps the
+    grey working image and its perspective channel to a density of *foot points* at a
+    quarter of the working resolution, trained by ``stationwatch train density`` on varied
+    rendered footage (cameras moved, lighting, noise, compression, crowds of 0 to 5
+    persons/m²). The zone's count is the sum of the map over the cells whose ground point
+    lies in the zone, the rule of the ground truth itself; it sees people who stand still
+    (no background model) and counts people hidden by each other from what shows of them.
+    The network runs every ``every_s`` (0.5 s: a crowd's density changes over seconds;
+    about 3 ms a run on one core). The model card (``detectors/weights/density_cnn.json``)
+    gives its held-out error against the pixel estimate.
+``"pixels"``: perspective-weighted foreground with an occlusion correction (the classical
+    baseline the network is validated against).
     Each working pixel is given to the person whose *mid-body* covers it, i.e. to the
     foot point half a person's height below it (:meth:`WorkGrid.foot_row_of_part`), and
     weighted by ``1 / E(foot)``, the inverse of one person's expected silhouette area
@@ -24,35 +34,19 @@ foreground mask and the site's calibration:
     Coverage is measured per ground tile of ``tile_m`` (pixels grouped by their
     mid-body foot point): the correction is convex in ``c``, so a queue packed into one
     corner of a zone averaged with the empty rest would be under-corrected.
-``"cnn"``: a small convolutional network (:mod:`detectors.density_cnn`) maps the grey
-    working image to a density of *foot points* at a quarter of the working resolution,
-    trained on rendered footage (``stationwatch train-density``); the zone's count is
-    the sum of the map over the cells whose ground point lies in the zone, the rule of
-    the ground truth itself. It sees people that stand still (no background model) and
-    needs torch and the shipped weights (``weights=`` another state_dict). Not the
-    default: on the held-out ``concourse_overcrowding`` seed 12 its error is larger than
-    the pixel estimate's (RMS 0.42 against 0.33 persons/m², both under the truth's peak),
-    see :mod:`detectors.density_cnn`.
 ``"blobs"``: the sum over blobs whose foot point lies in the zone of
     ``area_px / expected_area_px`` (merged blobs count as several persons).
 
-Why "pixels" is the default (``python benchmarks/bench_detect.py --density-accuracy``
-prints every estimate against the simulated truth on ``concourse_overcrowding``): a
-merged crowd is one blob with one foot point, so the blob estimate gives the whole crowd
-to whichever zone that single point falls in; on the rendered queue at the ticket gates
-it found almost nobody (-98 to -99 % at 1 to 2 persons/m²). The pixel estimate spreads
-every pixel over the zones by its own perspective and corrects the overlap: -12 to -22 %
-there, +13 to +30 % at 0.5 to 1, the smallest worst case of the variants measured
-(Boolean model: +10 to +18 % at 1 to 2 but +44 to +80 % at 0.5 to 1; one coverage for
-the whole zone: -40 to -48 % at 1 to 2). Figures from runs on the renderer of the time.
-Its error grows where people are hidden by a pillar or by the crowd itself beyond what
-the hard-rod model expects, and a queue that stands still longer than the perception's
-``absorb_s`` fades into the background.
+Zones partly outside the image: the count covers the cells the camera sees, so the
+density divides it by the ground area of those cells (at most the zone's area), the
+density of the part in view.
 
-Score: ``density / capacity_per_m2`` after an exponential moving average with time
-constant ``smoothing_s`` (``alpha = 1 - exp(-dt / tau)`` per frame, so it does not depend
-on the frame rate); the natural threshold is 1.0. The score is the maximum over density
-zones, the box is that zone's extent in the image (where feet inside it can be seen).
+Score: ``min(1, density / (2 capacity_per_m2))`` after an exponential moving average of the
+density with time constant ``smoothing_s`` (``alpha = 1 - exp(-dt / tau)`` per update, so it
+does not depend on the frame rate): 0.5 at the zone's capacity (the default threshold), 1
+at twice the capacity, graded in between so thresholds can be swept. One instance per
+density zone (key: the zone's name), its box the zone's extent in the image (where feet
+inside it can be seen); the frame score is the maximum over zones.
 """
 
 from __future__ import annotations
@@ -64,12 +58,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.base import NOTHING, DetectorOutput
+from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.perception import Percept, WorkGrid
 from detectors.site import SiteConfig, ZoneKind
 
-METHODS = ("pixels", "blobs", "cnn")
+METHODS = ("cnn", "pixels", "blobs")
 
 #: coverage fractions at which the occlusion factor is tabulated (interpolated per frame)
 _COVERAGE_GRID = np.linspace(0.0, 0.999, 1000)
@@ -129,14 +123,20 @@ def load_gain(method: str = "pixels", path: str = GAIN_FILE) -> float:
 
 
 class DensityDetector:
-    """Persons per m² over capacity, per density zone. See the module docstring."""
+    """Persons per m² over capacity, per density zone. See the module docstring.
+
+    Parameters: ``method`` (``"cnn"``, ``"pixels"``, ``"blobs"``); ``smoothing_s`` [s] time
+    constant of the density's moving average; ``every_s`` [s] least time between two runs of
+    the network (0: every frame); ``weights`` another state_dict of the network;
+    ``min_spacing_m`` [m], ``tile_m`` [m] and ``gain`` of the pixel estimate.
+    """
 
     event_type = EventType.EXCESSIVE_DENSITY
-    default_threshold = 1.0
+    default_threshold = 0.5  #: the zone's capacity
     default_min_duration_s = 2.0  #: [s] density is a state, not a flash
-    default_cooldown_s = 60.0  #: [s]
+    default_cooldown_s = 60.0  #: [s] per zone
 
-    def __init__(self, site: SiteConfig, *, method: str = "pixels", smoothing_s: float = 1.5,
+    def __init__(self, site: SiteConfig, *, method: str = "cnn", smoothing_s: float = 1.5, every_s: float = 0.5,
                  min_spacing_m: float = 0.45, tile_m: float = 2.0, gain: float | None = None,
                  weights: str | None = None) -> None:
         self.zones = site.zones_of(ZoneKind.DENSITY)
@@ -145,8 +145,9 @@ class DensityDetector:
                              f"{[z.name for z in site.zones]}")
         if method not in METHODS:
             raise ValueError(f"DensityDetector.method must be one of {', '.join(METHODS)}; got {method!r}")
-        if not smoothing_s >= 0:
-            raise ValueError(f"DensityDetector.smoothing_s must be >= 0 s; got {smoothing_s!r}")
+        for name, value in (("smoothing_s", smoothing_s), ("every_s", every_s)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"DensityDetector.{name} must be a finite number >= 0 s; got {value!r}")
         if not tile_m > 0:
             raise ValueError(f"DensityDetector.tile_m must be > 0 m; got {tile_m!r}")
         if not 0 <= min_spacing_m < 2:
@@ -159,11 +160,12 @@ class DensityDetector:
 
             self._cnn = DensityCNN() if weights is None else DensityCNN(weights)
         #: multiplies the pixel estimate; None takes the calibrated gain shipped with the package
-        #: (``stationwatch calibrate-density`` fits it on rendered footage), 1.0 disables it
-        self.gain = load_gain(method) if gain is None else float(gain)
+        #: (``stationwatch train density-gain`` fits it on rendered footage), 1.0 disables it
+        self.gain = (load_gain(method) if method != "cnn" else 1.0) if gain is None else float(gain)
         if not self.gain > 0:
             raise ValueError(f"DensityDetector.gain must be > 0; got {gain!r}")
         self.smoothing_s = float(smoothing_s)
+        self.every_s = float(every_s)
         self.min_spacing_m = float(min_spacing_m)
         self.tile_m = float(tile_m)
         self.area_m2 = np.array([z.area_m2 for z in self.zones])
@@ -171,6 +173,7 @@ class DensityDetector:
         self._grid: WorkGrid | None = None
         self._smoothed: np.ndarray | None = None  # [persons/m²] per zone
         self._t_prev: float | None = None
+        self._t_run: float | None = None
         #: [persons/m²] last raw (unsmoothed) density per zone, for inspection
         self.last_density = np.zeros(len(self.zones))
 
@@ -181,18 +184,19 @@ class DensityDetector:
     def _prepare(self, grid: WorkGrid) -> None:
         """Per-zone pixels, weights, tiles and occlusion tables (once per grid)."""
         self._grid = grid
+        self._view_area = self.area_m2.copy()
+        self._boxes = [grid.bbox_of(grid.zone_mask(zone)) for zone in self.zones]
+        if self.method == "cnn":
+            self._prepare_cells(grid)
+            return
         mid = grid.foot_row_of_part(0.5)
         head = grid.foot_row_of_part(1.0)
         wh, ww = mid.shape
         cols = np.broadcast_to(np.arange(ww), (wh, ww))
         ok = mid >= 0
         self._zone_maps: list[_ZoneMap | None] = []
-        self._boxes = []
-        if self.method == "cnn":
-            self._prepare_cells(grid)
         for zone in self.zones:
             inside = grid.zone_mask(zone)
-            self._boxes.append(grid.bbox_of(inside))
             region = np.zeros((wh, ww), bool)
             region[ok] = inside[mid[ok], cols[ok]]
             v, u = np.nonzero(region)
@@ -225,25 +229,37 @@ class DensityDetector:
                 factor=np.stack([_occlusion_factor_table(float(L), self.min_spacing_m) for L in strip])))
 
     def _prepare_cells(self, grid: WorkGrid) -> None:
-        """Per zone, the flat indices of the CNN's output cells whose ground point lies in it."""
-        from detectors.density_cnn import cell_foot_points
+        """Per zone, the flat indices of the CNN's output cells whose ground point lies in it, and
+        the ground area [m²] of those cells (the part of the zone in view)."""
+        from detectors.density_cnn import STRIDE, cell_foot_points, perspective_channel
 
-        pts = cell_foot_points(grid.work_size, grid.site.image_size).reshape(-1, 2)
-        ground = grid.site.image_to_ground(pts)
+        self._perspective = perspective_channel(grid.person_rows)
+        pts = cell_foot_points(grid.work_size, grid.site.image_size)
+        oh, ow = pts.shape[:2]
+        ground = grid.site.image_to_ground(pts.reshape(-1, 2))
         ok = np.all(np.isfinite(ground), axis=1)
+        # each cell's ground area: the quadrilateral of its four corners on the floor
+        cw, ch = grid.sx * STRIDE, grid.sy * STRIDE
+        corners = [pts.reshape(-1, 2) + [dx * cw, dy * ch] for dx, dy in ((-.5, -.5), (.5, -.5), (.5, .5), (-.5, .5))]
+        g = np.stack([grid.site.image_to_ground(c) for c in corners], axis=1)  # (cells, 4, 2)
+        x, y = g[..., 0], g[..., 1]
+        cell_area = 0.5 * np.abs((x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1))
         self._cells = []
-        for zone in self.zones:
-            inside = np.zeros(len(pts), bool)
+        for k, zone in enumerate(self.zones):
+            inside = np.zeros(len(ground), bool)
             inside[ok] = zone.contains(ground[ok])
-            self._cells.append(np.flatnonzero(inside))
+            idx = np.flatnonzero(inside & np.isfinite(cell_area))
+            self._cells.append(idx)
+            seen = float(cell_area[idx].sum()) if len(idx) else 0.0
+            self._view_area[k] = min(self.area_m2[k], seen) if seen > 0 else self.area_m2[k]
 
     def persons(self, percept: Percept) -> np.ndarray:
-        """(Z,) [persons] estimated persons standing in each density zone in this frame."""
+        """(Z,) [persons] estimated persons standing in the part of each density zone in view."""
         grid = percept.grid
         if grid is not self._grid:
             self._prepare(grid)
         if self.method == "cnn":
-            dmap = self._cnn.predict(percept.grey).reshape(-1)
+            dmap = self._cnn.predict(percept.grey, self._perspective).reshape(-1)
             return np.array([float(dmap[c].sum(dtype=np.float64)) for c in self._cells])
         if self.method == "blobs":
             blobs = percept.blobs
@@ -272,19 +288,26 @@ class DensityDetector:
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
-            self._smoothed, self._t_prev = None, None
+            self._smoothed, self._t_prev, self._t_run = None, None, None
             return NOTHING
         if percept.grid is not self._grid:
             self._prepare(percept.grid)
-        density = self.gain * self.persons(percept) / self.area_m2
-        self.last_density = density
-        if self._smoothed is None or self.smoothing_s == 0:
-            self._smoothed = density
-        else:
-            dt = max(0.0, percept.t - self._t_prev)
-            alpha = 1.0 - math.exp(-dt / self.smoothing_s)
-            self._smoothed = self._smoothed + alpha * (density - self._smoothed)
-        self._t_prev = percept.t
-        ratio = self._smoothed / self.capacity_per_m2
-        i = int(np.argmax(ratio))
-        return DetectorOutput(float(ratio[i]), self._boxes[i], self.zones[i].name)
+        due = self._t_run is None or percept.t - self._t_run >= self.every_s - 1e-9 or self.method != "cnn"
+        if due:
+            density = self.gain * self.persons(percept) / self._view_area
+            self._t_run = percept.t
+            self.last_density = density
+            if self._smoothed is None or self.smoothing_s == 0:
+                self._smoothed = density
+            else:
+                alpha = 1.0 - math.exp(-max(0.0, percept.t - self._t_prev) / self.smoothing_s)
+                self._smoothed = self._smoothed + alpha * (density - self._smoothed)
+            self._t_prev = percept.t
+        ratio = np.clip(0.5 * self._smoothed / self.capacity_per_m2, 0.0, 1.0)
+        instances = [InstanceScore(z.name, float(r), self._boxes[k]) for k, (z, r) in enumerate(zip(self.zones, ratio))]
+        return DetectorOutput.of(instances, zone_of=lambda key: key)
+
+    @property
+    def densities(self) -> np.ndarray:
+        """(Z,) [persons/m²] the smoothed density of each zone (nan before the first estimate)."""
+        return np.full(len(self.zones), np.nan) if self._smoothed is None else self._smoothed.copy()

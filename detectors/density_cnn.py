@@ -1,33 +1,38 @@
-"""A small fully-convolutional network that maps a grey frame to a map of foot points.
+"""A small fully-convolutional network that maps a frame to a map of people's foot points.
 
-Input: the perception's grey working image (320x180 for a 640x360 camera), scaled to
-[0, 1]. Output: a non-negative density map at a quarter of the working resolution
-(80x45) whose sum over any set of cells is the number of persons whose *foot point* (the
-projection of their ground position) falls in those cells. A zone's count is therefore
-the sum of the map over the cells whose ground point lies in the zone's polygon: the same
-rule the ground truth uses (agents whose position is in the zone).
+Input (:func:`net_input`): two channels at the perception's working resolution (320x180 for
+a 640x360 camera): the grey image scaled to [0, 1], and the *perspective channel*, the
+image height [working rows / 64] of a person whose feet stand at each pixel (from the
+site's calibration; 0 above the horizon). With it the network knows how large a person is
+wherever it looks, so one set of weights serves cameras at any height and tilt
+(perspective-aware counting, after Shi et al., "Revisiting perspective information for
+efficient crowd counting", CVPR 2019, who feed a perspective map the same way).
 
-Architecture (:func:`build_net`): six 3x3 convolutions, the first two with stride 2,
-the middle three dilated 1, 2, 4 (receptive field 63 working pixels, the height of a
-person close to a station camera at 320x180), ReLU between, and a 1x1 head followed by
-``softplus`` (a density is never negative). 32,577 parameters (a 135 kB state_dict).
+Output: a non-negative density map at a quarter of the working resolution (80x45) whose
+sum over any set of cells is the number of persons whose *foot point* (the projection of
+their ground position) falls in those cells. A zone's count is the sum over the cells
+whose ground point lies in the zone, the rule of the ground truth itself (agents whose
+position is in the zone). Targets (:func:`splat_feet`) put one unit of mass per person
+spread by a Gaussian whose width follows that person's image size (perspective-normalised):
+a far person is a sharp peak, a near one a wide blob, both of mass 1.
 
-Status: an option of :class:`detectors.density.DensityDetector` (``method="cnn"``), not
-its default. Shipped weights (6 epochs on 2,037 rendered frames, 139 s on 2 cores): on
-the demo's held-out ``concourse_overcrowding`` seed 12 the RMS error of the zone's
-density is 0.42 persons/m² against 0.33 for the pixel estimate, and its peak reads 2.09
-against a true 2.40 (pixels 1.94); neither reaches the alert. Twenty epochs with two more
-training seeds fitted the training set better and the held-out set worse (0.57). Dense,
-mutually occluding crowds at the gate line are where both undercount.
+Architecture (:func:`build_net`): two stride-2 3x3 convolutions (to 1/4), four 3x3
+convolutions dilated 1, 2, 4, 8 (a receptive field of about 130 working pixels, the height
+of the nearest people of a station camera), ReLU between, a 1x1 head and ``softplus``.
+About 42,000 parameters (a 173 kB state_dict).
 
-Weights are trained by ``stationwatch train-density`` (:mod:`eval.train_density`) on
-footage the testbed renders and shipped in ``detectors/weights/density_cnn.pt`` (a
-state_dict) with ``density_cnn.json`` (the command, seed, scenarios and errors).
+Inference under :func:`torch.inference_mode`, channels-last, about 2-3 ms per 320x180
+frame on one core; the density detector runs it a few times per second, not every frame
+(:attr:`detectors.perception.Perception.density_every_s`).
 
-torch is imported inside functions only: importing this module costs nothing, and a
-deployment without torch keeps the ``"pixels"`` method. :class:`DensityCNN` does not
-change torch's global thread count; run under ``OMP_NUM_THREADS=1`` (or call
-``torch.set_num_threads(1)`` in the application) for the one-core figures.
+Weights are trained by ``stationwatch train density`` (:mod:`train.density`) on footage the
+testbed renders at training seeds only, and shipped in ``detectors/weights/density_cnn.pt``
+with the model card ``density_cnn.json`` (data, command, seed, time, held-out validation
+against the classical pixel estimate).
+
+torch is imported inside functions only: importing this module costs nothing. The network
+runs on one thread (torch's thread count is set to 1 for the call and restored after), so
+that its floats, and the scores and alerts they lead to, are the same on any machine.
 """
 
 from __future__ import annotations
@@ -40,27 +45,34 @@ import numpy as np
 WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "density_cnn.pt")
 #: output cells per working pixel along each axis
 STRIDE = 4
-#: channels of the hidden layers
+#: channels of the hidden layers at 1/4 resolution
 CHANNELS = 32
+#: input channels: grey, perspective
+IN_CHANNELS = 2
+#: [working rows] the perspective channel is the expected person height divided by this
+PERSPECTIVE_SCALE_ROWS = 64.0
+#: spread of a person's mass in the targets, as a share of the person's expected image height
+SPREAD_OF_HEIGHT = 0.12
 
 
 def build_net(channels: int = CHANNELS):
-    """The untrained network (a ``torch.nn.Sequential``): (N, 1, H, W) -> (N, 1, ceil(H/4), ceil(W/4))."""
+    """The untrained network (a ``torch.nn.Sequential``): (N, 2, H, W) -> (N, 1, ceil(H/4), ceil(W/4))."""
     import torch
     from torch import nn
 
     c = int(channels)
     half = max(8, c // 2)
     net = nn.Sequential(
-        nn.Conv2d(1, half, 3, stride=2, padding=1), nn.ReLU(inplace=True),
+        nn.Conv2d(IN_CHANNELS, half, 3, stride=2, padding=1), nn.ReLU(inplace=True),
         nn.Conv2d(half, c, 3, stride=2, padding=1), nn.ReLU(inplace=True),
         nn.Conv2d(c, c, 3, padding=1), nn.ReLU(inplace=True),
         nn.Conv2d(c, c, 3, padding=2, dilation=2), nn.ReLU(inplace=True),
         nn.Conv2d(c, c, 3, padding=4, dilation=4), nn.ReLU(inplace=True),
+        nn.Conv2d(c, c, 3, padding=8, dilation=8), nn.ReLU(inplace=True),
         nn.Conv2d(c, 1, 1), nn.Softplus(beta=4.0),
     )
     with torch.no_grad():
-        net[10].bias.fill_(-2.0)  # start near an empty map (softplus(-8) / 4 = 8e-5 per cell)
+        net[12].bias.fill_(-2.0)  # start near an empty map (softplus(-8) / 4 = 8e-5 per cell)
     return net
 
 
@@ -79,35 +91,77 @@ def cell_foot_points(work_size: tuple[int, int], image_size: tuple[int, int]) ->
     return np.stack([(u + 0.5) * sx, (v + 0.5) * sy], axis=-1)
 
 
-def splat_feet(foot_px: np.ndarray, work_size: tuple[int, int], image_size: tuple[int, int],
-               sigma_cells: float = 1.0) -> np.ndarray:
-    """(H', W') float32 training target: one unit of mass per foot point [full-res px], bilinear
-    then Gaussian-blurred (``sigma_cells`` [cells]); feet outside the image add nothing."""
-    import cv2
+def perspective_channel(person_rows: np.ndarray) -> np.ndarray:
+    """(H, W) float32 perspective input from a map of expected person heights [working rows]
+    (:attr:`detectors.perception.WorkGrid.person_rows`; nan above the horizon becomes 0)."""
+    p = np.nan_to_num(np.asarray(person_rows, dtype=np.float32), nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(p / np.float32(PERSPECTIVE_SCALE_ROWS), 0.0, 8.0).astype(np.float32)
 
+
+def splat_feet(foot_px: np.ndarray, work_size: tuple[int, int], image_size: tuple[int, int],
+               sigma_cells: float | np.ndarray = 1.0) -> np.ndarray:
+    """(H', W') float32 training target: one unit of mass per foot point [full-res px].
+
+    ``sigma_cells`` [cells]: the Gaussian spread, one value or one per foot (perspective-
+    normalised targets give each person a spread proportional to its image size). Each
+    foot's Gaussian is normalised over the cells it reaches inside the map, so a foot
+    inside the image adds exactly 1; feet outside the image (or nan) add nothing.
+    """
     ow, oh = output_size(work_size)
     out = np.zeros((oh, ow), np.float64)
     p = np.asarray(foot_px, np.float64).reshape(-1, 2)
-    p = p[np.all(np.isfinite(p), axis=1)]
-    p = p[(p[:, 0] >= 0) & (p[:, 0] < image_size[0]) & (p[:, 1] >= 0) & (p[:, 1] < image_size[1])]
-    if len(p):
-        cu = p[:, 0] * (work_size[0] / STRIDE) / image_size[0] - 0.5
-        cv = p[:, 1] * (work_size[1] / STRIDE) / image_size[1] - 0.5
-        u0, v0 = np.floor(cu).astype(np.int64), np.floor(cv).astype(np.int64)
-        fu, fv = cu - u0, cv - v0
+    sig = np.broadcast_to(np.asarray(sigma_cells, np.float64), (len(p),))
+    ok = np.all(np.isfinite(p), axis=1)
+    ok &= (p[:, 0] >= 0) & (p[:, 0] < image_size[0]) & (p[:, 1] >= 0) & (p[:, 1] < image_size[1])
+    p, sig = p[ok], sig[ok]
+    if len(p) == 0:
+        return out.astype(np.float32)
+    cu = p[:, 0] * (work_size[0] / STRIDE) / image_size[0] - 0.5  # cell coordinates of each foot
+    cv = p[:, 1] * (work_size[1] / STRIDE) / image_size[1] - 0.5
+    sharp = sig <= 0.05
+    if sharp.any():  # bilinear: a foot at a cell centre lands in that cell only
+        u0, v0 = np.floor(cu[sharp]).astype(np.int64), np.floor(cv[sharp]).astype(np.int64)
+        fu, fv = cu[sharp] - u0, cv[sharp] - v0
         for du, dv, w in ((0, 0, (1 - fu) * (1 - fv)), (1, 0, fu * (1 - fv)), (0, 1, (1 - fu) * fv), (1, 1, fu * fv)):
             uu, vv = np.clip(u0 + du, 0, ow - 1), np.clip(v0 + dv, 0, oh - 1)
             np.add.at(out, (vv, uu), w)
-    if sigma_cells > 0:
-        out = cv2.GaussianBlur(out, (0, 0), sigma_cells, borderType=cv2.BORDER_REFLECT)
+    cols, rows = np.arange(ow, dtype=np.float64), np.arange(oh, dtype=np.float64)
+    for k in np.flatnonzero(~sharp):
+        s = sig[k]
+        r = int(np.ceil(3 * s))
+        u_lo, u_hi = max(0, int(cu[k]) - r), min(ow, int(cu[k]) + r + 2)
+        v_lo, v_hi = max(0, int(cv[k]) - r), min(oh, int(cv[k]) + r + 2)
+        gu = np.exp(-0.5 * ((cols[u_lo:u_hi] - cu[k]) / s) ** 2)
+        gv = np.exp(-0.5 * ((rows[v_lo:v_hi] - cv[k]) / s) ** 2)
+        g = gv[:, None] * gu[None, :]
+        total = g.sum()
+        if total > 0:
+            out[v_lo:v_hi, u_lo:u_hi] += g / total
     return out.astype(np.float32)
 
 
-class DensityCNN:
-    """The trained network, frozen for inference: ``predict(grey)`` -> density map.
+def foot_sigma_cells(person_height_px: np.ndarray, work_size: tuple[int, int], image_size: tuple[int, int]) -> np.ndarray:
+    """[cells] the target spread of persons whose expected image height is ``person_height_px`` [full-res px]."""
+    cells_per_px = (work_size[1] / STRIDE) / image_size[1]
+    s = SPREAD_OF_HEIGHT * np.asarray(person_height_px, np.float64) * cells_per_px
+    return np.clip(np.nan_to_num(s, nan=0.5), 0.5, 4.0)
 
-    ``path``: a state_dict written by :mod:`eval.train_density` (default: the shipped
-    weights). Raises ``FileNotFoundError`` naming the path when it is missing.
+
+def net_input(grey: np.ndarray, perspective: np.ndarray) -> np.ndarray:
+    """(2, H, W) float32 network input from a grey working image and its perspective channel."""
+    g = np.asarray(grey)
+    if g.ndim != 2 or g.dtype != np.uint8:
+        raise ValueError(f"DensityCNN: grey must be a (H, W) uint8 image; got {g.shape} {g.dtype}")
+    if perspective.shape != g.shape:
+        raise ValueError(f"DensityCNN: perspective must have the grey image's shape {g.shape}; got {perspective.shape}")
+    return np.stack([g.astype(np.float32) * np.float32(1.0 / 255.0), perspective.astype(np.float32)])
+
+
+class DensityCNN:
+    """The trained network, for inference: ``predict(grey, perspective)`` -> density map.
+
+    ``path``: a state_dict written by :mod:`train.density` (default: the shipped weights).
+    Raises ``FileNotFoundError`` naming the path when it is missing.
     """
 
     def __init__(self, path: str = WEIGHTS_FILE, *, channels: int = CHANNELS) -> None:
@@ -115,39 +169,33 @@ class DensityCNN:
 
         if not os.path.exists(path):
             raise FileNotFoundError(f"density CNN weights not found at {path!r}; "
-                                    f"train them with `stationwatch train-density`")
+                                    f"train them with `stationwatch train density`")
         state = torch.load(path, map_location="cpu", weights_only=True)
         net = build_net(channels)
-        net.load_state_dict(state)
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"density CNN weights {path!r} do not fit this network (trained for another "
+                             f"architecture?): {str(exc).splitlines()[0]}") from None
         net.eval()
         self.path = path
-        self.net = net
-        self._traced = None
-        self._traced_shape: tuple[int, int] | None = None
+        self.net = net.to(memory_format=torch.channels_last)
 
-    def _module(self, shape: tuple[int, int]):
-        """The network traced and frozen for input (H, W), rebuilt when the size changes."""
+    def predict(self, grey: np.ndarray, perspective: np.ndarray) -> np.ndarray:
+        """(H', W') float32 [persons per cell] density map of a (H, W) uint8 grey working image
+        with its (H, W) perspective channel (:func:`perspective_channel`)."""
         import torch
 
-        if self._traced_shape != shape:
-            x = torch.zeros(1, 1, *shape).contiguous(memory_format=torch.channels_last)
-            with torch.no_grad():
-                traced = torch.jit.trace(self.net, x)
-                self._traced = torch.jit.freeze(traced.eval())
-                for _ in range(2):  # the first calls of a frozen module optimise it
-                    self._traced(x)
-            self._traced_shape = shape
-        return self._traced
-
-    def predict(self, grey: np.ndarray) -> np.ndarray:
-        """(H', W') float32 [persons per cell] density map of a (H, W) uint8 grey image."""
-        import torch
-
-        g = np.asarray(grey)
-        if g.ndim != 2 or g.dtype != np.uint8:
-            raise ValueError(f"DensityCNN.predict: grey must be a (H, W) uint8 image; got {g.shape} {g.dtype}")
-        x = torch.from_numpy(g).to(torch.float32).mul_(1.0 / 255.0)[None, None]
-        x = x.contiguous(memory_format=torch.channels_last)
-        with torch.no_grad():
-            y = self._module(g.shape)(x)
-        return y[0, 0].numpy().astype(np.float32, copy=False)
+        x = torch.from_numpy(net_input(grey, perspective))[None].contiguous(memory_format=torch.channels_last)
+        # one thread while the network runs: the per-core design, and the same floats on any machine
+        # (a convolution split over more threads sums in another order)
+        threads = torch.get_num_threads()
+        if threads != 1:
+            torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                y = self.net(x)
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
+        return y[0, 0].numpy().astype(np.float32, copy=True)

@@ -1,277 +1,222 @@
-"""Intrusion: a person whose feet stand inside a forbidden zone (the track bed, a service area).
+"""Intrusion: a tracked person whose feet stand inside a forbidden zone (the track bed, a service area).
 
-Only the ground-contact points matter: a passenger standing on the platform by the edge
-has a body that covers the track bed in the image, but feet on the platform. The
-detector therefore reads each foreground blob column by column (working resolution):
+Only the ground-contact point matters: a passenger at the platform edge has a body that
+covers the track bed in the image but feet on the platform. The detector reads the
+tracks of the shared perception (:mod:`detectors.tracker`), whose ground positions come
+from foot points placed person by person (merged blobs split, shadows removed, feet cut by
+the image border unknown rather than on the border; :mod:`detectors.people`).
 
-- a column's *bottom* (its lowest foreground pixel) is a **ground contact** when no
-  column of the same blob within ±``window_fraction`` of a person's height reaches
-  lower by more than ``contact_tolerance`` of a person's height. Legs are contacts; an
-  arm or a bag held out over the edge is not (the body beside it reaches lower);
-  a person lying down is a row of contacts. A column with foreground of another blob
-  within ``gap_fraction`` of a person's height below it is no contact either: the body
-  goes on below, split where clothes match the background (legs, a waist). Blobs of
-  several people merged together keep one contact per person, so a passenger on the
-  tracks who touches, in the image, someone waiting on the platform is still seen. A
-  contact stands where the lowest point within the window stands (the tolerance picks
-  which columns are feet, not how far away they are).
-- a contact whose body (the blob from the lowest to the highest point within the
-  window) is shorter than ``upright_fraction`` of the person height expected at its
-  bottom is a body whose legs did not come out (trousers the colour of the floor,
-  legs hidden behind the platform lip): its foot is placed where a person whose head is
-  at the column's top would stand. Not when the blob's contacts span that fraction of a
-  body length side by side: that is a person lying down, whose bottoms are the contacts.
-- a column taller than ``tall_fraction`` times the person height expected at its
-  bottom holds somebody standing behind the one in front (feet hidden): that person's
-  foot is placed, in the same way, from the column's top.
+Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
 
-Evidence per blob and zone: ``min(1, A / (area_fraction * E))`` where ``A`` is the
-foreground area [px²] attributed to feet inside the zone (the columns within the
-window of an in-zone contact, plus the part of tall columns above the front person) and
-``E`` the expected area of one person there (:class:`~detectors.perception.WorkGrid`).
-With ``area_fraction = 0.5`` a person half hidden by a pillar still gives 1. Evidence
-smaller than ``min_size_fraction`` of a person's height both upright and across gives
-0. The frame's evidence is the maximum over blobs and forbidden zones, its box the best
-blob's in-zone columns.
+- ``d`` [m]: signed distance of the track's ground position to the zone's outline
+  (> 0 inside), ``sigma = sqrt(pos_std^2 + min_std_m^2)`` its uncertainty. For an upright
+  person (not a box as wide as a person is tall and wider than high) whose head is in the image, ``d`` is the smaller of that and
+  the distance of the head-placed foot (:attr:`~detectors.tracker.Tracks.head_foot_m`)
+  plus ``head_tolerance_m`` (people differ in height): both the feet and the head must say
+  inside. A torso whose legs vanished against a dark track bed has its bottom a metre
+  beyond its feet; its head still places it on the platform;
+- ``p = Phi((d - margin_m) / sigma)``: how sure the feet are inside (a person 0.6 m outside
+  the edge, placed with 0.2 m of uncertainty, gives p = 0.0002);
+- the instance's evidence is the moving average of ``p`` with time constant ``evidence_s``
+  (frame-rate independent) over the frames in which the track was matched to a detection:
+  it rises from 0 to 0.5 in ``evidence_s * ln 2`` once the feet are clearly inside, passing
+  glitches of a frame or two stay small, and a track coasting on its prediction holds its
+  evidence without adding to it;
+- in a zone that allows staff (``allowed: [staff]``) the evidence is multiplied by
+  ``1 - staff``, ``staff`` the evidence of a high-visibility vest seen on the person's crop
+  (:func:`detectors.appearance.hi_vis_fraction` over ``vest_fraction``, capped at 1),
+  gathered from 3 m before the zone on, rising with time constant ``staff_s`` and falling
+  ten times slower;
+- a track standing on a *ghost* (background uncovered by someone who left, which stays
+  foreground until healed) scores 0.
 
-The score is that evidence averaged over time, graded where the evidence is: a moving
-average with time constant ``evidence_s`` (``a = 1 - exp(-dt / evidence_s)``, frame-rate
-independent) rises from 0 to 0.5 in ``evidence_s * ln 2`` once feet are clearly inside,
-while a glitch of a frame or two stays small. A threshold therefore trades detection
-latency against false alarms (an offline sweep shows it), and the default policy needs no
-minimum duration. The box stays the last evidence's while the average decays.
+- a zone in which a component of a vehicle's size stands (:mod:`detectors.vehicles`) or whose
+  floor is covered by foreground over ``vehicle_cover`` of its image area (a train braking in, standing at the platform or leaving, and the track bed it uncovers while
+  the background heals) is *occupied by a vehicle*: it scores nothing then and for
+  ``vehicle_hold_s`` after; the people finder splits a train's blob into person-sized pieces
+  whose feet land on the track bed, the main false-alarm source of a track-intrusion detector.
+  A person on the track covers a few per cent of it. An intruder already scored before the
+  train covers the zone has been alerted on.
 
-Ghosts (background uncovered when a person seen during the warm-up walks away, which
-stays foreground for ``absorb_s``) are told from present objects by where the edges are:
-along a present object's outline in the current frame, along a ghost's in the background
-model (``_is_ghost``, run only on blobs that would score).
-
-Known limits: placing a foot from a head assumes an adult standing upright. A person
-on the tracks whose head and shoulders are hidden is placed nearer the camera than they
-are (a miss for a camera on the platform side); a passenger crouching at the edge is
-placed nearer too, which is harmless from the platform side but would put them on the
-tracks for a camera looking across from the far side. A person lying along the line of
-sight is neither tall nor wide and is re-footed the same way.
+One instance per (zone, person): its key is ``"ZONE/TRACK_ID"``, its box the track's last
+detection box; a track that picks up a person whose track broke a moment ago nearby
+continues that instance (:class:`~detectors.evidence.InstanceLinks`). The frame score is the best instance's. Threshold 0.5 by default.
 """
 
 from __future__ import annotations
 
-import cv2
+import math
+
 import numpy as np
 
-from detectors.base import NOTHING, DetectorOutput
+from detectors.appearance import hi_vis_fraction
+from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
-from detectors.perception import Percept, WorkGrid
+from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box, normal_cdf
+from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
+from detectors.vehicles import vehicle_blobs
 
 
 class IntrusionDetector:
-    """Feet inside a forbidden zone. See the module docstring for the rule and its constants."""
+    """Tracked feet inside a forbidden zone. See the module docstring for the rule and its constants.
+
+    Parameters: ``evidence_s`` [s] time constant of the evidence; ``margin_m`` [m] how far
+    inside the feet must be to count fully; ``min_std_m`` [m] floor of the position
+    uncertainty; ``head_tolerance_m`` [m] how far outside the zone the head-placed foot may lie
+    (a tall person's head places them farther than they stand); ``max_lost_s`` [s] how long a
+    track unseen keeps scoring; ``vest_fraction``
+    share of the torso in high-visibility colours that makes staff certain; ``staff_s`` [s]
+    time constant of the staff evidence; ``vehicle_cover`` share of a zone's floor pixels in the
+    foreground above which a vehicle occupies it, ``vehicle_hold_s`` [s] how long the zone stays
+    silent after.
+    """
 
     event_type = EventType.INTRUSION
     default_threshold = 0.5
     default_min_duration_s = 0.0  #: [s] the evidence's time constant already filters glitches
-    default_cooldown_s = 10.0  #: [s]
+    default_cooldown_s = 10.0  #: [s] per instance (a zone and a track)
 
-    def __init__(self, site: SiteConfig, *, area_fraction: float = 0.5, contact_tolerance: float = 0.1,
-                 window_fraction: float = 0.2, tall_fraction: float = 1.5, min_size_fraction: float = 0.4,
-                 gap_fraction: float = 0.1, upright_fraction: float = 0.7, evidence_s: float = 0.5) -> None:
+    def __init__(self, site: SiteConfig, *, evidence_s: float = 0.5, margin_m: float = 0.1, min_std_m: float = 0.15,
+                 max_lost_s: float = 0.5, vest_fraction: float = 0.15, staff_s: float = 0.5,
+                 head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_hold_s: float = 4.0) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
                              f"{[z.name for z in site.zones]}")
-        for name, value in (("area_fraction", area_fraction), ("window_fraction", window_fraction),
-                            ("tall_fraction", tall_fraction), ("min_size_fraction", min_size_fraction),
-                            ("gap_fraction", gap_fraction), ("upright_fraction", upright_fraction)):
+        for name, value in (("evidence_s", evidence_s), ("min_std_m", min_std_m), ("vest_fraction", vest_fraction)):
             if not value > 0:
                 raise ValueError(f"IntrusionDetector.{name} must be > 0; got {value!r}")
-        if not (evidence_s >= 0 and np.isfinite(evidence_s)):
-            raise ValueError(f"IntrusionDetector.evidence_s must be a finite number of seconds >= 0; got {evidence_s!r}")
-        if not contact_tolerance >= 0:
-            raise ValueError(f"IntrusionDetector.contact_tolerance must be >= 0; got {contact_tolerance!r}")
+        if not 0 < vehicle_cover <= 1:
+            raise ValueError(f"IntrusionDetector.vehicle_cover must be in (0, 1]; got {vehicle_cover!r}")
+        for name, value in (("max_lost_s", max_lost_s), ("staff_s", staff_s), ("vehicle_hold_s", vehicle_hold_s)):
+            if not value >= 0:
+                raise ValueError(f"IntrusionDetector.{name} must be >= 0 s; got {value!r}")
         self.site = site
-        self.area_fraction = float(area_fraction)
-        self.contact_tolerance = float(contact_tolerance)
-        self.window_fraction = float(window_fraction)
-        self.tall_fraction = float(tall_fraction)
-        self.min_size_fraction = float(min_size_fraction)
-        self.gap_fraction = float(gap_fraction)
-        self.upright_fraction = float(upright_fraction)
         self.evidence_s = float(evidence_s)
-        self._evidence = 0.0
-        self._evidence_t: float | None = None
-        self._box: tuple | None = None
-        self._zone: str | None = None
-        self._grid: WorkGrid | None = None
-        self._zone_maps: list[tuple[str, np.ndarray, np.ndarray]] = []
+        self.margin_m = float(margin_m)
+        self.min_std_m = float(min_std_m)
+        self.max_lost_s = float(max_lost_s)
+        self.vest_fraction = float(vest_fraction)
+        self.head_tolerance_m = float(head_tolerance_m)
+        self.staff_s = float(staff_s)
+        self.vehicle_cover = float(vehicle_cover)
+        self.vehicle_hold_s = float(vehicle_hold_s)
+        self._zone_px: list[np.ndarray] | None = None  # flat working-pixel indices of each zone's floor
+        self._vehicle_until = np.full(len(self.zones), -np.inf)  # [s] per zone: occupied by a vehicle until
+        self.staff_watch_m = 3.0  #: [m] staff are looked for within this distance of a zone that allows them
+        self._evidence = KeyedEvidence(self.evidence_s)
+        self._links = InstanceLinks()
+        self._staff: dict[int, tuple[float, float]] = {}  # track id -> (staff evidence, time)
 
     @classmethod
     def supports(cls, site: SiteConfig) -> bool:
         return bool(site.zones_of(ZoneKind.FORBIDDEN))
 
-    def _prepare(self, grid: WorkGrid) -> None:
-        """Per-zone maps at the working resolution: feet inside, and an integral image of the
-        pixels whose blob could hold such feet (a cheap test of which blobs to read)."""
-        self._grid = grid
-        self._foot_from_top = grid.foot_row_of_part(1.0)
-        self._zone_maps = []
-        wh, ww = grid.person_rows.shape
-        cols = np.broadcast_to(np.arange(ww), (wh, ww))
-        for zone in self.zones:
-            inside = grid.zone_mask(zone)
-            top_inside = np.zeros_like(inside)
-            ok = self._foot_from_top >= 0
-            top_inside[ok] = inside[self._foot_from_top[ok], cols[ok]]
-            relevant = (inside | top_inside).astype(np.int32)
-            integral = np.zeros((wh + 1, ww + 1), np.int64)
-            integral[1:, 1:] = relevant.cumsum(0).cumsum(1)
-            self._zone_maps.append((zone.name, inside, integral))
-
     def score(self, percept: Percept) -> DetectorOutput:
-        """The frame's evidence (:meth:`evidence`) averaged over time (see the module docstring)."""
-        raw = self.evidence(percept)
-        t = float(percept.t)
-        dt = 0.0 if self._evidence_t is None else max(0.0, t - self._evidence_t)  # the warm-up sets the clock
-        self._evidence_t = t
-        if raw.score > 0:
-            self._box, self._zone = raw.bbox, raw.zone
-        if self.evidence_s == 0:
-            self._evidence = raw.score
+        if not percept.ready:
+            self._evidence.reset()
+            self._staff.clear()
+            self._links.reset()
+            self._vehicle_until[:] = -np.inf
+            return NOTHING
+        occupied = self._occupied(percept)
+        tr = percept.tracks
+        live = np.flatnonzero(tr.confirmed & (tr.lost_s <= self.max_lost_s + 1e-9))
+        if len(live) == 0:
+            self._evidence.update(percept.t, [], [])
+            return NOTHING
+        pos = tr.foot_m[live]
+        sigma = np.sqrt(tr.pos_std_m[live] ** 2 + self.min_std_m ** 2)
+        head = tr.head_foot_m[live]
+        box = tr.box[live]
+        # an upright person's head places the feet too: both opinions must say inside (a torso whose
+        # legs vanished against a dark floor has its bottom far beyond its feet); a body lying down
+        # (a box wider than tall, and as wide as a person is tall) has no head above its feet
+        lying = (box[:, 2] > 1.1 * box[:, 3]) & (box[:, 2] > 0.6 * tr.expected_height_px[live])
+        use_head = np.all(np.isfinite(head), axis=1) & ~lying
+        keys, probs, rows, zone_of = [], [], [], {}
+        staff_zones = [z for z in self.zones if "staff" in z.allowed]
+        for zi, zone in enumerate(self.zones):
+            if occupied[zi]:
+                continue
+            d = zone.signed_distance(pos)
+            if use_head.any():
+                d[use_head] = np.minimum(d[use_head], zone.signed_distance(head[use_head]) + self.head_tolerance_m)
+            p = np.nan_to_num(normal_cdf((d - self.margin_m) / sigma), nan=0.0)
+            near = np.flatnonzero(p > 1e-3)
+            if zone in staff_zones:
+                # staff are recognised on the way in, before their feet reach the zone
+                self._staff_scores(percept, [int(live[j]) for j in np.flatnonzero(d > -self.staff_watch_m)])
+            for j in near:
+                key = self._links.key(zone.name, int(tr.id[live[j]]), pos[j], percept.t, tr.vel_mps[live[j]])
+                keys.append(key)
+                probs.append(float(p[j]))
+                rows.append(int(live[j]))
+                zone_of[key] = zone
+        # only a track matched to a detection in this frame adds evidence; a coasting one holds its
+        # own (its predicted position is no observation of where its feet are)
+        seen = tr.lost_s[rows] == 0 if rows else np.zeros(0, bool)
+        upd = [i for i in range(len(keys)) if seen[i]]
+        evidence = np.array([self._evidence.get(k) for k in keys])
+        if upd:
+            evidence[upd] = self._evidence.update(percept.t, [keys[i] for i in upd], [probs[i] for i in upd])
         else:
-            self._evidence += (1.0 - np.exp(-dt / self.evidence_s)) * (raw.score - self._evidence)
-        if self._evidence < 1e-6:
-            self._evidence = 0.0
-            return NOTHING
-        return DetectorOutput(float(self._evidence), self._box, self._zone)
+            self._evidence.update(percept.t, [], [])
+        staff = self._staff_scores(percept, sorted({r for k, r in zip(keys, rows) if "staff" in zone_of[k].allowed}))
+        out = []
+        for key, e, r in zip(keys, evidence.tolist(), rows):
+            zone = zone_of[key]
+            if "staff" in zone.allowed:
+                e *= 1.0 - staff[r]
+            if e > 0.05 and self._on_ghost(percept, r):
+                e = 0.0
+            if e > 0:
+                out.append(InstanceScore(key, float(min(1.0, e)), clip_box(tr.box[r], self.site.image_size)))
+        return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
-    def evidence(self, percept: Percept) -> DetectorOutput:
-        """This frame's evidence alone: the best blob's in-zone area against a person's."""
-        if not percept.ready or len(percept.blobs) == 0:
-            return NOTHING
-        grid = percept.grid
-        if grid is not self._grid:
-            self._prepare(grid)
-        blobs = percept.blobs
-        x = np.rint(blobs.bbox[:, 0] / grid.sx).astype(np.int64)
-        y = np.rint(blobs.bbox[:, 1] / grid.sy).astype(np.int64)
-        x1 = x + np.rint(blobs.bbox[:, 2] / grid.sx).astype(np.int64)
-        y1 = y + np.rint(blobs.bbox[:, 3] / grid.sy).astype(np.int64)
-        best = NOTHING
-        for name, inside, integral in self._zone_maps:
-            hits = integral[y1, x1] - integral[y, x1] - integral[y1, x] + integral[y, x]
-            for i in np.flatnonzero(hits > 0):
-                s, box = self._blob_score(percept, int(blobs.label[i]), int(x[i]), int(y[i]), int(x1[i]), int(y1[i]),
-                                          inside)
-                if s > best.score:
-                    best = DetectorOutput(s, box, name)
-        return best
+    def _occupied(self, percept: Percept) -> np.ndarray:
+        """(Z,) bool: the zone's floor is (or was within ``vehicle_hold_s``) covered by a vehicle:
+        a component of :data:`~detectors.vehicles.VEHICLE_MIN_PERSONS` people's area standing in it,
+        or foreground over ``vehicle_cover`` of its floor."""
+        if self._zone_px is None:
+            self._zone_px = [np.flatnonzero(percept.grid.zone_mask(z)) for z in self.zones]
+        _, by_blob = vehicle_blobs(percept, self.zones)
+        fg = percept.fg_mask.reshape(-1)
+        for k, px in enumerate(self._zone_px):
+            if by_blob[k] or (len(px) and np.count_nonzero(fg[px]) >= self.vehicle_cover * len(px)):
+                self._vehicle_until[k] = percept.t + self.vehicle_hold_s
+        return self._vehicle_until >= percept.t
 
-    def _blob_score(self, percept: Percept, label: int, x: int, y: int, x1: int, y1: int,
-                    inside: np.ndarray) -> tuple[float, tuple | None]:
-        """Score and full-resolution box of one blob's feet inside one zone (working-pixel box x..x1, y..y1)."""
-        grid, fg = percept.grid, percept.fg_mask
-        crop = percept.labels[y:y1, x:x1] == label
-        h = y1 - y
-        top = crop.argmax(axis=0)
-        bottom = h - 1 - crop[::-1].argmax(axis=0)
-        count = crop.sum(axis=0)
-        u = np.arange(x, x1)
-        vb, vt = y + bottom, y + top
-        ft = self._foot_from_top[vt, u]
-        if not (inside[vb.min():vb.max() + 1, x:x1].any() or inside[ft[ft >= 0], u[ft >= 0]].any()):
-            return 0.0, None  # no bottom near the zone and no head over it: the common case, cheaply
-        person = grid.person_rows[vb, u]  # [working rows] expected height at each column's bottom
-        finite = np.isfinite(person)
-        if not finite.any():
-            return 0.0, None
-        median_person = float(np.median(person[finite]))
-        k = max(1, int(round(self.window_fraction * median_person)))
-        lowest_near = _window_max(vb, k)
-        # foreground just below a column's bottom (another blob) means the body goes on
-        # below it, split where its colour matches the background: not a ground contact
-        gap = max(1, int(round(self.gap_fraction * median_person)))
-        below = vb[:, None] + np.arange(1, gap + 1)
-        wh = fg.shape[0]
-        continues = (fg[np.minimum(below, wh - 1), u[:, None]] > 0) & (below < wh)
-        # the body around a foot column spans from the lowest to the highest point near it
-        # (a foot column's own top is a shoulder or a hip: the head is narrower than the stride)
-        body_near = lowest_near + _window_max(-vt, k) + 1  # lowest - highest + 1
-        with np.errstate(invalid="ignore"):
-            contact = finite & (vb >= lowest_near - self.contact_tolerance * person) & ~continues.any(axis=1)
-            tall = finite & (bottom - top + 1 > self.tall_fraction * person)
-            short = finite & (body_near < self.upright_fraction * person)
-        # a short body over a contact is one whose legs did not come out (clothes the colour
-        # of the floor, or hidden): its foot is where a person with that head stands, unless
-        # the contacts span a body length side by side (a person lying down)
-        lying = np.count_nonzero(contact) >= self.upright_fraction * median_person
-        foot = lowest_near if lying else np.where(short, ft, lowest_near)
-        contact_in = contact & (foot >= 0)
-        contact_in[contact_in] = inside[foot[contact_in], u[contact_in]]
-        attributed = _window_max(contact_in.astype(np.int8), k) > 0
-        behind = tall & (ft >= 0) & ~attributed
-        behind[behind] = inside[ft[behind], u[behind]]
-        if not (attributed.any() or behind.any()):
-            return 0.0, None
-        feet_v = np.r_[foot[contact_in], ft[behind]]
-        feet_u = np.r_[u[contact_in], u[behind]]
-        # the size of what stands there, read on the in-zone columns themselves
-        tops = np.r_[vt[contact_in], vt[behind]]
-        size = max(int(feet_v.max()) + 1 - int(tops.min()), int(feet_u.max()) + 1 - int(feet_u.min()))
-        if not size >= self.min_size_fraction * float(np.median(grid.person_rows[feet_v, feet_u])):
-            return 0.0, None  # too small both ways to be a body: a head, a bag
-        sel = attributed | behind
-        us = u[sel]
-        bottom_rows = np.r_[vb[attributed], feet_v]
-        top_row = int(vt[sel].min())
-        area_work = float(count[attributed].sum()) + float(np.clip(count[behind] - person[behind], 0, None).sum())
-        expected = float(np.median(grid.expected_area_px[feet_v, feet_u]))
-        if not expected > 0:
-            return 0.0, None
-        score = min(1.0, area_work * grid.sx * grid.sy / (self.area_fraction * expected))
-        if score > 0 and _is_ghost(percept, crop & sel, x, y):  # the in-zone part only
-            return 0.0, None
-        box = (float(us.min() * grid.sx), float(top_row * grid.sy),
-               float((us.max() + 1 - us.min()) * grid.sx), float((bottom_rows.max() + 1 - top_row) * grid.sy))
-        return score, box
+    def _staff_scores(self, percept: Percept, rows: list[int]) -> dict[int, float]:
+        """Staff evidence of the tracks ``rows``: rises within ``staff_s`` while a vest is seen on the
+        person's crop, falls ten times slower (a vest hidden for a moment keeps the person staff).
+        Crops are read at most once per track and frame."""
+        tr = percept.tracks
+        out = {}
+        for r in rows:
+            tid = int(tr.id[r])
+            prev, t_prev = self._staff.get(tid, (0.0, None))
+            if t_prev == percept.t:
+                out[r] = prev
+                continue
+            if tr.lost_s[r] > 0 or clip_box(tr.box[r], self.site.image_size) is None:
+                out[r] = prev
+                continue
+            seen = min(1.0, hi_vis_fraction(percept.crop(tr.box[r], (32, 64))) / self.vest_fraction)
+            dt = 0.0 if t_prev is None else percept.t - t_prev
+            tau = self.staff_s if seen > prev else 10.0 * self.staff_s
+            a = 1.0 if tau == 0 else 1.0 - math.exp(-max(dt, 1.0 / self.site.fps) / tau)
+            value = prev + a * (seen - prev)
+            self._staff[tid] = (value, percept.t)
+            out[r] = value
+        for tid in [k for k, (_, tk) in self._staff.items() if percept.t - tk > 10.0]:
+            del self._staff[tid]
+        return out
 
-
-def _is_ghost(percept: Percept, blob: np.ndarray, x: int, y: int) -> bool:
-    """Whether a blob is a *ghost*: background uncovered by something that left (a person
-    learned during the warm-up who walked away), not an object present now.
-
-    An object present now has its edges in the current frame along the blob's outline;
-    a ghost has them in the background model instead. Compares the mean Sobel gradient
-    magnitude of both images on a band across the outline.
-    """
-    h, w = blob.shape
-    wh, ww = percept.grey.shape
-    y0, x0, y1, x1 = max(0, y - 2), max(0, x - 2), min(wh, y + h + 2), min(ww, x + w + 2)
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    mask[y - y0:y - y0 + h, x - x0:x - x0 + w] = blob
-    band = cv2.morphologyEx(mask, cv2.MORPH_GRADIENT, _CROSS) > 0
-    if not band.any():
-        return False
-    now = _gradient(percept.grey[y0:y1, x0:x1])[band].mean()
-    before = _gradient(percept.background()[y0:y1, x0:x1])[band].mean()
-    return bool(now < before)
-
-
-_CROSS = np.array([[0, 1, 0], [1, 1, 1], [0, 1, 0]], np.uint8)
-
-
-def _gradient(grey: np.ndarray) -> np.ndarray:
-    """|Sobel gradient| of a grey image, float32."""
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
-    return cv2.magnitude(gx, gy)
-
-
-def _window_max(values: np.ndarray, k: int) -> np.ndarray:
-    """Maximum over a centred window of ``2 k + 1`` entries (edges padded by repetition), as int64.
-
-    ``values`` are working-image rows or flags (|v| < 32768); a one-row ``cv2.dilate``
-    costs a few microseconds where numpy's sliding windows cost a hundred.
-    """
-    row = np.ascontiguousarray(values, dtype=np.int16).reshape(1, -1)
-    out = cv2.dilate(row, np.ones((1, 2 * k + 1), np.uint8), borderType=cv2.BORDER_REPLICATE)
-    return out.reshape(-1).astype(np.int64)
+    @staticmethod
+    def _on_ghost(percept: Percept, row: int) -> bool:
+        det = int(percept.tracks.detection[row])
+        if det < 0:
+            return False
+        return percept.is_ghost(int(percept.detections.blob[det]))

@@ -1,57 +1,61 @@
 """Shared per-frame perception: computed once per frame, read by every detector.
 
-One :class:`Perception` per camera turns each BGR frame into a :class:`Percept`:
+One :class:`Perception` per camera turns each BGR frame into a :class:`Percept`, in stages
+whose costs the detection core records separately (:attr:`Perception.stage_s`):
 
-1. grey and downscaled to a working resolution (``work_width`` pixels wide, 320 by
-   default: MOG2 costs about a quarter of its 640x360 time at 320x180 and a person
-   10 m from a station camera is still a few dozen working pixels);
-2. ``cv2.BackgroundSubtractorMOG2`` (no shadow class) gives a foreground mask;
-3. a morphological open (speckle noise) then close (holes inside a body);
-4. connected components with stats; components smaller than a fraction of one person's
-   expected silhouette *at the component's foot point* are dropped, so the area cut
-   follows perspective (a far person is a few pixels, a near one hundreds).
+``preprocess``
+    downscale to the working resolution (``work_width`` pixels wide, 320 by default: a
+    person 10 m from a station camera is still a few dozen working pixels) and grey;
+``background``
+    the long-term/short-term background pair robust to lighting changes, with shadow
+    removal (:class:`~detectors.background.BackgroundModel`): the foreground ``F_L`` and
+    the *static foreground* ``F_L & ~F_S`` (what entered the scene and stopped); ghosts
+    (background uncovered by something that left) are healed every ``heal_every_s``;
+``components``
+    morphological open (speckle) and close (holes in a body), connected components, blobs
+    smaller than ``min_person_fraction`` of a person's silhouette at their foot dropped;
+``people``
+    person candidates with one foot point each, merged blobs split, feet cut by the image
+    border unknown (:mod:`detectors.people`);
+``tracker``
+    tracks on the ground plane (:mod:`detectors.tracker`);
+``flow``
+    dense optical flow at reduced resolution (:mod:`detectors.flow`), on first request;
+``crops``
+    person crops from the full-resolution frame for learned classifiers, on request.
 
-Background learning rate: the trade-off
----------------------------------------
-MOG2 absorbs a still object into the background once the new Gaussian's weight passes
-``1 - backgroundRatio``; with a fixed learning rate ``alpha`` per frame this takes
-``ln(1 / backgroundRatio) / alpha`` frames (measured: 31 s for a requested 30 s at 10
-frames/s). The rate is therefore set from ``absorb_s``, the time a motionless person
-stays foreground, 60 s by default: a person lying on the tracks stays visible for a
-minute, a passenger waiting still for tens of seconds does not vanish, and a queue
-that barely moves keeps counting for the density estimate (at 30 s the estimate of a
-simulated queue at the ticket gates fell by a fifth). The price: whatever changes the
-background stays foreground as long, a global lighting change (a train's headlights, a
-cloud over a skylight), an object put down, and the *ghost* left where a person seen
-during the warm-up stood before walking away. A deployment with fast lighting changes
-wants a shorter ``absorb_s`` or a lighting-invariant front end. During the warm-up
-(``warmup_s``) the model learns with OpenCV's automatic rate ``1 / (2 n)``, so the first
-frames become the background quickly; detectors score 0 until :attr:`Perception.ready`.
+Background time constants: the long-term background absorbs a still object after about
+1.6 x ``long_s`` (60 s by default: a person lying on the tracks stays foreground for a
+minute, a queue that barely moves keeps counting), the short-term one after about 1.6 x
+``short_s`` (4 s). During the warm-up (``warmup_s``) the backgrounds are the per-pixel
+median of the first frames and detectors score 0 (:attr:`Percept.ready` is False).
 
-Geometry
---------
-:class:`WorkGrid` holds per-working-pixel lookup maps (ground point of a foot standing
-at that pixel, expected person height and silhouette area there), computed once from
-the :class:`~detectors.site.SiteConfig`, so the per-frame work is array indexing.
+Geometry: :class:`~detectors.geometry.WorkGrid` holds per-working-pixel lookup maps
+computed once from the :class:`~detectors.site.SiteConfig`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import time
 from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from detectors.site import SiteConfig, Zone
+from detectors.background import BackgroundModel
+from detectors.flow import OpticalFlow
+from detectors.geometry import PERSON_AREA_M2, PERSON_HEIGHT_M, WorkGrid
+from detectors.people import Detections, PeopleFinder, appearance
+from detectors.site import SiteConfig
 from detectors.source import Frame
+from detectors.tracker import GroundTracker, Tracks
 
-#: [m] height of the average adult used for expected sizes (h in the docs below)
-PERSON_HEIGHT_M = 1.7
-#: [m²] silhouette area of an average adult as an oblique station camera sees it
-#: (frontal projected area about 0.55 m², side about 0.35 m²; views averaged)
-PERSON_AREA_M2 = 0.45
+#: the stages of :class:`Perception`, in order; each has a column ``STAGE_s`` in the timing table
+STAGES = ("preprocess", "background", "components", "people", "tracker", "flow", "crops")
+
+__all__ = ["Blobs", "Percept", "Perception", "PerceptionError", "STAGES", "WorkGrid", "PERSON_AREA_M2",
+           "PERSON_HEIGHT_M"]
 
 
 class PerceptionError(ValueError):
@@ -102,143 +106,156 @@ class Blobs:
                    expected_area_px=np.zeros(0), label=np.zeros(0, np.int32))
 
 
-class WorkGrid:
-    """Per-pixel geometry maps at the working resolution, computed once per site.
-
-    A *foot pixel* ``(v, u)`` stands for the ground point under the bottom edge of working
-    pixel ``(v, u)``: full-resolution image point ``((u + 0.5) * sx, (v + 1) * sy)``.
-    Maps are (rows, cols) arrays indexed ``[v, u]``; pixels above the horizon hold nan.
-    """
-
-    def __init__(self, site: SiteConfig, work_size: tuple[int, int], *, person_height_m: float = PERSON_HEIGHT_M,
-                 person_area_m2: float = PERSON_AREA_M2) -> None:
-        self.site = site
-        self.work_size = (int(work_size[0]), int(work_size[1]))  #: [px] (width, height) of the working image
-        ww, wh = self.work_size
-        self.sx = site.image_size[0] / ww  #: full-resolution pixels per working pixel, horizontally
-        self.sy = site.image_size[1] / wh  #: same, vertically
-        self.person_height_m = float(person_height_m)
-        self.person_area_m2 = float(person_area_m2)
-        v, u = np.mgrid[0:wh, 0:ww]
-        foot_full = np.c_[(u.ravel() + 0.5) * self.sx, (v.ravel() + 1.0) * self.sy]
-        ground = site.image_to_ground(foot_full)
-        #: (wh, ww, 2) [m] ground point of a foot at each working pixel
-        self.ground_m = ground.reshape(wh, ww, 2)
-        ok = np.all(np.isfinite(ground), axis=1)
-        height_full = np.full(len(ground), np.nan)
-        if ok.any():
-            height_full[ok] = site.person_height_px(ground[ok], self.person_height_m)
-        height_full = height_full.reshape(wh, ww)
-        #: (wh, ww) [working rows] expected image height of a person standing at each pixel
-        self.person_rows = height_full / self.sy
-        #: (wh, ww) [full-res px²] expected silhouette area of one person standing there
-        self.expected_area_px = self.expected_area(height_full)
-        self._zone_masks: dict[str, np.ndarray] = {}
-        self._foot_rows: dict[float, np.ndarray] = {}
-
-    def expected_area(self, person_height_px: np.ndarray) -> np.ndarray:
-        """[px²] silhouette area of one person whose image height is ``person_height_px`` [px]."""
-        px_per_m = np.asarray(person_height_px, dtype=np.float64) / self.person_height_m
-        return self.person_area_m2 * px_per_m * px_per_m
-
-    def zone_mask(self, zone: Zone) -> np.ndarray:
-        """(wh, ww) bool: a foot at this working pixel stands inside ``zone`` (cached)."""
-        mask = self._zone_masks.get(zone.name)
-        if mask is None:
-            g = self.ground_m.reshape(-1, 2)
-            ok = np.all(np.isfinite(g), axis=1)
-            flat = np.zeros(len(g), bool)
-            flat[ok] = zone.contains(g[ok])
-            mask = flat.reshape(self.ground_m.shape[:2])
-            self._zone_masks[zone.name] = mask
-        return mask
-
-    def bbox_of(self, mask: np.ndarray) -> tuple[float, float, float, float] | None:
-        """Full-resolution (x, y, w, h) [px] box of the True pixels of a working-resolution mask."""
-        rows = np.flatnonzero(mask.any(axis=1))
-        if len(rows) == 0:
-            return None
-        cols = np.flatnonzero(mask.any(axis=0))
-        return (float(cols[0] * self.sx), float(rows[0] * self.sy),
-                float((cols[-1] + 1 - cols[0]) * self.sx), float((rows[-1] + 1 - rows[0]) * self.sy))
-
-    def foot_row_of_part(self, fraction: float) -> np.ndarray:
-        """(wh, ww) int: the foot row of a person whose body at ``fraction`` of its height above
-        the foot (1 = top of the head, 0.5 = mid-body) covers working pixel ``(v, u)``.
-
-        -1 where no such person stands inside the image (foot below the bottom edge or
-        above the horizon). Solves ``y_f - fraction * h(y_f) = v + 0.5`` per column, ``y_f``
-        the foot's bottom edge, by interpolation; cached per fraction.
-        """
-        key = round(float(fraction), 6)
-        rows = self._foot_rows.get(key)
-        if rows is not None:
-            return rows
-        wh, ww = self.person_rows.shape
-        y_foot = np.arange(1, wh + 1, dtype=np.float64)  # bottom edge of each row
-        rows = np.full((wh, ww), -1, dtype=np.int32)
-        query = np.arange(wh, dtype=np.float64) + 0.5
-        for u in range(ww):
-            h = self.person_rows[:, u]
-            ok = np.isfinite(h)
-            if ok.sum() < 2:
-                continue
-            part = y_foot[ok] - key * h[ok]
-            # a person is shorter than the camera is high, so the part's row grows with the
-            # foot's row; enforce it so that interpolation is well defined
-            part = np.maximum.accumulate(part)
-            inside = (query >= part[0]) & (query <= part[-1])
-            yf = np.interp(query[inside], part, y_foot[ok])
-            rows[inside, u] = np.clip(np.ceil(yf).astype(np.int32) - 1, 0, wh - 1)
-        self._foot_rows[key] = rows
-        return rows
-
-
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class Percept:
-    """What every detector reads for one frame."""
+    """What every detector reads for one frame.
+
+    Arrays are at the working resolution unless named otherwise; boxes and foot points in
+    full-resolution pixels, ground points in metres. The methods (flow, crops, background
+    images) compute on first call and are valid for this frame only, until the next frame
+    is fed to the perception (they raise :class:`PerceptionError` afterwards).
+    """
 
     index: int  #: frame number in the stream
     t: float  #: [s] frame time
     ready: bool  #: False during the background model's warm-up; detectors then score 0
-    fg_mask: np.ndarray  #: (wh, ww) uint8 {0, 255} foreground at the working resolution
-    labels: np.ndarray  #: (wh, ww) int32 component labels (0 = background), kept blobs and dropped ones
-    blobs: Blobs  #: kept components (large enough to be part of a person)
-    grid: WorkGrid = field(repr=False)  #: geometry maps shared by the detectors
+    image: np.ndarray = field(repr=False)  #: (H, W, 3) uint8 the full-resolution BGR frame
+    small: np.ndarray = field(repr=False)  #: (wh, ww, 3) uint8 the BGR working image
     grey: np.ndarray = field(repr=False)  #: (wh, ww) uint8 the grey working image
-    #: () -> (wh, ww) uint8 the background model's image after this frame, computed on first
-    #: call (about 0.1 ms); valid until the next frame is fed
-    background: Callable[[], np.ndarray] = field(repr=False)
+    fg_mask: np.ndarray = field(repr=False)  #: (wh, ww) uint8 {0, 255} foreground (long-term, cleaned)
+    static_mask: np.ndarray = field(repr=False)  #: (wh, ww) uint8 {0, 255} foreground that stopped
+    labels: np.ndarray = field(repr=False)  #: (wh, ww) int32 component labels (0 = background)
+    blobs: Blobs  #: kept components (large enough to be part of a person)
+    detections: "Detections"  #: person candidates, one foot point each
+    tracks: "Tracks"  #: the tracker's state after this frame
+    grid: WorkGrid = field(repr=False)  #: geometry maps shared by the detectors
+    lighting_gain: float = 1.0  #: median brightness of the frame relative to the background (1 = unchanged)
+    _owner: "Perception | None" = field(default=None, repr=False)
+    _owner_frame: int = field(default=-1, repr=False)
+
+    def _live(self, what: str) -> "Perception":
+        if self._owner is None or self._owner.frames_seen != self._owner_frame:
+            raise PerceptionError(f"Percept.{what}: frame {self.index} is no longer the perception's current frame")
+        return self._owner
+
+    def background(self) -> np.ndarray:
+        """(wh, ww) uint8 the long-term background in this frame's lighting."""
+        return self._live("background").model.long_term_grey()
+
+    def short_background(self) -> np.ndarray:
+        """(wh, ww) uint8 the short-term background in this frame's lighting."""
+        return self._live("short_background").model.short_term_grey()
+
+    def track_history(self, track_id: int) -> np.ndarray:
+        """(K, 5) the recent past of a track (t, x, y, box height, box width; see
+        :meth:`~detectors.tracker.GroundTracker.history`)."""
+        return self._live("track_history").tracker.history(track_id)
+
+    def is_ghost(self, label: int) -> bool:
+        """Whether blob ``label`` of :attr:`labels` is a *ghost*: background uncovered by something that
+        left (edges along its outline in the long-term background, not in the frame)."""
+        owner = self._live("is_ghost")
+        cache = owner._ghost_cache
+        if label not in cache:
+            from detectors.background import is_ghost
+
+            ys, xs = np.nonzero(self.labels == label)
+            if len(ys) == 0:
+                cache[label] = False
+            else:
+                h, w = self.labels.shape
+                y0, y1, x0, x1 = max(0, ys.min() - 2), min(h, ys.max() + 3), max(0, xs.min() - 2), min(w, xs.max() + 3)
+                region = (self.labels[y0:y1, x0:x1] == label).astype(np.uint8)
+                cache[label] = is_ghost(self.grey[y0:y1, x0:x1], self.background()[y0:y1, x0:x1], region)
+        return cache[label]
+
+    def flow(self) -> np.ndarray:
+        """(fh, fw, 2) float32 [flow px per second] dense optical flow from the previous frame
+        (:class:`~detectors.flow.OpticalFlow`; ``flow_field`` gives its geometry maps)."""
+        return self._live("flow")._timed("flow", self._owner.optical_flow.flow)
+
+    @property
+    def flow_field(self) -> OpticalFlow:
+        """The optical flow stage (size, ground Jacobians, persons per pixel) of this frame."""
+        return self._live("flow_field").optical_flow
+
+    def ground_velocity(self, mask: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Flat indices and (K, 2) [m/s] ground velocities of the flow pixels of ``mask``
+        (:meth:`~detectors.flow.OpticalFlow.ground_velocity`)."""
+        owner = self._live("ground_velocity")
+        return owner._timed("flow", lambda: owner.optical_flow.ground_velocity(mask))
+
+    def crop(self, box, size: tuple[int, int] = (48, 96)) -> np.ndarray:
+        """(h, w, 3) uint8 the full-resolution frame inside ``box`` (x, y, w, h px; clipped to the
+        image, padded with the border's pixels), resized to ``size`` (width, height)."""
+        owner = self._live("crop")
+        return owner._timed("crops", lambda: _crop(self.image, box, size))
+
+    def person_crops(self, rows=None, size: tuple[int, int] = (48, 96)) -> np.ndarray:
+        """(N, h, w, 3) uint8 crops of the tracks ``rows`` (an index or mask into :attr:`tracks`;
+        default: the confirmed tracks matched in this frame), for learned classifiers."""
+        owner = self._live("person_crops")
+        if rows is None:
+            rows = self.tracks.confirmed & (self.tracks.lost_s == 0)
+        boxes = self.tracks.box[rows]
+        return owner._timed("crops", lambda: np.stack([_crop(self.image, b, size) for b in boxes])
+                            if len(boxes) else np.zeros((0, size[1], size[0], 3), np.uint8))
+
+
+def _crop(image: np.ndarray, box, size: tuple[int, int]) -> np.ndarray:
+    h, w = image.shape[:2]
+    x, y, bw, bh = (float(v) for v in box)
+    if not all(math.isfinite(v) for v in (x, y, bw, bh)) or bw <= 0 or bh <= 0:
+        raise PerceptionError(f"crop: box must be finite (x, y, w, h) with w, h > 0; got {tuple(box)}")
+    x0, y0 = int(math.floor(x)), int(math.floor(y))
+    x1, y1 = max(x0 + 1, int(math.ceil(x + bw))), max(y0 + 1, int(math.ceil(y + bh)))
+    pad = (max(0, -y0), max(0, y1 - h), max(0, -x0), max(0, x1 - w))
+    part = image[max(0, y0):min(h, y1), max(0, x0):min(w, x1)]
+    if part.size == 0:
+        part = np.zeros((1, 1, 3), np.uint8)
+        pad = (0, 0, 0, 0)
+    if any(pad):
+        part = cv2.copyMakeBorder(part, *pad, cv2.BORDER_REPLICATE)
+    return cv2.resize(part, (int(size[0]), int(size[1])), interpolation=cv2.INTER_AREA)
 
 
 class Perception:
-    """Grey, downscale, MOG2, morphology, components: once per frame for all detectors.
+    """All the shared per-frame work for one camera (see the module docstring).
 
     Parameters (keyword-only after ``site``):
 
     - ``work_width`` [px]: width of the working image (height keeps the aspect ratio);
-      no upscaling when the camera is narrower.
-    - ``absorb_s`` [s]: how long a motionless object stays foreground (sets MOG2's
-      learning rate, see the module docstring).
-    - ``warmup_s`` [s]: frames before :attr:`ready`; the model learns fast meanwhile.
-    - ``var_threshold``: MOG2 ``varThreshold`` (squared Mahalanobis distance, 16 = 4 σ).
-    - ``open_px``, ``close_px`` [working px]: structuring element sizes (0 disables).
+      no upscaling when the camera is narrower;
+    - ``long_s``, ``short_s`` [s]: time constants of the long-term and short-term
+      backgrounds (:class:`~detectors.background.BackgroundModel`); ``absorb_s`` is an
+      alias of ``long_s``;
+    - ``warmup_s`` [s]: frames before :attr:`ready`;
+    - ``min_threshold`` [grey levels]: least foreground contrast;
+    - ``open_px``, ``close_px`` [working px]: structuring element sizes (0 disables);
     - ``min_person_fraction``: a component is kept when its area is at least this fraction
-      of one person's expected area at its foot point (0.15: a person mostly hidden still
-      counts, sensor speckle does not).
-    - ``min_area_work_px`` [working px²]: absolute floor for the same cut (near the horizon
-      the expected area tends to 0).
+      of one person's expected area at its foot point; ``min_area_work_px`` [working px²]:
+      absolute floor for the same cut;
+    - ``flow_width`` [px]: width of the optical flow field;
+    - ``heal_every_s`` [s]: how often ghosts are looked for in the static foreground;
+    - ``background``, ``people``, ``tracker``: keyword arguments of
+      :class:`~detectors.background.BackgroundModel`, :class:`~detectors.people.PeopleFinder`
+      and :class:`~detectors.tracker.GroundTracker`.
     """
 
-    def __init__(self, site: SiteConfig, *, work_width: int = 320, absorb_s: float = 60.0, warmup_s: float = 1.5,
-                 var_threshold: float = 16.0, open_px: int = 3, close_px: int = 5,
-                 min_person_fraction: float = 0.15, min_area_work_px: int = 6,
-                 person_height_m: float = PERSON_HEIGHT_M, person_area_m2: float = PERSON_AREA_M2) -> None:
-        for name, value in (("work_width", work_width), ("absorb_s", absorb_s), ("person_height_m", person_height_m),
-                            ("person_area_m2", person_area_m2), ("var_threshold", var_threshold)):
+    def __init__(self, site: SiteConfig, *, work_width: int = 320, long_s: float | None = None,
+                 absorb_s: float = 60.0, short_s: float = 4.0, warmup_s: float = 1.5, min_threshold: float = 12.0,
+                 open_px: int = 3, close_px: int = 5, min_person_fraction: float = 0.15, min_area_work_px: int = 6,
+                 flow_width: int = 320, heal_every_s: float = 1.0, person_height_m: float = PERSON_HEIGHT_M,
+                 person_area_m2: float = PERSON_AREA_M2, background: dict | None = None, people: dict | None = None,
+                 tracker: dict | None = None) -> None:
+        long_s = absorb_s if long_s is None else long_s
+        for name, value in (("work_width", work_width), ("long_s", long_s), ("short_s", short_s),
+                            ("person_height_m", person_height_m), ("person_area_m2", person_area_m2),
+                            ("min_threshold", min_threshold), ("flow_width", flow_width),
+                            ("heal_every_s", heal_every_s)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
                 raise PerceptionError(f"Perception.{name} must be a finite number > 0; got {value!r}")
-        if not warmup_s >= 0:
+        if not (isinstance(warmup_s, (int, float)) and warmup_s >= 0):
             raise PerceptionError(f"Perception.warmup_s must be >= 0 s; got {warmup_s!r}")
         if not 0 <= min_person_fraction < 1:
             raise PerceptionError(f"Perception.min_person_fraction must be in [0, 1); got {min_person_fraction!r}")
@@ -248,85 +265,121 @@ class Perception:
         wh = max(1, int(round(h * ww / w)))
         self.work_size = (ww, wh)
         self.grid = WorkGrid(site, self.work_size, person_height_m=person_height_m, person_area_m2=person_area_m2)
-        self.absorb_s = float(absorb_s)
-        self.warmup_frames = int(math.ceil(warmup_s * site.fps))
-        bg_ratio = 0.9  # MOG2's default backgroundRatio, set explicitly because the rate depends on it
-        #: [1/frame] MOG2 learning rate after the warm-up
-        self.learning_rate = math.log(1.0 / bg_ratio) / (self.absorb_s * site.fps)
-        self._mog = cv2.createBackgroundSubtractorMOG2(history=max(1, int(round(1.0 / self.learning_rate))),
-                                                      varThreshold=float(var_threshold), detectShadows=False)
-        self._mog.setBackgroundRatio(bg_ratio)
+        self.warmup_frames = max(1, int(math.ceil(warmup_s * site.fps)))
+        try:
+            self.model = BackgroundModel(self.work_size, site.fps, long_s=float(long_s), short_s=float(short_s),
+                                         warmup_frames=self.warmup_frames, min_threshold=float(min_threshold),
+                                         **(background or {}))
+            self.people = PeopleFinder(self.grid, **(people or {}))
+            self.tracker = GroundTracker(site, **(tracker or {}))
+        except (TypeError, ValueError) as exc:
+            raise PerceptionError(f"Perception: {exc}") from None
+        self.optical_flow = OpticalFlow(self.grid, flow_width=int(flow_width))
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (open_px, open_px)) if open_px > 1 else None
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close_px, close_px)) if close_px > 1 else None
         self.min_person_fraction = float(min_person_fraction)
         self.min_area_work_px = int(min_area_work_px)
+        self.heal_every_frames = max(1, int(round(heal_every_s * site.fps)))
         self.frames_seen = 0
-        self._background_at = -1
-        self._background_image: np.ndarray | None = None
-
-    def background_image(self) -> np.ndarray:
-        """The background model's image (working resolution, grey) after the last frame fed."""
-        if self._background_at != self.frames_seen:
-            self._background_image = self._mog.getBackgroundImage()
-            self._background_at = self.frames_seen
-        return self._background_image
+        self._ghost_cache: dict[int, bool] = {}
+        #: [s] time spent in each stage on the last frame (lazy stages included once they ran)
+        self.stage_s: dict[str, float] = dict.fromkeys(STAGES, 0.0)
 
     @property
     def ready(self) -> bool:
         """True once the background model has seen ``warmup_s`` of footage."""
         return self.frames_seen >= self.warmup_frames
 
+    def _timed(self, stage: str, fn):
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.stage_s[stage] += time.perf_counter() - t0
+
     def update(self, frame: Frame) -> Percept:
         """Feed one frame; return its percept. Frames must have the site's image size."""
         img = frame.image
         w, h = self.site.image_size
-        if img.ndim != 3 or img.shape[0] != h or img.shape[1] != w or img.shape[2] != 3:
-            raise PerceptionError(f"frame {frame.index}: image must be (H, W, 3) = ({h}, {w}, 3) for site "
-                                  f"{self.site.camera!r} (image_size {list(self.site.image_size)}); got {img.shape}")
-        if self.work_size != (w, h):
-            # downscale the colour image first: INTER_AREA then one cvtColor on a quarter of
-            # the pixels costs the same as the other order and averages sensor noise
-            img = cv2.resize(img, self.work_size, interpolation=cv2.INTER_AREA)
-        grey = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
-        ready_before = self.ready
-        rate = self.learning_rate if ready_before else -1.0
-        fg = self._mog.apply(grey, learningRate=rate)
+        if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim != 3 or img.shape != (h, w, 3):
+            got = img.shape if isinstance(img, np.ndarray) else type(img).__name__
+            raise PerceptionError(f"frame {frame.index}: image must be a (H, W, 3) = ({h}, {w}, 3) uint8 array for "
+                                  f"site {self.site.camera!r} (image_size {list(self.site.image_size)}); got {got}")
+        stage = self.stage_s
+        for k in stage:
+            stage[k] = 0.0
+        self._ghost_cache = {}
+        t0 = time.perf_counter()
+        small = img if self.work_size == (w, h) else cv2.resize(img, self.work_size, interpolation=cv2.INTER_AREA)
+        grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+        self.optical_flow.feed(frame.t, grey)
+        t1 = time.perf_counter()
+        stage["preprocess"] = t1 - t0
+        fg, fg_short = self.model.apply(small)
         self.frames_seen += 1
+        ready = self.ready
         if self._open is not None:
             fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, self._open)
+        static = cv2.bitwise_and(fg, cv2.bitwise_not(fg_short))
+        if self._open is not None:
+            static = cv2.morphologyEx(static, cv2.MORPH_OPEN, self._open)
+        if ready and self.frames_seen % self.heal_every_frames == 0:
+            self.model.heal_ghosts(static)
+        t2 = time.perf_counter()
+        stage["background"] = t2 - t1
         if self._close is not None:
             fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, self._close)
-        if not ready_before:
-            empty = np.zeros(fg.shape, np.int32)
-            return Percept(index=frame.index, t=frame.t, ready=False, fg_mask=fg, labels=empty,
-                           blobs=Blobs.empty(), grid=self.grid, grey=grey, background=self.background_image)
+        if not ready:
+            return self._percept(frame, False, small, grey, fg, static, np.zeros(fg.shape, np.int32), Blobs.empty(),
+                                 Detections.empty(), Tracks.empty())
         n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
-        blobs = self._blobs(stats[1:], np.arange(1, n, dtype=np.int32))
-        return Percept(index=frame.index, t=frame.t, ready=True, fg_mask=fg, labels=labels, blobs=blobs,
-                       grid=self.grid, grey=grey, background=self.background_image)
+        stats, ids, big = self._kept(stats[1:], np.arange(1, n, dtype=np.int32))
+        blobs = self._blobs(stats[big], ids[big])
+        t3 = time.perf_counter()
+        stage["components"] = t3 - t2
+        det = appearance(self.people.find(labels, stats, ids, big), small, fg, self.grid, self.model.global_gain)
+        t4 = time.perf_counter()
+        stage["people"] = t4 - t3
+        tracks = self.tracker.update(frame.t, det)
+        stage["tracker"] = time.perf_counter() - t4
+        return self._percept(frame, True, small, grey, fg, static, labels, blobs, det, tracks)
+
+    def _percept(self, frame, ready, small, grey, fg, static, labels, blobs, det, tracks) -> Percept:
+        p = Percept(index=frame.index, t=frame.t, ready=ready, image=frame.image, small=small, grey=grey, fg_mask=fg,
+                    static_mask=static, labels=labels, blobs=blobs, detections=det, tracks=tracks, grid=self.grid,
+                    lighting_gain=self.model.global_gain, _owner=self, _owner_frame=self.frames_seen)
+        return p
+
+    def _kept(self, stats: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Components of a few pixels or more, and which of them are large enough to be part of a
+        person at their foot point on their own (the others may join a body above them)."""
+        area_work = stats[:, cv2.CC_STAT_AREA]
+        keep = area_work >= 3
+        stats, label = stats[keep], label[keep]
+        if len(stats) == 0:
+            return stats, label, np.zeros(0, bool)
+        g = self.grid
+        bottom = stats[:, cv2.CC_STAT_TOP] + stats[:, cv2.CC_STAT_HEIGHT] - 1
+        centre = stats[:, cv2.CC_STAT_LEFT] + stats[:, cv2.CC_STAT_WIDTH] // 2
+        expected = g.expected_area_px[bottom, centre]
+        with np.errstate(invalid="ignore"):
+            # nan (above the horizon) -> dropped; a blob cut by the bottom edge is kept on its area alone
+            cut = bottom >= g.work_size[1] - 1
+            big = (stats[:, cv2.CC_STAT_AREA] * (g.sx * g.sy) >= self.min_person_fraction * expected) | cut
+        big &= stats[:, cv2.CC_STAT_AREA] >= self.min_area_work_px
+        return stats, label, big
 
     def _blobs(self, stats: np.ndarray, label: np.ndarray) -> Blobs:
-        """Components -> :class:`Blobs` in full-resolution pixels, small ones dropped."""
-        area_work = stats[:, cv2.CC_STAT_AREA]
-        keep = area_work >= self.min_area_work_px
-        stats, label, area_work = stats[keep], label[keep], area_work[keep]
+        """Components -> :class:`Blobs` in full-resolution pixels."""
         if len(stats) == 0:
             return Blobs.empty()
         g = self.grid
         x, y = stats[:, cv2.CC_STAT_LEFT], stats[:, cv2.CC_STAT_TOP]
         w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
         bottom = y + h - 1
-        centre = x + w // 2
-        # the geometry maps give the expected area at the foot's working pixel; the exact
-        # ground point is recomputed from the full-resolution foot (a handful of rows)
-        expected = g.expected_area_px[bottom, centre]
-        area_px = area_work * (g.sx * g.sy)
-        with np.errstate(invalid="ignore"):
-            keep = area_px >= self.min_person_fraction * expected  # nan (above the horizon) -> dropped
-        if not keep.all():
-            x, y, w, h, label, area_px, expected = x[keep], y[keep], w[keep], h[keep], label[keep], area_px[keep], expected[keep]
-        bbox = np.c_[x * g.sx, y * g.sy, w * g.sx, h * g.sy]
-        foot_px = np.c_[(x + w / 2.0) * g.sx, (y + h) * g.sy]
+        expected = g.expected_area_px[bottom, x + w // 2]
+        bbox = np.column_stack([x * g.sx, y * g.sy, w * g.sx, h * g.sy])
+        foot_px = np.column_stack([(x + w / 2.0) * g.sx, (y + h) * g.sy])
         foot_m = self.site.image_to_ground(foot_px)
-        return Blobs(bbox=bbox, area_px=area_px.astype(np.float64), foot_px=foot_px, foot_m=foot_m,
-                     expected_area_px=expected, label=label)
+        return Blobs(bbox=bbox, area_px=stats[:, cv2.CC_STAT_AREA] * (g.sx * g.sy), foot_px=foot_px, foot_m=foot_m,
+                     expected_area_px=expected, label=label.astype(np.int32))

@@ -17,8 +17,16 @@ The rule, applied by :class:`AlertGate` to one (camera, event type) stream of fr
 Comparisons of durations allow ``TIME_EPS_S`` (1 µs) of floating-point slack, so that
 frame times ``i / fps`` meet durations that are whole multiples of the frame period.
 
-:func:`alerts_from_scores` replays the same gate over recorded scores, so an offline
-threshold sweep gives exactly the alerts an online run with that threshold would.
+Gating per event instance. A detector names the instances its evidence belongs to (a
+track in a zone, a zone; :class:`~detectors.base.InstanceScore`); :class:`InstanceGates`
+keeps one :class:`AlertGate` per instance key, so the cooldown of one intruder's alert
+does not swallow a second intruder who steps in a few seconds later. A key absent from a
+frame counts as below the threshold in that frame; a gate below the threshold whose
+cooldown has passed is forgotten.
+
+:func:`alerts_from_scores` replays one gate over recorded frame scores and
+:func:`alerts_from_instances` the per-instance gates over recorded instance scores, so an
+offline threshold sweep gives exactly the alerts an online run with that threshold would.
 """
 
 from __future__ import annotations
@@ -114,4 +122,75 @@ def alerts_from_scores(times, scores, bboxes, policy: AlertPolicy, camera: str,
         alert = gate.update(t, s, box)
         if alert is not None:
             out.append(alert)
+    return out
+
+
+class InstanceGates:
+    """One :class:`AlertGate` per event instance of one (camera, event type)."""
+
+    def __init__(self, policy: AlertPolicy, camera: str, event_type: EventType) -> None:
+        self.policy = policy
+        self.camera = camera
+        self.event_type = EventType.parse(event_type, field="event_type")
+        self._gates: dict[str, AlertGate] = {}
+
+    def reset(self) -> None:
+        self._gates.clear()
+
+    def __len__(self) -> int:
+        return len(self._gates)
+
+    def update(self, t: float, instances) -> list[Alert]:
+        """Feed one frame's ``instances`` (``(key, score, bbox)`` items with those attributes or as
+        tuples); return the alerts they fire, in the order given."""
+        out = []
+        seen = set()
+        for inst in instances:
+            key, score, bbox = (inst.key, inst.score, inst.bbox) if hasattr(inst, "key") else inst
+            seen.add(key)
+            gate = self._gates.get(key)
+            if gate is None:
+                if not score >= self.policy.threshold:
+                    continue  # nothing to remember about an instance that never rose
+                gate = self._gates[key] = AlertGate(self.policy, self.camera, self.event_type)
+            alert = gate.update(t, score, bbox)
+            if alert is not None:
+                out.append(alert)
+        for key in [k for k in self._gates if k not in seen]:
+            gate = self._gates[key]
+            gate.update(t, 0.0)
+            last = gate._last_alert_t
+            if last is None or t - last >= self.policy.cooldown_s - TIME_EPS_S:
+                del self._gates[key]  # below and past its cooldown: nothing left to hold
+        return out
+
+
+def alerts_from_instances(times, instance_t, keys, scores, bboxes, policy: AlertPolicy, camera: str,
+                          event_type: EventType) -> list[Alert]:
+    """Replay :class:`InstanceGates` over recorded instance scores.
+
+    ``times`` (N,) [s]: every frame time of the stream, increasing; ``instance_t``, ``keys``,
+    ``scores`` (M,) and ``bboxes`` (M, 4) (nan rows: no box): the instance rows, whose times are
+    among ``times`` (rows of instances scoring 0 may be left out).
+    """
+    times = np.asarray(times, dtype=np.float64)
+    inst_t = np.asarray(instance_t, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
+    keys = np.asarray(keys, dtype=object)
+    if not (len(inst_t) == len(keys) == len(scores)):
+        raise ValueError(f"alerts_from_instances: instance_t, keys and scores must have one length; got "
+                         f"{len(inst_t)}, {len(keys)}, {len(scores)}")
+    boxes = np.full((len(inst_t), 4), np.nan) if bboxes is None else np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
+    order = np.argsort(inst_t, kind="stable")
+    pos = np.searchsorted(times, inst_t[order])
+    bounds = np.searchsorted(pos, np.arange(len(times) + 1))
+    gates = InstanceGates(policy, camera, event_type)
+    out = []
+    for i, t in enumerate(times.tolist()):
+        rows = order[bounds[i]:bounds[i + 1]]
+        items = []
+        for r in rows:
+            b = boxes[r]
+            items.append((keys[r], float(scores[r]), None if np.isnan(b).any() else tuple(b.tolist())))
+        out += gates.update(t, items)
     return out

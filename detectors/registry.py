@@ -14,15 +14,19 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from detectors.crowd import CrowdMovementDetector
 from detectors.density import DensityDetector
 from detectors.intrusion import IntrusionDetector
+from detectors.wrong_way import WrongWayDetector
 
 ENTRY_POINT_GROUP = "stationwatch.detectors"
 
 #: Built-in detectors, by the name used in configuration files and on the command line.
 BUILTIN_DETECTORS: dict[str, type] = {
     "intrusion": IntrusionDetector,
+    "wrong_way": WrongWayDetector,
     "excessive_density": DensityDetector,
+    "crowd_movement": CrowdMovementDetector,
 }
 
 

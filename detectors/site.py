@@ -19,6 +19,7 @@ File format (YAML)::
       - name: tracks
         kind: forbidden
         polygon: [[x, y], ...]      # [m] on the ground plane
+        allowed: [staff]            # optional: who may be there (staff: people in a high-visibility vest)
       - name: corridor
         kind: one_way
         polygon: [[x, y], ...]
@@ -47,6 +48,10 @@ class SiteError(ValueError):
     """A site configuration that cannot be used; the message names the field."""
 
 
+#: the roles a forbidden zone may allow
+ALLOWED_ROLES = ("staff",)
+
+
 class ZoneKind(str, Enum):
     FORBIDDEN = "forbidden"
     ONE_WAY = "one_way"
@@ -62,6 +67,7 @@ class Zone:
     polygon_m: np.ndarray  #: (K, 2) [m] vertices on the ground plane
     direction_deg: float | None = None  #: [deg] allowed direction of travel (one_way only)
     capacity_per_m2: float | None = None  #: [persons/m²] threshold (density only)
+    allowed: tuple[str, ...] = ()  #: who may stand in a forbidden zone (``"staff"``: a high-visibility vest)
 
     def __post_init__(self) -> None:
         poly = np.asarray(self.polygon_m, dtype=np.float64)
@@ -88,6 +94,14 @@ class Zone:
             raise SiteError(f"zone {self.name!r}: kind density needs capacity_per_m2 > 0; got {self.capacity_per_m2!r}")
         if self.capacity_per_m2 is not None and not (_finite(self.capacity_per_m2) and self.capacity_per_m2 > 0):
             raise SiteError(f"zone {self.name!r}: capacity_per_m2 must be a number > 0; got {self.capacity_per_m2!r}")
+        allowed = (self.allowed,) if isinstance(self.allowed, str) else tuple(self.allowed or ())
+        unknown = sorted(set(allowed) - set(ALLOWED_ROLES))
+        if unknown:
+            raise SiteError(f"zone {self.name!r}: allowed must list roles among {', '.join(ALLOWED_ROLES)}; "
+                            f"got {list(allowed)}")
+        if allowed and self.kind is not ZoneKind.FORBIDDEN:
+            raise SiteError(f"zone {self.name!r}: allowed applies to forbidden zones only; this one is {self.kind.value}")
+        object.__setattr__(self, "allowed", tuple(str(a) for a in allowed))
 
     @property
     def area_m2(self) -> float:
@@ -105,12 +119,25 @@ class Zone:
         pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 2)
         return shapely.contains_xy(self._shape, pts[:, 0], pts[:, 1])
 
+    def signed_distance(self, points_m: np.ndarray) -> np.ndarray:
+        """(N,) [m] distance of ground points to the zone's outline: > 0 inside, < 0 outside (nan stays nan)."""
+        p = np.asarray(points_m, dtype=np.float64).reshape(-1, 2)
+        a = self.polygon_m
+        b = np.roll(a, -1, axis=0)
+        ab = b - a
+        with np.errstate(invalid="ignore"):
+            t = np.clip(((p[:, None, :] - a[None]) * ab[None]).sum(-1) / (ab * ab).sum(-1)[None], 0.0, 1.0)
+            d = np.linalg.norm(p[:, None, :] - (a[None] + t[..., None] * ab[None]), axis=-1).min(axis=1)
+        return np.where(self.contains(p), d, -d)
+
     def to_dict(self) -> dict:
         d = {"name": self.name, "kind": self.kind.value, "polygon": self.polygon_m.round(4).tolist()}
         if self.direction_deg is not None:
             d["direction_deg"] = float(self.direction_deg)
         if self.capacity_per_m2 is not None:
             d["capacity_per_m2"] = float(self.capacity_per_m2)
+        if self.allowed:
+            d["allowed"] = list(self.allowed)
         return d
 
 
@@ -157,8 +184,9 @@ class SiteConfig:
                                 f"({w}x{h_px} px, or behind the camera): the camera cannot see it")
 
     # --- geometry -----------------------------------------------------------------
-    @property
+    @cached_property
     def ground_from_image(self) -> np.ndarray:
+        """(3, 3) image (u, v) [px] -> ground (x, y) [m], the inverse of :attr:`homography` (computed once)."""
         return np.linalg.inv(self.homography)
 
     def image_to_ground(self, uv: np.ndarray) -> np.ndarray:
@@ -169,6 +197,29 @@ class SiteConfig:
         """(N, 2) ground points [m] -> (N, 2) pixel points."""
         return _apply_h(self.homography, xy)
 
+    def image_to_ground_at_height(self, uv: np.ndarray, height_m: float) -> np.ndarray:
+        """(N, 2) pixel points -> (N, 2) ground points [m] under the points at ``height_m`` above the
+        floor that project there (where a person whose head top is at the pixel stands). Needs the
+        3x4 projection; nan without it, and where the point would lie behind the camera."""
+        uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
+        inv = self._plane_inverse(float(height_m))
+        return np.full(uv.shape, np.nan) if inv is None else _apply_h(inv, uv)
+
+    def _plane_inverse(self, height_m: float) -> np.ndarray | None:
+        """Inverse of the homography from the plane z = ``height_m`` to the image (cached per height)."""
+        cache = self.__dict__.setdefault("_plane_inverses", {})
+        if height_m not in cache:
+            inv = None
+            if self.projection is not None:
+                p = self.projection
+                plane = np.c_[p[:, 0], p[:, 1], p[:, 2] * height_m + p[:, 3]]
+                try:
+                    inv = np.linalg.inv(plane)
+                except np.linalg.LinAlgError:
+                    inv = None
+            cache[height_m] = inv
+        return cache[height_m]
+
     def person_height_px(self, foot_m: np.ndarray, height_m: float = 1.7) -> np.ndarray:
         """Expected image height [px] of a person of ``height_m`` standing at each foot point.
 
@@ -178,8 +229,9 @@ class SiteConfig:
         foot_m = np.asarray(foot_m, dtype=np.float64).reshape(-1, 2)
         if self.projection is not None:
             n = len(foot_m)
-            base = np.c_[foot_m, np.zeros(n), np.ones(n)] @ self.projection.T
-            top = np.c_[foot_m, np.full(n, height_m), np.ones(n)] @ self.projection.T
+            p = self.projection
+            base = foot_m @ p[:, :2].T + p[:, 3]
+            top = base + p[:, 2] * float(height_m)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.abs(base[:, 1] / base[:, 2] - top[:, 1] / top[:, 2])
         a = self.ground_to_image(foot_m)
@@ -258,7 +310,7 @@ class SiteConfig:
             zw = f"{where}.zones[{i}]"
             if not isinstance(z, dict):
                 raise SiteError(f"{zw}: expected a mapping; got {z!r}")
-            _reject_unknown(z, {"name", "kind", "polygon", "direction_deg", "capacity_per_m2"}, zw)
+            _reject_unknown(z, {"name", "kind", "polygon", "direction_deg", "capacity_per_m2", "allowed"}, zw)
             try:
                 kind = ZoneKind(z.get("kind"))
             except ValueError:
@@ -271,6 +323,7 @@ class SiteConfig:
                         polygon_m=np.asarray(z.get("polygon"), dtype=np.float64),
                         direction_deg=z.get("direction_deg"),
                         capacity_per_m2=z.get("capacity_per_m2"),
+                        allowed=z.get("allowed") or (),
                     )
                 )
             except (SiteError, ValueError, TypeError, OverflowError) as exc:
@@ -355,11 +408,15 @@ def _matrix(value, shape: tuple[int, int], where: str) -> np.ndarray:
 
 
 def _apply_h(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 homography to (N, 2) points (nan where the point maps behind the camera)."""
     pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-    q = np.c_[pts, np.ones(len(pts))] @ h.T
+    x, y = pts[:, 0], pts[:, 1]
+    w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = q[:, :2] / q[:, 2:3]
-    out[q[:, 2] <= 0] = np.nan
+        out = np.empty_like(pts)
+        out[:, 0] = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w
+        out[:, 1] = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
+    out[~(w > 0)] = np.nan
     return out
 
 

@@ -14,8 +14,7 @@
     stationwatch compare RESULTS_A [RESULTS_B]    paired differences of two detectors with a verdict
     stationwatch report RESULTS                   one self-contained HTML report
     stationwatch site SCENARIO --camera NAME      write a camera's site configuration
-    stationwatch calibrate-density                fit the density detector's gain on rendered footage
-    stationwatch train-density                    train the density CNN on rendered footage
+    stationwatch train NAME                       train a learned model on rendered footage (density, ...)
 """
 
 from __future__ import annotations
@@ -250,41 +249,13 @@ def _extract_frames(run: Path, camera: str, n_frames: int) -> None:
         raise CliError(f"{video}: {n} frame(s) decoded; the annotations have {n_frames}")
 
 
-def cmd_calibrate_density(args) -> int:
-    from detectors.density import GAIN_FILE
-    from detectors.files import check_writable
-    from eval import results
-    from eval.calibrate import DEFAULT_SET, calibrate
+def cmd_train(args) -> int:
+    import importlib
 
-    pairs = DEFAULT_SET if not args.scenario else [(n, s) for n in args.scenario for s in (args.seed or [0])]
-    from sim.scenario import load_scenario
+    from train import TRAINERS
 
-    for name in sorted({n for n, _ in pairs}):  # a typo of a name, or a destination not writable, now: not after
-        load_scenario(name)                      # minutes of rendering
-    out = args.out or GAIN_FILE
-    check_writable(out)
-    cal = calibrate(pairs, min_true_per_m2=args.min_density)
-    results.write_json(out, cal.to_dict(argv=[a for a in sys.argv[2:]]))
-    print(f"gain {cal.gain:.4f} from {cal.n_frames} frames; RMS error {cal.rms_before:.3f} -> "
-          f"{cal.rms_after:.3f} persons/m2; wrote {out}")
-    return 0
-
-
-def cmd_train_density(args) -> int:
-    import eval.train_density as training
-    from detectors.density_cnn import WEIGHTS_FILE
-    from detectors.files import check_writable
-
-    out = args.out or WEIGHTS_FILE
-    check_writable(out)  # now, not after minutes of training
-    check_writable(os.path.splitext(out)[0] + ".json")  # its model card
-    res = training.train(training.DEFAULT_SET, training.HELD_OUT, seed=args.seed, epochs=args.epochs,
-                         threads=args.threads, frames=args.frames)
-    meta = training.save(res, out, seed=args.seed, epochs=args.epochs, argv=sys.argv[2:])
-    print(f"trained on {res.train_frames} frames in {res.seconds:.0f} s, final loss {res.final_loss:.4f}; held-out "
-          f"count error {res.held_out_mae_persons:.2f} persons/frame (truth {res.held_out_true_mean:.1f}); "
-          f"wrote {out} and {meta}")
-    return 0
+    module = importlib.import_module(TRAINERS[args.model][0])
+    return module.main(args)
 
 
 def cmd_run(args) -> int:
@@ -324,33 +295,52 @@ def cmd_detect(args) -> int:
     from detectors.files import atomic_path
     from detectors.site import SiteConfig
     from detectors.source import open_source
+    from detectors.stream import StreamReader, StreamStats
     from eval.policies import core_with_policies, overrides_from_args
 
     site = SiteConfig.load(args.site)
+    if args.queue < 1:
+        raise CliError(f"--queue must be >= 1 frame; got {args.queue}")
     # the policies (a missing file, a bad --threshold) are checked before the source is opened
     core = core_with_policies(site, args.detector or None, overrides_from_args(args.policies, args.threshold))
+    live = args.source.isdigit() or "://" in args.source
+
+    def opener():
+        return open_source(args.source, camera=site.camera, fps=args.fps, max_frames=args.max_frames)
+
+    reader = StreamReader(opener, max_queue=args.queue, drop_oldest=live or args.realtime,
+                          reconnect=live and not args.no_reconnect, realtime=args.realtime and not live)
+    n = 0
+    interrupted = False
     with ExitStack() as stack:
-        src = open_source(args.source, camera=site.camera, fps=args.fps, max_frames=args.max_frames)
-        stack.callback(src.close)
+        src = reader.start().source
+        stack.callback(reader.close)
+        if tuple(src.size) != tuple(site.image_size):
+            raise CliError(f"{args.source} gives {src.size[0]}x{src.size[1]} frames but the site configuration "
+                           f"{args.site} is for {site.image_size[0]}x{site.image_size[1]}")
+        stats = StreamStats(interval_s=args.stats_every)
         sink = sys.stdout
         if args.out:  # alerts stream into a temporary file, renamed onto --out when the source ends or on Ctrl-C
             sink = stack.enter_context(open(stack.enter_context(atomic_path(args.out)), "w", encoding="utf-8"))
-        n = 0
-        interrupted = False
         try:
-            for alerts in core.run(src):
+            for item in reader:
+                alerts = core.process(item.frame)
                 for a in alerts:
                     sink.write(a.to_json() + "\n")
                     sink.flush()
                     n += 1
+                now = time.monotonic()
+                stats.add(now - item.captured_at, len(alerts))
+                if args.stats_every > 0 and stats.due(now):
+                    print(stats.format_line(now, reader), file=sys.stderr, flush=True)
         except KeyboardInterrupt:  # a live camera is stopped by Ctrl-C: the alerts so far are kept
             interrupted = True
     where = f" written to {args.out}" if args.out else ""
+    tail = f"{n} alert(s){where}, {reader.dropped} frame(s) dropped, {reader.reconnects} reconnection(s)"
     if interrupted:
-        print(f"stationwatch detect: interrupted after {core.frames_processed} frames; {n} alert(s){where}",
-              file=sys.stderr)
+        print(f"stationwatch detect: interrupted after {core.frames_processed} frames; {tail}", file=sys.stderr)
         return 130
-    print(f"{core.frames_processed} frames, {n} alert(s){where}", file=sys.stderr)
+    print(f"{core.frames_processed} frames, {tail}", file=sys.stderr)
     return 0
 
 
@@ -483,6 +473,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-frames", type=_positive_int)
     s.add_argument("--out", help="write alerts to this JSONL file instead of stdout")
     add_policy_args(s)
+    s.add_argument("--queue", type=int, default=8,
+                   help="frames held between the reader and the core; a live stream drops the oldest when full")
+    s.add_argument("--realtime", action="store_true",
+                   help="play a video file at its frame rate, dropping frames the core cannot keep up with")
+    s.add_argument("--no-reconnect", action="store_true", help="stop when a live stream dies instead of reopening it")
+    s.add_argument("--stats-every", type=float, default=1.0,
+                   help="[s] report frames/s, latency and dropped frames on stderr this often (0: never)")
     s.set_defaults(func=cmd_detect)
 
     s = sub.add_parser("evaluate", help="score an alerts file (JSON Lines, or CSV) against a ground-truth JSON file")
@@ -531,21 +528,16 @@ def build_parser() -> argparse.ArgumentParser:
                                                     "per-frame scores (default: the type's max latency)")
     s.set_defaults(func=cmd_export)
 
-    s = sub.add_parser("calibrate-density", help="fit the density detector's gain on rendered footage")
-    s.add_argument("--scenario", action="append", help="scenario to fit on (repeatable; default: the shipped set)")
-    s.add_argument("--seed", action="append", type=_seed, help="seed(s) for --scenario")
-    s.add_argument("--min-density", type=_nonneg_float, default=0.5,
-                   help="[persons/m2] fit on frames at least this dense")
-    s.add_argument("--out", help="where to write the JSON (default: the package's detectors/weights/)")
-    s.set_defaults(func=cmd_calibrate_density)
+    s = sub.add_parser("train", help="train a learned model of the detection core on rendered footage")
+    models = s.add_subparsers(dest="model", required=True, metavar="NAME")
+    from train import TRAINERS
 
-    s = sub.add_parser("train-density", help="train the density CNN on rendered footage")
-    s.add_argument("--seed", type=_seed, default=0, help="torch and shuffling seed")
-    s.add_argument("--epochs", type=_positive_int, default=6)
-    s.add_argument("--threads", type=_positive_int, default=2, help="torch threads while training")
-    s.add_argument("--frames", type=_positive_int, help="cap on training frames (quick runs)")
-    s.add_argument("--out", help="where to write the weights (default: the package's detectors/weights/)")
-    s.set_defaults(func=cmd_train_density)
+    for name, (module_name, help_line) in TRAINERS.items():
+        m = models.add_parser(name, help=help_line)
+        import importlib
+
+        importlib.import_module(module_name).configure(m)
+    s.set_defaults(func=cmd_train)
 
     s = sub.add_parser("site", help="write the site configuration of a scenario's camera")
     scenario_args(s)

@@ -42,6 +42,8 @@ def site_config_dict(scenario, camera_name: str) -> dict:
             d["direction_deg"] = float(z.direction_deg)
         if z.capacity_per_m2 is not None:
             d["capacity_per_m2"] = float(z.capacity_per_m2)
+        if getattr(z, "allowed", None):
+            d["allowed"] = list(z.allowed)  # who may stand there (staff in a vest): installers configure it too
         zones.append(d)
     return {
         "camera": spec.name,

@@ -7,10 +7,14 @@ frame hashes, a crowd standing at given points, alerts and ground-truth instance
 from __future__ import annotations
 
 import hashlib
+import math
 
+import cv2
 import numpy as np
 
 from detectors.events import Alert, EventType
+from detectors.site import SiteConfig, Zone, ZoneKind
+from detectors.source import Frame
 from sim.state import BodyKind, CrowdState, Posture, Prop
 
 
@@ -45,6 +49,99 @@ def standing_crowd(xy, *, heading=0.0, posture=Posture.STANDING, progress=0.0, p
         posture_progress=each(progress, np.float32), shirt_bgr=colour(shirt), trousers_bgr=colour(trousers),
         skin_bgr=colour((150, 170, 210)), hair_bgr=colour((20, 20, 20)), appearance_group=np.zeros(n, np.int16),
         prop=each(prop, np.uint8), prop_raise=each(raise_, np.float32), vest=each(vest, bool), body=each(body, np.uint8))
+
+
+# --- drawn station scenes: a camera over a platform, people as an ellipse and a head ----------
+
+FPS = 10.0
+TRACKS = Zone(name="tracks", kind=ZoneKind.FORBIDDEN, polygon_m=[[0, -4.5], [32, -4.5], [32, 0], [0, 0]])
+HALL = Zone(name="hall", kind=ZoneKind.DENSITY, polygon_m=[[10, 1], [22, 1], [22, 6], [10, 6]], capacity_per_m2=2.0)
+
+
+def camera_projection(position, look_at, hfov_deg, size) -> np.ndarray:
+    """3x4 pinhole projection (x right, y down, z forward) of a camera at ``position`` [m]."""
+    c = np.asarray(position, float)
+    f = np.asarray(look_at, float) - c
+    f /= np.linalg.norm(f)
+    r = np.cross(f, [0.0, 0.0, 1.0])
+    r /= np.linalg.norm(r)
+    rot = np.stack([r, np.cross(f, r), f])
+    w, h = size
+    focal = (w / 2) / math.tan(math.radians(hfov_deg) / 2)
+    k = np.array([[focal, 0, w / 2], [0, focal, h / 2], [0, 0, 1]])
+    return k @ np.c_[rot, -rot @ c]
+
+
+def platform_site(zones=(TRACKS, HALL), size=(640, 360)) -> SiteConfig:
+    p = camera_projection((16, 11, 5.5), (16, 0, 0), 80, size)
+    return SiteConfig(camera="cam", image_size=size, fps=FPS, homography=p[:, [0, 1, 3]], projection=p, zones=tuple(zones))
+
+
+def project(p: np.ndarray, xyz) -> np.ndarray:
+    q = np.c_[np.atleast_2d(xyz), np.ones(len(np.atleast_2d(xyz)))] @ p.T
+    return q[:, :2] / q[:, 2:3]
+
+
+def draw_person(img, p, x, y, colour=(40, 40, 160), lying=False, width_m=0.36, height_m=1.7):
+    if lying:  # 1.7 m along x, 0.3 m thick
+        a, b = project(p, [(x - 0.85, y, 0.15), (x + 0.85, y, 0.15)])
+        lo, hi = project(p, [(x, y, 0.0), (x, y, 0.3)])
+        centre = (a + b) / 2
+        axes = (int(np.linalg.norm(b - a) / 2), max(2, int(abs(lo[1] - hi[1]) / 2)))
+        cv2.ellipse(img, (int(centre[0]), int(centre[1])), axes, 0, 0, 360, colour, -1)
+        return
+    foot, top = project(p, [(x, y, 0.0), (x, y, height_m)])
+    h = foot[1] - top[1]
+    head = 0.2 / height_m * h
+    body = h - head
+    cv2.ellipse(img, (int(round(foot[0])), int(round(foot[1] - body / 2))),
+                (max(1, round(h * width_m / height_m / 2)), max(1, round(body / 2))), 0, 0, 360, colour, -1)
+    cv2.circle(img, (int(round(top[0])), int(round(top[1] + head / 2))), max(1, round(head / 2)), colour, -1)
+
+
+class Scene:
+    """A static textured background plus drawn people, with sensor noise (seeded)."""
+
+    def __init__(self, site: SiteConfig, seed: int = 0) -> None:
+        self.site = site
+        self.p = site.projection
+        rng = np.random.default_rng(seed)
+        w, h = site.image_size
+        tex = rng.integers(70, 170, (h // 8 + 1, w // 8 + 1, 3)).astype(np.uint8)
+        self.background = cv2.GaussianBlur(cv2.resize(tex, (w, h), interpolation=cv2.INTER_CUBIC), (0, 0), 1.5)
+        self.rng = rng
+        self.index = 0
+
+    def frame(self, people=(), occluder=None) -> Frame:
+        img = self.background.copy()
+        for person in people:
+            x, y, *kw = person
+            draw_person(img, self.p, x, y, **(kw[0] if kw else {}))
+        if occluder is not None:  # (x0, y0, x1, y1) image box repainted with the background
+            x0, y0, x1, y1 = occluder
+            img[y0:y1, x0:x1] = self.background[y0:y1, x0:x1]
+        noisy = img.astype(np.int16) + self.rng.normal(0, 2, img.shape).astype(np.int16)
+        f = Frame(index=self.index, t=self.index / FPS, image=np.clip(noisy, 0, 255).astype(np.uint8))
+        self.index += 1
+        return f
+
+
+def real_data_dir():
+    """The folder of real footage for tests: ``$STATIONWATCH_REAL_DATA``, else the first
+    ``shared/data/real`` beside the repository or beside one of its parent folders (a worktree
+    lives a folder deeper than the clone)."""
+    import os
+    from pathlib import Path
+
+    env = os.environ.get("STATIONWATCH_REAL_DATA")
+    if env:
+        return Path(env)
+    here = Path(__file__).resolve().parents[1]
+    for parent in here.parents:
+        candidate = parent / "shared" / "data" / "real"
+        if candidate.is_dir():
+            return candidate
+    return here.parent / "shared" / "data" / "real"
 
 
 def alert(t: float, *, cam: str = "cam1", etype: EventType = EventType.FIRE, score: float = 0.9, bbox=None) -> Alert:

@@ -9,8 +9,9 @@ import pytest
 import yaml
 
 from eval.cli import main
+from tests.helpers import real_data_dir
 
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+REAL = real_data_dir()
 
 
 def test_scenarios_lists_the_library(capsys):
@@ -255,3 +256,54 @@ def test_detect_on_lossless_footage_gives_the_alerts_run_gives(tmp_path, capsys)
     ran = (run / "alerts.jsonl").read_text().splitlines()
     assert (tmp_path / "alerts.jsonl").read_text().splitlines() == ran and len(ran) == 1
     assert json.loads(ran[0])["t"] == 6.0  # frame 60 at 10 frames/s
+def test_detect_reports_latency_and_drops_on_stderr(tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    for i in range(30):
+        img = np.full((48, 64, 3), 90, np.uint8)
+        cv2.rectangle(img, (2 * i, 10), (2 * i + 6, 40), (30, 30, 200), -1)
+        writer.write(img)
+    writer.release()
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump({
+        "camera": "c", "image_size": [64, 48], "fps": 10,
+        "calibration": {"homography": [[10, 0, 0], [0, 10, 0], [0, 0, 1]]}}))
+    assert main(["detect", str(path), "--site", str(tmp_path / "site.yaml"), "--stats-every", "0.000001",
+                 "--queue", "2"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    stats = [line for line in err if line.startswith("stationwatch detect:")]
+    assert stats and all("frames/s" in line and "latency p50" in line and "dropped" in line for line in stats)
+    assert err[-1] == "30 frames, 0 alert(s), 0 frame(s) dropped, 0 reconnection(s)"  # a file drops nothing
+
+
+def test_detect_refuses_a_site_of_another_size(tmp_path, capsys):
+    import cv2
+    import numpy as np
+
+    path = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), 10.0, (64, 48))
+    writer.write(np.zeros((48, 64, 3), np.uint8))
+    writer.release()
+    (tmp_path / "site.yaml").write_text(yaml.safe_dump({
+        "camera": "c", "image_size": [640, 360], "fps": 10,
+        "calibration": {"homography": [[10, 0, 0], [0, 10, 0], [0, 0, 1]]}}))
+    assert main(["detect", str(path), "--site", str(tmp_path / "site.yaml")]) == 2
+    assert "gives 64x48 frames but the site configuration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed, match", [
+    ("901", "seed 901 is a held-out seed, reserved for evaluation"),
+    ("201", "seed 201 is a tuning seed, reserved for evaluation"),
+    ("10000", None),
+])
+def test_train_density_refuses_evaluation_seeds_in_one_line(seed, match, capsys, monkeypatch):
+    import train.density
+
+    monkeypatch.setattr(train.density, "render_samples", lambda clips, **kw: (_ for _ in ()).throw(
+        RuntimeError(f"would render {len(clips)} clip(s) from seed {clips[0].seed}")))
+    assert main(["train", "density", "--data-seed", seed, "--clips", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("stationwatch train:")
+    assert (match or f"would render 2 clip(s) from seed {seed}") in err  # a training seed gets as far as rendering

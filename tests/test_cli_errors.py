@@ -67,14 +67,15 @@ def inputs(tmp_path_factory) -> dict[str, str]:
 def no_long_work(monkeypatch):
     """Arguments and destinations are checked before any long work: fitting the density gain or training the CNN
     here (minutes) would fail the test, as it would lose a user's minutes."""
-    import eval.calibrate
-    import eval.train_density
+    import train.calibrate
+    import train.density
 
     def refused(*args, **kwargs):
         raise AssertionError("the work started before its arguments and destination were checked")
 
-    monkeypatch.setattr(eval.calibrate, "calibrate", refused)
-    monkeypatch.setattr(eval.train_density, "train", refused)
+    monkeypatch.setattr(train.calibrate, "calibrate", refused)
+    monkeypatch.setattr(train.density, "render_samples", refused)
+    monkeypatch.setattr(train.density, "fit", refused)
 
 
 def snapshot(folder: Path) -> list[str]:
@@ -122,17 +123,17 @@ BAD = [
     ("export {empty}", "holds no annotations.parquet"),
     ("export {empty} --actev", "is not an experiment results folder"),
     ("export {empty} --actev --interval-s 0", "argument --interval-s: expected a number of seconds > 0"),
-    ("calibrate-density --min-density -1", "argument --min-density: expected a number >= 0"),
-    ("calibrate-density --scenario nope", "no scenario named 'nope'"),
-    ("train-density --epochs 0", "argument --epochs: expected an integer >= 1"),
+    ("train density-gain --min-density -1", "argument --min-density: expected a number >= 0"),
+    ("train density-gain --scenario nope", "no scenario named 'nope'"),
+    ("train density --epochs 0", "argument --epochs: expected an integer >= 1"),
     ("run {clip}", "'{clip}' is not a scenario: scenario files end in .yaml or .yml"),
     ("render {empty}", "'{empty}' is not a scenario: scenario files end in .yaml or .yml"),
     ("run {tiny} --duration 1 --out {clip}", "cannot make the folder {clip}: a file has that name"),
     ("render {tiny} --duration 1 --out {clip}", "cannot make the folder {clip}: a file has that name"),
     ("demo --no-video --scenarios concourse_quiet --out {clip}", "cannot make the folder {clip}/concourse_quiet"),
     ("experiment {empty}", "experiment file '{empty}' cannot be read: Is a directory"),
-    ("calibrate-density --out {empty}", "cannot write {empty}: it is a folder; expected a file name"),
-    ("train-density --out {dir}/no/such/folder/w.pt", "cannot write '{dir}/no/such/folder/w.pt': folder "
+    ("train density-gain --out {empty}", "cannot write {empty}: it is a folder; expected a file name"),
+    ("train density --out {dir}/no/such/folder/w.pt", "cannot write '{dir}/no/such/folder/w.pt': folder "
                                                       "'{dir}/no/such/folder' does not exist"),
     ("site nope", "no scenario named 'nope'"),
     ("site platform_intrusion --camera hall", "has no camera 'hall'"),
@@ -193,8 +194,8 @@ def read_only(tmp_path, monkeypatch) -> Path:
     ("site platform_intrusion --out {ro}/site.yaml", "{ro}/site.yaml"),
     ("detect {clip} --site {site} --out {ro}/alerts.jsonl", "{ro}/alerts.jsonl"),
     ("evaluate {alerts} {gt} --json {ro}/metrics.json", "{ro}/metrics.json"),
-    ("calibrate-density --out {ro}/gain.json", "{ro}/gain.json"),
-    ("train-density --out {ro}/density.pt", "{ro}/density.pt"),
+    ("train density-gain --out {ro}/gain.json", "{ro}/gain.json"),
+    ("train density --out {ro}/density.pt", "{ro}/density.pt"),
 ])
 def test_a_read_only_destination_is_one_line_naming_it(inputs, read_only, capsys, command, target):
     args = {**inputs, "ro": str(read_only)}

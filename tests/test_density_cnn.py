@@ -1,13 +1,16 @@
-"""The density CNN: target splatting, the shipped weights, the detector option, the training command."""
+"""The density CNN: perspective-normalised targets, the shipped weights and their model card, the
+detector's zone counts, the training command."""
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
 import pytest
 
-from detectors.density_cnn import STRIDE, WEIGHTS_FILE, DensityCNN, cell_foot_points, output_size, splat_feet
+from detectors.density_cnn import (STRIDE, WEIGHTS_FILE, DensityCNN, cell_foot_points, foot_sigma_cells, output_size,
+                                   perspective_channel, splat_feet)
 
 torch = pytest.importorskip("torch")
 shipped = pytest.mark.skipif(not os.path.exists(WEIGHTS_FILE), reason="no shipped density CNN weights")
@@ -37,77 +40,133 @@ def test_splat_keeps_one_unit_per_foot_inside_the_image():
     assert STRIDE == 4
 
 
+def test_perspective_normalised_targets_keep_unit_mass_per_person():
+    # a near person (120 px tall) spreads wider than a far one (24 px), each of mass 1
+    feet = np.array([[100.0, 300.0], [500.0, 80.0]])
+    sigma = foot_sigma_cells(np.array([120.0, 24.0]), (320, 180), (640, 360))
+    assert sigma[0] > sigma[1] and sigma[1] == pytest.approx(0.5)  # 0.12 * 24 px / 8 px per cell = 0.36 -> floor 0.5
+    m = splat_feet(feet, (320, 180), (640, 360), sigma)
+    near, far = m[:, :40].sum(), m[:, 40:].sum()
+    assert near == pytest.approx(1.0, abs=1e-4) and far == pytest.approx(1.0, abs=1e-4)
+    assert m[:, :40].max() < m[:, 40:].max()  # the wide blob's peak is lower
+
+
+def test_perspective_channel_is_scaled_and_finite():
+    rows = np.array([[np.nan, 32.0], [64.0, 1000.0]])
+    assert perspective_channel(rows).tolist() == [[0.0, 0.5], [1.0, 8.0]]
+
+
 def test_missing_weights_name_the_path(tmp_path):
     with pytest.raises(FileNotFoundError, match="density_cnn_missing.pt"):
         DensityCNN(str(tmp_path / "density_cnn_missing.pt"))
 
 
-def test_predict_rejects_colour_images(tmp_path):
+def test_predict_rejects_colour_images_and_other_architectures(tmp_path):
     from detectors.density_cnn import build_net
 
     path = tmp_path / "w.pt"
     torch.save(build_net().state_dict(), path)
+    persp = np.zeros((180, 320), np.float32)
     with pytest.raises(ValueError, match=r"\(H, W\) uint8"):
-        DensityCNN(str(path)).predict(np.zeros((180, 320, 3), np.uint8))
+        DensityCNN(str(path)).predict(np.zeros((180, 320, 3), np.uint8), persp)
+    with pytest.raises(ValueError, match=r"perspective must have the grey image's shape \(180, 320\)"):
+        DensityCNN(str(path)).predict(np.zeros((180, 320), np.uint8), persp[:90])
+    torch.save(build_net(channels=16).state_dict(), path)
+    with pytest.raises(ValueError, match="do not fit this network"):
+        DensityCNN(str(path))
 
 
-def _rendered_greys(counts):
-    """Grey 320x180 frames of the overcrowding concourse at 50 s with the first k persons drawn, per k."""
+def _rendered(counts):
+    """Grey 320x180 frames of the overcrowding concourse at 50 s with the first k persons drawn, per k,
+    and the camera's perspective channel (a training seed: these frames are not evaluation footage)."""
     import cv2
 
+    from detectors.site import SiteConfig
     from sim.world.model import StationModel
     from sim.render import Renderer
     from sim.scenario import load_scenario
+    from sim.site_export import site_config_dict
+    from train.density import perspective_of
 
     sc = load_scenario("concourse_overcrowding")
-    model = StationModel(sc, seed=5)
+    model = StationModel(sc, seed=19_900)
     model.run_until(50.0)
     crowd = model.snapshot()
-    rend = Renderer(sc, sc.cameras[0], seed=5)
+    rend = Renderer(sc, sc.cameras[0], seed=19_900)
     out = []
     for k in counts:
         image, _ = rend.render(crowd[np.arange(len(crowd)) < k], 50.0, visibility=False)
         out.append(cv2.cvtColor(cv2.resize(image, (320, 180), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY))
-    return len(crowd), out
+    site = SiteConfig.from_dict(site_config_dict(sc, sc.cameras[0].name))
+    return len(crowd), out, perspective_of(site, (320, 180))
+
+
+@pytest.fixture(scope="module")
+def shipped_counts():
+    """The shipped network's maps of an empty concourse, 40 persons drawn, and everyone."""
+    cnn = DensityCNN()
+    n, greys, persp = _rendered([0, 40, 10_000])
+    maps = [cnn.predict(g, persp) for g in greys]
+    return n, maps, cnn.predict(greys[1], persp)
 
 
 @shipped
-def test_shipped_model_shape_determinism_and_more_people_drawn_more_counted():
-    cnn = DensityCNN()
-    n, greys = _rendered_greys([0, 40, 10_000])
+def test_shipped_model_shape_determinism_and_more_people_drawn_more_counted(shipped_counts):
+    n, maps, again = shipped_counts
     assert n > 80  # the train has emptied onto the concourse
-    maps = [cnn.predict(g) for g in greys]
     assert maps[0].shape == (45, 80)
     assert all((m >= 0).all() for m in maps)
-    assert np.array_equal(maps[1], cnn.predict(greys[1]))
+    assert np.array_equal(maps[1], again)
     counts = [float(m.sum()) for m in maps]
-    assert counts[0] < counts[1] < counts[2], counts
-    # 40 more persons drawn add about 40 to the map's sum (an empty station already reads ~12
-    # over the whole view, mostly near the horizon)
-    assert 20 < counts[1] - counts[0] < 60, counts
+    # 40 persons drawn read about 40 more than the empty station; everyone, more still
+    assert 25 < counts[1] - counts[0] < 55 and counts[2] > counts[1] + 20, counts
 
 
 @shipped
-def test_shipped_weights_are_small_and_documented():
+@pytest.mark.xfail(strict=True, reason="the shipped network (20 clips, 10 epochs) reads about 20 persons spread over "
+                                       "the empty concourse's texture; more training footage and epochs are the fix")
+def test_shipped_model_reads_almost_nobody_on_an_empty_station(shipped_counts):
+    _, maps, _ = shipped_counts
+    assert float(maps[0].sum()) < 5
+
+
+@shipped
+def test_shipped_weights_are_small_and_carry_a_model_card():
     import json
 
-    assert os.path.getsize(WEIGHTS_FILE) < 1_000_000
+    from sim.seeds import HELD_OUT_SEEDS, TRAINING_SEEDS
+
+    assert os.path.getsize(WEIGHTS_FILE) < 5_000_000
     with open(os.path.splitext(WEIGHTS_FILE)[0] + ".json", encoding="utf-8") as fh:
-        meta = json.load(fh)
-    assert meta["command"].startswith("stationwatch train-density")
-    assert isinstance(meta["seed"], int)
-    # the demo's evaluation run is never trained on
-    assert ["concourse_overcrowding", 12] not in [[s["scenario"], s["seed"]] for s in meta["train"]]
+        card = json.load(fh)
+    assert card["command"].startswith("stationwatch train density")
+    assert isinstance(card["seed"], int) and card["train_seconds"] > 0 and card["train_frames"] > 1000
+    assert all(c["seed"] in TRAINING_SEEDS for c in card["data"]["clips"])
+    val = card["validation"]  # held-out footage, against the classical pixel estimate
+    assert val["range_per_m2"] == [0.0, 4.0] and val["frames"] > 100
+    assert all(s in HELD_OUT_SEEDS for s in val["seeds"])
+    assert math.isfinite(val["cnn_rms"]) and math.isfinite(val["pixels_rms"])
+
+
+@shipped
+@pytest.mark.xfail(strict=True, reason="held-out RMS over 0-4 persons/m2: CNN 0.367, pixel baseline 0.364 at seed 901; "
+                                       "the 0.25 target needs more training footage above 1.5 persons/m2 and more epochs")
+def test_shipped_cnn_beats_the_pixel_estimate_and_the_target():
+    import json
+
+    with open(os.path.splitext(WEIGHTS_FILE)[0] + ".json", encoding="utf-8") as fh:
+        val = json.load(fh)["validation"]
+    assert val["cnn_rms"] < val["pixels_rms"] and val["cnn_rms"] <= 0.25
 
 
 @shipped
 def test_detector_cnn_counts_the_map_over_the_zone_cells():
     from detectors.density import DensityDetector
     from detectors.perception import Perception
+    from detectors.site import SiteConfig
     from detectors.source import Frame
     from sim.scenario import load_scenario
     from sim.site_export import site_config_dict
-    from detectors.site import SiteConfig
 
     sc = load_scenario("concourse_overcrowding")
     site = SiteConfig.from_dict(site_config_dict(sc, sc.cameras[0].name))
@@ -116,27 +175,35 @@ def test_detector_cnn_counts_the_map_over_the_zone_cells():
     w, h = site.image_size
     percept = perception.update(Frame(index=0, t=0.0, image=np.full((h, w, 3), 128, np.uint8)))
     persons = det.persons(percept)
-    dmap = det._cnn.predict(percept.grey).reshape(-1)
+    dmap = det._cnn.predict(percept.grey, det._perspective).reshape(-1)
     assert persons[0] == pytest.approx(float(dmap[det._cells[0]].sum()))
     assert len(det._cells[0]) > 0
+    # the zone is in view: the cells' ground area is the zone's, to a few per cent
+    assert det._view_area[0] == pytest.approx(det.zones[0].area_m2, rel=0.1)
 
 
 def test_train_command_runs_on_a_tiny_setting(tmp_path):
     import json
 
-    from eval.train_density import save, train
+    from train.density import Clip, Samples, fit, render_samples, save
 
-    items = (("concourse_surge", 5, None, 8.0, 10),)
-    held = (("concourse_surge", 6, None, 5.0, 10),)
-    res = train(items, held, seed=1, frames=4, epochs=1, progress=False)
-    assert res.train_frames == 4  # frames 30, 40, 50, 60, 70 exist past 3 s; capped at 4
-    assert np.isfinite(res.final_loss)
-    assert res.held_out_frames == 2  # frames 30 and 40 of 0..49
-    meta = save(res, str(tmp_path / "w.pt"), seed=1, epochs=1, items=items, held_out=held, argv=["--epochs", "1"])
+    clips = [Clip("concourse_surge", 10_001, {}, t_from_s=3.0, t_to_s=6.0, every_s=1.0)]
+    samples = render_samples(clips, progress=False)
+    assert len(samples) == 3  # t = 3, 4, 5
+    assert samples.grey.shape == (3, 180, 320) and samples.target.shape == (3, 45, 80)
+    assert samples.perspective.shape == (1, 180, 320) and samples.view.tolist() == [0, 0, 0]
+    samples.save(str(tmp_path / "s.npz"), clips)
+    again = Samples.load(str(tmp_path / "s.npz"), clips)
+    assert np.array_equal(again.grey, samples.grey)
+    with pytest.raises(ValueError, match="rendered from other clips"):
+        Samples.load(str(tmp_path / "s.npz"), [Clip("concourse_surge", 10_002)])
+    res = fit(samples, seed=1, epochs=1, progress=False)
+    assert res.train_frames == 3 and np.isfinite(res.final_loss)
+    meta = save(res, str(tmp_path / "w.pt"), card={"command": "stationwatch train density --epochs 1", "seed": 1})
     data = json.load(open(meta, encoding="utf-8"))
-    assert data["command"] == "stationwatch train-density --epochs 1"
-    assert data["train"][0]["scenario"] == "concourse_surge"
-    assert DensityCNN(str(tmp_path / "w.pt")).predict(np.zeros((180, 320), np.uint8)).shape == (45, 80)
+    assert data["command"] == "stationwatch train density --epochs 1" and data["parameters"] > 10_000
+    out = DensityCNN(str(tmp_path / "w.pt")).predict(np.zeros((180, 320), np.uint8), samples.perspective[0])
+    assert out.shape == (45, 80)
 
 
 def test_saving_weights_is_atomic_and_0644(tmp_path, monkeypatch):
@@ -146,11 +213,9 @@ def test_saving_weights_is_atomic_and_0644(tmp_path, monkeypatch):
 
     import torch
 
-    from eval.train_density import TrainResult, save
+    from train.density import TrainResult, save
 
-    res = TrainResult(final_loss=1.0, train_frames=1, held_out_frames=1, held_out_mae_persons=0.0,
-                      held_out_true_mean=0.0, held_out_patch_rmse=0.0, seconds=0.0,
-                      state_dict={"w": torch.zeros(3)})
+    res = TrainResult(final_loss=1.0, train_frames=1, seconds=0.0, state_dict={"w": torch.zeros(3)}, losses=[1.0])
     (tmp_path / "w.pt").write_bytes(b"previous weights")
     real = torch.save
 
@@ -160,9 +225,9 @@ def test_saving_weights_is_atomic_and_0644(tmp_path, monkeypatch):
 
     monkeypatch.setattr(torch, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        save(res, str(tmp_path / "w.pt"), seed=0, epochs=1)
+        save(res, str(tmp_path / "w.pt"), card={"seed": 0})
     assert (tmp_path / "w.pt").read_bytes() == b"previous weights" and os.listdir(tmp_path) == ["w.pt"]
     monkeypatch.setattr(torch, "save", real)
-    save(res, str(tmp_path / "w.pt"), seed=0, epochs=1)
+    save(res, str(tmp_path / "w.pt"), card={"seed": 0})
     assert torch.load(tmp_path / "w.pt")["w"].tolist() == [0, 0, 0]
     assert {p.name: oct(p.stat().st_mode & 0o777) for p in tmp_path.iterdir()} == {"w.pt": "0o644", "w.json": "0o644"}

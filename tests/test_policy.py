@@ -136,3 +136,52 @@ def test_gate_matches_run_based_reference(scores, threshold, min_frames, cooldow
             online.append(a.t)
     assert online == _reference(times, scores, policy)
     assert _times(policy, scores, times) == online  # the offline replay is the same gate
+
+
+# --- gates per event instance ------------------------------------------------------------
+
+
+def _instances(rows):
+    """[(t, [(key, score), ...]), ...] -> per-frame InstanceScore tuples."""
+    from detectors.base import InstanceScore
+
+    return [(t, [InstanceScore(k, s, (10.0, 10.0, 5.0, 5.0)) for k, s in items]) for t, items in rows]
+
+
+def test_instance_gates_fire_once_per_instance_within_the_cooldown():
+    from detectors.policy import InstanceGates
+
+    gates = InstanceGates(AlertPolicy(threshold=0.5, min_duration_s=0.0, cooldown_s=10.0), "cam", EventType.INTRUSION)
+    # first intruder from t = 1; a second one from t = 5 (4 s later); the first leaves and comes back at t = 8
+    frames = _instances([(0.0, []), (1.0, [("tracks/1", 0.9)]), (2.0, [("tracks/1", 0.9)]),
+                         (5.0, [("tracks/1", 0.9), ("tracks/2", 0.8)]), (6.0, [("tracks/2", 0.8)]),
+                         (8.0, [("tracks/1", 0.9)]), (12.0, [("tracks/1", 0.9)])])
+    fired = [(a.t, a.score) for t, items in frames for a in gates.update(t, items)]
+    # tracks/1 at t = 1; tracks/2 at t = 5 (its own gate); tracks/1 again at t = 12 only (8 - 1 < 10 s cooldown,
+    # and at 12 the run that began at 8 has already fired nothing: 12 - 1 >= 10)
+    assert fired == [(1.0, 0.9), (5.0, 0.8), (12.0, 0.9)]
+
+
+def test_instance_gates_forget_instances_past_their_cooldown():
+    from detectors.policy import InstanceGates
+
+    gates = InstanceGates(AlertPolicy(threshold=0.5, cooldown_s=2.0), "cam", EventType.WRONG_WAY)
+    for t, items in _instances([(0.0, [("a", 0.9)]), (1.0, []), (2.5, []), (3.0, [("b", 0.1)])]):
+        gates.update(t, items)
+    assert len(gates) == 0  # 'a' fired at 0 and is past its 2 s cooldown; 'b' never rose
+
+
+def test_offline_instance_replay_equals_online():
+    from detectors.policy import InstanceGates, alerts_from_instances
+
+    rng = np.random.default_rng(3)
+    policy = AlertPolicy(threshold=0.5, min_duration_s=0.3, cooldown_s=2.0)
+    gates = InstanceGates(policy, "cam", EventType.INTRUSION)
+    times, rows, online = np.arange(200) / 10.0, [], []
+    for t in times:
+        items = [(f"z/{k}", float(rng.random())) for k in range(3) if rng.random() < 0.7]
+        rows += [(t, k, s) for k, s in items]
+        online += gates.update(float(t), [(k, s, None) for k, s in items])
+    t_rows, keys, scores = zip(*rows)
+    replay = alerts_from_instances(times, t_rows, keys, scores, None, policy, "cam", EventType.INTRUSION)
+    assert replay == online and len(online) > 3

@@ -12,9 +12,10 @@ from detectors.core import DetectionCore
 from detectors.events import EventType
 from detectors.site import SiteConfig
 from detectors.source import SourceError, SourceWarning, VideoFileSource, open_source
+from tests.helpers import real_data_dir
 
 #: CI clones the repository into some folder with shared/ beside it
-REAL = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "real"
+REAL = real_data_dir()
 CLIP = REAL / "furg_house6.mp4"
 needs_clip = pytest.mark.skipif(not CLIP.exists(), reason=f"real clip not found at {CLIP} (shared/ is not beside the repository)")
 
@@ -90,7 +91,7 @@ def test_core_runs_on_the_real_clip():
         n_alerts = sum(len(a) for a in core.run(src))
     finally:
         src.close()
-    assert [d.event_type for d in core.detectors] == [EventType.EXCESSIVE_DENSITY]
+    assert [d.event_type for d in core.detectors] == [EventType.EXCESSIVE_DENSITY, EventType.CROWD_MOVEMENT]
     timing = core.timing_table().to_pandas()
     assert len(timing) == 899 and (timing["total_s"] > 0).all()
     scores = core.score_table().to_pandas()

@@ -1,0 +1,204 @@
+"""Crowd movement: many people running at once (a surge, a stampede, a sudden dispersal), or
+crowd pressure building up in a dense crowd.
+
+Signals, both from the dense optical flow of the shared perception carried to the ground
+(:mod:`detectors.flow`) over the foreground, each pixel weighted by the share of a person
+its silhouette stands for there (so the sums count persons, near or far):
+
+- **runners**: a foreground pixel whose ground speed ``s`` is above ``walk_mps`` counts as
+  ``min(1, (s - walk_mps) / (run_mps - walk_mps))`` of a runner (walking passengers, even
+  hurried ones, are below ``walk_mps``; runners above ``run_mps``). The runners are summed on
+  a ground grid of ``cell_m`` cells, and the largest number within ``radius_m`` of a point
+  (a box sum on the grid) is the size of the running crowd ``M`` [persons], smoothed over
+  ``smoothing_s``. A crowd moves when ``M`` reaches ``min_runners``: a handful of
+  passengers running for a departing train's doors is not one, and alighting passengers
+  walk.
+- **crowd pressure** (Helbing, Johansson and Al-Abideen, "Dynamics of crowd disasters: an
+  empirical study", Phys. Rev. E 75, 2007): ``P = rho Var(V)`` per ground cell, ``rho`` the
+  local density [persons/m²] (foreground persons over the cell's area) and ``Var(V)`` the
+  variance of the local ground velocities [m²/s²]; turbulent, dangerous crowds show
+  ``P`` above about 0.02 s^-2 *at densities of several persons per m²*. Only cells with
+  ``rho >= pressure_min_density`` count (at low density people move freely and the
+  variance is just people passing in different directions); ``pressure_crit`` is the
+  pressure scored 0.5.
+
+Score: ``max(min(1, 0.5 M / min_runners), min(1, 0.5 P_max / pressure_crit))``, graded, 0.5
+(the default threshold) where either signal reaches its constant. One instance per camera
+(key ``"crowd"``): a crowd movement is a state of the scene; its box covers the runners (or
+the cell of highest pressure).
+
+Flow is trusted where one flow pixel spans less than ``max_m_per_px`` metres of floor: near
+the horizon a pixel of image motion is metres of ground, and the flow's noise would be
+read as running. Pixels of a vehicle standing in a forbidden zone (a train braking in or
+leaving, :mod:`detectors.vehicles`) are left out: its coherent fast flow is no crowd.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from detectors.base import NOTHING, DetectorOutput, InstanceScore
+from detectors.events import EventType
+from detectors.evidence import clip_box
+from detectors.perception import Percept
+from detectors.site import SiteConfig, ZoneKind
+from detectors.vehicles import vehicle_mask
+
+
+class CrowdMovementDetector:
+    """Running crowds and crowd pressure from ground-plane optical flow. See the module docstring.
+
+    Parameters (units in brackets): ``walk_mps``, ``run_mps`` [m/s]; ``min_runners``
+    [persons]; ``radius_m`` [m]; ``cell_m`` [m]; ``smoothing_s`` [s]; ``pressure_crit``
+    [1/s²]; ``pressure_min_density`` [persons/m²]; ``max_m_per_px`` [m per flow pixel];
+    ``track_window_s`` [s].
+    """
+
+    event_type = EventType.CROWD_MOVEMENT
+    default_threshold = 0.5
+    default_min_duration_s = 0.3  #: [s] a crowd runs for seconds; a glitch of flow does not
+    default_cooldown_s = 30.0  #: [s]
+
+    def __init__(self, site: SiteConfig, *, walk_mps: float = 1.7, run_mps: float = 2.5, min_runners: float = 3.0,
+                 radius_m: float = 6.0, cell_m: float = 1.0, smoothing_s: float = 0.3, pressure_crit: float = 0.5,
+                 pressure_min_density: float = 2.5, max_m_per_px: float = 0.5, track_window_s: float = 0.8) -> None:
+        for name, value in (("run_mps", run_mps), ("min_runners", min_runners), ("radius_m", radius_m),
+                            ("cell_m", cell_m), ("pressure_crit", pressure_crit), ("max_m_per_px", max_m_per_px)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"CrowdMovementDetector.{name} must be a finite number > 0; got {value!r}")
+        if not 0 <= walk_mps < run_mps:
+            raise ValueError(f"CrowdMovementDetector: need 0 <= walk_mps < run_mps [m/s]; got {walk_mps!r}, {run_mps!r}")
+        if not smoothing_s >= 0:
+            raise ValueError(f"CrowdMovementDetector.smoothing_s must be >= 0 s; got {smoothing_s!r}")
+        self.site = site
+        self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
+        self.walk_mps, self.run_mps = float(walk_mps), float(run_mps)
+        self.min_runners = float(min_runners)
+        self.radius_m = float(radius_m)
+        self.cell_m = float(cell_m)
+        self.smoothing_s = float(smoothing_s)
+        self.pressure_crit = float(pressure_crit)
+        self.pressure_min_density = float(pressure_min_density)
+        self.max_m_per_px = float(max_m_per_px)
+        self.track_window_s = float(track_window_s)
+        self._field = None
+        self._runners = 0.0
+        self._pressure = 0.0
+        self._t: float | None = None
+        #: last raw signals, for inspection: running crowd size [persons], peak pressure [1/s²]
+        self.last_runners = 0.0
+        self.last_pressure = 0.0
+
+    @classmethod
+    def supports(cls, site: SiteConfig) -> bool:
+        return site.projection is not None or site.homography is not None
+
+    def _prepare(self, field) -> None:
+        self._field = field
+        jac = np.nan_to_num(field.jacobian, nan=np.inf)
+        a, b, c, d = jac[..., 0, 0], jac[..., 0, 1], jac[..., 1, 0], jac[..., 1, 1]
+        with np.errstate(invalid="ignore"):
+            scale = np.sqrt(np.nan_to_num(np.abs(a * d - b * c), nan=np.inf))
+        self._trusted = field.valid & (scale <= self.max_m_per_px)
+        g = field.ground_m[self._trusted]
+        if len(g) == 0:
+            self._origin, self._shape = np.zeros(2), (1, 1)
+            self._cells = np.zeros(0, np.int64)
+            return
+        self._origin = g.min(axis=0)
+        extent = np.ceil((g.max(axis=0) - self._origin) / self.cell_m).astype(int) + 1
+        self._shape = (int(extent[1]), int(extent[0]))  # rows (y), cols (x)
+        cell = np.floor((field.ground_m.reshape(-1, 2) - self._origin) / self.cell_m)
+        cell = np.nan_to_num(cell, nan=0).astype(np.int64)
+        self._cell_of = cell[:, 1] * self._shape[1] + cell[:, 0]  # per flow pixel (valid ones meaningful)
+        k = int(round(self.radius_m / self.cell_m))
+        self._disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * k + 1, 2 * k + 1)).astype(np.float32)
+
+    def score(self, percept: Percept) -> DetectorOutput:
+        if not percept.ready:
+            self._runners = self._pressure = 0.0
+            self._t = None
+            return NOTHING
+        field = percept.flow_field
+        if field is not self._field:
+            self._prepare(field)
+        fw, fh = field.size
+        fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA) > 96
+        mask = fg & self._trusted
+        vehicle = vehicle_mask(percept, self._forbidden)
+        if vehicle is not None:  # a train moving along the platform is no crowd
+            mask &= cv2.resize(vehicle.view(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST) == 0
+        runners, pressure, box = 0.0, 0.0, None
+        if mask.any():
+            idx, vel = percept.ground_velocity(mask)
+            w = field.persons_per_px.reshape(-1)[idx]
+            speed = np.hypot(vel[:, 0], vel[:, 1])
+            run = np.clip((speed - self.walk_mps) / (self.run_mps - self.walk_mps), 0.0, 1.0) * w
+            cells = self._cell_of[idx]
+            n_cells = self._shape[0] * self._shape[1]
+            grid = np.bincount(cells, weights=run, minlength=n_cells).reshape(self._shape).astype(np.float32)
+            crowd = cv2.filter2D(grid, -1, self._disc, borderType=cv2.BORDER_CONSTANT)
+            runners = float(crowd.max())
+            if runners >= 0.25 * self.min_runners:
+                runners = max(runners, self._fast_tracks(percept))
+            pressure = self._peak_pressure(cells, w, vel, n_cells)
+            fast = run > 0.25 * w
+            if fast.any():
+                box = self._box_of(idx[fast], field)
+        a = 1.0 if self._t is None or self.smoothing_s == 0 else 1.0 - math.exp(-(percept.t - self._t) / self.smoothing_s)
+        self._t = percept.t
+        self._runners += a * (runners - self._runners)
+        self._pressure += a * (pressure - self._pressure)
+        self.last_runners, self.last_pressure = runners, pressure
+        s = max(min(1.0, 0.5 * self._runners / self.min_runners), min(1.0, 0.5 * self._pressure / self.pressure_crit))
+        if s <= 0:
+            return NOTHING
+        return DetectorOutput.of([InstanceScore("crowd", float(s), box)])
+
+    def _fast_tracks(self, percept: Percept) -> float:
+        """The largest number of tracks running (robust speed over the last ``track_window_s`` above
+        ``run_mps``) within ``radius_m`` of one of them: flow inside a flat-coloured body is
+        underestimated, a track's displacement is not."""
+        tr = percept.tracks
+        rows = np.flatnonzero(tr.confirmed & (tr.lost_s == 0))
+        fast = []
+        for r in rows:
+            h = percept.track_history(int(tr.id[r]))
+            h = h[h[:, 0] >= percept.t - self.track_window_s - 1e-9]
+            if len(h) < 4:
+                continue
+            step = np.hypot(np.diff(h[:, 1]), np.diff(h[:, 2])) / np.diff(h[:, 0])
+            if np.median(step) >= self.run_mps:
+                fast.append(tr.foot_m[r])
+        if len(fast) < 2:
+            return float(len(fast))
+        p = np.array(fast)
+        d = np.linalg.norm(p[:, None] - p[None], axis=2)
+        return float((d <= self.radius_m).sum(axis=1).max())
+
+    def _peak_pressure(self, cells: np.ndarray, w: np.ndarray, vel: np.ndarray, n_cells: int) -> float:
+        """Largest rho Var(V) [1/s²] over ground cells dense enough to count."""
+        mass = np.bincount(cells, weights=w, minlength=n_cells)
+        rho = mass / (self.cell_m * self.cell_m)
+        dense = rho >= self.pressure_min_density
+        if not dense.any():
+            return 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx = np.bincount(cells, weights=w * vel[:, 0], minlength=n_cells) / mass
+            my = np.bincount(cells, weights=w * vel[:, 1], minlength=n_cells) / mass
+            var = (np.bincount(cells, weights=w * (vel[:, 0] ** 2 + vel[:, 1] ** 2), minlength=n_cells) / mass
+                   - mx ** 2 - my ** 2)
+        p = np.where(dense, rho * np.clip(np.nan_to_num(var), 0.0, None), 0.0)
+        return float(p.max())
+
+    def _box_of(self, idx: np.ndarray, field) -> tuple | None:
+        fw, fh = field.size
+        v, u = np.divmod(idx, fw)
+        sx = self.site.image_size[0] / fw
+        sy = self.site.image_size[1] / fh
+        box = (float(u.min() * sx), float(v.min() * sy), float((u.max() + 1 - u.min()) * sx),
+               float((v.max() + 1 - v.min()) * sy))
+        return clip_box(box, self.site.image_size)

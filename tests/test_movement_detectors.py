@@ -1,0 +1,92 @@
+"""Wrong way and crowd movement on drawn scenes: walkers, turners, crossers and runners."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.crowd import CrowdMovementDetector
+from detectors.perception import Perception
+from detectors.site import Zone, ZoneKind
+from detectors.wrong_way import WrongWayDetector
+from tests.helpers import Scene, platform_site
+
+#: a one-way walkway along the platform, traffic toward +x
+WALKWAY = Zone(name="walkway", kind=ZoneKind.ONE_WAY, polygon_m=[[2, 1], [30, 1], [30, 6], [2, 6]], direction_deg=0.0)
+
+
+def _scores(det_cls, paths, seconds, zones=(WALKWAY,), **params):
+    """Per-frame outputs of a detector on people following ``paths``: functions t -> (x, y)."""
+    site = platform_site(zones=zones)
+    scene, per = Scene(site), Perception(site)
+    det = det_cls(site, **params)
+    for _ in range(20):
+        det.score(per.update(scene.frame()))
+    out = []
+    colours = [(40, 40, 200), (200, 60, 40), (40, 160, 40), (160, 40, 160), (30, 200, 200), (200, 200, 40),
+               (90, 30, 30), (30, 90, 30), (60, 60, 60), (220, 120, 40)]
+    for k in range(int(seconds * 10)):
+        t = k / 10
+        people = [(*path(t), {"colour": colours[i % len(colours)]}) for i, path in enumerate(paths)]
+        out.append(det.score(per.update(scene.frame(people))))
+    return out
+
+
+def _line(x0, y0, vx, vy=0.0, t0=0.0):
+    return lambda t: (x0 + vx * max(0.0, t - t0), y0 + vy * max(0.0, t - t0))
+
+
+def test_walking_against_the_direction_is_wrong_way():
+    out = _scores(WrongWayDetector, [_line(22.0, 3.0, -1.3)], 6.0)
+    scores = [o.score for o in out]
+    first = next(k for k, s in enumerate(scores) if s >= 0.5)
+    # confirmed, a 1.6 s window of steps, then 1.5 m against the flow at 1.3 m/s: within 3 s
+    assert first <= 30, scores
+    assert out[-1].zone == "walkway" and out[-1].instances[0].key.startswith("walkway/")
+    assert max(scores) <= 1.0
+
+
+@pytest.mark.parametrize("name, paths", [
+    ("walking with the flow", [_line(6.0, 3.0, 1.3)]),
+    ("standing", [_line(14.0, 3.0, 0.0)]),
+    ("crossing the walkway", [_line(14.0, 5.8, 0.0, -1.2)]),
+    ("turning back for a second", [lambda t: (8.0 + 1.3 * t if t < 2.5 else 8.0 + 3.25 - 1.0 * (t - 2.5) if t < 3.5
+                                              else 8.0 + 2.25 + 1.3 * (t - 3.5), 3.0)]),
+])
+def test_no_wrong_way(name, paths):
+    scores = [o.score for o in _scores(WrongWayDetector, paths, 6.0)]
+    assert max(scores) < 0.5, (name, max(scores))
+
+
+def test_wrong_way_needs_a_one_way_zone():
+    site = platform_site(zones=())
+    assert not WrongWayDetector.supports(site)
+    with pytest.raises(ValueError, match=r"needs at least one one_way zone; site 'cam' has zones \[\]"):
+        WrongWayDetector(site)
+    with pytest.raises(ValueError, match=r"need 0 <= off_mps <= on_mps"):
+        WrongWayDetector(platform_site(zones=(WALKWAY,)), on_mps=0.1, off_mps=0.5)
+
+
+def _group(n, speed, t0=1.0):
+    rng = np.random.default_rng(n)
+    starts = np.c_[rng.uniform(8, 11, n), rng.uniform(1.5, 5.5, n)]
+    return [_line(x, y, speed, 0.0, t0) for x, y in starts]
+
+
+def test_a_running_group_is_a_crowd_movement():
+    out = _scores(CrowdMovementDetector, _group(8, 3.5), 4.0, zones=())
+    scores = [o.score for o in out]
+    assert max(scores) >= 0.5, scores
+    best = out[int(np.argmax(scores))]
+    assert best.bbox is not None and best.instances[0].key == "crowd"
+
+
+@pytest.mark.parametrize("name, n, speed", [("a walking group", 10, 1.3), ("two runners", 2, 3.5)])
+def test_no_crowd_movement(name, n, speed):
+    scores = [o.score for o in _scores(CrowdMovementDetector, _group(n, speed), 4.0, zones=())]
+    assert max(scores) < 0.5, (name, max(scores))
+
+
+def test_crowd_parameter_errors():
+    with pytest.raises(ValueError, match=r"need 0 <= walk_mps < run_mps"):
+        CrowdMovementDetector(platform_site(), walk_mps=3.0, run_mps=2.0)

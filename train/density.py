@@ -1,0 +1,518 @@
+"""Train the density CNN (:mod:`detectors.density_cnn`) on varied footage the testbed renders.
+
+``stationwatch train density`` renders :func:`default_clips` (library scenarios with their
+cameras moved, their lighting, noise, blur and compression drawn at random, more or fewer
+people, and gatherings that pack a random zone to 0.5 to 5 persons/m²), fits the network,
+validates it on held-out footage against the classical pixel estimate, and writes the
+weights and the model card (``detectors/weights/density_cnn.pt`` and ``.json``).
+
+Data. Every clip renders at a seed from :data:`sim.seeds.TRAINING_SEEDS` (the command
+refuses any other: :func:`sim.seeds.check_training_seed`); the variant drawn for a clip
+comes from the same seed. A training sample is one frame of one camera: the grey working
+image, the camera's perspective channel and the target, one unit of mass at the image
+point of every agent's ground position (its foot point, projected with the site's
+calibration, the same homography the detector uses to map zones), spread by a Gaussian
+whose width follows the person's expected image height (:func:`detectors.density_cnn.splat_feet`).
+
+Loss: mean squared error of the map (scaled by ``MAP_SCALE`` so it is of order 1) plus
+the squared error of the counts of 8x8-cell patches (32x32 working pixels), which fixes the
+scale where the pixel loss only sees blur. Adam with a one-cycle schedule, fixed seed,
+horizontal flips (image and perspective flipped together).
+
+Validation (:func:`validate`): the density of every density zone of the library's density
+scenarios at held-out seeds, per frame, from the CNN and from the pixel estimate, against
+the simulated truth (agents whose position lies in the zone / the zone's area); RMS over
+frames whose true density lies in [0, 4] persons/m².
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: density map values are multiplied by this in the loss (a person spreads over ~10 cells)
+MAP_SCALE = 100.0
+#: patch size [cells] of the count term of the loss
+PATCH = 8
+#: [persons/m²] the validation range of true densities
+VALIDATION_RANGE = (0.0, 4.0)
+#: library scenarios with density zones that the held-out validation runs, with a duration cap [s]
+VALIDATION_SCENARIOS = (("concourse_overcrowding", None), ("negatives_density_queue", None),
+                        ("rush_hour_quiet", 120.0))
+
+
+@dataclass(frozen=True)
+class Clip:
+    """One rendered piece of training footage: a library scenario, a training seed, overrides."""
+
+    scenario: str
+    seed: int
+    overrides: dict = field(default_factory=dict)
+    t_from_s: float = 3.0  #: [s] first sampled time (crowds are still entering before)
+    t_to_s: float | None = None  #: [s] last sampled time (None: the scenario's end)
+    every_s: float = 1.0  #: [s] time between sampled frames
+
+    def to_dict(self) -> dict:
+        return {"scenario": self.scenario, "seed": self.seed, "overrides": self.overrides,
+                "t_from_s": self.t_from_s, "t_to_s": self.t_to_s, "every_s": self.every_s}
+
+
+#: base scenarios of the training clips: (name, share of clips, rectangle [m] inside which a
+#: gathering zone may be drawn or None, a gathering's start point [m], sampled window [s])
+_BASES = (
+    ("concourse_quiet", 0.22, (1.0, 1.0, 21.5, 15.0), (0.6, 8.0), (3.0, 90.0)),
+    ("concourse_overcrowding", 0.14, None, None, (8.0, 90.0)),
+    ("negatives_density_queue", 0.08, None, None, (3.0, 60.0)),
+    ("platform_intrusion", 0.18, (0.6, 0.6, 31.4, 6.4), (4.5, 6.6), (3.0, 70.0)),
+    ("concourse_surge", 0.08, None, None, (3.0, 50.0)),
+    ("station_full", 0.18, None, None, (3.0, 90.0)),
+    ("rush_hour_quiet", 0.12, None, None, (20.0, 140.0)),
+)
+_LIGHTING = (("day", 0.6), ("evening", 0.25), ("night", 0.15))
+
+
+def _variant(base: tuple, seed: int, scenario) -> Clip:
+    """A random variant of a base scenario, drawn from ``seed`` (cameras, rendering, crowd, gathering)."""
+    name, _, area, start, (t0, t1) = base
+    rng = np.random.default_rng([seed, 7])
+    ov: dict = {}
+    for k, cam in enumerate(scenario.cameras):
+        x, y, z = cam.position
+        lx, ly, lz = cam.look_at
+        ov[f"cameras.{k}.position"] = [round(x + rng.normal(0, 0.6), 2), round(y + rng.normal(0, 0.6), 2),
+                                       round(float(np.clip(z + rng.uniform(-1.5, 1.5), 3.0, 9.0)), 2)]
+        ov[f"cameras.{k}.look_at"] = [round(lx + rng.normal(0, 0.8), 2), round(ly + rng.normal(0, 0.8), 2), lz]
+        ov[f"cameras.{k}.hfov_deg"] = round(float(np.clip(cam.hfov_deg * rng.uniform(0.85, 1.1), 45, 100)), 1)
+    names, weights = zip(*_LIGHTING)
+    ov["render.lighting"] = str(rng.choice(names, p=np.array(weights) / sum(weights)))
+    ov["render.brightness"] = round(float(rng.uniform(0.8, 1.2)), 3)
+    ov["render.noise_std"] = round(float(rng.uniform(1.0, 6.0)), 2)
+    ov["render.shot_noise_std"] = round(float(rng.uniform(0.0, 3.0)), 2)
+    ov["render.blur_px"] = round(float(rng.uniform(0.3, 1.2)), 2) if rng.random() < 0.35 else 0.0
+    ov["render.jpeg_quality"] = int(rng.integers(35, 96))
+    if scenario.crowd.initial_count:
+        ov["crowd.initial_count"] = int(round(scenario.crowd.initial_count * rng.uniform(0.5, 2.5)))
+    if area is not None and rng.random() < 0.75:
+        x0, y0, x1, y1 = area
+        w, h = rng.uniform(3.0, 8.0), rng.uniform(2.5, min(7.0, y1 - y0))
+        zx, zy = rng.uniform(x0, x1 - w), rng.uniform(y0, y1 - h)
+        poly = [[round(zx, 2), round(zy, 2)], [round(zx + w, 2), round(zy, 2)], [round(zx + w, 2), round(zy + h, 2)],
+                [round(zx, 2), round(zy + h, 2)]]
+        zones = [z.model_dump(exclude_defaults=True) for z in scenario.station.zones if z.kind != "density"]
+        ov["station.zones"] = zones + [{"name": "gathering", "kind": "density", "polygon": poly,
+                                        "capacity_per_m2": 2.0}]
+        count = int(round(w * h * rng.uniform(0.5, 5.0)))
+        ov["events"] = [{"type": "excessive_density", "id": "gathering", "at_s": round(float(rng.uniform(0, 8)), 1),
+                         "zone": "gathering", "count": max(1, count), "start": list(start),
+                         "release_s": round(float(rng.uniform(4, 14)), 1), "stay_s": 300}]
+    t1 = min(t1, scenario.duration_s)
+    return Clip(name, int(seed), ov, t_from_s=t0, t_to_s=t1, every_s=round(float(rng.uniform(1.5, 3.0)), 2))
+
+
+def default_clips(n_clips: int = 140, first_seed: int = 10_000) -> list[Clip]:
+    """``n_clips`` training clips over the base scenarios, clip ``k`` at seed ``first_seed + k``.
+
+    Variants whose overrides make an invalid scenario (a camera that sees nothing, a zone
+    on an obstacle) are redrawn from the next seed; the seeds stay training seeds.
+    """
+    from sim.scenario import ScenarioError, load_scenario
+    from sim.seeds import check_training_seed
+
+    shares = np.array([b[1] for b in _BASES])
+    per_base = np.floor(shares / shares.sum() * n_clips).astype(int)
+    per_base[: n_clips - per_base.sum()] += 1
+    clips, seed = [], int(first_seed)
+    for base, n in zip(_BASES, per_base):
+        sc = load_scenario(base[0])
+        made = 0
+        while made < n:
+            check_training_seed(seed)
+            clip = _variant(base, seed, sc)
+            seed += 1
+            try:
+                load_scenario(clip.scenario, clip.overrides)
+            except ScenarioError:
+                continue
+            clips.append(clip)
+            made += 1
+    return clips
+
+
+def perspective_of(site, work_size: tuple[int, int]) -> np.ndarray:
+    """The perspective channel of ``site`` at ``work_size`` (the detector's own geometry maps)."""
+    from detectors.density_cnn import perspective_channel
+    from detectors.perception import WorkGrid
+
+    return perspective_channel(WorkGrid(site, work_size).person_rows)
+
+
+@dataclass
+class Samples:
+    """Rendered training samples: grey images, an index into per-camera perspective maps, targets."""
+
+    grey: np.ndarray  #: (N, H, W) uint8
+    view: np.ndarray  #: (N,) int index into ``perspective``
+    perspective: np.ndarray  #: (V, H, W) float32
+    target: np.ndarray  #: (N, H', W') float32
+    provenance: list  #: (clip index, camera, t) per sample
+
+    def __len__(self) -> int:
+        return len(self.grey)
+
+    def save(self, path: str, clips) -> None:
+        """Write the samples and the fingerprint of the ``clips`` they were rendered from."""
+        from detectors.files import atomic_path
+
+        with atomic_path(path, suffix=".npz") as tmp:
+            np.savez_compressed(tmp, grey=self.grey, view=self.view, perspective=self.perspective,
+                                target=self.target, provenance=np.array(self.provenance, dtype=object),
+                                clips=np.array(clips_fingerprint(clips)))
+
+    @classmethod
+    def load(cls, path: str, clips) -> "Samples":
+        """Read samples written by :meth:`save`; refuses a file rendered from other clips."""
+        d = np.load(path, allow_pickle=True)
+        found = str(d["clips"]) if "clips" in d.files else "(none)"
+        if found != clips_fingerprint(clips):
+            raise ValueError(f"{path}: rendered from other clips (fingerprint {found}, expected "
+                             f"{clips_fingerprint(clips)}); delete it or pass another --cache")
+        return cls(d["grey"], d["view"], d["perspective"], d["target"], [tuple(p) for p in d["provenance"]])
+
+
+def clips_fingerprint(clips) -> str:
+    """SHA-256 (16 hex digits) of the clips' specifications."""
+    import hashlib
+
+    text = json.dumps([c.to_dict() for c in clips], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Samples:
+    """Render every sampled frame of every camera of ``clips``; refuses non-training seeds."""
+    import cv2
+
+    from detectors.density_cnn import foot_sigma_cells, splat_feet
+    from detectors.site import SiteConfig
+    from sim.world.model import StationModel
+    from sim.render import Renderer
+    from sim.scenario import load_scenario
+    from sim.seeds import check_training_seed
+    from sim.site_export import site_config_dict
+    from sim.source import _camera_seed
+
+    greys, views, targets, prov, persp = [], [], [], [], []
+    bar = _bar(len(clips), progress, "render clips")
+    try:
+        for ci, clip in enumerate(clips):
+            check_training_seed(clip.seed)
+            sc = load_scenario(clip.scenario, clip.overrides)
+            model = StationModel(sc, seed=clip.seed)
+            cams = []
+            for k, c in enumerate(sc.cameras):
+                site = SiteConfig.from_dict(site_config_dict(sc, c.name))
+                w, h = site.image_size
+                ww = min(work_width, w)
+                size = (ww, max(1, int(round(h * ww / w))))
+                persp.append(perspective_of(site, size))
+                cams.append((c.name, Renderer(sc, c, seed=_camera_seed(clip.seed, k)), site, size, len(persp) - 1))
+            t_to = sc.duration_s if clip.t_to_s is None else min(clip.t_to_s, sc.duration_s)
+            for t in np.arange(clip.t_from_s, t_to - 1e-9, clip.every_s):
+                t = round(float(t), 3)
+                model.run_until(t)
+                state = model.world()
+                pos = model.snapshot().pos_m
+                for name, rend, site, size, view in cams:
+                    image, _ = rend.render(state, t, visibility=False)
+                    small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                    greys.append(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
+                    feet = site.ground_to_image(pos)
+                    sigma = foot_sigma_cells(site.person_height_px(pos), size, site.image_size)
+                    targets.append(splat_feet(feet, size, site.image_size, sigma))
+                    views.append(view)
+                    prov.append((ci, name, t))
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    shapes = {g.shape for g in greys}
+    if len(shapes) != 1:
+        raise ValueError(f"train density needs one working size for all cameras; got {sorted(shapes)}")
+    return Samples(np.stack(greys), np.asarray(views, np.int64), np.stack(persp), np.stack(targets), prov)
+
+
+@dataclass
+class TrainResult:
+    final_loss: float
+    train_frames: int
+    seconds: float
+    state_dict: dict
+    losses: list
+
+
+def _patch_sum(torch, y):
+    return torch.nn.functional.avg_pool2d(y, PATCH, stride=PATCH, ceil_mode=True) * (PATCH * PATCH)
+
+
+def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 8, lr: float = 1e-3, threads: int = 1,
+        max_grad_norm: float = 5.0, progress: bool = True) -> TrainResult:
+    """Fit a fresh network on ``samples`` (torch seed ``seed``); the thread count is restored after.
+
+    Gradients are clipped to ``max_grad_norm``: at a peak learning rate of 3e-3 without clipping,
+    one large step on a dense frame drove every ReLU of the network dead (an all-zero map, the
+    loss flat from the fourth epoch on)."""
+    import torch
+
+    from detectors.density_cnn import build_net
+
+    t_start = time.perf_counter()
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(int(threads))
+    try:
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        net = build_net().to(memory_format=torch.channels_last)
+        opt = torch.optim.Adam(net.parameters(), lr=lr)
+        steps = epochs * math.ceil(len(samples) / batch)
+        sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.15)
+        grey = torch.from_numpy(samples.grey)
+        persp = torch.from_numpy(samples.perspective)
+        view = torch.from_numpy(samples.view)
+        target = torch.from_numpy(samples.target)
+        losses = []
+        bar = _bar(epochs, progress, "train density")
+        for _ in range(epochs):
+            order = rng.permutation(len(samples))
+            flips = rng.random(len(samples)) < 0.5
+            total, count = 0.0, 0
+            net.train()
+            for b in range(0, len(order), batch):
+                idx = torch.from_numpy(order[b:b + batch])
+                xb = torch.stack([grey[idx].to(torch.float32).div_(255.0), persp[view[idx]]], dim=1)
+                yb = target[idx][:, None] * MAP_SCALE
+                fl = torch.from_numpy(flips[order[b:b + batch]])
+                xb[fl] = xb[fl].flip(-1)
+                yb[fl] = yb[fl].flip(-1)
+                pred = net(xb.contiguous(memory_format=torch.channels_last)) * MAP_SCALE
+                loss = torch.mean((pred - yb) ** 2) / MAP_SCALE + \
+                    torch.mean((_patch_sum(torch, pred) - _patch_sum(torch, yb)) ** 2) / (MAP_SCALE * MAP_SCALE)
+                opt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), max_grad_norm)
+                opt.step()
+                sched.step()
+                total += float(loss.detach()) * len(idx)
+                count += len(idx)
+            losses.append(total / max(1, count))
+            if bar is not None:
+                bar.set_postfix(loss=f"{losses[-1]:.4f}")
+                bar.update(1)
+        if bar is not None:
+            bar.close()
+        net.eval()
+        state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
+    finally:
+        torch.set_num_threads(old_threads)
+    return TrainResult(final_loss=losses[-1] if losses else float("nan"), train_frames=len(samples),
+                       seconds=time.perf_counter() - t_start, state_dict=state, losses=losses)
+
+
+def density_series(scenario, seed: int, methods: dict, *, duration_s: float | None = None,
+                   progress: bool = True) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Per frame and density zone of ``scenario``: the true density and each method's raw estimate.
+
+    ``methods`` maps a label to keyword arguments of :class:`detectors.density.DensityDetector`
+    (``{"cnn": {"method": "cnn"}, "pixels": {"method": "pixels"}}``). Frames of the first 3 s
+    (the background model's warm-up) are left out. Returns ``(true, {label: estimate})``,
+    arrays of one length [persons/m²].
+    """
+    from detectors.density import DensityDetector
+    from detectors.perception import Perception
+    from detectors.site import SiteConfig
+    from sim.geometry import points_in_polygon, polygon_area
+    from sim.site_export import site_config_dict
+    from sim.source import SyntheticFeed
+
+    feed = SyntheticFeed(scenario, seed=seed, duration_s=duration_s, visibility=False)
+    zones = {z.name: np.asarray(z.polygon, float) for z in scenario.station.zones if z.kind == "density"}
+    if not zones:
+        raise ValueError(f"scenario {scenario.name!r} has no density zone")
+    per_cam = {}
+    for name in feed.cameras:
+        site = SiteConfig.from_dict(site_config_dict(scenario, name))
+        from detectors.site import ZoneKind
+
+        if not site.zones_of(ZoneKind.DENSITY):
+            continue
+        perception = Perception(site)
+        dets = {label: DensityDetector(site, smoothing_s=0.0, every_s=0.0, **kw) for label, kw in methods.items()}
+        per_cam[name] = (perception, dets)
+    true, est = [], {label: [] for label in methods}
+    bar = _bar(sum(feed.n_frames(n) for n in per_cam), progress, f"{scenario.name}/{seed}")
+    for cf in feed:
+        if cf.camera not in per_cam:
+            continue
+        perception, dets = per_cam[cf.camera]
+        percept = perception.update(cf.frame)
+        for det in dets.values():
+            det.score(percept)
+        if cf.frame.t >= 3.0 and percept.ready:
+            pos = feed.model.snapshot().pos_m
+            names = [z.name for z in next(iter(dets.values())).zones]
+            for k, zname in enumerate(names):
+                poly = zones[zname]
+                true.append(points_in_polygon(pos, poly).sum() / polygon_area(poly))
+                for label, det in dets.items():
+                    est[label].append(float(det.last_density[k]))
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    return np.asarray(true, float), {k: np.asarray(v, float) for k, v in est.items()}
+
+
+def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: bool = True) -> dict:
+    """RMS error [persons/m²] of the CNN (``weights``) and of the pixel estimate on held-out footage.
+
+    Refuses training seeds. Returns ``{"seeds", "range_per_m2", "cnn_rms", "pixels_rms",
+    "frames", "per_scenario": [...]}`` over frames whose true density lies in :data:`VALIDATION_RANGE`.
+    """
+    from sim.scenario import load_scenario
+    from sim.seeds import check_evaluation_seeds
+
+    seeds = check_evaluation_seeds(seeds, what="density validation")
+    methods = {"cnn": {"method": "cnn", "weights": weights}, "pixels": {"method": "pixels", "gain": 1.0}}
+    lo, hi = VALIDATION_RANGE
+    all_true, all_est = [], {k: [] for k in methods}
+    per = []
+    for name, duration in scenarios:
+        sc = load_scenario(name)
+        for seed in seeds:
+            true, est = density_series(sc, seed, methods, duration_s=duration, progress=progress)
+            use = (true >= lo) & (true <= hi)
+            row = {"scenario": name, "seed": int(seed), "frames": int(use.sum()), "true_max": float(true.max())}
+            for k in methods:
+                row[f"{k}_rms"] = _rms(est[k][use] - true[use])
+                all_est[k].append(est[k][use])
+            all_true.append(true[use])
+            per.append(row)
+    t = np.concatenate(all_true)
+    out = {"seeds": list(seeds), "range_per_m2": list(VALIDATION_RANGE), "frames": int(len(t))}
+    for k in methods:
+        out[f"{k}_rms"] = _rms(np.concatenate(all_est[k]) - t)
+    bands = []
+    for b0, b1 in ((0.0, 1.0), (1.0, 2.0), (2.0, 3.0), (3.0, 4.0)):
+        m = (t >= b0) & (t < b1) if b1 < hi else (t >= b0) & (t <= b1)
+        bands.append({"band_per_m2": [b0, b1], "frames": int(m.sum()),
+                      **{f"{k}_rms": _rms(np.concatenate(all_est[k])[m] - t[m]) for k in methods}})
+    out["bands"] = bands
+    out["per_scenario"] = per
+    return out
+
+
+def _write_json(path: str, data: dict) -> None:
+    from detectors.files import atomic_write_text
+
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _rms(x: np.ndarray) -> float | None:
+    return float(np.sqrt(np.mean(np.square(x)))) if len(x) else None
+
+
+def _bar(total: int, progress: bool, label: str):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=label, leave=False, disable=None)
+
+
+def save(result: TrainResult, path: str, *, card: dict) -> str:
+    """Write the state_dict to ``path`` and the model card (``card`` plus the fit's figures) next
+    to it as ``.json``; both atomically. Returns the card's path."""
+    import torch
+
+    from detectors.files import atomic_path
+
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path, suffix=".pt") as tmp:
+        torch.save(result.state_dict, tmp)
+    meta = os.path.splitext(path)[0] + ".json"
+    params = sum(int(v.numel()) for v in result.state_dict.values())
+    _write_json(meta, {**card, "train_frames": result.train_frames, "final_loss": round(result.final_loss, 6),
+                              "loss_per_epoch": [round(x, 6) for x in result.losses],
+                              "train_seconds": round(result.seconds, 1), "parameters": params,
+                              "weights_bytes": os.path.getsize(path)})
+    return meta
+
+
+# --- the command ------------------------------------------------------------------------------
+
+
+def configure(parser) -> None:
+    """Arguments of ``stationwatch train density``."""
+    from eval.cli import _positive_int
+
+    parser.add_argument("--seed", type=int, default=0, help="torch initialisation and shuffling seed")
+    parser.add_argument("--data-seed", type=int, default=10_000,
+                        help="scenario seed of the first clip; clip k uses data-seed + k (training seeds only)")
+    parser.add_argument("--clips", type=_positive_int, default=140, help="number of rendered clips")
+    parser.add_argument("--epochs", type=_positive_int, default=12)
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the one-cycle schedule")
+    parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads while training")
+    parser.add_argument("--cache", help="npz file: reuse the rendered samples if it exists, else write them there")
+    parser.add_argument("--validate-seeds", type=int, nargs="*", default=None,
+                        help="held-out seeds of the validation (default: the first two held-out seeds; none: skip)")
+    parser.add_argument("--out", help="where to write the weights (default: the package's detectors/weights/)")
+
+
+def main(args) -> int:
+    from detectors.density_cnn import WEIGHTS_FILE
+    from sim.seeds import HELD_OUT_SEEDS
+
+    from detectors.files import check_writable
+
+    argv = sys.argv[3:] if len(sys.argv) > 3 else []
+    t0 = time.perf_counter()
+    clips = default_clips(args.clips, args.data_seed)
+    out = args.out or WEIGHTS_FILE
+    check_writable(out)  # now, not after minutes of rendering and training
+    check_writable(os.path.splitext(out)[0] + ".json")  # its model card
+    if args.cache and os.path.exists(args.cache):
+        samples = Samples.load(args.cache, clips)
+        print(f"reused {len(samples)} rendered samples from {args.cache}", file=sys.stderr)
+    else:
+        samples = render_samples(clips)
+        if args.cache:
+            samples.save(args.cache, clips)
+    render_s = time.perf_counter() - t0
+    result = fit(samples, seed=args.seed, epochs=args.epochs, lr=args.lr, threads=args.threads)
+    card = {
+        "model": "density CNN (detectors/density_cnn.py): grey + perspective channel -> foot-point density at 1/4",
+        "command": " ".join(["stationwatch", "train", "density", *argv]),
+        "seed": int(args.seed), "epochs": int(args.epochs), "lr": float(args.lr), "threads": int(args.threads),
+        "data": {"clips": [c.to_dict() for c in clips], "frames": len(samples),
+                 "seeds": [clips[0].seed, clips[-1].seed] if clips else []},
+        "render_seconds": round(render_s, 1),
+    }
+    meta = save(result, out, card=card)
+    print(f"trained on {result.train_frames} frames in {result.seconds:.0f} s (rendering {render_s:.0f} s), "
+          f"final loss {result.final_loss:.4f}; wrote {out}", file=sys.stderr)
+    seeds = HELD_OUT_SEEDS[:2] if args.validate_seeds is None else args.validate_seeds
+    if seeds:
+        val = validate(out, seeds)
+        with open(meta, encoding="utf-8") as fh:
+            data = json.load(fh)
+        data["validation"] = val
+        _write_json(meta, data)
+        print(f"held-out density RMS over {val['range_per_m2']} persons/m2 ({val['frames']} zone-frames, seeds "
+              f"{val['seeds']}): CNN {val['cnn_rms']:.3f}, pixel baseline {val['pixels_rms']:.3f}", file=sys.stderr)
+    print(f"model card: {meta}", file=sys.stderr)
+    return 0
