@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from detectors.abandoned import AbandonedObjectDetector
 from detectors.crowd import CrowdMovementDetector
 from detectors.density import DensityDetector
 from detectors.intrusion import IntrusionDetector
@@ -27,6 +28,7 @@ BUILTIN_DETECTORS: dict[str, type] = {
     "wrong_way": WrongWayDetector,
     "excessive_density": DensityDetector,
     "crowd_movement": CrowdMovementDetector,
+    "abandoned_object": AbandonedObjectDetector,
 }
 
 

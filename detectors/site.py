@@ -28,6 +28,7 @@ File format (YAML)::
         kind: density
         polygon: [[x, y], ...]
         capacity_per_m2: 2.0        # persons per square metre above which it is excessive
+    abandoned_after_s: 10           # optional [s]: an object left unattended this long is abandoned (default 10)
 """
 
 from __future__ import annotations
@@ -137,6 +138,8 @@ class SiteConfig:
     homography: np.ndarray  #: (3, 3) ground (x, y) [m] -> image (u, v) [px]
     projection: np.ndarray | None = None  #: (3, 4) world (x, y, z) [m] -> image, if known
     zones: tuple[Zone, ...] = field(default_factory=tuple)
+    #: [s] how long an object must be left unattended before it counts as abandoned (the site's rule)
+    abandoned_after_s: float = 10.0
 
     def __post_init__(self) -> None:
         h = np.asarray(self.homography, dtype=np.float64)
@@ -154,6 +157,10 @@ class SiteConfig:
         object.__setattr__(self, "image_size", (w, h_px))
         if not self.fps > 0:
             raise SiteError(f"site {self.camera!r}: fps must be > 0; got {self.fps!r}")
+        after = self.abandoned_after_s
+        if isinstance(after, bool) or not isinstance(after, (int, float)) or not (np.isfinite(after) and after >= 0):
+            raise SiteError(f"site {self.camera!r}: abandoned_after_s must be a number of seconds >= 0; got {after!r}")
+        object.__setattr__(self, "abandoned_after_s", float(after))
         names = [z.name for z in self.zones]
         if len(set(names)) != len(names):
             raise SiteError(f"site {self.camera!r}: zone names must be unique; got {names}")
@@ -224,6 +231,7 @@ class SiteConfig:
             "fps": float(self.fps),
             "calibration": cal,
             "zones": [z.to_dict() for z in self.zones],
+            "abandoned_after_s": self.abandoned_after_s,
         }
 
     def save(self, path) -> None:
@@ -235,7 +243,7 @@ class SiteConfig:
     def from_dict(cls, d: dict, *, where: str = "site") -> "SiteConfig":
         if not isinstance(d, dict):
             raise SiteError(f"{where}: expected a mapping; got {type(d).__name__}")
-        _reject_unknown(d, {"camera", "image_size", "fps", "calibration", "zones"}, where)
+        _reject_unknown(d, {"camera", "image_size", "fps", "calibration", "zones", "abandoned_after_s"}, where)
         for key in ("camera", "image_size", "fps", "calibration"):
             if key not in d:
                 raise SiteError(f"{where}: missing key {key!r}")
@@ -283,6 +291,7 @@ class SiteConfig:
                 homography=hom,
                 projection=cal.get("projection"),
                 zones=tuple(zones),
+                abandoned_after_s=d.get("abandoned_after_s", 10.0),
             )
         except (TypeError, ValueError) as exc:
             if isinstance(exc, SiteError):
