@@ -17,6 +17,7 @@ from importlib import metadata
 from detectors.abandoned import AbandonedObjectDetector
 from detectors.crowd import CrowdMovementDetector
 from detectors.density import DensityDetector
+from detectors.fall import PersonOnGroundDetector
 from detectors.intrusion import IntrusionDetector
 from detectors.wrong_way import WrongWayDetector
 
@@ -29,6 +30,7 @@ BUILTIN_DETECTORS: dict[str, type] = {
     "excessive_density": DensityDetector,
     "crowd_movement": CrowdMovementDetector,
     "abandoned_object": AbandonedObjectDetector,
+    "person_on_ground": PersonOnGroundDetector,
 }
 
 
