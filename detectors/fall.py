@@ -6,7 +6,8 @@ adult standing at the same foot point would have in the image (the site's projec
 - *lying candidate*: a detection whose box is at most ``lying_height`` of the adult height at
   its foot point and at least ``min_width`` of it wide (a body on the floor; a crouching or
   sitting person keeps more than half their height, a head or a fragment of a split blob is
-  narrow; and at least ``min_aspect`` as wide as high), both measured at the ground point under the box's bottom edge (a body lies on the
+  narrow; and at least ``min_aspect`` as wide as high; or up to ``flat_height`` high and
+  ``flat_aspect`` times as wide as high), both measured at the ground point under the box's bottom edge (a body lies on the
   floor along it);
 - *fall*: a person-shaped track (box at least ``upright_height`` of the adult height) was last
   seen upright within ``drop_m`` of the candidate, at most ``drop_s`` before the candidate first
@@ -43,7 +44,9 @@ class PersonOnGroundDetector:
     height at the foot point]; ``drop_s`` [s], ``drop_m`` [m], ``clear_m`` [m]: the fall before the
     body; ``lying_s`` [s] time on the floor at score 0.5; ``min_seen`` share of frames the body
     must be seen in; ``match_m`` [m], ``forget_s`` [s]: following a body; ``min_aspect`` least
-    width / height of the body's box; ``min_upright_s`` [s] how long the track must have been seen
+    width / height of the body's box; ``flat_height``, ``flat_aspect``: a box up to ``flat_height``
+    high is a body too when at least ``flat_aspect`` times as wide as high (a body lying across the
+    view, seen from a low camera); ``min_upright_s`` [s] how long the track must have been seen
     upright before (a fragment's short track is no person who fell).
     """
 
@@ -52,10 +55,11 @@ class PersonOnGroundDetector:
     default_min_duration_s = 0.0  #: [s] the score already counts time on the floor
     default_cooldown_s = 60.0  #: [s] per body
 
-    def __init__(self, site: SiteConfig, *, lying_height: float = 0.42, min_width: float = 0.2,
+    def __init__(self, site: SiteConfig, *, lying_height: float = 0.38, min_width: float = 0.2,
                  upright_height: float = 0.75, drop_s: float = 2.5, drop_m: float = 1.2, clear_m: float = 0.5,
-                 lying_s: float = 1.5, min_seen: float = 0.6, match_m: float = 0.8, forget_s: float = 2.0,
-                 min_aspect: float = 0.9, min_upright_s: float = 1.0) -> None:
+                 lying_s: float = 1.5, min_seen: float = 0.6, match_m: float = 0.8, forget_s: float = 4.0,
+                 min_aspect: float = 0.9, min_upright_s: float = 1.0, flat_height: float = 0.5,
+                 flat_aspect: float = 1.5) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -73,6 +77,7 @@ class PersonOnGroundDetector:
         self.lying_s, self.min_seen = float(lying_s), float(min_seen)
         self.match_m, self.forget_s = float(match_m), float(forget_s)
         self.min_aspect, self.min_upright_s = float(min_aspect), float(min_upright_s)
+        self.flat_height, self.flat_aspect = float(flat_height), float(flat_aspect)
         self.reset()
 
     def reset(self) -> None:
@@ -105,8 +110,10 @@ class PersonOnGroundDetector:
         on_floor = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
         adult = self.site.person_height_px(on_floor)
         with np.errstate(invalid="ignore", divide="ignore"):
-            low = (box[:, 3] <= self.lying_height * adult) & (box[:, 2] >= self.min_width * adult)
-            low &= box[:, 2] >= self.min_aspect * box[:, 3]
+            aspect = box[:, 2] / box[:, 3]
+            low = (box[:, 3] <= self.lying_height * adult) & (aspect >= self.min_aspect)
+            low |= (box[:, 3] <= self.flat_height * adult) & (aspect >= self.flat_aspect)
+            low &= box[:, 2] >= self.min_width * adult
         low &= np.all(np.isfinite(on_floor), axis=1)
         rows = np.flatnonzero(low)
         if len(rows) and len(now_up):
@@ -140,7 +147,10 @@ class PersonOnGroundDetector:
         for t0, tu, xy in self._last_up.values():
             if tu - t0 < self.min_upright_s:
                 continue  # a fragment's short-lived track, not a person who was walking or standing
-            if b["first"] - self.drop_s <= tu < gone_after and ((xy - b["xy"]) ** 2).sum() <= r2:
+            # upright until shortly before the body appeared, or a moment after (the box of a person
+            # going down is still tall for a frame or two), and not upright since
+            if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + 0.5) and \
+                    ((xy - b["xy"]) ** 2).sum() <= r2:
                 return True
         return False
 
