@@ -18,6 +18,7 @@ from detectors.abandoned import AbandonedObjectDetector
 from detectors.crowd import CrowdMovementDetector
 from detectors.density import DensityDetector
 from detectors.fall import PersonOnGroundDetector
+from detectors.fire import FireDetector
 from detectors.intrusion import IntrusionDetector
 from detectors.wrong_way import WrongWayDetector
 
@@ -31,6 +32,7 @@ BUILTIN_DETECTORS: dict[str, type] = {
     "crowd_movement": CrowdMovementDetector,
     "abandoned_object": AbandonedObjectDetector,
     "person_on_ground": PersonOnGroundDetector,
+    "fire": FireDetector,
 }
 
 
