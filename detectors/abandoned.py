@@ -17,10 +17,13 @@ Per frame, each static component is an object candidate when
 
 Candidates are followed on the ground (within ``match_m``); one seen for less than
 ``min_static_s`` is not yet an object. An object is *attended* while a person stands by:
-a person-shaped track (its box at least ``person_height`` of the adult height at its foot,
-so the object's own blob, which the tracker may follow as a short "person", does not count)
-within ``attended_m`` moving slower than ``walk_mps``: the owner waiting beside it attends
-it, a passer-by striding past at arm's length does not. Track positions of the last ``memory_s`` are kept, so an object that becomes static
+a person-shaped track (its box at least ``person_height`` of the adult height at its foot, and
+not a box holding the object's centre less than 1.4 times the object's height: the object's own
+blob, which the tracker may follow as a short "person", does not count)
+within ``attended_m`` moving slower than ``walk_mps``, person-shaped and slow for
+``attend_s`` on end: the owner waiting beside it attends it, a passer-by striding past at
+arm's length does not (nor one the tracker slows for a frame as their blob merges with the
+object's). Track positions of the last ``memory_s`` are kept, so an object that becomes static
 a few seconds after it was set down knows when its owner walked off.
 
 Score of an object: ``u / (2 (T + delay_s))`` capped at 1, ``u`` [s] the time since it was
@@ -59,8 +62,8 @@ class AbandonedObjectDetector:
       object size range; ``max_width`` [same unit] widest object; ``min_area_work_px`` [working px²];
     - ``min_static_s`` [s]: static this long before it counts; ``forget_s`` [s]: an object unseen
       this long is forgotten; ``match_m`` [m]: a candidate within this of an object is that object;
-    - ``attended_m`` [m], ``walk_mps`` [m/s], ``person_height`` [fraction]: who
-      attends an object; ``memory_s`` [s]: how far back positions are kept;
+    - ``attended_m`` [m], ``walk_mps`` [m/s], ``person_height`` [fraction], ``attend_s`` [s]: who
+      attends an object; ``static_delay_s`` [s]: from set down to static; ``memory_s`` [s]: how far back positions are kept;
     - ``delay_s`` [s]: added to the site's time before the score reaches 0.5;
     - ``abandoned_after_s`` [s]: overrides the site's rule.
     """
@@ -73,7 +76,7 @@ class AbandonedObjectDetector:
     def __init__(self, site: SiteConfig, *, min_height: float = 0.12, max_height: float = 0.72,
                  max_width: float = 0.8, min_area_work_px: float = 10.0, min_static_s: float = 1.0,
                  forget_s: float = 3.0, match_m: float = 0.6, attended_m: float = 3.0,
-                 walk_mps: float = 0.8, person_height: float = 0.7, memory_s: float = 20.0, delay_s: float = 1.5,
+                 walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, memory_s: float = 20.0, delay_s: float = 1.5,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m),
@@ -94,7 +97,8 @@ class AbandonedObjectDetector:
         self.min_height, self.max_height, self.max_width = float(min_height), float(max_height), float(max_width)
         self.min_area_work_px = float(min_area_work_px)
         self.min_static_s, self.forget_s, self.match_m = float(min_static_s), float(forget_s), float(match_m)
-        self.attended_m, self.walk_mps = float(attended_m), float(walk_mps)
+        self.attended_m, self.walk_mps, self.attend_s = float(attended_m), float(walk_mps), float(attend_s)
+        self.static_delay_s = float(static_delay_s)
         self.person_height, self.memory_s, self.delay_s = float(person_height), float(memory_s), float(delay_s)
         self.abandoned_after_s = float(after)
         self.reset()
@@ -104,6 +108,7 @@ class AbandonedObjectDetector:
         self._people: deque = deque()
         self._objects: dict[int, dict] = {}
         self._next_id = 0
+        self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
@@ -134,7 +139,12 @@ class AbandonedObjectDetector:
         with np.errstate(invalid="ignore"):
             ok &= tr.box[:, 3] >= self.person_height * tr.expected_height_px
         ok &= np.all(np.isfinite(tr.foot_m), axis=1) & (tr.speed_mps < self.walk_mps)
-        self._people.append((t, tr.foot_m[ok].copy()))
+        # attending is standing by for a while: a passer-by whom the tracker slows for a moment, or the
+        # object's own blob made tall for a frame by someone walking past it, is not
+        since = {tid: self._slow_since.get(tid, t) for tid in tr.id[ok].tolist()}
+        self._slow_since = since
+        steady = np.array([t - since[tid] >= self.attend_s - 1e-9 for tid in tr.id[ok].tolist()], dtype=bool)
+        self._people.append((t, tr.foot_m[ok][steady].copy(), tr.box[ok][steady].copy()))
         while self._people and t - self._people[0][0] > self.memory_s:
             self._people.popleft()
 
@@ -142,16 +152,26 @@ class AbandonedObjectDetector:
         """[s] the last time someone attended object ``ob`` (the memory's start when nobody did)."""
         xy = ob["xy"]
         r2 = self.attended_m ** 2
-        for t, pos in reversed(self._people):
+        ox, oy, ow, oh = ob["box"]
+        for t, pos, box in reversed(self._people):
             if t < ob["attended"]:
                 break
             if len(pos):
-                if np.any((pos[:, 0] - xy[0]) ** 2 + (pos[:, 1] - xy[1]) ** 2 <= r2):
+                near = (pos[:, 0] - xy[0]) ** 2 + (pos[:, 1] - xy[1]) ** 2 <= r2
+                # the tracker may follow the object's own blob as a short person: a box that holds it
+                # and is not much taller is the object itself
+                holds = (box[:, 0] <= ox + 0.5 * ow) & (box[:, 0] + box[:, 2] >= ox + 0.5 * ow) & \
+                    (box[:, 1] + box[:, 3] >= oy + 0.5 * oh) & (box[:, 1] <= oy + 0.5 * oh) & (box[:, 3] < 1.4 * oh)
+                if np.any(near & ~holds):
                     ob["attended"] = t
                     return t
-        start = self._people[0][0] if self._people else ob["first"]
-        ob["attended"] = max(ob["attended"], start)
+        ob["attended"] = max(ob["attended"], self._placed(ob))
         return ob["attended"]
+
+    def _placed(self, ob: dict) -> float:
+        """[s] when object ``ob`` was set down, at the latest: ``static_delay_s`` before it turned static
+        (the short-term background takes that long to absorb it). Its clock never starts earlier."""
+        return ob["first"] - self.static_delay_s
 
     # --- objects -----------------------------------------------------------------------
     def _candidates(self, percept: Percept) -> tuple[np.ndarray, list]:
