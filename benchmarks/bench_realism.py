@@ -44,8 +44,8 @@ from pathlib import Path  # noqa: E402
 import numpy as np  # noqa: E402
 
 import jupedsim_peer as peer  # noqa: E402
-from sim.crowd import SocialForceParams, Walls, motion_step  # noqa: E402
-from sim.floorfield import FieldBank, NavGrid  # noqa: E402
+from sim.world.social_force import SocialForceParams, Walls, motion_step  # noqa: E402
+from sim.world.floorfield import FieldBank, NavGrid  # noqa: E402
 from sim.geometry import polygon_edges, wall_segments  # noqa: E402
 
 DENSITIES = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0)

@@ -7,7 +7,7 @@ Usage::
     python benchmarks/bench_sim.py --quick         # fewer steps
     python benchmarks/bench_sim.py --profile       # also print the top of a cProfile of the model
 
-Configurations (the real :class:`sim.model.StationModel`: floor fields, behaviours,
+Configurations (the real :class:`sim.world.model.StationModel`: floor fields, behaviours,
 arrivals, removals, Mesa bookkeeping and the ground-truth recorder, at ``dt = 0.05 s``):
 
 ``1k``
@@ -42,7 +42,7 @@ import time  # noqa: E402
 import numpy as np  # noqa: E402
 
 from naive_mesa import NaiveCrowdModel  # noqa: E402
-from sim.model import StationModel  # noqa: E402
+from sim.world.model import StationModel  # noqa: E402
 from sim.scenario import build_scenario  # noqa: E402
 
 #: name -> (hall width [m], hall depth [m], agents, arrival rate per entrance [1/min])
@@ -94,13 +94,13 @@ def time_model(model: StationModel, steps: int) -> tuple[float, list[int], float
 def naive_from(model: StationModel) -> NaiveCrowdModel:
     """The peer, started from the model's current crowd (same bodies, speeds, floor fields)."""
     n = model.agent_count
-    seg = model._exit_seg[model._exit_idx[:n]].reshape(n, 4)
+    seg = model._exit_seg[model.people.exit_idx[:n]].reshape(n, 4)
     grid = model.grid
     origin = (float(grid.origin[0]), float(grid.origin[1]))
     per_field = [(f.direction, origin, grid.cell_m) for f in model.fields.fields]
     return NaiveCrowdModel(
-        pos=model._pos[:n].copy(), vel=model._vel[:n].copy(), v0=model._v0[:n].copy(),
-        radius=model._radius[:n].copy(), targets=seg, fields=[per_field[k] for k in model._field[:n]],
+        pos=model.people.pos[:n].copy(), vel=model.people.vel[:n].copy(), v0=model.people.v0[:n].copy(),
+        radius=model.people.radius[:n].copy(), targets=seg, fields=[per_field[k] for k in model.people.field[:n]],
         walls=model.walls.segments.reshape(-1, 4), width=CONFIGS["1k"][0], height=CONFIGS["1k"][1], dt=model.dt,
         params=model.params,
     )
@@ -112,7 +112,7 @@ def jupedsim_from(model: StationModel):
 
     n = model.agent_count
     walk = model.walkable
-    pos = model._pos[:n].copy()
+    pos = model.people.pos[:n].copy()
     lo, hi = walk.min(axis=0), walk.max(axis=0)
     clearance = np.minimum(np.minimum(pos[:, 0] - lo[0], hi[0] - pos[:, 0]),
                            np.minimum(pos[:, 1] - lo[1], hi[1] - pos[:, 1]))
@@ -123,8 +123,8 @@ def jupedsim_from(model: StationModel):
         depth = 0.5 if x0 <= lo[0] + 1e-9 else -0.5
         exits.append(np.array([(x0, min(ay, by)), (x0 + depth, min(ay, by)), (x0 + depth, max(ay, by)),
                                (x0, max(ay, by))]))
-    return jupedsim_peer.HallPeer(walk, exits, pos, model._v0[:n].copy(), model._radius[:n].copy(),
-                                  model._exit_idx[:n].copy(), clearance, dt=model.dt)
+    return jupedsim_peer.HallPeer(walk, exits, pos, model.people.v0[:n].copy(), model.people.radius[:n].copy(),
+                                  model.people.exit_idx[:n].copy(), clearance, dt=model.dt)
 
 
 def bench_1k(quick: bool, profile: bool) -> None:

@@ -2,12 +2,12 @@
 
 This is what a Mesa user would naturally write: each :class:`NaivePedestrian` asks the
 ``ContinuousSpace`` for its neighbours within the cut-off, loops over them in Python to sum
-the forces of :mod:`sim.crowd` (driving term, anisotropic exponential repulsion, body
+the forces of :mod:`sim.world.social_force` (driving term, anisotropic exponential repulsion, body
 compression, sliding friction, walls) and the density it perceives ahead (which limits its
 speed), and the model updates synchronously (every agent computes its new velocity, then
-every agent moves). One step from the same state matches :func:`sim.crowd.motion_step` to
+every agent moves). One step from the same state matches :func:`sim.world.social_force.motion_step` to
 1e-15 m/s. The desired direction comes from the same floor field as in
-:class:`sim.model.StationModel`, sampled bilinearly per agent in plain Python.
+:class:`sim.world.model.StationModel`, sampled bilinearly per agent in plain Python.
 
 It is a benchmark peer, not part of the simulation: it has no arrivals, exits or
 behaviours, only the per-step motion of a fixed crowd.
@@ -21,7 +21,7 @@ import mesa
 import numpy as np
 from mesa.space import ContinuousSpace
 
-from sim.crowd import SocialForceParams
+from sim.world.social_force import SocialForceParams
 
 
 def _nearest_on_segment(px, py, ax, ay, bx, by):

@@ -27,7 +27,7 @@ def one_thread():
 @pytest.fixture(scope="module")
 def hall_models():
     from bench_sim import hall_scenario, naive_from
-    from sim.model import StationModel
+    from sim.world.model import StationModel
 
     model = StationModel(hall_scenario(1000))
     model.run_until(1.0)

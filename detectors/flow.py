@@ -56,6 +56,7 @@ class OpticalFlow:
         jac[..., 1] *= sy
         #: (fh, fw, 2, 2) [m per flow px] ground displacement of a body pixel's feet per pixel of motion
         self.jacobian = jac
+        self._jac_flat = np.ascontiguousarray(jac.reshape(-1, 4))
         area = np.full((fh, fw), np.nan)
         area[ok] = g.expected_area_px[mid[ok], uw[ok]]
         px_full = sx * sy * g.sx * g.sy  # full-resolution pixels in one flow pixel
@@ -92,6 +93,10 @@ class OpticalFlow:
         default all) that have a ground position, and their (K, 2) ground velocity [m/s]."""
         ok = self.valid if mask is None else (mask & self.valid)
         idx = np.flatnonzero(ok)
-        f = self.flow().reshape(-1, 2)[idx].astype(np.float64)
-        jac = self.jacobian.reshape(-1, 2, 2)[idx]
-        return idx, np.einsum("kij,kj->ki", jac, f)
+        f = self.flow().reshape(-1, 2)[idx]
+        j = self._jac_flat[idx]  # (K, 4) rows a b c d of [[a, b], [c, d]]
+        fx, fy = f[:, 0], f[:, 1]
+        out = np.empty((len(idx), 2))
+        out[:, 0] = j[:, 0] * fx + j[:, 1] * fy
+        out[:, 1] = j[:, 2] * fx + j[:, 3] * fy
+        return idx, out

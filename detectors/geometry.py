@@ -133,5 +133,5 @@ class WorkGrid:
         """(N, 2) [full-res px] the image foot point of an upright adult whose head top is at
         ``(u_px, v_top_px)`` [full-res px]; may lie below the image (a person cut by its bottom
         edge). nan where the site gives no 3x4 projection or the head is above the horizon."""
-        ground = self.site.image_to_ground_at_height(np.c_[u_px, v_top_px], self.person_height_m)
+        ground = self.site.image_to_ground_at_height(np.column_stack([u_px, v_top_px]), self.person_height_m)
         return self.site.ground_to_image(ground)

@@ -149,13 +149,13 @@ class PeopleFinder:
             return Detections.empty()
         r = np.array(rows, dtype=np.float64)
         sx, sy = g.sx, g.sy
-        box = np.c_[r[:, 0] * sx, r[:, 1] * sy, (r[:, 2] - r[:, 0]) * sx, (r[:, 3] - r[:, 1]) * sy]
+        box = np.column_stack([r[:, 0] * sx, r[:, 1] * sy, (r[:, 2] - r[:, 0]) * sx, (r[:, 3] - r[:, 1]) * sy])
         source = r[:, 6].astype(np.int8)
-        foot_px = np.c_[r[:, 4] * sx, r[:, 5] * sy]
+        foot_px = np.column_stack([r[:, 4] * sx, r[:, 5] * sy])
         head_foot_m = np.full((len(r), 2), np.nan)
         top_ok = r[:, 1] > 0
         if self.has_projection and top_ok.any():
-            head_foot_m[top_ok] = g.site.image_to_ground_at_height(np.c_[r[top_ok, 9] * sx, r[top_ok, 1] * sy],
+            head_foot_m[top_ok] = g.site.image_to_ground_at_height(np.column_stack([r[top_ok, 9] * sx, r[top_ok, 1] * sy]),
                                                                    g.person_height_m)
         if self.has_projection and self.short_ratio > 0:
             self._hidden_legs(r, source, head_foot_m, foot_px)
@@ -219,14 +219,15 @@ class PeopleFinder:
         wh, ww = g.person_rows.shape
         e_h = g.person_rows[np.minimum(y1.astype(np.int64) - 1, wh - 1), np.minimum(((x0 + x1) / 2).astype(np.int64), ww - 1)]
         e_h = np.nan_to_num(e_h, nan=0.0)
-        # pair (i above j): columns overlap over half the narrower, gap below i's bottom to j's top small
-        overlap = np.minimum(x1[:, None], x1[None]) - np.maximum(x0[:, None], x0[None])
-        narrow = np.minimum(stats[:, 2][:, None], stats[:, 2][None]).astype(np.float64)
-        gap = y0[None, :] - y1[:, None]
+        # pairs (i above j), i a blob that can stand alone: columns overlap over 30 % of the narrower,
+        # j's top at most stack_gap of a person below i's bottom, j reaching lower, one person tall together
+        top = np.flatnonzero(standalone)
+        overlap = np.minimum(x1[top, None], x1[None]) - np.maximum(x0[top, None], x0[None])
+        narrow = np.minimum(stats[top, 2][:, None], stats[:, 2][None]).astype(np.float64)
+        gap = y0[None, :] - y1[top, None]
         near = (overlap >= 0.3 * narrow) & (gap >= -1) & (gap <= np.maximum(1.0, self.stack_gap * e_h[None, :])) \
-            & (y1[None, :] > y1[:, None])
-        np.fill_diagonal(near, False)
-        near &= standalone[:, None]  # something below joins a blob that can stand alone above it
+            & (y1[None, :] > y1[top, None]) & (y1[None, :] - np.minimum(y0[top, None], y0[None]) <= 1.3 * np.maximum(e_h, 1.0))
+        near[np.arange(len(top)), top] = False
         if not near.any():
             return stats, members, standalone
         parent = np.arange(n)
@@ -237,15 +238,16 @@ class PeopleFinder:
                 i = parent[i]
             return i
 
-        for i, j in zip(*np.nonzero(near)):
-            # a merged part must stay about one person tall
-            ri, rj = root(i), root(j)
+        for a, j in zip(*np.nonzero(near)):
+            ri, rj = root(int(top[a])), root(int(j))
             if ri != rj:
-                if y1[j] - min(y0[i], y0[j]) <= 1.3 * max(e_h[j], 1.0):
-                    parent[max(ri, rj)] = min(ri, rj)
+                parent[max(ri, rj)] = min(ri, rj)
         roots = np.array([root(i) for i in range(n)])
+        groups = np.unique(roots)
+        if len(groups) == n:
+            return stats, members, standalone
         out_stats, out_members, out_alone = [], [], []
-        for r in np.unique(roots):
+        for r in groups:
             idx = np.flatnonzero(roots == r)
             out_alone.append(bool(standalone[idx].any()))
             if len(idx) == 1:

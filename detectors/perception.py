@@ -378,8 +378,8 @@ class Perception:
         w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
         bottom = y + h - 1
         expected = g.expected_area_px[bottom, x + w // 2]
-        bbox = np.c_[x * g.sx, y * g.sy, w * g.sx, h * g.sy]
-        foot_px = np.c_[(x + w / 2.0) * g.sx, (y + h) * g.sy]
+        bbox = np.column_stack([x * g.sx, y * g.sy, w * g.sx, h * g.sy])
+        foot_px = np.column_stack([(x + w / 2.0) * g.sx, (y + h) * g.sy])
         foot_m = self.site.image_to_ground(foot_px)
         return Blobs(bbox=bbox, area_px=stats[:, cv2.CC_STAT_AREA] * (g.sx * g.sy), foot_px=foot_px, foot_m=foot_m,
                      expected_area_px=expected, label=label.astype(np.int32))

@@ -35,9 +35,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
+from functools import cached_property
 
 import numpy as np
+import shapely
 
 from detectors.files import atomic_write_text
 
@@ -91,9 +94,16 @@ class Zone:
         x, y = self.polygon_m[:, 0], self.polygon_m[:, 1]
         return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
 
+    @cached_property
+    def _shape(self) -> shapely.Polygon:
+        poly = shapely.Polygon(self.polygon_m)
+        shapely.prepare(poly)
+        return poly
+
     def contains(self, points_m: np.ndarray) -> np.ndarray:
-        """Boolean mask of which (N, 2) ground points lie inside the zone."""
-        return points_in_polygon(np.asarray(points_m, dtype=np.float64).reshape(-1, 2), self.polygon_m)
+        """Boolean mask of which (N, 2) ground points lie inside the zone (its edges excluded)."""
+        pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 2)
+        return shapely.contains_xy(self._shape, pts[:, 0], pts[:, 1])
 
     def signed_distance(self, points_m: np.ndarray) -> np.ndarray:
         """(N,) [m] distance of ground points to the zone's outline: > 0 inside, < 0 outside (nan stays nan)."""
@@ -115,17 +125,6 @@ class Zone:
         if self.allowed:
             d["allowed"] = list(self.allowed)
         return d
-
-
-def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Even-odd rule, vectorised over points: (N, 2) points, (K, 2) polygon -> (N,) bool."""
-    x, y = points[:, 0:1], points[:, 1:2]
-    x0, y0 = polygon[:, 0], polygon[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    crosses = (y0 > y) != (y1 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-    return np.count_nonzero(crosses & (x < x_at), axis=1) % 2 == 1
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -167,8 +166,9 @@ class SiteConfig:
         object.__setattr__(self, "zones", tuple(self.zones))
 
     # --- geometry -----------------------------------------------------------------
-    @property
+    @cached_property
     def ground_from_image(self) -> np.ndarray:
+        """(3, 3) image (u, v) [px] -> ground (x, y) [m], the inverse of :attr:`homography` (computed once)."""
         return np.linalg.inv(self.homography)
 
     def image_to_ground(self, uv: np.ndarray) -> np.ndarray:
@@ -184,15 +184,23 @@ class SiteConfig:
         floor that project there (where a person whose head top is at the pixel stands). Needs the
         3x4 projection; nan without it, and where the point would lie behind the camera."""
         uv = np.asarray(uv, dtype=np.float64).reshape(-1, 2)
-        if self.projection is None:
-            return np.full(uv.shape, np.nan)
-        p = self.projection
-        plane = np.c_[p[:, 0], p[:, 1], p[:, 2] * float(height_m) + p[:, 3]]
-        try:
-            inv = np.linalg.inv(plane)
-        except np.linalg.LinAlgError:
-            return np.full(uv.shape, np.nan)
-        return _apply_h(inv, uv)
+        inv = self._plane_inverse(float(height_m))
+        return np.full(uv.shape, np.nan) if inv is None else _apply_h(inv, uv)
+
+    def _plane_inverse(self, height_m: float) -> np.ndarray | None:
+        """Inverse of the homography from the plane z = ``height_m`` to the image (cached per height)."""
+        cache = self.__dict__.setdefault("_plane_inverses", {})
+        if height_m not in cache:
+            inv = None
+            if self.projection is not None:
+                p = self.projection
+                plane = np.c_[p[:, 0], p[:, 1], p[:, 2] * height_m + p[:, 3]]
+                try:
+                    inv = np.linalg.inv(plane)
+                except np.linalg.LinAlgError:
+                    inv = None
+            cache[height_m] = inv
+        return cache[height_m]
 
     def person_height_px(self, foot_m: np.ndarray, height_m: float = 1.7) -> np.ndarray:
         """Expected image height [px] of a person of ``height_m`` standing at each foot point.
@@ -203,8 +211,9 @@ class SiteConfig:
         foot_m = np.asarray(foot_m, dtype=np.float64).reshape(-1, 2)
         if self.projection is not None:
             n = len(foot_m)
-            base = np.c_[foot_m, np.zeros(n), np.ones(n)] @ self.projection.T
-            top = np.c_[foot_m, np.full(n, height_m), np.ones(n)] @ self.projection.T
+            p = self.projection
+            base = foot_m @ p[:, :2].T + p[:, 3]
+            top = base + p[:, 2] * float(height_m)
             with np.errstate(divide="ignore", invalid="ignore"):
                 return np.abs(base[:, 1] / base[:, 2] - top[:, 1] / top[:, 2])
         a = self.ground_to_image(foot_m)
@@ -328,11 +337,15 @@ def homography_from_points(points, *, where: str = "points") -> np.ndarray:
 
 
 def _apply_h(h: np.ndarray, pts: np.ndarray) -> np.ndarray:
+    """Apply a 3x3 homography to (N, 2) points (nan where the point maps behind the camera)."""
     pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-    q = np.c_[pts, np.ones(len(pts))] @ h.T
+    x, y = pts[:, 0], pts[:, 1]
+    w = h[2, 0] * x + h[2, 1] * y + h[2, 2]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out = q[:, :2] / q[:, 2:3]
-    out[q[:, 2] <= 0] = np.nan
+        out = np.empty_like(pts)
+        out[:, 0] = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / w
+        out[:, 1] = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / w
+    out[~(w > 0)] = np.nan
     return out
 
 

@@ -195,9 +195,7 @@ class GroundTracker:
         self._merge_duplicates(t, matched_det)
         self._births(t, det, R, used)
         keep = self._survivors(t)
-        matched_det = np.r_[matched_det, np.full(len(self._id) - n_tr, -1, np.int64)]
-        newly = np.flatnonzero(np.r_[np.zeros(n_tr, bool), np.ones(len(self._id) - n_tr, bool)])
-        matched_det[newly] = self._birth_rows
+        matched_det = np.concatenate([matched_det, self._birth_rows])
         self._apply_keep(keep)
         matched_det = matched_det[keep]
         self._record(t, matched_det)
@@ -388,17 +386,17 @@ class GroundTracker:
         P0 = np.zeros((n, 4, 4))
         P0[:, :2, :2] = R[rows]
         P0[:, 2, 2] = P0[:, 3, 3] = 1.0  # [m²/s²] a walker's speed is unknown at first
-        self._x = np.vstack([self._x, np.c_[z, np.zeros((n, 2))]])
+        self._x = np.vstack([self._x, np.column_stack([z, np.zeros((n, 2))])])
         self._P = np.concatenate([self._P, P0])
-        self._id = np.r_[self._id, np.arange(self._next_id, self._next_id + n)]
+        self._id = np.concatenate([self._id, np.arange(self._next_id, self._next_id + n)])
         self._next_id += n
         self._box = np.vstack([self._box, det.box[rows]])
-        self._hits = np.r_[self._hits, np.ones(n, np.int64)]
-        self._born = np.r_[self._born, np.full(n, t)]
-        self._last = np.r_[self._last, np.full(n, t)]
-        self._src = np.r_[self._src, det.foot_source[rows]]
+        self._hits = np.concatenate([self._hits, np.ones(n, np.int64)])
+        self._born = np.concatenate([self._born, np.full(n, t)])
+        self._last = np.concatenate([self._last, np.full(n, t)])
+        self._src = np.concatenate([self._src, det.foot_source[rows]])
         self._head = np.vstack([self._head, det.head_foot_m[rows]])
-        self._strong = np.r_[self._strong, np.full(n, t)]
+        self._strong = np.concatenate([self._strong, np.full(n, t)])
         self._colour = np.vstack([self._colour, self._det_colour(det)[rows]])
         self._birth_rows = rows.astype(np.int64)
         used[rows] = True

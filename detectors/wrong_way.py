@@ -19,6 +19,11 @@ Per confirmed track matched in this frame whose ground position lies in a one-wa
   or ``alarm_px`` pixels of image motion's worth of floor where that is more (a camera
   looking along a corridor resolves depth ten times worse 25 m away than 5 m away).
 
+``alarm_m`` = 2.4 m was set on the tuning seeds (201-203) of ``negatives_wrong_way`` and
+``corridor_wrong_way``: at 1.5 m, walkers turning round for a second and people crossing the
+passage reached scores of 0.5-0.7 (up to 2.1 m of apparent walking against the flow, track lag
+included); at 2.4 m the wrong-way walker of seed 201 still scores 0.5 1.7 s after the onset.
+
 A walker who turns round for a second and goes on (about a metre against the flow), a
 person crossing the corridor (``a`` near 0) or standing (``a`` near 0) stay below. One
 instance per (zone, person), key ``"ZONE/TRACK_ID"``, box the track's; a track that picks
@@ -57,7 +62,7 @@ class WrongWayDetector:
     default_min_duration_s = 0.0
     default_cooldown_s = 30.0  #: [s] per instance (a zone and a track)
 
-    def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 1.5,
+    def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 2.4,
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
                  alarm_px: float = 4.0) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)

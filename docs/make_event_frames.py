@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from sim.annotate import column_box, event_box_in_frame, zone_in_image
-from sim.model import StationModel
+from sim.world.model import StationModel
 from sim.render import Renderer
 from sim.scenario import load_scenario
 from sim.state import Posture, Prop

@@ -5,8 +5,10 @@
     stationwatch run SCENARIO [--seed N]          simulate, render, detect, score, report
     stationwatch demo                             the library's foundation scenarios, one table
     stationwatch detect SOURCE --site SITE.yaml   alerts as JSON lines as they happen
-    stationwatch evaluate ALERTS GROUND_TRUTH     score any system's alerts against ground truth
+    stationwatch evaluate ALERTS GROUND_TRUTH     score any system's alerts (JSONL, or CSV with --columns)
+    stationwatch experiment EXPERIMENT.yaml       a grid of scenarios x seeds x variants x detectors
     stationwatch export RUN_DIR                   COCO and MOTChallenge files from a run's annotations
+    stationwatch export RESULTS --actev           NIST ActEV files of an experiment's results
     stationwatch site SCENARIO --camera NAME      write a camera's site configuration
     stationwatch train NAME                       train a learned model on rendered footage (density, ...)
 """
@@ -99,6 +101,16 @@ def _export_tracks(out: Path, sc, cameras, frames) -> None:
 
 
 def cmd_export(args) -> int:
+    if args.actev:
+        from eval.actev import export_actev
+
+        try:
+            written = export_actev(args.run_dir, args.out, detectors=args.detector, fixed_s=args.interval_s)
+        except OSError as exc:
+            raise CliError(f"export: cannot write {exc.filename or args.out}: {exc.strerror or exc}") from None
+        for det, paths in written.items():
+            print(f"{det}: {paths['system_output'].parent}/ (system_output, reference, activity_index, file_index)")
+        return 0
     from sim.annotate import read_annotations_parquet
     from sim.scenario import load_scenario
 
@@ -200,22 +212,57 @@ def cmd_detect(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from detectors.events import read_alerts
     from eval import results
+    from eval.alert_readers import AlertFormat, parse_mapping, read_alerts_file
     from eval.metrics import evaluate
 
-    alerts = read_alerts(args.alerts)
+    fmt = AlertFormat(format=args.format or ("csv" if args.alerts.lower().endswith(".csv") or args.columns else "jsonl"),
+                      columns=parse_mapping(args.columns, what="--columns"),
+                      type_map=parse_mapping(args.type_map, what="--type-map"), time_unit=args.time_unit)
+    alerts = read_alerts_file(args.alerts, fmt, camera=args.camera, fps=args.fps)
     gt = results.read_json(args.ground_truth)
     instances = results.read_ground_truth(args.ground_truth)
     duration = args.duration or gt.get("duration_s")
     if not duration:
         raise CliError("--duration is needed: the ground-truth file gives no duration_s")
     cameras = sorted({c["name"] for c in gt.get("cameras", [])} | {i.camera for i in instances} | {a.camera for a in alerts})
-    table = evaluate(alerts, instances, float(duration), cameras=cameras)
+    table = evaluate(alerts, instances, float(duration), cameras=cameras, spatial=args.spatial)
     print(table.format_table())
     if args.json:
         results.write_json(args.json, table.to_dict())
     return 0
+
+
+def cmd_experiment(args) -> int:
+    from eval.experiment import load_experiment
+    from eval.grid import plan, run_experiment, summary_lines
+
+    exp = load_experiment(args.experiment)
+    out = Path(args.out) if args.out else Path("runs") / "experiments" / exp.spec.name
+    if args.dry_run:
+        tasks, reused = plan(exp, out, force=args.force, retry_failed=args.retry_failed)
+        print(f"{exp.spec.name}: {len(exp.cells)} cell(s) x {len(exp.spec.detectors)} detector(s) = {exp.n_runs} "
+              f"run(s); {reused} finished in {out}, {sum(len(t.runs) for t in tasks)} to run")
+        for t in tasks:
+            print(f"  {t.cell['cell_id']}: {', '.join(r['detector']['name'] for r in t.runs)}")
+        return 0
+    t0 = time.perf_counter()
+    try:
+        res = run_experiment(exp, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
+                             retry_failed=args.retry_failed)
+    except KeyboardInterrupt:
+        print(f"stationwatch experiment: interrupted; finished runs are kept in {out}, rerun the same command to "
+              f"resume", file=sys.stderr)
+        return 130
+    except OSError as exc:
+        raise CliError(f"experiment: cannot write the results folder {out}: {exc.strerror or exc} "
+                       f"({exc.filename or out})") from None
+    print("\n".join(summary_lines(res)))
+    rate = (f"; {res.camera_hours_per_core_hour:.1f} camera-hours per core-hour, {res.frames / res.cpu_s:.0f} "
+            f"frames/s per core" if res.cpu_s > 0 else "")
+    print(f"\n{res.ok} of {res.n_runs} run(s) ok, {res.failed} failed, {res.reused} reused, {res.computed} computed in "
+          f"{time.perf_counter() - t0:.1f} s{rate}; results in {out}")
+    return 1 if res.failed else 0
 
 
 def cmd_site(args) -> int:
@@ -282,15 +329,42 @@ def build_parser() -> argparse.ArgumentParser:
                    help="[s] report frames/s, latency and dropped frames on stderr this often (0: never)")
     s.set_defaults(func=cmd_detect)
 
-    s = sub.add_parser("evaluate", help="score an alerts JSONL file against a ground-truth JSON file")
+    s = sub.add_parser("evaluate", help="score an alerts file (JSON Lines, or CSV) against a ground-truth JSON file")
     s.add_argument("alerts")
     s.add_argument("ground_truth")
     s.add_argument("--duration", type=float, help="[s] scored duration per camera (default: from the file)")
     s.add_argument("--json", help="also write the metrics table as JSON here")
+    s.add_argument("--format", choices=("jsonl", "csv"), help="alerts format (default: from the extension)")
+    s.add_argument("--columns", metavar="FIELD=COLUMN,...",
+                   help="CSV columns of camera, type, t (or frame), score, x, y, w, h (e.g. camera=cam,t=time_s)")
+    s.add_argument("--type-map", metavar="LABEL=TYPE,...", help="the system's labels as event types (e.g. Fall=person_on_ground)")
+    s.add_argument("--time-unit", choices=("s", "ms", "frame"), default="s", help="unit of the time column")
+    s.add_argument("--fps", type=float, help="frame rate, for frame indices")
+    s.add_argument("--camera", help="camera of alerts whose file names none")
+    s.add_argument("--spatial", choices=("alert_time", "onset", "none"), default="alert_time",
+                   help="the instance box an alert's box must overlap: at the alert's time (default), at onset, "
+                        "or none (time only, as ActEV)")
     s.set_defaults(func=cmd_evaluate)
 
-    s = sub.add_parser("export", help="write COCO and MOTChallenge ground truth for a run or render folder")
-    s.add_argument("run_dir")
+    s = sub.add_parser("experiment", help="run a grid of scenarios x seeds x variants x detectors")
+    s.add_argument("experiment", help="experiment file (YAML; README: Experiments)")
+    s.add_argument("--out", help="results folder (default runs/experiments/NAME)")
+    s.add_argument("--jobs", type=int, default=None, help="local worker processes (default: number of cores)")
+    s.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on a Dask distributed scheduler")
+    s.add_argument("--force", action="store_true", help="recompute finished runs")
+    s.add_argument("--retry-failed", action="store_true", help="recompute runs that failed")
+    s.add_argument("--dry-run", action="store_true", help="print the grid and what is left to run")
+    s.set_defaults(func=cmd_experiment)
+
+    s = sub.add_parser("export", help="write COCO and MOTChallenge ground truth for a run or render folder, or "
+                                      "ActEV files of an experiment's results (--actev)")
+    s.add_argument("run_dir", help="run or render folder; with --actev, an experiment's results folder")
+    s.add_argument("--actev", action="store_true", help="write NIST ActEV system output, reference, activity and "
+                                                       "file indexes per detector")
+    s.add_argument("--out", help="with --actev: output folder (default RESULTS/actev)")
+    s.add_argument("--detector", action="append", help="with --actev: only this detector (repeatable)")
+    s.add_argument("--interval-s", type=float, help="with --actev: [s] detection interval of alerts without "
+                                                    "per-frame scores (default: the type's max latency)")
     s.set_defaults(func=cmd_export)
 
     s = sub.add_parser("train", help="train a learned model of the detection core on rendered footage")

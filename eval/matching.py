@@ -1,10 +1,21 @@
 """Match alerts to ground-truth event instances, one to one, per camera and event type.
 
 An alert *can match* an instance when it has the same camera and event type, its time
-falls in the closed window ``[t_start - early_s, t_end + grace_s]`` and, when both carry
-a box and ``require_overlap`` is set, the two boxes overlap: their intersection has a
-positive area (equivalently IoU > 0; boxes that only touch along an edge, or a box of
-zero width or height, do not overlap).
+falls in the closed window ``[t_start - early_s, t_end + grace_s]`` and, under a spatial
+rule, when both carry a box, the two boxes overlap: their intersection has a positive
+area (equivalently IoU > 0; boxes that only touch along an edge, or a box of zero width
+or height, do not overlap). The spatial rule (:class:`SpatialRule`) says which box of the
+instance the alert's box is compared with:
+
+- ``alert_time`` (the default): the instance's box *at the alert's time*, from its
+  per-frame ``track`` (the boxes of the people or things it is about, one row per frame
+  that shows them): the last row at or before the alert's time, or the first row for an
+  alert before the first one. An instance without a track uses its box at onset. A
+  person who walked 2 s into a zone before the alert is where the alert's box is, not
+  where they were at onset.
+- ``onset``: the instance's box at onset (``bbox_at_onset``), whatever the alert's time.
+- ``none``: boxes are ignored; only the camera, type and time window count (the
+  temporal-only rule of NIST ActEV's activity detection task).
 
 Among the alerts that can match, the assignment is one to one and solved by the
 Hungarian method (:func:`scipy.optimize.linear_sum_assignment`) with the cost
@@ -32,7 +43,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 from typing import Any, Iterable, Mapping, Sequence
 
 import numpy as np
@@ -53,6 +64,10 @@ class Instance:
     the event has no location in this camera's image (e.g. excessive density over a
     zone). ``attributes`` keeps any further keys of the ground-truth record (slices such
     as crowd level or lighting); it takes no part in equality or hashing.
+    ``track`` is ``None`` or an ``(N, 5)`` float64 array of rows ``(t, x, y, w, h)``, times
+    [s] increasing: the instance's box in each frame that shows it (key ``track`` of the
+    ground-truth record), used by the ``alert_time`` spatial rule (see the module
+    docstring); it takes no part in equality either.
     """
 
     id: str
@@ -62,6 +77,7 @@ class Instance:
     t_end: float
     bbox: tuple[float, float, float, float] | None = None
     attributes: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False, repr=False)
+    track: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "type", EventType.parse(self.type, field="instance.type"))
@@ -81,6 +97,24 @@ class Instance:
             if box[2] < 0 or box[3] < 0:
                 raise ValueError(f"instance {self.id!r}: bbox width and height must be >= 0; got {self.bbox!r}")
             object.__setattr__(self, "bbox", box)
+        if self.track is not None:
+            object.__setattr__(self, "track", _parse_track(self.track, f"instance {self.id!r}: track"))
+
+    def box_at(self, t: float) -> tuple[float, float, float, float] | None:
+        """[px] The box to compare with an alert at time ``t`` [s] under the ``alert_time`` rule.
+
+        The track's last row at or before ``t`` (the first row when ``t`` precedes it);
+        the box at onset when there is no track.
+        """
+        if self.track is None or len(self.track) == 0:
+            return self.bbox
+        k = max(0, int(np.searchsorted(self.track[:, 0], float(t) + TRACK_EPS_S, side="right")) - 1)
+        return tuple(float(v) for v in self.track[k, 1:])
+
+    def with_track(self, track) -> "Instance":
+        """A copy with per-frame boxes ``track`` (rows ``(t, x, y, w, h)``; None removes it)."""
+        return Instance(id=self.id, type=self.type, camera=self.camera, t_start=self.t_start, t_end=self.t_end,
+                        bbox=self.bbox, attributes=self.attributes, track=track)
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any], *, where: str = "instance") -> "Instance":
@@ -113,10 +147,13 @@ class Instance:
                 raise ValueError(f"{where}.bbox_at_onset: expected [x, y, w, h] or null; got {box!r}") from None
             if len(box) != 4:
                 raise ValueError(f"{where}.bbox_at_onset: expected [x, y, w, h] or null; got {d['bbox_at_onset']!r}")
-        attributes = {k: v for k, v in d.items() if k not in GROUND_TRUTH_KEYS}
+        attributes = {k: v for k, v in d.items() if k not in GROUND_TRUTH_KEYS and k != "track"}
+        track = d.get("track")
+        if track is not None:
+            track = _parse_track(track, f"{where}.track")
         try:
             return cls(id=values["id"], type=etype, camera=values["camera"], t_start=values["t_start"],
-                       t_end=values["t_end"], bbox=box, attributes=attributes)
+                       t_end=values["t_end"], bbox=box, attributes=attributes, track=track)
         except ValueError as exc:
             raise ValueError(f"{where}: {exc}") from None
 
@@ -128,7 +165,60 @@ class Instance:
             "bbox_at_onset": None if self.bbox is None else list(self.bbox),
         }
         out.update(self.attributes)
+        if self.track is not None:
+            out["track"] = [[round(float(v), 4) for v in row] for row in self.track]
         return out
+
+
+#: [s] slack when looking up the track row of an alert's time (frame times are i / fps)
+TRACK_EPS_S = 1e-6
+
+
+def _parse_track(track: Any, where: str) -> np.ndarray:
+    """Validate a track: rows ``(t, x, y, w, h)``, finite, ``w, h >= 0``, times increasing."""
+    try:
+        arr = np.asarray(track, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{where}: expected rows [t, x, y, w, h] of numbers; got {_short(track)}") from None
+    if arr.size == 0:
+        return np.zeros((0, 5), np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 5:
+        raise ValueError(f"{where}: expected rows [t, x, y, w, h]; got an array of shape {arr.shape}")
+    if not np.all(np.isfinite(arr)):
+        k = int(np.flatnonzero(~np.all(np.isfinite(arr), axis=1))[0])
+        raise ValueError(f"{where}[{k}]: expected finite numbers; got {arr[k].tolist()}")
+    if np.any(arr[:, 3:] < 0):
+        k = int(np.flatnonzero(np.any(arr[:, 3:] < 0, axis=1))[0])
+        raise ValueError(f"{where}[{k}]: box width and height must be >= 0; got {arr[k].tolist()}")
+    if np.any(np.diff(arr[:, 0]) <= 0):
+        k = int(np.flatnonzero(np.diff(arr[:, 0]) <= 0)[0]) + 1
+        raise ValueError(f"{where}[{k}]: times must increase; got t={float(arr[k, 0])!r} after t={float(arr[k - 1, 0])!r}")
+    return arr
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class SpatialRule(str, Enum):
+    """Which box of an instance an alert's box must overlap (see the module docstring)."""
+
+    ALERT_TIME = "alert_time"  #: the instance's box at the alert's time (its track), else at onset
+    ONSET = "onset"  #: the instance's box at onset
+    NONE = "none"  #: boxes ignored: the temporal-only rule of ActEV activity detection
+
+    @classmethod
+    def parse(cls, value: "str | SpatialRule", *, field: str = "spatial") -> "SpatialRule":
+        if isinstance(value, SpatialRule):
+            return value
+        try:
+            return cls(value)
+        except ValueError:
+            raise ValueError(f"{field} must be one of {', '.join(r.value for r in cls)}; got {value!r}") from None
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Outcome(IntEnum):
@@ -219,14 +309,27 @@ def _boxes(items: Sequence[Any], attr: str) -> np.ndarray:
 
 
 def _overlap(a_box: np.ndarray, i_box: np.ndarray) -> np.ndarray:
-    """(M, K) bool: positive-area intersection; True where either side has no box."""
-    ix = np.minimum(a_box[:, None, 0] + a_box[:, None, 2], i_box[None, :, 0] + i_box[None, :, 2]) \
-        - np.maximum(a_box[:, None, 0], i_box[None, :, 0])
-    iy = np.minimum(a_box[:, None, 1] + a_box[:, None, 3], i_box[None, :, 1] + i_box[None, :, 3]) \
-        - np.maximum(a_box[:, None, 1], i_box[None, :, 1])
-    either_missing = np.isnan(a_box[:, None, 0]) | np.isnan(i_box[None, :, 0])
+    """Positive-area intersection of broadcastable ``(..., 4)`` boxes; True where either side has no box."""
+    ix = np.minimum(a_box[..., 0] + a_box[..., 2], i_box[..., 0] + i_box[..., 2]) \
+        - np.maximum(a_box[..., 0], i_box[..., 0])
+    iy = np.minimum(a_box[..., 1] + a_box[..., 3], i_box[..., 1] + i_box[..., 3]) \
+        - np.maximum(a_box[..., 1], i_box[..., 1])
+    either_missing = np.isnan(a_box[..., 0]) | np.isnan(i_box[..., 0])
     with np.errstate(invalid="ignore"):
         return either_missing | ((ix > 0) & (iy > 0))
+
+
+def _instance_boxes_at(instances: Sequence[Instance], idx: np.ndarray, onset_box: np.ndarray,
+                       t: np.ndarray) -> np.ndarray:
+    """(M, K, 4) boxes of instances ``idx`` at alert times ``t`` (M,): track rows, else the onset box."""
+    out = np.broadcast_to(onset_box[idx][None, :, :], (len(t), len(idx), 4)).copy()
+    for col, j in enumerate(idx):
+        track = instances[j].track
+        if track is None or len(track) == 0:
+            continue
+        k = np.maximum(np.searchsorted(track[:, 0], t + TRACK_EPS_S, side="right") - 1, 0)
+        out[:, col, :] = track[k, 1:]
+    return out
 
 
 def _assign(feasible: np.ndarray, alert_t: np.ndarray, onset_t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -275,13 +378,15 @@ def _assign(feasible: np.ndarray, alert_t: np.ndarray, onset_t: np.ndarray) -> t
 
 
 def match(alerts: Sequence[Alert], instances: Sequence[Instance], *, early_s: float = 1.0,
-          grace_s: float | Mapping[EventType, float] | None = None, require_overlap: bool = True) -> MatchResult:
+          grace_s: float | Mapping[EventType, float] | None = None, require_overlap: bool = True,
+          spatial: SpatialRule | str = SpatialRule.ALERT_TIME) -> MatchResult:
     """Assign alerts to instances one to one; see the module docstring for the rules.
 
     ``early_s`` [s] is how long before ``t_start`` an alert still counts; ``grace_s`` [s]
     how long after ``t_end`` (one number, a mapping per event type, or ``None`` for
-    :data:`detectors.events.MAX_LATENCY_S`). With ``require_overlap=False`` boxes are
-    ignored. Cost: one pass over the inputs to build arrays, then numpy per camera and
+    :data:`detectors.events.MAX_LATENCY_S`). ``spatial`` picks the instance's box that the
+    alert's box must overlap (:class:`SpatialRule`); ``require_overlap=False`` is the same
+    as ``spatial="none"``. Cost: one pass over the inputs to build arrays, then numpy per camera and
     type; the Hungarian method runs only on clusters of instances whose windows overlap
     in time, with the alerts that can match one of them.
 
@@ -294,6 +399,7 @@ def match(alerts: Sequence[Alert], instances: Sequence[Instance], *, early_s: fl
     alerts = list(alerts)
     instances = list(instances)
     early_s = float(early_s)
+    spatial = SpatialRule.NONE if not require_overlap else SpatialRule.parse(spatial)
     if not math.isfinite(early_s) or early_s < 0:
         raise ValueError(f"early_s must be a finite number of seconds >= 0; got {early_s!r}")
     bad = next((k for k, a in enumerate(alerts) if not isinstance(a, Alert)), None)
@@ -314,7 +420,7 @@ def match(alerts: Sequence[Alert], instances: Sequence[Instance], *, early_s: fl
     i_ts = np.array([x.t_start for x in instances], np.float64).reshape(n_i)
     i_te = np.array([x.t_end for x in instances], np.float64).reshape(n_i)
     i_box = _boxes(instances, "bbox")
-    if not require_overlap:
+    if spatial is SpatialRule.NONE:
         a_box[:] = np.nan
     a_has_box, i_has_box = ~np.isnan(a_box[:, 0]), ~np.isnan(i_box[:, 0])
     # A canonical alert order (time, then higher score, then box, then no box) makes the
@@ -360,8 +466,10 @@ def match(alerts: Sequence[Alert], instances: Sequence[Instance], *, early_s: fl
             in_c = cluster_of_inst == ci
             sel_i, sel_lo, sel_hi = ii[in_c], lo[in_c], hi[in_c]
             feasible = (sel_t[:, None] >= sel_lo[None, :]) & (sel_t[:, None] <= sel_hi[None, :])
-            if a_has_box[sel_a].any() and i_has_box[sel_i].any():
-                feasible &= _overlap(a_box[sel_a], i_box[sel_i])
+            if a_has_box[sel_a].any() and spatial is SpatialRule.ALERT_TIME:
+                feasible &= _overlap(a_box[sel_a][:, None, :], _instance_boxes_at(instances, sel_i, i_box, sel_t))
+            elif a_has_box[sel_a].any() and i_has_box[sel_i].any():
+                feasible &= _overlap(a_box[sel_a][:, None, :], i_box[sel_i][None, :, :])
             rows_ok = feasible.any(axis=1)
             cols_ok = feasible.any(axis=0)
             if not rows_ok.any():

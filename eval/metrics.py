@@ -29,7 +29,7 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 
 from detectors.events import Alert, EventType
-from eval.matching import Instance, MatchResult, match
+from eval.matching import Instance, MatchResult, SpatialRule, match
 
 ALL = "all"  #: label of the row summed over event types
 
@@ -287,7 +287,8 @@ def counts_from_match(result: MatchResult, alerts: Sequence[Alert], instances: S
 
 def count(alerts: Sequence[Alert], instances: Sequence[Instance], duration_s: float | Mapping[str, float],
           cameras: Iterable[str] | None = None, *, early_s: float = 1.0,
-          grace_s: float | Mapping[EventType, float] | None = None, require_overlap: bool = True) -> Counts:
+          grace_s: float | Mapping[EventType, float] | None = None, require_overlap: bool = True,
+          spatial: SpatialRule | str = SpatialRule.ALERT_TIME) -> Counts:
     """Match one sequence and tally it; ``duration_s`` [s] is each camera's scored duration.
 
     ``cameras`` lists the scored cameras (default: the keys of ``duration_s`` when it is a
@@ -295,7 +296,8 @@ def count(alerts: Sequence[Alert], instances: Sequence[Instance], duration_s: fl
     instance still adds scored time.
     """
     alerts, instances = list(alerts), list(instances)
-    result = match(alerts, instances, early_s=early_s, grace_s=grace_s, require_overlap=require_overlap)
+    result = match(alerts, instances, early_s=early_s, grace_s=grace_s, require_overlap=require_overlap,
+                   spatial=spatial)
     return counts_from_match(result, alerts, instances, duration_s, cameras)
 
 
@@ -383,7 +385,8 @@ def metrics_table(counts: Counts, *, types: Sequence[EventType] | None = None,
 def evaluate(alerts: Sequence[Alert], instances: Sequence[Instance], duration_s: float | Mapping[str, float],
              cameras: Iterable[str] | None = None, *, types: Sequence[EventType] | None = None,
              early_s: float = 1.0, grace_s: float | Mapping[EventType, float] | None = None,
-             require_overlap: bool = True, constants: NDCRConstants = DEFAULT_CONSTANTS) -> MetricsTable:
+             require_overlap: bool = True, spatial: SpatialRule | str = SpatialRule.ALERT_TIME,
+             constants: NDCRConstants = DEFAULT_CONSTANTS) -> MetricsTable:
     """Match, count and divide for one sequence: per-type rows and the ``all`` row.
 
     >>> from detectors.events import Alert, EventType
@@ -393,7 +396,7 @@ def evaluate(alerts: Sequence[Alert], instances: Sequence[Instance], duration_s:
     (1.0, 0.0)
     """
     c = count(alerts, instances, duration_s, cameras, early_s=early_s, grace_s=grace_s,
-              require_overlap=require_overlap)
+              require_overlap=require_overlap, spatial=spatial)
     return metrics_table(c, types=types, constants=constants)
 
 

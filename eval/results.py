@@ -124,18 +124,23 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ValueError(f"{os.fspath(path)}: not JSON ({exc.msg} at line {exc.lineno})") from None
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict]:
-    """Parse a JSON Lines file (blank lines skipped); errors name the line."""
-    out = []
+def iter_jsonl(path: str | os.PathLike):
+    """Yield ``(line number, parsed value)`` of a JSON Lines file, blank lines skipped; errors name the line."""
     with open(path, encoding="utf-8") as fh:
         for n, line in enumerate(fh, 1):
             if not line.strip():
                 continue
             try:
-                out.append(json.loads(line))
+                yield n, json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{os.fspath(path)}:{n}: not JSON ({exc.msg})") from None
-    return out
+                text = line.strip()
+                shown = repr(text) if len(text) <= 60 else repr(text[:60]) + "..."
+                raise ValueError(f"{os.fspath(path)}:{n}: not JSON ({exc.msg}): {shown}") from None
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict]:
+    """Parse a JSON Lines file (blank lines skipped); errors name the line."""
+    return [value for _, value in iter_jsonl(path)]
 
 
 def package_versions() -> dict[str, str | None]:

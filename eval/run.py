@@ -36,6 +36,7 @@ from detectors.events import Alert, EventType, write_alerts
 from detectors.policy import AlertPolicy
 from detectors.site import SiteConfig
 from eval import results
+from eval.instance_tracks import add_tracks
 from eval.matching import Instance, instances_from_records
 from eval.metrics import evaluate
 from eval.timing import timing_summary
@@ -143,7 +144,9 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
     alerts = [a for core in cores.values() for a in core.alerts]
     alerts.sort(key=lambda a: (a.t, a.camera, a.type.value))
     world = feed.world_events()
-    records = feed.ground_truth()
+    # per-frame boxes of each instance: alerts are matched against the box at their own time
+    records = add_tracks(feed.ground_truth(), world, feed.annotations,
+                         group_names=sc.crowd.appearance.group_names())
     instances = instances_from_records(records)
     types = sorted({d.event_type for core in cores.values() for d in core.detectors}, key=list(EventType).index)
     duration = {n: feed.n_frames(n) / sc.camera(n).fps for n in feed.cameras}

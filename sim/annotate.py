@@ -20,6 +20,7 @@ import numpy as np
 
 from detectors.events import EventType
 from detectors.files import atomic_path
+from sim.geometry import polygon_area
 
 #: a person counts as seen by a camera when at least this share of its body shows
 MIN_VISIBLE_FRACTION = 0.2
@@ -190,13 +191,6 @@ def _clip_polygon_halfplane(poly: np.ndarray, a: np.ndarray, c: float) -> np.nda
     return np.asarray(out, dtype=np.float64).reshape(-1, 2)
 
 
-def _polygon_area(poly: np.ndarray) -> float:
-    if len(poly) < 3:
-        return 0.0
-    x, y = poly[:, 0], poly[:, 1]
-    return float(abs(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))) / 2)
-
-
 def zone_in_image(camera, polygon_m: np.ndarray, near_m: float = 0.5) -> tuple[list[float] | None, float]:
     """Image box [x, y, w, h] of the visible part of a ground polygon, and the share of it that shows.
 
@@ -213,7 +207,7 @@ def zone_in_image(camera, polygon_m: np.ndarray, near_m: float = 0.5) -> tuple[l
     if len(front) < 3:
         return None, 0.0
     uv = camera.ground_to_image(front)
-    full = _polygon_area(uv)
+    full = polygon_area(uv)
     if not full > 0:
         return None, 0.0
     w, h = camera.width, camera.height
@@ -223,7 +217,7 @@ def zone_in_image(camera, polygon_m: np.ndarray, near_m: float = 0.5) -> tuple[l
         clipped = _clip_polygon_halfplane(clipped, av, cv)
         if len(clipped) < 3:
             return None, 0.0
-    inner = _polygon_area(clipped)
+    inner = polygon_area(clipped)
     if not inner > 0:
         return None, 0.0
     x0, y0 = clipped.min(axis=0)

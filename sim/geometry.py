@@ -2,17 +2,22 @@
 
 Everything works on the ground plane in metres and is vectorised over points. Polygons
 are ``(K, 2)`` float arrays of vertices (either orientation, closed implicitly); segment
-lists are ``(M, 2, 2)`` arrays ``[[ax, ay], [bx, by]]``.
+lists are ``(M, 2, 2)`` arrays ``[[ax, ay], [bx, by]]``. Polygon predicates (point in
+polygon, simple polygon, overlap) go through shapely 2 (GEOS): prepared polygons are
+cached by their vertices, so that a caller may pass the same array every step.
 
-The simulation keeps its own copy of these helpers because ``sim`` may import nothing
-from ``detectors`` but the event vocabulary.
+The one copy for all of ``sim``: ``sim`` may import nothing from ``detectors`` but the
+event vocabulary, the ``Frame`` type and the file writer, and ``detectors`` never imports
+``sim`` (it calls shapely itself).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 
 import numpy as np
+import shapely
 
 
 def as_polygon(polygon, *, field: str = "polygon") -> np.ndarray:
@@ -25,21 +30,79 @@ def as_polygon(polygon, *, field: str = "polygon") -> np.ndarray:
     return poly
 
 
-def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
-    """Even-odd rule, vectorised over points: ``(N, 2)`` points, ``(K, 2)`` polygon -> ``(N,)`` bool.
+@lru_cache(maxsize=256)
+def _prepared(key: bytes) -> shapely.Polygon:
+    poly = shapely.Polygon(np.frombuffer(key, dtype=np.float64).reshape(-1, 2))
+    shapely.prepare(poly)
+    return poly
 
-    A point exactly on an edge may be reported inside or outside; callers that care keep a
-    margin.
+
+def polygon_shape(polygon) -> shapely.Polygon:
+    """``polygon`` ``(K, 2)`` as a prepared shapely polygon (cached by its vertices)."""
+    return _prepared(np.ascontiguousarray(polygon, dtype=np.float64).tobytes())
+
+
+#: [m] how far a point on an edge is moved (along +x, then a thousandth of it along +y) to
+#: tell on which side of the edge it counts
+_EDGE_NUDGE_M = 1e-9
+
+
+def points_in_polygon(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which ``(N, 2)`` points lie in the ``(K, 2)`` polygon -> ``(N,)`` bool.
+
+    Inside is shapely's interior; a point exactly on an edge counts as inside when the
+    interior lies on the edge's +x side (the +y side for an edge parallel to x), as the
+    even-odd crossing rule with a ray toward +x decides it: an axis-aligned rectangle
+    holds ``[x0, x1) x [y0, y1)``, so rectangles that tile the floor share none of its
+    points. Grid cell centres often fall exactly on station edges (both lie on round
+    coordinates), so the floor fields depend on this convention.
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    shape = polygon_shape(polygon)
+    x, y = pts[:, 0], pts[:, 1]
+    inside = shapely.contains_xy(shape, x, y)
+    edge = np.nonzero(~inside & shapely.intersects_xy(shape, x, y))[0]
+    if len(edge):
+        inside[edge] = shapely.contains_xy(shape, x[edge] + _EDGE_NUDGE_M, y[edge] + 1e-3 * _EDGE_NUDGE_M)
+    return inside
+
+
+def points_in_interior(points: np.ndarray, polygon: np.ndarray) -> np.ndarray:
+    """Which ``(N, 2)`` points lie strictly inside the polygon (none of its edges count)."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return shapely.contains_xy(polygon_shape(polygon), pts[:, 0], pts[:, 1])
+
+
+def check_simple_polygon(polygon) -> None:
+    """Raise ``ValueError`` when a polygon's edges cross each other or it has zero area.
+
+    Edges that only touch (a vertex on another edge, collinear overlaps) are allowed; the
+    message names the first pair of crossing edges.
+    """
     poly = np.asarray(polygon, dtype=np.float64)
-    x, y = pts[:, 0:1], pts[:, 1:2]
-    x0, y0 = poly[:, 0], poly[:, 1]
-    x1, y1 = np.roll(x0, -1), np.roll(y0, -1)
-    crosses = (y0 > y) != (y1 > y)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        x_at = x0 + (y - y0) * (x1 - x0) / (y1 - y0)
-    return np.count_nonzero(crosses & (x < x_at), axis=1) % 2 == 1
+    if not shapely.is_simple(shapely.linearrings(poly)):
+        _raise_on_crossing_edges(poly)
+    if polygon_area(poly) < 1e-6:
+        raise ValueError("polygon has zero area")
+
+
+def _raise_on_crossing_edges(poly: np.ndarray) -> None:
+    edges = polygon_edges(poly)
+    lines = shapely.linestrings(edges)
+    i, j = shapely.STRtree(lines).query(lines, predicate="crosses")
+    pairs = sorted((int(a), int(b)) for a, b in zip(i, j) if a < b)
+    if pairs:
+        a, b = pairs[0]
+        pa, pb = (tuple(map(float, p)) for p in edges[a])
+        pc, pd = (tuple(map(float, p)) for p in edges[b])
+        raise ValueError(f"polygon is self-intersecting: edge {a} {pa}->{pb} crosses edge {b} {pc}->{pd}")
+
+
+def polygons_overlap(p, q, *, min_area_m2: float = 1e-9) -> bool:
+    """Whether two simple polygons share floor of positive area (touching edges do not count)."""
+    a, b = (shapely.make_valid(s) if not shapely.is_valid(s) else s for s in (polygon_shape(p), polygon_shape(q)))
+    shared = shapely.intersection(a, b)
+    return bool(shapely.area(shared) > min_area_m2)
 
 
 def polygon_signed_area(polygon: np.ndarray) -> float:

@@ -1,6 +1,6 @@
 """Synthetic frame sources: a simulated scenario seen through its cameras.
 
-:class:`SyntheticFeed` steps one :class:`~sim.model.StationModel` and renders every
+:class:`SyntheticFeed` steps one :class:`~sim.world.model.StationModel` and renders every
 requested camera at its own frame rate, yielding frames in time order together with the
 per-frame annotations. :class:`SyntheticSource` is the one-camera view of it that
 satisfies the ``detectors.source.FrameSource`` protocol, so the detection core reads
@@ -18,7 +18,7 @@ import numpy as np
 
 from detectors.source import Frame
 from sim.annotate import FrameAnnotations, camera_instances
-from sim.model import StationModel
+from sim.world.model import StationModel
 from sim.render import Renderer
 from sim.scenario import Scenario
 

@@ -1,7 +1,7 @@
 """The crowd's state at one instant, as the renderer and the ground-truth recorder see it.
 
 A structure of arrays: row ``i`` of every array is the same pedestrian. The simulation
-owns the live arrays; :meth:`sim.model.StationModel.snapshot` hands out a copy.
+owns the live arrays; :meth:`sim.world.model.StationModel.snapshot` hands out a copy.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""Builders and checks shared by the tests (import them: ``from tests.helpers import frame_sha``)."""
+"""Builders and checks shared by the tests (import them: ``from tests.helpers import frame_sha``).
+
+Fixtures live in ``tests/conftest.py``; plain functions that build test data live here:
+frame hashes, a crowd standing at given points, alerts and ground-truth instances.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +12,9 @@ import math
 import cv2
 import numpy as np
 
+from detectors.events import Alert, EventType
 from detectors.site import SiteConfig, Zone, ZoneKind
 from detectors.source import Frame
-
 from sim.state import BodyKind, CrowdState, Posture, Prop
 
 
@@ -138,3 +142,33 @@ def real_data_dir():
         if candidate.is_dir():
             return candidate
     return here.parent / "shared" / "data" / "real"
+
+
+def alert(t: float, *, cam: str = "cam1", etype: EventType = EventType.FIRE, score: float = 0.9, bbox=None) -> Alert:
+    """An alert at ``t`` [s] (a fire on ``cam1`` by default)."""
+    return Alert(camera=cam, type=etype, t=t, score=score, bbox=bbox)
+
+
+def instance(iid: str, t_start: float, t_end: float, *, cam: str = "cam1", etype: EventType = EventType.FIRE,
+             bbox=None):
+    """A ground-truth instance ``iid`` over ``[t_start, t_end]`` [s] (a fire on ``cam1`` by default)."""
+    from eval.matching import Instance
+
+    return Instance(id=iid, type=etype, camera=cam, t_start=t_start, t_end=t_end, bbox=bbox)
+
+
+def room(**over):
+    """A 20 m x 10 m room with one exit on its east side, one camera and nobody in it (40 s at
+    ``dt_s`` 0.05, seed 5): the stage of the behaviour tests. Keys of ``over`` replace
+    top-level keys of the scenario."""
+    from sim.scenario import build_scenario
+
+    data = {
+        "name": "room", "duration_s": 40, "seed": 5, "dt_s": 0.05,
+        "station": {"walkable": [[0, 0], [20, 0], [20, 10], [0, 10]],
+                    "exits": [{"name": "east", "segment": [[20, 3], [20, 7]]}]},
+        "crowd": {"initial_count": 0, "wait_fraction": 0.0},
+        "cameras": [{"name": "c", "position": [10, -5, 6], "look_at": [10, 5, 0]}],
+    }
+    data.update(over)
+    return build_scenario(data)

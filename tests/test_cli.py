@@ -113,3 +113,19 @@ def test_detect_refuses_a_site_of_another_size(tmp_path, capsys):
         "calibration": {"homography": [[10, 0, 0], [0, 10, 0], [0, 0, 1]]}}))
     assert main(["detect", str(path), "--site", str(tmp_path / "site.yaml")]) == 2
     assert "gives 64x48 frames but the site configuration" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed, match", [
+    ("901", "seed 901 is a held-out seed, reserved for evaluation"),
+    ("201", "seed 201 is a tuning seed, reserved for evaluation"),
+    ("10000", None),
+])
+def test_train_density_refuses_evaluation_seeds_in_one_line(seed, match, capsys, monkeypatch):
+    import train.density
+
+    monkeypatch.setattr(train.density, "render_samples", lambda clips, **kw: (_ for _ in ()).throw(
+        RuntimeError(f"would render {len(clips)} clip(s) from seed {clips[0].seed}")))
+    assert main(["train", "density", "--data-seed", seed, "--clips", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("stationwatch train:")
+    assert (match or f"would render 2 clip(s) from seed {seed}") in err  # a training seed gets as far as rendering

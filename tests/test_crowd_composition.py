@@ -6,19 +6,19 @@ import math
 import numpy as np
 import pytest
 
-import sim.model as model_module
+import sim.world.parties as parties_module
 from detectors.events import EventType
-from sim.model import (
-    BOARD_REACH_M,
+from sim.errors import SimulationError
+from sim.world.agents import Behaviour
+from sim.world.appearance import (
     CHILD_HEIGHT_M,
     CHILD_RADIUS_M,
     SUITCASE_SPEED_FACTOR,
     WHEELCHAIR_HEIGHT_M,
     WHEELCHAIR_RADIUS_M,
-    Behaviour,
-    SimulationError,
-    StationModel,
 )
+from sim.world.model import StationModel
+from sim.world.trains import BOARD_REACH_M
 from sim.scenario import ScenarioError, build_scenario, load_scenario
 from sim.state import BodyKind, Prop
 
@@ -56,7 +56,7 @@ def test_a_train_takes_the_people_waiting_near_its_doors_and_only_them():
     model = StationModel(sc)
     model.run_until(40.0 - sc.dt_s)
     snap = model.snapshot()
-    state = model._state[: model.agent_count]
+    state = model.people.state[: model.agent_count]
     assert (state == Behaviour.WAITING).all()  # everybody stands at a waiting point before the train
     near = distance_to_doors(snap.pos_m) <= BOARD_REACH_M
     near_ids, far_ids = set(snap.ids[near].tolist()), set(snap.ids[~near].tolist())
@@ -69,7 +69,7 @@ def test_a_train_takes_the_people_waiting_near_its_doors_and_only_them():
     assert model.exits_by_name["doors"] == len(near_ids) == model.boarded_by_train[0]
     assert far_ids <= present  # the ones farther than 8 m stay, waiting
     far_rows = np.isin(after.ids, list(far_ids))
-    assert (model._state[: model.agent_count][far_rows] == Behaviour.WAITING).all()
+    assert (model.people.state[: model.agent_count][far_rows] == Behaviour.WAITING).all()
     # the 4 alighting passengers walked up to the street (16 m in 25 s) and boarded nothing
     assert model.exits_by_name["street"] == 4 and model.arrivals_by_entrance["train"] == 4
     assert model.agent_count == 16 + 4 - len(near_ids) - 4
@@ -107,7 +107,7 @@ def test_arrivals_never_choose_a_boarding_exit():
     used_doors = 0
     while model.time < 60.0 - 1e-9:
         model.step()
-        used_doors += int(np.count_nonzero(model._exit_idx[: model.agent_count] == 1))
+        used_doors += int(np.count_nonzero(model.people.exit_idx[: model.agent_count] == 1))
     # nobody waits, so nobody boards: every arrival, alighting passenger and initial person
     # leaves by the street
     assert used_doors == 0 and model.exits_by_name["doors"] == 0 and model.boarded_by_train == [0, 0, 0]
@@ -133,9 +133,9 @@ def party_spreads(model: StationModel, until_s: float = 60.0) -> np.ndarray:
         model.step()
         if model.steps % 10:
             continue
-        slot = {int(i): k for k, i in enumerate(model._ids[: model.agent_count])}
+        slot = {int(i): k for k, i in enumerate(model.people.ids[: model.agent_count])}
         for members in model.parties().values():
-            p = model._pos[[slot[i] for i in members]]
+            p = model.people.pos[[slot[i] for i in members]]
             out.append(np.hypot(*(p[:, None] - p[None]).transpose(2, 0, 1)).max())
     return np.array(out)
 
@@ -146,7 +146,7 @@ def test_party_members_keep_together_round_a_pillar(monkeypatch):
     assert len(spread) > 300 and model.exits_by_name["east"] >= 8
     assert spread.max() < 4.5  # a few metres, pillar (4 m wide) included
     # the same parties without the cohesion term split round the pillar
-    monkeypatch.setattr(model_module, "PARTY_PULL_PER_M", 0.0)
+    monkeypatch.setattr(parties_module, "PARTY_PULL_PER_M", 0.0)
     apart = party_spreads(StationModel(party_scenario()))
     assert apart.max() > 6.0
 
@@ -161,8 +161,8 @@ def test_party_members_share_their_exit_waiting_spot_and_pace():
         agents = [model.agent(i) for i in members]
         slots = [a.slot for a in agents]
         assert len({a.exit_index for a in agents}) == 1
-        assert len({float(model._v0[s]) for s in slots}) == 1  # the slowest member's pace
-        goals = model._goal[slots]
+        assert len({float(model.people.v0[s]) for s in slots}) == 1  # the slowest member's pace
+        goals = model.people.goal[slots]
         # one spot, points scattered at most 0.8 m round it (members who wait stand where they stopped)
         assert np.hypot(*(goals - goals.mean(axis=0)).T).max() < 2 * 0.8 + 1.5
 
@@ -183,9 +183,9 @@ def test_children_wheelchairs_and_luggage_come_in_their_shares():
             if a.unique_id not in seen:
                 s = a.slot
                 party = model._parties.get(a.party, [a])
-                seen[a.unique_id] = (int(model._body[s]), int(model._prop[s]), float(model._radius[s]),
-                                     float(model._height[s]), float(model._v0[s]), len(party),
-                                     all(model._body[o.slot] == BodyKind.CHILD for o in party))
+                seen[a.unique_id] = (int(model.people.body[s]), int(model.people.prop[s]), float(model.people.radius[s]),
+                                     float(model.people.height[s]), float(model.people.v0[s]), len(party),
+                                     all(model.people.body[o.slot] == BodyKind.CHILD for o in party))
     rows = np.array(list(seen.values()))
     n = len(rows)
     assert n >= 700 and model.dropped_arrivals == 0

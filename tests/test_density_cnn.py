@@ -81,7 +81,7 @@ def _rendered(counts):
     import cv2
 
     from detectors.site import SiteConfig
-    from sim.model import StationModel
+    from sim.world.model import StationModel
     from sim.render import Renderer
     from sim.scenario import load_scenario
     from sim.site_export import site_config_dict

@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.appearance import appearance_group_names, sample_appearance
 from sim.render.effects import (LIGHTING_PRESETS, Blur, CameraEffects, LensDistortion, SensorNoise, flicker_level,
                          jpeg_quality_for_bitrate, line_kernel, tone_matrix)
 from sim.render import RenderError, Renderer, sample_crowd
 from sim.scenario import ScenarioError, load_scenario
 from sim.state import CrowdState
+from sim.world.appearance import appearance_group_names, sample_appearance
 from tests.helpers import frame_sha, standing_crowd
 
 SMALL = (320, 180)  #: [px] most tests render at a quarter of the library's resolution, for speed

@@ -1,7 +1,7 @@
 """End to end: simulate, render, detect and score library scenarios through the public API."""
 
-import hashlib
 import json
+import math
 
 import pytest
 
@@ -9,6 +9,7 @@ from detectors.events import EventType
 from eval.run import run_scenario
 from sim.scenario import load_scenario
 from sim.source import SyntheticSource
+from tests.helpers import frame_sha
 
 
 @pytest.fixture(scope="module")
@@ -49,25 +50,26 @@ def test_run_folder_holds_every_artefact_and_is_reused(intrusion_run):
     assert again.reused and again.rows == intrusion_run.rows
 
 
-def test_the_core_is_faster_than_real_time(intrusion_run):
-    # 10 frames/s stream: a real-time factor below 1 means the core keeps up on one camera
-    assert intrusion_run.timing["rtf"] < 1.0
-    assert intrusion_run.timing["p99_s"] >= intrusion_run.timing["p50_s"] > 0
+def test_the_core_times_every_frame(intrusion_run):
+    # how fast it is, against a peer, is benchmarks/bench_detect.py's business
+    timing = intrusion_run.timing
+    assert timing["p99_s"] >= timing["p50_s"] > 0
+    assert timing["rtf"] > 0 and math.isclose(timing["x_real_time"], 1.0 / timing["rtf"], rel_tol=1e-9)
 
 
-def _hashes(seed, n=25):
-    src = SyntheticSource(load_scenario("platform_intrusion"), seed=seed, duration_s=n / 10)
-    return [hashlib.sha256(f.image.tobytes()).hexdigest() for f in src]
+def _hashes(sc, seed, n=25):
+    src = SyntheticSource(sc, seed=seed, duration_s=n / 10)
+    return [frame_sha(f.image) for f in src]
 
 
-def test_same_seed_same_frames_byte_for_byte():
-    a, b = _hashes(5), _hashes(5)
+def test_same_seed_same_frames_byte_for_byte(platform_intrusion):
+    a, b = _hashes(platform_intrusion, 5), _hashes(platform_intrusion, 5)
     assert len(a) == 25 and a == b
-    assert _hashes(6) != a
+    assert _hashes(platform_intrusion, 6) != a
 
 
-def test_same_seed_same_numbers(tmp_path):
-    sc = load_scenario("platform_intrusion")
+def test_same_seed_same_numbers(tmp_path, platform_intrusion):
+    sc = platform_intrusion
     r1 = run_scenario(sc, tmp_path / "a", seed=4, duration_s=20, video=False, plots=False, progress=False)
     r2 = run_scenario(sc, tmp_path / "b", seed=4, duration_s=20, video=False, plots=False, progress=False)
     assert (tmp_path / "a" / "scores.parquet").read_bytes() == (tmp_path / "b" / "scores.parquet").read_bytes()

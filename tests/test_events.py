@@ -1,7 +1,7 @@
 """Staged events, their hard negatives and the ground-truth rules of all eight event types.
 
-Three layers: the rules of :mod:`sim.truth` on hand-made observations (oracles worked out
-by hand), the behaviours of :mod:`sim.behaviours` in small rooms, and the scenario library
+Three layers: the rules of :mod:`sim.events.truth` on hand-made observations (oracles worked out
+by hand), the behaviours of :mod:`sim.events.scripts` in small rooms, and the scenario library
 (one file per event and per family of hard negatives) run for its full duration.
 """
 
@@ -15,10 +15,12 @@ from detectors.events import EventType
 from sim.annotate import FrameAnnotations, camera_instances
 from sim.render.camera import PinholeCamera
 from sim.geometry import points_in_polygon, polygon_area
-from sim.model import LYING_RADIUS_M, OBJECT_SIZE_M, StationModel
+from sim.world.model import LYING_RADIUS_M, StationModel
+from sim.world.objects import OBJECT_SIZE_M
 from sim.scenario import ScenarioError, build_scenario, load_scenario
 from sim.state import FireState, ObjectKind, ObjectState, Posture, Prop, WorldState
-from sim.truth import TruthRecorder, TruthRules, WorldEvent
+from sim.events.truth import TruthRecorder, TruthRules, WorldEvent
+from tests.helpers import room
 
 DT = 0.05  # [s] the scenarios' time step: one observation per step
 
@@ -248,18 +250,6 @@ def test_a_weapon_is_present_for_a_camera_from_the_first_frame_that_shows_it():
 
 
 # --- behaviours in a small room ---------------------------------------------------------------
-
-
-def room(**over):
-    data = {
-        "name": "room", "duration_s": 40, "seed": 5, "dt_s": DT,
-        "station": {"walkable": [[0, 0], [20, 0], [20, 10], [0, 10]],
-                    "exits": [{"name": "east", "segment": [[20, 3], [20, 7]]}]},
-        "crowd": {"initial_count": 0, "wait_fraction": 0.0},
-        "cameras": [{"name": "c", "position": [10, -5, 6], "look_at": [10, 5, 0]}],
-    }
-    data.update(over)
-    return build_scenario(data)
 
 
 def test_walkers_go_round_a_person_lying_on_the_floor():

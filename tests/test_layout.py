@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import yaml
 
-from sim.layout import union_outline
+from sim.scenario.layout import union_outline
 from sim.scenario import ScenarioError, load_scenario
 
 PIECES = [
@@ -61,7 +61,7 @@ def test_pieces_give_floor_tracks_zones_gates_and_portals(tmp_path):
 
 
 def test_a_layout_scenario_simulates(tmp_path):
-    from sim.model import StationModel
+    from sim.world.model import StationModel
 
     m = StationModel(_scenario(tmp_path, PIECES), seed=1)
     m.run_until(15.0)

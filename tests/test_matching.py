@@ -15,17 +15,12 @@ from scipy.sparse.csgraph import maximum_bipartite_matching
 from detectors.events import MAX_LATENCY_S, Alert, EventType
 from eval.matching import Instance, MatchResult, Outcome, match
 from eval.results import read_ground_truth, write_ground_truth
+from tests.helpers import alert as A  # noqa: N812
+from tests.helpers import instance as I  # noqa: E741, N812
 
 FIRE = EventType.FIRE
 FALL = EventType.PERSON_ON_GROUND
 
-
-def A(t, *, cam="cam1", etype=FIRE, score=0.9, bbox=None):
-    return Alert(camera=cam, type=etype, t=t, score=score, bbox=bbox)
-
-
-def I(iid, t_start, t_end, *, cam="cam1", etype=FIRE, bbox=None):  # noqa: E743
-    return Instance(id=iid, type=etype, camera=cam, t_start=t_start, t_end=t_end, bbox=bbox)
 
 
 def counts(r: MatchResult) -> tuple[int, int, int, int]:

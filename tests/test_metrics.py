@@ -18,17 +18,12 @@ from eval.metrics import (DEFAULT_CONSTANTS, Counts, NDCRConstants, Tally, compu
 from eval.results import (package_versions, read_jsonl, read_scores, write_json, write_jsonl, write_manifest,
                           write_parquet)
 from eval.timing import summarize_timings, timing_summary
+from tests.helpers import alert as A  # noqa: N812
+from tests.helpers import instance as I  # noqa: E741, N812
 
 FIRE = EventType.FIRE
 FALL = EventType.PERSON_ON_GROUND
 
-
-def A(t, *, cam="cam1", etype=FIRE, score=0.9, bbox=None):
-    return Alert(camera=cam, type=etype, t=t, score=score, bbox=bbox)
-
-
-def I(iid, t_start, t_end, *, cam="cam1", etype=FIRE, bbox=None):  # noqa: E743
-    return Instance(id=iid, type=etype, camera=cam, t_start=t_start, t_end=t_end, bbox=bbox)
 
 
 def same(a: float, b: float) -> bool:

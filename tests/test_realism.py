@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 
-from sim.crowd import Neighbours, SocialForceParams, Walls, density_speed_factor, motion_step, perceived_density
+from sim.world.social_force import Neighbours, SocialForceParams, Walls, density_speed_factor, motion_step, perceived_density
 
 PARAMS = SocialForceParams()
 

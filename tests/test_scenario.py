@@ -116,7 +116,7 @@ def test_station_checks_fail_before_any_simulation(tmp_path, override, match):
 
 
 def test_touching_zones_of_incompatible_kinds_are_allowed():
-    from sim.scenario import polygons_overlap
+    from sim.geometry import polygons_overlap
 
     square = [[0, 0], [1, 0], [1, 1], [0, 1]]
     assert not polygons_overlap(square, [[1, 0], [2, 0], [2, 1], [1, 1]])  # shares an edge

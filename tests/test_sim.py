@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from detectors.events import EventType
-from sim.crowd import SocialForceParams, pair_forces
-from sim.floorfield import NavGrid
+from sim.world.social_force import SocialForceParams, pair_forces
+from sim.world.floorfield import NavGrid
 from sim.geometry import (
     SegmentIndex,
     points_in_polygon,
@@ -21,7 +21,8 @@ from sim.geometry import (
     subtract_collinear,
     wall_segments,
 )
-from sim.model import Behaviour, Pedestrian, StationModel
+from sim.world.agents import Behaviour, Pedestrian
+from sim.world.model import StationModel
 from sim.scenario import build_scenario, load_scenario
 from sim.state import CrowdState, Posture
 
@@ -259,7 +260,7 @@ class Run:
         while self.model.time < self.scenario.duration_s - 1e-9:
             self.model.step()
             if self.model.steps % 10 == 0:  # every 0.5 s
-                self.snapshots.append((self.model.snapshot(), self.model._state[: self.model.agent_count].copy()))
+                self.snapshots.append((self.model.snapshot(), self.model.people.state[: self.model.agent_count].copy()))
                 self._check_slots()
         self.events = self.model.truth.events(t_end=self.model.time)
 
@@ -268,7 +269,7 @@ class Run:
         if len(m.agents) != m.agent_count:
             self.slot_errors.append(f"t={m.time}: {len(m.agents)} Mesa agents, {m.agent_count} slots")
         for a in m.agents:
-            if m._slot_agent[a.slot] is not a or m._ids[a.slot] != a.unique_id:
+            if m.agent_at(a.slot) is not a or m.people.ids[a.slot] != a.unique_id:
                 self.slot_errors.append(f"t={m.time}: agent {a.unique_id} slot {a.slot} inconsistent")
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from detectors.events import EventType
-from sim.truth import TruthRecorder, WorldEvent
+from sim.events.truth import TruthRecorder, WorldEvent
 
 SQUARE = [[0.0, 0.0], [2.0, 0.0], [2.0, 2.0], [0.0, 2.0]]  # 4 m²
 

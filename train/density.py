@@ -199,7 +199,7 @@ def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Sa
 
     from detectors.density_cnn import foot_sigma_cells, splat_feet
     from detectors.site import SiteConfig
-    from sim.model import StationModel
+    from sim.world.model import StationModel
     from sim.render import Renderer
     from sim.scenario import load_scenario
     from sim.seeds import check_training_seed
@@ -260,9 +260,13 @@ def _patch_sum(torch, y):
     return torch.nn.functional.avg_pool2d(y, PATCH, stride=PATCH, ceil_mode=True) * (PATCH * PATCH)
 
 
-def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 8, lr: float = 3e-3, threads: int = 1,
-        progress: bool = True) -> TrainResult:
-    """Fit a fresh network on ``samples`` (torch seed ``seed``); the thread count is restored after."""
+def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 8, lr: float = 1e-3, threads: int = 1,
+        max_grad_norm: float = 5.0, progress: bool = True) -> TrainResult:
+    """Fit a fresh network on ``samples`` (torch seed ``seed``); the thread count is restored after.
+
+    Gradients are clipped to ``max_grad_norm``: at a peak learning rate of 3e-3 without clipping,
+    one large step on a dense frame drove every ReLU of the network dead (an all-zero map, the
+    loss flat from the fourth epoch on)."""
     import torch
 
     from detectors.density_cnn import build_net
@@ -300,6 +304,7 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 8, lr
                     torch.mean((_patch_sum(torch, pred) - _patch_sum(torch, yb)) ** 2) / (MAP_SCALE * MAP_SCALE)
                 opt.zero_grad()
                 loss.backward()
+                torch.nn.utils.clip_grad_norm_(net.parameters(), max_grad_norm)
                 opt.step()
                 sched.step()
                 total += float(loss.detach()) * len(idx)
@@ -458,6 +463,7 @@ def configure(parser) -> None:
                         help="scenario seed of the first clip; clip k uses data-seed + k (training seeds only)")
     parser.add_argument("--clips", type=int, default=140, help="number of rendered clips")
     parser.add_argument("--epochs", type=int, default=12)
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--threads", type=int, default=1, help="torch threads while training")
     parser.add_argument("--cache", help="npz file: reuse the rendered samples if it exists, else write them there")
     parser.add_argument("--validate-seeds", type=int, nargs="*", default=None,
@@ -480,12 +486,12 @@ def main(args) -> int:
         if args.cache:
             samples.save(args.cache, clips)
     render_s = time.perf_counter() - t0
-    result = fit(samples, seed=args.seed, epochs=args.epochs, threads=args.threads)
+    result = fit(samples, seed=args.seed, epochs=args.epochs, lr=args.lr, threads=args.threads)
     out = args.out or WEIGHTS_FILE
     card = {
         "model": "density CNN (detectors/density_cnn.py): grey + perspective channel -> foot-point density at 1/4",
         "command": " ".join(["stationwatch", "train", "density", *argv]),
-        "seed": int(args.seed), "epochs": int(args.epochs), "threads": int(args.threads),
+        "seed": int(args.seed), "epochs": int(args.epochs), "lr": float(args.lr), "threads": int(args.threads),
         "data": {"clips": [c.to_dict() for c in clips], "frames": len(samples),
                  "seeds": [clips[0].seed, clips[-1].seed] if clips else []},
         "render_seconds": round(render_s, 1),

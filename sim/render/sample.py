@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.appearance import sample_appearance
+from sim.world.appearance import sample_appearance
 from sim.geometry import points_in_polygon
 from sim.render.camera import PinholeCamera
 from sim.render.scene import point_segment_distance
@@ -16,7 +16,7 @@ def sample_crowd(scenario, n: int, *, seed: int | np.random.Generator = 0, camer
     """``n`` people placed at random on the walkable floor (not on obstacles, not overlapping).
 
     With ``camera``, only places whose foot point shows in the image are used. Looks are
-    drawn from the scenario's ``crowd.appearance`` (:func:`sim.appearance.sample_appearance`);
+    drawn from the scenario's ``crowd.appearance`` (:func:`sim.world.appearance.sample_appearance`);
     walkers get a speed of about 1.3 m/s along their heading.
     Raises ``ValueError`` when the floor cannot hold ``n`` people.
     """

@@ -56,10 +56,11 @@ in :func:`sim.annotate.camera_instances`.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import deque
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Iterator, Literal
 
 import numpy as np
 
@@ -209,15 +210,36 @@ class _AgentRuns:
         return out
 
 
-def _merge_runs(runs: list[list], gap_s: float) -> list[list]:
-    """Merge time-sorted runs ``[t0, t1, ...]`` whose gap is below ``gap_s`` (keeping the first's data)."""
+def _merge_runs(runs: list[list], gap_s: float, combine=None) -> list[list]:
+    """Merge time-sorted runs ``[t0, t1, ...]`` whose gap is below ``gap_s``: the first's data
+    is kept, or ``combine(merged, run)`` folds the later run's data into it."""
     merged: list[list] = []
     for r in runs:
         if merged and r[0] - merged[-1][1] < gap_s:
             merged[-1][1] = max(merged[-1][1], r[1])
+            if combine is not None:
+                combine(merged[-1], r)
         else:
             merged.append(list(r))
     return merged
+
+
+def _runs_closed_at(runs, open_run: list | None, t_close: float) -> list[list]:
+    """Copies of the finished ``runs``, and the one still open (if any) closed at ``t_close`` [s]."""
+    out = [list(r) for r in runs]
+    if open_run is not None:
+        closed = list(open_run)
+        closed[1] = max(t_close, closed[0])
+        out.append(closed)
+    return out
+
+
+def _keep_peak(merged: list, run: list) -> None:
+    merged[2] = max(merged[2], run[2])
+
+
+def _join_ids(merged: list, run: list) -> None:
+    merged[4] = merged[4] | run[4]
 
 
 class TruthRecorder:
@@ -304,6 +326,15 @@ class TruthRecorder:
         j = used.get(staged[0], 0)
         used[staged[0]] = j + 1
         return staged[0] if j == 0 else f"{staged[0]}_{j}"
+
+    def _group_event_id(self, event_type: EventType, agent_ids, used: dict[str, int],
+                        emergent: Iterator[str]) -> tuple[str, str]:
+        """``(id, source)`` of a group event: the id of the staged event that brought its agents
+        together (``"injected"``), else the next of the ``emergent`` ids (``"emergent"``)."""
+        eid = self._staged_id(event_type, agent_ids, used)
+        if eid is not None:
+            return eid, "injected"
+        return next(emergent), "emergent"
 
     def register_injected(self, agent_id: int, event_id: str, event_type: EventType | str = EventType.INTRUSION) -> None:
         """Mark ``agent_id`` as an actor of the staged event ``event_id``: its instances of
@@ -547,7 +578,6 @@ class TruthRecorder:
         return out
 
     def _intrusions(self, t_close: float) -> list[WorldEvent]:
-        out = []
         runs = list(self._runs)
         for z, open_runs in enumerate(self._open):
             for aid, (t0, _t1, x, y) in open_runs.items():
@@ -555,44 +585,37 @@ class TruthRecorder:
         by_agent: dict[int, list] = {}
         for r in runs:
             by_agent.setdefault(r[1], []).append(r)
+        rows = []
         for aid, agent_runs in by_agent.items():
             agent_runs.sort(key=lambda r: (r[2], r[0]))
-            for k, (z, _, t0, t1, x, y) in enumerate(agent_runs):
-                eid, source = self._event_id(EventType.INTRUSION, aid, k, "intrusion")
-                out.append(WorldEvent(
-                    id=eid, type=EventType.INTRUSION, t_start=t0, t_end=t1, agent_ids=(int(aid),),
-                    zone=self._forbidden[z].name, position_m=(x, y), source=source,
-                ))
+            rows += [(aid, t0, t1, x, y, self._forbidden[z].name) for z, _, t0, t1, x, y in agent_runs]
+        return self._per_person(EventType.INTRUSION, rows)
+
+    def _per_person(self, event_type: EventType, rows) -> list[WorldEvent]:
+        """One event per row ``(agent id, t_start, t_end, x, y, zone name or None)``; each
+        agent's rows in time order, its k-th named by :meth:`_event_id`."""
+        out = []
+        counts: dict[int, int] = {}
+        for aid, t0, t1, x, y, zone in rows:
+            k = counts.get(aid, 0)
+            counts[aid] = k + 1
+            eid, source = self._event_id(event_type, aid, k, event_type.value)
+            out.append(WorldEvent(id=eid, type=event_type, t_start=t0, t_end=t1, agent_ids=(int(aid),), zone=zone,
+                                  position_m=(x, y), source=source))
         return out
 
     def _densities(self, t_close: float) -> list[WorldEvent]:
         out = []
         for z, zone in enumerate(self._density):
             st = self._dens[z]
-            runs_d = [list(r) for r in st.runs]
-            if st.open is not None:
-                closed = list(st.open)
-                closed[1] = max(t_close, closed[0])
-                runs_d.append(closed)
-            merged: list[list] = []
-            for r in runs_d:
-                if merged and r[0] - merged[-1][1] < self.merge_gap_s:
-                    merged[-1][1] = r[1]
-                    merged[-1][2] = max(merged[-1][2], r[2])
-                else:
-                    merged.append(r)
-            k = 0
+            merged = _merge_runs(_runs_closed_at(st.runs, st.open, t_close), self.merge_gap_s, _keep_peak)
             used: dict[str, int] = {}
+            emergent = (f"excessive_density_{zone.name}_{k}" for k in itertools.count())
             for t0, t1, peak, onset_ids, centre in merged:
                 if t1 - t0 < self.min_duration_s:
                     continue
                 # a crowd gathered by a staged event: named after it
-                eid = self._staged_id(EventType.EXCESSIVE_DENSITY, onset_ids, used)
-                if eid is not None:
-                    source = "injected"
-                else:
-                    eid, source = f"excessive_density_{zone.name}_{k}", "emergent"
-                    k += 1
+                eid, source = self._group_event_id(EventType.EXCESSIVE_DENSITY, onset_ids, used, emergent)
                 out.append(WorldEvent(
                     id=eid, type=EventType.EXCESSIVE_DENSITY, t_start=t0, t_end=t1, agent_ids=onset_ids,
                     zone=zone.name, position_m=centre, source=source, peak_density_per_m2=peak,
@@ -600,22 +623,13 @@ class TruthRecorder:
         return out
 
     def _person_on_ground(self, t_close: float) -> list[WorldEvent]:
-        out = []
-        counts: dict[int, int] = {}
-        for aid, t0, t1, x, y, lying in sorted(self._ground.all_runs(t_close), key=lambda r: (r[1], r[0])):
-            if not lying:
-                continue  # a fall still under way at the end of the run, or broken off
-            k = counts.get(aid, 0)
-            counts[aid] = k + 1
-            eid, source = self._event_id(EventType.PERSON_ON_GROUND, aid, k, "person_on_ground")
-            out.append(WorldEvent(id=eid, type=EventType.PERSON_ON_GROUND, t_start=t0, t_end=t1, agent_ids=(int(aid),),
-                                  zone=None, position_m=(x, y), source=source))
-        return out
+        # a run without LYING is a fall still under way at the end of the run, or broken off
+        runs = sorted(self._ground.all_runs(t_close), key=lambda r: (r[1], r[0]))
+        return self._per_person(EventType.PERSON_ON_GROUND,
+                                [(aid, t0, t1, x, y, None) for aid, t0, t1, x, y, lying in runs if lying])
 
     def _wrong_way(self, t_close: float) -> list[WorldEvent]:
         r = self.rules
-        out = []
-        counts: dict[int, int] = {}
         found = []
         for z, runs in enumerate(self._wrong):
             by_agent: dict[int, list] = {}
@@ -626,54 +640,27 @@ class TruthRecorder:
                 for t0, t1, x, y in _merge_runs(agent_runs, r.wrong_way_merge_gap_s):
                     if t1 - t0 >= r.wrong_way_min_s - 1e-9:
                         found.append((t0, aid, z, t1, x, y))
-        for t0, aid, z, t1, x, y in sorted(found):
-            k = counts.get(aid, 0)
-            counts[aid] = k + 1
-            eid, source = self._event_id(EventType.WRONG_WAY, aid, k, "wrong_way")
-            out.append(WorldEvent(id=eid, type=EventType.WRONG_WAY, t_start=t0, t_end=t1, agent_ids=(int(aid),),
-                                  zone=self._one_way[z].name, position_m=(x, y), source=source))
-        return out
+        return self._per_person(EventType.WRONG_WAY, [(aid, t0, t1, x, y, self._one_way[z].name)
+                                                      for t0, aid, z, t1, x, y in sorted(found)])
 
     def _crowd_movements(self, t_close: float) -> list[WorldEvent]:
         r = self.rules
-        runs = [list(x) for x in self._crowd_runs]
-        if self._crowd_open is not None:
-            closed = list(self._crowd_open)
-            closed[1] = max(t_close, closed[0])
-            runs.append(closed)
-        merged: list[list] = []
-        for run in runs:
-            if merged and run[0] - merged[-1][1] < r.crowd_merge_gap_s:
-                merged[-1][1] = run[1]
-                merged[-1][4] = merged[-1][4] | run[4]
-            else:
-                merged.append(run)
+        merged = _merge_runs(_runs_closed_at(self._crowd_runs, self._crowd_open, t_close), r.crowd_merge_gap_s,
+                             _join_ids)
         out = []
         used: dict[str, int] = {}
-        k_emergent = 0
+        emergent = (f"crowd_movement_{k}" for k in itertools.count())
         for t0, t1, onset_ids, centre, members, _ in merged:
             if t1 - t0 < r.crowd_min_s - 1e-9:
                 continue
-            eid = self._staged_id(EventType.CROWD_MOVEMENT, members, used)
-            if eid is not None:
-                source = "injected"
-            else:
-                eid, source = f"crowd_movement_{k_emergent}", "emergent"
-                k_emergent += 1
+            eid, source = self._group_event_id(EventType.CROWD_MOVEMENT, members, used, emergent)
             out.append(WorldEvent(id=eid, type=EventType.CROWD_MOVEMENT, t_start=t0, t_end=t1, agent_ids=onset_ids,
                                   zone=None, position_m=centre, source=source))
         return out
 
     def _weapons(self, t_close: float) -> list[WorldEvent]:
-        out = []
-        counts: dict[int, int] = {}
-        for aid, t0, t1, x, y, _ in sorted(self._weapon.all_runs(t_close), key=lambda r: (r[1], r[0])):
-            k = counts.get(aid, 0)
-            counts[aid] = k + 1
-            eid, source = self._event_id(EventType.WEAPON, aid, k, "weapon")
-            out.append(WorldEvent(id=eid, type=EventType.WEAPON, t_start=t0, t_end=t1, agent_ids=(int(aid),),
-                                  zone=None, position_m=(x, y), source=source))
-        return out
+        runs = sorted(self._weapon.all_runs(t_close), key=lambda r: (r[1], r[0]))
+        return self._per_person(EventType.WEAPON, [(aid, t0, t1, x, y, None) for aid, t0, t1, x, y, _ in runs])
 
     def _abandoned(self, t_close: float) -> list[WorldEvent]:
         runs = list(self._object_runs)

@@ -25,12 +25,13 @@ from __future__ import annotations
 from typing import Annotated, Literal, Union
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, model_validator
 
-Point2 = tuple[float, float]
+from sim.geometry import polygon_signed_area
+from sim.scenario.fields import Point2, Strict
 
-class _Piece(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+
+class _Piece(Strict):
     name: str
 
 
@@ -111,6 +112,9 @@ class StairsPiece(_Piece):
 
 LayoutPiece = Annotated[Union[PlatformPiece, ConcoursePiece, CorridorPiece, GatesPiece, StairsPiece],
                         Field(discriminator="piece")]
+#: the ``piece:`` names a layout entry may have
+PIECE_NAMES = tuple(name for cls in (PlatformPiece, ConcoursePiece, CorridorPiece, GatesPiece, StairsPiece)
+                    for name in cls.model_fields["piece"].annotation.__args__)
 
 
 def _rect(x0, y0, x1, y1) -> list[list[float]]:
@@ -189,13 +193,9 @@ def union_outline(rects) -> tuple[list[list[float]], list[list[list[float]]]]:
         xy = np.array([[xs[i], ys[j]] for i, j in chain], dtype=np.float64)
         cycles.append(_drop_collinear(xy))
     # the outer outline runs counter-clockwise (positive area); holes run clockwise
-    outer = max(cycles, key=_signed_area)
+    outer = max(cycles, key=polygon_signed_area)
     holes = [c[::-1].tolist() for c in cycles if c is not outer]
     return outer.tolist(), holes
-
-
-def _signed_area(p: np.ndarray) -> float:
-    return 0.5 * float(np.dot(p[:, 0], np.roll(p[:, 1], -1)) - np.dot(p[:, 1], np.roll(p[:, 0], -1)))
 
 
 def _drop_collinear(xy: np.ndarray) -> np.ndarray:
