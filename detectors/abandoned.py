@@ -16,7 +16,10 @@ Per frame, each static component is an object candidate when
   for the objects that score).
 
 Candidates are followed on the ground (within ``match_m``); one seen for less than
-``min_static_s`` is not yet an object. An object is *attended* while a person stands by:
+``min_static_s``, or in fewer than ``min_seen`` of the frames since it turned static (the
+static foreground of flames, smoke or a flicker comes and goes), is not an object, nor one
+that no person-shaped track came within ``place_m`` of in the ``memory_s`` before it turned
+static (somebody brings an object; nobody brings a patch of smoke). An object is *attended* while a person stands by:
 a person-shaped track (its box at least ``person_height`` of the adult height at its foot, and
 not a box holding the object's centre less than 1.4 times the object's height: the object's own
 blob, which the tracker may follow as a short "person", does not count)
@@ -63,7 +66,8 @@ class AbandonedObjectDetector:
     - ``min_static_s`` [s]: static this long before it counts; ``forget_s`` [s]: an object unseen
       this long is forgotten; ``match_m`` [m]: a candidate within this of an object is that object;
     - ``attended_m`` [m], ``walk_mps`` [m/s], ``person_height`` [fraction], ``attend_s`` [s]: who
-      attends an object; ``static_delay_s`` [s]: from set down to static; ``memory_s`` [s]: how far back positions are kept;
+      attends an object; ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must
+      have come before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far back positions are kept;
     - ``delay_s`` [s]: added to the site's time before the score reaches 0.5;
     - ``abandoned_after_s`` [s]: overrides the site's rule.
     """
@@ -76,7 +80,8 @@ class AbandonedObjectDetector:
     def __init__(self, site: SiteConfig, *, min_height: float = 0.12, max_height: float = 0.72,
                  max_width: float = 0.8, min_area_work_px: float = 10.0, min_static_s: float = 1.0,
                  forget_s: float = 3.0, match_m: float = 0.6, attended_m: float = 3.0,
-                 walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, memory_s: float = 20.0, delay_s: float = 1.5,
+                 walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, place_m: float = 1.5,
+                 min_seen: float = 0.8, memory_s: float = 20.0, delay_s: float = 1.5,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m),
@@ -99,6 +104,7 @@ class AbandonedObjectDetector:
         self.min_static_s, self.forget_s, self.match_m = float(min_static_s), float(forget_s), float(match_m)
         self.attended_m, self.walk_mps, self.attend_s = float(attended_m), float(walk_mps), float(attend_s)
         self.static_delay_s = float(static_delay_s)
+        self.place_m, self.min_seen = float(place_m), float(min_seen)
         self.person_height, self.memory_s, self.delay_s = float(person_height), float(memory_s), float(delay_s)
         self.abandoned_after_s = float(after)
         self.reset()
@@ -106,6 +112,8 @@ class AbandonedObjectDetector:
     def reset(self) -> None:
         #: (t, positions (K, 2) [m] of the person-shaped tracks standing or slow)
         self._people: deque = deque()
+        #: (t, positions (K, 2) [m] of every person-shaped track): who could have brought an object
+        self._passing: deque = deque()
         self._objects: dict[int, dict] = {}
         self._next_id = 0
         self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
@@ -123,6 +131,10 @@ class AbandonedObjectDetector:
         for oid, ob in self._objects.items():
             if ob["last"] != t or t - ob["first"] < self.min_static_s - 1e-9:
                 continue
+            if ob["seen"] < self.min_seen * (round((t - ob["first"]) * self.site.fps) + 1):
+                continue  # static foreground that comes and goes (flames, smoke, flicker): no object
+            if not self._brought(ob):
+                continue
             unattended = t - self._last_attended(ob)
             s = 1.0 if scale == 0 else min(1.0, max(0.0, unattended / scale))
             if s > 0.2 and self._ghost(percept, ob):
@@ -138,7 +150,11 @@ class AbandonedObjectDetector:
         ok = tr.confirmed & (tr.lost_s == 0)  # a coasting track slows down on its own: no evidence of anyone
         with np.errstate(invalid="ignore"):
             ok &= tr.box[:, 3] >= self.person_height * tr.expected_height_px
-        ok &= np.all(np.isfinite(tr.foot_m), axis=1) & (tr.speed_mps < self.walk_mps)
+        ok &= np.all(np.isfinite(tr.foot_m), axis=1)
+        self._passing.append((t, tr.foot_m[ok].copy()))
+        while self._passing and t - self._passing[0][0] > self.memory_s:
+            self._passing.popleft()
+        ok &= tr.speed_mps < self.walk_mps
         # attending is standing by for a while: a passer-by whom the tracker slows for a moment, or the
         # object's own blob made tall for a frame by someone walking past it, is not
         since = {tid: self._slow_since.get(tid, t) for tid in tr.id[ok].tolist()}
@@ -167,6 +183,15 @@ class AbandonedObjectDetector:
                     return t
         ob["attended"] = max(ob["attended"], self._placed(ob))
         return ob["attended"]
+
+    def _brought(self, ob: dict) -> bool:
+        """Whether a person came within ``place_m`` of object ``ob`` in the ``memory_s`` before it turned
+        static: someone set it down (static foreground nobody brought is smoke, light or the scene)."""
+        if "brought" not in ob:
+            r2 = self.place_m ** 2
+            ob["brought"] = any(tk <= ob["first"] and len(pos) and bool(np.any(((pos - ob["xy"]) ** 2).sum(axis=1) <= r2))
+                                for tk, pos in self._passing)
+        return ob["brought"]
 
     def _placed(self, ob: dict) -> float:
         """[s] when object ``ob`` was set down, at the latest: ``static_delay_s`` before it turned static
@@ -232,12 +257,13 @@ class AbandonedObjectDetector:
                     continue
                 ob = obs[k][1]
                 ob["last"], (ob["box"], ob["region"]) = t, boxes[i]
+                ob["seen"] += 1
                 ob["xy"] = 0.8 * ob["xy"] + 0.2 * xy[i]
                 used.add(i)
         for i in range(len(xy)):
             if i not in used:
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
-                                                "first": t, "last": t, "attended": -math.inf,
+                                                "first": t, "last": t, "attended": -math.inf, "seen": 1,
                                                 "ghost": False, "ghost_t": -math.inf}
                 self._next_id += 1
         for oid in [k for k, o in self._objects.items() if t - o["last"] > self.forget_s]:
