@@ -2,7 +2,7 @@
 
 Usage::
 
-    python benchmarks/bench_render.py [--config 200-default|500-all-effects|all] [--quick] [--frames 100]
+    python benchmarks/bench_render.py [--config 200-default|500-all-effects|train|all] [--quick] [--frames 100]
 
 Configurations (640x360, the ``hall`` camera of ``concourse_quiet``):
 
@@ -12,6 +12,9 @@ Configurations (640x360, the ``hall`` camera of ``concourse_quiet``):
   flickering light, a light out over a band, read and shot noise, motion and focus blur,
   an MJPEG bitrate, shake, barrel distortion, two hanging signs). Target: 100 frames/s
   without visible fractions.
+- ``train``: the cost of a train, on the simulated frames of ``station_full``'s platform camera
+  (the train fills a third of the image) while it brakes in, stands with its doors open and
+  leaves: each frame rendered with its train and without it (the same people), and the ratio.
 
 The peer draws the same people naively (per-person projection, one ``cv2.ellipse`` per body
 part) and applies the same effects with plain OpenCV and numpy per frame: float lighting,
@@ -31,6 +34,7 @@ for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "NUME
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
+import math  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
 
@@ -40,7 +44,7 @@ import numpy as np  # noqa: E402
 from sim.render.effects import LIGHTING_PRESETS, flicker_level, jpeg_round_trip, line_kernel  # noqa: E402
 from sim.render import Renderer, sample_crowd  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
-from sim.state import CrowdState  # noqa: E402
+from sim.state import CrowdState, TrainState  # noqa: E402
 
 #: every camera effect on, each at a moderate severity
 ALL_EFFECTS = {
@@ -235,9 +239,46 @@ def run_config(name: str, scenario: str, n_frames: int, repeats: int) -> dict:
     return {"fps_cpu": fps_cpu, "ratio_cpu": res["peer"]["cpu"] / res["fast"]["cpu"]}
 
 
+def run_train(n_frames: int, repeats: int, scenario: str = "station_full", camera: str = "platform") -> dict:
+    """Frames of a simulated train passage rendered with and without their train (see the module docstring)."""
+    from dataclasses import replace
+
+    from sim.world.model import StationModel
+
+    load0 = os.getloadavg()[0]
+    sc = load_scenario(scenario)
+    renderer = Renderer(sc, camera, seed=1)
+    model = StationModel(sc)
+    run = model.trains.runs.on_stage[0]
+    fps = sc.camera(camera).fps
+    phases = {"braking in": (run.enter_s, run.at_s), "doors open": (run.open_s, run.close_s),
+              "leaving": (run.depart_s, run.gone_s)}
+    print(f"[train] scenario {scenario}, camera {camera}, {run.body.cars} cars of {run.body.car_length_m:g} m; "
+          f"one thread; per frame: CPU time of this process, median of interleaved passes (wall time)")
+    ratios = {}
+    for name, (t0, t1) in phases.items():
+        times = np.arange(math.ceil(t0 * fps) / fps, t1, 1.0 / fps)[:n_frames]
+        worlds = []
+        for t in times:
+            model.run_until(t)
+            worlds.append(model.world())
+        bare = [replace(w, trains=TrainState.empty()) for w in worlds]
+        renderer.render(worlds[0])  # the compiled fills, made once
+        res = time_passes({"with": lambda k: renderer.render(worlds[k], visibility=True),
+                           "without": lambda k: renderer.render(bare[k], visibility=True)},
+                          range(len(worlds)), repeats)
+        people = int(np.mean([len(w.crowd) for w in worlds]))
+        ratios[name] = res["with"]["cpu"] / res["without"]["cpu"]
+        print(f"  {name:10s} ({len(worlds)} frames, {people} people): with the train {res['with']['cpu'] * 1e3:6.2f} ms "
+              f"({res['with']['wall'] * 1e3:6.2f}), without {res['without']['cpu'] * 1e3:6.2f} ms "
+              f"({res['without']['wall'] * 1e3:6.2f}); ratio {ratios[name]:.2f}")
+    print(f"  machine load average (1 min): {load0:.2f} at the start, {os.getloadavg()[0]:.2f} at the end")
+    return ratios
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--config", default="all", choices=[*CONFIGS, "all"])
+    ap.add_argument("--config", default="all", choices=[*CONFIGS, "train", "all"])
     ap.add_argument("--quick", action="store_true", help="fewer frames and repeats (a smoke run)")
     ap.add_argument("--frames", type=int, default=100)
     ap.add_argument("--repeats", type=int, default=5)
@@ -246,9 +287,12 @@ def main() -> None:
     cv2.setNumThreads(1)
     n_frames = 20 if args.quick else args.frames
     repeats = 1 if args.quick else args.repeats
-    names = list(CONFIGS) if args.config == "all" else [args.config]
+    names = [*CONFIGS, "train"] if args.config == "all" else [args.config]
     for name in names:
-        run_config(name, args.scenario, n_frames, repeats)
+        if name == "train":
+            run_train(n_frames, repeats)
+        else:
+            run_config(name, args.scenario, n_frames, repeats)
 
 
 if __name__ == "__main__":

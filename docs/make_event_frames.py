@@ -27,6 +27,7 @@ import cv2
 import numpy as np
 
 from sim.annotate import column_box, event_box_in_frame, zone_in_image
+from sim.events.truth import points_in_quads
 from sim.world.model import StationModel
 from sim.render import Renderer
 from sim.scenario import load_scenario
@@ -54,6 +55,7 @@ NEGATIVES = {
     "negatives_wrong_way": 25.5,  # a walker turning round for a second
     "negatives_fire": 10.0,  # a red poster, a flickering light, orange tops
     "negatives_weapon": 19.5,  # an umbrella pointed, a cane, a guitar case
+    "negatives_train": 25.0,  # a train at the platform, doors open, passengers stepping out across the edge
 }
 
 GREEN = (0, 220, 0)
@@ -126,7 +128,7 @@ def wall_item_box(camera, item):
 # --- the look-alikes of each family of hard negatives ------------------------------------------
 
 
-def look_alikes(name, sc, world, ann, camera):
+def look_alikes(name, sc, world, ann, camera, model=None):
     """[(box, label)] of the things in the frame that look like an event but are not one."""
     crowd = world.crowd
     out = []
@@ -161,6 +163,14 @@ def look_alikes(name, sc, world, ann, camera):
         for d in sc.distractors:
             if d.type in ("poster", "flickering_light"):
                 out.append((wall_item_box(camera, d), d.type.replace("_", " ")))
+    elif name == "negatives_train":
+        for tid, box in zip(ann.trains.ids, ann.trains.boxes):
+            out.append((box.tolist(), f"train {int(tid)} at the platform (context)"))
+        passages = model.trains.runs.passages(world.t)
+        if passages is not None:
+            beyond = points_in_quads(crowd.pos_m, passages) & (crowd.pos_m[:, 1] < 0.3)
+            for pid in crowd.ids[beyond]:
+                out.append((person_box(ann, pid), "crossing the edge through a door"))
     elif name == "negatives_weapon":
         names = {Prop.UMBRELLA: "umbrella", Prop.CANE: "cane", Prop.GUITAR_CASE: "guitar case"}
         for pid, prop, level in zip(crowd.ids, crowd.prop, crowd.prop_raise):
@@ -191,7 +201,7 @@ def make(name: str, out_dir: Path) -> Path:
     else:
         t = frame_time(sc, NEGATIVES[name])
         image, ann, world, model, renderer = render_at(sc, t)
-        found = look_alikes(name, sc, world, ann, renderer.camera)
+        found = look_alikes(name, sc, world, ann, renderer.camera, model)
         if not found:
             raise RuntimeError(f"{name}: no look-alike shows in the frame at t={t:g} s")
         labelled = set()

@@ -343,6 +343,7 @@ class _Cell:
                          "duration_s": self.duration[n]} for n in self.cameras],
             "instances": records,
             "world_events": [ev.to_dict() for ev in self.world],
+            "world_context": self.feed.world_context(),
         }
 
     # --- black boxes -----------------------------------------------------------------------

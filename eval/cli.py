@@ -83,7 +83,8 @@ def cmd_render(args) -> int:
     instances = instances_from_records(feed.ground_truth())
     results.write_ground_truth(out / results.GROUND_TRUTH_FILE, instances, extra={
         "format": "stationwatch.ground_truth/1", "scenario": sc.name, "seed": feed.seed,
-        "duration_s": feed.duration_s, "world_events": [e.to_dict() for e in feed.world_events()]})
+        "duration_s": feed.duration_s, "world_events": [e.to_dict() for e in feed.world_events()],
+        "world_context": feed.world_context()})
     write_annotations_parquet(out / "annotations.parquet", [a for n in feed.cameras for a in feed.annotations[n]])
     _export_tracks(out, sc, feed.cameras, [a for n in feed.cameras for a in feed.annotations[n]])
     print(f"wrote {total} frames of {', '.join(feed.cameras)} and {len(instances)} ground-truth instance(s) to {out}")
@@ -91,7 +92,7 @@ def cmd_render(args) -> int:
 
 
 def _export_tracks(out: Path, sc, cameras, frames) -> None:
-    """COCO person boxes (one file, every camera) and one MOTChallenge sequence per camera."""
+    """COCO person and train boxes (one file, every camera) and one MOTChallenge sequence of the people per camera."""
     from sim.export import write_coco, write_mot_sequence
 
     sizes = {n: tuple(sc.camera(n).resolution) for n in cameras}

@@ -4,8 +4,8 @@ A run is a pure function of (scenario, seed, detector settings) and writes one f
 
     OUT/
       manifest.json         scenario hash, seed, package versions, command line
-      ground_truth.json     per-camera event instances + the simulation's world events
-      annotations.parquet   per-frame person boxes, head points, visible fractions
+      ground_truth.json     per-camera event instances + the simulation's world events and context (trains)
+      annotations.parquet   per-frame person and train boxes, head points, visible fractions
       tracks.parquet        per-step world positions and postures
       alerts.jsonl          what the detection core raised, as it would on a live camera
       scores.parquet        per-frame score of every detector (for offline threshold sweeps)
@@ -164,6 +164,7 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
         "cameras": [{"name": n, "fps": sc.camera(n).fps, "resolution": list(sc.camera(n).resolution)}
                     for n in feed.cameras],
         "world_events": [ev.to_dict() for ev in world],
+        "world_context": feed.world_context(),
     })
     write_annotations_parquet(out / "annotations.parquet", [a for n in feed.cameras for a in feed.annotations[n]])
     results.write_parquet(out / "tracks.parquet", feed.model.truth.tracks_table())

@@ -1,9 +1,11 @@
-"""Ground truth in a camera's image: per-frame person annotations and per-camera event instances.
+"""Ground truth in a camera's image: per-frame person and train annotations and per-camera event instances.
 
 :class:`FrameAnnotations` holds what one rendered frame shows of each person (a structure
-of arrays, indexable by masks). :func:`write_annotations_parquet` writes many frames as
-one table; :func:`camera_instances` turns the simulation's world events into the
-per-camera ground-truth instances that the evaluation matches alerts against.
+of arrays, indexable by masks) and of each train (:class:`TrainAnnotations`, a separate
+object class: a train is no person, and never the subject of an event instance).
+:func:`write_annotations_parquet` writes many frames as one table (a ``class`` column
+tells persons from trains); :func:`camera_instances` turns the simulation's world events
+into the per-camera ground-truth instances that the evaluation matches alerts against.
 
 Pixel coordinates follow :mod:`sim.render.camera` (pixel centres at integers); boxes are
 ``[x, y, w, h]`` with (x, y) the top-left corner.
@@ -25,16 +27,43 @@ from sim.geometry import polygon_area
 #: a person counts as seen by a camera when at least this share of its body shows
 MIN_VISIBLE_FRACTION = 0.2
 
-PARQUET_COLUMNS = ("frame", "t", "camera", "person_id", "x", "y", "w", "h", "head_u", "head_v", "visible",
+PARQUET_COLUMNS = ("frame", "t", "camera", "class", "person_id", "x", "y", "w", "h", "head_u", "head_v", "visible",
                    "appearance_group")
+#: the object classes of the annotations table's ``class`` column
+PERSON_CLASS, TRAIN_CLASS = "person", "train"
 
 #: ``appearance_group`` of a person whose group is not known
 UNKNOWN_GROUP = -1
 
 
 @dataclass(frozen=True, kw_only=True)
+class TrainAnnotations:
+    """The trains one frame shows (row i is one train)."""
+
+    ids: np.ndarray  #: (T,) int64 the train's number (index of ``station.trains``)
+    boxes: np.ndarray  #: (T, 4) float32 [px] x, y, w, h of the drawn train's pixels, clipped to the image
+    visible: np.ndarray  #: (T,) float32 share of its drawn pixels no static occluder hides, in [0, 1]
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        for key, shape, dtype in (("ids", (n,), np.int64), ("boxes", (n, 4), np.float32),
+                                  ("visible", (n,), np.float32)):
+            arr = np.asarray(getattr(self, key), dtype=dtype)
+            if arr.shape != shape:
+                raise ValueError(f"TrainAnnotations.{key} must have shape {shape}; got {arr.shape}")
+            object.__setattr__(self, key, arr)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> "TrainAnnotations":
+        return cls(ids=np.zeros(0, np.int64), boxes=np.zeros((0, 4), np.float32), visible=np.zeros(0, np.float32))
+
+
+@dataclass(frozen=True, kw_only=True)
 class FrameAnnotations:
-    """The people one frame shows, as parallel arrays (row i is one person)."""
+    """The people one frame shows, as parallel arrays (row i is one person), and its trains."""
 
     frame: int  #: frame number in the camera's stream
     t: float  #: [s] time of the frame
@@ -46,11 +75,14 @@ class FrameAnnotations:
     #: (N,) int16 appearance group of each person (index into ``crowd.appearance.groups``);
     #: None means unknown (:data:`UNKNOWN_GROUP` in every row)
     appearance_group: np.ndarray | None = None
+    trains: TrainAnnotations | None = None  #: the trains it shows (None: none)
 
     def __post_init__(self) -> None:
         n = len(self.ids)
         if self.appearance_group is None:
             object.__setattr__(self, "appearance_group", np.full(n, UNKNOWN_GROUP, np.int16))
+        if self.trains is None:
+            object.__setattr__(self, "trains", TrainAnnotations.empty())
         shapes = {"ids": (n,), "boxes": (n, 4), "heads": (n, 2), "visible": (n,), "appearance_group": (n,)}
         dtypes = {"ids": np.int64, "boxes": np.float32, "heads": np.float32, "visible": np.float32,
                   "appearance_group": np.int16}
@@ -64,10 +96,15 @@ class FrameAnnotations:
         return len(self.ids)
 
     def __getitem__(self, mask) -> "FrameAnnotations":
-        """Rows selected by a boolean mask or an index array."""
+        """Person rows selected by a boolean mask or an index array (the trains are kept)."""
         return FrameAnnotations(frame=self.frame, t=self.t, camera=self.camera, ids=self.ids[mask],
                                 boxes=self.boxes[mask], heads=self.heads[mask], visible=self.visible[mask],
-                                appearance_group=self.appearance_group[mask])
+                                appearance_group=self.appearance_group[mask], trains=self.trains)
+
+    def at(self, *, frame: int, t: float, camera: str) -> "FrameAnnotations":
+        """The same annotations numbered as frame ``frame`` at ``t`` [s] of ``camera``."""
+        return FrameAnnotations(frame=frame, t=t, camera=camera, ids=self.ids, boxes=self.boxes, heads=self.heads,
+                                visible=self.visible, appearance_group=self.appearance_group, trains=self.trains)
 
     @classmethod
     def empty(cls, *, frame: int = 0, t: float = 0.0, camera: str = "") -> "FrameAnnotations":
@@ -94,25 +131,31 @@ PersonAnnotations = FrameAnnotations
 
 
 def annotations_table(frames: Iterable[FrameAnnotations]):
-    """A pyarrow table with one row per person per frame (columns :data:`PARQUET_COLUMNS`)."""
+    """A pyarrow table with one row per person and per train per frame (columns :data:`PARQUET_COLUMNS`).
+
+    ``class`` is ``person`` or ``train``; for a train, ``person_id`` holds the train's number,
+    the head point is nan and ``appearance_group`` is :data:`UNKNOWN_GROUP`.
+    """
     import pyarrow as pa
 
     parts = {k: [] for k in PARQUET_COLUMNS}
     cams: list[str] = []
     counts: list[int] = []
     for fa in frames:
-        n = len(fa)
-        parts["frame"].append(np.full(n, fa.frame, np.int64))
-        parts["t"].append(np.full(n, fa.t, np.float64))
+        tr = fa.trains
+        n, m = len(fa), len(tr)
+        parts["frame"].append(np.full(n + m, fa.frame, np.int64))
+        parts["t"].append(np.full(n + m, fa.t, np.float64))
         cams.append(fa.camera)
-        counts.append(n)
-        parts["person_id"].append(fa.ids)
+        counts.append(n + m)
+        parts["class"].append(np.r_[np.zeros(n, np.int32), np.ones(m, np.int32)])
+        parts["person_id"].append(np.r_[fa.ids, tr.ids])
         for j, k in enumerate(("x", "y", "w", "h")):
-            parts[k].append(fa.boxes[:, j])
-        parts["head_u"].append(fa.heads[:, 0])
-        parts["head_v"].append(fa.heads[:, 1])
-        parts["visible"].append(fa.visible)
-        parts["appearance_group"].append(fa.appearance_group)
+            parts[k].append(np.r_[fa.boxes[:, j], tr.boxes[:, j]])
+        parts["head_u"].append(np.r_[fa.heads[:, 0], np.full(m, np.nan, np.float32)])
+        parts["head_v"].append(np.r_[fa.heads[:, 1], np.full(m, np.nan, np.float32)])
+        parts["visible"].append(np.r_[fa.visible, tr.visible])
+        parts["appearance_group"].append(np.r_[fa.appearance_group, np.full(m, UNKNOWN_GROUP, np.int16)])
     cols = {}
     for k in PARQUET_COLUMNS:
         if k == "camera":
@@ -120,6 +163,11 @@ def annotations_table(frames: Iterable[FrameAnnotations]):
             names = sorted(set(cams))
             codes = np.repeat(np.array([names.index(c) for c in cams], np.int32), counts) if cams else np.zeros(0, np.int32)
             cols[k] = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()), pa.array(names, pa.string()))
+            continue
+        if k == "class":
+            codes = np.concatenate(parts[k]) if parts[k] else np.zeros(0, np.int32)
+            cols[k] = pa.DictionaryArray.from_arrays(pa.array(codes, pa.int32()),
+                                                     pa.array([PERSON_CLASS, TRAIN_CLASS], pa.string()))
             continue
         dtype = {"frame": np.int64, "t": np.float64, "person_id": np.int64, "appearance_group": np.int16}.get(k, np.float32)
         arr = np.concatenate(parts[k]).astype(dtype) if parts[k] else np.zeros(0, dtype)
@@ -138,17 +186,22 @@ def write_annotations_parquet(path: str | os.PathLike, frames: Iterable[FrameAnn
 
 
 def read_annotations_parquet(path: str | os.PathLike) -> list[FrameAnnotations]:
-    """Read a table written by :func:`write_annotations_parquet` back into per-frame annotations.
+    """Read a table written by :func:`write_annotations_parquet` back into per-frame annotations
+    (a frame with rows of either class comes back, its trains in ``trains``).
 
-    A file from before the ``appearance_group`` column reads with :data:`UNKNOWN_GROUP`.
+    A file from before the ``appearance_group`` column reads with :data:`UNKNOWN_GROUP`; one from
+    before the ``class`` column holds persons only.
     """
     import pyarrow.parquet as pq
 
     tab = pq.read_table(os.fspath(path))
-    cols = {k: tab.column(k).to_numpy() if k != "camera" else np.asarray(tab.column(k).to_pylist(), dtype=object)
+    cols = {k: tab.column(k).to_numpy() if k not in ("camera", "class")
+            else np.asarray(tab.column(k).to_pylist(), dtype=object)
             for k in PARQUET_COLUMNS if k in tab.column_names}
     if "appearance_group" not in cols:
         cols["appearance_group"] = np.full(tab.num_rows, UNKNOWN_GROUP, np.int16)
+    if "class" not in cols:
+        cols["class"] = np.full(tab.num_rows, PERSON_CLASS, dtype=object)
     out = []
     if tab.num_rows == 0:
         return out
@@ -156,11 +209,17 @@ def read_annotations_parquet(path: str | os.PathLike) -> list[FrameAnnotations]:
     cols = {k: v[key] for k, v in cols.items()}
     change = np.nonzero((np.diff(cols["frame"]) != 0) | (cols["camera"][1:] != cols["camera"][:-1]))[0] + 1
     for s, e in zip(np.r_[0, change], np.r_[change, len(key)]):
+        rows = np.arange(s, e)
+        person = rows[cols["class"][s:e] == PERSON_CLASS]
+        train = rows[cols["class"][s:e] == TRAIN_CLASS]
+        trains = TrainAnnotations(ids=cols["person_id"][train], visible=cols["visible"][train],
+                                  boxes=np.c_[cols["x"][train], cols["y"][train], cols["w"][train], cols["h"][train]])
         out.append(FrameAnnotations(
             frame=int(cols["frame"][s]), t=float(cols["t"][s]), camera=str(cols["camera"][s]),
-            ids=cols["person_id"][s:e], boxes=np.c_[cols["x"][s:e], cols["y"][s:e], cols["w"][s:e], cols["h"][s:e]],
-            heads=np.c_[cols["head_u"][s:e], cols["head_v"][s:e]], visible=cols["visible"][s:e],
-            appearance_group=cols["appearance_group"][s:e]))
+            ids=cols["person_id"][person],
+            boxes=np.c_[cols["x"][person], cols["y"][person], cols["w"][person], cols["h"][person]],
+            heads=np.c_[cols["head_u"][person], cols["head_v"][person]], visible=cols["visible"][person],
+            appearance_group=cols["appearance_group"][person], trains=trains))
     return out
 
 

@@ -11,7 +11,10 @@ COCO (:func:`coco_dict`, :func:`write_coco`): one image per (camera, frame), ids
 ``track_id`` (the pedestrian id), ``visible_fraction`` (null when not computed),
 ``head_point`` ([u, v] px) and ``appearance_group`` (-1 when unknown). Images carry
 ``camera``, ``frame_index`` and ``t`` [s] besides the standard fields. Frames without
-people are listed as images without annotations (negatives).
+people are listed as images without annotations (negatives). Trains are annotations of
+their own category ``train`` (COCO's id 7, supercategory ``vehicle``) with ``bbox``,
+``area``, ``iscrowd``, ``track_id`` (the train's number) and ``visible_fraction``; the
+MOTChallenge files hold pedestrians only.
 
 MOTChallenge (:func:`write_mot`, :func:`write_mot_sequence`): the ``gt.txt`` format of
 MOT16/17, one line per person per frame::
@@ -43,8 +46,10 @@ import numpy as np
 from detectors import files
 from sim.annotate import FrameAnnotations
 
-#: COCO category of every exported annotation
+#: COCO category of a person (COCO's own id)
 PERSON_CATEGORY = {"id": 1, "name": "person", "supercategory": "person"}
+#: COCO category of a train (COCO's own id, so that detectors trained on COCO read it as one)
+TRAIN_CATEGORY = {"id": 7, "name": "train", "supercategory": "vehicle"}
 #: MOTChallenge class of a pedestrian
 MOT_PEDESTRIAN = 1
 #: [px] added to annotation x, y for COCO (origin at the image's corner, not a pixel's centre)
@@ -99,8 +104,8 @@ def coco_dict(frames: Iterable[FrameAnnotations], image_size: tuple[int, int] | 
     ``image_size`` is (width, height) [px] of every camera, or a mapping camera -> size.
     Box and head coordinates are shifted by :data:`COCO_OFFSET_PX` to COCO's origin.
     ``file_pattern`` names each image's file (``camera``, ``frame`` and ``t`` are
-    available). People whose visible fraction is below ``min_visible`` are left out (a
-    visible fraction that was not computed counts as fully visible).
+    available). People and trains whose visible fraction is below ``min_visible`` are left
+    out (a visible fraction that was not computed counts as fully visible).
     """
     images, annotations = [], []
     ann_id = 0
@@ -122,12 +127,21 @@ def coco_dict(frames: Iterable[FrameAnnotations], image_size: tuple[int, int] | 
                 "head_point": [_num(fa.heads[i, 0] + COCO_OFFSET_PX), _num(fa.heads[i, 1] + COCO_OFFSET_PX)],
                 "appearance_group": int(fa.appearance_group[i]),
             })
+        tr = fa.trains
+        for i in np.nonzero(~(tr.visible < min_visible))[0]:
+            x, y, bw, bh = (_num(v) for v in tr.boxes[i])
+            ann_id += 1
+            annotations.append({
+                "id": ann_id, "image_id": image_id, "category_id": TRAIN_CATEGORY["id"],
+                "bbox": [_num(x + COCO_OFFSET_PX), _num(y + COCO_OFFSET_PX), bw, bh], "area": _num(bw * bh),
+                "iscrowd": 0, "track_id": int(tr.ids[i]), "visible_fraction": _num(float(tr.visible[i]), 4),
+            })
     return {
         "info": {"description": description, "version": "1.0", "contributor": "stationwatch"},
         "licenses": [],
         "images": images,
         "annotations": annotations,
-        "categories": [dict(PERSON_CATEGORY)],
+        "categories": [dict(PERSON_CATEGORY), dict(TRAIN_CATEGORY)],
     }
 
 

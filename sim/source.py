@@ -80,8 +80,7 @@ class SyntheticFeed:
                 state = self.model.world()
                 state_t = t
             image, ann = self._render(name, state, t)
-            ann = FrameAnnotations(frame=i, t=t, camera=name, ids=ann.ids, boxes=ann.boxes,
-                                   heads=ann.heads, visible=ann.visible, appearance_group=ann.appearance_group)
+            ann = ann.at(frame=i, t=t, camera=name)
             self.annotations[name].append(ann)
             yield CameraFrame(name, Frame(index=i, t=t, image=image), ann)
             if i + 1 < frame_count(self.duration_s, spec.fps):
@@ -94,6 +93,11 @@ class SyntheticFeed:
     def world_events(self):
         """The simulation's event instances up to now (open intervals closed at the current time)."""
         return self.model.truth.events(t_end=self.model.time)
+
+    def world_context(self) -> list[dict]:
+        """What happened that is no event but explains the footage: each on-stage train's arrival,
+        dwell (with its doors' opening) and departure, up to now (records of the ground-truth file)."""
+        return self.model.trains.runs.context(t_end=self.model.time)
 
     def ground_truth(self) -> list[dict]:
         """Per-camera ground-truth instances (records of the ground-truth file)."""

@@ -1,12 +1,15 @@
-"""The crowd's state at one instant, as the renderer and the ground-truth recorder see it.
+"""The world's state at one instant, as the renderer and the ground-truth recorder see it.
 
-A structure of arrays: row ``i`` of every array is the same pedestrian. The simulation
-owns the live arrays; :meth:`sim.world.model.StationModel.snapshot` hands out a copy.
+The crowd is a structure of arrays: row ``i`` of every array is the same pedestrian. The
+simulation owns the live arrays; :meth:`sim.world.model.StationModel.snapshot` hands out a
+copy. Objects on the floor, fires and trains are structures of arrays too; a train's fixed
+shape, place and livery are a :class:`TrainBody` (what it does over time is
+:mod:`sim.world.train_runs`).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from enum import IntEnum
 
 import numpy as np
@@ -148,14 +151,107 @@ class FireState:
                    smoke_radius_m=z.copy(), smoke_density=z.copy(), age_s=z.copy())
 
 
+class TrainPhase(IntEnum):
+    """What a train in the station is doing."""
+
+    ARRIVING = 0  #: braking into the platform
+    DWELLING = 1  #: standing at the platform (doors opening, open, closing)
+    DEPARTING = 2  #: accelerating away
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainBody:
+    """The fixed shape, place and livery of one train.
+
+    Positions along the track are ``s`` [m] from ``origin_m`` in the direction of travel
+    ``heading``; across it ``n`` [m] from the platform edge toward the track bed
+    (``normal``); ``z`` [m] up from the platform. The body's platform side stands at
+    ``n = gap_m``, its far side at ``gap_m + width_m``. With the head at ``s``, the body
+    spans ``[s - length_m, s]``; doors are on the platform side, ``doors_per_car`` per car,
+    evenly spaced. The station's track bed runs over ``portal_s_m`` (beyond it the train is
+    in the tunnel, out of sight).
+    """
+
+    index: int  #: the train's number (index of ``station.trains``)
+    edge: int  #: the platform edge it stops at (index of ``station.platform_edges``)
+    origin_m: tuple[float, float]  #: [m] ground point where s = 0, n = 0 (an end of the platform edge)
+    heading: tuple[float, float]  #: unit direction of travel on the ground
+    normal: tuple[float, float]  #: unit normal from the platform toward the track bed
+    portal_s_m: tuple[float, float]  #: [m] the track bed's extent along s (the tunnel mouths)
+    gap_m: float  #: [m] from the platform edge to the body's side
+    width_m: float
+    height_m: float  #: [m] roof above the platform
+    car_length_m: float
+    cars: int
+    doors_per_car: int
+    door_width_m: float
+    door_height_m: float
+    body_bgr: tuple[int, int, int]
+    stripe_bgr: tuple[int, int, int]
+    door_bgr: tuple[int, int, int]
+    cab_bgr: tuple[int, int, int]
+    headlights: bool = True
+
+    @property
+    def length_m(self) -> float:
+        return self.cars * self.car_length_m
+
+    def door_offsets_m(self) -> np.ndarray:
+        """(D,) [m] distance of each door's centre behind the head, head first."""
+        k = self.doors_per_car
+        per_car = (np.arange(k) + 0.5) * (self.car_length_m / k)
+        return (np.arange(self.cars)[:, None] * self.car_length_m + per_car[None, :]).ravel()
+
+    def ground(self, s, n) -> np.ndarray:
+        """World ground points (..., 2) [m] of train coordinates ``s``, ``n`` [m]."""
+        s = np.asarray(s, dtype=np.float64)
+        n = np.asarray(n, dtype=np.float64)
+        o, h, m = (np.asarray(v, dtype=np.float64) for v in (self.origin_m, self.heading, self.normal))
+        return o + s[..., None] * h + n[..., None] * m
+
+    def local(self, xy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Train coordinates ``(s, n)`` [m] of world ground points ``xy`` (..., 2)."""
+        rel = np.asarray(xy, dtype=np.float64) - np.asarray(self.origin_m)
+        return rel @ np.asarray(self.heading), rel @ np.asarray(self.normal)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainState:
+    """The trains in the station now (between its tunnel mouths) or about to come out of a tunnel
+    mouth (their headlights light the station first), one row each."""
+
+    ids: np.ndarray  #: (T,) int64, the train's number (index of ``station.trains``)
+    head_s_m: np.ndarray  #: (T,) [m] position of the head along the track (:class:`TrainBody` coordinates)
+    speed_mps: np.ndarray  #: (T,) [m/s]
+    door_open: np.ndarray  #: (T,) in [0, 1]: 0 closed, 1 fully open
+    phase: np.ndarray  #: (T,) uint8 :class:`TrainPhase`
+    bodies: tuple = ()  #: (T,) :class:`TrainBody` of each row
+
+    def __post_init__(self) -> None:
+        n = len(self.ids)
+        for name in ("head_s_m", "speed_mps", "door_open", "phase", "bodies"):
+            if len(getattr(self, name)) != n:
+                raise ValueError(f"TrainState.{name} has {len(getattr(self, name))} rows; ids has {n}")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    @classmethod
+    def empty(cls) -> "TrainState":
+        z = np.zeros(0)
+        return cls(ids=np.zeros(0, np.int64), head_s_m=z, speed_mps=z.copy(), door_open=z.copy(),
+                   phase=np.zeros(0, np.uint8))
+
+
 @dataclass(frozen=True, kw_only=True)
 class WorldState:
-    """Everything a camera can see at one instant: the crowd, objects on the floor and fires."""
+    """Everything a camera can see at one instant: the crowd, objects on the floor, fires and trains."""
 
     t: float
     crowd: CrowdState
     objects: ObjectState
     fires: FireState
+    trains: TrainState = field(default_factory=TrainState.empty)
 
     @classmethod
     def of(cls, crowd: CrowdState) -> "WorldState":

@@ -364,13 +364,16 @@ def test_platform_fall():
     r = Run("platform_fall", probe=probe)
     (ev,) = r.events
     assert (ev.id, ev.type, ev.source) == ("fall", EventType.PERSON_ON_GROUND, "injected")
-    assert ev.t_start == 25.0 and ev.t_end == 60.0  # the fall starts at at_s; still lying at the end
+    # the fall starts at at_s, or on arrival when the crowd held the faller up (0.85 s at this seed);
+    # still lying at the end
+    t0 = ev.t_start
+    assert 25.0 <= t0 <= 26.0 and ev.t_end == 60.0
     assert math.dist(ev.position_m, (14, 3)) < 0.5
     (aid,) = ev.agent_ids
-    ids, posture, progress, pos = seen[25.5]
+    ids, posture, progress, pos = seen[round(t0 + 0.5, 6)]
     assert ids.tolist() == [aid] and posture[0] == Posture.FALLING and progress[0] == pytest.approx(0.5 / 1.0)
-    assert seen[24.95][0].tolist() == []  # walking until then
-    lying = [v for t, v in seen.items() if t >= 26.0]
+    assert seen[round(t0 - 0.05, 6)][0].tolist() == []  # walking until then
+    lying = [v for t, v in seen.items() if t >= t0 + 1.0]
     assert all(v[1].tolist() == [Posture.LYING] for v in lying)
     assert all(np.array_equal(v[3][0], ev.position_m) for v in lying)  # did not move on the floor
 
@@ -658,7 +661,7 @@ def bad(**over):
     ({"events": [{"type": "wrong_way", "at_s": 10, "at": [3, 3], "path": [[9, 3]]}]},
      r"events\[0\]\.type wrong_way needs a one_way zone in station\.zones; got none"),
     ({"events": [{"type": "abandoned_object", "at_s": 5, "at": [3, 3], "exit": "lift"}]},
-     r"events\[0\]\.exit must name an exit \(stairs_east_out, stairs_west_out\); got 'lift'"),
+     r"events\[0\]\.exit must name an exit \(stairs_east_out, stairs_west_out, train_board\); got 'lift'"),
     ({"events": [{"type": "crowd_movement", "at_s": 5, "at": [3, 3], "speed_mps": [4, 2]}]},
      r"events\[0\]\.speed_mps must be \[low, high\] with 0 < low <= high m/s; got \[4\.0, 2\.0\]"),
     ({"distractors": [{"type": "queue", "at_s": 0, "head": [3, 3], "direction_deg": 90, "count": 12}]},

@@ -56,8 +56,9 @@ def test_coco_loads_in_pycocotools_with_the_boxes_written(tmp_path, frames):
     assert write_coco(path, frames, (640, 360)) == (3, 3)
     coco = COCO(str(path))
     assert coco.getImgIds() == [1, 2, 3]
-    assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["person"]
-    assert coco.getCatIds(catNms=["person"]) == [1]
+    assert [c["name"] for c in coco.loadCats(coco.getCatIds())] == ["person", "train"]
+    assert coco.getCatIds(catNms=["person"]) == [1] and coco.getCatIds(catNms=["train"]) == [7]  # COCO's own ids
+    assert coco.getAnnIds(catIds=[7]) == []  # these frames show no train
     first = coco.loadAnns(coco.getAnnIds(imgIds=[1]))
     # COCO's origin is the image's corner: half a pixel left of and above the first pixel's centre
     assert [a["bbox"] for a in first] == [[10.5, 20.5, 30.0, 60.0], [100.5, 50.5, 12.5, 40.0]]

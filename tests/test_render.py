@@ -241,8 +241,9 @@ def test_annotations_parquet_round_trip(tmp_path, renderer):
     import pyarrow.parquet as pq
 
     tab = pq.read_table(path)
-    assert tab.column_names == ["frame", "t", "camera", "person_id", "x", "y", "w", "h", "head_u", "head_v", "visible",
-                                "appearance_group"]
+    assert tab.column_names == ["frame", "t", "camera", "class", "person_id", "x", "y", "w", "h", "head_u", "head_v",
+                                "visible", "appearance_group"]
+    assert set(tab.column("class").to_pylist()) == {"person"}
     assert tab.column("frame").to_pylist() == [0, 0, 1, 1, 2, 2]
     back = read_annotations_parquet(path)
     assert len(back) == 3

@@ -13,7 +13,10 @@ staged event (:meth:`TruthRecorder.register_injected`) takes that event's id and
 * **intrusion**, per forbidden zone: every maximal run of observations during which one
   person's position lies inside the zone, whatever that person was doing. ``t_start`` is
   the first observation inside, ``t_end`` the last one. People in a high-visibility vest
-  do not count in a zone that allows staff.
+  do not count in a zone that allows staff. A train's open door passages are not in any
+  zone: a passenger stepping across the platform edge into or out of a train standing
+  there is no intruder, while a person on the track bed anywhere else, or with no train
+  there, is. (The train itself is no person: it is context, :mod:`sim.world.train_runs`.)
 * **excessive_density**, per density zone: the density (persons inside / zone area) is
   averaged over a trailing window (``density_window_s``, observations with
   ``t - window < t_i <= t``); an instance is a maximal run of observations with the
@@ -210,6 +213,18 @@ class _AgentRuns:
         return out
 
 
+def points_in_quads(pts: np.ndarray, quads: np.ndarray) -> np.ndarray:
+    """(N,) whether each point lies in any of the convex quadrilaterals ``quads`` (k, 4, 2),
+    either winding (boundary inside)."""
+    pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
+    q = np.asarray(quads, dtype=np.float64).reshape(-1, 4, 2)
+    e = np.roll(q, -1, axis=1) - q  # (k, 4, 2) edges
+    rel = pts[:, None, None, :] - q[None]  # (N, k, 4, 2)
+    cross = e[None, ..., 0] * rel[..., 1] - e[None, ..., 1] * rel[..., 0]
+    inside = (cross >= -1e-12).all(axis=2) | (cross <= 1e-12).all(axis=2)
+    return inside.any(axis=1)
+
+
 def _merge_runs(runs: list[list], gap_s: float, combine=None) -> list[list]:
     """Merge time-sorted runs ``[t0, t1, ...]`` whose gap is below ``gap_s``: the first's data
     is kept, or ``combine(merged, run)`` folds the later run's data into it."""
@@ -349,13 +364,15 @@ class TruthRecorder:
     def observe(self, t: float, ids: np.ndarray, pos_m: np.ndarray, posture: np.ndarray | None = None, *,
                 vel_mps: np.ndarray | None = None, vest: np.ndarray | None = None, prop: np.ndarray | None = None,
                 objects=None, fires=None, body: np.ndarray | None = None,
-                appearance_group: np.ndarray | None = None) -> None:
+                appearance_group: np.ndarray | None = None, passages: np.ndarray | None = None) -> None:
         """Record the people ``ids`` ``(N,)`` at time ``t`` [s]: positions ``(N, 2)`` [m],
         postures (:class:`sim.state.Posture`), velocities ``(N, 2)`` [m/s], vests (bool) and
         carried props (:class:`sim.state.Prop`); ``objects`` (:class:`sim.state.ObjectState`)
         and ``fires`` (:class:`sim.state.FireState`) present now. Rules whose input is not
         given see nothing (no velocity: no wrong way and no crowd movement). ``body``
-        (:class:`sim.state.BodyKind`) and ``appearance_group`` only reach the tracks."""
+        (:class:`sim.state.BodyKind`) and ``appearance_group`` only reach the tracks.
+        ``passages`` (k, 4, 2) [m] are convex ground quadrilaterals (open train doors)
+        taken out of the forbidden zones."""
         t = float(t)
         if self._t_last is not None and t <= self._t_last:
             raise ValueError(f"observe: t must increase; got t={t} after t={self._t_last}")
@@ -367,6 +384,8 @@ class TruthRecorder:
             inside = self._inside(zone, pos)
             if zone.allow_staff and vest is not None and len(inside):
                 inside = inside[~np.asarray(vest, bool)[inside]]
+            if passages is not None and len(inside):
+                inside = inside[~points_in_quads(pos[inside], passages)]
             self._update_intrusion(z, t, ids[inside], pos[inside])
         for z, zone in enumerate(self._density):
             inside = self._inside(zone, pos)

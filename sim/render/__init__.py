@@ -1,9 +1,9 @@
 """Synthetic CCTV frames of a station crowd, with exact per-person annotations.
 
 A :class:`Renderer` per camera draws the static station once by casting one ray per
-(supersampled) pixel into the scene, then per frame draws the people as articulated shapes
-in perspective, far to near, with the objects on the floor and the fires in their places,
-and applies the camera's effects. The modules, in the order a frame goes through them:
+(supersampled) pixel into the scene, then per frame puts the trains into it with their depth,
+draws the people as articulated shapes in perspective, far to near, with the objects on the
+floor and the fires in their places, and applies the camera's effects. The modules, in the order a frame goes through them:
 
 - :mod:`~sim.render.camera`: the pinhole camera (world metres to pixels);
 - :mod:`~sim.render.scene`: the static 3-D station and rays cast into it;
@@ -14,6 +14,8 @@ and applies the camera's effects. The modules, in the order a frame goes through
 - :mod:`~sim.render.props`: props, vests and wheelchairs, one drawer each;
 - :mod:`~sim.render.objects`: objects on the floor;
 - :mod:`~sim.render.fire`: flames, smoke and firelight;
+- :mod:`~sim.render.train_shapes`: a train's visible faces and details as flat panels;
+- :mod:`~sim.render.trains`: trains drawn with a depth buffer, their light on the station, their boxes;
 - :mod:`~sim.render.shapes`: drawing commands and the builder of extra shapes;
 - :mod:`~sim.render.occlusion`: static occluders in front of people, visible fractions;
 - :mod:`~sim.render.painter`: the painter's algorithm;

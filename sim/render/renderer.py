@@ -2,10 +2,12 @@
 
 :class:`Renderer` puts the pieces of :mod:`sim.render` together for one camera: it builds
 the static station once (:mod:`~sim.render.background`), then per frame lights it
-(flickering lights, firelight), builds the people (:mod:`~sim.render.people`), the objects
-on the floor (:mod:`~sim.render.objects`) and the fires (:mod:`~sim.render.fire`), paints
-them far to near (:mod:`~sim.render.painter`), crops the shaken image out of the canvas,
-applies the camera effects (:mod:`~sim.render.effects`) and annotates the people it shows.
+(flickering lights, firelight, a train's headlights and windows), puts the trains into it
+with their depth (:mod:`~sim.render.trains`), builds the people (:mod:`~sim.render.people`),
+the objects on the floor (:mod:`~sim.render.objects`) and the fires (:mod:`~sim.render.fire`),
+paints them far to near (:mod:`~sim.render.painter`), crops the shaken image out of the
+canvas, applies the camera effects (:mod:`~sim.render.effects`) and annotates the people and
+trains it shows.
 
 Randomness is keyed by ``(seed, camera, frame index)``: a frame's noise and shake do not
 depend on which frames were rendered before it, and the same seed gives the same bytes.
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -24,12 +27,13 @@ from sim.render.camera import PinholeCamera
 from sim.render.effects import CameraEffects, LensDistortion
 from sim.render.fire import FireDrawer
 from sim.render.objects import object_items
-from sim.render.occlusion import OcclusionScreen, VisibilityBuffer
+from sim.render.occlusion import CombinedScreen, OcclusionScreen, VisibilityBuffer, patch_screen
 from sim.render.painter import Painter
 from sim.render.people import People, build_people
 from sim.render.scene import StationScene
 from sim.render.shapes import Item
 from sim.render.textures import mix64
+from sim.render.trains import TrainDrawer, TrainLayer
 from sim.render.view import CanvasView
 from sim.state import CrowdState, WorldState
 
@@ -38,6 +42,16 @@ _MAX_SUPERSAMPLED_PX = 1280 * 720  #: images up to this size get a 2 x 2 supersa
 
 class RenderError(ValueError):
     """A renderer that cannot be built from the given scenario/camera."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class FrameOccluders:
+    """What hides people in a frame, in the three forms the frame needs: the screen that flags who may
+    be hidden, the painter that restores what stands in front, the buffer of visible fractions."""
+
+    screen: OcclusionScreen | CombinedScreen
+    painter: Painter
+    visibility: VisibilityBuffer
 
 
 class Renderer:
@@ -74,7 +88,7 @@ class Renderer:
         canvas_cam = self.camera.shifted(m, m, self.width + 2 * m, self.height + 2 * m)
         self._key = mix64(self.seed * 1_000_003 + zlib.crc32(camera_spec.name.encode()))
 
-        self.scene = StationScene(scenario.station, rs.occluders, scenario.distractors)
+        self.scene = StationScene(scenario.station, rs.occluders, scenario.distractors, tunnels=_tunnels(scenario))
         if supersample is None:
             supersample = 2 if self.width * self.height <= _MAX_SUPERSAMPLED_PX else 1
         #: the lens distortion of the canvas (None without one); people's outlines go through it
@@ -91,8 +105,12 @@ class Renderer:
         self._screen = OcclusionScreen(static.occ_depth)
         self._visibility = VisibilityBuffer(static.occ_depth, width=self.width, height=self.height, margin=m)
         self._painter = Painter(static.occ_depth)
+        #: what hides people in a frame: the static scene's occluders, or those and a train's layer
+        self._occluders = FrameOccluders(screen=self._screen, painter=self._painter, visibility=self._visibility)
+        self._occluders_of: tuple = (None, self._occluders)  # (the train layer, its FrameOccluders)
         self._fire = FireDrawer(self.view, scenario_seed=scenario.seed, canvas_shape=self._bg.shape[:2],
                                 surface_xyz_q=static.surface_xyz_q, screen=self._screen)
+        self._trains = TrainDrawer(self.view, surface_xyz_q=static.surface_xyz_q, canvas_shape=self._bg.shape[:2])
 
         # camera shake: two sinusoids per axis with seeded frequencies and phases
         srng = np.random.default_rng([self.seed, 0x5AA4E])
@@ -155,7 +173,8 @@ class Renderer:
         the frame's noise and shake and the level of flickering lights. With
         ``visibility=False`` the visible fractions are not computed (nan), which saves the
         cost of the quarter-resolution id buffer. Objects and fires are drawn, not annotated
-        (their ground truth is the event's, :func:`sim.annotate.camera_instances`).
+        (their ground truth is the event's, :func:`sim.annotate.camera_instances`); trains
+        are drawn and annotated (``ann.trains``).
         """
         if isinstance(state, WorldState):
             crowd, world = state.crowd, state
@@ -168,40 +187,63 @@ class Renderer:
         m = self._margin
         dx, dy = self.shake_offset(t)
         fires = world.fires if world is not None and len(world.fires) else None
-        base = self._frame_background(t, fires)
+        trains = world.trains if world is not None and len(world.trains) else None
+        base = self._frame_background(t, fires, trains)
+        layer = self._trains.layer(trains) if trains is not None else None
+        occ = self._occluders if layer is None else self._with_trains(layer)
+        if layer is not None:
+            self._trains.paint(base, self._occ_depth, layer)
         canvas = base.copy()
-        geo = self._people(crowd)
-        items = self._items(world) if world is not None and (len(world.objects) or fires is not None) else None
+        geo = self._people(crowd, occ.screen)
+        items = self._items(world, occ.screen) if world is not None and (len(world.objects) or fires is not None) else None
         if geo is not None or items:
-            self._draw(canvas, geo, items, base)
+            occ.painter.paint(canvas, geo, items, base)
         img = canvas[m + dy:m + dy + self.height, m + dx:m + dx + self.width] if m else canvas
         if m:
             img = img.copy()
         img = self.effects.apply(img, t, self._frame_hash(frame_idx))
-        ann = self._annotate(geo, frame_idx, t, m + dx, m + dy, visibility)
+        ann = self._annotate(geo, frame_idx, t, m + dx, m + dy, visibility, occ.visibility)
+        if layer is not None:
+            ann = replace(ann, trains=self._trains.annotate(layer, self._occ_depth, m + dx, m + dy, self.width,
+                                                            self.height))
         return img, ann
 
-    def _frame_background(self, t: float, fires) -> np.ndarray:
+    def _with_trains(self, layer: TrainLayer) -> "FrameOccluders":
+        """The occluders of a frame with the trains' ``layer``: their depth joins the static scene's
+        (kept while the layer stays the same, a train standing still)."""
+        if self._occluders_of[0] is not layer:
+            frame_occ = self._trains.occluder_depth(self._occ_depth, layer)
+            self._occluders_of = (layer, FrameOccluders(
+                screen=CombinedScreen(self._screen, patch_screen(layer.depth, layer.box)),
+                painter=Painter(frame_occ), visibility=self._visibility.updated(frame_occ, layer.box)))
+        return self._occluders_of[1]
+
+    def _frame_background(self, t: float, fires, trains=None) -> np.ndarray:
         """The static image of this frame: the background, with the flickering lights at their
-        level at ``t`` and the floor and walls lit by the fires. The background itself when
-        there is neither (no copy)."""
-        if not self._static.lit and (fires is None or len(fires) == 0):
+        level at ``t`` and the floor and walls lit by the fires and the trains (before the
+        trains are put in). The background itself when there is none of them (no copy)."""
+        if not self._static.lit and fires is None and trains is None:
             return self._bg
         out = self._bg.copy()
         self._static.add_lights(out, t)
         if fires is not None and len(fires):
             self._fire.light(out, fires)
+        if trains is not None:
+            self._trains.light(out, trains)
         return out
 
-    def _people(self, state: CrowdState) -> People | None:
-        """Image-space geometry of every person that shows, sorted far to near (canvas pixels)."""
-        return build_people(self.view, state, benches=self.scene.benches, background=self._bg, screen=self._screen)
+    def _people(self, state: CrowdState, screen: OcclusionScreen | None = None) -> People | None:
+        """Image-space geometry of every person that shows, sorted far to near (canvas pixels);
+        ``screen`` flags who may be hidden (the static scene's by default)."""
+        return build_people(self.view, state, benches=self.scene.benches, background=self._bg,
+                            screen=self._screen if screen is None else screen)
 
-    def _items(self, world) -> list[Item]:
+    def _items(self, world, screen: OcclusionScreen | None = None) -> list[Item]:
         """The objects on the floor and the fires of ``world`` as drawing items, far to near."""
         items = []
         if len(world.objects):
-            items += object_items(self.view, world.objects, background=self._bg, screen=self._screen)
+            items += object_items(self.view, world.objects, background=self._bg,
+                                  screen=self._screen if screen is None else screen)
         if len(world.fires):
             items += self._fire.items(world.fires)
         items.sort(key=lambda it: -it.depth)
@@ -213,9 +255,10 @@ class Renderer:
         static image (the background by default)."""
         self._painter.paint(img, g, items, self._bg if bg is None else bg)
 
-    def _annotate(self, g: People | None, frame_idx: int, t: float, ox: int, oy: int, visibility: bool
-                  ) -> FrameAnnotations:
-        """Boxes and head points in output-image coordinates; visible fractions if asked for."""
+    def _annotate(self, g: People | None, frame_idx: int, t: float, ox: int, oy: int, visibility: bool,
+                  buffer: VisibilityBuffer | None = None) -> FrameAnnotations:
+        """Boxes and head points in output-image coordinates; visible fractions if asked for
+        (counted in ``buffer``, the static scene's by default)."""
         if g is None:
             return FrameAnnotations.empty(frame=frame_idx, t=t, camera=self.spec.name)
         w, h = self.width, self.height
@@ -224,10 +267,23 @@ class Renderer:
         inside = (b[:, 2] >= 0) & (b[:, 0] <= w - 1) & (b[:, 3] >= 0) & (b[:, 1] <= h - 1)
         np.clip(b, 0, [w - 1, h - 1, w - 1, h - 1], out=b)
         if visibility:
-            vis = self._visibility.visible_fraction(g.parts, g.depth if g.occ_depth is None else g.occ_depth, off)
+            vis = (buffer or self._visibility).visible_fraction(g.parts, g.depth if g.occ_depth is None else g.occ_depth, off)
         else:
             vis = np.full(len(b), np.nan)
         return FrameAnnotations(
             frame=frame_idx, t=t, camera=self.spec.name, ids=g.ids[inside],
             boxes=np.c_[b[:, 0:2], b[:, 2:4] - b[:, 0:2]][inside], heads=(g.head - off[:2])[inside],
             visible=vis[inside], appearance_group=g.groups[inside])
+
+
+def _tunnels(scenario) -> dict[int, np.ndarray]:
+    """The track beds that on-stage trains run through (index -> direction of the track): their
+    end walls get tunnel mouths."""
+    from sim.scenario.trains import stage_of
+
+    beds = {}
+    for tr in scenario.station.trains:
+        stage = stage_of(scenario.station, tr)
+        if stage is not None:
+            beds[stage.bed] = stage.heading
+    return beds

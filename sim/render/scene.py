@@ -20,6 +20,7 @@ WALL_PAINTED_TOP_M = 3.0  #: [m] walls and pillars are painted up to here; above
 BARRIER_HEIGHT_M = 1.05  #: [m] height of gate housings and thin barriers
 PILLAR_MIN_SIDE_M = 0.45  #: [m] an obstacle whose footprint is at least this thick on both sides is a pillar
 DOOR_HEIGHT_M = 2.3  #: [m] height of the doorway drawn at entrances and exits
+TUNNEL_HEIGHT_M = 4.2  #: [m] height of a tunnel mouth at the end of a track bed that trains run through
 BENCH_HEIGHT_M = 0.45  #: [m] seat height of a bench (``sitting`` distractors with ``seat: bench``)
 BENCH_LENGTH_M = 1.5  #: [m] length of a bench, across the direction it faces
 BENCH_DEPTH_M = 0.45  #: [m] depth of a bench's seat, along the direction it faces
@@ -57,6 +58,7 @@ class Face:
     group: int  #: occluder group (one per obstacle, one per wall face)
     inward: np.ndarray | None  #: walls are one-sided: unit normal into the station
     portals: tuple[tuple[float, float], ...] = ()  #: doorway intervals along a->b, in [0, 1]
+    portal_top_m: float = DOOR_HEIGHT_M  #: [m] height of the doorways (a tunnel mouth's is higher)
 
 
 @dataclass(frozen=True)
@@ -115,7 +117,9 @@ class StationScene:
     :data:`WALL_PAINTED_TOP_M`). Obstacles are pillars (full height) or gate housings and
     barriers (:data:`BARRIER_HEIGHT_M`), told apart by the thickness of their footprint.
     ``occluders`` (a render setting, :class:`sim.scenario.OccluderSpec`) are two-sided
-    vertical panels: signs and hanging boards, drawn only. ``distractors`` add posters and
+    vertical panels: signs and hanging boards, drawn only. ``tunnels`` maps the track beds that
+    trains run through (index of ``station.track_beds``) to the direction of their track: the
+    walls across the track at their ends are tunnel mouths, open to :data:`TUNNEL_HEIGHT_M`. ``distractors`` add posters and
     flickering light panels (on a wall or a ceiling) and benches under ``sitting``
     distractors with ``seat: bench``.
 
@@ -123,7 +127,7 @@ class StationScene:
     in that order.
     """
 
-    def __init__(self, station, occluders=(), distractors=()) -> None:
+    def __init__(self, station, occluders=(), distractors=(), tunnels=None) -> None:
         self.walkable = np.asarray(station.walkable, dtype=np.float64)
         self.track_beds = [np.asarray(p, dtype=np.float64) for p in station.track_beds]
         self.platform_edges = [np.asarray(e, dtype=np.float64) for e in station.platform_edges]
@@ -137,7 +141,7 @@ class StationScene:
         self.benches: list[tuple[np.ndarray, float]] = []  #: (centre (2,) [m], facing [rad])
         floors = [self.walkable, *self.track_beds]
         portals = [np.asarray(p.segment, dtype=np.float64) for p in (*station.entrances, *station.exits)]
-        self._add_walls(floors, portals)
+        self._add_walls(floors, portals, tunnels or {})
         for poly_list in station.obstacles:
             self._add_obstacle(np.asarray(poly_list, dtype=np.float64))
         for oc in occluders:
@@ -164,8 +168,9 @@ class StationScene:
         self.n_groups += 1
         return self.n_groups - 1
 
-    def _add_walls(self, floors: list[np.ndarray], portals: list[np.ndarray]) -> None:
-        """A one-sided wall on each boundary edge of the floors that no other floor or platform edge shares."""
+    def _add_walls(self, floors: list[np.ndarray], portals: list[np.ndarray], tunnels: dict) -> None:
+        """A one-sided wall on each boundary edge of the floors that no other floor or platform edge
+        shares; a track bed of ``tunnels`` has tunnel mouths in its walls across the track."""
         for fi, poly in enumerate(floors):
             ccw = polygon_signed_area(poly) > 0
             for k in range(len(poly)):
@@ -188,6 +193,11 @@ class StationScene:
                         t0 = float((seg[0] - a) @ edge) / length**2
                         t1 = float((seg[1] - a) @ edge) / length**2
                         doors.append((min(t0, t1), max(t0, t1)))
+                track = tunnels.get(fi - 1) if fi > 0 else None
+                if track is not None and abs(float(edge @ track)) / length < 0.5:  # across the track: a tunnel mouth
+                    self.faces.append(Face(a, b, 0.0, _UNBOUNDED_M, Surface.WALL, self._new_group(), inward,
+                                           ((0.0, 1.0),), TUNNEL_HEIGHT_M))
+                    continue
                 self.faces.append(Face(a, b, 0.0, _UNBOUNDED_M, Surface.WALL, self._new_group(), inward, tuple(doors)))
 
     def _add_obstacle(self, poly: np.ndarray) -> None:

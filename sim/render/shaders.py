@@ -16,7 +16,7 @@ from typing import Callable, Protocol
 import numpy as np
 
 from sim.geometry import points_in_polygon
-from sim.render.scene import (BARRIER_HEIGHT_M, BENCH_DEPTH_M, DOOR_HEIGHT_M, WALL_PAINTED_TOP_M, RayHits,
+from sim.render.scene import (BARRIER_HEIGHT_M, BENCH_DEPTH_M, WALL_PAINTED_TOP_M, RayHits,
                               StationScene, Surface, point_segment_distance)
 from sim.render.textures import band, hash01, line_coverage, mix
 
@@ -208,7 +208,7 @@ class WallShader:
             along[sel] = t * length
             shade[sel] = _facing_light(f.inward if f.inward is not None else np.array([-e[1], e[0]]) / length)
             for t0, t1 in f.portals:
-                door[sel] |= (t >= t0) & (t <= t1) & (z[sel] <= DOOR_HEIGHT_M)
+                door[sel] |= (t >= t0) & (t <= t1) & (z[sel] <= f.portal_top_m)
         fpw = _footprint_on_upright(dirs, footprint, idx)
         c = _flat(WALL_BGR, len(idx))
         c += ((hash01(np.floor(along / 0.3), np.floor(z / 0.3), 5) - 0.5) * 8.0)[:, None]

@@ -9,7 +9,8 @@ The package, one module per job:
 
 * :mod:`~sim.scenario.loader`: the library, ``extend`` chains, dotted overrides, the
   expansion of ``station.layout`` (:mod:`~sim.scenario.layout`) and ``station.timetable``;
-* the specs, one module per block of the file: :mod:`~sim.scenario.station`,
+* the specs, one module per block of the file: :mod:`~sim.scenario.station` (with
+  :mod:`~sim.scenario.trains`: arrivals, the vehicle and where it stops),
   :mod:`~sim.scenario.crowd`, :mod:`~sim.scenario.cameras` (cameras and render settings),
   :mod:`~sim.scenario.events` (events and distractors), and the root
   :class:`~sim.scenario.scenario.Scenario` (with the ground-truth constants);
@@ -57,11 +58,13 @@ from sim.scenario.events import (
 )
 from sim.scenario.loader import build_scenario, library_dir, list_scenarios, load_scenario
 from sim.scenario.scenario import Scenario, TruthSpec
-from sim.scenario.station import PortalSpec, StationSpec, TimetableSpec, TrainSpec, ZoneSpec
+from sim.scenario.station import PortalSpec, StationSpec, ZoneSpec
+from sim.scenario.trains import LiverySpec, TimetableSpec, TrainSpec, VehicleSpec
 
 __all__ = [
     "ScenarioError", "Scenario", "load_scenario", "build_scenario", "list_scenarios", "library_dir",
-    "camera_sees_station", "StationSpec", "ZoneSpec", "PortalSpec", "TrainSpec", "TimetableSpec", "CrowdSpec",
+    "camera_sees_station", "StationSpec", "ZoneSpec", "PortalSpec", "TrainSpec", "TimetableSpec", "VehicleSpec",
+    "LiverySpec", "CrowdSpec",
     "AppearanceSpec", "AppearanceGroupSpec", "CameraSpec", "OccluderSpec", "RenderSpec", "TruthSpec", "EventSpec",
     "DistractorSpec", "EVENT_CLASSES", "DISTRACTOR_CLASSES", "EVENT_TYPE_NAMES", "DISTRACTOR_TYPE_NAMES",
     "IntrusionEvent", "FallEvent", "AbandonedObjectEvent", "CrowdMovementEvent", "WrongWayEvent", "FireEvent",

@@ -16,6 +16,7 @@ import numpy as np
 
 from sim.geometry import points_in_interior, points_in_polygon, polygons_overlap
 from sim.scenario.keys import LocatedError
+from sim.scenario.trains import check_trains
 
 if TYPE_CHECKING:
     from sim.scenario.cameras import CameraSpec
@@ -77,7 +78,7 @@ def check_scenario(sc: "Scenario") -> None:
     distractors, the cameras."""
     _check_zones(sc)
     _check_cameras_see_the_station(sc)
-    _check_trains(sc)
+    check_trains(sc)
     ctx = ItemChecks(sc)
     for section, items in (("events", sc.events), ("distractors", sc.distractors)):
         for i, item in enumerate(items):
@@ -111,22 +112,6 @@ def _check_cameras_see_the_station(sc: "Scenario") -> None:
             raise LocatedError(("cameras", k), f"camera {cam.name!r} sees none of the station: no point of "
                                f"station.walkable projects into its {cam.resolution[0]}x{cam.resolution[1]} image "
                                f"(position {list(cam.position)}, look_at {list(cam.look_at)})")
-
-
-def _check_trains(sc: "Scenario") -> None:
-    entrances = {p.name for p in sc.station.entrances}
-    exits = {p.name for p in sc.station.exits}
-    for i, tr in enumerate(sc.station.trains):
-        loc = ("station", "trains", i)
-        if tr.entrance not in entrances:
-            raise LocatedError((*loc, "entrance"), f"must name an entrance ({', '.join(sorted(entrances)) or 'none defined'}); "
-                               f"got {tr.entrance!r}")
-        for key in ("board", "exit"):
-            name = getattr(tr, key)
-            if name is not None and name not in exits:
-                raise LocatedError((*loc, key), f"must name an exit ({', '.join(sorted(exits))}); got {name!r}")
-        if tr.at_s > sc.duration_s:
-            raise LocatedError((*loc, "at_s"), f"must be within [0, duration_s={sc.duration_s:g}]; got {tr.at_s:g}")
 
 
 def camera_sees_station(cam: "CameraSpec", walkable: list, spacing_m: float = 0.5) -> float:

@@ -20,7 +20,7 @@ from sim.errors import ScenarioError
 from sim.scenario.keys import format_validation_error, set_dotted
 from sim.scenario.layout import LayoutPiece, expand_layout
 from sim.scenario.scenario import Scenario, validate_scenario
-from sim.scenario.station import TimetableSpec
+from sim.scenario.trains import TimetableSpec
 
 
 def library_dir() -> Path:
@@ -167,7 +167,7 @@ def _with_timetable_expanded(data: dict, where: str) -> dict:
         while until is not None and tt.first_at_s + k * tt.headway_s <= until:
             trains.append({"at_s": round(tt.first_at_s + k * tt.headway_s, 6), "entrance": tt.entrance,
                            "count": tt.count, "release_s": tt.release_s, "exit": tt.exit, "board": tt.board,
-                           "dwell_s": tt.dwell_s})
+                           "dwell_s": tt.dwell_s, "vehicle": tt.vehicle.model_dump(mode="json")})
             k += 1
     station = {k: v for k, v in station.items() if k != "timetable"}
     station["trains"] = sorted(trains, key=lambda tr: tr["at_s"] if isinstance(tr, dict) else 0)

@@ -1,4 +1,4 @@
-"""The ``station:`` block: the floor, its zones, the doorways and the trains."""
+"""The ``station:`` block: the floor, its zones, the doorways and the trains (:mod:`sim.scenario.trains`)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from sim.geometry import check_simple_polygon
 from sim.scenario.fields import Point2, Polygon, Strict
+from sim.scenario.trains import TrainSpec
 
 class ZoneSpec(Strict):
     """A named ground area with a rule: forbidden, one way, or density-capped."""
@@ -38,39 +39,6 @@ class PortalSpec(Strict):
     name: str
     segment: tuple[Point2, Point2] = Field(description="[m] the two ends of the doorway")
     rate_per_min: float = Field(0.0, ge=0, description="[persons/min] Poisson arrival rate (entrances)")
-
-
-class TrainSpec(Strict):
-    """A train arrival: ``count`` passengers released at an entrance over ``release_s``.
-
-    With ``board``, the train also takes passengers during ``[at_s, at_s + dwell_s]``: the
-    people waiting within 8 m of that exit (``sim.world.trains.BOARD_REACH_M``) leave by it. An exit
-    named as ``board`` by any train is train-only: no arrival chooses it and it lets people
-    out only while a train stands there.
-    """
-
-    at_s: float = Field(ge=0, description="[s] arrival time")
-    entrance: str = Field(description="name of the entrance the passengers come through")
-    count: int = Field(gt=0, description="passengers released")
-    release_s: float = Field(10.0, gt=0, description="[s] time over which they alight")
-    exit: str | None = Field(None, description="exit the passengers head for (random among exits if not given)")
-    board: str | None = Field(None, description="exit through which waiting passengers board this train "
-                                                "(they leave by it from at_s on); none board if not given")
-    dwell_s: float = Field(30.0, gt=0, description="[s] time the train stands at the platform (boarding window)")
-
-
-class TimetableSpec(Strict):
-    """Trains every ``headway_s`` from ``first_at_s`` until ``until_s``: expanded into ``trains``."""
-
-    entrance: str = Field(description="entrance the alighting passengers come through (the train doors)")
-    first_at_s: float = Field(ge=0, description="[s] first arrival")
-    headway_s: float = Field(gt=0, description="[s] time between two trains")
-    until_s: float | None = Field(None, gt=0, description="[s] no arrival after this (default: end of the scenario)")
-    count: int = Field(gt=0, description="passengers alighting from each train")
-    release_s: float = Field(10.0, gt=0, description="[s] time over which they alight")
-    exit: str | None = None
-    board: str | None = None
-    dwell_s: float = Field(30.0, gt=0)
 
 
 class StationSpec(Strict):

@@ -23,6 +23,8 @@ class Behaviour(IntEnum):
     WAITING = 1  #: standing at the spot until ``wait_until``
     LEAVING = 2  #: heading for its exit; removed on reaching it
     SCRIPTED = 3  #: driven by a behaviour script (:mod:`sim.events.scripts`)
+    BOARDING = 4  #: walking to a standing train's door and in (:mod:`sim.world.doors`); gone once inside
+    ALIGHTING = 5  #: stepping out of a train's door onto the platform, then LEAVING
 
 
 class CrowdHost(Protocol):

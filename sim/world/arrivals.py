@@ -6,12 +6,17 @@ entrance over ``release_s`` (one release time per party). An arriving party wait
 entrance's backlog until the doorway has room: its first member steps in at a random
 point of the doorway, the others beside and behind it. Arrivals beyond
 ``crowd.max_agents`` present are dropped (and counted).
+
+An on-stage train (:mod:`sim.world.train_runs`) releases its passengers from the moment its
+doors are fully open, through the doors along its entrance: a party steps in inside a car,
+in a doorway, and walks out across the platform edge (:mod:`sim.world.doors`). Passengers
+still aboard when the doors start to close stay on the train (``stayed_aboard``).
 """
 
 from __future__ import annotations
 
 from collections import deque
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -21,6 +26,9 @@ from sim.world.appearance import CrowdComposition, Member
 from sim.world.navigation import Navigation
 from sim.world.parties import PARTY_SPACING_M
 from sim.world.people import People
+
+if TYPE_CHECKING:
+    from sim.world.trains import Trains
 
 
 class ArrivalHost(Protocol):
@@ -61,10 +69,12 @@ class Arrivals:
     """The arrival clocks and backlogs of a scenario's entrances and trains."""
 
     def __init__(self, scenario, composition: CrowdComposition, nav: Navigation, exit_seg: np.ndarray,
-                 ordinary_exits: list[int], rng: np.random.Generator) -> None:
+                 trains: "Trains", rng: np.random.Generator) -> None:
         st = scenario.station
         self.scenario = scenario
         self.composition = composition
+        self.trains = trains
+        ordinary_exits = trains.ordinary_exits
         self.names = [e.name for e in st.entrances]
         self.entrance_seg = np.array([e.segment for e in st.entrances], dtype=np.float64).reshape(-1, 2, 2)
         # exits an arrival may choose: not the doorway it came through, not a boarding exit
@@ -76,20 +86,25 @@ class Arrivals:
         rates = np.array([e.rate_per_min for e in st.entrances], dtype=np.float64)
         self._rate_per_s = rates / 60.0 / composition.mean_size
         self._next_arrival = np.array([rng.exponential(1.0 / r) if r > 0 else np.inf for r in self._rate_per_s])
-        # per entrance, parties waiting to step in: (exit index or -1, members or None, alighting)
+        # per entrance, parties waiting to step in: (exit index or -1, members or None, alighting,
+        # the on-stage train they alight from or -1)
         self._backlog: list[deque] = [deque() for _ in st.entrances]
         entrance_index = {name: i for i, name in enumerate(self.names)}
         exit_names = [e.name for e in st.exits]
         releases = []
-        for tr in st.trains:
+        for i, tr in enumerate(st.trains):
             parties = composition.split_into_parties(tr.count)
-            times = np.sort(tr.at_s + rng.uniform(0.0, tr.release_s, size=len(parties)))
+            run = trains.runs[i]
+            first = tr.at_s if run is None else run.open_s  # on stage: once the doors are open
+            times = np.sort(first + rng.uniform(0.0, tr.release_s, size=len(parties)))
             ex = -1 if tr.exit is None else exit_names.index(tr.exit)
-            releases += [(float(t), entrance_index[tr.entrance], ex, k) for t, k in zip(times, parties)]
+            train = -1 if run is None else i
+            releases += [(float(t), entrance_index[tr.entrance], ex, k, train) for t, k in zip(times, parties)]
         releases.sort(key=lambda r: r[0])
         self._releases = deque(releases)
         self.by_entrance = {name: 0 for name in self.names}  #: people who came in, per entrance
         self.dropped = 0  #: arrivals dropped because ``crowd.max_agents`` were present
+        self.stayed_aboard = 0  #: an on-stage train's passengers who had not got off when its doors closed
 
     def spawn_due(self, host: ArrivalHost, t: float) -> None:
         """Queue the parties due by ``t`` [s] and let in as many as the doorways and
@@ -99,21 +114,29 @@ class Arrivals:
         comp = self.composition
         for e in range(len(self._next_arrival)):
             while self._next_arrival[e] <= t:
-                self._backlog[e].append((-1, comp.arriving_party(comp.party_size()), False))
+                self._backlog[e].append((-1, comp.arriving_party(comp.party_size()), False, -1))
                 self._next_arrival[e] += rng.exponential(1.0 / self._rate_per_s[e])
         while self._releases and self._releases[0][0] <= t:
-            _, e, ex, size = self._releases.popleft()
-            self._backlog[e].append((ex, comp.arriving_party(size), True))
+            _, e, ex, size, train = self._releases.popleft()
+            self._backlog[e].append((ex, comp.arriving_party(size), True, train))
         max_agents = self.scenario.crowd.max_agents
         for e, queue in enumerate(self._backlog):
             while queue:
-                ex, members, alighting = queue[0]
+                ex, members, alighting, train = queue[0]
                 size = 1 if members is None else len(members)
                 if host.people.n + size > max_agents:
                     self.dropped += sum(1 if item[1] is None else len(item[1]) for item in queue)
                     queue.clear()
                     break
-                if not self._step_in(host, e, ex, members, alighting):
+                if train >= 0 and not self.trains.runs[train].passable(host.time):
+                    self.stayed_aboard += size  # the doors are closing
+                    queue.popleft()
+                    continue
+                if train >= 0 and members is None:  # drawn once: a taken doorway does not redraw them
+                    members = self.composition.party(1)
+                    queue[0] = (ex, members, alighting, train)
+                if not (self._alight(host, e, ex, members, train) if train >= 0
+                        else self._step_in(host, e, ex, members, alighting)):
                     break  # the doorway is full; the rest wait their turn
                 queue.popleft()
                 self.by_entrance[self.names[e]] += size
@@ -147,6 +170,18 @@ class Arrivals:
             choices = self.exit_choices[e]
             exit_index = choices[int(rng.integers(len(choices)))]
         host.spawn_party(positions, members, exit_index, alighting=alighting)
+        return True
+
+    def _alight(self, host: ArrivalHost, e: int, exit_index: int, members: list, train: int) -> bool:
+        """Let a party off on-stage ``train`` through one of its doors (False: that doorway is taken now)."""
+        doors = self.trains.doors
+        positions = doors.alight_positions(host, train, members)
+        if positions is None:
+            return False
+        if exit_index < 0:
+            choices = self.exit_choices[e]
+            exit_index = choices[int(host.rng.integers(len(choices)))]
+        doors.alighted(host, host.spawn_party(positions, members, exit_index, alighting=True), train)
         return True
 
     def place_initial(self, host: ArrivalHost, count: int, exit_choices: list[int]) -> None:

@@ -9,7 +9,8 @@ positions, velocities, goals...). A step
 2. moves everyone with one call of :func:`sim.world.social_force.motion_step`,
 3. finds, with array comparisons, the few agents whose behaviour must change (goal
    reached, wait over, exit reached) and runs Python code for those only,
-4. opens and closes the trains' boarding exits (:mod:`sim.world.trains`),
+4. moves people through the doors of the trains standing at the platform
+   (:mod:`sim.world.doors`), opens and closes the boarding exits (:mod:`sim.world.trains`),
 5. spawns due arrivals (:mod:`sim.world.arrivals`: Poisson per entrance, train releases),
 6. runs the behaviour scripts of staged events and distractors (:mod:`sim.events.scripts`),
    which drive their few pedestrians (behaviour ``SCRIPTED``) through the script API below
@@ -63,7 +64,7 @@ from sim.world.social_force import SocialForceParams, Walls, advance_gait_and_he
 from sim.world.trains import Trains
 
 # plain ints for array comparisons in the step (enum attribute lookups cost microseconds)
-_WALKING, _WAITING, _LEAVING, _SCRIPTED = (int(b) for b in Behaviour)
+_WALKING, _WAITING, _LEAVING, _SCRIPTED = (int(b) for b in list(Behaviour)[:4])
 _LYING = int(Posture.LYING)
 _WHEELCHAIR = int(BodyKind.WHEELCHAIR)
 
@@ -136,8 +137,7 @@ class StationModel(mesa.Model):
         self.composition = CrowdComposition(
             crowd, self.rng, np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(1,))),
             orange[0] if orange else None)
-        self.arrivals = Arrivals(scenario, self.composition, self.nav, self._exit_seg, self.trains.ordinary_exits,
-                                 self.rng)
+        self.arrivals = Arrivals(scenario, self.composition, self.nav, self._exit_seg, self.trains, self.rng)
         self.floor = FloorObjects()
         self.exits_by_name = {name: 0 for name in self._exit_names}
         self.last_pair_count = 0
@@ -192,6 +192,8 @@ class StationModel(mesa.Model):
         t = self.time
         if n:
             self._transitions(t)
+        if self.trains.runs:
+            self.trains.doors.step(self, t)
         if self.trains.doors_due_by(t):
             self.trains.doors_due(self, t)
         self.arrivals.spawn_due(self, t)
@@ -231,9 +233,9 @@ class StationModel(mesa.Model):
         )
 
     def world(self) -> WorldState:
-        """Everything a camera can see now: the crowd, the objects on the floor and the fires (copies)."""
+        """Everything a camera can see now: the crowd, the objects on the floor, the fires and the trains (copies)."""
         return WorldState(t=self.time, crowd=self.snapshot(), objects=self.floor.objects(),
-                          fires=self.floor.fires(self.time))
+                          fires=self.floor.fires(self.time), trains=self.trains.runs.state(self.time))
 
     def _postures(self, n: int) -> np.ndarray:
         """(n,) uint8 :class:`Posture`: a script's pose where one is set, else walking or standing by speed."""
@@ -532,7 +534,7 @@ class StationModel(mesa.Model):
         reached = walking & ((dist < GOAL_REACHED_M) | ((dist < GOAL_BLOCKED_M) & (speed < BLOCKED_SPEED_MPS)))
         wait_over = (state == _WAITING) & (until <= t + 1e-9)
         next_check = np.where(state == _WAITING, until, next_check)
-        next_check[state == _SCRIPTED] = np.inf  # its script decides
+        next_check[state >= _SCRIPTED] = np.inf  # its script decides, or a train's doors (sim.world.doors)
 
         leaving = np.nonzero(state == _LEAVING)[0]
         done: list[int] = []
@@ -541,13 +543,8 @@ class StationModel(mesa.Model):
             seg = self._exit_seg[p.exit_idx[slots]]
             d_exit = point_segment_distance_rowwise(pos[leaving], seg[:, 0], seg[:, 1])
             at_exit = d_exit < EXIT_REACHED_M
-            if self.trains.board_exits:
-                closed = at_exit & ~self.trains.exit_open[p.exit_idx[slots]]
-                if closed.any():  # at a boarding exit with no train: wait there for the next one
-                    at_exit &= ~closed
-                    for s in slots[closed].tolist():
-                        self.trains.wait_for_train(self, self._slot_agent[s], int(p.exit_idx[s]))
-                    d_exit = np.where(closed, np.inf, d_exit)
+            if self.trains.board_exits:  # at a boarding exit: wait for a train, or go to its doors
+                at_exit, d_exit = self.trains.at_boarding_exits(self, slots, at_exit, d_exit)
             done = slots[at_exit].tolist()
             next_check[leaving] = t + 0.9 * np.maximum(d_exit - EXIT_REACHED_M, 0.0) / vmax[leaving]
             if self.trains.board_exits:
@@ -577,7 +574,7 @@ class StationModel(mesa.Model):
             self.time, p.ids[:n], p.pos[:n], self._postures(n), vel_mps=p.vel[:n], vest=p.vest[:n],
             prop=p.prop[:n], objects=self.floor.objects() if self.floor.any_object else None,
             fires=self.floor.fires(self.time) if self.floor.any_fire else None, body=p.body[:n],
-            appearance_group=p.group[:n],
+            appearance_group=p.group[:n], passages=self.trains.runs.passages(self.time) if self.trains.runs else None,
         )
 
     def _run_scripts(self) -> None:
@@ -722,6 +719,7 @@ class StationModel(mesa.Model):
         p.edge_free[s] = False
         p.field[s] = -1
         p.party[s] = -1
+        p.train[s] = -1
         p.check_at[s] = self.time
         p.wait_len[s] = 0.0
         agent = Pedestrian(self, p, s, behaviour, exit_index)
@@ -733,6 +731,10 @@ class StationModel(mesa.Model):
         else:
             self._slot_agent[s] = agent
         return agent
+
+    def remove_agents(self, agents: list[Pedestrian]) -> None:
+        """Take ``agents`` out of the station, as if they had reached their exit (into a train)."""
+        self._remove_slots([a.slot for a in agents])
 
     def _remove_slots(self, slots: list[int]) -> None:
         """Remove the pedestrians in ``slots`` (their exit reached): swap-remove in the

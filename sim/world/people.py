@@ -32,6 +32,7 @@ FIELDS: dict[str, tuple[tuple[int, ...], type]] = {
     "check_at": ((), np.float64),  #: [s] next time its transitions are evaluated
     "party": ((), np.int64),  #: party id (-1: alone)
     "own_exit": ((), np.int64),  #: the exit it chose when it arrived
+    "train": ((), np.int64),  #: the train whose doors it is crossing (index of station.trains; -1: none)
     "shirt": ((3,), np.uint8),  #: BGR colours
     "trousers": ((3,), np.uint8),
     "skin": ((3,), np.uint8),

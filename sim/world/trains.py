@@ -9,6 +9,11 @@ within reach, else at a waiting point near the exit; with no train to come, it l
 its own exit). People who wait within ``BOARD_REACH_M`` of a boarding exit that a later
 train serves wait for that train. ``boarded_by_train`` counts the people each train took.
 (The passengers a train releases arrive through :mod:`sim.world.arrivals`.)
+
+An on-stage train (:mod:`sim.world.train_runs`) opens its boarding exit while its doors are
+fully open, and its boarders do not leave by the exit's segment: they walk to its doors and
+get in (:mod:`sim.world.doors`), whoever sent them there (a train opening, a person who
+starts waiting near the exit, a runner reaching it).
 """
 
 from __future__ import annotations
@@ -21,9 +26,10 @@ import numpy as np
 from sim.errors import SimulationError
 from sim.geometry import point_segment_distance_rowwise
 from sim.world.agents import Behaviour, Pedestrian
+from sim.world.doors import DoorHost, Doors
 from sim.world.navigation import Navigation
 from sim.world.parties import Parties
-from sim.world.people import People
+from sim.world.train_runs import TrainRuns
 
 #: [m] a person waiting within this distance of a train's boarding exit boards the train
 BOARD_REACH_M = 8.0
@@ -31,18 +37,8 @@ BOARD_REACH_M = 8.0
 _WAITING, _LEAVING = int(Behaviour.WAITING), int(Behaviour.LEAVING)
 
 
-class TrainHost(Protocol):
-    """What the trains ask of the model."""
-
-    people: People
-    nav: Navigation
-    rng: np.random.Generator
-    time: float
-
-    def agent_at(self, slot: int) -> Pedestrian: ...
-
-    def leave(self, agent: Pedestrian) -> None:
-        """Head for ``agent.exit_index``."""
+class TrainHost(DoorHost, Protocol):
+    """What the trains ask of the model (besides what their doors ask)."""
 
     def wait_here(self, agent: Pedestrian) -> None:
         """Stand and wait where it is, with no end."""
@@ -53,13 +49,16 @@ class TrainHost(Protocol):
 
 class Trains:
     """The boarding exits of ``station.trains`` (exit names ``exit_names``, segments
-    ``exit_seg``) and their doors' timetable."""
+    ``exit_seg``) and their doors' timetable; ``runs`` are the on-stage trains, ``doors`` their
+    crossings."""
 
     def __init__(self, scenario, exit_names: list[str], exit_seg: np.ndarray, nav: Navigation,
                  parties: Parties) -> None:
         st = scenario.station
         crowd = scenario.crowd
         self.specs = st.trains
+        self.runs = TrainRuns(scenario)
+        self.doors = Doors(self.runs, nav)
         self.exit_names = exit_names
         self.exit_seg = exit_seg
         self.parties = parties
@@ -81,7 +80,10 @@ class Trains:
         for i, tr in enumerate(st.trains):
             if tr.board is not None:
                 b = exit_names.index(tr.board)
-                doors += [(float(tr.at_s), 1, i, b), (float(tr.at_s + tr.dwell_s), 0, i, b)]
+                run = self.runs[i]
+                # on stage the exit is open while the doors are; off stage from arrival to departure
+                opens, closes = (tr.at_s, tr.at_s + tr.dwell_s) if run is None else (run.open_s, run.close_s)
+                doors += [(float(opens), 1, i, b), (float(closes), 0, i, b)]
         doors.sort()  # by time; on a tie the doors of one train close before the next one's open
         self._doors = deque(doors)
         #: people sent to board each train (index of ``station.trains``)
@@ -121,7 +123,10 @@ class Trains:
                     self.exit_open[b] = False
                     n = people.n
                     late = np.nonzero((people.state[:n] == _LEAVING) & (people.exit_idx[:n] == b))[0]
-                    for agent in [host.agent_at(s) for s in late.tolist()]:
+                    agents = [host.agent_at(s) for s in late.tolist()]
+                    if self.runs[i] is not None:
+                        agents += self.doors.closing(host, i)
+                    for agent in agents:
                         self.wait_for_train(host, agent, b)
 
     def _board_waiting(self, host: TrainHost, train: int, b: int) -> None:
@@ -139,15 +144,42 @@ class Trains:
     def _board(self, host: TrainHost, agents: list[Pedestrian], b: int, train: int | None = None) -> None:
         """``agents`` and the members of their parties who wait or walk leave by boarding exit ``b``."""
         boarding = self.parties.with_members(agents, (Behaviour.WAITING, Behaviour.WALKING))
+        if train is None:  # joining a train that stands there: the latest one to open at b
+            train = self.train_at(b, host.time)
+        on_stage = train is not None and self.runs[train] is not None
         for o in boarding:
             o.exit_index = b
             host.leave(o)
-        if train is None:  # joining a train that stands there: the latest one to open at b
-            train = max((i for i, tr in enumerate(self.specs) if tr.board is not None
-                         and self.exit_names.index(tr.board) == b and tr.at_s <= host.time + 1e-9),
-                        key=lambda i: self.specs[i].at_s, default=None)
+            if on_stage:
+                self.doors.board(host, o, train)
         if train is not None:
             self.boarded_by_train[train] += len(boarding)
+
+    def train_at(self, b: int, t: float) -> int | None:
+        """The train that opened boarding exit ``b`` last by ``t`` [s] (None if none has)."""
+        return max((i for i, tr in enumerate(self.specs) if tr.board is not None
+                    and self.exit_names.index(tr.board) == b and tr.at_s <= t + 1e-9),
+                   key=lambda i: self.specs[i].at_s, default=None)
+
+    def at_boarding_exits(self, host: TrainHost, slots: np.ndarray, at_exit: np.ndarray, d_exit: np.ndarray
+                          ) -> tuple[np.ndarray, np.ndarray]:
+        """Leaving people (``slots``) who reached their exit (``at_exit``): at a closed boarding exit
+        they wait for the next train, at an on-stage train's open one they go to its doors. Returns
+        who leaves by the exit now, and ``d_exit`` [m] with inf for those handed on."""
+        exit_idx = host.people.exit_idx[slots]
+        closed = at_exit & ~self.exit_open[exit_idx]
+        to_doors = at_exit & ~closed & np.isin(exit_idx, self.board_exits)
+        for s, b in zip(slots[closed].tolist(), exit_idx[closed].tolist()):
+            self.wait_for_train(host, host.agent_at(s), int(b))
+        for s, b in zip(slots[to_doors].tolist(), exit_idx[to_doors].tolist()):
+            train = self.train_at(int(b), host.time)
+            if train is not None and self.runs[train] is not None:
+                self.doors.board(host, host.agent_at(s), train)
+                self.boarded_by_train[train] += 1
+            else:
+                to_doors[slots == s] = False  # an off-stage train: out by the exit
+        handed = closed | to_doors
+        return at_exit & ~handed, np.where(handed, np.inf, d_exit)
 
     def _train_later(self, b: int) -> bool:
         """Whether a train that boards by exit ``b`` has still to arrive."""
@@ -167,6 +199,7 @@ class Trains:
         s = agent.slot
         agent.exit_index = int(people.own_exit[s])
         people.exit_idx[s] = agent.exit_index
+        people.train[s] = -1
         if not self._train_later(b):
             host.leave(agent)
             return
