@@ -51,7 +51,7 @@ import numpy as np
 from detectors.background import is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
-from detectors.evidence import clip_box
+from detectors.evidence import clip_box, greedy_pairs
 from detectors.perception import Percept
 from detectors.site import SiteConfig
 
@@ -244,22 +244,14 @@ class AbandonedObjectDetector:
 
     def _follow(self, t: float, xy: np.ndarray, boxes: list) -> None:
         """Match this frame's candidates to the objects followed (nearest first, within ``match_m``)."""
-        obs = list(self._objects.items())
+        obs = list(self._objects.values())
         used = set()
-        if obs and len(xy):
-            oxy = np.array([o["xy"] for _, o in obs])
-            d = np.hypot(xy[:, None, 0] - oxy[None, :, 0], xy[:, None, 1] - oxy[None, :, 1])
-            for flat in np.argsort(d, axis=None):
-                i, k = divmod(int(flat), len(obs))
-                if d[i, k] > self.match_m:
-                    break
-                if i in used or obs[k][1]["last"] == t:
-                    continue
-                ob = obs[k][1]
-                ob["last"], (ob["box"], ob["region"]) = t, boxes[i]
-                ob["seen"] += 1
-                ob["xy"] = 0.8 * ob["xy"] + 0.2 * xy[i]
-                used.add(i)
+        for i, k in greedy_pairs(xy, [o["xy"] for o in obs], self.match_m):
+            ob = obs[k]
+            ob["last"], (ob["box"], ob["region"]) = t, boxes[i]
+            ob["seen"] += 1
+            ob["xy"] = 0.8 * ob["xy"] + 0.2 * xy[i]
+            used.add(i)
         for i in range(len(xy)):
             if i not in used:
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],

@@ -32,7 +32,7 @@ import numpy as np
 
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
-from detectors.evidence import clip_box
+from detectors.evidence import clip_box, greedy_pairs
 from detectors.perception import Percept
 from detectors.site import SiteConfig
 
@@ -155,22 +155,14 @@ class PersonOnGroundDetector:
         return False
 
     def _follow(self, t: float, xy: np.ndarray, boxes: list) -> None:
-        bodies = list(self._bodies.items())
+        bodies = list(self._bodies.values())
         used = set()
-        if bodies and len(xy):
-            bxy = np.array([b["xy"] for _, b in bodies])
-            d = np.hypot(xy[:, None, 0] - bxy[None, :, 0], xy[:, None, 1] - bxy[None, :, 1])
-            for flat in np.argsort(d, axis=None):
-                i, k = divmod(int(flat), len(bodies))
-                if d[i, k] > self.match_m:
-                    break
-                b = bodies[k][1]
-                if i in used or b["last"] == t:
-                    continue
-                b["last"], b["box"] = t, boxes[i]
-                b["xy"] = 0.7 * b["xy"] + 0.3 * xy[i]
-                b["seen"] += 1
-                used.add(i)
+        for i, k in greedy_pairs(xy, [b["xy"] for b in bodies], self.match_m):
+            b = bodies[k]
+            b["last"], b["box"] = t, boxes[i]
+            b["xy"] = 0.7 * b["xy"] + 0.3 * xy[i]
+            b["seen"] += 1
+            used.add(i)
         for i in range(len(xy)):
             if i not in used:
                 self._bodies[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i], "first": t, "last": t,

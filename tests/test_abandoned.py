@@ -74,3 +74,14 @@ def test_the_site_states_the_time():
     assert AbandonedObjectDetector(site, abandoned_after_s=4).abandoned_after_s == 4.0
     with pytest.raises(ValueError, match="min_height must be < max_height"):
         AbandonedObjectDetector(site, min_height=0.8, max_height=0.5)
+
+
+def test_greedy_pairs_nearest_first_each_once():
+    from detectors.evidence import greedy_pairs
+
+    a = [[0.0, 0.0], [1.0, 0.0], [9.0, 9.0]]
+    b = [[0.9, 0.0], [0.0, 0.3]]
+    # (1, 0) at 0.1 m first, then (0, 1) at 0.3 m; the point at (9, 9) is farther than 0.5 m from all
+    assert greedy_pairs(a, b, 0.5) == [(1, 0), (0, 1)]
+    assert greedy_pairs(a, b, 0.2) == [(1, 0)]
+    assert greedy_pairs([], b, 1.0) == []
