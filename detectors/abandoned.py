@@ -201,6 +201,8 @@ class AbandonedObjectDetector:
     # --- objects -----------------------------------------------------------------------
     def _candidates(self, percept: Percept) -> tuple[np.ndarray, list]:
         g = percept.grid
+        if not cv2.countNonZero(percept.static_mask):
+            return np.zeros((0, 2)), []
         n, labels, stats, _ = cv2.connectedComponentsWithStats(percept.static_mask, connectivity=8,
                                                                ltype=cv2.CV_32S)
         if n <= 1:
