@@ -29,7 +29,8 @@ the cell of highest pressure).
 
 Flow is trusted where one flow pixel spans less than ``max_m_per_px`` metres of floor: near
 the horizon a pixel of image motion is metres of ground, and the flow's noise would be
-read as running.
+read as running. Pixels of a vehicle standing in a forbidden zone (a train braking in or
+leaving, :mod:`detectors.vehicles`) are left out: its coherent fast flow is no crowd.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box
 from detectors.perception import Percept
-from detectors.site import SiteConfig
+from detectors.site import SiteConfig, ZoneKind
+from detectors.vehicles import vehicle_mask
 
 
 class CrowdMovementDetector:
@@ -72,6 +74,7 @@ class CrowdMovementDetector:
         if not smoothing_s >= 0:
             raise ValueError(f"CrowdMovementDetector.smoothing_s must be >= 0 s; got {smoothing_s!r}")
         self.site = site
+        self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
         self.walk_mps, self.run_mps = float(walk_mps), float(run_mps)
         self.min_runners = float(min_runners)
         self.radius_m = float(radius_m)
@@ -125,6 +128,9 @@ class CrowdMovementDetector:
         fw, fh = field.size
         fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA) > 96
         mask = fg & self._trusted
+        vehicle = vehicle_mask(percept, self._forbidden)
+        if vehicle is not None:  # a train moving along the platform is no crowd
+            mask &= cv2.resize(vehicle.view(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST) == 0
         runners, pressure, box = 0.0, 0.0, None
         if mask.any():
             idx, vel = percept.ground_velocity(mask)

@@ -198,6 +198,41 @@ def test_ghost_is_healed_into_the_long_term_background():
     assert blobs[0] == 1 and blobs[-1] == 0
 
 
+def _with_train(frame, site, x_front_m: float):
+    """``frame`` with a train's side (3.5 m tall, on the track bed at y = -1.2 m) from x = 0 to
+    ``x_front_m`` painted over it, as a flat grey panel with dark windows."""
+    from detectors.source import Frame
+
+    img = frame.image.copy()
+    x1 = min(float(x_front_m), 32.0)
+    if x1 > 0.5:
+        quad = project(site.projection, [(0.0, -1.2, 0.0), (x1, -1.2, 0.0), (x1, -1.2, 3.5), (0.0, -1.2, 3.5)])
+        cv2.fillConvexPoly(img, np.round(quad).astype(np.int32), (150, 150, 160))
+        for x in np.arange(1.0, x1 - 1.0, 2.5):
+            win = project(site.projection, [(x, -1.2, 1.5), (x + 1.2, -1.2, 1.5), (x + 1.2, -1.2, 2.6), (x, -1.2, 2.6)])
+            cv2.fillConvexPoly(img, np.round(win).astype(np.int32), (40, 40, 50))
+    return Frame(index=frame.index, t=frame.t, image=img)
+
+
+def test_a_train_braking_in_is_neither_an_intrusion_nor_a_crowd_movement():
+    from detectors.crowd import CrowdMovementDetector
+    from detectors.vehicles import vehicle_blobs
+
+    site = platform_site()
+    scene, per = Scene(site), Perception(site)
+    intrusion, crowd = IntrusionDetector(site), CrowdMovementDetector(site)
+    warm(per, scene)
+    scores, occupied = [], []
+    for k in range(40):  # the front runs in at 8 m/s, slowing to a stop at 30 m
+        front = 30.0 * (1.0 - (1.0 - min(k, 30) / 30) ** 2)
+        p = per.update(_with_train(scene.frame(), site, front))
+        scores.append((intrusion.score(p).score, crowd.score(p).score))
+        occupied.append(bool(vehicle_blobs(p, (TRACKS,))[1][0]))
+    assert sum(occupied) >= 30  # the train's component is seen as a vehicle on the track bed
+    assert max(s for s, _ in scores) < intrusion.default_threshold, scores
+    assert max(c for _, c in scores) < crowd.default_threshold, scores
+
+
 def test_intrusion_box_covers_the_intruder():
     site = platform_site()
     scene, per, det = Scene(site), Perception(site), IntrusionDetector(site)
