@@ -19,7 +19,8 @@ around it, so a small fire that straddles cells is seen whole):
 Per block the evidence is ``ramp(warm; warm_lo, warm_hi) * ramp(mixed / warm; flicker_lo,
 flicker_hi)``, smoothed with time constant ``evidence_s`` [s]; the frame's score is the largest
 block evidence, its box the flame-coloured pixels of that block (full-resolution pixels).
-Threshold 0.5 by default. One instance per camera (a station camera rarely sees two fires).
+Threshold 0.5 by default. One instance per region of 3 x 3 cells (key ``"cells/ROW_COL"``), so
+that an alert in one place does not hold back the alert of a fire in another.
 
 Not done: smoke (a grey, slowly growing, low-contrast region) and growth are not used; a fire
 hidden behind its own smoke is not seen.
@@ -32,7 +33,7 @@ import math
 import cv2
 import numpy as np
 
-from detectors.base import NOTHING, DetectorOutput
+from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box
 from detectors.perception import Percept
@@ -155,15 +156,24 @@ class FireDetector:
         if t - self._t0 < self.colour_s:
             e[:] = 0.0  # the averages are still filling, and the tracker has not yet found the walkers
         self._evidence += (1.0 - math.exp(-dt / self.evidence_s)) * (e - self._evidence)
-        best = int(np.argmax(self._evidence))
-        cy, cx = divmod(best, cw)
-        s = float(self._evidence[cy, cx])
-        if s <= 1e-3:
-            return NOTHING
-        y0, x0 = max(0, cy - 1) * c, max(0, cx - 1) * c
-        y1, x1 = min(ch, cy + 2) * c, min(cw, cx + 2) * c
-        ys, xs = np.nonzero(warm[y0:y1, x0:x1])
-        if len(ys):
-            y0, y1, x0, x1 = y0 + ys.min(), y0 + ys.max() + 1, x0 + xs.min(), x0 + xs.max() + 1
-        box = clip_box((x0 * g.sx, y0 * g.sy, (x1 - x0) * g.sx, (y1 - y0) * g.sy), self.site.image_size)
-        return DetectorOutput(min(1.0, s), box)
+        # one instance per region of 3 x 3 cells (the block a fire grows in), its best block's evidence:
+        # a false alarm in one place must not silence the gate of a fire elsewhere
+        ev = self._evidence
+        out = []
+        for cy, cx in zip(*np.nonzero(ev > 0.02)):
+            key = f"cells/{cy // 3}_{cx // 3}"
+            out.append((key, float(ev[cy, cx]), int(cy), int(cx)))
+        best: dict[str, tuple] = {}
+        for key, s, cy, cx in out:
+            if key not in best or s > best[key][0]:
+                best[key] = (s, cy, cx)
+        instances = []
+        for key, (s, cy, cx) in best.items():
+            y0, x0 = max(0, cy - 1) * c, max(0, cx - 1) * c
+            y1, x1 = min(ch, cy + 2) * c, min(cw, cx + 2) * c
+            ys, xs = np.nonzero(warm[y0:y1, x0:x1])
+            if len(ys):
+                y0, y1, x0, x1 = y0 + ys.min(), y0 + ys.max() + 1, x0 + xs.min(), x0 + xs.max() + 1
+            box = clip_box((x0 * g.sx, y0 * g.sy, (x1 - x0) * g.sx, (y1 - y0) * g.sy), self.site.image_size)
+            instances.append(InstanceScore(key, min(1.0, s), box))
+        return DetectorOutput.of(instances)
