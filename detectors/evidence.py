@@ -124,3 +124,25 @@ class InstanceLinks:
         self._key.clear()
         self._last.clear()
         self._t = None
+
+
+def greedy_pairs(a_xy: np.ndarray, b_xy: np.ndarray, max_d: float) -> list[tuple[int, int]]:
+    """Pairs ``(i, k)`` of points of ``a_xy`` (N, 2) and ``b_xy`` (M, 2), nearest first, each point in one
+    pair at most, none farther apart than ``max_d`` (same unit): how a detector follows things that
+    barely move (an object on the floor, a body) from frame to frame without a tracker."""
+    a_xy = np.asarray(a_xy, dtype=np.float64).reshape(-1, 2)
+    b_xy = np.asarray(b_xy, dtype=np.float64).reshape(-1, 2)
+    if len(a_xy) == 0 or len(b_xy) == 0:
+        return []
+    d = np.hypot(a_xy[:, None, 0] - b_xy[None, :, 0], a_xy[:, None, 1] - b_xy[None, :, 1])
+    pairs, used_a, used_b = [], set(), set()
+    for flat in np.argsort(d, axis=None):
+        i, k = divmod(int(flat), len(b_xy))
+        if d[i, k] > max_d:
+            break
+        if i in used_a or k in used_b:
+            continue
+        used_a.add(i)
+        used_b.add(k)
+        pairs.append((i, k))
+    return pairs

@@ -14,8 +14,11 @@ from __future__ import annotations
 
 from importlib import metadata
 
+from detectors.abandoned import AbandonedObjectDetector
 from detectors.crowd import CrowdMovementDetector
 from detectors.density import DensityDetector
+from detectors.fall import PersonOnGroundDetector
+from detectors.fire import FireDetector
 from detectors.intrusion import IntrusionDetector
 from detectors.wrong_way import WrongWayDetector
 
@@ -27,6 +30,9 @@ BUILTIN_DETECTORS: dict[str, type] = {
     "wrong_way": WrongWayDetector,
     "excessive_density": DensityDetector,
     "crowd_movement": CrowdMovementDetector,
+    "abandoned_object": AbandonedObjectDetector,
+    "person_on_ground": PersonOnGroundDetector,
+    "fire": FireDetector,
 }
 
 

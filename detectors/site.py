@@ -28,6 +28,7 @@ File format (YAML)::
         kind: density
         polygon: [[x, y], ...]
         capacity_per_m2: 2.0        # persons per square metre above which it is excessive
+    abandoned_after_s: 10           # optional [s]: an object left unattended this long is abandoned (default 10)
 """
 
 from __future__ import annotations
@@ -151,6 +152,8 @@ class SiteConfig:
     homography: np.ndarray  #: (3, 3) ground (x, y) [m] -> image (u, v) [px]
     projection: np.ndarray | None = None  #: (3, 4) world (x, y, z) [m] -> image, if known
     zones: tuple[Zone, ...] = field(default_factory=tuple)
+    #: [s] how long an object must be left unattended before it counts as abandoned (the site's rule)
+    abandoned_after_s: float = 10.0
 
     def __post_init__(self) -> None:
         if not isinstance(self.camera, str) or not self.camera:
@@ -174,6 +177,10 @@ class SiteConfig:
         object.__setattr__(self, "image_size", (w, h_px))
         if not (_finite(self.fps) and self.fps > 0):
             raise SiteError(f"site {self.camera!r}: fps must be a number > 0; got {self.fps!r}")
+        after = self.abandoned_after_s
+        if isinstance(after, bool) or not isinstance(after, (int, float)) or not (np.isfinite(after) and after >= 0):
+            raise SiteError(f"site {self.camera!r}: abandoned_after_s must be a number of seconds >= 0; got {after!r}")
+        object.__setattr__(self, "abandoned_after_s", float(after))
         names = [z.name for z in self.zones]
         if len(set(names)) != len(names):
             raise SiteError(f"site {self.camera!r}: zone names must be unique; got {names}")
@@ -271,6 +278,7 @@ class SiteConfig:
             "fps": float(self.fps),
             "calibration": cal,
             "zones": [z.to_dict() for z in self.zones],
+            "abandoned_after_s": self.abandoned_after_s,
         }
 
     def save(self, path) -> None:
@@ -283,7 +291,7 @@ class SiteConfig:
         if not isinstance(d, dict):
             got = "nothing (an empty file)" if d is None else type(d).__name__
             raise SiteError(f"{where}: expected a mapping of camera, image_size, fps, calibration and zones; got {got}")
-        _reject_unknown(d, {"camera", "image_size", "fps", "calibration", "zones"}, where)
+        _reject_unknown(d, {"camera", "image_size", "fps", "calibration", "zones", "abandoned_after_s"}, where)
         for key in ("camera", "image_size", "fps", "calibration"):
             if key not in d:
                 raise SiteError(f"{where}: missing key {key!r}")
@@ -336,6 +344,7 @@ class SiteConfig:
                 homography=hom,
                 projection=projection,
                 zones=tuple(zones),
+                abandoned_after_s=d.get("abandoned_after_s", 10.0),
             )
         except (TypeError, ValueError, OverflowError) as exc:
             raise SiteError(f"{where}: {exc}") from None

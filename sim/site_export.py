@@ -54,6 +54,8 @@ def site_config_dict(scenario, camera_name: str) -> dict:
             "projection": [[float(v) for v in row] for row in proj],
         },
         "zones": zones,
+        # the site's rule for abandoned objects, as an operator configures it (the truth's constant)
+        "abandoned_after_s": float(scenario.truth.abandoned_after_s),
     }
 
 

@@ -1,0 +1,264 @@
+"""Abandoned objects: static foreground of object size that nobody has attended for the site's time.
+
+The shared perception's long-term/short-term background pair exposes *static foreground*
+(``F_L & ~F_S``: what entered the scene and stopped, after Porikli, Ivanov and Haga 2008).
+An object set down becomes static foreground once the short-term background has absorbed
+it (a few seconds), and stays so until the long-term one does (about a minute and a half).
+
+Per frame, each static component is an object candidate when
+
+- its image height is between ``min_height`` and ``max_height`` of an adult's height at its
+  foot point (the site's projection): a suitcase or a bag, not a standing person (whose
+  legs, at rest, are static foreground too) nor a speck;
+- it is no wider than ``max_width`` of an adult's height, and at least ``min_area_work_px``
+  pixels of the working image;
+- it is not a *ghost* (background uncovered by something that left; checked once a second
+  for the objects that score).
+
+Candidates are followed on the ground (within ``match_m``); one seen for less than
+``min_static_s``, or in fewer than ``min_seen`` of the frames since it turned static (the
+static foreground of flames, smoke or a flicker comes and goes), is not an object, nor one
+that no person-shaped track came within ``place_m`` of in the ``memory_s`` before it turned
+static (somebody brings an object; nobody brings a patch of smoke). An object is *attended* while a person stands by:
+a person-shaped track (its box at least ``person_height`` of the adult height at its foot, and
+not a box holding the object's centre less than 1.4 times the object's height: the object's own
+blob, which the tracker may follow as a short "person", does not count)
+within ``attended_m`` moving slower than ``walk_mps``, person-shaped and slow for
+``attend_s`` on end: the owner waiting beside it attends it, a passer-by striding past at
+arm's length does not (nor one the tracker slows for a frame as their blob merges with the
+object's). Track positions of the last ``memory_s`` are kept, so an object that becomes static
+a few seconds after it was set down knows when its owner walked off.
+
+Score of an object: ``u / (2 (T + delay_s))`` capped at 1, ``u`` [s] the time since it was
+last attended and ``T`` the site's ``abandoned_after_s``: 0.5 (the default threshold) when
+it has been unattended for ``T + delay_s``; ``delay_s`` covers the owner's walk out of
+``attended_m`` (about 2 s at 1.3 m/s), since an owner who walks off stops attending at the
+first step, before a rule on distance alone (the owner 3 m away) would say so.
+One instance per object (key ``"object/N"``), its box the static component's.
+
+Known limits: the owner is not identified, so a stranger lingering beside a left bag keeps it
+attended; an object set down by someone who then stands still 3 m away is attended.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+
+import cv2
+import numpy as np
+
+from detectors.background import is_ghost
+from detectors.base import NOTHING, DetectorOutput, InstanceScore
+from detectors.events import EventType
+from detectors.evidence import clip_box, greedy_pairs
+from detectors.perception import Percept
+from detectors.site import SiteConfig
+
+
+class AbandonedObjectDetector:
+    """Static object-sized foreground left unattended for the site's ``abandoned_after_s``.
+
+    Parameters (see the module docstring for the rule):
+
+    - ``min_height``, ``max_height`` [fraction of an adult's image height at the object's foot]:
+      object size range; ``max_width`` [same unit] widest object; ``min_area_work_px`` [working px²];
+    - ``min_static_s`` [s]: static this long before it counts; ``forget_s`` [s]: an object unseen
+      this long is forgotten; ``match_m`` [m]: a candidate within this of an object is that object;
+    - ``attended_m`` [m], ``walk_mps`` [m/s], ``person_height`` [fraction], ``attend_s`` [s]: who
+      attends an object; ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must
+      have come before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far back positions are kept;
+    - ``delay_s`` [s]: added to the site's time before the score reaches 0.5;
+    - ``abandoned_after_s`` [s]: overrides the site's rule.
+    """
+
+    event_type = EventType.ABANDONED_OBJECT
+    default_threshold = 0.5
+    default_min_duration_s = 0.0  #: [s] the score already counts time
+    default_cooldown_s = 60.0  #: [s] per object
+
+    def __init__(self, site: SiteConfig, *, min_height: float = 0.12, max_height: float = 0.72,
+                 max_width: float = 0.8, min_area_work_px: float = 10.0, min_static_s: float = 1.0,
+                 forget_s: float = 3.0, match_m: float = 0.6, attended_m: float = 3.0,
+                 walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, place_m: float = 1.5,
+                 min_seen: float = 0.8, memory_s: float = 20.0, delay_s: float = 1.5,
+                 abandoned_after_s: float | None = None) -> None:
+        for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
+                            ("match_m", match_m), ("attended_m", attended_m),
+                            ("memory_s", memory_s), ("person_height", person_height)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number > 0; got {value!r}")
+        for name, value in (("min_area_work_px", min_area_work_px), ("min_static_s", min_static_s), ("forget_s", forget_s),
+                            ("walk_mps", walk_mps), ("delay_s", delay_s)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number >= 0; got {value!r}")
+        if min_height >= max_height:
+            raise ValueError(f"AbandonedObjectDetector: min_height must be < max_height; got {min_height!r} and "
+                             f"{max_height!r}")
+        after = site.abandoned_after_s if abandoned_after_s is None else abandoned_after_s
+        if not (math.isfinite(after) and after >= 0):
+            raise ValueError(f"AbandonedObjectDetector.abandoned_after_s must be >= 0 s; got {after!r}")
+        self.site = site
+        self.min_height, self.max_height, self.max_width = float(min_height), float(max_height), float(max_width)
+        self.min_area_work_px = float(min_area_work_px)
+        self.min_static_s, self.forget_s, self.match_m = float(min_static_s), float(forget_s), float(match_m)
+        self.attended_m, self.walk_mps, self.attend_s = float(attended_m), float(walk_mps), float(attend_s)
+        self.static_delay_s = float(static_delay_s)
+        self.place_m, self.min_seen = float(place_m), float(min_seen)
+        self.person_height, self.memory_s, self.delay_s = float(person_height), float(memory_s), float(delay_s)
+        self.abandoned_after_s = float(after)
+        self.reset()
+
+    def reset(self) -> None:
+        #: (t, positions (K, 2) [m] of the person-shaped tracks standing or slow)
+        self._people: deque = deque()
+        #: (t, positions (K, 2) [m] of every person-shaped track): who could have brought an object
+        self._passing: deque = deque()
+        self._objects: dict[int, dict] = {}
+        self._next_id = 0
+        self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
+
+    def score(self, percept: Percept) -> DetectorOutput:
+        if not percept.ready:
+            self.reset()
+            return NOTHING
+        t = percept.t
+        self._remember_people(percept)
+        cand_xy, cand_box = self._candidates(percept)
+        self._follow(t, cand_xy, cand_box)
+        out = []
+        scale = 2.0 * (self.abandoned_after_s + self.delay_s)
+        for oid, ob in self._objects.items():
+            if ob["last"] != t or t - ob["first"] < self.min_static_s - 1e-9:
+                continue
+            if ob["seen"] < self.min_seen * (round((t - ob["first"]) * self.site.fps) + 1):
+                continue  # static foreground that comes and goes (flames, smoke, flicker): no object
+            if not self._brought(ob):
+                continue
+            unattended = t - self._last_attended(ob)
+            s = 1.0 if scale == 0 else min(1.0, max(0.0, unattended / scale))
+            if s > 0.2 and self._ghost(percept, ob):
+                s = 0.0
+            if s > 0:
+                out.append(InstanceScore(f"object/{oid}", float(s), ob["box"]))
+        return DetectorOutput.of(out)
+
+    # --- people ------------------------------------------------------------------------
+    def _remember_people(self, percept: Percept) -> None:
+        tr = percept.tracks
+        t = percept.t
+        ok = tr.confirmed & (tr.lost_s == 0)  # a coasting track slows down on its own: no evidence of anyone
+        with np.errstate(invalid="ignore"):
+            ok &= tr.box[:, 3] >= self.person_height * tr.expected_height_px
+        ok &= np.all(np.isfinite(tr.foot_m), axis=1)
+        self._passing.append((t, tr.foot_m[ok].copy()))
+        while self._passing and t - self._passing[0][0] > self.memory_s:
+            self._passing.popleft()
+        ok &= tr.speed_mps < self.walk_mps
+        # attending is standing by for a while: a passer-by whom the tracker slows for a moment, or the
+        # object's own blob made tall for a frame by someone walking past it, is not
+        since = {tid: self._slow_since.get(tid, t) for tid in tr.id[ok].tolist()}
+        self._slow_since = since
+        steady = np.array([t - since[tid] >= self.attend_s - 1e-9 for tid in tr.id[ok].tolist()], dtype=bool)
+        self._people.append((t, tr.foot_m[ok][steady].copy(), tr.box[ok][steady].copy()))
+        while self._people and t - self._people[0][0] > self.memory_s:
+            self._people.popleft()
+
+    def _last_attended(self, ob: dict) -> float:
+        """[s] the last time someone attended object ``ob`` (the memory's start when nobody did)."""
+        xy = ob["xy"]
+        r2 = self.attended_m ** 2
+        ox, oy, ow, oh = ob["box"]
+        for t, pos, box in reversed(self._people):
+            if t < ob["attended"]:
+                break
+            if len(pos):
+                near = (pos[:, 0] - xy[0]) ** 2 + (pos[:, 1] - xy[1]) ** 2 <= r2
+                # the tracker may follow the object's own blob as a short person: a box that holds it
+                # and is not much taller is the object itself
+                holds = (box[:, 0] <= ox + 0.5 * ow) & (box[:, 0] + box[:, 2] >= ox + 0.5 * ow) & \
+                    (box[:, 1] + box[:, 3] >= oy + 0.5 * oh) & (box[:, 1] <= oy + 0.5 * oh) & (box[:, 3] < 1.4 * oh)
+                if np.any(near & ~holds):
+                    ob["attended"] = t
+                    return t
+        ob["attended"] = max(ob["attended"], self._placed(ob))
+        return ob["attended"]
+
+    def _brought(self, ob: dict) -> bool:
+        """Whether a person came within ``place_m`` of object ``ob`` in the ``memory_s`` before it turned
+        static: someone set it down (static foreground nobody brought is smoke, light or the scene)."""
+        if "brought" not in ob:
+            r2 = self.place_m ** 2
+            ob["brought"] = any(tk <= ob["first"] and len(pos) and bool(np.any(((pos - ob["xy"]) ** 2).sum(axis=1) <= r2))
+                                for tk, pos in self._passing)
+        return ob["brought"]
+
+    def _placed(self, ob: dict) -> float:
+        """[s] when object ``ob`` was set down, at the latest: ``static_delay_s`` before it turned static
+        (the short-term background takes that long to absorb it). Its clock never starts earlier."""
+        return ob["first"] - self.static_delay_s
+
+    # --- objects -----------------------------------------------------------------------
+    def _candidates(self, percept: Percept) -> tuple[np.ndarray, list]:
+        g = percept.grid
+        if not cv2.countNonZero(percept.static_mask):
+            return np.zeros((0, 2)), []
+        n, labels, stats, _ = cv2.connectedComponentsWithStats(percept.static_mask, connectivity=8,
+                                                               ltype=cv2.CV_32S)
+        if n <= 1:
+            return np.zeros((0, 2)), []
+        st = stats[1:]
+        keep = np.flatnonzero(st[:, cv2.CC_STAT_AREA] >= self.min_area_work_px)
+        if len(keep) == 0:
+            return np.zeros((0, 2)), []
+        x, y = st[keep, cv2.CC_STAT_LEFT], st[keep, cv2.CC_STAT_TOP]
+        w, h = st[keep, cv2.CC_STAT_WIDTH], st[keep, cv2.CC_STAT_HEIGHT]
+        foot_px = np.c_[(x + w / 2.0) * g.sx, (y + h) * g.sy]
+        foot_m = self.site.image_to_ground(foot_px)
+        adult = self.site.person_height_px(foot_m)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            hr = h * g.sy / adult
+            wr = w * g.sx / adult
+            size_ok = (hr >= self.min_height) & (hr <= self.max_height) & (wr <= self.max_width)
+        size_ok &= np.all(np.isfinite(foot_m), axis=1)
+        xy, boxes = [], []
+        for j in np.flatnonzero(size_ok):
+            x0, y0, x1, y1 = int(x[j]), int(y[j]), int(x[j] + w[j]), int(y[j] + h[j])
+            pad = 2
+            X0, Y0 = max(0, x0 - pad), max(0, y0 - pad)
+            X1, Y1 = min(labels.shape[1], x1 + pad), min(labels.shape[0], y1 + pad)
+            box = clip_box((x0 * g.sx, y0 * g.sy, (x1 - x0) * g.sx, (y1 - y0) * g.sy), self.site.image_size)
+            if box is None:
+                continue
+            xy.append(foot_m[j])
+            boxes.append((box, (Y0, Y1, X0, X1, int(keep[j] + 1))))
+        self._labels = labels
+        return np.asarray(xy, dtype=np.float64).reshape(-1, 2), boxes
+
+    def _ghost(self, percept: Percept, ob: dict) -> bool:
+        """Whether object ``ob`` is a ghost (checked at most once a second: it costs a gradient)."""
+        if percept.t - ob["ghost_t"] >= 1.0:
+            Y0, Y1, X0, X1, label = ob["region"]
+            region = (self._labels[Y0:Y1, X0:X1] == label).astype(np.uint8)
+            ob["ghost"] = is_ghost(percept.grey[Y0:Y1, X0:X1], percept.background()[Y0:Y1, X0:X1], region)
+            ob["ghost_t"] = percept.t
+        return ob["ghost"]
+
+    def _follow(self, t: float, xy: np.ndarray, boxes: list) -> None:
+        """Match this frame's candidates to the objects followed (nearest first, within ``match_m``)."""
+        obs = list(self._objects.values())
+        used = set()
+        for i, k in greedy_pairs(xy, [o["xy"] for o in obs], self.match_m):
+            ob = obs[k]
+            ob["last"], (ob["box"], ob["region"]) = t, boxes[i]
+            ob["seen"] += 1
+            ob["xy"] = 0.8 * ob["xy"] + 0.2 * xy[i]
+            used.add(i)
+        for i in range(len(xy)):
+            if i not in used:
+                self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
+                                                "first": t, "last": t, "attended": -math.inf, "seen": 1,
+                                                "ghost": False, "ghost_t": -math.inf}
+                self._next_id += 1
+        for oid in [k for k, o in self._objects.items() if t - o["last"] > self.forget_s]:
+            del self._objects[oid]

@@ -1,0 +1,172 @@
+"""Person on the ground after a fall: an upright person who dropped fast, then a low body that stays.
+
+The rule reads the shared perception's person detections and tracks against the height an
+adult standing at the same foot point would have in the image (the site's projection):
+
+- *lying candidate*: a detection whose box is at most ``lying_height`` of the adult height at
+  its foot point and at least ``min_width`` of it wide (a body on the floor; a crouching or
+  sitting person keeps more than half their height, a head or a fragment of a split blob is
+  narrow; and at least ``min_aspect`` as wide as high; or up to ``flat_height`` high and
+  ``flat_aspect`` times as wide as high), both measured at the ground point under the box's bottom edge (a body lies on the
+  floor along it);
+- *fall*: a person-shaped track (box at least ``upright_height`` of the adult height) was last
+  seen upright within ``drop_m`` of the candidate, at most ``drop_s`` before the candidate first
+  appeared, and is upright no more (its box dropped, or the track ended), and no upright track
+  stands on the candidate (``clear_m``): the upright person became the low body. The tracker often
+  loses a person as they go down and starts a new track on the body, so the rule keeps each
+  track's last upright position itself rather than one track's history;
+- candidates are followed on the ground (within ``match_m``); one seen in at least
+  ``min_seen`` of the frames since it appeared scores
+  ``min(1, lying_time / (2 lying_s))``: 0.5 (the default threshold) after ``lying_s`` on the
+  floor. A candidate not seen for ``forget_s`` is forgotten.
+
+Sitting down on a bench or on the floor, crouching to tie a shoe or to pick something up are
+not falls: the body stays above ``lying_height``, or comes back up within ``lying_s``.
+One instance per body (key ``"body/N"``), its box the detection's.
+"""
+
+from __future__ import annotations
+
+import math
+import numpy as np
+
+from detectors.base import NOTHING, DetectorOutput, InstanceScore
+from detectors.events import EventType
+from detectors.evidence import clip_box, greedy_pairs
+from detectors.perception import Percept
+from detectors.site import SiteConfig
+
+
+class PersonOnGroundDetector:
+    """A fast drop from upright to a low body that stays on the floor (see the module docstring).
+
+    Parameters: ``lying_height``, ``min_width``, ``upright_height`` [fractions of an adult's image
+    height at the foot point]; ``drop_s`` [s], ``drop_m`` [m], ``clear_m`` [m]: the fall before the
+    body; ``lying_s`` [s] time on the floor at score 0.5; ``min_seen`` share of frames the body
+    must be seen in; ``match_m`` [m], ``forget_s`` [s]: following a body; ``min_aspect`` least
+    width / height of the body's box; ``flat_height``, ``flat_aspect``: a box up to ``flat_height``
+    high is a body too when at least ``flat_aspect`` times as wide as high (a body lying across the
+    view, seen from a low camera); ``min_upright_s`` [s] how long the track must have been seen
+    upright before (a fragment's short track is no person who fell).
+    """
+
+    event_type = EventType.PERSON_ON_GROUND
+    default_threshold = 0.5
+    default_min_duration_s = 0.0  #: [s] the score already counts time on the floor
+    default_cooldown_s = 60.0  #: [s] per body
+
+    def __init__(self, site: SiteConfig, *, lying_height: float = 0.38, min_width: float = 0.2,
+                 upright_height: float = 0.75, drop_s: float = 2.5, drop_m: float = 1.2, clear_m: float = 0.5,
+                 lying_s: float = 1.5, min_seen: float = 0.6, match_m: float = 0.8, forget_s: float = 4.0,
+                 min_aspect: float = 0.9, min_upright_s: float = 1.0, flat_height: float = 0.5,
+                 flat_aspect: float = 1.5) -> None:
+        for name, value in (("lying_height", lying_height), ("min_width", min_width),
+                            ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
+                            ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number > 0; got {value!r}")
+        if not 0 <= min_seen <= 1:
+            raise ValueError(f"PersonOnGroundDetector.min_seen must be in [0, 1]; got {min_seen!r}")
+        if lying_height >= upright_height:
+            raise ValueError(f"PersonOnGroundDetector: lying_height must be < upright_height; got {lying_height!r} "
+                             f"and {upright_height!r}")
+        self.site = site
+        self.lying_height, self.min_width, self.upright_height = float(lying_height), float(min_width), \
+            float(upright_height)
+        self.drop_s, self.drop_m, self.clear_m = float(drop_s), float(drop_m), float(clear_m)
+        self.lying_s, self.min_seen = float(lying_s), float(min_seen)
+        self.match_m, self.forget_s = float(match_m), float(forget_s)
+        self.min_aspect, self.min_upright_s = float(min_aspect), float(min_upright_s)
+        self.flat_height, self.flat_aspect = float(flat_height), float(flat_aspect)
+        self.reset()
+
+    def reset(self) -> None:
+        #: track id -> (first t upright, last t upright, [m] last upright position)
+        self._last_up: dict[int, tuple[float, float, np.ndarray]] = {}
+        self._t_ready: float | None = None
+        self._bodies: dict[int, dict] = {}
+        self._next_id = 0
+
+    def score(self, percept: Percept) -> DetectorOutput:
+        if not percept.ready:
+            self.reset()
+            return NOTHING
+        t = percept.t
+        if self._t_ready is None:
+            self._t_ready = t
+        tr = percept.tracks
+        with np.errstate(invalid="ignore"):
+            upright = tr.confirmed & (tr.lost_s == 0) & (tr.box[:, 3] >= self.upright_height * tr.expected_height_px)
+        upright &= np.all(np.isfinite(tr.foot_m), axis=1)
+        now_up = tr.foot_m[upright]
+        for tid, xy in zip(tr.id[upright].tolist(), now_up):
+            self._last_up[tid] = (self._last_up.get(tid, (t,))[0], t, xy.copy())
+        for tid in [k for k, (_, tk, _) in self._last_up.items() if t - tk > 2 * self.drop_s]:
+            del self._last_up[tid]
+
+        # a body on the floor touches it along its box's bottom edge: the people finder, which takes a
+        # short box for a head and places its feet far behind, is not asked where it lies
+        box = percept.detections.box
+        on_floor = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
+        adult = self.site.person_height_px(on_floor)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            aspect = box[:, 2] / box[:, 3]
+            low = (box[:, 3] <= self.lying_height * adult) & (aspect >= self.min_aspect)
+            low |= (box[:, 3] <= self.flat_height * adult) & (aspect >= self.flat_aspect)
+            low &= box[:, 2] >= self.min_width * adult
+        low &= np.all(np.isfinite(on_floor), axis=1)
+        rows = np.flatnonzero(low)
+        if len(rows) and len(now_up):
+            d = np.hypot(on_floor[rows, None, 0] - now_up[None, :, 0], on_floor[rows, None, 1] - now_up[None, :, 1])
+            rows = rows[d.min(axis=1) > self.clear_m]  # an upright person stands there: a part of them
+        self._follow(t, on_floor[rows], [box[r] for r in rows])
+
+        out = []
+        for bid, b in self._bodies.items():
+            if not b["fell"] and t - b["first"] <= self.drop_s:
+                b["fell"] = self._fell(b, t)
+            if b["last"] != t or not b["fell"]:
+                continue
+            lying = t - b["first"]
+            frames = max(1, int(round(lying * self.site.fps)) + 1)
+            if b["seen"] < self.min_seen * frames:
+                continue
+            s = min(1.0, lying / (2.0 * self.lying_s))
+            box = clip_box(b["box"], self.site.image_size)
+            if s > 0 and box is not None:
+                out.append(InstanceScore(f"body/{bid}", float(s), box))
+        return DetectorOutput.of(out)
+
+    def _fell(self, b: dict, t: float) -> bool:
+        """Whether a person last seen upright within ``drop_m`` of body ``b``, at most ``drop_s`` before
+        it appeared, is upright no more (went down, or their track ended as they did)."""
+        r2 = self.drop_m ** 2
+        gone_after = t - 0.5 / self.site.fps  # an upright track seen in this frame is still up
+        if b["first"] - self._t_ready < self.drop_s:
+            return False  # the tracks of the first seconds are still being set up
+        for t0, tu, xy in self._last_up.values():
+            if tu - t0 < self.min_upright_s:
+                continue  # a fragment's short-lived track, not a person who was walking or standing
+            # upright until shortly before the body appeared, or a moment after (the box of a person
+            # going down is still tall for a frame or two), and not upright since
+            if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + 0.5) and \
+                    ((xy - b["xy"]) ** 2).sum() <= r2:
+                return True
+        return False
+
+    def _follow(self, t: float, xy: np.ndarray, boxes: list) -> None:
+        bodies = list(self._bodies.values())
+        used = set()
+        for i, k in greedy_pairs(xy, [b["xy"] for b in bodies], self.match_m):
+            b = bodies[k]
+            b["last"], b["box"] = t, boxes[i]
+            b["xy"] = 0.7 * b["xy"] + 0.3 * xy[i]
+            b["seen"] += 1
+            used.add(i)
+        for i in range(len(xy)):
+            if i not in used:
+                self._bodies[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i], "first": t, "last": t,
+                                               "seen": 1, "fell": False}
+                self._next_id += 1
+        for bid in [k for k, b in self._bodies.items() if t - b["last"] > self.forget_s]:
+            del self._bodies[bid]

@@ -1,0 +1,50 @@
+"""Person on the ground on hand-built frames: a walker who drops to a body lying on the floor scores
+0.5 within 3 s of the fall; one who crouches (keeps 0.6 of their height) does not."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from detectors.checks import synthetic_site
+from detectors.fall import PersonOnGroundDetector
+from tests.scenes import draw_block, draw_lying, frames, run
+
+FALL_S = 5.0  #: [s] when the walker goes down
+AT = np.array([10.0, 4.0])  #: [m] where
+
+
+def _scene(site, *, down_height_m: float | None):
+    def draw(img, t):
+        if t < FALL_S:
+            pos = AT + np.array([-1.2 * (FALL_S - t), 0.0])  # walks in along +x at 1.2 m/s
+            draw_block(img, site, pos, height_m=1.7, width_m=0.5, colour=(40, 40, 200))
+        elif down_height_m is None:
+            draw_lying(img, site, AT + [0.85, 0.0], colour=(40, 40, 200))
+        else:
+            draw_block(img, site, AT, height_m=down_height_m, width_m=0.55, colour=(40, 40, 200))
+    return frames(site, draw, FALL_S + 6.0)
+
+
+def test_fall_then_lying_scores_within_3_s():
+    site = synthetic_site(())
+    out = run(PersonOnGroundDetector(site), site, _scene(site, down_height_m=None))
+    assert max(o.score for t, o in out if t < FALL_S) == 0.0
+    above = [t for t, o in out if o.score >= 0.5]
+    assert above and FALL_S <= above[0] <= FALL_S + 3.0
+    t, o = next((t, o) for t, o in out if o.score >= 0.5)
+    x, y, w, h = o.bbox
+    body = site.ground_to_image(np.array([AT + [0.85, 0.0]]))[0]
+    assert x - 4 <= body[0] <= x + w + 4 and w >= h  # on the body, lying
+
+
+@pytest.mark.parametrize("height_m", [1.0, 1.2])  # crouching, sitting on the floor
+def test_crouching_is_no_fall(height_m):
+    site = synthetic_site(())
+    out = run(PersonOnGroundDetector(site), site, _scene(site, down_height_m=height_m))
+    assert max(o.score for _, o in out) < 0.5
+
+
+def test_parameters_are_checked():
+    with pytest.raises(ValueError, match="lying_height must be < upright_height"):
+        PersonOnGroundDetector(synthetic_site(()), lying_height=0.8, upright_height=0.7)
