@@ -93,3 +93,29 @@ def test_a_damaged_file_is_cast_again(fire_scene, tmp_path):
     fresh = Renderer(fire_scene, cam, seed=1, supersample=1, cache=False)
     assert np.array_equal(r._static.image, fresh._static.image)
     assert np.load(path)["image"].shape == fresh._static.image.shape  # rewritten whole
+
+
+def test_an_experiment_with_a_cache_folder_keeps_one_background_per_camera_and_the_same_results(tmp_path, monkeypatch):
+    import pyarrow.parquet as pq
+    import yaml
+
+    from eval.cli import main
+    from sim.render.background_cache import CACHE_DIR_ENV, default_cache
+
+    monkeypatch.delenv(CACHE_DIR_ENV, raising=False)
+    spec = {"name": "cached", "scenarios": ["concourse_quiet"], "seeds": [1, 2], "duration_s": 1,
+            "detectors": [{"name": "builtin"}]}
+    (tmp_path / "exp.yaml").write_text(yaml.safe_dump(spec))
+    default_cache().clear()
+    assert main(["experiment", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "plain"), "--jobs", "1"]) == 0
+    default_cache().clear()
+    with monkeypatch.context() as m:  # the option sets the variable for this process and its workers
+        m.setenv(CACHE_DIR_ENV, "")
+        assert main(["experiment", str(tmp_path / "exp.yaml"), "--out", str(tmp_path / "cached"), "--jobs", "1",
+                     "--cache-dir", str(tmp_path / "bg")]) == 0
+    n_cameras = len(load_scenario("concourse_quiet").cameras)
+    assert len(list((tmp_path / "bg").glob("background-*.npz"))) == n_cameras  # two seeds, one cast per camera
+    for table in ("scores.parquet", "alerts.parquet", "ground_truth.parquet"):
+        a, b = (pq.read_table(tmp_path / d / table).to_pandas() for d in ("plain", "cached"))
+        assert a.equals(b), table  # (NaN boxes compare equal where both have them)
+        assert table != "scores.parquet" or len(a) > 0
