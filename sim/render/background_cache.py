@@ -32,7 +32,7 @@ import numpy as np
 from detectors.files import atomic_write_bytes
 from sim.render.background import LightPattern, StaticBackground
 
-MEMORY_ENTRIES = 16  #: backgrounds kept in the process (a 640x360 one takes about 5 MB)
+MEMORY_ENTRIES = 8  #: backgrounds kept in the process (a 640x360 one takes about 5 MB, a 1280x720 one 20 MB)
 CACHE_DIR_ENV = "STATIONWATCH_CACHE_DIR"  #: environment variable naming the disk cache's folder
 _FORMAT = "stationwatch.background/1"
 _ARRAYS = ("image", "occ_depth", "surface_xyz", "surface_xyz_q")
