@@ -1,7 +1,8 @@
 """Experiment grids end to end: built-in, plug-in and black-box detectors in one results folder.
 
-One grid over the first 37 s of ``platform_intrusion`` (the intruder steps onto the tracks
-at 33.85 s) runs every kind of detector side by side: the built-in ones, a plug-in found
+One grid over the first 37 s of ``platform_intrusion`` (at seed 21 the intruder is on the
+track bed from 29.2 s to 35.6 s; the scenario's train, its headlights from 39 s, comes after
+the grid's footage ends) runs every kind of detector side by side: the built-in ones, a plug-in found
 through the registry's entry points (a test-local class), the example black box of
 ``examples/``, and black boxes that crash, hang past their timeout, write malformed lines
 or alerts of another camera. Each failure must be one clear line in its own run's record
@@ -26,6 +27,9 @@ from eval.grid import run_experiment
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "blackbox_detector.py"
+#: [ms] the one alert of the CSV black box: 0.45 s after the intruder's first observation on the
+#: track bed (29.2 s at seed 21, ``ground_truth.parquet``), inside the instance (it ends at 35.6 s)
+CSV_ALERT_MS = 29650
 
 
 class StrictIntrusion(IntrusionDetector):
@@ -75,7 +79,7 @@ BLACK_BOXES = [
     {"name": "no_file", "command": py("pass")},
     {"name": "csv_box", "types": ["intrusion"], "video": "avi_lossless",
      "command": ["{python}", "-c", "import sys, cv2; v = cv2.VideoCapture(sys.argv[2]); assert v.read()[0], sys.argv[2]; "
-                 "open(sys.argv[1], 'w').write('cam,label,time_ms' + chr(10) + 'platform,Intr,34300' + chr(10))",
+                 f"open(sys.argv[1], 'w').write('cam,label,time_ms' + chr(10) + 'platform,Intr,{CSV_ALERT_MS}' + chr(10))",
                  "{alerts}", "{video}"],
      "alerts": {"format": "csv", "columns": {"camera": "cam", "type": "label", "t": "time_ms"},
                 "type_map": {"Intr": "intrusion"}, "time_unit": "ms"}},
@@ -156,7 +160,10 @@ def test_a_black_box_writing_csv_on_lossless_footage(grid):
     rows = {(m["run_id"].rsplit("__", 1)[1], m["type"]): m for m in pq.read_table(out / "metrics.parquet").to_pylist()}
     csv_box = rows[("csv_box", "intrusion")]
     assert (csv_box["tp"], csv_box["fp"], csv_box["fn"]) == (1, 0, 0)
-    assert csv_box["latency_median_s"] == pytest.approx(34300 / 1000 - 33.85)
+    # its time column is in ms: the latency is its alert's time less the intruder's onset
+    (gt,) = pq.read_table(out / "ground_truth.parquet").to_pylist()
+    assert gt["t_start"] <= CSV_ALERT_MS / 1000 <= gt["t_end"]
+    assert csv_box["latency_median_s"] == pytest.approx(CSV_ALERT_MS / 1000 - gt["t_start"])
 
 
 def test_a_plug_in_runs_through_the_registry(grid):
@@ -192,9 +199,10 @@ def test_the_tables_part_2_reads(grid):
     counts = [c for c in pq.read_table(out / "counts.parquet").to_pylist() if c["run_id"].endswith("__builtin")]
     intr = next(c for c in counts if c["type"] == "intrusion")
     assert intr["camera_s"] == 37.0 and intr["tp"] + intr["fn"] == intr["n_instances"]
-    # thumbnails around the silent detector's miss (the intruder's onset at 33.85 s, +-2 s)
+    # thumbnails around the silent detector's miss (at the intruder's onset, +-2 s) and any false alarm
+    onset = gt[0]["t_start"]
     thumbs = pq.read_table(out / "thumbnails.parquet").to_pylist()
-    assert thumbs and all(abs(t["t"] - 33.85) <= 2.0 + 1e-9 or any(
+    assert thumbs and all(abs(t["t"] - onset) <= 2.0 + 1e-9 or any(
         abs(t["t"] - a["t"]) <= 2.0 + 1e-9 for a in pq.read_table(out / "alerts.parquet").to_pylist()
         if a["outcome"] == "fa") for t in thumbs)
     assert thumbs[0]["jpeg"][:2] == b"\xff\xd8"  # JPEG
@@ -232,6 +240,11 @@ def test_actev_export_of_the_grid(grid, capsys):
     from eval.actev import load, validate
 
     _, out, _ = grid
+    (gt,) = pq.read_table(out / "ground_truth.parquet").to_pylist()
+
+    def frame(t: float) -> int:  # ActEV numbers frames from 1; 10 frames/s
+        return int(np.floor(t * 10 + 1e-6)) + 1
+
     assert main(["export", str(out), "--actev", "--out", str(out.parent / "actev")]) == 0
     for det in ("builtin", "acme", "example", "silent"):
         folder = out.parent / "actev" / det
@@ -244,8 +257,10 @@ def test_actev_export_of_the_grid(grid, capsys):
         assert name == "platform_intrusion__base__s21__platform.mp4"
         assert index == {"framerate": 10.0, "selected": {"1": 1, "371": 0}}
         ref, = docs["reference"]["activities"]
-        # onset 33.85 s -> frame floor(338.5) + 1 = 339; still going at 37 s -> last frame 370, end marker 371
-        assert ref["localization"] == {name: {"339": 1, "371": 0}}
+        # frames of the intruder's first and last observation on the track bed, floor(t * 10) + 1 (29.2 s and
+        # 35.6 s at seed 21: frames 293 to 357, end marker 358); one still there at 37 s would run to frame 370
+        last = frame(gt["t_end"]) if np.isfinite(gt["t_end"]) else 370
+        assert ref["localization"] == {name: {str(frame(gt["t_start"])): 1, str(last + 1): 0}}
     builtin = load(out.parent / "actev" / "builtin" / "system_output.json")["activities"]
     alerts = [a for a in pq.read_table(out / "alerts.parquet").to_pylist() if a["run_id"].endswith("__builtin")]
     assert len(builtin) == len(alerts) and builtin[0]["presenceConf"] == alerts[0]["score"]
