@@ -8,7 +8,7 @@ import json
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from eval.experiment import ExperimentError, load_experiment
@@ -87,6 +87,7 @@ def _mutate(data, path, how, value):
 
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(PATHS), st.sampled_from(["drop", "retype", "duplicate", "rename", "nest", "empty"]), ODD)
+@example(("variants", 1, "set"), "retype", {"": 0, "0": 0})  # a scenario error listing two keys: still one line
 def test_mutations_load_or_raise_the_formats_error(path, how, value):
     data = _mutate(copy.deepcopy(VALID), path, how, value)
     try:
