@@ -515,7 +515,8 @@ def _loc(loc: tuple) -> str:
         elif isinstance(part, str) and ("[" in part or part in ("float", "int", "str")):
             continue  # the member of a plain union pydantic inserts (float, dict[str,float], ...)
         else:
-            out += ("." if out else "") + str(part)
+            odd = isinstance(part, str) and (not part or any(c.isspace() for c in part))
+            out += ("." if out else "") + (repr(part) if odd else str(part))  # a key '' or 'a\nb' stays visible, on one line
     return out
 
 

@@ -88,6 +88,7 @@ def _mutate(data, path, how, value):
 @settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(PATHS), st.sampled_from(["drop", "retype", "duplicate", "rename", "nest", "empty"]), ODD)
 @example(("variants", 1, "set"), "retype", {"": 0, "0": 0})  # a scenario error listing two keys: still one line
+@example(("detectors", 1, "alerts"), "retype", {"\n": 0})  # a key with a line break: still one line
 def test_mutations_load_or_raise_the_formats_error(path, how, value):
     data = _mutate(copy.deepcopy(VALID), path, how, value)
     try:
