@@ -79,7 +79,7 @@ def test_a_scenario_file_relative_to_the_experiment(tmp_path):
     ({"vary": {"render.noise_std": []}}, r"vary: render.noise_std: expected a non-empty list of values"),
     ({"detectors": []}, r"detectors: must have at least 1 item"),
     ({"detectors": [{"name": "b", "detectors": ["nope"]}]},
-     r"detectors\[0\].detectors\[0\]: unknown detector 'nope'; known detectors: intrusion, excessive_density"),
+     r"detectors\[0\].detectors\[0\]: unknown detector 'nope'; known detectors: intrusion, wrong_way, excessive_density"),
     ({"detectors": [{"name": "b", "detectors": ["intrusion"], "policies": {"fire": {"threshold": 1}}}]},
      r"detectors\[0\].policies: fire is not detected by intrusion"),
     ({"detectors": [{"name": "b", "policies": {"fier": {"threshold": 1}}}]},

@@ -398,7 +398,8 @@ def test_site_config_round_trips_through_detectors_site(tmp_path, name):
 
 def test_site_config_dict_has_exactly_the_documented_keys(platform):
     d = site_config_dict(platform, "platform")
-    assert list(d) == ["camera", "image_size", "fps", "calibration", "zones"]
+    assert list(d) == ["camera", "image_size", "fps", "calibration", "zones", "abandoned_after_s"]
+    assert d["abandoned_after_s"] == 10.0  # the truth rule of the scenario, as the site states it
     assert list(d["calibration"]) == ["homography", "projection"]
     assert d["zones"][0] == {"name": "tracks", "kind": "forbidden",
                              "polygon": [[0.0, -4.5], [32.0, -4.5], [32.0, 0.0], [0.0, 0.0]]}
