@@ -25,14 +25,21 @@ detector therefore reads each foreground blob column by column (working resoluti
   bottom holds somebody standing behind the one in front (feet hidden): that person's
   foot is placed, in the same way, from the column's top.
 
-Score per blob and zone: ``min(1, A / (area_fraction * E))`` where ``A`` is the
+Evidence per blob and zone: ``min(1, A / (area_fraction * E))`` where ``A`` is the
 foreground area [px²] attributed to feet inside the zone (the columns within the
 window of an in-zone contact, plus the part of tall columns above the front person) and
 ``E`` the expected area of one person there (:class:`~detectors.perception.WorkGrid`).
-With ``area_fraction = 0.5`` a person half hidden by a pillar still scores 1. Evidence
-smaller than ``min_size_fraction`` of a person's height both upright and across scores
-0. The detector's score is the maximum over blobs and forbidden zones, its box the best
+With ``area_fraction = 0.5`` a person half hidden by a pillar still gives 1. Evidence
+smaller than ``min_size_fraction`` of a person's height both upright and across gives
+0. The frame's evidence is the maximum over blobs and forbidden zones, its box the best
 blob's in-zone columns.
+
+The score is that evidence averaged over time, graded where the evidence is: a moving
+average with time constant ``evidence_s`` (``a = 1 - exp(-dt / evidence_s)``, frame-rate
+independent) rises from 0 to 0.5 in ``evidence_s * ln 2`` once feet are clearly inside,
+while a glitch of a frame or two stays small. A threshold therefore trades detection
+latency against false alarms (an offline sweep shows it), and the default policy needs no
+minimum duration. The box stays the last evidence's while the average decays.
 
 Ghosts (background uncovered when a person seen during the warm-up walks away, which
 stays foreground for ``absorb_s``) are told from present objects by where the edges are:
@@ -63,12 +70,12 @@ class IntrusionDetector:
 
     event_type = EventType.INTRUSION
     default_threshold = 0.5
-    default_min_duration_s = 0.3  #: [s] a single glitchy frame does not page an operator
+    default_min_duration_s = 0.0  #: [s] the evidence's time constant already filters glitches
     default_cooldown_s = 10.0  #: [s]
 
     def __init__(self, site: SiteConfig, *, area_fraction: float = 0.5, contact_tolerance: float = 0.1,
                  window_fraction: float = 0.2, tall_fraction: float = 1.5, min_size_fraction: float = 0.4,
-                 gap_fraction: float = 0.1, upright_fraction: float = 0.7) -> None:
+                 gap_fraction: float = 0.1, upright_fraction: float = 0.7, evidence_s: float = 0.5) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
@@ -78,6 +85,8 @@ class IntrusionDetector:
                             ("gap_fraction", gap_fraction), ("upright_fraction", upright_fraction)):
             if not value > 0:
                 raise ValueError(f"IntrusionDetector.{name} must be > 0; got {value!r}")
+        if not (evidence_s >= 0 and np.isfinite(evidence_s)):
+            raise ValueError(f"IntrusionDetector.evidence_s must be a finite number of seconds >= 0; got {evidence_s!r}")
         if not contact_tolerance >= 0:
             raise ValueError(f"IntrusionDetector.contact_tolerance must be >= 0; got {contact_tolerance!r}")
         self.site = site
@@ -88,6 +97,11 @@ class IntrusionDetector:
         self.min_size_fraction = float(min_size_fraction)
         self.gap_fraction = float(gap_fraction)
         self.upright_fraction = float(upright_fraction)
+        self.evidence_s = float(evidence_s)
+        self._evidence = 0.0
+        self._evidence_t: float | None = None
+        self._box: tuple | None = None
+        self._zone: str | None = None
         self._grid: WorkGrid | None = None
         self._zone_maps: list[tuple[str, np.ndarray, np.ndarray]] = []
 
@@ -114,6 +128,24 @@ class IntrusionDetector:
             self._zone_maps.append((zone.name, inside, integral))
 
     def score(self, percept: Percept) -> DetectorOutput:
+        """The frame's evidence (:meth:`evidence`) averaged over time (see the module docstring)."""
+        raw = self.evidence(percept)
+        t = float(percept.t)
+        dt = 0.0 if self._evidence_t is None else max(0.0, t - self._evidence_t)  # the warm-up sets the clock
+        self._evidence_t = t
+        if raw.score > 0:
+            self._box, self._zone = raw.bbox, raw.zone
+        if self.evidence_s == 0:
+            self._evidence = raw.score
+        else:
+            self._evidence += (1.0 - np.exp(-dt / self.evidence_s)) * (raw.score - self._evidence)
+        if self._evidence < 1e-6:
+            self._evidence = 0.0
+            return NOTHING
+        return DetectorOutput(float(self._evidence), self._box, self._zone)
+
+    def evidence(self, percept: Percept) -> DetectorOutput:
+        """This frame's evidence alone: the best blob's in-zone area against a person's."""
         if not percept.ready or len(percept.blobs) == 0:
             return NOTHING
         grid = percept.grid

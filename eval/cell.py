@@ -618,14 +618,39 @@ def _run_tables(run: dict, alerts: list[Alert], instances: list, keep: list[int]
     metrics = metrics.add_column(0, "run_id", pa.array([run_id] * metrics.num_rows, pa.string()))
     out = {"alerts": alerts_t, "matches": matches, "counts": counts_t, "metrics": metrics}
     if run["kind"] == "core":
-        scores, timing = [], []
+        scores, timing, inst = [], [], []
         for cam, core in run["cores"].items():
             s = core.score_table()
             scores.append(s.add_column(0, "run_id", pa.array([run_id] * s.num_rows, pa.string())))
+            i = instance_scores_table(core)
+            inst.append(i.add_column(0, "run_id", pa.array([run_id] * i.num_rows, pa.string())))
             t = core.timing_table()
             t = t.add_column(0, "camera", pa.array([cam] * t.num_rows, pa.string()))
             timing.append(t.add_column(0, "run_id", pa.array([run_id] * t.num_rows, pa.string())))
         if scores:
             out["scores"] = pa.concat_tables(scores)
+            out["instance_scores"] = pa.concat_tables(inst)
             out["timing"] = pa.concat_tables(timing)
     return out
+
+
+#: columns of the per-instance scores table (as :meth:`detectors.core.DetectionCore.instance_table`)
+INSTANCE_SCORE_COLUMNS = ("camera", "frame", "t", "type", "instance", "score", "bbox_x", "bbox_y", "bbox_w", "bbox_h")
+
+
+def instance_scores_table(core):
+    """The per-instance scores of a detection core, for offline sweeps (:mod:`eval.sweep`).
+
+    A core that gates each event instance apart keeps them (``instance_table``); a core with
+    one gate per camera and type gives its frame scores as one instance, key ``""``, rows
+    scoring > 0 (a frame without a row counts as below any threshold > 0).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if hasattr(core, "instance_table"):
+        return core.instance_table().select(list(INSTANCE_SCORE_COLUMNS))
+    s = core.score_table()
+    s = s.filter(pc.greater(s.column("score"), 0.0))
+    s = s.append_column("instance", pa.array([""] * s.num_rows, pa.string()))
+    return s.select(list(INSTANCE_SCORE_COLUMNS))

@@ -9,6 +9,10 @@
     stationwatch experiment EXPERIMENT.yaml       a grid of scenarios x seeds x variants x detectors
     stationwatch export RUN_DIR                   COCO and MOTChallenge files from a run's annotations
     stationwatch export RESULTS --actev           NIST ActEV files of an experiment's results
+    stationwatch sweep RESULTS                    DET, PR and latency curves over every threshold, offline
+    stationwatch tune RESULTS --budget 2 --cameras 46   thresholds for an operator budget: a policies file
+    stationwatch compare RESULTS_A [RESULTS_B]    paired differences of two detectors with a verdict
+    stationwatch report RESULTS                   one self-contained HTML report
     stationwatch site SCENARIO --camera NAME      write a camera's site configuration
     stationwatch calibrate-density                fit the density detector's gain on rendered footage
     stationwatch train-density                    train the density CNN on rendered footage
@@ -23,6 +27,8 @@ import sys
 import time
 import warnings
 from pathlib import Path
+
+from eval.cli_decide import add_commands, add_policy_args
 
 DEMO_SCENARIOS = ("concourse_quiet", "platform_intrusion", "concourse_overcrowding")
 
@@ -82,13 +88,18 @@ def _overrides(pairs: list[str]) -> dict:
 
 
 def _settings_tag(args) -> str:
-    """A short hash of the settings that change a run besides scenario and seed (--set, --duration),
-    added to the default folder name so that runs of other settings never share a folder."""
+    """A short hash of the settings that change a run besides scenario and seed (--set, --duration,
+    --policies, --threshold), added to the default folder name so that runs of other settings
+    never share a folder."""
     import hashlib
     import json
 
     settings = {"set": _overrides(args.set), "duration_s": getattr(args, "duration", None)}
-    if not settings["set"] and settings["duration_s"] is None:
+    if getattr(args, "policies", None) or getattr(args, "threshold", None):
+        from eval.policies import overrides_from_args
+
+        settings["policies"] = {str(k): vars(v) for k, v in overrides_from_args(args.policies, args.threshold).items()}
+    if not settings["set"] and settings["duration_s"] is None and "policies" not in settings:
         return ""
     text = json.dumps(settings, sort_keys=True, default=str)
     return "_" + hashlib.sha256(text.encode()).hexdigest()[:8]
@@ -279,12 +290,16 @@ def cmd_train_density(args) -> int:
 def cmd_run(args) -> int:
     from eval.run import run_scenario, summary_table
 
+    from eval.policies import overrides_from_args
+
     sc = _load(args)
     seed = sc.seed if args.seed is None else args.seed
     # runs with --set or --duration get a folder of their own: runs/NAME/seed_N_HASH
     out = Path(args.out or f"runs/{sc.name}/seed_{seed}{_settings_tag(args)}")
+    policies = overrides_from_args(args.policies, args.threshold)
     t0 = time.perf_counter()
-    r = run_scenario(sc, out, seed=seed, duration_s=args.duration, video=not args.no_video, force=args.force)
+    r = run_scenario(sc, out, seed=seed, duration_s=args.duration, video=not args.no_video, force=args.force,
+                     policies=policies or None)
     print(summary_table([r]))
     tail = "reused a finished run (use --force to rerun)" if r.reused else f"in {time.perf_counter() - t0:.1f} s"
     print(f"\n{r.n_frames} frames, results in {out} ({tail})")
@@ -306,16 +321,17 @@ def cmd_demo(args) -> int:
 def cmd_detect(args) -> int:
     from contextlib import ExitStack
 
-    from detectors.core import DetectionCore
     from detectors.files import atomic_path
     from detectors.site import SiteConfig
     from detectors.source import open_source
+    from eval.policies import core_with_policies, overrides_from_args
 
     site = SiteConfig.load(args.site)
+    # the policies (a missing file, a bad --threshold) are checked before the source is opened
+    core = core_with_policies(site, args.detector or None, overrides_from_args(args.policies, args.threshold))
     with ExitStack() as stack:
         src = open_source(args.source, camera=site.camera, fps=args.fps, max_frames=args.max_frames)
         stack.callback(src.close)
-        core = DetectionCore(site, detectors=args.detector or None)
         sink = sys.stdout
         if args.out:  # alerts stream into a temporary file, renamed onto --out when the source ends or on Ctrl-C
             sink = stack.enter_context(open(stack.enter_context(atomic_path(args.out)), "w", encoding="utf-8"))
@@ -378,7 +394,10 @@ def cmd_experiment(args) -> int:
     from eval.experiment import load_experiment
     from eval.grid import plan, run_experiment, summary_lines
 
+    from eval.policies import overrides_from_args, with_policies
+
     exp = load_experiment(args.experiment)
+    exp = with_policies(exp, overrides_from_args(args.policies, args.threshold))
     out = Path(args.out) if args.out else Path("runs") / "experiments" / exp.spec.name
     if args.dry_run:
         tasks, reused = plan(exp, out, force=args.force, retry_failed=args.retry_failed)
@@ -445,6 +464,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--duration", type=_positive_s, help="[s] run only the first seconds")
     s.add_argument("--no-video", action="store_true", help="do not write the MP4 files")
     s.add_argument("--force", action="store_true", help="rerun even if the folder holds a finished run")
+    add_policy_args(s)
     s.set_defaults(func=cmd_run)
 
     s = sub.add_parser("demo", help="run the foundation scenarios and print one table")
@@ -462,6 +482,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--fps", type=_positive_float, help="override the stream's frame rate")
     s.add_argument("--max-frames", type=_positive_int)
     s.add_argument("--out", help="write alerts to this JSONL file instead of stdout")
+    add_policy_args(s)
     s.set_defaults(func=cmd_detect)
 
     s = sub.add_parser("evaluate", help="score an alerts file (JSON Lines, or CSV) against a ground-truth JSON file")
@@ -492,7 +513,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--force", action="store_true", help="recompute finished runs")
     s.add_argument("--retry-failed", action="store_true", help="recompute runs that failed")
     s.add_argument("--dry-run", action="store_true", help="print the grid and what is left to run")
+    add_policy_args(s)
     s.set_defaults(func=cmd_experiment)
+
+    add_commands(sub)
 
     s = sub.add_parser("export", help="write COCO and MOTChallenge ground truth for a run or render folder, or "
                                       "ActEV files of an experiment's results (--actev)")

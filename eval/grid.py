@@ -20,7 +20,9 @@ inputs). The results folder::
       matches.parquet       every instance for every run: detected, missed or not_scored, latency
       counts.parquet        integer counts per run, camera and type (+ scored camera-seconds, latencies)
       metrics.parquet       the metrics rows per run and type (and 'all')
-      scores.parquet        per-frame score of every in-process detector (offline threshold sweeps)
+      scores.parquet        per-frame score of every in-process detector
+      instance_scores.parquet  per-frame score of every event instance (a track in a zone, a zone) of every
+                            in-process detector: what the alert policy gates, for offline threshold sweeps
       timing.parquet        per-frame processing time of the detection core, per run and camera
       thumbnails.parquet    JPEG thumbnails of the footage (around misses and false alarms by default)
       cells/CELL/           cell.json, ground_truth.json (with tracks), site_CAMERA.yaml, [CAMERA.mp4],
@@ -56,7 +58,7 @@ RUNS_DIR = "runs"
 #: tables of a cell folder, gathered into RESULTS/NAME.parquet
 CELL_TABLES = ("cameras", "ground_truth", "instance_tracks", "thumbnails")
 #: tables of a run folder, gathered into RESULTS/NAME.parquet
-RUN_TABLES = ("alerts", "matches", "counts", "metrics", "scores", "timing")
+RUN_TABLES = ("alerts", "matches", "counts", "metrics", "scores", "instance_scores", "timing")
 
 
 @dataclass

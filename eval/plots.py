@@ -1,4 +1,5 @@
-"""Figures for reports: a detector's score timeline against ground truth, and annotated frames.
+"""Figures for reports: score timelines, annotated frames, and the decision plots (DET,
+precision-recall, latency against threshold, robustness against camera effects).
 
 matplotlib is used through its object-oriented API with the Agg canvas created inside
 the function (no pyplot, no global backend switch), so importing this module costs
@@ -248,3 +249,152 @@ def annotated_frame(image: np.ndarray, alerts_at_frame: Iterable[Alert],
             raise RuntimeError(f"cv2.imencode could not encode a PNG for {os.fspath(path)!r}")
         write_bytes_atomic(path, png.tobytes())
     return out
+
+
+# --- decision plots: DET, precision-recall, latency against threshold, robustness -------------------------
+
+#: [1/h] false-alarm rates marked on DET plots
+DET_MARKS_PER_HOUR = (1.0, 0.1, 0.01)
+
+
+def _figure(size_in: tuple[float, float] = (6.4, 4.4)):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=size_in, dpi=100)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """PNG bytes of a figure (for HTML reports)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def _finish(fig, path):
+    if path is not None:
+        write_bytes_atomic(path, figure_png(fig))
+    return fig
+
+
+def _label(s) -> str:
+    md = f", min duration {s.policy.min_duration_s:g} s" if s.policy.min_duration_s else ""
+    return f"{s.detector or 'detector'} ({s.event_type.value}{md})"
+
+
+def det_plot(sweeps: Sequence[Any], path: str | os.PathLike | None = None, *, floor: float = 1e-3,
+             title: str | None = None, operating: Mapping[str, float] | None = None):
+    """DET curves (Pmiss against false alarms per camera-hour, both on log scales) of
+    :class:`eval.sweep.SweepCounts`, with the 95 % Wilson band of Pmiss and the fixed rates
+    1, 0.1 and 0.01 per hour dashed. Zeros are drawn at ``floor`` (the axis says so).
+    ``operating``: label -> threshold to mark on the curve of that label (e.g. as run).
+    Returns the matplotlib Figure (saved as PNG when ``path`` is given)."""
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    for k, s in enumerate(sweeps):
+        r = s.rates()
+        iv = s.intervals(n_boot=0)
+        lo, hi = iv["p_miss_lo"], iv["p_miss_hi"]
+        x = np.maximum(r["rfa_per_hour"], floor)
+        order = np.lexsort((r["p_miss"], x))
+        x, y = x[order], np.maximum(r["p_miss"][order], floor)
+        colour = f"C{k}"
+        ax.step(x, y, where="post", color=colour, lw=1.6, label=_label(s))
+        ax.fill_between(x, np.maximum(lo[order], floor), np.maximum(hi[order], floor), step="post", color=colour,
+                        alpha=0.15, lw=0)
+        th = (operating or {}).get(_label(s))
+        if th is not None and np.any(s.thresholds == th):
+            i = s.at(th)
+            ax.plot(max(r["rfa_per_hour"][i], floor), max(r["p_miss"][i], floor), "o", color=colour, ms=7,
+                    mec="black", label=f"as run (threshold {th:g})")
+    for v in DET_MARKS_PER_HOUR:
+        ax.axvline(v, ls="--", lw=0.8, color="grey")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel(f"false alarms per camera-hour (log; 0 drawn at {floor:g})")
+    ax.set_ylabel(f"Pmiss (log; 0 drawn at {floor:g})")
+    ax.set_ylim(floor * 0.8, 1.2)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.set_title(title or "DET curve (95 % Wilson band on Pmiss)", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def pr_plot(sweeps: Sequence[Any], path: str | os.PathLike | None = None, *, title: str | None = None):
+    """Precision against recall over the swept thresholds, one curve per sweep."""
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    for k, s in enumerate(sweeps):
+        r = s.rates()
+        ok = ~np.isnan(r["precision"]) & ~np.isnan(r["recall"])
+        order = np.argsort(s.thresholds[ok])[::-1]
+        ax.plot(r["recall"][ok][order], r["precision"][ok][order], "-o", ms=2.5, color=f"C{k}", label=_label(s))
+    ax.set_xlim(-0.02, 1.02)
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("recall")
+    ax.set_ylabel("precision")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title or "precision-recall over thresholds", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def latency_plot(sweeps: Sequence[Any], path: str | os.PathLike | None = None, *, title: str | None = None):
+    """Median detection latency [s] of the detected instances against the threshold, with its 95 %
+    order-statistic band (:meth:`eval.sweep.SweepCounts.latency_median_interval_s`)."""
+    fig = _figure()
+    ax = fig.add_subplot(1, 1, 1)
+    for k, s in enumerate(sweeps):
+        med = s.latency_median_s()
+        lo, hi = s.latency_median_interval_s()
+        ok = ~np.isnan(med)
+        ax.step(s.thresholds[ok], med[ok], where="post", color=f"C{k}", label=_label(s))
+        ax.fill_between(s.thresholds[ok], lo[ok], hi[ok], step="post", color=f"C{k}", alpha=0.15, lw=0)
+    ax.set_xlabel("threshold")
+    ax.set_ylabel("median latency [s]")
+    ax.grid(True, alpha=0.3)
+    ax.set_title(title or "median detection latency against threshold (95 % band)", fontsize=10)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    return _finish(fig, path)
+
+
+def robustness_plot(rows: Sequence[Mapping[str, Any]], metric: str, path: str | os.PathLike | None = None, *,
+                    title: str | None = None):
+    """A metric against the severity of each camera effect, one line per detector.
+
+    ``rows``: mappings with ``detector``, ``variable`` (an effect, e.g. ``render_noise_std``),
+    ``value`` (its severity, or a named level with its rank in ``severity``, as lighting), ``metric``
+    and the metric's ``{metric}_lo`` / ``{metric}_hi`` (:func:`eval.slices.robustness`). One panel
+    per variable."""
+    variables = sorted({r["variable"] for r in rows})
+    n = max(1, len(variables))
+    fig = _figure((4.2 * n, 3.4))
+    dets = sorted({r["detector"] for r in rows})
+    for p, var in enumerate(variables or ["(no effect varies)"]):
+        ax = fig.add_subplot(1, n, p + 1)
+        of_var = [r for r in rows if r["variable"] == var]
+        named = any(not isinstance(r["value"], (int, float)) or isinstance(r["value"], bool) for r in of_var)
+        for k, det in enumerate(dets):
+            pts = sorted((float(r.get("severity", r["value"])), r[metric], r.get(f"{metric}_lo"), r.get(f"{metric}_hi"))
+                         for r in of_var if r["detector"] == det)
+            if not pts:
+                continue
+            x, y, lo, hi = (np.array([p_[i] if p_[i] is not None else np.nan for p_ in pts], float) for i in range(4))
+            ax.errorbar(x, y, yerr=[np.maximum(y - lo, 0), np.maximum(hi - y, 0)], fmt="-o", ms=4, capsize=3,
+                        color=f"C{k}", label=det)
+        if named:  # named levels (lighting): ticks at their ranks
+            ticks = sorted({(float(r["severity"]), str(r["value"])) for r in of_var})
+            ax.set_xticks([t for t, _ in ticks], [v for _, v in ticks])
+        ax.set_xlabel(var.removeprefix("render_"))
+        ax.set_ylabel(metric)
+        ax.grid(True, alpha=0.3)
+        if p == 0:
+            ax.legend(fontsize=7)
+    fig.suptitle(title or f"{metric} against camera-effect severity (95 %)", fontsize=10)
+    fig.tight_layout()
+    return _finish(fig, path)

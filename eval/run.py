@@ -39,6 +39,7 @@ from eval import results
 from eval.instance_tracks import add_tracks
 from eval.matching import Instance, instances_from_records
 from eval.metrics import evaluate
+from eval.policies import core_with_policies
 from eval.timing import timing_summary
 
 RUN_FORMAT = "stationwatch.run/1"
@@ -119,7 +120,9 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
     """Run ``scenario`` (a :class:`sim.scenario.Scenario` or a library name) end to end.
 
     ``seed`` overrides the scenario's seed; ``detectors`` picks registry names (default:
-    every detector the camera's site supports); ``policies`` overrides alert thresholds;
+    every detector the camera's site supports); ``policies`` overrides alert policies per event
+    type (:class:`AlertPolicy`, or :class:`eval.policies.PolicyOverride` whose unset fields keep
+    the detector's defaults; a type the camera does not run is ignored there);
     ``duration_s`` shortens the run; ``progress`` shows a bar (a string labels it).
     """
     from sim.scenario import Scenario, load_scenario
@@ -151,7 +154,7 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
         # live installation
         sites[name] = SiteConfig.from_dict(SiteConfig.from_dict(site_config_dict(sc, name), where=where).to_dict(),
                                            where=where)
-        cores[name] = DetectionCore(sites[name], detectors=detectors, policies=policies)
+        cores[name] = core_with_policies(sites[name], detectors, policies)
     out.mkdir(parents=True, exist_ok=True)
     for name, site in sites.items():
         site.save(out / f"site_{name}.yaml")

@@ -139,3 +139,34 @@ def test_annotated_frame_checks_its_inputs():
         annotated_frame(np.zeros((4, 4, 3)), [], [])
     with pytest.raises(ValueError, match=r"instances_boxes\[0\] box must be \[x, y, w, h\]"):
         annotated_frame(np.zeros((4, 4, 3), np.uint8), [], [("x", (1, 2, 3))])
+
+
+def _curve():
+    """Four thresholds over 2 camera-hours: (FA/h, Pmiss) = (0, 1), (0.5, 0.5), (2, 0.25), (8, 0)."""
+    from eval.sweep import SweepCounts, SweepGroup, SweepPolicy
+
+    fp = np.array([[16], [4], [1], [0]])
+    tp = np.array([[4], [3], [2], [0]])
+    lat = np.array([[0.0, 5.0, 9.0, 10.0], [0.0, 5.0, 9.0, np.nan], [0.0, 5.0, np.nan, np.nan], [np.nan] * 4])
+    return SweepCounts(event_type=FIRE, thresholds=np.array([0.3, 0.5, 0.7, 0.9]), policy=SweepPolicy(),
+                       groups=(SweepGroup("r", "c", "cam", 7200.0, ()),), n_alerts=fp + tp, fp=fp,
+                       duplicates=np.zeros_like(fp), tp=tp, latency_s=lat, inst_group=np.zeros(4, np.int64),
+                       inst_ids=("a", "b", "c", "d"), detector="vendor")
+
+
+def test_decision_plots_draw_the_curves_they_claim():
+    from eval.plots import det_plot, figure_png, latency_plot, pr_plot
+
+    sc = _curve()
+    det = det_plot([sc], floor=1e-3, operating={"vendor (fire)": 0.5})
+    ax = det.axes[0]
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    x, y = ax.lines[0].get_data()  # the step line through the DET points, zeros drawn at the floor
+    assert sorted(zip(x.tolist(), y.tolist())) == [(1e-3, 1.0), (0.5, 0.5), (2.0, 0.25), (8.0, 1e-3)]
+    assert ax.lines[1].get_data()[0].tolist() == [2.0]  # the operating point at threshold 0.5: 4 FA / 2 h
+    pr = pr_plot([sc]).axes[0].lines[0].get_data()
+    assert pr[0].tolist() == [0.5, 0.75, 1.0] and pr[1].tolist() == [2 / 3, 3 / 7, 4 / 20]
+    lat = latency_plot([sc]).axes[0]
+    assert lat.lines[0].get_data()[1].tolist() == [7.0, 5.0, 2.5]  # medians at thresholds 0.3, 0.5, 0.7
+    assert len(lat.collections) == 1  # its 95 % band
+    assert figure_png(det).startswith(PNG_SIGNATURE)
