@@ -21,7 +21,14 @@ and its per-frame ``render``, and the detection core's ``process``; eval's own s
 from the cell records (ground truth tracks, matching and tables, thumbnails). The sum is
 printed against the measured total.
 
-A second grid runs two detector entries on the same cells (``--shared``, on by default):
+Static background cache: the grid runs twice on the same cells, first with the process's
+background cache emptied (every camera's background ray-cast, as before the cache existed),
+then with it warm (as every seed after the first of a scenario, or any cell once
+``STATIONWATCH_CACHE_DIR`` holds the scenario's files). Both figures, their ratio and the
+per-stage breakdown of each are printed; the disk cache is switched off for the benchmark so
+that the first grid is cold whatever the environment says.
+
+A further grid runs two detector entries on the same cells (``--shared``, on by default):
 one simulation and one rendering feed both, so the second entry costs its detection only.
 """
 
@@ -131,31 +138,44 @@ def main(argv=None) -> int:
     # warm-up: imports, the compiled raster kernel, OpenCV's first calls (paid once per worker process)
     with tempfile.TemporaryDirectory() as tmp:
         grid(["concourse_quiet"], 1.0, [{"name": "builtin"}], Path(tmp) / "warm")
+    from sim.render.background_cache import CACHE_DIR_ENV, default_cache
+
+    os.environ.pop(CACHE_DIR_ENV, None)  # memory only: the cold grid casts every background
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        with stage_timers() as stages:
-            res, cpu, wall, cells = grid(names, duration, [{"name": "builtin"}], tmp / "grid")
+        measured = {}
+        for label in ("cold", "warm"):
+            if label == "cold":
+                default_cache().clear()
+            with stage_timers() as stages:
+                res, cpu, wall, cells = grid(names, duration, [{"name": "builtin"}], tmp / f"grid_{label}")
+            runs = [json.loads(p.read_text()) for p in (tmp / f"grid_{label}" / "runs").glob("*/run.json")]
+            stages = dict(stages)
+            stages["eval: ground truth tracks"] = sum(c.get("truth_s", 0.0) for c in cells)
+            stages["eval: thumbnails"] = sum(c.get("io_s", 0.0) for c in cells)
+            stages["eval: matching and tables"] = sum(r.get("score_s", 0.0) for r in runs)
+            stages["everything else"] = cpu - sum(stages.values())
+            measured[label] = (res, cpu, wall, cells, stages)
+        res, cpu, wall, cells, stages = measured["warm"]
         frames, camera_s = res.frames, res.camera_s
-        cell_cpu = sum(c.get("cpu_s", 0.0) for c in cells)
         print(f"grid: {len(names)} scenario(s), {len(cells)} cell(s), {frames} frames = {camera_s / 3600:.3f} "
               f"camera-hours, built-in detectors, thumbnails of errors, no video")
-        print(f"  CPU {cpu:.1f} s (cells {cell_cpu:.1f} s), wall {wall:.1f} s")
-        print(f"  {frames / cpu:.0f} frames/s per core end to end; {camera_s / cpu:.1f} camera-hours per core-hour "
-              f"(wall: {frames / wall:.0f} frames/s)")
-        eval_stages = {
-            "eval: ground truth tracks": sum(c.get("truth_s", 0.0) for c in cells),
-            "eval: thumbnails": sum(c.get("io_s", 0.0) for c in cells),
-        }
-        runs = [json.loads(p.read_text()) for p in (tmp / "grid" / "runs").glob("*/run.json")]
-        eval_stages["eval: matching and tables"] = sum(r.get("score_s", 0.0) for r in runs)
-        print("  where the CPU time goes (per frame, share of the total):")
-        accounted = 0.0
-        for label, s in sorted({**stages, **eval_stages}.items(), key=lambda kv: -kv[1]):
-            accounted += s
-            print(f"    {label:<28} {s:8.2f} s  {1e3 * s / frames:6.2f} ms/frame  {100 * s / cpu:5.1f} %")
-        rest = cpu - accounted
-        print(f"    {'everything else':<28} {rest:8.2f} s  {1e3 * rest / frames:6.2f} ms/frame  {100 * rest / cpu:5.1f} %"
-              "  (scenario loading, site files, writing the results folder, gathering)")
+        for label, what in (("cold", "background cache empty: every background ray-cast (the code path before the cache)"),
+                            ("warm", "background cache warm (a scenario's later seeds, or a filled STATIONWATCH_CACHE_DIR)")):
+            _, c_cpu, c_wall, c_cells, _ = measured[label]
+            print(f"  {label}: {what}")
+            print(f"    CPU {c_cpu:.1f} s (cells {sum(c.get('cpu_s', 0.0) for c in c_cells):.1f} s), wall {c_wall:.1f} s: "
+                  f"{frames / c_cpu:.0f} frames/s per core end to end; {camera_s / c_cpu:.1f} camera-hours per "
+                  f"core-hour (wall: {frames / c_wall:.0f} frames/s)")
+        cold_cpu = measured["cold"][1]
+        print(f"  ratio warm / cold: {cold_cpu / cpu:.2f} x the frames per core")
+        print("  where the CPU time goes (ms per frame; share of the total), cold | warm:")
+        cold_stages = measured["cold"][4]
+        for label in sorted(stages, key=lambda k: (k == "everything else", -cold_stages.get(k, 0.0))):
+            c, w = cold_stages.get(label, 0.0), stages[label]
+            note = "  (scenario loading, site files, writing the results folder, gathering)" if label == "everything else" else ""
+            print(f"    {label:<28} {1e3 * c / frames:6.2f} ms {100 * c / cold_cpu:5.1f} % | "
+                  f"{1e3 * w / frames:6.2f} ms {100 * w / cpu:5.1f} %{note}")
         if not args.no_shared:
             res2, cpu2, _, _ = grid(names, duration, [{"name": "builtin"}, {"name": "intrusion_strict",
                                                                               "detectors": ["intrusion"],
@@ -165,6 +185,7 @@ def main(argv=None) -> int:
                   f"{cpu2 / cpu:.2f} x one entry (two separate grids would cost 2.00 x); "
                   f"{2 * res2.camera_s / cpu2:.1f} camera-hours per core-hour per detector run")
         if not args.no_peer:
+            default_cache().clear()  # the peer as before: its backgrounds cast
             p_frames, p_camera_s, p_cpu, p_wall = peer(names, duration, tmp / "peer")
             print(f"peer: stationwatch run (video and plots), same scenarios: {p_frames / p_cpu:.0f} frames/s per core, "
                   f"{p_camera_s / p_cpu:.1f} camera-hours per core-hour (CPU {p_cpu:.1f} s, wall {p_wall:.1f} s)")

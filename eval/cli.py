@@ -406,6 +406,10 @@ def cmd_experiment(args) -> int:
         for t in tasks:
             print(f"  {t.cell['cell_id']}: {', '.join(r['detector']['name'] for r in t.runs)}")
         return 0
+    if args.cache_dir:
+        from sim.render.background_cache import CACHE_DIR_ENV
+
+        os.environ[CACHE_DIR_ENV] = os.path.abspath(args.cache_dir)  # this process and the pool's workers
     t0 = time.perf_counter()
     try:
         res = run_experiment(exp, out, jobs=args.jobs, scheduler=args.scheduler, force=args.force,
@@ -512,6 +516,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scheduler", metavar="tcp://HOST:PORT", help="run the cells on a Dask distributed scheduler")
     s.add_argument("--force", action="store_true", help="recompute finished runs")
     s.add_argument("--retry-failed", action="store_true", help="recompute runs that failed")
+    s.add_argument("--cache-dir", metavar="DIR", help="keep the cameras' static backgrounds here, for every worker "
+                   "and later grids (default: $STATIONWATCH_CACHE_DIR, else in each process's memory only)")
     s.add_argument("--dry-run", action="store_true", help="print the grid and what is left to run")
     add_policy_args(s)
     s.set_defaults(func=cmd_experiment)

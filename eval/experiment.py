@@ -387,7 +387,8 @@ def expand(spec: ExperimentSpec, path: Path | None = None) -> Experiment:
         except FileNotFoundError as exc:
             raise ExperimentError(f"experiment {where!r}: scenarios[{k}]: {exc}") from None
         except (ValueError, KeyError) as exc:
-            raise ExperimentError(f"experiment {where!r}: scenarios[{k}]: {exc.args[0] if exc.args else exc}") from None
+            raise ExperimentError(f"experiment {where!r}: scenarios[{k}]: {_one_line(exc.args[0] if exc.args else exc)}"
+                                  ) from None
         for vname, overrides in _variants(spec):
             _check_override_paths(plain, overrides, f"experiment {where!r}: variant {vname!r}")
             try:
@@ -395,7 +396,7 @@ def expand(spec: ExperimentSpec, path: Path | None = None) -> Experiment:
             except FileNotFoundError as exc:
                 raise ExperimentError(f"experiment {where!r}: scenarios[{k}]: {exc}") from None
             except (ValueError, KeyError, IndexError, TypeError) as exc:
-                msg = exc.args[0] if exc.args else repr(exc)
+                msg = _one_line(exc.args[0] if exc.args else repr(exc))
                 raise ExperimentError(f"experiment {where!r}: scenarios[{k}] ({spec.scenarios[k]!r}) with variant "
                                       f"{vname!r}: {msg}") from None
             if spec.duration_s is not None and spec.duration_s > sc.duration_s:
@@ -502,7 +503,8 @@ def _loc(loc: tuple) -> str:
         elif isinstance(part, str) and ("[" in part or part in ("float", "int", "str")):
             continue  # the member of a plain union pydantic inserts (float, dict[str,float], ...)
         else:
-            out += ("." if out else "") + str(part)
+            odd = isinstance(part, str) and (not part or any(c.isspace() for c in part))
+            out += ("." if out else "") + (repr(part) if odd else str(part))  # a key '' or 'a\nb' stays visible, on one line
     return out
 
 
@@ -551,3 +553,9 @@ def _format_errors(exc: ValidationError, where: str) -> str:
             lines.append(line)
     # one line, as the command line reports it
     return f"experiment {where!r}: " + "; ".join(lines)
+
+
+def _one_line(msg) -> str:
+    """A scenario error that lists several keys, one a line, as one line: ``first line key: why; key: why``."""
+    lines = [line.strip() for line in str(msg).splitlines() if line.strip()]
+    return " ".join(lines[:1] + (["; ".join(lines[1:])] if len(lines) > 1 else []))

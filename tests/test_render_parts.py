@@ -116,7 +116,19 @@ def test_restoring_paints_back_only_the_nearer_occluder_pixels():
     assert int(img[:, 3].max()) == 0
 
 
-def test_visible_fraction_counts_the_unhidden_share_of_the_silhouette():
+@pytest.fixture(params=["compiled", "vectorised"])
+def id_buffer_path(request, monkeypatch):
+    """Both paths of the visible fraction: the numba pixel loop and the vectorised numpy one."""
+    from sim.render import occlusion
+
+    if request.param == "vectorised":
+        monkeypatch.setattr(occlusion, "_NUMBA_ENABLED", False)
+    elif occlusion.compiled_counts() is None:
+        pytest.skip("numba cannot be imported here")
+    return request.param
+
+
+def test_visible_fraction_counts_the_unhidden_share_of_the_silhouette(id_buffer_path):
     occ = np.full((40, 40), np.inf, np.float32)
     occ[:, :20] = 2.0  # the left half of the image is behind a wall 2 m away
     buf = VisibilityBuffer(occ, width=40, height=40, margin=0)
@@ -127,6 +139,31 @@ def test_visible_fraction_counts_the_unhidden_share_of_the_silhouette():
     # and a second, nearer person in front of the wall covering the first one's right half
     parts2 = np.concatenate([parts, np.tile(np.array([20.0, 4.0, 40.0, 36.0]), (1, 3, 1))])
     assert buf.visible_fraction(parts2, np.array([5.0, 1.0]), np.zeros(4)).tolist() == [0.0, 1.0]
+
+
+def test_the_compiled_visible_fraction_equals_the_vectorised_one(monkeypatch):
+    """Random crowds over a random occluder depth (boxes off the image's edges, empty boxes, depths
+    tied with the occluders at the margin): the same fractions, bit for bit."""
+    from sim.render import occlusion
+
+    if occlusion.compiled_counts() is None:
+        pytest.skip("numba cannot be imported here")
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        occ = np.where(rng.random((96, 128)) < 0.3, rng.choice([2.0, 4.0, 6.0], (96, 128)), np.inf).astype(np.float32)
+        buf = VisibilityBuffer(occ, width=120, height=90, margin=3)
+        m = int(rng.integers(0, 12))
+        xy = rng.uniform(-20, 140, (m, 3, 2))
+        wh = rng.uniform(-4, 40, (m, 3, 2))  # some boxes empty (x1 <= x0)
+        parts = np.concatenate([xy, xy + wh], axis=2)
+        depth = rng.choice([2.0 + OCCLUSION_MARGIN_M, 3.0, 5.0, 7.5], m) + rng.normal(0, 0.01, m) * (trial % 2)
+        off = np.array([3.0, 3.0, 3.0, 3.0])
+        compiled = buf.visible_fraction(parts, depth, off)
+        monkeypatch.setattr(occlusion, "_NUMBA_ENABLED", False)
+        vectorised = buf.visible_fraction(parts, depth, off)
+        monkeypatch.setattr(occlusion, "_NUMBA_ENABLED", True)
+        assert compiled.dtype == vectorised.dtype and compiled.shape == (m,)
+        assert compiled.tobytes() == vectorised.tobytes(), trial
 
 
 # --- the package: public names, and the house rules on size ----------------------------------------------

@@ -10,6 +10,9 @@ person's silhouette that shows, in an id buffer at a quarter of the image's reso
 
 from __future__ import annotations
 
+import importlib.util
+import threading
+
 import numpy as np
 
 #: [m] a person is hidden by a wall or pillar pixel only if that pixel is nearer than the
@@ -214,13 +217,20 @@ class VisibilityBuffer:
         painted far to near into the id buffer, with pillars, barriers, walls and panels
         nearer than ``occ_depth`` restored as in the colour pass; a person's share is the count
         of its ids left over the area of its boxes' union (unclipped, computed exactly).
-        Vectorised: every box pixel at once, the nearest unhidden person winning each pixel.
+        A compiled pixel loop per box (:func:`compiled_counts`) where numba imports, else
+        vectorised: every box pixel at once, the nearest unhidden person winning each pixel;
+        the counts are integers, the same either way.
         """
         q = float(1 << _ID_SCALE_LOG2)
         hq, wq = self._shape
         # quarter-resolution integer boxes, x0 y0 x1 y1 exclusive: (m, 3, 4)
         bq = np.rint((parts - off[None, None, :]) / q).astype(np.int64)
         bq[..., 2:] = np.maximum(bq[..., 2:], bq[..., :2] + 1)
+        kernel = compiled_counts() if _NUMBA_ENABLED else None
+        if kernel is not None:
+            thr = np.ascontiguousarray(occ_depth - OCCLUSION_MARGIN_M, dtype=np.float64)
+            counts, total = kernel(np.ascontiguousarray(bq), thr, self._occ_depth_q)
+            return np.minimum(1.0, counts / np.maximum(total, 1))
         total = _union_area3(bq)
         m = len(bq)
         cl = bq.reshape(3 * m, 4)
@@ -242,3 +252,74 @@ class VisibilityBuffer:
         np.maximum.at(ids, flat[shown], owner[shown])
         counts = np.bincount(ids, minlength=m + 1)[1:m + 1]
         return np.minimum(1.0, counts / np.maximum(total, 1))
+
+
+# --- the compiled id buffer ---------------------------------------------------------------------
+# The same counts as the vectorised path of VisibilityBuffer.visible_fraction (integers: exactly
+# the same), without its per-pixel index arrays: a pixel loop per box.
+
+_NUMBA_ENABLED = importlib.util.find_spec("numba") is not None
+_counts = None  # the compiled kernel, made on first use
+_counts_lock = threading.Lock()
+
+
+def _visible_counts(bq, thr, occ_q):
+    """Per person: pixels of its three boxes ``bq`` (m, 3, 4) left in the id buffer over ``occ_q``
+    (where the occluder depth is at least its threshold ``thr``, nearer people winning), and the
+    area of the boxes' union (unclipped). Returns (counts, totals), int64 (m,) each."""
+    hq, wq = occ_q.shape
+    m = bq.shape[0]
+    ids = np.zeros((hq, wq), np.int64)
+    total = np.zeros(m, np.int64)
+    for p in range(m):
+        a = bq[p, 0]
+        b = bq[p, 1]
+        c = bq[p, 2]
+        area = 0
+        for k in range(7):  # inclusion-exclusion over A, B, C, AB, AC, BC, ABC
+            x0, y0, x1, y1 = -(1 << 62), -(1 << 62), 1 << 62, 1 << 62
+            sign = 1
+            members = (1, 2, 4, 3, 5, 6, 7)[k]
+            if members & 1:
+                x0, y0, x1, y1 = max(x0, a[0]), max(y0, a[1]), min(x1, a[2]), min(y1, a[3])
+            if members & 2:
+                x0, y0, x1, y1 = max(x0, b[0]), max(y0, b[1]), min(x1, b[2]), min(y1, b[3])
+            if members & 4:
+                x0, y0, x1, y1 = max(x0, c[0]), max(y0, c[1]), min(x1, c[2]), min(y1, c[3])
+            if k >= 3 and k < 6:
+                sign = -1
+            area += sign * max(x1 - x0, 0) * max(y1 - y0, 0)
+        total[p] = area
+        t = thr[p]
+        for k in range(3):
+            x0 = min(max(bq[p, k, 0], 0), wq)
+            y0 = min(max(bq[p, k, 1], 0), hq)
+            x1 = min(max(bq[p, k, 2], 0), wq)
+            y1 = min(max(bq[p, k, 3], 0), hq)
+            for y in range(y0, y1):
+                for x in range(x0, x1):
+                    if occ_q[y, x] >= t:
+                        ids[y, x] = p + 1  # people come far to near: the nearest unhidden one wins
+    counts = np.zeros(m + 1, np.int64)
+    for y in range(hq):
+        for x in range(wq):
+            counts[ids[y, x]] += 1
+    return counts[1:], total
+
+
+def compiled_counts():
+    """The numba kernel of :meth:`VisibilityBuffer.visible_fraction`, made on first use (cached on
+    disk as the raster's); None when numba cannot be imported (the vectorised path runs instead)."""
+    global _counts, _NUMBA_ENABLED
+    if _counts is None:
+        with _counts_lock:
+            if _counts is None:
+                try:
+                    import numba
+                except ImportError:
+                    _NUMBA_ENABLED = False
+                    return None
+                from sim.render.raster import _jit
+
+                _counts = _jit(numba, _visible_counts)
+    return _counts

@@ -23,6 +23,7 @@ import numpy as np
 
 from sim.annotate import FrameAnnotations
 from sim.render.background import build_background
+from sim.render.background_cache import BackgroundCache, background_key, default_cache
 from sim.render.camera import PinholeCamera
 from sim.render.effects import CameraEffects, LensDistortion
 from sim.render.fire import FireDrawer
@@ -59,8 +60,11 @@ class Renderer:
 
     ``seed`` (an int, a ``numpy.random.Generator`` or ``None`` for the scenario's seed)
     keys the per-frame noise and shake. Build once per camera; the constructor ray-casts
-    the static background (about a second at 640x360). Raises :class:`RenderError` when
-    the scenario's lens distortion folds this camera's image back on itself.
+    the static background (about a second at 640x360) unless ``cache`` holds it already
+    (``True``: :func:`~sim.render.background_cache.default_cache`, in memory and in
+    ``$STATIONWATCH_CACHE_DIR``; a :class:`~sim.render.background_cache.BackgroundCache`;
+    ``False``: cast every time). Raises :class:`RenderError` when the scenario's lens
+    distortion folds this camera's image back on itself.
 
     Example::
 
@@ -69,7 +73,8 @@ class Renderer:
     """
 
     def __init__(self, scenario, camera_spec=None, seed: int | np.random.Generator | None = None, *,
-                 supersample: int | None = None, noise_bank_frames: int = 8) -> None:
+                 supersample: int | None = None, noise_bank_frames: int = 8,
+                 cache: BackgroundCache | bool = True) -> None:
         if camera_spec is None:
             camera_spec = scenario.cameras[0]
         elif isinstance(camera_spec, str):
@@ -93,9 +98,19 @@ class Renderer:
             supersample = 2 if self.width * self.height <= _MAX_SUPERSAMPLED_PX else 1
         #: the lens distortion of the canvas (None without one); people's outlines go through it
         self.lens = self._lens(canvas_cam) if rs.lens_k1 != 0 or rs.lens_k2 != 0 else None
-        static = build_background(self.scene, canvas_cam, camera=self.camera, margin=m,
-                                  supersample=max(1, int(supersample)), lens=self.lens, brightness=rs.brightness,
-                                  scenario_seed=scenario.seed)
+        supersample = max(1, int(supersample))
+
+        def build():
+            return build_background(self.scene, canvas_cam, camera=self.camera, margin=m, supersample=supersample,
+                                    lens=self.lens, brightness=rs.brightness, scenario_seed=scenario.seed)
+
+        if cache is False:
+            static = build()
+        else:
+            store = default_cache() if cache is True else cache
+            key = background_key(scenario=scenario, tunnels=_tunnels(scenario), canvas_cam=canvas_cam,
+                                 camera=self.camera, margin=m, supersample=supersample, brightness=rs.brightness)
+            static = store.get(key, build, [spec for _, spec in self.scene.lights])
         self._static = static
         self._bg = static.image  # the canvas's static image, lit
         self._lights = static.lights

@@ -9,6 +9,7 @@ with ``_`` are bases that :func:`list_scenarios` does not show.
 from __future__ import annotations
 
 import copy
+import hashlib
 import os
 from pathlib import Path
 from typing import Any
@@ -64,11 +65,27 @@ def _resolve_path(ref: str | os.PathLike, base_dir: Path | None = None) -> Path:
     raise ScenarioError(f"no scenario named {os.fspath(ref)!r} in the library ({names})")
 
 
+_PARSED_FILES = 64  #: scenario files whose parsed YAML the process keeps
+_parsed: dict[bytes, dict] = {}  # SHA-256 of a file's bytes -> its mapping
+
+
 def _read_yaml(path: Path) -> dict:
-    data = read_yaml(path, ScenarioError, "scenario file")
-    if not isinstance(data, dict):
-        raise ScenarioError(f"{path}: a scenario must be a mapping at the top level; got {type(data).__name__}")
-    return data
+    """The file's mapping (a fresh copy: callers merge into it). The parse is kept per content of the
+    file: a grid loads the same scenario for every cell, and the YAML parser costs about 0.1 s."""
+    try:
+        key = hashlib.sha256(path.read_bytes()).digest()
+    except OSError:
+        key = None  # the reader says what is wrong
+    data = _parsed.get(key) if key is not None else None
+    if data is None:
+        data = read_yaml(path, ScenarioError, "scenario file")
+        if not isinstance(data, dict):
+            raise ScenarioError(f"{path}: a scenario must be a mapping at the top level; got {type(data).__name__}")
+        if key is not None:
+            if len(_parsed) >= _PARSED_FILES:
+                _parsed.pop(next(iter(_parsed)))
+            _parsed[key] = data
+    return copy.deepcopy(data)
 
 
 def _merge(base: Any, over: Any) -> Any:
