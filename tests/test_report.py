@@ -51,9 +51,20 @@ def _browser_or_skip():
 
 
 @pytest.fixture(scope="module")
-def report(decision_grid, tmp_path_factory):
+def report_grid(tmp_path_factory):
+    """The decision grid with a third, silent black box beside the two detectors: the silent one misses the
+    intruder of every cell, so the report always has errors to show strips of."""
+    from tests.conftest import DECISION_GRID, SILENT_BLACKBOX, run_decision_grid
+
+    text = DECISION_GRID.replace("outputs:", SILENT_BLACKBOX + "outputs:")
+    assert SILENT_BLACKBOX in text
+    return run_decision_grid(tmp_path_factory.mktemp("report_grid"), text)
+
+
+@pytest.fixture(scope="module")
+def report(report_grid, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "report.html"
-    assert main(["report", str(decision_grid), "--out", str(out), "--boot", "200", "--quiet"]) == 0
+    assert main(["report", str(report_grid), "--out", str(out), "--boot", "200", "--quiet"]) == 0
     return out
 
 
@@ -68,9 +79,9 @@ def test_report_is_self_contained(report):
         assert f"<h2>{section}" in text
 
 
-def test_report_has_a_strip_for_each_miss_and_false_alarm(report, decision_grid):
+def test_report_has_a_strip_for_each_miss_and_false_alarm(report, report_grid):
     text = report.read_text(encoding="utf-8")
-    f = ResultsFolder(decision_grid)
+    f = ResultsFolder(report_grid)
     det_of = {rid: r["detector"] for rid, r in f.ok_runs.items()}
     errors = {d: 0 for d in f.detectors}
     for a in f.table("alerts").to_pylist():
@@ -84,7 +95,7 @@ def test_report_has_a_strip_for_each_miss_and_false_alarm(report, decision_grid)
     assert text.count('class="at"') >= 1  # the frame nearest each moment is outlined
 
 
-def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(report, decision_grid, tmp_path):
+def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(report, report_grid, tmp_path):
     driver = _browser_or_skip()
     try:
         driver.get(report.as_uri())
@@ -103,13 +114,13 @@ def test_report_in_chromium_renders_without_errors_and_agrees_with_parquet(repor
     finally:
         driver.quit()
     # the sweep's figures are those of stationwatch sweep's summary.parquet (same bootstrap seed)
-    assert main(["sweep", str(decision_grid), "--out", str(tmp_path), "--boot", "200", "--quiet"]) == 0
+    assert main(["sweep", str(report_grid), "--out", str(tmp_path), "--boot", "200", "--quiet"]) == 0
     import pyarrow.parquet as pq
 
     from eval.intervals import fmt_interval
 
     shown_sweep = {(t, d, m): text for t, d, m, text in sweep_cells}
-    f = ResultsFolder(decision_grid)
+    f = ResultsFolder(report_grid)
     def own_min_duration_s(r):  # the report sweeps at the runs' own minimum duration
         return float((f.policy_as_run(r["detector"], EventType(r["type"])) or {}).get("min_duration_s", 0.0))
 
