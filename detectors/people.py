@@ -338,18 +338,24 @@ class PeopleFinder:
 
 
 def appearance(det: Detections, small_bgr: np.ndarray, fg: np.ndarray, grid: WorkGrid,
-               gain: float = 1.0) -> Detections:
+               gain: float = 1.0, *, ycc: np.ndarray | None = None) -> Detections:
     """``det`` with :attr:`Detections.colour` filled: the mean YCrCb colour of the foreground in the
-    upper and lower half of each box, from integral images (one pass for all detections)."""
+    upper and lower half of each box, from integral images (one pass for all detections).
+
+    ``ycc``: ``small_bgr`` already converted to YCrCb (the background model's conversion of this
+    frame), to spare a second conversion.
+    """
     n = len(det)
     if n == 0:
         return Detections(*(getattr(det, f) for f in Detections.__slots__[:-1]), np.zeros((0, 6), np.float32))
-    ycc = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2YCrCb)
-    m = (fg > 0).astype(np.uint8)
-    masked = cv2.bitwise_and(ycc, ycc, mask=m)
-    s_col = cv2.integral(masked, sdepth=cv2.CV_64F)
-    s_cnt = cv2.integral(m, sdepth=cv2.CV_64F)
+    if ycc is None:
+        ycc = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2YCrCb)
     wh, ww = fg.shape
+    # integer sums are exact in int32 up to 2**31 / 255 pixels (8.4 M: beyond 4K), in float64 beyond
+    depth = cv2.CV_32S if wh * ww < 2 ** 31 // 255 else cv2.CV_64F
+    masked = cv2.bitwise_and(ycc, ycc, mask=fg)
+    s_col = cv2.integral(masked, sdepth=depth)
+    s_cnt = cv2.integral(cv2.compare(fg, 0, cv2.CMP_GT), sdepth=depth)  # 255 per foreground pixel
     x0 = np.clip(np.floor(det.box[:, 0] / grid.sx), 0, ww).astype(np.int64)
     x1 = np.clip(np.ceil((det.box[:, 0] + det.box[:, 2]) / grid.sx), 0, ww).astype(np.int64)
     y0 = np.clip(np.floor(det.box[:, 1] / grid.sy), 0, wh).astype(np.int64)
@@ -360,8 +366,8 @@ def appearance(det: Detections, small_bgr: np.ndarray, fg: np.ndarray, grid: Wor
         def box_sum(img):
             return img[yb, x1] - img[ya, x1] - img[yb, x0] + img[ya, x0]
 
-        cnt = box_sum(s_cnt)
-        col = box_sum(s_col)
+        cnt = box_sum(s_cnt).astype(np.float64) / 255.0
+        col = box_sum(s_col).astype(np.float64)
         ok = cnt >= 3
         mean = col[ok] / cnt[ok, None]
         mean[:, 0] /= max(gain, 1e-3)
@@ -370,7 +376,16 @@ def appearance(det: Detections, small_bgr: np.ndarray, fg: np.ndarray, grid: Wor
     return Detections(*(getattr(det, f) for f in Detections.__slots__[:-1]), out)
 
 
+def components_with_stats(mask: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(n, labels, stats)`` of ``cv2.connectedComponentsWithStats(mask, connectivity=8, ltype=CV_32S)``
+    (background row included, centroids left out), by the block-based BBDT algorithm: the same labels
+    and statistics as OpenCV's default (both number components in raster order of their first 2 x 2
+    block), in a third of the time (the default's statistics pass costs 0.3 ms at 320x180)."""
+    n, labels, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(mask, 8, cv2.CV_32S, cv2.CCL_BBDT)
+    return n, labels, stats
+
+
 def components(fg: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Connected components of a uint8 mask: ``(labels, stats)`` with the background row dropped."""
-    n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
+    _, labels, stats = components_with_stats(fg)
     return labels, stats[1:]
