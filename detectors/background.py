@@ -132,6 +132,10 @@ class BackgroundModel:
         #: (h, w, 3) uint8 the last frame in YCrCb (for the people finder's clothes colours)
         self.last_ycc: np.ndarray | None = None
         self.compiled = bool(compiled)  #: the per-pixel test runs compiled (when numba is there)
+        if self.compiled:  # compiled (or loaded from numba's cache) now, not on a stream's first frames
+            from detectors.background_kernel import compiled_kernel
+
+            compiled_kernel()
 
     # --- per frame -------------------------------------------------------------------------
 

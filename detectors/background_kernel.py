@@ -13,8 +13,8 @@ comparisons with a Python float all round to float32 in the same order), with no
 multiply-add and no reordering (numba without fastmath). ``tests/test_background.py``
 checks the masks against the OpenCV path on rendered frames.
 
-numba is imported, and the kernel compiled, on the first call, not at import (importing
-numba alone takes half a second); the compiled code is cached in ``__pycache__`` (numba's
+numba is imported, and the kernel compiled, when the first model is built, not at import
+(importing numba alone takes half a second; compiling, 3 s on a busy 2-core machine); the compiled code is cached in ``__pycache__`` (numba's
 user cache when that is read-only, or compiled in each process when nothing is writable).
 Without numba :func:`compiled_kernel` returns None and the model keeps its OpenCV path.
 """
@@ -94,7 +94,21 @@ def compiled_kernel():
                     NUMBA_AVAILABLE = False
                     return None
                 try:
-                    _kernel = numba.njit(cache=True, nogil=True, error_model="numpy")(_foreground)
+                    kernel = numba.njit(cache=True, nogil=True, error_model="numpy")(_foreground)
                 except RuntimeError:  # no writable cache directory: compile in every process
-                    _kernel = numba.njit(nogil=True, error_model="numpy")(_foreground)
+                    kernel = numba.njit(nogil=True, error_model="numpy")(_foreground)
+                _first_call(kernel)
+                _kernel = kernel
     return _kernel
+
+
+def _first_call(kernel) -> None:
+    """Compile (or load from the cache) the one signature the model calls, on a 1 x 1 image: the
+    cost lands when the model is built, not on a live stream's first frame after the warm-up."""
+    plane = np.zeros((1, 1), np.float32)
+    byte = np.zeros((1, 1), np.uint8)
+    blocks = np.ones((1, 1), np.float32)
+    index = np.zeros(1, np.intp)
+    s = np.float32(1.0)
+    kernel(plane, byte, byte, plane, plane, plane, plane, plane, plane, blocks, blocks, index, index, plane,
+           s, s, s, s, s, plane.copy(), plane.copy(), byte.copy(), byte.copy())
