@@ -38,6 +38,22 @@ def test_fall_then_lying_scores_within_3_s():
     assert x - 4 <= body[0] <= x + w + 4 and w >= h  # on the body, lying
 
 
+def test_a_body_in_two_pieces_is_one_instance():
+    # the people finder may split a lying body (torso and legs of different colours, a gap between)
+    site = synthetic_site(())
+
+    def draw(img, t):
+        if t < FALL_S:
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        else:
+            draw_lying(img, site, AT + [-0.6, 0.0], length_m=0.7, colour=(40, 40, 200))
+            draw_lying(img, site, AT + [0.6, 0.0], length_m=0.7, colour=(200, 60, 40))
+    out = run(PersonOnGroundDetector(site), site, frames(site, draw, FALL_S + 6.0))
+    keys = {i.key for _, o in out for i in o.instances if i.score >= 0.5}
+    assert len(keys) == 1, keys
+
+
 @pytest.mark.parametrize("height_m", [1.0, 1.2])  # crouching, sitting on the floor
 def test_crouching_is_no_fall(height_m):
     site = synthetic_site(())
