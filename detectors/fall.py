@@ -36,7 +36,7 @@ from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
-from detectors.vehicles import vehicle_blobs
+from detectors.vehicles import VehicleMemory
 
 
 class PersonOnGroundDetector:
@@ -93,7 +93,6 @@ class PersonOnGroundDetector:
                 raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number >= 0; got {value!r}")
         self.vehicle_memory_s, self.vehicle_margin_m = float(vehicle_memory_s), float(vehicle_margin_m)
         self.min_height, self.part_m = float(min_height), float(part_m)
-        self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
         self.reset()
 
     def reset(self) -> None:
@@ -102,7 +101,8 @@ class PersonOnGroundDetector:
         self._t_ready: float | None = None
         self._bodies: dict[int, dict] = {}
         self._next_id = 0
-        self._vehicle_t = np.full(len(self._forbidden), -np.inf)  #: [s] last time a vehicle stood in each zone
+        self._vehicles = VehicleMemory(self.site.zones_of(ZoneKind.FORBIDDEN), self.vehicle_memory_s,
+                                       self.vehicle_margin_m)
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
@@ -132,16 +132,10 @@ class PersonOnGroundDetector:
             low |= (box[:, 3] <= self.flat_height * adult) & (aspect >= self.flat_aspect)
             low &= (box[:, 2] >= self.min_width * adult) & (box[:, 3] >= self.min_height * adult)
         low &= np.all(np.isfinite(on_floor), axis=1)
-        if self._forbidden:
-            # a train at the platform, or one that left less than ``vehicle_memory_s`` ago: the pieces
-            # of its blob and the ghost it leaves on the track bed are no body there
-            _, occupied = vehicle_blobs(percept, self._forbidden)
-            self._vehicle_t[occupied] = t
-            recent = t - self._vehicle_t <= self.vehicle_memory_s
-            if recent.any():
-                for zone in (z for z, r in zip(self._forbidden, recent) if r):
-                    with np.errstate(invalid="ignore"):
-                        low &= ~(zone.signed_distance(on_floor) > -self.vehicle_margin_m)
+        # a train at the platform, or one that left less than ``vehicle_memory_s`` ago: the pieces of
+        # its blob and the ghost it leaves on the track bed are no body there
+        self._vehicles.update(percept)
+        low &= ~self._vehicles.near(on_floor)
         rows = np.flatnonzero(low)
         if len(rows) and len(now_up):
             d = np.hypot(on_floor[rows, None, 0] - now_up[None, :, 0], on_floor[rows, None, 1] - now_up[None, :, 1])

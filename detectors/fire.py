@@ -41,6 +41,7 @@ import numpy as np
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box
+from detectors.flame import EMISSIVE_MIN_BLUE, EMISSIVE_MIN_RED, EMISSIVE_MIN_WARMTH, emissive_mask
 from detectors.perception import Percept
 from detectors.site import SiteConfig
 
@@ -77,7 +78,8 @@ class FireDetector:
                  core_grey: float = 225.0, border_px: int = 8, cell_px: int = 6, colour_s: float = 1.0, flicker_s: float = 0.5,
                  evidence_s: float = 0.4, warm_lo: float = 0.015, warm_hi: float = 0.06, flicker_lo: float = 0.03,
                  flicker_hi: float = 0.12, walker_mps: float = 0.3, green_slack: float = 16.0,
-                 hot_red: float = 240.0, hot_blue: float = 100.0, hot_warmth: float = 40.0, hot_lo: float = 0.005,
+                 hot_red: float = EMISSIVE_MIN_RED, hot_blue: float = EMISSIVE_MIN_BLUE,
+                 hot_warmth: float = EMISSIVE_MIN_WARMTH, hot_lo: float = 0.005,
                  hot_hi: float = 0.02,
                  site_cells: int = 6,
                  forget_s: float = 5.0) -> None:
@@ -127,11 +129,12 @@ class FireDetector:
         a poster or a lamp panel of the same hue is matte and darker)."""
         # a 3 x 3 mean first: sensor noise on a red poster whose green equals its blue must not
         # toggle pixels in and out of the flame colour
-        b, g, r = (c.astype(np.int32) for c in cv2.split(cv2.blur(bgr, (3, 3))))  # int16 overflows r * 299
+        blurred = cv2.blur(bgr, (3, 3))
+        b, g, r = (c.astype(np.int32) for c in cv2.split(blurred))  # int16 overflows r * 299
         warm = (r >= self.min_red) & (r >= g) & (g + self.green_slack >= b) & \
             ((r - b) >= self.min_red_minus_blue * r)
         grey = (r * 299 + g * 587 + b * 114) // 1000
-        hot = (r >= self.hot_red) & (b >= self.hot_blue) & (r - b >= self.hot_warmth) & (r >= g) & (g >= b)
+        hot = emissive_mask(blurred, min_red=self.hot_red, min_blue=self.hot_blue, min_warmth=self.hot_warmth)
         if hot.any():
             near = cv2.dilate(warm.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
             hot &= near
