@@ -161,7 +161,7 @@ class AbandonedObjectDetector:
                 continue
             if ob["seen"] < self.min_seen * (round((t - ob["first"]) * self.site.fps) + 1):
                 continue  # static foreground that comes and goes (flames, smoke, flicker): no object
-            if not self._brought(ob):
+            if not self._brought(ob) or not self._left(ob):
                 continue
             unattended = t - self._last_attended(ob)
             s = 1.0 if scale == 0 else min(1.0, max(0.0, unattended / scale))
@@ -179,7 +179,7 @@ class AbandonedObjectDetector:
         with np.errstate(invalid="ignore"):
             ok &= tr.box[:, 3] >= self.person_height * tr.expected_height_px
         ok &= np.all(np.isfinite(tr.foot_m), axis=1)
-        self._passing.append((t, tr.foot_m[ok].copy()))
+        self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy()))
         while self._passing and t - self._passing[0][0] > self.memory_s:
             self._passing.popleft()
         ok &= tr.speed_mps < self.walk_mps
@@ -215,11 +215,28 @@ class AbandonedObjectDetector:
     def _brought(self, ob: dict) -> bool:
         """Whether a person came within ``place_m`` of object ``ob`` in the ``memory_s`` before it turned
         static: someone set it down (static foreground nobody brought is smoke, light or the scene)."""
-        if "brought" not in ob:
+        if "owners" not in ob:
             r2 = self.place_m ** 2
-            ob["brought"] = any(tk <= ob["first"] and len(pos) and bool(np.any(((pos - ob["xy"]) ** 2).sum(axis=1) <= r2))
-                                for tk, pos in self._passing)
-        return ob["brought"]
+            ob["owners"] = {}  # track id -> last time it was near, before the object turned static
+            for tk, ids, pos in self._passing:
+                if tk <= ob["first"]:
+                    ob["owners"].update((int(i), tk) for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) <= r2])
+        return bool(ob["owners"])
+
+    def _left(self, ob: dict) -> bool:
+        """Whether one of the people who came near object ``ob`` before it turned static has since been
+        seen more than ``attended_m`` from it: somebody walked off from it. A person keeping still, whose
+        own legs or torso became static foreground of object size, never walks off from it (their track
+        ends where they stand)."""
+        if not ob.get("left"):
+            # looked for in the whole memory once (the owner may have walked out of the picture before the
+            # object turned static), then in each new frame
+            seen = self._passing if "left" not in ob else [self._passing[-1]]
+            r2 = self.attended_m ** 2
+            owners = ob["owners"]
+            ob["left"] = any(tk > owners.get(int(i), math.inf)
+                             for tk, ids, pos in seen for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) > r2])
+        return ob["left"]
 
     def _placed(self, ob: dict) -> float:
         """[s] when object ``ob`` was set down, at the latest: ``static_delay_s`` before it turned static

@@ -64,7 +64,7 @@ class PersonOnGroundDetector:
     def __init__(self, site: SiteConfig, *, lying_height: float = 0.38, min_width: float = 0.2,
                  upright_height: float = 0.75, drop_s: float = 2.5, drop_m: float = 1.2, clear_m: float = 0.5,
                  lying_s: float = 1.5, min_seen: float = 0.6, match_m: float = 0.8, forget_s: float = 4.0,
-                 min_aspect: float = 0.9, min_upright_s: float = 1.0, flat_height: float = 0.5,
+                 min_aspect: float = 1.6, min_upright_s: float = 1.0, flat_height: float = 0.5,
                  flat_aspect: float = 1.5, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
                  min_height: float = 0.15, part_m: float = 1.5) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
