@@ -78,10 +78,14 @@ class VehicleMemory:
         self._t = -np.inf
 
     def update(self, percept: Percept) -> None:
-        if self.zones:
-            _, occupied = vehicle_blobs(percept, self.zones)
-            self._seen_t[occupied] = percept.t
-        self._t = percept.t
+        """Read this frame's vehicles (:func:`vehicle_blobs`)."""
+        occupied = vehicle_blobs(percept, self.zones)[1] if self.zones else np.zeros(0, bool)
+        self.saw(percept.t, occupied)
+
+    def saw(self, t: float, occupied: np.ndarray) -> None:
+        """At time ``t`` [s], a vehicle stood in the zones where ``occupied`` (Z,) bool is True."""
+        self._seen_t[np.asarray(occupied, bool)] = t
+        self._t = float(t)
 
     def near(self, points_m: np.ndarray) -> np.ndarray:
         """(N,) bool: which ground points (N, 2) [m] lie in, or within ``margin_m`` of, a zone where a

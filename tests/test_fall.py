@@ -64,3 +64,19 @@ def test_crouching_is_no_fall(height_m):
 def test_parameters_are_checked():
     with pytest.raises(ValueError, match="lying_height must be < upright_height"):
         PersonOnGroundDetector(synthetic_site(()), lying_height=0.8, upright_height=0.7)
+
+
+def test_vehicle_memory_covers_the_track_bed_and_its_edge_for_a_while():
+    from detectors.site import Zone, ZoneKind
+    from detectors.vehicles import VehicleMemory
+
+    tracks = Zone(name="tracks", kind=ZoneKind.FORBIDDEN, polygon_m=[[0, -3], [40, -3], [40, 0], [0, 0]])
+    memory = VehicleMemory([tracks], memory_s=30.0, margin_m=1.0)
+    points = np.array([[5.0, -1.0], [5.0, 0.5], [5.0, 1.5], [np.nan, np.nan]])  # on it, 0.5 m and 1.5 m off
+    memory.saw(0.0, np.array([False]))
+    assert memory.near(points).tolist() == [False, False, False, False]  # no train yet
+    memory.saw(10.0, np.array([True]))  # a train stands there
+    memory.saw(39.0, np.array([False]))  # it left 29 s ago
+    assert memory.near(points).tolist() == [True, True, False, False]
+    memory.saw(40.5, np.array([False]))  # 30.5 s ago: forgotten
+    assert memory.near(points).tolist() == [False, False, False, False]
