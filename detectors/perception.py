@@ -47,7 +47,7 @@ from detectors.background import BackgroundModel
 from detectors.flame import emissive_mask
 from detectors.flow import OpticalFlow
 from detectors.geometry import PERSON_AREA_M2, PERSON_HEIGHT_M, WorkGrid
-from detectors.people import Detections, PeopleFinder, appearance
+from detectors.people import Detections, PeopleFinder, appearance, components_with_stats
 from detectors.site import SiteConfig
 from detectors.source import Frame
 from detectors.tracker import GroundTracker, Tracks
@@ -338,14 +338,14 @@ class Perception:
         if not ready:
             return self._percept(frame, False, small, grey, fg, static, np.zeros(fg.shape, np.int32), Blobs.empty(),
                                  Detections.empty(), Tracks.empty())
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
+        n, labels, stats = components_with_stats(fg)
         stats, ids, big = self._kept(stats[1:], np.arange(1, n, dtype=np.int32))
         blobs = self._blobs(stats[big], ids[big])
         person = self._not_flames(small, labels, stats, ids, n)
         t3 = time.perf_counter()
         stage["components"] = t3 - t2
         det = appearance(self.people.find(labels, stats[person], ids[person], big[person]), small, fg, self.grid,
-                         self.model.global_gain)
+                         self.model.global_gain, ycc=self.model.last_ycc)
         t4 = time.perf_counter()
         stage["people"] = t4 - t3
         tracks = self.tracker.update(frame.t, det)
