@@ -30,7 +30,11 @@ the cell of highest pressure).
 Flow is trusted where one flow pixel spans less than ``max_m_per_px`` metres of floor: near
 the horizon a pixel of image motion is metres of ground, and the flow's noise would be
 read as running. Pixels of a vehicle standing in a forbidden zone (a train braking in or
-leaving, :mod:`detectors.vehicles`) are left out: its coherent fast flow is no crowd.
+leaving, :mod:`detectors.vehicles`) are left out: its coherent fast flow is no crowd. So is,
+while a forbidden zone is occupied by a vehicle or not yet seen empty again
+(:class:`~detectors.vehicles.VehicleWatch`), the whole image a vehicle standing on it covers up
+to its roof: a departing train whose side the background had learned during its dwell shows
+only in fragments (doors, windows), too small for a vehicle component, but moves fast.
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ from detectors.events import EventType
 from detectors.evidence import clip_box
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
-from detectors.vehicles import vehicle_mask
+from detectors.vehicles import VehicleWatch, vehicle_mask
 
 
 class CrowdMovementDetector:
@@ -75,6 +79,7 @@ class CrowdMovementDetector:
             raise ValueError(f"CrowdMovementDetector.smoothing_s must be >= 0 s; got {smoothing_s!r}")
         self.site = site
         self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
+        self._vehicles = VehicleWatch(self._forbidden) if self._forbidden else None
         self.walk_mps, self.run_mps = float(walk_mps), float(run_mps)
         self.min_runners = float(min_runners)
         self.radius_m = float(radius_m)
@@ -121,6 +126,8 @@ class CrowdMovementDetector:
         if not percept.ready:
             self._runners = self._pressure = 0.0
             self._t = None
+            if self._vehicles is not None:
+                self._vehicles.reset()
             return NOTHING
         field = percept.flow_field
         if field is not self._field:
@@ -129,6 +136,12 @@ class CrowdMovementDetector:
         fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA) > 96
         mask = fg & self._trusted
         vehicle = vehicle_mask(percept, self._forbidden)
+        if self._vehicles is not None:
+            # a train standing on (or not yet cleared from) the track bed covers the image up to its roof
+            self._vehicles.update(percept)
+            region = self._vehicles.region(percept)
+            if region is not None:
+                vehicle = region if vehicle is None else vehicle | region
         if vehicle is not None:  # a train moving along the platform is no crowd
             mask &= cv2.resize(vehicle.view(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST) == 0
         runners, pressure, box = 0.0, 0.0, None

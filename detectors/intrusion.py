@@ -30,13 +30,17 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
 - a track standing on a *ghost* (background uncovered by someone who left, which stays
   foreground until healed) scores 0.
 
-- a zone in which a component of a vehicle's size stands (:mod:`detectors.vehicles`) or whose
-  floor is covered by foreground over ``vehicle_cover`` of its image area (a train braking in, standing at the platform or leaving, and the track bed it uncovers while
-  the background heals) is *occupied by a vehicle*: it scores nothing then and for
-  ``vehicle_hold_s`` after; the people finder splits a train's blob into person-sized pieces
-  whose feet land on the track bed, the main false-alarm source of a track-intrusion detector.
-  A person on the track covers a few per cent of it. An intruder already scored before the
-  train covers the zone has been alerted on.
+- a zone a vehicle occupies scores nothing (:class:`~detectors.vehicles.VehicleWatch`, from pixels
+  alone): a component of a vehicle's size stands in it or foreground covers ``vehicle_cover`` of
+  its floor (a train braking in, standing at the platform or leaving), and it stays occupied
+  until its floor's foreground share has stayed below ``vehicle_clear`` for ``vehicle_hold_s``:
+  the track bed a departing train uncovers stays foreground for seconds while the background
+  relearns it, and the people finder splits a train's blob, and that ghost, into person-sized
+  pieces whose feet land on the track bed, the main false-alarm source of a track-intrusion
+  detector. A person on the track covers a few per cent of it. ``vehicle_max_hold_s`` after a
+  vehicle was last seen the zone is watched whatever its floor shows (a background that never
+  heals must not blind it for good). An intruder already scored before the train covers the
+  zone has been alerted on.
 
 One instance per (zone, person): its key is ``"ZONE/TRACK_ID"``, its box the track's last
 detection box; a track that picks up a person whose track broke a moment ago nearby
@@ -55,7 +59,7 @@ from detectors.events import EventType
 from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box, normal_cdf
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
-from detectors.vehicles import vehicle_blobs
+from detectors.vehicles import VehicleWatch
 
 
 class IntrusionDetector:
@@ -68,8 +72,10 @@ class IntrusionDetector:
     track unseen keeps scoring; ``vest_fraction``
     share of the torso in high-visibility colours that makes staff certain; ``staff_s`` [s]
     time constant of the staff evidence; ``vehicle_cover`` share of a zone's floor pixels in the
-    foreground above which a vehicle occupies it, ``vehicle_hold_s`` [s] how long the zone stays
-    silent after.
+    foreground above which a vehicle occupies it, ``vehicle_clear`` the share below which its floor
+    counts as seen empty, ``vehicle_hold_s`` [s] for how long it must be seen empty before the zone is
+    watched again, ``vehicle_max_hold_s`` [s] the longest the zone stays silent after a vehicle was
+    last seen.
     """
 
     event_type = EventType.INTRUSION
@@ -79,7 +85,8 @@ class IntrusionDetector:
 
     def __init__(self, site: SiteConfig, *, evidence_s: float = 0.5, margin_m: float = 0.1, min_std_m: float = 0.15,
                  max_lost_s: float = 0.5, vest_fraction: float = 0.15, staff_s: float = 0.5,
-                 head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_hold_s: float = 4.0) -> None:
+                 head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
+                 vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 20.0) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
@@ -87,9 +94,11 @@ class IntrusionDetector:
         for name, value in (("evidence_s", evidence_s), ("min_std_m", min_std_m), ("vest_fraction", vest_fraction)):
             if not value > 0:
                 raise ValueError(f"IntrusionDetector.{name} must be > 0; got {value!r}")
-        if not 0 < vehicle_cover <= 1:
-            raise ValueError(f"IntrusionDetector.vehicle_cover must be in (0, 1]; got {vehicle_cover!r}")
-        for name, value in (("max_lost_s", max_lost_s), ("staff_s", staff_s), ("vehicle_hold_s", vehicle_hold_s)):
+        if not 0 < vehicle_clear <= vehicle_cover <= 1:
+            raise ValueError(f"IntrusionDetector: need 0 < vehicle_clear <= vehicle_cover <= 1; got "
+                             f"vehicle_clear={vehicle_clear!r}, vehicle_cover={vehicle_cover!r}")
+        for name, value in (("max_lost_s", max_lost_s), ("staff_s", staff_s), ("vehicle_hold_s", vehicle_hold_s),
+                            ("vehicle_max_hold_s", vehicle_max_hold_s)):
             if not value >= 0:
                 raise ValueError(f"IntrusionDetector.{name} must be >= 0 s; got {value!r}")
         self.site = site
@@ -101,9 +110,11 @@ class IntrusionDetector:
         self.head_tolerance_m = float(head_tolerance_m)
         self.staff_s = float(staff_s)
         self.vehicle_cover = float(vehicle_cover)
+        self.vehicle_clear = float(vehicle_clear)
         self.vehicle_hold_s = float(vehicle_hold_s)
-        self._zone_px: list[np.ndarray] | None = None  # flat working-pixel indices of each zone's floor
-        self._vehicle_until = np.full(len(self.zones), -np.inf)  # [s] per zone: occupied by a vehicle until
+        self.vehicle_max_hold_s = float(vehicle_max_hold_s)
+        self._vehicles = VehicleWatch(self.zones, cover=self.vehicle_cover, clear=self.vehicle_clear,
+                                      hold_s=self.vehicle_hold_s, max_hold_s=self.vehicle_max_hold_s)
         self.staff_watch_m = 3.0  #: [m] staff are looked for within this distance of a zone that allows them
         self._evidence = KeyedEvidence(self.evidence_s)
         self._links = InstanceLinks()
@@ -118,9 +129,9 @@ class IntrusionDetector:
             self._evidence.reset()
             self._staff.clear()
             self._links.reset()
-            self._vehicle_until[:] = -np.inf
+            self._vehicles.reset()
             return NOTHING
-        occupied = self._occupied(percept)
+        occupied = self._vehicles.update(percept)
         tr = percept.tracks
         live = np.flatnonzero(tr.confirmed & (tr.lost_s <= self.max_lost_s + 1e-9))
         if len(live) == 0:
@@ -174,19 +185,6 @@ class IntrusionDetector:
             if e > 0:
                 out.append(InstanceScore(key, float(min(1.0, e)), clip_box(tr.box[r], self.site.image_size)))
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
-
-    def _occupied(self, percept: Percept) -> np.ndarray:
-        """(Z,) bool: the zone's floor is (or was within ``vehicle_hold_s``) covered by a vehicle:
-        a component of :data:`~detectors.vehicles.VEHICLE_MIN_PERSONS` people's area standing in it,
-        or foreground over ``vehicle_cover`` of its floor."""
-        if self._zone_px is None:
-            self._zone_px = [np.flatnonzero(percept.grid.zone_mask(z)) for z in self.zones]
-        _, by_blob = vehicle_blobs(percept, self.zones)
-        fg = percept.fg_mask.reshape(-1)
-        for k, px in enumerate(self._zone_px):
-            if by_blob[k] or (len(px) and np.count_nonzero(fg[px]) >= self.vehicle_cover * len(px)):
-                self._vehicle_until[k] = percept.t + self.vehicle_hold_s
-        return self._vehicle_until >= percept.t
 
     def _staff_scores(self, percept: Percept, rows: list[int]) -> dict[int, float]:
         """Staff evidence of the tracks ``rows``: rises within ``staff_s`` while a vest is seen on the
