@@ -27,6 +27,9 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   (:func:`detectors.appearance.hi_vis_fraction` over ``vest_fraction``, capped at 1),
   gathered from 3 m before the zone on, rising with time constant ``staff_s`` and falling
   ten times slower;
+- a detection box wider than ``max_width_persons`` or lower than ``min_height_persons`` times
+  the height of a person standing at its foot point is no person, upright or lying (a
+  light patch on the rails, a train's nose entering at the image border): it scores 0;
 - a track standing on a *ghost* (background uncovered by someone who left, which stays
   foreground until healed) scores 0.
 
@@ -75,7 +78,8 @@ class IntrusionDetector:
     foreground above which a vehicle occupies it, ``vehicle_clear`` the share below which its floor
     counts as seen empty, ``vehicle_hold_s`` [s] for how long it must be seen empty before the zone is
     watched again, ``vehicle_max_hold_s`` [s] the longest the zone stays silent after a vehicle was
-    last seen.
+    last seen; ``max_width_persons``, ``min_height_persons`` [expected person heights at the foot
+    point] the widest and the flattest detection box that can be a person (standing or lying).
     """
 
     event_type = EventType.INTRUSION
@@ -86,12 +90,14 @@ class IntrusionDetector:
     def __init__(self, site: SiteConfig, *, evidence_s: float = 0.5, margin_m: float = 0.1, min_std_m: float = 0.15,
                  max_lost_s: float = 0.5, vest_fraction: float = 0.15, staff_s: float = 0.5,
                  head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
-                 vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 20.0) -> None:
+                 vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 20.0, max_width_persons: float = 1.3,
+                 min_height_persons: float = 0.1) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
                              f"{[z.name for z in site.zones]}")
-        for name, value in (("evidence_s", evidence_s), ("min_std_m", min_std_m), ("vest_fraction", vest_fraction)):
+        for name, value in (("evidence_s", evidence_s), ("min_std_m", min_std_m), ("vest_fraction", vest_fraction),
+                            ("max_width_persons", max_width_persons), ("min_height_persons", min_height_persons)):
             if not value > 0:
                 raise ValueError(f"IntrusionDetector.{name} must be > 0; got {value!r}")
         if not 0 < vehicle_clear <= vehicle_cover <= 1:
@@ -113,6 +119,8 @@ class IntrusionDetector:
         self.vehicle_clear = float(vehicle_clear)
         self.vehicle_hold_s = float(vehicle_hold_s)
         self.vehicle_max_hold_s = float(vehicle_max_hold_s)
+        self.max_width_persons = float(max_width_persons)
+        self.min_height_persons = float(min_height_persons)
         self._vehicles = VehicleWatch(self.zones, cover=self.vehicle_cover, clear=self.vehicle_clear,
                                       hold_s=self.vehicle_hold_s, max_hold_s=self.vehicle_max_hold_s)
         self.staff_watch_m = 3.0  #: [m] staff are looked for within this distance of a zone that allows them
@@ -144,8 +152,13 @@ class IntrusionDetector:
         # an upright person's head places the feet too: both opinions must say inside (a torso whose
         # legs vanished against a dark floor has its bottom far beyond its feet); a body lying down
         # (a box wider than tall, and as wide as a person is tall) has no head above its feet
-        lying = (box[:, 2] > 1.1 * box[:, 3]) & (box[:, 2] > 0.6 * tr.expected_height_px[live])
+        expected = tr.expected_height_px[live]
+        lying = (box[:, 2] > 1.1 * box[:, 3]) & (box[:, 2] > 0.6 * expected)
         use_head = np.all(np.isfinite(head), axis=1) & ~lying
+        # a person, standing or lying, is no wider than a person is tall, nor flatter than one lying:
+        # a light patch or a train's nose entering the image at the border is neither
+        with np.errstate(invalid="ignore"):
+            shaped = ~((box[:, 2] > self.max_width_persons * expected) | (box[:, 3] < self.min_height_persons * expected))
         keys, probs, rows, zone_of = [], [], [], {}
         staff_zones = [z for z in self.zones if "staff" in z.allowed]
         for zi, zone in enumerate(self.zones):
@@ -154,7 +167,7 @@ class IntrusionDetector:
             d = zone.signed_distance(pos)
             if use_head.any():
                 d[use_head] = np.minimum(d[use_head], zone.signed_distance(head[use_head]) + self.head_tolerance_m)
-            p = np.nan_to_num(normal_cdf((d - self.margin_m) / sigma), nan=0.0)
+            p = np.nan_to_num(normal_cdf((d - self.margin_m) / sigma), nan=0.0) * shaped
             near = np.flatnonzero(p > 1e-3)
             if zone in staff_zones:
                 # staff are recognised on the way in, before their feet reach the zone

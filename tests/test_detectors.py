@@ -171,6 +171,31 @@ def test_intrusion_only_for_feet_in_the_zone(case, people, occluder, inside):
         assert max(scores) < 0.2, scores
 
 
+@pytest.mark.parametrize("what, x_m, z_m", [
+    # a flat light patch 3 m long on the rails (a headlight's glare), a low box 3 m long and 0.4 m high
+    ("glare on the rails", (12.0, 15.0), 0.0),
+    ("a low object 3 m long", (12.0, 15.0), 0.4),
+])
+def test_foreground_on_the_tracks_wider_or_flatter_than_a_person_is_no_intrusion(what, x_m, z_m):
+    site = platform_site()
+    scene, per, det = Scene(site), Perception(site), IntrusionDetector(site)
+    warm(per, scene)
+    x0, x1 = x_m
+    quad = [(x0, -2.3, 0.0), (x1, -2.3, 0.0), (x1, -1.7, z_m), (x0, -1.7, z_m)] if z_m == 0 else \
+        [(x0, -2.0, 0.0), (x1, -2.0, 0.0), (x1, -2.0, z_m), (x0, -2.0, z_m)]
+    poly = np.round(project(site.projection, quad)).astype(np.int32)
+    scores = []
+    for _ in range(15):
+        f = scene.frame()
+        img = f.image.copy()
+        cv2.fillConvexPoly(img, poly, (235, 235, 220))
+        p = per.update(Frame(index=f.index, t=f.t, image=img))
+        assert len(p.blobs) <= 1
+        scores.append(det.score(p).score)
+    assert len(p.blobs) == 1, what  # it is foreground, and tracked as a detection
+    assert max(scores) < 0.2, scores
+
+
 def test_ghost_of_a_person_who_left_is_not_an_intrusion():
     # someone stands on the track bed while the background is learned, then leaves: the
     # uncovered track bed is foreground (a ghost) until healed, with its edges in the model
