@@ -15,7 +15,10 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   plus ``head_tolerance_m`` (people differ in height): both the feet and the head must say
   inside. A torso whose legs vanished against a dark track bed has its bottom a metre
   beyond its feet; its head still places it on the platform;
-- ``p = Phi((d - margin_m) / sigma)``: how sure the feet are inside (a person 0.6 m outside
+- ``p = Phi((d - margin_m - e) / sigma)``: how sure the feet are inside, ``e`` [m] the floor that
+  ``foot_px`` pixels of foot placement error span there (:meth:`IntrusionDetector.placement_m`:
+  about 0.1 m 8 m from a camera 4 m high, 2.6 m at 30 m, where a corridor camera sees people at
+  the far platform edge whose feet land a pixel or two beyond it) (a person 0.6 m outside
   the edge, placed with 0.2 m of uncertainty, gives p = 0.0002);
 - the instance's evidence is the moving average of ``p`` with time constant ``evidence_s``
   (frame-rate independent) over the frames in which the track was matched to a detection:
@@ -79,7 +82,8 @@ class IntrusionDetector:
     counts as seen empty, ``vehicle_hold_s`` [s] for how long it must be seen empty before the zone is
     watched again, ``vehicle_max_hold_s`` [s] the longest the zone stays silent after a vehicle was
     last seen; ``max_width_persons``, ``min_height_persons`` [expected person heights at the foot
-    point] the widest and the flattest detection box that can be a person (standing or lying).
+    point] the widest and the flattest detection box that can be a person (standing or lying);
+    ``foot_px`` [full-res px] foot placement error, whose floor span adds to ``margin_m``.
     """
 
     event_type = EventType.INTRUSION
@@ -90,14 +94,15 @@ class IntrusionDetector:
     def __init__(self, site: SiteConfig, *, evidence_s: float = 0.5, margin_m: float = 0.1, min_std_m: float = 0.15,
                  max_lost_s: float = 0.5, vest_fraction: float = 0.15, staff_s: float = 0.5,
                  head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
-                 vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 20.0, max_width_persons: float = 1.3,
-                 min_height_persons: float = 0.1) -> None:
+                 vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 60.0, max_width_persons: float = 1.3,
+                 min_height_persons: float = 0.1, foot_px: float = 4.0) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
                              f"{[z.name for z in site.zones]}")
         for name, value in (("evidence_s", evidence_s), ("min_std_m", min_std_m), ("vest_fraction", vest_fraction),
-                            ("max_width_persons", max_width_persons), ("min_height_persons", min_height_persons)):
+                            ("max_width_persons", max_width_persons), ("min_height_persons", min_height_persons),
+                            ("foot_px", foot_px)):
             if not value > 0:
                 raise ValueError(f"IntrusionDetector.{name} must be > 0; got {value!r}")
         if not 0 < vehicle_clear <= vehicle_cover <= 1:
@@ -121,6 +126,7 @@ class IntrusionDetector:
         self.vehicle_max_hold_s = float(vehicle_max_hold_s)
         self.max_width_persons = float(max_width_persons)
         self.min_height_persons = float(min_height_persons)
+        self.foot_px = float(foot_px)
         self._vehicles = VehicleWatch(self.zones, cover=self.vehicle_cover, clear=self.vehicle_clear,
                                       hold_s=self.vehicle_hold_s, max_hold_s=self.vehicle_max_hold_s)
         self.staff_watch_m = 3.0  #: [m] staff are looked for within this distance of a zone that allows them
@@ -147,6 +153,9 @@ class IntrusionDetector:
             return NOTHING
         pos = tr.foot_m[live]
         sigma = np.sqrt(tr.pos_std_m[live] ** 2 + self.min_std_m ** 2)
+        # far from the camera a pixel of foot row is metres of floor: the feet must be inside by the
+        # margin plus what the placement error of ``foot_px`` pixels spans there
+        margin = self.margin_m + self.placement_m(tr.foot_m[live])
         head = tr.head_foot_m[live]
         box = tr.box[live]
         # an upright person's head places the feet too: both opinions must say inside (a torso whose
@@ -167,7 +176,7 @@ class IntrusionDetector:
             d = zone.signed_distance(pos)
             if use_head.any():
                 d[use_head] = np.minimum(d[use_head], zone.signed_distance(head[use_head]) + self.head_tolerance_m)
-            p = np.nan_to_num(normal_cdf((d - self.margin_m) / sigma), nan=0.0) * shaped
+            p = np.nan_to_num(normal_cdf((d - margin) / sigma), nan=0.0) * shaped
             near = np.flatnonzero(p > 1e-3)
             if zone in staff_zones:
                 # staff are recognised on the way in, before their feet reach the zone
@@ -198,6 +207,19 @@ class IntrusionDetector:
             if e > 0:
                 out.append(InstanceScore(key, float(min(1.0, e)), clip_box(tr.box[r], self.site.image_size)))
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
+
+    def placement_m(self, pos: np.ndarray) -> np.ndarray:
+        """(N,) [m] floor spanned by ``foot_px`` full-resolution pixels of foot placement error at each
+        ground position ``pos`` (N, 2): the larger of one pixel's span along the image row and column
+        (inf where the point is beyond the horizon)."""
+        pos = np.asarray(pos, dtype=np.float64).reshape(-1, 2)
+        if len(pos) == 0:
+            return np.zeros(0)
+        px = self.site.ground_to_image(pos)
+        g0 = self.site.image_to_ground(px)
+        du = np.linalg.norm(self.site.image_to_ground(px + [1.0, 0.0]) - g0, axis=1)
+        dv = np.linalg.norm(self.site.image_to_ground(px + [0.0, 1.0]) - g0, axis=1)
+        return np.nan_to_num(self.foot_px * np.maximum(du, dv), nan=np.inf)
 
     def _staff_scores(self, percept: Percept, rows: list[int]) -> dict[int, float]:
         """Staff evidence of the tracks ``rows``: rises within ``staff_s`` while a vest is seen on the

@@ -81,7 +81,7 @@ class VehicleWatch:
     """
 
     def __init__(self, zones, *, cover: float = 0.25, clear: float = 0.06, hold_s: float = 2.0,
-                 max_hold_s: float = 20.0, height_m: float = 4.0) -> None:
+                 max_hold_s: float = 60.0, height_m: float = 4.0) -> None:
         if not 0 < clear <= cover <= 1:
             raise ValueError(f"VehicleWatch: need 0 < clear <= cover <= 1 (shares of a zone's floor); got "
                              f"clear={clear!r}, cover={cover!r}")

@@ -196,6 +196,19 @@ def test_foreground_on_the_tracks_wider_or_flatter_than_a_person_is_no_intrusion
     assert max(scores) < 0.2, scores
 
 
+def test_feet_must_be_inside_by_what_the_placement_error_spans_there():
+    # the test camera, 5.5 m high at y = 11 m: 4 px of foot row span about 0.5 m of floor at the intruder
+    # 13 m away, metres 40 m away (a pixel's span grows with the square of the distance)
+    site = platform_site()
+    det = IntrusionDetector(site)
+    near, far = det.placement_m(np.array([[14.0, -2.0], [16.0, -29.0]]))
+    assert 0.1 < near < 1.0 and far > 4 * near
+    one = IntrusionDetector(site, foot_px=1.0).placement_m(np.array([[14.0, -2.0]]))[0]
+    assert near == pytest.approx(4 * one)
+    with pytest.raises(ValueError, match="foot_px must be > 0; got 0"):
+        IntrusionDetector(site, foot_px=0)
+
+
 def test_ghost_of_a_person_who_left_is_not_an_intrusion():
     # someone stands on the track bed while the background is learned, then leaves: the
     # uncovered track bed is foreground (a ghost) until healed, with its edges in the model
