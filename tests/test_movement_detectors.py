@@ -90,3 +90,40 @@ def test_no_crowd_movement(name, n, speed):
 def test_crowd_parameter_errors():
     with pytest.raises(ValueError, match=r"need 0 <= walk_mps < run_mps"):
         CrowdMovementDetector(platform_site(), walk_mps=3.0, run_mps=2.0)
+
+
+class _ScriptedPressure(CrowdMovementDetector):
+    """Crowd movement whose per-cell pressure [1/s²] is scripted: ``script(k, n_cells)`` for frame k."""
+
+    def __init__(self, site, script, **kw):
+        super().__init__(site, **kw)
+        self.script, self.k = script, 0
+
+    def _cell_pressure(self, cells, w, vel, n_cells):
+        self.k += 1
+        return self.script(self.k, n_cells)
+
+
+def _one_cell(value, cell_of_frame):
+    def script(k, n):
+        p = np.zeros(n)
+        p[cell_of_frame(k) % n] = value
+        return p
+    return script
+
+
+@pytest.mark.parametrize("name, script, first_above", [
+    # 1.0 s^-2 held in one cell (pressure_crit 0.5, pressure_s 2 s): the cell's average 1 - exp(-t / 2)
+    # reaches 0.5 at t = 2 ln 2 = 1.39 s, the 14th frame at 10 frames/s
+    ("sustained in one place", _one_cell(1.0, lambda k: 7), 14),
+    # 1.4 s^-2 jumping to another of 7 cells at every frame (flow noise in a dense stream of walkers): each
+    # cell's average stays near 1.4 / 7 = 0.2
+    ("flickering from cell to cell", _one_cell(1.4, lambda k: 7 + k % 7), None),
+])
+def test_crowd_pressure_must_be_sustained_in_one_place(name, script, first_above):
+    out = _scores(lambda s: _ScriptedPressure(s, script), _group(10, 1.3, t0=0.0), 4.0, zones=())
+    above = [k for k, o in enumerate(out) if o.score >= 0.5]
+    if first_above is None:
+        assert not above, (name, max(o.score for o in out))
+    else:
+        assert above and abs(above[0] + 1 - first_above) <= 1, (name, above[:3])
