@@ -9,6 +9,11 @@ Per confirmed track matched in this frame whose ground position lies in a one-wa
   sees the direction of traffic as depth, where a foot placement jumps by a metre when a
   person's legs merge with the one behind or the track moves to the next person: one step
   in several, which the median ignores where the Kalman velocity follows it;
+- a track that slides back along a dense stream (each time the person at the front of a merged
+  blob walks out of it, the track keeps the one behind: at walking speed against the flow,
+  people all walking with it) is no wrong-way walker: where the median ground speed along
+  ``u`` of the moving foreground pixels in the lower two thirds of its box exceeds ``stream_mps``
+  (the people there walk with the flow), ``a`` counts as 0;
 - hysteresis: the track is *against* from the frame where ``a`` exceeds ``on_mps`` until it
   falls below ``off_mps``, so that a walker's sway or the filter's noise neither starts nor
   breaks a run;
@@ -43,6 +48,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
@@ -64,7 +70,9 @@ class WrongWayDetector:
     [full-res px]: far from the camera the distance scored 0.5 is at least this many pixels of
     image motion's worth of floor along the direction of traffic; ``min_height_persons`` [expected
     person heights]: a detection box lower than this is a fragment (a head behind a shoulder, the
-    legs of someone cut in two), whose foot point jumps: its distance is held, not advanced.
+    legs of someone cut in two), whose foot point jumps: its distance is held, not advanced;
+    ``stream_mps`` [m/s]: a track whose box's pixels move with the flow faster than this is not
+    walking against it.
     """
 
     event_type = EventType.WRONG_WAY
@@ -74,7 +82,7 @@ class WrongWayDetector:
 
     def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 2.4,
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
-                 alarm_px: float = 4.0, min_height_persons: float = 0.5) -> None:
+                 alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -93,6 +101,7 @@ class WrongWayDetector:
         self.steps = max(2, int(steps))
         self.alarm_px = float(alarm_px)
         self.min_height_persons = float(min_height_persons)
+        self.stream_mps = float(stream_mps)
         self._dirs = [np.array([math.cos(math.radians(z.direction_deg)), math.sin(math.radians(z.direction_deg))])
                       for z in self.zones]
         # (zone, track id) -> [against, distance, t_last]: each track walks on its own, even where two
@@ -134,7 +143,10 @@ class WrongWayDetector:
                         self._adopt(sk, key, t)
                     self._owner[key] = sk
                     if whole[j]:
-                        d = self._advance(sk, t, *self._speed_against(percept, tid, u))
+                        a, span = self._speed_against(percept, tid, u)
+                        if a > self.off_mps and self._pixels_with_flow(percept, tr.box[live[j]], u) > self.stream_mps:
+                            a = 0.0  # the track slid back along a stream whose people all walk with the flow
+                        d = self._advance(sk, t, a, span)
                     else:  # a fragment's foot point says nothing of where the person walks: hold
                         d = self._hold(sk, t)
                     if d > 0:
@@ -177,6 +189,28 @@ class WrongWayDetector:
         h = h[np.linspace(0, len(h) - 1, k).round().astype(int)]
         s = -(h[:, 1:3] @ u)
         return float(np.median(np.diff(s) / np.diff(h[:, 0]))), float(h[-1, 0] - h[0, 0])
+
+    def _pixels_with_flow(self, percept: Percept, box, u: np.ndarray) -> float:
+        """[m/s] median ground speed along ``u`` of the moving foreground pixels in the lower two thirds
+        of ``box`` (0 when there are none): what the person's own pixels say of where they walk."""
+        field = percept.flow_field
+        fw, fh = field.size
+        sx, sy = fw / self.site.image_size[0], fh / self.site.image_size[1]
+        x, y, w, h = (float(v) for v in box)
+        u0, u1 = max(0, int(x * sx)), min(fw, int(math.ceil((x + w) * sx)))
+        v0, v1 = max(0, int((y + h / 3) * sy)), min(fh, int(math.ceil((y + h) * sy)))
+        if u1 <= u0 or v1 <= v0:
+            return 0.0
+        mask = np.zeros((fh, fw), bool)
+        mask[v0:v1, u0:u1] = True
+        fg = percept.fg_mask
+        mask &= cv2.resize(fg, (fw, fh), interpolation=cv2.INTER_AREA) > 96
+        if not mask.any():
+            return 0.0
+        _, vel = percept.ground_velocity(mask)
+        along = vel @ u
+        along = along[np.abs(along) > 0.1]  # flat-coloured insides hardly move: the edges say it
+        return float(np.median(along)) if len(along) >= 3 else 0.0
 
     def _hold(self, key: tuple[str, int], t: float) -> float:
         """The track's distance [m], unchanged, its clock moved on."""
