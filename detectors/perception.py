@@ -46,7 +46,7 @@ import numpy as np
 from detectors.background import BackgroundModel
 from detectors.flow import OpticalFlow
 from detectors.geometry import PERSON_AREA_M2, PERSON_HEIGHT_M, WorkGrid
-from detectors.people import Detections, PeopleFinder, appearance
+from detectors.people import Detections, PeopleFinder, appearance, components_with_stats
 from detectors.site import SiteConfig
 from detectors.source import Frame
 from detectors.tracker import GroundTracker, Tracks
@@ -332,12 +332,13 @@ class Perception:
         if not ready:
             return self._percept(frame, False, small, grey, fg, static, np.zeros(fg.shape, np.int32), Blobs.empty(),
                                  Detections.empty(), Tracks.empty())
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
+        n, labels, stats = components_with_stats(fg)
         stats, ids, big = self._kept(stats[1:], np.arange(1, n, dtype=np.int32))
         blobs = self._blobs(stats[big], ids[big])
         t3 = time.perf_counter()
         stage["components"] = t3 - t2
-        det = appearance(self.people.find(labels, stats, ids, big), small, fg, self.grid, self.model.global_gain)
+        det = appearance(self.people.find(labels, stats, ids, big), small, fg, self.grid, self.model.global_gain,
+                         ycc=self.model.last_ycc)
         t4 = time.perf_counter()
         stage["people"] = t4 - t3
         tracks = self.tracker.update(frame.t, det)
