@@ -19,8 +19,11 @@ its silhouette stands for there (so the sums count persons, near or far):
   variance of the local ground velocities [m²/s²]; turbulent, dangerous crowds show
   ``P`` above about 0.02 s^-2 *at densities of several persons per m²*. Only cells with
   ``rho >= pressure_min_density`` count (at low density people move freely and the
-  variance is just people passing in different directions); ``pressure_crit`` is the
-  pressure scored 0.5.
+  variance is just people passing in different directions). Pressure is sustained: each
+  cell's value is averaged over ``pressure_s`` in place, and ``P_max`` is the largest of those
+  averages (the largest cell of a single frame flickers with flow noise from cell to cell in a
+  dense stream of passengers leaving a platform: 0 to 1.4 s^-2 and back within 0.2 s);
+  ``pressure_crit`` is the pressure scored 0.5.
 
 Score: ``max(min(1, 0.5 M / min_runners), min(1, 0.5 P_max / pressure_crit))``, graded, 0.5
 (the default threshold) where either signal reaches its constant. One instance per camera
@@ -30,7 +33,11 @@ the cell of highest pressure).
 Flow is trusted where one flow pixel spans less than ``max_m_per_px`` metres of floor: near
 the horizon a pixel of image motion is metres of ground, and the flow's noise would be
 read as running. Pixels of a vehicle standing in a forbidden zone (a train braking in or
-leaving, :mod:`detectors.vehicles`) are left out: its coherent fast flow is no crowd.
+leaving, :mod:`detectors.vehicles`) are left out: its coherent fast flow is no crowd. So is,
+while a forbidden zone is occupied by a vehicle or not yet seen empty again
+(:class:`~detectors.vehicles.VehicleWatch`), the whole image a vehicle standing on it covers up
+to its roof: a departing train whose side the background had learned during its dwell shows
+only in fragments (doors, windows), too small for a vehicle component, but moves fast.
 """
 
 from __future__ import annotations
@@ -45,7 +52,7 @@ from detectors.events import EventType
 from detectors.evidence import clip_box
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
-from detectors.vehicles import vehicle_mask
+from detectors.vehicles import VehicleWatch, vehicle_mask
 
 
 class CrowdMovementDetector:
@@ -54,7 +61,7 @@ class CrowdMovementDetector:
     Parameters (units in brackets): ``walk_mps``, ``run_mps`` [m/s]; ``min_runners``
     [persons]; ``radius_m`` [m]; ``cell_m`` [m]; ``smoothing_s`` [s]; ``pressure_crit``
     [1/s²]; ``pressure_min_density`` [persons/m²]; ``max_m_per_px`` [m per flow pixel];
-    ``track_window_s`` [s].
+    ``track_window_s`` [s]; ``pressure_s`` [s] time constant of each ground cell's pressure average.
     """
 
     event_type = EventType.CROWD_MOVEMENT
@@ -64,7 +71,8 @@ class CrowdMovementDetector:
 
     def __init__(self, site: SiteConfig, *, walk_mps: float = 1.7, run_mps: float = 2.5, min_runners: float = 3.0,
                  radius_m: float = 6.0, cell_m: float = 1.0, smoothing_s: float = 0.3, pressure_crit: float = 0.5,
-                 pressure_min_density: float = 2.5, max_m_per_px: float = 0.5, track_window_s: float = 0.8) -> None:
+                 pressure_min_density: float = 2.5, max_m_per_px: float = 0.5, track_window_s: float = 0.8,
+                 pressure_s: float = 2.0) -> None:
         for name, value in (("run_mps", run_mps), ("min_runners", min_runners), ("radius_m", radius_m),
                             ("cell_m", cell_m), ("pressure_crit", pressure_crit), ("max_m_per_px", max_m_per_px)):
             if not (math.isfinite(value) and value > 0):
@@ -75,6 +83,7 @@ class CrowdMovementDetector:
             raise ValueError(f"CrowdMovementDetector.smoothing_s must be >= 0 s; got {smoothing_s!r}")
         self.site = site
         self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
+        self._vehicles = VehicleWatch(self._forbidden) if self._forbidden else None
         self.walk_mps, self.run_mps = float(walk_mps), float(run_mps)
         self.min_runners = float(min_runners)
         self.radius_m = float(radius_m)
@@ -82,6 +91,10 @@ class CrowdMovementDetector:
         self.smoothing_s = float(smoothing_s)
         self.pressure_crit = float(pressure_crit)
         self.pressure_min_density = float(pressure_min_density)
+        if not (math.isfinite(pressure_s) and pressure_s >= 0):
+            raise ValueError(f"CrowdMovementDetector.pressure_s must be a finite number >= 0 s; got {pressure_s!r}")
+        self.pressure_s = float(pressure_s)
+        self._pmap: np.ndarray | None = None  # per ground cell: pressure averaged over pressure_s
         self.max_m_per_px = float(max_m_per_px)
         self.track_window_s = float(track_window_s)
         self._field = None
@@ -120,7 +133,10 @@ class CrowdMovementDetector:
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
             self._runners = self._pressure = 0.0
+            self._pmap = None
             self._t = None
+            if self._vehicles is not None:
+                self._vehicles.reset()
             return NOTHING
         field = percept.flow_field
         if field is not self._field:
@@ -129,30 +145,44 @@ class CrowdMovementDetector:
         fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA) > 96
         mask = fg & self._trusted
         vehicle = vehicle_mask(percept, self._forbidden)
+        if self._vehicles is not None:
+            # a train standing on (or not yet cleared from) the track bed covers the image up to its roof
+            self._vehicles.update(percept)
+            region = self._vehicles.region(percept)
+            if region is not None:
+                vehicle = region if vehicle is None else vehicle | region
         if vehicle is not None:  # a train moving along the platform is no crowd
             mask &= cv2.resize(vehicle.view(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST) == 0
-        runners, pressure, box = 0.0, 0.0, None
+        runners, box = 0.0, None
+        n_cells = self._shape[0] * self._shape[1]
+        cell_pressure = np.zeros(n_cells)
         if mask.any():
             idx, vel = percept.ground_velocity(mask)
             w = field.persons_per_px.reshape(-1)[idx]
             speed = np.hypot(vel[:, 0], vel[:, 1])
             run = np.clip((speed - self.walk_mps) / (self.run_mps - self.walk_mps), 0.0, 1.0) * w
             cells = self._cell_of[idx]
-            n_cells = self._shape[0] * self._shape[1]
             grid = np.bincount(cells, weights=run, minlength=n_cells).reshape(self._shape).astype(np.float32)
             crowd = cv2.filter2D(grid, -1, self._disc, borderType=cv2.BORDER_CONSTANT)
             runners = float(crowd.max())
             if runners >= 0.25 * self.min_runners:
                 runners = max(runners, self._fast_tracks(percept))
-            pressure = self._peak_pressure(cells, w, vel, n_cells)
+            cell_pressure = self._cell_pressure(cells, w, vel, n_cells)
             fast = run > 0.25 * w
             if fast.any():
                 box = self._box_of(idx[fast], field)
-        a = 1.0 if self._t is None or self.smoothing_s == 0 else 1.0 - math.exp(-(percept.t - self._t) / self.smoothing_s)
+        dt = 0.0 if self._t is None else percept.t - self._t
+        a = 1.0 if self._t is None or self.smoothing_s == 0 else 1.0 - math.exp(-dt / self.smoothing_s)
         self._t = percept.t
         self._runners += a * (runners - self._runners)
-        self._pressure += a * (pressure - self._pressure)
-        self.last_runners, self.last_pressure = runners, pressure
+        # pressure is a state of a place, sustained: each cell's own average over pressure_s (the peak
+        # over cells of one frame flickers as flow noise moves from cell to cell)
+        b = 1.0 if self._pmap is None or self.pressure_s == 0 else 1.0 - math.exp(-dt / self.pressure_s)
+        if self._pmap is None or len(self._pmap) != n_cells:
+            self._pmap = np.zeros(n_cells)
+        self._pmap += b * (cell_pressure - self._pmap)
+        self._pressure = float(self._pmap.max()) if n_cells else 0.0
+        self.last_runners, self.last_pressure = runners, float(cell_pressure.max()) if n_cells else 0.0
         s = max(min(1.0, 0.5 * self._runners / self.min_runners), min(1.0, 0.5 * self._pressure / self.pressure_crit))
         if s <= 0:
             return NOTHING
@@ -179,20 +209,19 @@ class CrowdMovementDetector:
         d = np.linalg.norm(p[:, None] - p[None], axis=2)
         return float((d <= self.radius_m).sum(axis=1).max())
 
-    def _peak_pressure(self, cells: np.ndarray, w: np.ndarray, vel: np.ndarray, n_cells: int) -> float:
-        """Largest rho Var(V) [1/s²] over ground cells dense enough to count."""
+    def _cell_pressure(self, cells: np.ndarray, w: np.ndarray, vel: np.ndarray, n_cells: int) -> np.ndarray:
+        """(n_cells,) rho Var(V) [1/s²] of each ground cell, 0 where it is not dense enough to count."""
         mass = np.bincount(cells, weights=w, minlength=n_cells)
         rho = mass / (self.cell_m * self.cell_m)
         dense = rho >= self.pressure_min_density
         if not dense.any():
-            return 0.0
+            return np.zeros(n_cells)
         with np.errstate(invalid="ignore", divide="ignore"):
             mx = np.bincount(cells, weights=w * vel[:, 0], minlength=n_cells) / mass
             my = np.bincount(cells, weights=w * vel[:, 1], minlength=n_cells) / mass
             var = (np.bincount(cells, weights=w * (vel[:, 0] ** 2 + vel[:, 1] ** 2), minlength=n_cells) / mass
                    - mx ** 2 - my ** 2)
-        p = np.where(dense, rho * np.clip(np.nan_to_num(var), 0.0, None), 0.0)
-        return float(p.max())
+        return np.where(dense, rho * np.clip(np.nan_to_num(var), 0.0, None), 0.0)
 
     def _box_of(self, idx: np.ndarray, field) -> tuple | None:
         fw, fh = field.size

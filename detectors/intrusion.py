@@ -15,7 +15,10 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   plus ``head_tolerance_m`` (people differ in height): both the feet and the head must say
   inside. A torso whose legs vanished against a dark track bed has its bottom a metre
   beyond its feet; its head still places it on the platform;
-- ``p = Phi((d - margin_m) / sigma)``: how sure the feet are inside (a person 0.6 m outside
+- ``p = Phi((d - margin_m - e) / sigma)``: how sure the feet are inside, ``e`` [m] the floor that
+  ``foot_px`` pixels of foot placement error span there (:meth:`IntrusionDetector.placement_m`:
+  about 0.1 m 8 m from a camera 4 m high, 2.6 m at 30 m, where a corridor camera sees people at
+  the far platform edge whose feet land a pixel or two beyond it) (a person 0.6 m outside
   the edge, placed with 0.2 m of uncertainty, gives p = 0.0002);
 - the instance's evidence is the moving average of ``p`` with time constant ``evidence_s``
   (frame-rate independent) over the frames in which the track was matched to a detection:
@@ -27,16 +30,23 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   (:func:`detectors.appearance.hi_vis_fraction` over ``vest_fraction``, capped at 1),
   gathered from 3 m before the zone on, rising with time constant ``staff_s`` and falling
   ten times slower;
+- a detection box wider than ``max_width_persons`` or lower than ``min_height_persons`` times
+  the height of a person standing at its foot point is no person, upright or lying (a
+  light patch on the rails, a train's nose entering at the image border): it scores 0;
 - a track standing on a *ghost* (background uncovered by someone who left, which stays
   foreground until healed) scores 0.
 
-- a zone in which a component of a vehicle's size stands (:mod:`detectors.vehicles`) or whose
-  floor is covered by foreground over ``vehicle_cover`` of its image area (a train braking in, standing at the platform or leaving, and the track bed it uncovers while
-  the background heals) is *occupied by a vehicle*: it scores nothing then and for
-  ``vehicle_hold_s`` after; the people finder splits a train's blob into person-sized pieces
-  whose feet land on the track bed, the main false-alarm source of a track-intrusion detector.
-  A person on the track covers a few per cent of it. An intruder already scored before the
-  train covers the zone has been alerted on.
+- a zone a vehicle occupies scores nothing (:class:`~detectors.vehicles.VehicleWatch`, from pixels
+  alone): a component of a vehicle's size stands in it or foreground covers ``vehicle_cover`` of
+  its floor (a train braking in, standing at the platform or leaving), and it stays occupied
+  until its floor's foreground share has stayed below ``vehicle_clear`` for ``vehicle_hold_s``:
+  the track bed a departing train uncovers stays foreground for seconds while the background
+  relearns it, and the people finder splits a train's blob, and that ghost, into person-sized
+  pieces whose feet land on the track bed, the main false-alarm source of a track-intrusion
+  detector. A person on the track covers a few per cent of it. ``vehicle_max_hold_s`` after a
+  vehicle was last seen the zone is watched whatever its floor shows (a background that never
+  heals must not blind it for good). An intruder already scored before the train covers the
+  zone has been alerted on.
 
 One instance per (zone, person): its key is ``"ZONE/TRACK_ID"``, its box the track's last
 detection box; a track that picks up a person whose track broke a moment ago nearby
@@ -55,7 +65,7 @@ from detectors.events import EventType
 from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box, normal_cdf
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
-from detectors.vehicles import vehicle_blobs
+from detectors.vehicles import VehicleWatch
 
 
 class IntrusionDetector:
@@ -68,8 +78,12 @@ class IntrusionDetector:
     track unseen keeps scoring; ``vest_fraction``
     share of the torso in high-visibility colours that makes staff certain; ``staff_s`` [s]
     time constant of the staff evidence; ``vehicle_cover`` share of a zone's floor pixels in the
-    foreground above which a vehicle occupies it, ``vehicle_hold_s`` [s] how long the zone stays
-    silent after.
+    foreground above which a vehicle occupies it, ``vehicle_clear`` the share below which its floor
+    counts as seen empty, ``vehicle_hold_s`` [s] for how long it must be seen empty before the zone is
+    watched again, ``vehicle_max_hold_s`` [s] the longest the zone stays silent after a vehicle was
+    last seen; ``max_width_persons``, ``min_height_persons`` [expected person heights at the foot
+    point] the widest and the flattest detection box that can be a person (standing or lying);
+    ``foot_px`` [full-res px] foot placement error, whose floor span adds to ``margin_m``.
     """
 
     event_type = EventType.INTRUSION
@@ -79,17 +93,23 @@ class IntrusionDetector:
 
     def __init__(self, site: SiteConfig, *, evidence_s: float = 0.5, margin_m: float = 0.1, min_std_m: float = 0.15,
                  max_lost_s: float = 0.5, vest_fraction: float = 0.15, staff_s: float = 0.5,
-                 head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_hold_s: float = 4.0) -> None:
+                 head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
+                 vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 60.0, max_width_persons: float = 1.3,
+                 min_height_persons: float = 0.1, foot_px: float = 4.0) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
                              f"{[z.name for z in site.zones]}")
-        for name, value in (("evidence_s", evidence_s), ("min_std_m", min_std_m), ("vest_fraction", vest_fraction)):
+        for name, value in (("evidence_s", evidence_s), ("min_std_m", min_std_m), ("vest_fraction", vest_fraction),
+                            ("max_width_persons", max_width_persons), ("min_height_persons", min_height_persons),
+                            ("foot_px", foot_px)):
             if not value > 0:
                 raise ValueError(f"IntrusionDetector.{name} must be > 0; got {value!r}")
-        if not 0 < vehicle_cover <= 1:
-            raise ValueError(f"IntrusionDetector.vehicle_cover must be in (0, 1]; got {vehicle_cover!r}")
-        for name, value in (("max_lost_s", max_lost_s), ("staff_s", staff_s), ("vehicle_hold_s", vehicle_hold_s)):
+        if not 0 < vehicle_clear <= vehicle_cover <= 1:
+            raise ValueError(f"IntrusionDetector: need 0 < vehicle_clear <= vehicle_cover <= 1; got "
+                             f"vehicle_clear={vehicle_clear!r}, vehicle_cover={vehicle_cover!r}")
+        for name, value in (("max_lost_s", max_lost_s), ("staff_s", staff_s), ("vehicle_hold_s", vehicle_hold_s),
+                            ("vehicle_max_hold_s", vehicle_max_hold_s)):
             if not value >= 0:
                 raise ValueError(f"IntrusionDetector.{name} must be >= 0 s; got {value!r}")
         self.site = site
@@ -101,9 +121,14 @@ class IntrusionDetector:
         self.head_tolerance_m = float(head_tolerance_m)
         self.staff_s = float(staff_s)
         self.vehicle_cover = float(vehicle_cover)
+        self.vehicle_clear = float(vehicle_clear)
         self.vehicle_hold_s = float(vehicle_hold_s)
-        self._zone_px: list[np.ndarray] | None = None  # flat working-pixel indices of each zone's floor
-        self._vehicle_until = np.full(len(self.zones), -np.inf)  # [s] per zone: occupied by a vehicle until
+        self.vehicle_max_hold_s = float(vehicle_max_hold_s)
+        self.max_width_persons = float(max_width_persons)
+        self.min_height_persons = float(min_height_persons)
+        self.foot_px = float(foot_px)
+        self._vehicles = VehicleWatch(self.zones, cover=self.vehicle_cover, clear=self.vehicle_clear,
+                                      hold_s=self.vehicle_hold_s, max_hold_s=self.vehicle_max_hold_s)
         self.staff_watch_m = 3.0  #: [m] staff are looked for within this distance of a zone that allows them
         self._evidence = KeyedEvidence(self.evidence_s)
         self._links = InstanceLinks()
@@ -118,9 +143,9 @@ class IntrusionDetector:
             self._evidence.reset()
             self._staff.clear()
             self._links.reset()
-            self._vehicle_until[:] = -np.inf
+            self._vehicles.reset()
             return NOTHING
-        occupied = self._occupied(percept)
+        occupied = self._vehicles.update(percept)
         tr = percept.tracks
         live = np.flatnonzero(tr.confirmed & (tr.lost_s <= self.max_lost_s + 1e-9))
         if len(live) == 0:
@@ -128,13 +153,21 @@ class IntrusionDetector:
             return NOTHING
         pos = tr.foot_m[live]
         sigma = np.sqrt(tr.pos_std_m[live] ** 2 + self.min_std_m ** 2)
+        # far from the camera a pixel of foot row is metres of floor: the feet must be inside by the
+        # margin plus what the placement error of ``foot_px`` pixels spans there
+        margin = self.margin_m + self.placement_m(tr.foot_m[live])
         head = tr.head_foot_m[live]
         box = tr.box[live]
         # an upright person's head places the feet too: both opinions must say inside (a torso whose
         # legs vanished against a dark floor has its bottom far beyond its feet); a body lying down
         # (a box wider than tall, and as wide as a person is tall) has no head above its feet
-        lying = (box[:, 2] > 1.1 * box[:, 3]) & (box[:, 2] > 0.6 * tr.expected_height_px[live])
+        expected = tr.expected_height_px[live]
+        lying = (box[:, 2] > 1.1 * box[:, 3]) & (box[:, 2] > 0.6 * expected)
         use_head = np.all(np.isfinite(head), axis=1) & ~lying
+        # a person, standing or lying, is no wider than a person is tall, nor flatter than one lying:
+        # a light patch or a train's nose entering the image at the border is neither
+        with np.errstate(invalid="ignore"):
+            shaped = ~((box[:, 2] > self.max_width_persons * expected) | (box[:, 3] < self.min_height_persons * expected))
         keys, probs, rows, zone_of = [], [], [], {}
         staff_zones = [z for z in self.zones if "staff" in z.allowed]
         for zi, zone in enumerate(self.zones):
@@ -143,7 +176,7 @@ class IntrusionDetector:
             d = zone.signed_distance(pos)
             if use_head.any():
                 d[use_head] = np.minimum(d[use_head], zone.signed_distance(head[use_head]) + self.head_tolerance_m)
-            p = np.nan_to_num(normal_cdf((d - self.margin_m) / sigma), nan=0.0)
+            p = np.nan_to_num(normal_cdf((d - margin) / sigma), nan=0.0) * shaped
             near = np.flatnonzero(p > 1e-3)
             if zone in staff_zones:
                 # staff are recognised on the way in, before their feet reach the zone
@@ -175,18 +208,18 @@ class IntrusionDetector:
                 out.append(InstanceScore(key, float(min(1.0, e)), clip_box(tr.box[r], self.site.image_size)))
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
-    def _occupied(self, percept: Percept) -> np.ndarray:
-        """(Z,) bool: the zone's floor is (or was within ``vehicle_hold_s``) covered by a vehicle:
-        a component of :data:`~detectors.vehicles.VEHICLE_MIN_PERSONS` people's area standing in it,
-        or foreground over ``vehicle_cover`` of its floor."""
-        if self._zone_px is None:
-            self._zone_px = [np.flatnonzero(percept.grid.zone_mask(z)) for z in self.zones]
-        _, by_blob = vehicle_blobs(percept, self.zones)
-        fg = percept.fg_mask.reshape(-1)
-        for k, px in enumerate(self._zone_px):
-            if by_blob[k] or (len(px) and np.count_nonzero(fg[px]) >= self.vehicle_cover * len(px)):
-                self._vehicle_until[k] = percept.t + self.vehicle_hold_s
-        return self._vehicle_until >= percept.t
+    def placement_m(self, pos: np.ndarray) -> np.ndarray:
+        """(N,) [m] floor spanned by ``foot_px`` full-resolution pixels of foot placement error at each
+        ground position ``pos`` (N, 2): the larger of one pixel's span along the image row and column
+        (inf where the point is beyond the horizon)."""
+        pos = np.asarray(pos, dtype=np.float64).reshape(-1, 2)
+        if len(pos) == 0:
+            return np.zeros(0)
+        px = self.site.ground_to_image(pos)
+        g0 = self.site.image_to_ground(px)
+        du = np.linalg.norm(self.site.image_to_ground(px + [1.0, 0.0]) - g0, axis=1)
+        dv = np.linalg.norm(self.site.image_to_ground(px + [0.0, 1.0]) - g0, axis=1)
+        return np.nan_to_num(self.foot_px * np.maximum(du, dv), nan=np.inf)
 
     def _staff_scores(self, percept: Percept, rows: list[int]) -> dict[int, float]:
         """Staff evidence of the tracks ``rows``: rises within ``staff_s`` while a vest is seen on the

@@ -62,6 +62,105 @@ def vehicle_mask(percept: Percept, zones) -> np.ndarray | None:
     return np.isin(percept.labels, percept.blobs.label[rows])
 
 
+class VehicleWatch:
+    """Per forbidden zone: whether a vehicle occupies it, from pixels alone, until the floor is seen empty again.
+
+    A zone is *entered* by a vehicle in a frame where a vehicle component stands on it
+    (:func:`vehicle_blobs`) or foreground covers ``cover`` of its floor pixels. It stays occupied
+    while the vehicle is there and afterwards while the track bed it uncovered is still
+    foreground (the long-term background holds the train for seconds after it left, and the
+    people finder cuts that ghost into person-sized pieces): until the floor's foreground share
+    has stayed below ``clear`` for ``hold_s``. A background that never heals does not blind the
+    zone for good: ``max_hold_s`` after the vehicle was last seen the zone is watched again
+    whatever its floor shows. A person on the track bed covers a few per cent of it, less than
+    ``clear``.
+
+    :meth:`region` gives the image pixels a vehicle standing on an occupied zone covers: the
+    zone's floor extruded to ``height_m`` through the site's 3x4 projection (the floor alone
+    without one), where a train's coherent fast flow is no crowd.
+    """
+
+    def __init__(self, zones, *, cover: float = 0.25, clear: float = 0.06, hold_s: float = 2.0,
+                 max_hold_s: float = 60.0, height_m: float = 4.0) -> None:
+        if not 0 < clear <= cover <= 1:
+            raise ValueError(f"VehicleWatch: need 0 < clear <= cover <= 1 (shares of a zone's floor); got "
+                             f"clear={clear!r}, cover={cover!r}")
+        for name, value in (("hold_s", hold_s), ("max_hold_s", max_hold_s), ("height_m", height_m)):
+            if not (np.isfinite(value) and value >= 0):
+                raise ValueError(f"VehicleWatch.{name} must be a finite number >= 0; got {value!r}")
+        self.zones = list(zones)
+        self.cover, self.clear = float(cover), float(clear)
+        self.hold_s, self.max_hold_s, self.height_m = float(hold_s), float(max_hold_s), float(height_m)
+        self._zone_px: list[np.ndarray] | None = None  # flat working-pixel indices of each zone's floor
+        self._regions: list[np.ndarray] | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        n = len(self.zones)
+        self._seen = np.full(n, -np.inf)  # [s] last time a vehicle was seen on the zone
+        self._dirty = np.full(n, -np.inf)  # [s] last time the floor was not yet clear after a vehicle
+        #: (Z,) share of each zone's floor in the foreground in the last frame
+        self.floor_cover = np.zeros(n)
+        self.occupied = np.zeros(n, bool)
+
+    def update(self, percept: Percept) -> np.ndarray:
+        """(Z,) bool: the zones a vehicle occupies in this frame (or has not yet cleared)."""
+        if self._zone_px is None:
+            self._zone_px = [np.flatnonzero(percept.grid.zone_mask(z)) for z in self.zones]
+        _, by_blob = vehicle_blobs(percept, self.zones)
+        fg = percept.fg_mask.reshape(-1)
+        cover = np.array([np.count_nonzero(fg[px]) / len(px) if len(px) else 0.0 for px in self._zone_px])
+        return self.step(percept.t, cover, by_blob)
+
+    def step(self, t: float, floor_cover: np.ndarray, by_blob: np.ndarray) -> np.ndarray:
+        """The rule alone: at time ``t`` [s], each zone's share of floor pixels in the foreground and
+        whether a vehicle component stands on it; returns the (Z,) occupied zones."""
+        self.floor_cover = np.asarray(floor_cover, dtype=np.float64)
+        entered = np.asarray(by_blob, bool) | (self.floor_cover >= self.cover)
+        self._seen[entered] = t
+        dirty = entered | ((self.floor_cover >= self.clear) & (t - self._seen <= self.max_hold_s + 1e-9))
+        self._dirty[dirty] = t
+        self.occupied = t - self._dirty <= self.hold_s + 1e-9
+        return self.occupied
+
+    def region(self, percept: Percept) -> np.ndarray | None:
+        """(wh, ww) bool working pixels a vehicle on an occupied zone may cover, or None when no zone is occupied."""
+        if not self.occupied.any():
+            return None
+        if self._regions is None:
+            self._regions = [_prism_mask(percept.grid, z, self.height_m) for z in self.zones]
+        out = np.zeros(self._regions[0].shape, bool)
+        for k in np.flatnonzero(self.occupied):
+            out |= self._regions[k]
+        return out
+
+
+def _prism_mask(grid, zone: Zone, height_m: float) -> np.ndarray:
+    """(wh, ww) bool working pixels of ``zone``'s floor polygon extruded to ``height_m`` (the floor mask
+    alone when the site has no 3x4 projection or the prism reaches behind the camera)."""
+    import cv2
+
+    floor = grid.zone_mask(zone)
+    p = grid.site.projection
+    if p is None:
+        return floor.copy()
+    poly = np.asarray(zone.polygon_m, dtype=np.float64).reshape(-1, 2)
+    pts = {}
+    for z in (0.0, height_m):
+        h = np.c_[poly, np.full(len(poly), z), np.ones(len(poly))] @ p.T
+        if np.any(h[:, 2] <= 1e-9):
+            return floor.copy()
+        pts[z] = h[:, :2] / h[:, 2:3] / [grid.sx, grid.sy]
+    out = np.zeros(floor.shape, np.uint8)
+    faces = [pts[0.0], pts[height_m]]
+    n = len(poly)
+    faces += [np.array([pts[0.0][i], pts[0.0][(i + 1) % n], pts[height_m][(i + 1) % n], pts[height_m][i]])
+              for i in range(n)]
+    for f in faces:
+        cv2.fillPoly(out, [np.round(f).astype(np.int32)], 1)
+    return (out > 0) | floor
+
+
 class VehicleMemory:
     """Where a vehicle stood lately: the forbidden zones a vehicle occupied less than ``memory_s`` [s]
     ago, and whether ground points lie within ``margin_m`` [m] of one of them.

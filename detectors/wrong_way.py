@@ -9,11 +9,20 @@ Per confirmed track matched in this frame whose ground position lies in a one-wa
   sees the direction of traffic as depth, where a foot placement jumps by a metre when a
   person's legs merge with the one behind or the track moves to the next person: one step
   in several, which the median ignores where the Kalman velocity follows it;
+- a track that slides back along a dense stream (each time the person at the front of a merged
+  blob walks out of it, the track keeps the one behind: at walking speed against the flow,
+  people all walking with it) is no wrong-way walker: where the median ground speed along
+  ``u`` of the moving foreground pixels in the lower two thirds of its box exceeds ``stream_mps``
+  (the people there walk with the flow), ``a`` counts as 0;
 - hysteresis: the track is *against* from the frame where ``a`` exceeds ``on_mps`` until it
   falls below ``off_mps``, so that a walker's sway or the filter's noise neither starts nor
   breaks a run;
-- while against, the distance walked against the flow accumulates, ``D += a dt``; otherwise
-  it fades with time constant ``forget_s``;
+- while against, the distance walked against the flow accumulates, ``D += a dt``, starting
+  from ``a`` times half the span ``a`` was measured over (the median says the person walked
+  against the flow for that long at least); otherwise it fades with time constant ``forget_s``;
+- a frame whose detection box is lower than ``min_height_persons`` times a person's expected
+  height there is a fragment (a head seen over a shoulder, legs merged with the person behind):
+  its foot point jumps, and the distance is held, neither advanced nor faded;
 - the instance's score is ``min(1, 0.5 D / A)``: 0.5 (the default threshold) once the
   person has walked ``A`` against the flow, graded below and above. ``A`` is ``alarm_m``,
   or ``alarm_px`` pixels of image motion's worth of floor where that is more (a camera
@@ -28,13 +37,18 @@ A walker who turns round for a second and goes on (about a metre against the flo
 person crossing the corridor (``a`` near 0) or standing (``a`` near 0) stay below. One
 instance per (zone, person), key ``"ZONE/TRACK_ID"``, box the track's; a track that picks
 up a person whose track broke a moment ago nearby continues that instance
-(:class:`~detectors.evidence.InstanceLinks`), with its walked distance.
+(:class:`~detectors.evidence.InstanceLinks`), with its walked distance. The hysteresis state
+and the distance belong to each track: two live tracks that share an instance (a second track
+on one person, or two people a few pixels apart far from the camera, where 0.7 m of floor is
+two pixels) each walk their own way, and the instance scores the better of them; sharing one
+state, the two flipped it at every frame.
 """
 
 from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
@@ -54,7 +68,11 @@ class WrongWayDetector:
     ``window_s`` [s] the span of track history the speed is measured over, in ``steps``
     steps; ``alarm_px``
     [full-res px]: far from the camera the distance scored 0.5 is at least this many pixels of
-    image motion's worth of floor along the direction of traffic.
+    image motion's worth of floor along the direction of traffic; ``min_height_persons`` [expected
+    person heights]: a detection box lower than this is a fragment (a head behind a shoulder, the
+    legs of someone cut in two), whose foot point jumps: its distance is held, not advanced;
+    ``stream_mps`` [m/s]: a track whose box's pixels move with the flow faster than this is not
+    walking against it.
     """
 
     event_type = EventType.WRONG_WAY
@@ -64,7 +82,7 @@ class WrongWayDetector:
 
     def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 2.4,
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
-                 alarm_px: float = 4.0) -> None:
+                 alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -82,9 +100,14 @@ class WrongWayDetector:
         self.window_s = float(window_s)
         self.steps = max(2, int(steps))
         self.alarm_px = float(alarm_px)
+        self.min_height_persons = float(min_height_persons)
+        self.stream_mps = float(stream_mps)
         self._dirs = [np.array([math.cos(math.radians(z.direction_deg)), math.sin(math.radians(z.direction_deg))])
                       for z in self.zones]
-        self._state: dict[str, list] = {}  # key -> [against, distance, t_last]
+        # (zone, track id) -> [against, distance, t_last]: each track walks on its own, even where two
+        # tracks share an instance (a second track on one person, or two people close together far away)
+        self._state: dict[tuple[str, int], list] = {}
+        self._owner: dict[str, tuple[str, int]] = {}  # instance key -> the (zone, track id) that last advanced it
         self._links = InstanceLinks()
 
     @classmethod
@@ -94,16 +117,19 @@ class WrongWayDetector:
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
             self._state.clear()
+            self._owner.clear()
             self._links.reset()
             return NOTHING
         tr = percept.tracks
         t = percept.t
         live = np.flatnonzero(tr.confirmed & (tr.lost_s == 0))
-        out = []
+        best: dict[str, tuple] = {}  # instance key -> (score, box) of its best track
         seen = set()
         if len(live):
             pos, vel = tr.foot_m[live], tr.vel_mps[live]
             sigma = np.sqrt(tr.pos_std_m[live] ** 2 + self.min_std_m ** 2)
+            with np.errstate(invalid="ignore"):
+                whole = ~(tr.box[live, 3] < self.min_height_persons * tr.expected_height_px[live])
             for zone, u in zip(self.zones, self._dirs):
                 inside = normal_cdf(zone.signed_distance(pos) / sigma) >= 0.5
                 rows = np.flatnonzero(inside)
@@ -111,16 +137,36 @@ class WrongWayDetector:
                 for j, alarm_j in zip(rows, alarm.tolist()):
                     tid = int(tr.id[live[j]])
                     key = self._links.key(zone.name, tid, pos[j], t, vel[j])
-                    seen.add(key)
-                    d = self._advance(key, t, self._speed_against(percept, tid, u))
+                    sk = (zone.name, tid)
+                    seen.add(sk)
+                    if sk not in self._state:
+                        self._adopt(sk, key, t)
+                    self._owner[key] = sk
+                    if whole[j]:
+                        a, span = self._speed_against(percept, tid, u)
+                        if a > self.off_mps and self._pixels_with_flow(percept, tr.box[live[j]], u) > self.stream_mps:
+                            a = 0.0  # the track slid back along a stream whose people all walk with the flow
+                        d = self._advance(sk, t, a, span)
+                    else:  # a fragment's foot point says nothing of where the person walks: hold
+                        d = self._hold(sk, t)
                     if d > 0:
-                        out.append(InstanceScore(key, min(1.0, 0.5 * d / alarm_j),
-                                                 clip_box(tr.box[live[j]], self.site.image_size)))
-        for key in [k for k, st in self._state.items() if k not in seen]:
-            st = self._state[key]
-            if t - st[2] > 2.0:
-                del self._state[key]  # the track left the zone or ended
+                        score = min(1.0, 0.5 * d / alarm_j)
+                        if score > best.get(key, (0.0,))[0]:
+                            best[key] = (score, clip_box(tr.box[live[j]], self.site.image_size))
+        out = [InstanceScore(k, sc, box) for k, (sc, box) in best.items()]
+        for sk in [k for k, st in self._state.items() if k not in seen]:
+            if t - self._state[sk][2] > 2.0:
+                del self._state[sk]  # the track left the zone or ended
+        self._owner = {k: sk for k, sk in self._owner.items() if sk in self._state}
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
+
+    def _adopt(self, sk: tuple[str, int], key: str, t: float) -> None:
+        """A track new to a zone that continues an instance whose track broke (not one followed in this
+        frame) carries on with that track's hysteresis state and distance."""
+        prev = self._owner.get(key)
+        st = self._state.get(prev) if prev is not None else None
+        if st is not None and st[2] < t:
+            self._state[sk] = [st[0], st[1], st[2]]
 
     def _m_per_px(self, pos: np.ndarray, u: np.ndarray) -> np.ndarray:
         """(N,) [m] ground distance along ``u`` that one full-resolution pixel of image motion spans at
@@ -131,30 +177,66 @@ class WrongWayDetector:
         dv = (self.site.image_to_ground(px + [0.0, 1.0]) - g0) @ u
         return np.nan_to_num(np.hypot(du, dv), nan=np.inf)
 
-    def _speed_against(self, percept: Percept, track_id: int, u: np.ndarray) -> float:
+    def _speed_against(self, percept: Percept, track_id: int, u: np.ndarray) -> tuple[float, float]:
         """[m/s] robust speed of a track against ``u`` over the last ``window_s``: the median of the
-        speeds of ``steps`` consecutive steps (0 with too little history)."""
+        speeds of ``steps`` consecutive steps (0 with too little history); and [s] the span it was
+        measured over."""
         h = percept.track_history(track_id)
         h = h[h[:, 0] >= percept.t - self.window_s - 1e-9]
         if len(h) < 4 or h[-1, 0] - h[0, 0] < 0.5 * self.window_s:
-            return 0.0
+            return 0.0, 0.0
         k = min(self.steps + 1, len(h))
         h = h[np.linspace(0, len(h) - 1, k).round().astype(int)]
         s = -(h[:, 1:3] @ u)
-        return float(np.median(np.diff(s) / np.diff(h[:, 0])))
+        return float(np.median(np.diff(s) / np.diff(h[:, 0]))), float(h[-1, 0] - h[0, 0])
 
-    def _advance(self, key: str, t: float, a: float) -> float:
-        """Update one instance's hysteresis state with the speed against ``a`` [m/s]; return its distance [m]."""
+    def _pixels_with_flow(self, percept: Percept, box, u: np.ndarray) -> float:
+        """[m/s] median ground speed along ``u`` of the moving foreground pixels in the lower two thirds
+        of ``box`` (0 when there are none): what the person's own pixels say of where they walk."""
+        field = percept.flow_field
+        fw, fh = field.size
+        sx, sy = fw / self.site.image_size[0], fh / self.site.image_size[1]
+        x, y, w, h = (float(v) for v in box)
+        u0, u1 = max(0, int(x * sx)), min(fw, int(math.ceil((x + w) * sx)))
+        v0, v1 = max(0, int((y + h / 3) * sy)), min(fh, int(math.ceil((y + h) * sy)))
+        if u1 <= u0 or v1 <= v0:
+            return 0.0
+        mask = np.zeros((fh, fw), bool)
+        mask[v0:v1, u0:u1] = True
+        fg = percept.fg_mask
+        mask &= cv2.resize(fg, (fw, fh), interpolation=cv2.INTER_AREA) > 96
+        if not mask.any():
+            return 0.0
+        _, vel = percept.ground_velocity(mask)
+        along = vel @ u
+        along = along[np.abs(along) > 0.1]  # flat-coloured insides hardly move: the edges say it
+        return float(np.median(along)) if len(along) >= 3 else 0.0
+
+    def _hold(self, key: tuple[str, int], t: float) -> float:
+        """The track's distance [m], unchanged, its clock moved on."""
+        st = self._state.get(key)
+        if st is None:
+            return 0.0
+        st[2] = t
+        return st[1]
+
+    def _advance(self, key: tuple[str, int], t: float, a: float, span_s: float = 0.0) -> float:
+        """Update one track's hysteresis state in a zone with the speed against ``a`` [m/s] measured over
+        ``span_s`` [s]; return its distance [m]. On turning against, the median says the person has
+        walked against the flow for half the span at least: that much is credited at once."""
         st = self._state.get(key)
         if st is None:
             st = self._state[key] = [False, 0.0, t]
         dt = max(0.0, t - st[2])
         st[2] = t
+        was = st[0]
         if st[0]:
             st[0] = a > self.off_mps
         else:
             st[0] = a > self.on_mps
-        if st[0]:
+        if st[0] and not was:
+            st[1] = max(st[1], a * 0.5 * span_s)
+        elif st[0]:
             st[1] += a * dt
         else:
             st[1] *= math.exp(-dt / self.forget_s)

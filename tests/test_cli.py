@@ -259,7 +259,7 @@ def test_detect_on_lossless_footage_gives_the_alerts_run_gives(tmp_path, capsys)
                  "--out", str(tmp_path / "alerts.jsonl")]) == 0
     ran = (run / "alerts.jsonl").read_text().splitlines()
     assert (tmp_path / "alerts.jsonl").read_text().splitlines() == ran and len(ran) == 1
-    assert json.loads(ran[0])["t"] == 6.2  # frame 62 at 10 frames/s (index / fps, not a clock)
+    assert json.loads(ran[0])["t"] == 6.5  # frame 65 at 10 frames/s (index / fps, not a clock)
 def test_detect_reports_latency_and_drops_on_stderr(tmp_path, capsys):
     import cv2
     import numpy as np

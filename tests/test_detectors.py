@@ -171,6 +171,44 @@ def test_intrusion_only_for_feet_in_the_zone(case, people, occluder, inside):
         assert max(scores) < 0.2, scores
 
 
+@pytest.mark.parametrize("what, x_m, z_m", [
+    # a flat light patch 3 m long on the rails (a headlight's glare), a low box 3 m long and 0.4 m high
+    ("glare on the rails", (12.0, 15.0), 0.0),
+    ("a low object 3 m long", (12.0, 15.0), 0.4),
+])
+def test_foreground_on_the_tracks_wider_or_flatter_than_a_person_is_no_intrusion(what, x_m, z_m):
+    site = platform_site()
+    scene, per, det = Scene(site), Perception(site), IntrusionDetector(site)
+    warm(per, scene)
+    x0, x1 = x_m
+    quad = [(x0, -2.3, 0.0), (x1, -2.3, 0.0), (x1, -1.7, z_m), (x0, -1.7, z_m)] if z_m == 0 else \
+        [(x0, -2.0, 0.0), (x1, -2.0, 0.0), (x1, -2.0, z_m), (x0, -2.0, z_m)]
+    poly = np.round(project(site.projection, quad)).astype(np.int32)
+    scores = []
+    for _ in range(15):
+        f = scene.frame()
+        img = f.image.copy()
+        cv2.fillConvexPoly(img, poly, (235, 235, 220))
+        p = per.update(Frame(index=f.index, t=f.t, image=img))
+        assert len(p.blobs) <= 1
+        scores.append(det.score(p).score)
+    assert len(p.blobs) == 1, what  # it is foreground, and tracked as a detection
+    assert max(scores) < 0.2, scores
+
+
+def test_feet_must_be_inside_by_what_the_placement_error_spans_there():
+    # the test camera, 5.5 m high at y = 11 m: 4 px of foot row span about 0.5 m of floor at the intruder
+    # 13 m away, metres 40 m away (a pixel's span grows with the square of the distance)
+    site = platform_site()
+    det = IntrusionDetector(site)
+    near, far = det.placement_m(np.array([[14.0, -2.0], [16.0, -29.0]]))
+    assert 0.1 < near < 1.0 and far > 4 * near
+    one = IntrusionDetector(site, foot_px=1.0).placement_m(np.array([[14.0, -2.0]]))[0]
+    assert near == pytest.approx(4 * one)
+    with pytest.raises(ValueError, match="foot_px must be > 0; got 0"):
+        IntrusionDetector(site, foot_px=0)
+
+
 def test_ghost_of_a_person_who_left_is_not_an_intrusion():
     # someone stands on the track bed while the background is learned, then leaves: the
     # uncovered track bed is foreground (a ghost) until healed, with its edges in the model
@@ -198,19 +236,24 @@ def test_ghost_is_healed_into_the_long_term_background():
     assert blobs[0] == 1 and blobs[-1] == 0
 
 
-def _with_train(frame, site, x_front_m: float):
-    """``frame`` with a train's side (3.5 m tall, on the track bed at y = -1.2 m) from x = 0 to
-    ``x_front_m`` painted over it, as a flat grey panel with dark windows."""
+def _with_train(frame, site, x_front_m: float, x_rear_m: float = 0.0, ribbed: bool = False):
+    """``frame`` with a train's side (3.5 m tall, on the track bed at y = -1.2 m) from x =
+    ``x_rear_m`` to ``x_front_m`` painted over it, as a flat grey panel with dark windows
+    (``ribbed``: and a dark seam every 0.4 m, as on a corrugated steel side, whose edges keep the
+    standing train from being taken for uncovered floor)."""
     from detectors.source import Frame
 
     img = frame.image.copy()
-    x1 = min(float(x_front_m), 32.0)
-    if x1 > 0.5:
-        quad = project(site.projection, [(0.0, -1.2, 0.0), (x1, -1.2, 0.0), (x1, -1.2, 3.5), (0.0, -1.2, 3.5)])
+    x0, x1 = max(float(x_rear_m), 0.0), min(float(x_front_m), 32.0)
+    if x1 - x0 > 0.5:
+        quad = project(site.projection, [(x0, -1.2, 0.0), (x1, -1.2, 0.0), (x1, -1.2, 3.5), (x0, -1.2, 3.5)])
         cv2.fillConvexPoly(img, np.round(quad).astype(np.int32), (150, 150, 160))
-        for x in np.arange(1.0, x1 - 1.0, 2.5):
+        for x in np.arange(x0 + 1.0, x1 - 1.0, 2.5):
             win = project(site.projection, [(x, -1.2, 1.5), (x + 1.2, -1.2, 1.5), (x + 1.2, -1.2, 2.6), (x, -1.2, 2.6)])
             cv2.fillConvexPoly(img, np.round(win).astype(np.int32), (40, 40, 50))
+        for x in np.arange(x0 + 0.2, x1, 0.4) if ribbed else ():
+            seam = project(site.projection, [(x, -1.2, 0.1), (x, -1.2, 3.4)])
+            cv2.line(img, tuple(np.round(seam[0]).astype(int)), tuple(np.round(seam[1]).astype(int)), (90, 90, 100), 1)
     return Frame(index=frame.index, t=frame.t, image=img)
 
 
@@ -231,6 +274,50 @@ def test_a_train_braking_in_is_neither_an_intrusion_nor_a_crowd_movement():
     assert sum(occupied) >= 30  # the train's component is seen as a vehicle on the track bed
     assert max(s for s, _ in scores) < intrusion.default_threshold, scores
     assert max(c for _, c in scores) < crowd.default_threshold, scores
+
+
+def test_the_track_bed_a_departed_train_uncovers_is_no_intrusion_until_seen_empty_again():
+    # the train stands 15 s (the long-term background starts to learn it), then leaves at up to
+    # 16 m/s: the track bed it uncovers stays foreground while the background relearns it (15 % of
+    # the floor 15 s later), and the people finder cuts that ghost into person-sized pieces whose
+    # feet are on the track (4 s after the train had gone the old rule scored them 1.0). The zone
+    # stays silent while its floor is not seen empty again (VehicleWatch, tested below).
+    from detectors.crowd import CrowdMovementDetector
+
+    site = platform_site()
+    scene, per = Scene(site), Perception(site)
+    intrusion, crowd = IntrusionDetector(site), CrowdMovementDetector(site)
+    warm(per, scene)
+    scores = []
+    for k in range(40 + 150 + 40 + 150):  # braking in, standing 15 s, leaving in 3 s, 15 s of empty track
+        if k < 40:
+            front, rear = 32.0 * (1.0 - (1.0 - min(k, 30) / 30) ** 2), 0.0
+        elif k < 190:
+            front, rear = 32.0, 0.0
+        else:
+            front, rear = 32.0, 32.0 * (min(k - 190, 30) / 30) ** 2
+        p = per.update(_with_train(scene.frame(), site, front + rear, rear, ribbed=True))
+        scores.append((round(p.t, 1), intrusion.score(p).score, crowd.score(p).score))
+    assert max(s for _, s, _ in scores) < intrusion.default_threshold, [x for x in scores if x[1] > 0.1]
+    assert max(c for _, _, c in scores) < crowd.default_threshold, [x for x in scores if x[2] > 0.1]
+
+
+@pytest.mark.parametrize("cover, blob, occupied", [
+    # (floor cover, vehicle component) per frame at 10 frames/s; cover 0.25, clear 0.06, hold 2 s:
+    # entered at 0.0 s by the cover, at 0.1 s by a component; still dirty (0.10 >= 0.06) at 0.2 s, clear
+    # (0.03) from 0.3 s: occupied until 0.2 + 2.0 = 2.2 s
+    ([0.30, 0.10, 0.10] + [0.03] * 22, [False, True] + [False] * 23, [True] * 23 + [False] * 2),
+    # a person on the track bed (4 % of its floor) never makes it a vehicle
+    ([0.04] * 5, [False] * 5, [False] * 5),
+    # a ghost that never heals: watched again max_hold_s = 1 s after the vehicle was last seen, plus hold_s
+    ([0.5] + [0.1] * 40, [False] * 41, [True] * 31 + [False] * 10),
+])
+def test_a_zone_a_vehicle_entered_is_occupied_until_its_floor_is_seen_empty_for_hold_s(cover, blob, occupied):
+    from detectors.vehicles import VehicleWatch
+
+    watch = VehicleWatch([TRACKS], cover=0.25, clear=0.06, hold_s=2.0, max_hold_s=1.0 if len(cover) == 41 else 20.0)
+    got = [bool(watch.step(k / 10, np.array([c]), np.array([b]))[0]) for k, (c, b) in enumerate(zip(cover, blob))]
+    assert got == occupied
 
 
 def test_intrusion_box_covers_the_intruder():

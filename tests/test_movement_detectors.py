@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -90,3 +92,73 @@ def test_no_crowd_movement(name, n, speed):
 def test_crowd_parameter_errors():
     with pytest.raises(ValueError, match=r"need 0 <= walk_mps < run_mps"):
         CrowdMovementDetector(platform_site(), walk_mps=3.0, run_mps=2.0)
+
+
+class _ScriptedPressure(CrowdMovementDetector):
+    """Crowd movement whose per-cell pressure [1/s²] is scripted: ``script(k, n_cells)`` for frame k."""
+
+    def __init__(self, site, script, **kw):
+        super().__init__(site, **kw)
+        self.script, self.k = script, 0
+
+    def _cell_pressure(self, cells, w, vel, n_cells):
+        self.k += 1
+        return self.script(self.k, n_cells)
+
+
+def _one_cell(value, cell_of_frame):
+    def script(k, n):
+        p = np.zeros(n)
+        p[cell_of_frame(k) % n] = value
+        return p
+    return script
+
+
+@pytest.mark.parametrize("name, script, first_above", [
+    # 1.0 s^-2 held in one cell (pressure_crit 0.5, pressure_s 2 s): the cell's average 1 - exp(-t / 2)
+    # reaches 0.5 at t = 2 ln 2 = 1.39 s, the 14th frame at 10 frames/s
+    ("sustained in one place", _one_cell(1.0, lambda k: 7), 14),
+    # 1.4 s^-2 jumping to another of 7 cells at every frame (flow noise in a dense stream of walkers): each
+    # cell's average stays near 1.4 / 7 = 0.2
+    ("flickering from cell to cell", _one_cell(1.4, lambda k: 7 + k % 7), None),
+])
+def test_crowd_pressure_must_be_sustained_in_one_place(name, script, first_above):
+    out = _scores(lambda s: _ScriptedPressure(s, script), _group(10, 1.3, t0=0.0), 4.0, zones=())
+    above = [k for k, o in enumerate(out) if o.score >= 0.5]
+    if first_above is None:
+        assert not above, (name, max(o.score for o in out))
+    else:
+        assert above and abs(above[0] + 1 - first_above) <= 1, (name, above[:3])
+
+
+def test_wrong_way_distance_credits_half_the_window_on_turning_against_then_accumulates_and_fades():
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)))  # on 0.45, off 0.15 m/s, forget 1.5 s
+    key = ("walkway", 7)
+    # 1.0 m/s against measured over 1.6 s: at least 0.8 s of it, 0.8 m, credited at once
+    assert det._advance(key, 10.0, 1.0, 1.6) == pytest.approx(0.8)
+    assert det._advance(key, 10.1, 1.0, 1.6) == pytest.approx(0.8 + 0.1)
+    # a fragment (a head over a shoulder) holds the distance; the clock moves on without crediting
+    assert det._hold(key, 10.5) == pytest.approx(0.9)
+    assert det._advance(key, 10.6, 1.0, 1.6) == pytest.approx(0.9 + 0.1)
+    # below off_mps: no longer against, the distance fades with forget_s
+    assert det._advance(key, 10.7, 0.1, 1.6) == pytest.approx(1.0 * math.exp(-0.1 / 1.5))
+    # each track has its own state: another track on the same instance starts from nothing
+    assert det._advance(("walkway", 8), 10.7, 0.3, 1.6) == 0.0
+
+
+@pytest.mark.parametrize("vx, sign", [(1.3, 1), (-1.3, -1)])
+def test_wrong_way_reads_the_persons_own_pixels_along_the_flow(vx, sign):
+    # the box's moving foreground pixels say which way the person walks, whatever the track says
+    site = platform_site(zones=(WALKWAY,))
+    scene, per = Scene(site), Perception(site)
+    det = WrongWayDetector(site)
+    for _ in range(20):
+        per.update(scene.frame())
+    speeds = []
+    for k in range(15):
+        p = per.update(scene.frame([(14.0 + vx * k / 10, 3.0, {"colour": (40, 40, 200)})]))
+        rows = np.flatnonzero(p.tracks.confirmed & (p.tracks.lost_s == 0))
+        if len(rows):
+            speeds.append(det._pixels_with_flow(p, p.tracks.box[rows[0]], np.array([1.0, 0.0])))
+    assert len(speeds) >= 10
+    assert sign * np.median(speeds) > det.stream_mps, speeds
