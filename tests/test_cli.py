@@ -307,3 +307,19 @@ def test_train_density_refuses_evaluation_seeds_in_one_line(seed, match, capsys,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("stationwatch train:")
     assert (match or f"would render 2 clip(s) from seed {seed}") in err  # a training seed gets as far as rendering
+
+
+@pytest.mark.parametrize("seed, match", [
+    ("950", "seed 950 is a held-out seed, reserved for evaluation"),
+    ("81", "seed 81 is a scenario library default seed"),  # concourse_weapon's own seed
+    ("10000", None),
+])
+def test_train_weapon_refuses_evaluation_seeds_in_one_line(seed, match, capsys, monkeypatch):
+    import train.weapon
+
+    monkeypatch.setattr(train.weapon, "render_crops", lambda clips, **kw: (_ for _ in ()).throw(
+        RuntimeError(f"would render {len(clips)} clip(s) from seed {clips[0].seed}")))
+    assert main(["train", "weapon", "--data-seed", seed, "--clips", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("stationwatch train:")
+    assert (match or f"would render 2 clip(s) from seed {seed}") in err
