@@ -123,6 +123,13 @@ class Crops:
     def __len__(self) -> int:
         return len(self.label)
 
+    def subset(self, n: int, seed: int) -> "Crops":
+        """At most ``n`` crops drawn at random without replacement (seed ``seed``), in their order."""
+        if n >= len(self):
+            return self
+        keep = np.sort(np.random.default_rng([seed, 5]).choice(len(self), size=n, replace=False))
+        return Crops(self.image[keep], self.label[keep], self.prop[keep])
+
     def save(self, path: str, fingerprint: str) -> None:
         from detectors.files import atomic_path
 
@@ -252,8 +259,9 @@ def _augment(torch, xb, rng: np.random.Generator):
 
 
 def fit(crops: Crops, *, seed: int = 0, epochs: int = 8, batch: int = 64, lr: float = 3e-3, threads: int = 1,
-        progress: bool = True) -> TrainResult:
-    """Fit a fresh classifier on ``crops`` (torch seed ``seed``); the thread count is restored after."""
+        init: str | None = None, progress: bool = True) -> TrainResult:
+    """Fit a classifier on ``crops`` (torch seed ``seed``), fresh or from the weights file ``init``
+    (training continued); the thread count is restored after."""
     import torch
 
     from detectors.weapon import build_net
@@ -264,7 +272,10 @@ def fit(crops: Crops, *, seed: int = 0, epochs: int = 8, batch: int = 64, lr: fl
     try:
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        net = build_net().to(memory_format=torch.channels_last)
+        net = build_net()
+        if init is not None:
+            net.load_state_dict(torch.load(init, map_location="cpu", weights_only=True))
+        net = net.to(memory_format=torch.channels_last)
         opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
         steps = epochs * math.ceil(len(crops) / batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.2)
@@ -307,14 +318,29 @@ def fit(crops: Crops, *, seed: int = 0, epochs: int = 8, batch: int = 64, lr: fl
 # --- the classical baseline -------------------------------------------------------------------
 
 
-def hog_features(images: np.ndarray) -> np.ndarray:
-    """(N, F) float32 HOG descriptors (8x8 cells, 16x16 blocks, 9 bins) of (N, h, w, 3) uint8 crops."""
-    import cv2
-
-    from detectors.weapon import CROP_SIZE
-
-    hog = cv2.HOGDescriptor(CROP_SIZE, (16, 16), (8, 8), (8, 8), 9)
-    return np.stack([hog.compute(cv2.cvtColor(im, cv2.COLOR_BGR2GRAY)).ravel() for im in images]).astype(np.float32)
+def hog_features(images: np.ndarray, cell: int = 8, bins: int = 9) -> np.ndarray:
+    """(N, F) float32 HOG descriptors of (N, h, w, 3) uint8 crops (Dalal and Triggs: unsigned gradient
+    orientation in ``bins`` bins per ``cell`` x ``cell`` cell, 2x2-cell blocks at a one-cell stride, L2-Hys).
+    Written here with numpy: opencv-python 5's wheels have no ``HOGDescriptor``."""
+    imgs = np.asarray(images, np.float32)
+    grey = imgs @ np.array([0.114, 0.587, 0.299], np.float32)  # BGR -> luma, (N, h, w)
+    n, h, w = grey.shape
+    gx, gy = np.zeros_like(grey), np.zeros_like(grey)
+    gx[:, :, 1:-1] = grey[:, :, 2:] - grey[:, :, :-2]
+    gy[:, 1:-1, :] = grey[:, 2:, :] - grey[:, :-2, :]
+    mag = np.hypot(gx, gy)
+    ang = np.degrees(np.arctan2(gy, gx)) % 180.0
+    b = np.minimum((ang * (bins / 180.0)).astype(np.int64), bins - 1)
+    ch, cw = h // cell, w // cell
+    rows = np.minimum(np.arange(h) // cell, ch - 1)
+    cols = np.minimum(np.arange(w) // cell, cw - 1)
+    idx = ((np.arange(n)[:, None, None] * ch + rows[None, :, None]) * cw + cols[None, None, :]) * bins + b
+    hist = np.bincount(idx.ravel(), weights=mag.ravel(), minlength=n * ch * cw * bins).reshape(n, ch, cw, bins)
+    blocks = np.concatenate([hist[:, :-1, :-1], hist[:, 1:, :-1], hist[:, :-1, 1:], hist[:, 1:, 1:]], axis=-1)
+    blocks = blocks / np.sqrt((blocks ** 2).sum(-1, keepdims=True) + 1e-6)
+    blocks = np.minimum(blocks, 0.2)
+    blocks = blocks / np.sqrt((blocks ** 2).sum(-1, keepdims=True) + 1e-6)
+    return blocks.reshape(n, -1).astype(np.float32)
 
 
 def fit_hog_baseline(crops: Crops, *, seed: int = 0, epochs: int = 30, l2: float = 1e-3):
@@ -433,12 +459,15 @@ def configure(parser) -> None:
                         help="scenario seed of the first clip; clip k uses data-seed + k (training seeds only)")
     parser.add_argument("--clips", type=_positive_int, default=40, help="number of rendered clips")
     parser.add_argument("--every-s", type=_positive_s, default=0.5, help="[s] time between sampled frames of a clip")
-    parser.add_argument("--epochs", type=_positive_int, default=8)
+    parser.add_argument("--max-crops", type=_positive_int, default=20_000,
+                        help="crops drawn at random from the rendered ones to train on (the fit's cost)")
+    parser.add_argument("--epochs", type=_positive_int, default=5)
     parser.add_argument("--lr", type=_positive_float, default=3e-3, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads while training")
     parser.add_argument("--cache", help="npz file: reuse the rendered crops if it exists, else write them there")
     parser.add_argument("--validate-seeds", type=int, nargs="*", default=None,
                         help="held-out seeds of the validation (default: the first three held-out seeds; none: skip)")
+    parser.add_argument("--init", help="weights file to continue training from (default: a fresh network)")
     parser.add_argument("--out", help="where to write the weights (default: the package's detectors/weights/)")
 
 
@@ -463,14 +492,19 @@ def main(args) -> int:
         if args.cache:
             crops.save(args.cache, fingerprint)
     render_s = time.perf_counter() - t0
+    rendered = len(crops)
+    crops = crops.subset(args.max_crops, args.seed)
     if crops.label.sum() == 0 or crops.label.sum() == len(crops):
         raise ValueError(f"train weapon: the {len(crops)} rendered crops hold one class only; render more --clips")
-    result = fit(crops, seed=args.seed, epochs=args.epochs, lr=args.lr, threads=args.threads)
+    if args.init is not None and not os.path.isfile(args.init):
+        raise FileNotFoundError(f"train weapon: --init {args.init!r} is not a weights file")
+    result = fit(crops, seed=args.seed, epochs=args.epochs, lr=args.lr, threads=args.threads, init=args.init)
     card = {
         "model": "weapon CNN (detectors/weapon.py): 48x40 BGR canonical person crop -> P(rifle)",
         "command": " ".join(["stationwatch", "train", "weapon", *argv]),
         "seed": int(args.seed), "epochs": int(args.epochs), "lr": float(args.lr), "threads": int(args.threads),
-        "data": {"clips": [c.to_dict() for c in clips], "crops": len(crops), "positives": int(crops.label.sum()),
+        "init": args.init,
+        "data": {"clips": [c.to_dict() for c in clips], "rendered_crops": rendered, "crops": len(crops), "positives": int(crops.label.sum()),
                  "seeds": [clips[0].seed, clips[-1].seed] if clips else [], "prop_shares": PROP_SHARES},
         "render_seconds": round(render_s, 1),
     }
