@@ -92,8 +92,8 @@ class CoreDetectorSpec(_Strict):
 
     kind: Literal["core"] = "core"
     name: str = Field(pattern=_NAME, description="label of this detector in the results")
-    detectors: list[str] | None = Field(None, min_length=1, description="registry names (default: every detector the "
-                                        "camera's site supports)")
+    detectors: list[str] | None = Field(None, min_length=1, description="registry names (default: every built-in "
+                                        "detector the camera's site supports; plug-ins by name)")
     params: dict[str, dict[str, Any]] = Field(default_factory=dict, description="registry name -> keyword arguments "
                                               "of the detector's constructor")
     policies: dict[str, PolicySpec] = Field(default_factory=dict, description="event type -> alert policy")

@@ -23,6 +23,7 @@ variants:
   - {name: noisy, set: {events.0.at_s: 2, render.noise_std: 7, render.lighting: evening}}
 detectors:
   - name: builtin
+    detectors: [intrusion]
   - name: example_blackbox
     command: ["{python}", "EXAMPLE", "{video}", "--site", "{site}", "--out", "{alerts}"]
     types: [intrusion]

@@ -290,7 +290,8 @@ def test_ctrl_c_during_detect_keeps_the_alerts_so_far(inputs, tmp_path, capsys, 
     monkeypatch.setattr(DetectionCore, "process", interrupted)
     out = tmp_path / "alerts.jsonl"
     assert main(["detect", inputs["clip"], "--site", inputs["site"], "--out", str(out)]) == 130
-    assert capsys.readouterr().err == f"stationwatch detect: interrupted after 12 frames; 1 alert(s) written to {out}\n"
+    assert capsys.readouterr().err == (f"stationwatch detect: interrupted after 12 frames; 1 alert(s) written to {out}, "
+                                       "0 frame(s) dropped, 0 reconnection(s)\n")
     assert [json.loads(line)["t"] for line in out.read_text().splitlines()] == [0.5]
     assert snapshot(tmp_path) == ["alerts.jsonl"]
 

@@ -297,12 +297,13 @@ def test_policies_apply_to_the_types_a_camera_runs(platform_intrusion, tmp_path,
 
     site = SiteConfig.from_dict(site_config_dict(platform_intrusion, "platform"))
     pol = tmp_path / "p.yaml"
-    pol.write_text("policies: {intrusion: {threshold: 0.7, cooldown_s: 5}, fire: {threshold: 0.3}}\n")
+    pol.write_text("policies: {intrusion: {threshold: 0.7, cooldown_s: 5}, wrong_way: {threshold: 0.3}}\n")
     core = core_with_policies(site, None, overrides_from_args(str(pol), ["intrusion=0.8"]))
     p = core.policies[INTRUSION]
     # the command line's threshold over the file's, the file's cooldown, the detector's minimum duration
     assert (p.threshold, p.cooldown_s, p.min_duration_s) == (0.8, 5.0, IntrusionDetector.default_min_duration_s)
-    assert EventType.FIRE not in core.policies  # no fire detector runs here: ignored, not an error
+    # no wrong-way detector runs on a platform without a one-way zone: its policy is ignored, not an error
+    assert EventType.WRONG_WAY not in core.policies and INTRUSION in core.policies
     assert main(["run", "platform_intrusion", "--policies", str(tmp_path / "missing.yaml"), "--out",
                  str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err

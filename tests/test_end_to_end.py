@@ -50,9 +50,6 @@ def test_concourse_quiet_raises_no_false_alarm(quiet_run):
     assert quiet_run.n_frames == 900  # 90 s at 10 frames/s
 
 
-@pytest.mark.xfail(strict=True, reason="the abandoned-object, person-on-ground and fire detectors raise false alarms "
-                                       "on the quiet concourse (static foreground of waiting people, fragments of "
-                                       "split blobs, warm clothes); strict, so that fixing it shows")
 def test_concourse_quiet_raises_no_object_fall_or_fire_alarm(quiet_run):
     fired = [(a.type.value, round(a.t, 1)) for a in quiet_run.alerts if a.type in OBJECT_FALL_FIRE]
     assert fired == []

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SOURCES = ("pyproject.toml", "README.md", "sim", "detectors", "eval", "scenarios")
+SOURCES = ("pyproject.toml", "README.md", "sim", "detectors", "eval", "train", "scenarios")
 
 
 def _run(cmd, cwd, **kwargs) -> subprocess.CompletedProcess:
