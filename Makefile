@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/bench_raster.py
 	$(PY) benchmarks/bench_render.py
 	$(PY) benchmarks/bench_detect.py
+	$(PY) benchmarks/bench_detect.py --all
 	$(PY) benchmarks/bench_grid.py --quick
 	$(PY) -m pytest -q benchmarks --benchmark-only
 

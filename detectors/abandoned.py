@@ -13,7 +13,13 @@ Per frame, each static component is an object candidate when
 - it is no wider than ``max_width`` of an adult's height, and at least ``min_area_work_px``
   pixels of the working image;
 - it is not a *ghost* (background uncovered by something that left; checked once a second
-  for the objects that score).
+  for the objects that score);
+- it is not a part of a larger figure: the (long-term) foreground component it lies in is at most
+  ``figure_ratio`` times its height and width (a person standing or sitting still, whose legs,
+  torso or lying body the short-term background absorbed, is static foreground of object size);
+- it does not touch the left, right or bottom edge (``border_px``: people cut by the edge), nor
+  pixels of a vehicle standing in a forbidden zone (the doors and windows of a train at the
+  platform are static foreground too).
 
 Candidates are followed on the ground (within ``match_m``); one seen for less than
 ``min_static_s``, or in fewer than ``min_seen`` of the frames since it turned static (the
@@ -52,8 +58,10 @@ from detectors.background import is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
+from detectors.people import components_with_stats
 from detectors.perception import Percept
-from detectors.site import SiteConfig
+from detectors.site import SiteConfig, ZoneKind
+from detectors.vehicles import VehicleMemory, vehicle_mask
 
 
 class AbandonedObjectDetector:
@@ -69,6 +77,11 @@ class AbandonedObjectDetector:
       attends an object; ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must
       have come before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far back positions are kept;
     - ``delay_s`` [s]: added to the site's time before the score reaches 0.5;
+    - ``figure_ratio``: a candidate whose foreground figure is this many times taller or wider is a
+      part of it (a person keeping still), not an object; ``border_px`` [working px]: candidates this near
+      the left, right or bottom edge are left out (people cut by the edge); ``vehicle_memory_s`` [s],
+      ``vehicle_margin_m`` [m]: no object is looked for in or this near a forbidden zone where a vehicle
+      stood less than ``vehicle_memory_s`` ago (a bag left there is seen once the train is gone that long);
     - ``abandoned_after_s`` [s]: overrides the site's rule.
     """
 
@@ -82,6 +95,8 @@ class AbandonedObjectDetector:
                  forget_s: float = 3.0, match_m: float = 0.6, attended_m: float = 3.0,
                  walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, place_m: float = 1.5,
                  min_seen: float = 0.8, memory_s: float = 20.0, delay_s: float = 1.5,
+                 figure_ratio: float = 1.5, border_px: int = 3, vehicle_memory_s: float = 30.0,
+                 vehicle_margin_m: float = 1.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m),
@@ -107,6 +122,14 @@ class AbandonedObjectDetector:
         self.place_m, self.min_seen = float(place_m), float(min_seen)
         self.person_height, self.memory_s, self.delay_s = float(person_height), float(memory_s), float(delay_s)
         self.abandoned_after_s = float(after)
+        if not (math.isfinite(figure_ratio) and figure_ratio >= 1):
+            raise ValueError(f"AbandonedObjectDetector.figure_ratio must be a finite number >= 1; got {figure_ratio!r}")
+        self.figure_ratio, self.border_px = float(figure_ratio), max(0, int(border_px))
+        for name, value in (("vehicle_memory_s", vehicle_memory_s), ("vehicle_margin_m", vehicle_margin_m)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number >= 0; got {value!r}")
+        self.vehicle_memory_s, self.vehicle_margin_m = float(vehicle_memory_s), float(vehicle_margin_m)
+        self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
         self.reset()
 
     def reset(self) -> None:
@@ -117,6 +140,7 @@ class AbandonedObjectDetector:
         self._objects: dict[int, dict] = {}
         self._next_id = 0
         self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
+        self._vehicles = VehicleMemory(self._forbidden, self.vehicle_memory_s, self.vehicle_margin_m)
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
@@ -124,7 +148,12 @@ class AbandonedObjectDetector:
             return NOTHING
         t = percept.t
         self._remember_people(percept)
+        self._vehicles.update(percept)
         cand_xy, cand_box = self._candidates(percept)
+        if len(cand_xy):
+            # a train at the platform or just gone: its pieces, ghost and light along the platform edge
+            away = ~self._vehicles.near(cand_xy)
+            cand_xy, cand_box = cand_xy[away], [b for b, ok in zip(cand_box, away) if ok]
         self._follow(t, cand_xy, cand_box)
         out = []
         scale = 2.0 * (self.abandoned_after_s + self.delay_s)
@@ -133,7 +162,7 @@ class AbandonedObjectDetector:
                 continue
             if ob["seen"] < self.min_seen * (round((t - ob["first"]) * self.site.fps) + 1):
                 continue  # static foreground that comes and goes (flames, smoke, flicker): no object
-            if not self._brought(ob):
+            if not self._brought(ob) or not self._left(ob):
                 continue
             unattended = t - self._last_attended(ob)
             s = 1.0 if scale == 0 else min(1.0, max(0.0, unattended / scale))
@@ -151,7 +180,7 @@ class AbandonedObjectDetector:
         with np.errstate(invalid="ignore"):
             ok &= tr.box[:, 3] >= self.person_height * tr.expected_height_px
         ok &= np.all(np.isfinite(tr.foot_m), axis=1)
-        self._passing.append((t, tr.foot_m[ok].copy()))
+        self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy()))
         while self._passing and t - self._passing[0][0] > self.memory_s:
             self._passing.popleft()
         ok &= tr.speed_mps < self.walk_mps
@@ -187,11 +216,28 @@ class AbandonedObjectDetector:
     def _brought(self, ob: dict) -> bool:
         """Whether a person came within ``place_m`` of object ``ob`` in the ``memory_s`` before it turned
         static: someone set it down (static foreground nobody brought is smoke, light or the scene)."""
-        if "brought" not in ob:
+        if "owners" not in ob:
             r2 = self.place_m ** 2
-            ob["brought"] = any(tk <= ob["first"] and len(pos) and bool(np.any(((pos - ob["xy"]) ** 2).sum(axis=1) <= r2))
-                                for tk, pos in self._passing)
-        return ob["brought"]
+            ob["owners"] = {}  # track id -> last time it was near, before the object turned static
+            for tk, ids, pos in self._passing:
+                if tk <= ob["first"]:
+                    ob["owners"].update((int(i), tk) for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) <= r2])
+        return bool(ob["owners"])
+
+    def _left(self, ob: dict) -> bool:
+        """Whether one of the people who came near object ``ob`` before it turned static has since been
+        seen more than ``attended_m`` from it: somebody walked off from it. A person keeping still, whose
+        own legs or torso became static foreground of object size, never walks off from it (their track
+        ends where they stand)."""
+        if not ob.get("left"):
+            # looked for in the whole memory once (the owner may have walked out of the picture before the
+            # object turned static), then in each new frame
+            seen = self._passing if "left" not in ob else [self._passing[-1]]
+            r2 = self.attended_m ** 2
+            owners = ob["owners"]
+            ob["left"] = any(tk > owners.get(int(i), math.inf)
+                             for tk, ids, pos in seen for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) > r2])
+        return ob["left"]
 
     def _placed(self, ob: dict) -> float:
         """[s] when object ``ob`` was set down, at the latest: ``static_delay_s`` before it turned static
@@ -203,12 +249,18 @@ class AbandonedObjectDetector:
         g = percept.grid
         if not cv2.countNonZero(percept.static_mask):
             return np.zeros((0, 2)), []
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(percept.static_mask, connectivity=8,
-                                                               ltype=cv2.CV_32S)
+        n, labels, stats = components_with_stats(percept.static_mask)  # OpenCV's labels, a third of the time
         if n <= 1:
             return np.zeros((0, 2)), []
         st = stats[1:]
         keep = np.flatnonzero(st[:, cv2.CC_STAT_AREA] >= self.min_area_work_px)
+        if len(keep) == 0:
+            return np.zeros((0, 2)), []
+        vehicle = vehicle_mask(percept, self._forbidden)
+        if vehicle is not None:
+            # static pieces of a train standing at the platform (its doors, its windows) are no object
+            on_vehicle = np.bincount(labels[vehicle], minlength=n)[keep + 1]
+            keep = keep[on_vehicle == 0]
         if len(keep) == 0:
             return np.zeros((0, 2)), []
         x, y = st[keep, cv2.CC_STAT_LEFT], st[keep, cv2.CC_STAT_TOP]
@@ -222,8 +274,15 @@ class AbandonedObjectDetector:
             size_ok = (hr >= self.min_height) & (hr <= self.max_height) & (wr <= self.max_width)
         size_ok &= np.all(np.isfinite(foot_m), axis=1)
         xy, boxes = [], []
+        fg_labels = percept.labels
+        wh, ww = fg_labels.shape
+        m = self.border_px
         for j in np.flatnonzero(size_ok):
             x0, y0, x1, y1 = int(x[j]), int(y[j]), int(x[j] + w[j]), int(y[j] + h[j])
+            if x0 < m or x1 > ww - m or y1 > wh - m:
+                continue  # cut by the image's edge: a person stepping in or out, or a part of one
+            if self._part_of_figure(fg_labels, labels, int(keep[j] + 1), (x0, y0, x1, y1)):
+                continue
             pad = 2
             X0, Y0 = max(0, x0 - pad), max(0, y0 - pad)
             X1, Y1 = min(labels.shape[1], x1 + pad), min(labels.shape[0], y1 + pad)
@@ -234,6 +293,22 @@ class AbandonedObjectDetector:
             boxes.append((box, (Y0, Y1, X0, X1, int(keep[j] + 1))))
         self._labels = labels
         return np.asarray(xy, dtype=np.float64).reshape(-1, 2), boxes
+
+    def _part_of_figure(self, fg_labels: np.ndarray, labels: np.ndarray, label: int, box: tuple) -> bool:
+        """Whether static component ``label`` (box ``x0, y0, x1, y1`` working px) is a part of a larger
+        foreground figure: the moving foreground it belongs to reaches ``figure_ratio`` times its
+        height or width. A person standing or sitting still whose legs, torso or lying body the
+        short-term background absorbed is one; a bag set down on its own is not (beside its owner it is
+        attended anyway)."""
+        x0, y0, x1, y1 = box
+        under = fg_labels[y0:y1, x0:x1][labels[y0:y1, x0:x1] == label]
+        under = under[under > 0]
+        if not len(under):
+            return False
+        figure = np.bincount(under).argmax()
+        ys, xs = np.nonzero(fg_labels == figure)
+        fh, fw = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+        return bool(fh > self.figure_ratio * (y1 - y0) or fw > self.figure_ratio * (x1 - x0))
 
     def _ghost(self, percept: Percept, ob: dict) -> bool:
         """Whether object ``ob`` is a ghost (checked at most once a second: it costs a gradient)."""

@@ -74,13 +74,16 @@ class BackgroundModel:
     - ``min_threshold`` [grey levels], ``k_sigma``: the foreground threshold ``T``;
     - ``gain_blocks`` (columns, rows): the lighting gain grid;
     - ``shadow_ratio`` (low, high): brightness ratio of a shadow to the background;
-      ``shadow_chroma``: largest chromaticity change of a shadow (0 disables shadow removal).
+      ``shadow_chroma``: largest chromaticity change of a shadow (0 disables shadow removal);
+    - ``compiled``: test the pixels in one compiled pass (:mod:`detectors.background_kernel`, the
+      same masks) when numba is there; False for the OpenCV path.
     """
 
     def __init__(self, work_size: tuple[int, int], fps: float, *, long_s: float = 60.0, long_bg_s: float | None = None,
                  short_s: float = 4.0, warmup_frames: int = 15, min_threshold: float = 12.0, k_sigma: float = 4.0,
                  chroma_threshold: float = 10.0, gain_blocks: tuple[int, int] = (16, 9),
-                 shadow_ratio: tuple[float, float] = (0.45, 0.92), shadow_chroma: float = 5.0) -> None:
+                 shadow_ratio: tuple[float, float] = (0.45, 0.92), shadow_chroma: float = 5.0,
+                 compiled: bool = True) -> None:
         long_bg_s = long_s if long_bg_s is None else long_bg_s
         for name, value in (("long_s", long_s), ("long_bg_s", long_bg_s), ("short_s", short_s), ("fps", fps),
                             ("min_threshold", min_threshold), ("k_sigma", k_sigma),
@@ -120,7 +123,19 @@ class BackgroundModel:
         self._block_gain = np.ones((by, bx), np.float32)
         self._prev_fg = np.zeros((h, w), np.uint8)
         self._gain_map = np.ones((h, w), np.float32)
+        # the block of each pixel row and column, as INTER_NEAREST resizing picks it (for the compiled test)
+        self._block_row = cv2.resize(np.arange(by, dtype=np.float32)[:, None], (1, h),
+                                     interpolation=cv2.INTER_NEAREST)[:, 0].astype(np.intp)
+        self._block_col = cv2.resize(np.arange(bx, dtype=np.float32)[None, :], (w, 1),
+                                     interpolation=cv2.INTER_NEAREST)[0].astype(np.intp)
         self._cur: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+        #: (h, w, 3) uint8 the last frame in YCrCb (for the people finder's clothes colours)
+        self.last_ycc: np.ndarray | None = None
+        self.compiled = bool(compiled)  #: the per-pixel test runs compiled (when numba is there)
+        if self.compiled:  # compiled (or loaded from numba's cache) now, not on a stream's first frames
+            from detectors.background_kernel import compiled_kernel
+
+            compiled_kernel()
 
     # --- per frame -------------------------------------------------------------------------
 
@@ -130,6 +145,7 @@ class BackgroundModel:
         per-pixel median (people walking through leave no trace) and give no foreground."""
         h, w = small_bgr.shape[:2]
         ycc = cv2.cvtColor(small_bgr, cv2.COLOR_BGR2YCrCb)
+        self.last_ycc = ycc
         if self._y is None:
             self._warm.append(ycc)
             self.frames_seen = len(self._warm)
@@ -138,12 +154,42 @@ class BackgroundModel:
             empty = np.zeros((h, w), np.uint8)
             return empty, empty
         self.frames_seen += 1
+        kernel = None
+        if self.compiled:
+            from detectors.background_kernel import compiled_kernel
+
+            kernel = compiled_kernel()
+        if kernel is None:
+            y, cr, cb, fg_long, fg_short = self._test_opencv(ycc)
+        else:
+            y8, cr8, cb8 = cv2.split(ycc)
+            y = y8.astype(np.float32)
+            gmin, gmax = self._gains(y)
+            cr = np.empty((h, w), np.float32)
+            cb = np.empty((h, w), np.float32)
+            fg_long = np.empty((h, w), np.uint8)
+            fg_short = np.empty((h, w), np.uint8)
+            f32 = np.float32
+            kernel(y, cr8, cb8, self._y, self._cr, self._cb, self._ys, self._crs, self._cbs, gmin, gmax, self._block_row,
+                   self._block_col, self._gain_map,
+                   f32(self.threshold), f32(self.chroma_threshold), f32(self.shadow_ratio[0]),
+                   f32(self.shadow_ratio[1]), f32(self.shadow_chroma), cr, cb, fg_long, fg_short)
+            self._cur = (y, cr, cb)
+        self._update(y, cr, cb, fg_long)
+        if self.frames_seen % 5 == 0:
+            self._measure_noise(y, fg_long)
+        self._prev_fg = fg_long
+        return fg_long, fg_short
+
+    def _test_opencv(self, ycc: np.ndarray):
+        """The per-pixel test with OpenCV and numpy (the reference of the compiled kernel):
+        ``(y, cr, cb, fg_long, fg_short)``."""
         y8, cr8, cb8 = cv2.split(ycc)
         y = y8.astype(np.float32)
         cr = cr8.astype(np.float32) - 128.0
         cb = cb8.astype(np.float32) - 128.0
         self._cur = (y, cr, cb)
-        gmin, gmax = self._gains(y)
+        gmin, gmax = self._gain_range(*self._gains(y))
         t = self.threshold
         lo = cv2.subtract(cv2.multiply(self._y, gmin), t)
         hi = cv2.add(cv2.multiply(self._y, gmax), t)
@@ -162,11 +208,7 @@ class BackgroundModel:
         dcb = cv2.absdiff(cb, cv2.multiply(self._cbs, g))
         chroma_s = cv2.threshold(cv2.max(dcr, dcb), tc, 255, cv2.THRESH_BINARY)[1].astype(np.uint8)
         fg_short = cv2.bitwise_or(cv2.bitwise_not(cv2.inRange(y, lo, hi)), chroma_s)
-        self._update(y, cr, cb, fg_long)
-        if self.frames_seen % 5 == 0:
-            self._measure_noise(y, fg_long)
-        self._prev_fg = fg_long
-        return fg_long, fg_short
+        return y, cr, cb, fg_long, fg_short
 
     def _start(self, median_ycc: np.ndarray) -> None:
         self._y = np.ascontiguousarray(median_ycc[..., 0])
@@ -178,7 +220,9 @@ class BackgroundModel:
         self._warm = []
 
     def _gains(self, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-pixel (g_min, g_max) maps from the block gains of this frame (see the module docstring)."""
+        """The block gains of this frame: sets :attr:`gain_map` (each pixel's own gain, interpolated) and
+        returns the (by, bx) least and greatest gains of each block's 3 x 3 neighbourhood (see the
+        module docstring; :meth:`_gain_range` makes them per-pixel bounds)."""
         bx, by = self.gain_blocks
         sw, sh = self._sample_size
         fs = cv2.resize(y, (sw, sh), interpolation=cv2.INTER_AREA)
@@ -189,7 +233,8 @@ class BackgroundModel:
         dark = bs < 8.0  # a black background pixel says nothing about the light
         ratio = np.where(masked | dark, prior, ratio)
         blocks = ratio.reshape(by, 5, bx, 5).transpose(0, 2, 1, 3).reshape(by, bx, 25)
-        gain = np.median(blocks, axis=2).astype(np.float32)
+        # the median of 25 values is the 13th smallest (np.median's own result, without its overhead)
+        gain = np.partition(blocks, 12, axis=2)[..., 12].astype(np.float32)
         self.global_gain = float(np.median(gain))
         self._block_gain = gain
         kernel = np.ones((3, 3), np.uint8)
@@ -199,9 +244,15 @@ class BackgroundModel:
         # the pixel's own block gain, smoothly interpolated, bounds the range on both sides
         own = cv2.resize(gain, size, interpolation=cv2.INTER_LINEAR)
         self._gain_map = own
-        gmin = np.minimum(cv2.resize(gmin, size, interpolation=cv2.INTER_NEAREST), own)
-        gmax = np.maximum(cv2.resize(gmax, size, interpolation=cv2.INTER_NEAREST), own)
         return gmin, gmax
+
+    def _gain_range(self, gmin: np.ndarray, gmax: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-pixel (g_min, g_max) from the blocks' extreme neighbour gains (:meth:`_gains`) and the
+        pixel's own interpolated gain."""
+        size = self.work_size
+        own = self._gain_map
+        return (np.minimum(cv2.resize(gmin, size, interpolation=cv2.INTER_NEAREST), own),
+                np.maximum(cv2.resize(gmax, size, interpolation=cv2.INTER_NEAREST), own))
 
     def _remove_shadows(self, fg: np.ndarray, y: np.ndarray, cr: np.ndarray, cb: np.ndarray) -> None:
         """Clear shadow pixels (darker by a factor, same chromaticity) from ``fg`` in place."""
@@ -276,7 +327,9 @@ class BackgroundModel:
         Returns the number of regions healed."""
         if self._cur is None or not static.any():
             return 0
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(static, connectivity=8)
+        from detectors.people import components_with_stats
+
+        n, labels, stats = components_with_stats(static)
         y = self._cur[0] / np.maximum(self._gain_map, 1e-3)
         healed = 0
         h, w = static.shape

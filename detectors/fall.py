@@ -30,11 +30,13 @@ from __future__ import annotations
 import math
 import numpy as np
 
+from detectors.background import is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
 from detectors.perception import Percept
-from detectors.site import SiteConfig
+from detectors.site import SiteConfig, ZoneKind
+from detectors.vehicles import VehicleMemory
 
 
 class PersonOnGroundDetector:
@@ -47,7 +49,11 @@ class PersonOnGroundDetector:
     width / height of the body's box; ``flat_height``, ``flat_aspect``: a box up to ``flat_height``
     high is a body too when at least ``flat_aspect`` times as wide as high (a body lying across the
     view, seen from a low camera); ``min_upright_s`` [s] how long the track must have been seen
-    upright before (a fragment's short track is no person who fell).
+    upright before (a fragment's short track is no person who fell); ``vehicle_memory_s`` [s]: no body
+    is looked for in a forbidden zone (a track bed), nor within ``vehicle_margin_m`` [m] of it, where a
+    vehicle stood less than this long ago; ``min_height`` [fraction of the adult height] lowest body box
+    (a body has a thickness; a sliver along an edge is none); ``part_m`` [m]: a new low piece this near a
+    body already followed is a part of it (legs split from the torso), not a second body.
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -58,8 +64,9 @@ class PersonOnGroundDetector:
     def __init__(self, site: SiteConfig, *, lying_height: float = 0.38, min_width: float = 0.2,
                  upright_height: float = 0.75, drop_s: float = 2.5, drop_m: float = 1.2, clear_m: float = 0.5,
                  lying_s: float = 1.5, min_seen: float = 0.6, match_m: float = 0.8, forget_s: float = 4.0,
-                 min_aspect: float = 0.9, min_upright_s: float = 1.0, flat_height: float = 0.5,
-                 flat_aspect: float = 1.5) -> None:
+                 min_aspect: float = 1.6, min_upright_s: float = 1.0, flat_height: float = 0.5,
+                 flat_aspect: float = 1.5, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
+                 min_height: float = 0.15, part_m: float = 1.5) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -78,6 +85,14 @@ class PersonOnGroundDetector:
         self.match_m, self.forget_s = float(match_m), float(forget_s)
         self.min_aspect, self.min_upright_s = float(min_aspect), float(min_upright_s)
         self.flat_height, self.flat_aspect = float(flat_height), float(flat_aspect)
+        if not (math.isfinite(vehicle_memory_s) and vehicle_memory_s >= 0):
+            raise ValueError(f"PersonOnGroundDetector.vehicle_memory_s must be a finite number >= 0; got "
+                             f"{vehicle_memory_s!r}")
+        for name, value in (("vehicle_margin_m", vehicle_margin_m), ("min_height", min_height), ("part_m", part_m)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number >= 0; got {value!r}")
+        self.vehicle_memory_s, self.vehicle_margin_m = float(vehicle_memory_s), float(vehicle_margin_m)
+        self.min_height, self.part_m = float(min_height), float(part_m)
         self.reset()
 
     def reset(self) -> None:
@@ -86,6 +101,8 @@ class PersonOnGroundDetector:
         self._t_ready: float | None = None
         self._bodies: dict[int, dict] = {}
         self._next_id = 0
+        self._vehicles = VehicleMemory(self.site.zones_of(ZoneKind.FORBIDDEN), self.vehicle_memory_s,
+                                       self.vehicle_margin_m)
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
@@ -113,8 +130,12 @@ class PersonOnGroundDetector:
             aspect = box[:, 2] / box[:, 3]
             low = (box[:, 3] <= self.lying_height * adult) & (aspect >= self.min_aspect)
             low |= (box[:, 3] <= self.flat_height * adult) & (aspect >= self.flat_aspect)
-            low &= box[:, 2] >= self.min_width * adult
+            low &= (box[:, 2] >= self.min_width * adult) & (box[:, 3] >= self.min_height * adult)
         low &= np.all(np.isfinite(on_floor), axis=1)
+        # a train at the platform, or one that left less than ``vehicle_memory_s`` ago: the pieces of
+        # its blob and the ghost it leaves on the track bed are no body there
+        self._vehicles.update(percept)
+        low &= ~self._vehicles.near(on_floor)
         rows = np.flatnonzero(low)
         if len(rows) and len(now_up):
             d = np.hypot(on_floor[rows, None, 0] - now_up[None, :, 0], on_floor[rows, None, 1] - now_up[None, :, 1])
@@ -133,9 +154,27 @@ class PersonOnGroundDetector:
                 continue
             s = min(1.0, lying / (2.0 * self.lying_s))
             box = clip_box(b["box"], self.site.image_size)
+            if s > 0.2 and box is not None and self._ghost(percept, b, box):
+                continue  # floor uncovered by what left (a departing train's pieces): no body there
             if s > 0 and box is not None:
                 out.append(InstanceScore(f"body/{bid}", float(s), box))
         return DetectorOutput.of(out)
+
+    def _ghost(self, percept: Percept, b: dict, box) -> bool:
+        """Whether body ``b`` is a *ghost*: the floor a departed thing (a train, a crowd that boarded
+        it) uncovered, which the background still holds, rather than a body present now (its edges
+        are in the background model, not in the frame). Checked at most once a second."""
+        if percept.t - b.get("ghost_t", -math.inf) >= 1.0:
+            g = percept.grid
+            x, y, w, h = box
+            X0, Y0 = max(0, int(x / g.sx) - 2), max(0, int(y / g.sy) - 2)
+            X1 = min(percept.fg_mask.shape[1], int(math.ceil((x + w) / g.sx)) + 2)
+            Y1 = min(percept.fg_mask.shape[0], int(math.ceil((y + h) / g.sy)) + 2)
+            region = (percept.fg_mask[Y0:Y1, X0:X1] > 0).astype(np.uint8)
+            b["ghost"] = bool(region.any()) and is_ghost(percept.grey[Y0:Y1, X0:X1],
+                                                         percept.background()[Y0:Y1, X0:X1], region)
+            b["ghost_t"] = percept.t
+        return b["ghost"]
 
     def _fell(self, b: dict, t: float) -> bool:
         """Whether a person last seen upright within ``drop_m`` of body ``b``, at most ``drop_s`` before
@@ -165,6 +204,8 @@ class PersonOnGroundDetector:
             used.add(i)
         for i in range(len(xy)):
             if i not in used:
+                if any(((b["xy"] - xy[i]) ** 2).sum() <= self.part_m ** 2 for b in self._bodies.values()):
+                    continue  # a second piece of a body already followed (legs split from the torso)
                 self._bodies[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i], "first": t, "last": t,
                                                "seen": 1, "fell": False}
                 self._next_id += 1

@@ -1,14 +1,17 @@
-"""Fire: flame-coloured pixels that stay in one place while they flicker incoherently.
+"""Fire: bright, flame-coloured pixels that stay in one place while they flicker incoherently.
 
-Flames are warm (red ≥ green ≥ blue, red bright and well above blue, or a near-white core
-next to warm pixels) and they *flicker*: from one frame to the next some of their pixels
-leave the flame colour while others nearby enter it. The detector works on the shared
+Flames are warm (red >= green >= blue, red bright and well above blue, or a near-white core
+next to warm pixels), they give light (a *hot* core: red saturated, blue and green raised
+towards white, beside warm pixels: flames saturate the sensor, a shirt, a scarf or a poster of
+the same hue is matte and darker), and they *flicker*: from one frame to the next some of their
+pixels leave the flame colour while others nearby enter it. The detector works on the shared
 perception's working image (BGR, ``work_width`` of the perception) in square cells of
 ``cell_px`` working pixels, and per frame counts in each cell (summed over the 3 x 3 cells
 around it, so a small fire that straddles cells is seen whole):
 
 - ``warm``: flame-coloured pixels, as a moving average with time constant ``colour_s`` [s]
   (a fraction of the cell block's area): what stays warm in one place for a second or more;
+- ``hot``: hot-core pixels, averaged the same way;
 - ``mixed``: ``2 min(on, off)`` where ``on`` pixels turned flame-coloured and ``off`` pixels
   stopped being so since the previous frame, as a moving average with time constant
   ``flicker_s`` [s]. A flame's pixels go on and off at once; a flickering lamp turns all its
@@ -17,10 +20,12 @@ around it, so a small fire that straddles cells is seen whole):
   walking (``walker_mps``) are left out altogether.
 
 Per block the evidence is ``ramp(warm; warm_lo, warm_hi) * ramp(mixed / warm; flicker_lo,
-flicker_hi)``, smoothed with time constant ``evidence_s`` [s]; the frame's score is the largest
-block evidence, its box the flame-coloured pixels of that block (full-resolution pixels).
-Threshold 0.5 by default. One instance per region of 3 x 3 cells (key ``"cells/ROW_COL"``), so
-that an alert in one place does not hold back the alert of a fire in another.
+flicker_hi) * ramp(hot; hot_lo, hot_hi)``, smoothed with time constant ``evidence_s`` [s]; the
+frame's score is the largest block evidence. Threshold 0.5 by default. The blocks with evidence
+form connected groups, and a group joins the fire whose cells it touches (within ``site_cells``
+cells): one instance per fire (key ``"fire/N"``), however it grows, its box the flame-coloured
+pixels of its cells (full-resolution pixels); a fire whose evidence has been gone for
+``forget_s`` is forgotten.
 
 Not done: smoke (a grey, slowly growing, low-contrast region) and growth are not used; a fire
 hidden behind its own smoke is not seen.
@@ -36,6 +41,7 @@ import numpy as np
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box
+from detectors.flame import EMISSIVE_MIN_BLUE, EMISSIVE_MIN_RED, EMISSIVE_MIN_WARMTH, emissive_mask
 from detectors.perception import Percept
 from detectors.site import SiteConfig
 
@@ -56,7 +62,11 @@ class FireDetector:
     ``colour_s``, ``flicker_s``, ``evidence_s`` [s] time constants; ``warm_lo``, ``warm_hi``
     [fraction of a 3 x 3 cell block] and ``flicker_lo``, ``flicker_hi`` [mixed changes per frame
     per warm pixel] the two ramps; ``walker_mps`` [m/s]: the boxes of tracked people moving at
-    least this fast are left out (their clothes change colour where they walk).
+    least this fast are left out (their clothes change colour where they walk); ``hot_red``,
+    ``hot_blue`` [grey levels] least red and least blue of a hot-core pixel, ``hot_warmth`` [grey
+    levels] least red - blue of one; ``hot_lo``, ``hot_hi`` [fraction of a 3 x 3 cell block] the
+    hot ramp; ``site_cells`` [cells] how far apart two groups of cells may be and still be one fire;
+    ``forget_s`` [s] a fire unseen this long is forgotten (its next evidence is a new instance).
     """
 
     event_type = EventType.FIRE
@@ -66,13 +76,18 @@ class FireDetector:
 
     def __init__(self, site: SiteConfig, *, min_red: float = 160.0, min_red_minus_blue: float = 0.5,
                  core_grey: float = 225.0, border_px: int = 8, cell_px: int = 6, colour_s: float = 1.0, flicker_s: float = 0.5,
-                 evidence_s: float = 0.4, warm_lo: float = 0.015, warm_hi: float = 0.06, flicker_lo: float = 0.08,
-                 flicker_hi: float = 0.25, walker_mps: float = 0.3, green_slack: float = 16.0) -> None:
+                 evidence_s: float = 0.4, warm_lo: float = 0.015, warm_hi: float = 0.06, flicker_lo: float = 0.03,
+                 flicker_hi: float = 0.12, walker_mps: float = 0.3, green_slack: float = 16.0,
+                 hot_red: float = EMISSIVE_MIN_RED, hot_blue: float = EMISSIVE_MIN_BLUE,
+                 hot_warmth: float = EMISSIVE_MIN_WARMTH, hot_lo: float = 0.005,
+                 hot_hi: float = 0.02,
+                 site_cells: int = 6,
+                 forget_s: float = 5.0) -> None:
         for name, value in (("colour_s", colour_s), ("flicker_s", flicker_s), ("evidence_s", evidence_s),
                             ("cell_px", cell_px)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"FireDetector.{name} must be a finite number > 0; got {value!r}")
-        for lo, hi, name in ((warm_lo, warm_hi, "warm"), (flicker_lo, flicker_hi, "flicker")):
+        for lo, hi, name in ((warm_lo, warm_hi, "warm"), (flicker_lo, flicker_hi, "flicker"), (hot_lo, hot_hi, "hot")):
             if not 0 <= lo < hi:
                 raise ValueError(f"FireDetector: need 0 <= {name}_lo < {name}_hi; got {lo!r} and {hi!r}")
         self.site = site
@@ -85,6 +100,12 @@ class FireDetector:
         self.walker_mps = float(walker_mps)
         self.green_slack = float(green_slack)
         self.border_px = int(border_px)
+        self.hot_lo, self.hot_hi = float(hot_lo), float(hot_hi)
+        self.hot_red, self.hot_blue, self.hot_warmth = float(hot_red), float(hot_blue), float(hot_warmth)
+        if int(site_cells) < 1:
+            raise ValueError(f"FireDetector.site_cells must be an integer >= 1; got {site_cells!r}")
+        self.site_cells = int(site_cells)
+        self.forget_s = float(forget_s)
         self.reset()
 
     def reset(self) -> None:
@@ -93,38 +114,51 @@ class FireDetector:
         self._warm: np.ndarray | None = None
         self._mixed: np.ndarray | None = None
         self._evidence: np.ndarray | None = None
+        self._hot: np.ndarray | None = None
+        #: fire id -> ((first row, end row, first column, end column) of its cells, last time seen)
+        self._fires: dict[int, tuple[tuple[int, int, int, int], float]] = {}
+        self._next_id = 0
 
     def flame_mask(self, bgr: np.ndarray) -> np.ndarray:
         """(h, w) bool: flame-coloured pixels of a BGR image."""
+        return self.flame_masks(bgr)[0]
+
+    def flame_masks(self, bgr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(h, w) bool each: flame-coloured pixels, and the *hot* ones among them (a near-white or
+        pale-yellow core next to warm colour: flames give light and saturate the sensor, a shirt,
+        a poster or a lamp panel of the same hue is matte and darker)."""
         # a 3 x 3 mean first: sensor noise on a red poster whose green equals its blue must not
         # toggle pixels in and out of the flame colour
-        b, g, r = (c.astype(np.int16) for c in cv2.split(cv2.blur(bgr, (3, 3))))
+        blurred = cv2.blur(bgr, (3, 3))
+        b, g, r = (c.astype(np.int32) for c in cv2.split(blurred))  # int16 overflows r * 299
         warm = (r >= self.min_red) & (r >= g) & (g + self.green_slack >= b) & \
             ((r - b) >= self.min_red_minus_blue * r)
         grey = (r * 299 + g * 587 + b * 114) // 1000
-        core = (grey >= self.core_grey) & (r >= g) & (g >= b)
-        if core.any():
-            near = cv2.dilate(warm.astype(np.uint8), np.ones((3, 3), np.uint8)) > 0
-            warm |= core & near
-        return warm
+        hot = emissive_mask(blurred, min_red=self.hot_red, min_blue=self.hot_blue, min_warmth=self.hot_warmth)
+        if hot.any():
+            near = cv2.dilate(warm.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            hot &= near
+            warm |= hot & (grey >= self.core_grey)
+        return warm, hot
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
             self.reset()
             return NOTHING
         small = percept.small
-        warm = self.flame_mask(small)
+        warm, hot = self.flame_masks(small)
         g = percept.grid
         tr = percept.tracks
         walking = (tr.lost_s == 0) & (tr.speed_mps >= self.walker_mps)  # tentative tracks too
         for x, y, bw, bh in tr.box[walking]:
             # a passer-by in orange is warm where they walk, and changes there: not a flame
             x0, y0 = max(0, int(x / g.sx)), max(0, int(y / g.sy))
-            warm[y0:int(math.ceil((y + bh) / g.sy)), x0:int(math.ceil((x + bw) / g.sx))] = False
+            rows, cols = slice(y0, int(math.ceil((y + bh) / g.sy))), slice(x0, int(math.ceil((x + bw) / g.sx)))
+            warm[rows, cols] = hot[rows, cols] = False
         if self.border_px > 0:
             # people who step into the picture are cut by its edge and not yet tracked
             k = self.border_px
-            warm[:, :k] = warm[:, -k:] = warm[-k:, :] = False
+            warm[:, :k] = warm[:, -k:] = warm[-k:, :] = hot[:, :k] = hot[:, -k:] = hot[-k:, :] = False
         c = self.cell_px
         h, w = warm.shape
         ch, cw = max(1, h // c), max(1, w // c)
@@ -135,6 +169,7 @@ class FireDetector:
             self._warm = np.zeros((ch, cw), np.float32)
             self._mixed = np.zeros((ch, cw), np.float32)
             self._evidence = np.zeros((ch, cw), np.float32)
+            self._hot = np.zeros((ch, cw), np.float32)
             return NOTHING
         dt = max(t - self._t, 1e-6)
         on = (warm & ~self._prev)[:H, :W]
@@ -151,29 +186,55 @@ class FireDetector:
         mixed_now = 2.0 * np.minimum(blocks(on), blocks(off))
         self._warm += (1.0 - math.exp(-dt / self.colour_s)) * (warm_now - self._warm)
         self._mixed += (1.0 - math.exp(-dt / self.flicker_s)) * (mixed_now - self._mixed)
+        self._hot += (1.0 - math.exp(-dt / self.colour_s)) * (blocks(hot[:H, :W]) - self._hot)
         rate = self._mixed / np.maximum(self._warm, 1e-3)
-        e = _ramp(self._warm, self.warm_lo, self.warm_hi) * _ramp(rate, self.flicker_lo, self.flicker_hi)
+        e = _ramp(self._warm, self.warm_lo, self.warm_hi) * _ramp(rate, self.flicker_lo, self.flicker_hi) * \
+            _ramp(self._hot, self.hot_lo, self.hot_hi)
         if t - self._t0 < self.colour_s:
             e[:] = 0.0  # the averages are still filling, and the tracker has not yet found the walkers
         self._evidence += (1.0 - math.exp(-dt / self.evidence_s)) * (e - self._evidence)
-        # one instance per region of 3 x 3 cells (the block a fire grows in), its best block's evidence:
-        # a false alarm in one place must not silence the gate of a fire elsewhere
+        # one instance per fire: the cells with evidence, in connected groups, each group joined to the
+        # fire whose cells it touches (grown by ``site_cells``), so that a fire that grows, or whose
+        # tongues split into groups, stays one instance, and a false alarm in one place does not
+        # silence the gate of a fire elsewhere
         ev = self._evidence
-        out = []
-        for cy, cx in zip(*np.nonzero(ev > 0.02)):
-            key = f"cells/{cy // 3}_{cx // 3}"
-            out.append((key, float(ev[cy, cx]), int(cy), int(cx)))
-        best: dict[str, tuple] = {}
-        for key, s, cy, cx in out:
-            if key not in best or s > best[key][0]:
-                best[key] = (s, cy, cx)
+        on_cells = (ev > 0.02).astype(np.uint8)
+        if not on_cells.any():
+            self._forget(t)
+            return NOTHING
+        n, labels = cv2.connectedComponents(on_cells, connectivity=8)
+        best: dict[int, tuple[float, list]] = {}  # fire id -> (score, [r0, r1, c0, c1] of its cells)
+        m = self.site_cells
+        for k in range(1, n):
+            ys, xs = np.nonzero(labels == k)
+            s = float(ev[ys, xs].max())
+            cells = [int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1]
+            # the fire this group belongs to: one whose cells, grown by ``site_cells``, it touches
+            fid = next((f for f, (r, _) in self._fires.items()
+                        if r[0] - m < cells[1] and cells[0] < r[1] + m and r[2] - m < cells[3] and cells[2] < r[3] + m),
+                       None)
+            if fid is None:
+                fid, self._next_id = self._next_id, self._next_id + 1
+            if fid in best:  # a second group of the same fire: one instance, both groups' cells
+                s0, c0 = best[fid]
+                s, cells = max(s, s0), [min(cells[0], c0[0]), max(cells[1], c0[1]), min(cells[2], c0[2]),
+                                        max(cells[3], c0[3])]
+            best[fid] = (s, cells)
         instances = []
-        for key, (s, cy, cx) in best.items():
-            y0, x0 = max(0, cy - 1) * c, max(0, cx - 1) * c
-            y1, x1 = min(ch, cy + 2) * c, min(cw, cx + 2) * c
+        for fid, (s, (r0, r1, c0, c1)) in best.items():
+            self._fires[fid] = ((r0, r1, c0, c1), t)
+            # the group's cells and their 3 x 3 blocks (where its evidence was summed)
+            y0, x0 = max(0, r0 - 1) * c, max(0, c0 - 1) * c
+            y1, x1 = min(ch, r1 + 1) * c, min(cw, c1 + 1) * c
             ys, xs = np.nonzero(warm[y0:y1, x0:x1])
             if len(ys):
                 y0, y1, x0, x1 = y0 + ys.min(), y0 + ys.max() + 1, x0 + xs.min(), x0 + xs.max() + 1
             box = clip_box((x0 * g.sx, y0 * g.sy, (x1 - x0) * g.sx, (y1 - y0) * g.sy), self.site.image_size)
-            instances.append(InstanceScore(key, min(1.0, s), box))
+            instances.append(InstanceScore(f"fire/{fid}", min(1.0, s), box))
+        self._forget(t)
         return DetectorOutput.of(instances)
+
+    def _forget(self, t: float) -> None:
+        """Drop the fires whose evidence has been gone for ``forget_s``."""
+        for fid in [f for f, (_, tl) in self._fires.items() if t - tl > self.forget_s]:
+            del self._fires[fid]

@@ -44,9 +44,10 @@ import cv2
 import numpy as np
 
 from detectors.background import BackgroundModel
+from detectors.flame import emissive_mask
 from detectors.flow import OpticalFlow
 from detectors.geometry import PERSON_AREA_M2, PERSON_HEIGHT_M, WorkGrid
-from detectors.people import Detections, PeopleFinder, appearance
+from detectors.people import Detections, PeopleFinder, appearance, components_with_stats
 from detectors.site import SiteConfig
 from detectors.source import Frame
 from detectors.tracker import GroundTracker, Tracks
@@ -235,6 +236,8 @@ class Perception:
     - ``min_person_fraction``: a component is kept when its area is at least this fraction
       of one person's expected area at its foot point; ``min_area_work_px`` [working px²]:
       absolute floor for the same cut;
+    - ``max_emissive_share``: a component with more than this share of its pixels in emissive
+      flame colours is a flame, not a person (:mod:`detectors.flame`);
     - ``flow_width`` [px]: width of the optical flow field;
     - ``heal_every_s`` [s]: how often ghosts are looked for in the static foreground;
     - ``background``, ``people``, ``tracker``: keyword arguments of
@@ -247,7 +250,7 @@ class Perception:
                  open_px: int = 3, close_px: int = 5, min_person_fraction: float = 0.15, min_area_work_px: int = 6,
                  flow_width: int = 320, heal_every_s: float = 1.0, person_height_m: float = PERSON_HEIGHT_M,
                  person_area_m2: float = PERSON_AREA_M2, background: dict | None = None, people: dict | None = None,
-                 tracker: dict | None = None) -> None:
+                 tracker: dict | None = None, max_emissive_share: float = 0.1) -> None:
         long_s = absorb_s if long_s is None else long_s
         for name, value in (("work_width", work_width), ("long_s", long_s), ("short_s", short_s),
                             ("person_height_m", person_height_m), ("person_area_m2", person_area_m2),
@@ -278,6 +281,9 @@ class Perception:
         self._open = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (open_px, open_px)) if open_px > 1 else None
         self._close = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (close_px, close_px)) if close_px > 1 else None
         self.min_person_fraction = float(min_person_fraction)
+        if not 0 < max_emissive_share <= 1:
+            raise PerceptionError(f"Perception.max_emissive_share must be in (0, 1]; got {max_emissive_share!r}")
+        self.max_emissive_share = float(max_emissive_share)
         self.min_area_work_px = int(min_area_work_px)
         self.heal_every_frames = max(1, int(round(heal_every_s * site.fps)))
         self.frames_seen = 0
@@ -332,12 +338,14 @@ class Perception:
         if not ready:
             return self._percept(frame, False, small, grey, fg, static, np.zeros(fg.shape, np.int32), Blobs.empty(),
                                  Detections.empty(), Tracks.empty())
-        n, labels, stats, _ = cv2.connectedComponentsWithStats(fg, connectivity=8, ltype=cv2.CV_32S)
+        n, labels, stats = components_with_stats(fg)
         stats, ids, big = self._kept(stats[1:], np.arange(1, n, dtype=np.int32))
         blobs = self._blobs(stats[big], ids[big])
+        person = self._not_flames(small, labels, stats, ids, n)
         t3 = time.perf_counter()
         stage["components"] = t3 - t2
-        det = appearance(self.people.find(labels, stats, ids, big), small, fg, self.grid, self.model.global_gain)
+        det = appearance(self.people.find(labels, stats[person], ids[person], big[person]), small, fg, self.grid,
+                         self.model.global_gain, ycc=self.model.last_ycc)
         t4 = time.perf_counter()
         stage["people"] = t4 - t3
         tracks = self.tracker.update(frame.t, det)
@@ -349,6 +357,21 @@ class Perception:
                     static_mask=static, labels=labels, blobs=blobs, detections=det, tracks=tracks, grid=self.grid,
                     lighting_gain=self.model.global_gain, _owner=self, _owner_frame=self.frames_seen)
         return p
+
+    def _not_flames(self, small: np.ndarray, labels: np.ndarray, stats: np.ndarray, ids: np.ndarray,
+                    n: int) -> np.ndarray:
+        """(len(ids),) bool: the components that may be people, i.e. not flames: a component of which
+        more than ``max_emissive_share`` of the pixels are in emissive flame colours
+        (:func:`detectors.flame.emissive_mask`) is a flame tongue, which the people finder would
+        otherwise take for a person of its size."""
+        person = np.ones(len(ids), bool)
+        if not len(ids):
+            return person
+        hot = emissive_mask(small)
+        if not hot.any():
+            return person
+        share = np.bincount(labels[hot], minlength=n)[ids] / np.maximum(stats[:, cv2.CC_STAT_AREA], 1)
+        return share <= self.max_emissive_share
 
     def _kept(self, stats: np.ndarray, label: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Components of a few pixels or more, and which of them are large enough to be part of a

@@ -246,9 +246,12 @@ class GroundTracker:
             return R
         p = det.foot_px[ok]
         e = 1.0
-        g0 = self.site.image_to_ground(p)
-        gu = (self.site.image_to_ground(p + [e, 0.0]) - g0) / e
-        gv = (self.site.image_to_ground(p + [0.0, e]) - g0) / e
+        k = len(p)
+        # the foot and its neighbours one pixel right and one down, mapped to the ground in one call
+        g = self.site.image_to_ground(np.concatenate([p, p + [e, 0.0], p + [0.0, e]]))
+        g0 = g[:k]
+        gu = (g[k:2 * k] - g0) / e
+        gv = (g[2 * k:] - g0) / e
         J = np.stack([gu, gv], axis=2)  # (k, 2, 2): columns d/du, d/dv
         std = np.full(len(p), self.foot_std_px)
         std[det.foot_source[ok] == FOOT_FROM_HEAD] *= self.head_std_factor

@@ -60,3 +60,40 @@ def vehicle_mask(percept: Percept, zones) -> np.ndarray | None:
     if not len(rows):
         return None
     return np.isin(percept.labels, percept.blobs.label[rows])
+
+
+class VehicleMemory:
+    """Where a vehicle stood lately: the forbidden zones a vehicle occupied less than ``memory_s`` [s]
+    ago, and whether ground points lie within ``margin_m`` [m] of one of them.
+
+    A train at the platform, and for a while after it left, leaves static pieces, ghosts and its
+    headlights' light on the track bed and along the platform edge, which the object and fall
+    detectors would otherwise take for a bag or a body. Call :meth:`update` once per frame.
+    """
+
+    def __init__(self, zones, memory_s: float, margin_m: float) -> None:
+        self.zones = tuple(zones)
+        self.memory_s, self.margin_m = float(memory_s), float(margin_m)
+        self._seen_t = np.full(len(self.zones), -np.inf)  #: [s] last time a vehicle stood in each zone
+        self._t = -np.inf
+
+    def update(self, percept: Percept) -> None:
+        """Read this frame's vehicles (:func:`vehicle_blobs`)."""
+        occupied = vehicle_blobs(percept, self.zones)[1] if self.zones else np.zeros(0, bool)
+        self.saw(percept.t, occupied)
+
+    def saw(self, t: float, occupied: np.ndarray) -> None:
+        """At time ``t`` [s], a vehicle stood in the zones where ``occupied`` (Z,) bool is True."""
+        self._seen_t[np.asarray(occupied, bool)] = t
+        self._t = float(t)
+
+    def near(self, points_m: np.ndarray) -> np.ndarray:
+        """(N,) bool: which ground points (N, 2) [m] lie in, or within ``margin_m`` of, a zone where a
+        vehicle stood in the last ``memory_s`` (nan points: False)."""
+        pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 2)
+        out = np.zeros(len(pts), bool)
+        for zone, seen in zip(self.zones, self._seen_t):
+            if self._t - seen <= self.memory_s:
+                with np.errstate(invalid="ignore"):
+                    out |= zone.signed_distance(pts) > -self.margin_m
+        return out

@@ -29,8 +29,8 @@ def standing_crowd(xy, *, heading=0.0, posture=Posture.STANDING, progress=0.0, p
     """A CrowdState of people standing still at ground points ``xy`` [m], dressed alike.
 
     ``heading`` [rad], ``posture``, ``progress`` (``posture_progress``), ``prop``, ``raise_``
-    (``prop_raise``), ``vest``, ``body``, ``height`` [m] and ``radius`` [m] take one value for
-    everyone or one per person; ``ids`` default to 0 .. n-1. Skin (150, 170, 210) and hair
+    (``prop_raise``), ``vest``, ``body``, ``height`` [m], ``radius`` [m], ``shirt`` and ``trousers``
+    (BGR) take one value for everyone or one per person; ``ids`` default to 0 .. n-1. Skin (150, 170, 210) and hair
     (20, 20, 20) are the same for all, the gait phase 0, the appearance group 0.
     """
     xy = np.asarray(xy, dtype=np.float64).reshape(-1, 2)
@@ -39,8 +39,8 @@ def standing_crowd(xy, *, heading=0.0, posture=Posture.STANDING, progress=0.0, p
     def each(v, dtype):
         return np.broadcast_to(np.asarray(v, dtype), (n,)).copy()
 
-    def colour(c):
-        return np.tile(np.array(c, np.uint8), (n, 1))
+    def colour(c):  # one BGR triple for all, or one per person
+        return np.broadcast_to(np.asarray(c, np.uint8), (n, 3)).copy()
 
     return CrowdState(
         t=t, ids=np.arange(n, dtype=np.int64) if ids is None else np.asarray(ids, np.int64), pos_m=xy,

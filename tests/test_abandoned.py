@@ -85,3 +85,16 @@ def test_greedy_pairs_nearest_first_each_once():
     assert greedy_pairs(a, b, 0.5) == [(1, 0), (0, 1)]
     assert greedy_pairs(a, b, 0.2) == [(1, 0)]
     assert greedy_pairs([], b, 1.0) == []
+
+
+@pytest.mark.parametrize("figure_rows, expected", [
+    ((10, 20), False),  # the foreground figure is the object itself (10 rows): an object
+    ((0, 20), True),  # the figure goes on 10 rows above it (20 rows, 2 > 1.5 times): the legs of a person
+])
+def test_a_static_part_of_a_larger_figure_is_no_object(figure_rows, expected):
+    det = AbandonedObjectDetector(synthetic_site(()))
+    fg_labels = np.zeros((40, 40), np.int32)
+    fg_labels[figure_rows[0]:figure_rows[1], 5:15] = 7  # the long-term foreground component
+    static = np.zeros((40, 40), np.int32)
+    static[10:20, 5:15] = 3  # the static component, 10 x 10
+    assert det._part_of_figure(fg_labels, static, 3, (5, 10, 15, 20)) is expected

@@ -129,6 +129,11 @@ BAD = [
     ("train density-gain --min-density -1", "argument --min-density: expected a number >= 0"),
     ("train density-gain --scenario nope", "no scenario named 'nope'"),
     ("train density --epochs 0", "argument --epochs: expected an integer >= 1"),
+    ("train density --crop 150 96", "--crop: expected multiples of 4 working px; got 150 96"),
+    ("train density --validate-only --validate-seeds 10001", "density validation: seed 10001 is a training seed"),
+    ("train density --validate-only --validate-seeds", "--validate-only needs held-out seeds"),
+    ("train density --validate-only --validate-seeds 901 --out {dir}/none.pt", "--validate-only: {dir}/none.pt does "
+                                                                              "not exist; train the weights first"),
     ("train weapon --every-s 0", "argument --every-s: expected a number of seconds > 0"),
     ("run {clip}", "'{clip}' is not a scenario: scenario files end in .yaml or .yml"),
     ("render {empty}", "'{empty}' is not a scenario: scenario files end in .yaml or .yml"),

@@ -38,6 +38,22 @@ def test_fall_then_lying_scores_within_3_s():
     assert x - 4 <= body[0] <= x + w + 4 and w >= h  # on the body, lying
 
 
+def test_a_body_in_two_pieces_is_one_instance():
+    # the people finder may split a lying body (torso and legs of different colours, a gap between)
+    site = synthetic_site(())
+
+    def draw(img, t):
+        if t < FALL_S:
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        else:
+            draw_lying(img, site, AT + [-0.6, 0.0], length_m=0.7, colour=(40, 40, 200))
+            draw_lying(img, site, AT + [0.6, 0.0], length_m=0.7, colour=(200, 60, 40))
+    out = run(PersonOnGroundDetector(site), site, frames(site, draw, FALL_S + 6.0))
+    keys = {i.key for _, o in out for i in o.instances if i.score >= 0.5}
+    assert len(keys) == 1, keys
+
+
 @pytest.mark.parametrize("height_m", [1.0, 1.2])  # crouching, sitting on the floor
 def test_crouching_is_no_fall(height_m):
     site = synthetic_site(())
@@ -48,3 +64,19 @@ def test_crouching_is_no_fall(height_m):
 def test_parameters_are_checked():
     with pytest.raises(ValueError, match="lying_height must be < upright_height"):
         PersonOnGroundDetector(synthetic_site(()), lying_height=0.8, upright_height=0.7)
+
+
+def test_vehicle_memory_covers_the_track_bed_and_its_edge_for_a_while():
+    from detectors.site import Zone, ZoneKind
+    from detectors.vehicles import VehicleMemory
+
+    tracks = Zone(name="tracks", kind=ZoneKind.FORBIDDEN, polygon_m=[[0, -3], [40, -3], [40, 0], [0, 0]])
+    memory = VehicleMemory([tracks], memory_s=30.0, margin_m=1.0)
+    points = np.array([[5.0, -1.0], [5.0, 0.5], [5.0, 1.5], [np.nan, np.nan]])  # on it, 0.5 m and 1.5 m off
+    memory.saw(0.0, np.array([False]))
+    assert memory.near(points).tolist() == [False, False, False, False]  # no train yet
+    memory.saw(10.0, np.array([True]))  # a train stands there
+    memory.saw(39.0, np.array([False]))  # it left 29 s ago
+    assert memory.near(points).tolist() == [True, True, False, False]
+    memory.saw(40.5, np.array([False]))  # 30.5 s ago: forgotten
+    assert memory.near(points).tolist() == [False, False, False, False]

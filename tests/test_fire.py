@@ -21,20 +21,29 @@ REAL = real_data_dir()
 CLIP = REAL / "furg_house6.mp4"
 FLAME = (slice(100, 116), slice(150, 162))  #: rows, columns of the patch in the 320 x 180 scene
 ORANGE, YELLOW = np.array([20, 120, 250], np.float32), np.array([60, 210, 255], np.float32)
+#: a flame's core: pale yellow, as bright as the sensor goes (grey 236)
+CORE = np.array([170, 240, 255], np.float32)
 
 
-def _patch_scene(kind: str, seconds: float = 6.0):
+def _patch_scene(kind: str, seconds: float = 6.0, grow: bool = False):
     site = synthetic_site(())
     rng = np.random.default_rng(5)
 
     def draw(img, t):
         h, w = FLAME[0].stop - FLAME[0].start, FLAME[1].stop - FLAME[1].start
-        if kind == "flame":  # tongues of 4 x 4 px orange, yellow or floor at random, every frame
+        if kind in ("flame", "matte"):  # tongues of 4 x 4 px orange, yellow (or a core) or floor at random
+            rows, cols = FLAME
+            if grow:  # from the patch's bottom right corner, to three times its size in 6 s
+                k = min(3.0, 1.0 + t / 3.0)
+                h, w = int(h * k) // 4 * 4, int(w * k) // 4 * 4
+                rows, cols = slice(FLAME[0].stop - h, FLAME[0].stop), slice(FLAME[1].stop - w, FLAME[1].stop)
             pick = np.kron(rng.random((h // 4, w // 4)), np.ones((4, 4)))
-            patch = img[FLAME].copy()
+            patch = img[rows, cols].copy()
             patch[pick < 0.45] = ORANGE
             patch[(pick >= 0.45) & (pick < 0.8)] = YELLOW
-            img[FLAME] = patch
+            if kind == "flame":
+                patch[(pick >= 0.6) & (pick < 0.7)] = CORE
+            img[rows, cols] = patch
         elif kind == "poster":  # the same colours, standing still
             img[FLAME] = ORANGE
             img[FLAME[0], FLAME[1].start:FLAME[1].start + 5] = YELLOW
@@ -54,8 +63,26 @@ def test_flickering_flame_scores_and_is_boxed():
     assert 148 <= x and x + w <= 164 and 98 <= y and y + h <= 118 and w * h >= 0.6 * 12 * 16
 
 
-@pytest.mark.parametrize("kind", ["poster", "lamp"])
+def test_a_growing_fire_is_one_instance():
+    # a fire three times its first size after 6 s spreads over many cells: still one fire, one alert
+    site, fr = _patch_scene("flame", grow=True)
+    out = run(FireDetector(site), site, fr)
+    keys = {i.key for _, o in out for i in o.instances if i.score >= 0.5}
+    assert len(keys) == 1, keys
+
+
+def test_flame_colours_of_a_bright_core_are_hot():
+    # a core pixel (BGR 200, 250, 254: grey 245) beside orange: 254 * 299 overflowed an int16 once
+    img = np.full((20, 20, 3), 120, np.uint8)
+    img[:, :10] = (20, 120, 250)
+    img[:, 10:] = (200, 250, 254)
+    warm, hot = FireDetector(synthetic_site(())).flame_masks(img)
+    assert hot[:, 11].all() and not hot[:, 16:].any() and warm[:, :9].all()
+
+
+@pytest.mark.parametrize("kind", ["poster", "lamp", "matte"])
 def test_static_colour_and_coherent_flicker_are_not_fire(kind):
+    # "matte": flame-coloured tongues flickering as a flame's do, but no bright core (a shirt, a scarf)
     site, fr = _patch_scene(kind)
     out = run(FireDetector(site), site, fr)
     assert max(o.score for _, o in out) < 0.5

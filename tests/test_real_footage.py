@@ -8,10 +8,12 @@ detectors run through every frame with finite outputs, and flicker, smoke and th
 must not look like an intruder, a walker against the traffic, a crowd or a crowd movement.
 
 The second does not hold yet (a strict xfail, so that fixing it shows): the people finder takes
-flame and smoke blobs of a person's expected size for people (up to 86 detections and 48
-confirmed tracks in one frame), and intrusion, wrong_way and crowd_movement alert on them. A
-fire-aware perception (flame colour and flicker masked out of the person candidates, part 2's
-fire detector) is the fix; thresholds are not tuned to this clip.
+flame and smoke blobs of a person's expected size for people, and intrusion and crowd_movement
+alert on them. The perception now leaves out components with more than 10 % of their pixels in
+emissive flame colours (``detectors/flame.py``: 14 intrusion alerts became 11), but at the
+working resolution most of this clip's flame tongues are pink-orange, not emissive, and the smoke
+is grey: a flicker test on the person candidates (the fire detector's, per component) is the next
+step; thresholds are not tuned to this clip.
 """
 
 from __future__ import annotations
@@ -85,7 +87,7 @@ def test_perception_and_detectors_run_through_a_real_clip(house_run):
 
 @pytest.mark.slow
 @needs_clip
-@pytest.mark.xfail(strict=True, reason="flame and smoke blobs become person tracks: intrusion, wrong_way and "
+@pytest.mark.xfail(strict=True, reason="flame tongues and smoke blobs become person tracks: intrusion and "
                                        "crowd_movement alert on a burning house (see the module docstring)")
 def test_no_crowd_or_zone_alert_on_a_burning_house(house_run):
     fired = [(a.type.value, round(a.t, 2)) for a in house_run["alerts"] if a.type in CROWD_AND_ZONE_TYPES]

@@ -137,3 +137,14 @@ def test_tracker_parameter_errors(kwargs, match):
 
 def test_detection_foot_sources_are_named():
     assert (FOOT_BOTTOM, FOOT_FROM_HEAD, FOOT_UNKNOWN) == (0, 1, -1)
+
+
+@pytest.mark.parametrize("colour, people", [
+    ((40, 40, 160), 1),  # a person in red: a person
+    ((0, 120, 255), 1),  # a person in orange (matte: blue 0): a person
+    ((170, 230, 255), 0),  # the same shape in a flame's emissive colours (red saturated, blue raised): a flame
+])
+def test_a_flame_of_a_persons_size_is_no_person(colour, people):
+    site, p = _warm_percept([(14.0, 2.0, {"colour": colour})])
+    assert len(p.blobs) == 1  # foreground either way
+    assert len(p.detections) == people
