@@ -20,6 +20,7 @@ from detectors.density import DensityDetector
 from detectors.fall import PersonOnGroundDetector
 from detectors.fire import FireDetector
 from detectors.intrusion import IntrusionDetector
+from detectors.weapon import WeaponDetector
 from detectors.wrong_way import WrongWayDetector
 
 ENTRY_POINT_GROUP = "stationwatch.detectors"
@@ -33,6 +34,7 @@ BUILTIN_DETECTORS: dict[str, type] = {
     "abandoned_object": AbandonedObjectDetector,
     "person_on_ground": PersonOnGroundDetector,
     "fire": FireDetector,
+    "weapon": WeaponDetector,
 }
 
 

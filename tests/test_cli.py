@@ -142,10 +142,17 @@ def test_evaluate_warns_of_alerts_after_the_footage(tmp_path, capsys):
 def test_types_no_detector_scored_are_listed_as_not_scored(tmp_path, capsys, monkeypatch):
     from detectors.registry import BUILTIN_DETECTORS
 
-    monkeypatch.delitem(BUILTIN_DETECTORS, "fire")  # a core without a fire detector, on a fire scenario
+    # a core without a fire detector, on a fire scenario; the table is restored in its order after (monkeypatch
+    # would put fire back last, and the registry's order is the order of every core's detectors and score columns)
+    saved = dict(BUILTIN_DETECTORS)
+    del BUILTIN_DETECTORS["fire"]
     out = tmp_path / "fire"
-    assert main(["run", "platform_fire", "--set", "events.0.at_s=1", "--duration", "3", "--no-video",
-                 "--out", str(out)]) == 0
+    try:
+        assert main(["run", "platform_fire", "--set", "events.0.at_s=1", "--duration", "3", "--no-video",
+                     "--out", str(out)]) == 0
+    finally:
+        BUILTIN_DETECTORS.clear()
+        BUILTIN_DETECTORS.update(saved)
     table = capsys.readouterr().out
     assert re.search(r"^platform_fire +71 +fire +1  not scored \(no detector ran for this type\)$", table, re.M), table
     metrics = json.loads((out / "metrics.json").read_text())["metrics"]
@@ -311,3 +318,19 @@ def test_train_density_refuses_evaluation_seeds_in_one_line(seed, match, capsys,
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("stationwatch train:")
     assert (match or f"would render 2 clip(s) from seed {seed}") in err  # a training seed gets as far as rendering
+
+
+@pytest.mark.parametrize("seed, match", [
+    ("950", "seed 950 is a held-out seed, reserved for evaluation"),
+    ("81", "seed 81 is a scenario library default seed"),  # concourse_weapon's own seed
+    ("10000", None),
+])
+def test_train_weapon_refuses_evaluation_seeds_in_one_line(seed, match, capsys, monkeypatch):
+    import train.weapon
+
+    monkeypatch.setattr(train.weapon, "render_crops", lambda clips, **kw: (_ for _ in ()).throw(
+        RuntimeError(f"would render {len(clips)} clip(s) from seed {clips[0].seed}")))
+    assert main(["train", "weapon", "--data-seed", seed, "--clips", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("stationwatch train:")
+    assert (match or f"would render 2 clip(s) from seed {seed}") in err

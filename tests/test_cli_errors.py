@@ -69,6 +69,7 @@ def no_long_work(monkeypatch):
     here (minutes) would fail the test, as it would lose a user's minutes."""
     import train.calibrate
     import train.density
+    import train.weapon
 
     def refused(*args, **kwargs):
         raise AssertionError("the work started before its arguments and destination were checked")
@@ -76,6 +77,8 @@ def no_long_work(monkeypatch):
     monkeypatch.setattr(train.calibrate, "calibrate", refused)
     monkeypatch.setattr(train.density, "render_samples", refused)
     monkeypatch.setattr(train.density, "fit", refused)
+    monkeypatch.setattr(train.weapon, "render_crops", refused)
+    monkeypatch.setattr(train.weapon, "fit", refused)
 
 
 def snapshot(folder: Path) -> list[str]:
@@ -131,6 +134,7 @@ BAD = [
     ("train density --validate-only --validate-seeds", "--validate-only needs held-out seeds"),
     ("train density --validate-only --validate-seeds 901 --out {dir}/none.pt", "--validate-only: {dir}/none.pt does "
                                                                               "not exist; train the weights first"),
+    ("train weapon --every-s 0", "argument --every-s: expected a number of seconds > 0"),
     ("run {clip}", "'{clip}' is not a scenario: scenario files end in .yaml or .yml"),
     ("render {empty}", "'{empty}' is not a scenario: scenario files end in .yaml or .yml"),
     ("run {tiny} --duration 1 --out {clip}", "cannot make the folder {clip}: a file has that name"),
@@ -201,6 +205,7 @@ def read_only(tmp_path, monkeypatch) -> Path:
     ("evaluate {alerts} {gt} --json {ro}/metrics.json", "{ro}/metrics.json"),
     ("train density-gain --out {ro}/gain.json", "{ro}/gain.json"),
     ("train density --out {ro}/density.pt", "{ro}/density.pt"),
+    ("train weapon --out {ro}/weapon.pt", "{ro}/weapon.pt"),
 ])
 def test_a_read_only_destination_is_one_line_naming_it(inputs, read_only, capsys, command, target):
     args = {**inputs, "ro": str(read_only)}

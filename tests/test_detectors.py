@@ -427,9 +427,10 @@ def test_density_score_box_and_errors():
 
 
 BUILTINS = ["intrusion", "wrong_way", "excessive_density", "crowd_movement", "abandoned_object", "person_on_ground",
-            "fire"]
+            "fire", "weapon"]
 #: the built-ins every site supports (they need no zone)
-ANY_SITE = [EventType.CROWD_MOVEMENT, EventType.ABANDONED_OBJECT, EventType.PERSON_ON_GROUND, EventType.FIRE]
+ANY_SITE = [EventType.CROWD_MOVEMENT, EventType.ABANDONED_OBJECT, EventType.PERSON_ON_GROUND, EventType.FIRE,
+            EventType.WEAPON]
 
 
 def test_registry_builtins_and_unknown_name():
@@ -482,10 +483,11 @@ def test_core_configuration_errors():
     site = platform_site()
     with pytest.raises(ValueError, match="one detector per event type .* got several for intrusion"):
         DetectionCore(site, detectors=["intrusion", IntrusionDetector])
-    with pytest.raises(ValueError, match="policies given for weapon but no detector of that type runs"):
-        DetectionCore(site, policies={EventType.WEAPON: AlertPolicy(threshold=0.5)})
-    with pytest.raises(UnknownDetectorError, match="unknown detector 'weapon'"):
-        DetectionCore(site, detectors=["weapon"])
+    # the site has no one-way zone: no wrong_way detector runs by default
+    with pytest.raises(ValueError, match="policies given for wrong_way but no detector of that type runs"):
+        DetectionCore(site, policies={EventType.WRONG_WAY: AlertPolicy(threshold=0.5)})
+    with pytest.raises(UnknownDetectorError, match="unknown detector 'rifle'"):
+        DetectionCore(site, detectors=["rifle"])
 
 
 def test_core_alerts_tables_and_offline_replay():

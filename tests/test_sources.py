@@ -93,7 +93,7 @@ def test_core_runs_on_the_real_clip():
         src.close()
     assert [d.event_type for d in core.detectors] == [EventType.EXCESSIVE_DENSITY, EventType.CROWD_MOVEMENT,
                                                       EventType.ABANDONED_OBJECT, EventType.PERSON_ON_GROUND,
-                                                      EventType.FIRE]
+                                                      EventType.FIRE, EventType.WEAPON]
     timing = core.timing_table().to_pandas()
     assert len(timing) == 899 and (timing["total_s"] > 0).all()
     scores = core.score_table().to_pandas()

@@ -13,4 +13,5 @@ from __future__ import annotations
 TRAINERS: dict[str, tuple[str, str]] = {
     "density": ("train.density", "the density CNN (persons per m2) on varied rendered footage"),
     "density-gain": ("train.calibrate", "the gain of the classical pixel density estimate"),
+    "weapon": ("train.weapon", "the weapon classifier (a rifle on a person crop) on rendered crops"),
 }

@@ -1,0 +1,230 @@
+"""Weapon: a small CNN on person crops says whether a person carries (or raises) a rifle.
+
+Per frame, the confirmed tracks matched in that frame are cropped from the full-resolution
+image in a *canonical person box* (:func:`person_box`): centred on the track's foot point
+projected into the image, as high as ``BOX_HEIGHT`` and as wide as ``BOX_WIDTH`` times the
+image height of an adult standing there (the site's calibration), so that a rifle held low
+across the body or raised to the shoulder and aimed sideways lies inside the crop whatever
+the box the people finder drew. The crop is resized to ``CROP_SIZE`` and the network
+(:func:`build_net`, about 50,000 parameters) gives the probability that the person carries a
+rifle; an umbrella (held or pointed), a cane, a guitar case, bags are the negatives it was
+trained against (:mod:`train.weapon`).
+
+Each track is classified every ``every_n`` frames (staggered by track id, so the work is
+spread over frames) and at most ``max_crops`` crops go through the network per frame
+(the tracks waiting longest first). A track's score is an exponential moving average of its
+probabilities with time constant ``tau_s`` [s] (:class:`~detectors.evidence.KeyedEvidence`):
+graded, and one odd crop does not reach the threshold. Tracks shorter than
+``min_height_px`` (an adult's expected image height at their foot point) are too small to
+see a rifle on and score nothing. One instance per track (``"track/N"``), its box the
+canonical person box.
+
+Inference under :func:`torch.inference_mode`, channels-last, on one thread (restored after):
+the same floats on any machine. torch is imported inside functions only.
+
+Weights are trained by ``stationwatch train weapon`` on crops rendered at training seeds
+only and shipped in ``detectors/weights/weapon_cnn.pt`` with the model card
+``weapon_cnn.json``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+
+from detectors.base import NOTHING, DetectorOutput, InstanceScore
+from detectors.events import EventType
+from detectors.evidence import KeyedEvidence, clip_box
+from detectors.perception import Percept
+from detectors.site import SiteConfig
+
+#: where the shipped weights live (package data)
+WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "weapon_cnn.pt")
+#: (width, height) [px] of the network's input crop
+CROP_SIZE = (40, 48)
+#: canonical box height, as a share of an adult's image height at the foot point (head room above)
+BOX_HEIGHT = 1.2
+#: canonical box width, as a share of an adult's image height (a rifle aimed sideways reaches ~0.5 of it)
+BOX_WIDTH = 1.0
+#: part of the box below the foot point, as a share of the adult height (the foot estimate is rough)
+BOX_BELOW = 0.08
+
+
+def person_box(foot_px: np.ndarray, height_px: np.ndarray) -> np.ndarray:
+    """(N, 4) [px] x, y, w, h canonical person boxes around foot points ``foot_px`` (N, 2) [px] of
+    people whose adult image height there is ``height_px`` (N,) [px] (the crop the network sees)."""
+    foot = np.asarray(foot_px, np.float64).reshape(-1, 2)
+    h = np.asarray(height_px, np.float64).reshape(-1)
+    return np.stack([foot[:, 0] - 0.5 * BOX_WIDTH * h, foot[:, 1] - (BOX_HEIGHT - BOX_BELOW) * h,
+                     BOX_WIDTH * h, BOX_HEIGHT * h], axis=1)
+
+
+def build_net():
+    """The untrained classifier (``torch.nn.Sequential``): (N, 3, 48, 40) BGR in [0, 1] -> (N, 1) logit.
+
+    Four 3x3 convolutions (16, 32, 48, 64 channels) with 2x2 max-pooling between, then the
+    average and the maximum over the last map side by side (a thin object anywhere in the crop
+    shows in the maximum) and a linear layer."""
+    import torch
+    from torch import nn
+
+    class _Pool(nn.Module):
+        def forward(self, x):
+            return torch.cat([x.mean(dim=(2, 3)), x.amax(dim=(2, 3))], dim=1)
+
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(32, 48, 3, padding=1), nn.BatchNorm2d(48), nn.ReLU(inplace=True), nn.MaxPool2d(2),
+        nn.Conv2d(48, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(inplace=True),
+        _Pool(), nn.Dropout(0.2), nn.Linear(128, 1),
+    )
+
+
+def net_input(crops: np.ndarray):
+    """(N, 3, h, w) float32 channels-last tensor from (N, h, w, 3) uint8 BGR crops."""
+    import torch
+
+    c = np.asarray(crops)
+    if c.ndim != 4 or c.shape[-1] != 3 or c.dtype != np.uint8:
+        raise ValueError(f"WeaponCNN: crops must be (N, h, w, 3) uint8; got {c.shape} {c.dtype}")
+    x = torch.from_numpy(np.ascontiguousarray(c)).permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+class WeaponCNN:
+    """The trained classifier, for inference: ``predict(crops)`` -> probability of a rifle per crop.
+
+    ``path``: a state_dict written by :mod:`train.weapon` (default: the shipped weights).
+    Raises ``FileNotFoundError`` naming the path when it is missing.
+    """
+
+    def __init__(self, path: str = WEIGHTS_FILE) -> None:
+        import torch
+
+        if not os.path.exists(path):
+            raise FileNotFoundError(f"weapon CNN weights not found at {path!r}; train them with "
+                                    f"`stationwatch train weapon`")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        net = build_net()
+        try:
+            net.load_state_dict(state)
+        except RuntimeError as exc:
+            raise ValueError(f"weapon CNN weights {path!r} do not fit this network (trained for another "
+                             f"architecture?): {str(exc).splitlines()[0]}") from None
+        net.eval()
+        self.path = path
+        self.net = net.to(memory_format=torch.channels_last)
+
+    def predict(self, crops: np.ndarray) -> np.ndarray:
+        """(N,) float64 probability that each (h, w, 3) uint8 BGR crop shows a person with a rifle."""
+        import torch
+
+        if len(crops) == 0:
+            return np.zeros(0)
+        x = net_input(crops)
+        threads = torch.get_num_threads()
+        if threads != 1:
+            torch.set_num_threads(1)
+        try:
+            with torch.inference_mode():
+                y = torch.sigmoid(self.net(x))[:, 0]
+        finally:
+            if threads != 1:
+                torch.set_num_threads(threads)
+        return y.numpy().astype(np.float64)
+
+
+_MODELS: dict[str, WeaponCNN] = {}
+
+
+def _model(path: str) -> WeaponCNN:
+    """One loaded network per weights file (detectors are made per camera and per run)."""
+    if path not in _MODELS:
+        _MODELS[path] = WeaponCNN(path)
+    return _MODELS[path]
+
+
+class WeaponDetector:
+    """A rifle on a tracked person, from a CNN on canonical person crops (see the module docstring).
+
+    Parameters: ``every_n`` [frames] between two classifications of one track; ``max_crops``
+    most crops classified per frame; ``tau_s`` [s] time constant of a track's evidence;
+    ``forget_s`` [s] a track's evidence is dropped after this long unclassified;
+    ``min_height_px`` [px] least adult image height at the track's foot point; ``weights``:
+    path of the network's weights (default: the shipped ones).
+    """
+
+    event_type = EventType.WEAPON
+    #: chosen on the tuning seeds (201-203 of concourse_weapon and negatives_weapon): a crowd's crops average
+    #: up to about 0.8 over a track's time constant, a rifle carrier's above 0.9
+    default_threshold = 0.9
+    default_min_duration_s = 0.0  #: [s] the evidence's time constant already asks for a run of crops
+    default_cooldown_s = 30.0  #: [s] per track
+
+    def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 8, tau_s: float = 0.6,
+                 forget_s: float = 3.0, min_height_px: float = 40.0, weights: str | None = None) -> None:
+        if not (isinstance(every_n, (int, np.integer)) and every_n >= 1):
+            raise ValueError(f"WeaponDetector.every_n must be an integer >= 1 frame; got {every_n!r}")
+        if not (isinstance(max_crops, (int, np.integer)) and max_crops >= 1):
+            raise ValueError(f"WeaponDetector.max_crops must be an integer >= 1; got {max_crops!r}")
+        for name, value in (("tau_s", tau_s), ("forget_s", forget_s), ("min_height_px", min_height_px)):
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"WeaponDetector.{name} must be a finite number >= 0; got {value!r}")
+        self.site = site
+        self.every_n, self.max_crops = int(every_n), int(max_crops)
+        self.tau_s, self.forget_s, self.min_height_px = float(tau_s), float(forget_s), float(min_height_px)
+        self.model = _model(WEIGHTS_FILE if weights is None else str(weights))
+        self.reset()
+
+    def reset(self) -> None:
+        self._evidence = KeyedEvidence(self.tau_s, forget_s=self.forget_s)
+        self._last_seen: dict[int, int] = {}  #: track id -> frame index of its last classification
+        self._box: dict[int, tuple] = {}
+
+    def score(self, percept: Percept) -> DetectorOutput:
+        if not percept.ready:
+            self.reset()
+            return NOTHING
+        tr = percept.tracks
+        rows = np.flatnonzero(tr.confirmed & (tr.lost_s == 0) & np.all(np.isfinite(tr.foot_m), axis=1))
+        if len(rows) == 0:
+            self._evidence.update(percept.t, [], [])
+            return NOTHING
+        foot = self.site.ground_to_image(tr.foot_m[rows])
+        height = tr.expected_height_px[rows]
+        ok = np.isfinite(height) & (height >= self.min_height_px) & np.all(np.isfinite(foot), axis=1)
+        rows, foot, height = rows[ok], foot[ok], height[ok]
+        ids = tr.id[rows]
+        frame = percept.index
+        # due: every_n frames since its last classification; a new track counts as classified a few frames
+        # ago, staggered by its id, so that the tracks of one frame do not all fall due together
+        for i in ids.tolist():
+            self._last_seen.setdefault(int(i), frame - 1 - (int(i) % self.every_n))
+        waited = np.array([frame - self._last_seen[int(i)] for i in ids])
+        due = np.flatnonzero(waited >= self.every_n) if len(ids) else np.zeros(0, np.int64)
+        due = due[np.argsort(-waited[due], kind="stable")][: self.max_crops]
+        boxes = person_box(foot[due], height[due])
+        if len(due):
+            crops = np.stack([percept.crop(b, CROP_SIZE) for b in boxes])
+            prob = self.model.predict(crops)
+            keys = [int(i) for i in ids[due]]
+            self._evidence.update(percept.t, keys, prob)
+            for k, b in zip(keys, boxes):
+                self._last_seen[k] = frame
+                self._box[k] = tuple(float(v) for v in b)
+        else:
+            self._evidence.update(percept.t, [], [])
+        gone = [k for k, f in self._last_seen.items() if (frame - f) / max(self.site.fps, 1e-9) > self.forget_s]
+        for k in gone:
+            del self._last_seen[k]
+            self._box.pop(k, None)
+        out = []
+        for i in ids.tolist():
+            s = self._evidence.get(int(i))
+            box = clip_box(self._box[int(i)], self.site.image_size) if int(i) in self._box else None
+            if s > 0 and box is not None:
+                out.append(InstanceScore(f"track/{int(i)}", float(min(1.0, max(0.0, s))), box))
+        return DetectorOutput.of(out)

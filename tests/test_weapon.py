@@ -1,0 +1,168 @@
+"""Weapon: the canonical person box, the parameters, the per-track evidence (one odd crop does
+not alarm, a run of rifle crops does), the shipped classifier on rendered crops of the
+library's rifle carrier and hard negatives, the training pieces on a tiny setting."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from detectors.checks import synthetic_site
+from detectors.weapon import BOX_BELOW, BOX_HEIGHT, BOX_WIDTH, CROP_SIZE, WEIGHTS_FILE, WeaponDetector, person_box
+from tests.scenes import draw_block, frames, run
+
+
+def test_person_box_is_centred_on_the_foot_with_head_room():
+    box = person_box(np.array([[100.0, 200.0]]), np.array([50.0]))
+    assert box.tolist() == [[100.0 - 0.5 * BOX_WIDTH * 50, 200.0 - (BOX_HEIGHT - BOX_BELOW) * 50,
+                             BOX_WIDTH * 50, BOX_HEIGHT * 50]]
+    assert box[0, 1] + box[0, 3] == pytest.approx(200.0 + BOX_BELOW * 50)  # reaches just below the feet
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"every_n": 0}, "every_n must be an integer >= 1 frame; got 0"),
+    ({"max_crops": 1.5}, "max_crops must be an integer >= 1; got 1.5"),
+    ({"tau_s": float("nan")}, "tau_s must be a finite number >= 0; got nan"),
+    ({"min_height_px": -1.0}, "min_height_px must be a finite number >= 0; got -1.0"),
+    ({"weights": "/no/such/weapon.pt"}, "weapon CNN weights not found at '/no/such/weapon.pt'"),
+])
+def test_parameters_are_checked(params, match):
+    with pytest.raises((ValueError, FileNotFoundError), match=match):
+        WeaponDetector(synthetic_site(()), **params)
+
+
+class _Scripted:
+    """A stand-in classifier: the probability of each crop from a function of the call count."""
+
+    def __init__(self, prob_of_call):
+        self.calls = 0
+        self.prob_of_call = prob_of_call
+
+    def predict(self, crops):
+        self.calls += 1
+        return np.full(len(crops), self.prob_of_call(self.calls), np.float64)
+
+
+def _walker_frames(site, seconds=8.0):
+    def draw(img, t):
+        draw_block(img, site, (6.0 + 1.0 * t, 4.0), height_m=1.7, width_m=0.5, colour=(40, 40, 200))
+    return frames(site, draw, seconds)
+
+
+def test_one_odd_crop_does_not_alarm_a_run_of_them_does():
+    site = synthetic_site(())
+    fr = _walker_frames(site)
+    odd = WeaponDetector(site, min_height_px=0.0)
+    odd.model = _Scripted(lambda k: 1.0 if k == 3 else 0.0)  # one crop says rifle
+    out = run(odd, site, fr)
+    assert odd.model.calls > 10
+    assert 0 < max(o.score for _, o in out) < odd.default_threshold
+    sure = WeaponDetector(site, min_height_px=0.0)
+    sure.model = _Scripted(lambda k: 0.99)
+    out = run(sure, site, fr)
+    scored = [(t, o) for t, o in out if o.score > 0]
+    first = next(t for t, o in scored if o.score >= sure.default_threshold)
+    # sure crops reach the threshold within ln(0.99 / (0.99 - threshold)) time constants
+    assert first - scored[0][0] <= sure.tau_s * np.log(0.99 / (0.99 - sure.default_threshold)) + 0.2
+    t, o = scored[-1]
+    x, y, w, h = o.bbox
+    foot = site.ground_to_image(np.array([[6.0 + t, 4.0]]))[0]
+    assert x <= foot[0] <= x + w and y < foot[1] <= y + h + 2  # the box stands on the walker
+    assert o.instances[0].key.startswith("track/")
+    assert max(o.score for _, o in scored) <= 0.99  # graded: never above what the crops say
+
+
+def test_every_n_spreads_the_crops_and_max_crops_caps_them():
+    site = synthetic_site(())
+    fr = _walker_frames(site, 6.0)
+    counts = {}
+    for n in (1, 4):
+        det = WeaponDetector(site, min_height_px=0.0, every_n=n)
+        det.model = _Scripted(lambda k: 0.0)
+        run(det, site, fr)
+        counts[n] = det.model.calls
+    assert counts[4] * 3 <= counts[1] <= counts[4] * 5
+
+
+def _library_crops(name: str, t_s: float):
+    """Crops (no jitter) of the adults in view of library scenario ``name`` (its own evaluation seed) at ``t_s``."""
+    from detectors.site import SiteConfig
+    from sim.render import Renderer
+    from sim.scenario import load_scenario
+    from sim.site_export import site_config_dict
+    from sim.source import _camera_seed
+    from sim.world.model import StationModel
+    from train.weapon import _crops_of_frame
+
+    sc = load_scenario(name)
+    model = StationModel(sc, seed=sc.seed)
+    model.run_until(t_s)
+    state = model.world()
+    cam = sc.cameras[0]
+    image, ann = Renderer(sc, cam, seed=_camera_seed(sc.seed, 0)).render(state, t_s)
+    site = SiteConfig.from_dict(site_config_dict(sc, cam.name))
+    crops, labels, props = _crops_of_frame(image, ann, state.crowd, site, np.random.default_rng(0), jitter=False)
+    return np.stack(crops), np.array(labels), np.array(props)
+
+
+@pytest.mark.skipif(not os.path.exists(WEIGHTS_FILE), reason="weapon weights not trained")
+def test_shipped_classifier_tells_the_raised_rifle_from_the_pointed_umbrella():
+    from detectors.weapon import WeaponCNN
+    from sim.state import Prop
+
+    net = WeaponCNN()
+    threshold = WeaponDetector.default_threshold  # a track's evidence is an average of such probabilities
+    crops, labels, _ = _library_crops("concourse_weapon", 25.0)  # the rifle raised to the shoulder
+    assert labels.sum() == 1
+    p = net.predict(crops)
+    assert p[labels == 1][0] > threshold > p[labels == 0].max()
+    crops, labels, props = _library_crops("negatives_weapon", 20.0)  # the umbrella pointed like a rifle
+    assert labels.sum() == 0 and Prop.UMBRELLA in props
+    assert net.predict(crops).max() < threshold
+
+
+@pytest.mark.skipif(not os.path.exists(WEIGHTS_FILE), reason="weapon weights not trained")
+def test_model_card_states_data_command_seed_time_and_validation():
+    card = json.loads(open(os.path.splitext(WEIGHTS_FILE)[0] + ".json", encoding="utf-8").read())
+    assert card["command"].startswith("stationwatch train weapon")
+    assert isinstance(card["seed"], int) and card["train_seconds"] > 0 and card["train_crops"] > 1000
+    assert os.path.getsize(WEIGHTS_FILE) < 5 * 2 ** 20 == 5 * 1048576
+    from sim.seeds import TRAINING_SEEDS
+
+    assert all(c["seed"] in TRAINING_SEEDS for c in card["data"]["clips"])
+    val = card["validation"]
+    assert set(val["seeds"]).isdisjoint(TRAINING_SEEDS)
+    assert val["cnn"]["roc_auc"] > val["hog_logistic_baseline"]["roc_auc"]
+
+
+def test_training_pieces_on_a_tiny_setting(tmp_path):
+    """Rendered crops from a training seed, a one-epoch fit, the weights loaded back, the baseline."""
+    from detectors.weapon import WeaponCNN
+    from train.density import Clip
+    from train.weapon import classifier_figures, fit, fit_hog_baseline, render_crops, save
+
+    crops = render_crops([Clip("concourse_weapon", 10_001, {}, 24.0, 25.0, 0.5)], progress=False)
+    assert len(crops) >= 4 and crops.image.shape[1:] == (CROP_SIZE[1], CROP_SIZE[0], 3)
+    assert 0 < crops.label.sum() < len(crops)
+    res = fit(crops, epochs=1, batch=4, progress=False)
+    assert res.train_crops == len(crops) and np.isfinite(res.final_loss)
+    path = str(tmp_path / "w.pt")
+    meta = save(res, path, card={"command": "test"})
+    p = WeaponCNN(path).predict(crops.image)
+    assert p.shape == (len(crops),) and ((p >= 0) & (p <= 1)).all()
+    base = fit_hog_baseline(crops)
+    fig = classifier_figures(base(crops.image), crops.label, crops.prop)
+    assert fig["crops"] == len(crops) and fig["positives"] == int(crops.label.sum())
+    assert json.loads(open(meta).read())["train_crops"] == len(crops)
+
+
+def test_rendering_training_crops_refuses_evaluation_seeds():
+    from sim.seeds import SeedSplitError
+    from train.density import Clip
+    from train.weapon import render_crops
+
+    with pytest.raises(SeedSplitError, match="seed 901 is a held-out seed"):
+        render_crops([Clip("concourse_weapon", 901, {}, 3.0, 4.0, 0.5)], progress=False)
