@@ -41,6 +41,8 @@ import os
 
 import numpy as np
 
+from detectors.nets import load_net
+
 #: where the shipped weights live (package data)
 WEIGHTS_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights", "density_cnn.pt")
 #: output cells per working pixel along each axis
@@ -165,21 +167,8 @@ class DensityCNN:
     """
 
     def __init__(self, path: str = WEIGHTS_FILE, *, channels: int = CHANNELS) -> None:
-        import torch
-
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"density CNN weights not found at {path!r}; "
-                                    f"train them with `stationwatch train density`")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net = build_net(channels)
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ValueError(f"density CNN weights {path!r} do not fit this network (trained for another "
-                             f"architecture?): {str(exc).splitlines()[0]}") from None
-        net.eval()
         self.path = path
-        self.net = net.to(memory_format=torch.channels_last)
+        self.net = load_net(build_net(channels), path, what="density CNN", command="stationwatch train density")
 
     def predict(self, grey: np.ndarray, perspective: np.ndarray) -> np.ndarray:
         """(H', W') float32 [persons per cell] density map of a (H, W) uint8 grey working image

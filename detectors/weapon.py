@@ -37,6 +37,7 @@ import numpy as np
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import KeyedEvidence, clip_box
+from detectors.nets import load_net
 from detectors.perception import Percept
 from detectors.site import SiteConfig
 
@@ -102,21 +103,8 @@ class WeaponCNN:
     """
 
     def __init__(self, path: str = WEIGHTS_FILE) -> None:
-        import torch
-
-        if not os.path.exists(path):
-            raise FileNotFoundError(f"weapon CNN weights not found at {path!r}; train them with "
-                                    f"`stationwatch train weapon`")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        net = build_net()
-        try:
-            net.load_state_dict(state)
-        except RuntimeError as exc:
-            raise ValueError(f"weapon CNN weights {path!r} do not fit this network (trained for another "
-                             f"architecture?): {str(exc).splitlines()[0]}") from None
-        net.eval()
         self.path = path
-        self.net = net.to(memory_format=torch.channels_last)
+        self.net = load_net(build_net(), path, what="weapon CNN", command="stationwatch train weapon")
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """(N,) float64 probability that each (h, w, 3) uint8 BGR crop shows a person with a rifle."""

@@ -43,6 +43,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from train.common import progress_bar, save_weights, weights_sha256, write_json
+
 #: density map values are multiplied by this in the loss (a person spreads over ~10 cells)
 MAP_SCALE = 100.0
 #: patch size [cells] of the count term of the loss
@@ -214,7 +216,7 @@ def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Sa
     from sim.source import _camera_seed
 
     greys, views, targets, prov, persp = [], [], [], [], []
-    bar = _bar(len(clips), progress, "render clips")
+    bar = progress_bar(len(clips), progress, "render clips")
     try:
         for ci, clip in enumerate(clips):
             check_training_seed(clip.seed)
@@ -327,7 +329,7 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, l
         view = torch.from_numpy(samples.view)
         target = torch.from_numpy(samples.target)
         losses = []
-        bar = _bar(epochs, progress, "train density")
+        bar = progress_bar(epochs, progress, "train density")
         for _ in range(epochs):
             order = rng.permutation(len(samples))
             flips = rng.random(len(samples)) < 0.5
@@ -407,7 +409,7 @@ def density_series(scenario, seed: int, methods: dict, *, duration_s: float | No
         dets = {label: DensityDetector(site, smoothing_s=0.0, every_s=0.0, **kw) for label, kw in methods.items()}
         per_cam[name] = (perception, dets)
     true, est = [], {label: [] for label in methods}
-    bar = _bar(sum(feed.n_frames(n) for n in per_cam), progress, f"{scenario.name}/{seed}")
+    bar = progress_bar(sum(feed.n_frames(n) for n in per_cam), progress, f"{scenario.name}/{seed}")
     for cf in feed:
         if cf.camera not in per_cam:
             continue
@@ -469,41 +471,17 @@ def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: b
     return out
 
 
-def _write_json(path: str, data: dict) -> None:
-    from detectors.files import atomic_write_text
-
-    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
-
-
 def _rms(x: np.ndarray) -> float | None:
     return float(np.sqrt(np.mean(np.square(x)))) if len(x) else None
-
-
-def _bar(total: int, progress: bool, label: str):
-    if not progress:
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=label, leave=False, disable=None)
 
 
 def save(result: TrainResult, path: str, *, card: dict) -> str:
     """Write the state_dict to ``path`` and the model card (``card`` plus the fit's figures) next
     to it as ``.json``; both atomically. Returns the card's path."""
-    import torch
-
-    from detectors.files import atomic_path
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(result.state_dict, tmp)
-    meta = os.path.splitext(path)[0] + ".json"
-    params = sum(int(v.numel()) for v in result.state_dict.values())
-    _write_json(meta, {**card, "train_frames": result.train_frames, "final_loss": round(result.final_loss, 6),
-                              "loss_per_epoch": [round(x, 6) for x in result.losses],
-                              "train_seconds": round(result.seconds, 1), "parameters": params,
-                              "weights_bytes": os.path.getsize(path), "weights_sha256": weights_sha256(path)})
-    return meta
+    return save_weights(result.state_dict, path, {
+        **card, "train_frames": result.train_frames, "final_loss": round(result.final_loss, 6),
+        "loss_per_epoch": [round(x, 6) for x in result.losses], "train_seconds": round(result.seconds, 1)},
+        with_sha256=True)
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -531,14 +509,6 @@ def configure(parser) -> None:
                         help="train nothing: validate the weights at --out (default: the shipped ones) at "
                              "--validate-seeds, print the RMS by density band against the pixel baseline and "
                              "write it into their model card")
-
-
-def weights_sha256(path: str) -> str:
-    """SHA-256 of a weights file (the model card records it, so a card cannot describe other weights)."""
-    import hashlib
-
-    with open(path, "rb") as fh:
-        return hashlib.sha256(fh.read()).hexdigest()
 
 
 def band_table(val: dict) -> str:
@@ -569,7 +539,7 @@ def _validate_into_card(weights: str, seeds, meta: str) -> dict:
     val = validate(weights, seeds)
     data["validation"] = val
     data["weights_sha256"], data["weights_bytes"] = sha, os.path.getsize(weights)
-    _write_json(meta, data)
+    write_json(meta, data)
     print(f"held-out density RMS by band, seeds {val['seeds']}:\n{band_table(val)}", file=sys.stderr)
     return val
 

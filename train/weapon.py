@@ -36,7 +36,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.density import Clip, _bar, _variant, _write_json
+from train.common import progress_bar, save_weights, write_json
+from train.density import Clip, _variant
 
 #: [px] least adult image height at a person's foot point for a crop (the detector's default is 40)
 MIN_HEIGHT_PX = 36.0
@@ -201,7 +202,7 @@ def render_crops(clips, *, shuffle_props=True, check_seeds: bool = True, progres
 
     shuffle = [shuffle_props] * len(clips) if isinstance(shuffle_props, bool) else list(shuffle_props)
     images, labels, props = [], [], []
-    bar = _bar(len(clips), progress, label)
+    bar = progress_bar(len(clips), progress, label)
     try:
         for clip, shuffle_this in zip(clips, shuffle):
             if check_seeds:
@@ -285,7 +286,7 @@ def fit(crops: Crops, *, seed: int = 0, epochs: int = 8, batch: int = 64, lr: fl
         pos_weight = torch.tensor([(len(crops) - pos) / max(pos, 1.0)])
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
         losses = []
-        bar = _bar(epochs, progress, "train weapon")
+        bar = progress_bar(epochs, progress, "train weapon")
         for _ in range(epochs):
             order = rng.permutation(len(crops))
             total, count = 0.0, 0
@@ -431,20 +432,9 @@ def validate(weights: str, baseline, seeds, *, progress: bool = True) -> dict:
 
 def save(result: TrainResult, path: str, *, card: dict) -> str:
     """Write the state_dict to ``path`` and the model card next to it as ``.json``; both atomically."""
-    import torch
-
-    from detectors.files import atomic_path
-
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    with atomic_path(path, suffix=".pt") as tmp:
-        torch.save(result.state_dict, tmp)
-    meta = os.path.splitext(path)[0] + ".json"
-    params = sum(int(v.numel()) for k, v in result.state_dict.items() if not k.endswith("num_batches_tracked"))
-    _write_json(meta, {**card, "train_crops": result.train_crops, "final_loss": round(result.final_loss, 6),
-                       "loss_per_epoch": [round(x, 6) for x in result.losses],
-                       "train_seconds": round(result.seconds, 1), "parameters": params,
-                       "weights_bytes": os.path.getsize(path)})
-    return meta
+    return save_weights(result.state_dict, path, {
+        **card, "train_crops": result.train_crops, "final_loss": round(result.final_loss, 6),
+        "loss_per_epoch": [round(x, 6) for x in result.losses], "train_seconds": round(result.seconds, 1)})
 
 
 # --- the command ------------------------------------------------------------------------------
@@ -518,7 +508,7 @@ def main(args) -> int:
         with open(meta, encoding="utf-8") as fh:
             data = json.load(fh)
         data["validation"] = val
-        _write_json(meta, data)
+        write_json(meta, data)
         c, b = val["cnn"], val["hog_logistic_baseline"]
         print(f"held-out crops ({c['crops']}, {c['positives']} rifles, seeds {val['seeds']}): CNN accuracy "
               f"{c['accuracy']} AUC {c['roc_auc']}; HOG + logistic regression accuracy {b['accuracy']} "
