@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from contextlib import contextmanager
 
 
 def write_json(path: str, data: dict) -> None:
@@ -47,3 +48,35 @@ def save_weights(state_dict: dict, path: str, card: dict, *, with_sha256: bool =
         figures["weights_sha256"] = weights_sha256(path)
     write_json(meta, {**card, **figures})
     return meta
+
+
+@contextmanager
+def torch_threads(n: int):
+    """torch on ``n`` threads inside the block, its previous thread count restored after (errors included)."""
+    import torch
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
+
+
+def run_epochs(net, epochs: int, one_epoch, *, progress: bool, label: str) -> tuple[list[float], dict]:
+    """Train ``net`` for ``epochs`` passes: ``one_epoch()`` makes one (``net`` in training mode) and returns
+    its summed loss and sample count; a bar shows each pass's mean loss. Returns the per-pass mean
+    losses and a copy of the trained state_dict, ``net`` left in eval mode."""
+    losses = []
+    bar = progress_bar(epochs, progress, label)
+    for _ in range(epochs):
+        net.train()
+        total, count = one_epoch()
+        losses.append(total / max(1, count))
+        if bar is not None:
+            bar.set_postfix(loss=f"{losses[-1]:.4f}")
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+    net.eval()
+    return losses, {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}

@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from train.common import progress_bar, save_weights, weights_sha256, write_json
+from train.common import progress_bar, run_epochs, save_weights, torch_threads, weights_sha256, write_json
 
 #: density map values are multiplied by this in the loss (a person spreads over ~10 cells)
 MAP_SCALE = 100.0
@@ -309,15 +309,13 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, l
     from detectors.density_cnn import STRIDE, build_net
 
     t_start = time.perf_counter()
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
     h, w = samples.grey.shape[1:]
     if crop is not None:
         cw, chh = int(crop[0]), int(crop[1])
         if cw % STRIDE or chh % STRIDE or cw <= 0 or chh <= 0:
             raise ValueError(f"fit: crop must be positive multiples of {STRIDE} working px; got {crop!r}")
         cw, chh = min(cw, w - w % STRIDE), min(chh, h - h % STRIDE)
-    try:
+    with torch_threads(threads):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         net = build_net().to(memory_format=torch.channels_last)
@@ -328,13 +326,11 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, l
         persp = torch.from_numpy(samples.perspective)
         view = torch.from_numpy(samples.view)
         target = torch.from_numpy(samples.target)
-        losses = []
-        bar = progress_bar(epochs, progress, "train density")
-        for _ in range(epochs):
+
+        def one_epoch():
             order = rng.permutation(len(samples))
             flips = rng.random(len(samples)) < 0.5
             total, count = 0.0, 0
-            net.train()
             for b in range(0, len(order), batch):
                 sel = order[b:b + batch]
                 idx = torch.from_numpy(sel)
@@ -364,16 +360,9 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, l
                 sched.step()
                 total += float(loss.detach()) * len(idx)
                 count += len(idx)
-            losses.append(total / max(1, count))
-            if bar is not None:
-                bar.set_postfix(loss=f"{losses[-1]:.4f}")
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        net.eval()
-        state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
-    finally:
-        torch.set_num_threads(old_threads)
+            return total, count
+
+        losses, state = run_epochs(net, epochs, one_epoch, progress=progress, label="train density")
     return TrainResult(final_loss=losses[-1] if losses else float("nan"), train_frames=len(samples),
                        seconds=time.perf_counter() - t_start, state_dict=state, losses=losses)
 

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from train.common import progress_bar, save_weights, write_json
+from train.common import progress_bar, run_epochs, save_weights, torch_threads, write_json
 from train.density import Clip, _variant
 
 #: [px] least adult image height at a person's foot point for a crop (the detector's default is 40)
@@ -268,9 +268,7 @@ def fit(crops: Crops, *, seed: int = 0, epochs: int = 8, batch: int = 64, lr: fl
     from detectors.weapon import build_net
 
     t_start = time.perf_counter()
-    old_threads = torch.get_num_threads()
-    torch.set_num_threads(int(threads))
-    try:
+    with torch_threads(threads):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
         net = build_net()
@@ -285,12 +283,10 @@ def fit(crops: Crops, *, seed: int = 0, epochs: int = 8, batch: int = 64, lr: fl
         pos = float(crops.label.sum())
         pos_weight = torch.tensor([(len(crops) - pos) / max(pos, 1.0)])
         loss_fn = torch.nn.BCEWithLogitsLoss(pos_weight=pos_weight)
-        losses = []
-        bar = progress_bar(epochs, progress, "train weapon")
-        for _ in range(epochs):
+
+        def one_epoch():
             order = rng.permutation(len(crops))
             total, count = 0.0, 0
-            net.train()
             for b in range(0, len(order), batch):
                 idx = torch.from_numpy(order[b:b + batch])
                 xb = _augment(torch, x_all[idx].to(torch.float32).div_(255.0), rng)
@@ -302,16 +298,9 @@ def fit(crops: Crops, *, seed: int = 0, epochs: int = 8, batch: int = 64, lr: fl
                 sched.step()
                 total += float(loss.detach()) * len(idx)
                 count += len(idx)
-            losses.append(total / max(1, count))
-            if bar is not None:
-                bar.set_postfix(loss=f"{losses[-1]:.4f}")
-                bar.update(1)
-        if bar is not None:
-            bar.close()
-        net.eval()
-        state = {k: v.detach().clone().contiguous() for k, v in net.state_dict().items()}
-    finally:
-        torch.set_num_threads(old_threads)
+            return total, count
+
+        losses, state = run_epochs(net, epochs, one_epoch, progress=progress, label="train weapon")
     return TrainResult(final_loss=losses[-1] if losses else float("nan"), train_crops=len(crops),
                        seconds=time.perf_counter() - t_start, state_dict=state, losses=losses)
 
