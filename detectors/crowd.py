@@ -33,7 +33,12 @@ the cell of highest pressure).
 Flow is trusted where one flow pixel spans less than ``max_m_per_px`` metres of floor: near
 the horizon a pixel of image motion is metres of ground, and the flow's noise would be
 read as running. Pixels of a vehicle standing in a forbidden zone (a train braking in or
-leaving, :mod:`detectors.vehicles`) are left out: its coherent fast flow is no crowd. So is,
+leaving, :mod:`detectors.vehicles`) are left out: its coherent fast flow is no crowd. So are the
+pixels of every component whose foot point stands in a forbidden zone (or ``zone_reach_px``
+working pixels from its floor in the image): the nose of a train
+entering at the far end of a corridor camera, where the track bed is a thin strip, is too small
+for a vehicle component for half a second, and its pixels, each worth a person or more there,
+read as 11 runners (people on the track bed are intruders, not a crowd). So is,
 while a forbidden zone is occupied by a vehicle or not yet seen empty again
 (:class:`~detectors.vehicles.VehicleWatch`), the whole image a vehicle standing on it covers up
 to its roof: a departing train whose side the background had learned during its dwell shows
@@ -61,7 +66,9 @@ class CrowdMovementDetector:
     Parameters (units in brackets): ``walk_mps``, ``run_mps`` [m/s]; ``min_runners``
     [persons]; ``radius_m`` [m]; ``cell_m`` [m]; ``smoothing_s`` [s]; ``pressure_crit``
     [1/s²]; ``pressure_min_density`` [persons/m²]; ``max_m_per_px`` [m per flow pixel];
-    ``track_window_s`` [s]; ``pressure_s`` [s] time constant of each ground cell's pressure average.
+    ``track_window_s`` [s]; ``pressure_s`` [s] time constant of each ground cell's pressure average;
+    ``zone_reach_px`` [working px] how far from a forbidden zone's floor in the image a component's
+    foot point may be and its pixels still be left out.
     """
 
     event_type = EventType.CROWD_MOVEMENT
@@ -72,7 +79,7 @@ class CrowdMovementDetector:
     def __init__(self, site: SiteConfig, *, walk_mps: float = 1.7, run_mps: float = 2.5, min_runners: float = 3.0,
                  radius_m: float = 6.0, cell_m: float = 1.0, smoothing_s: float = 0.3, pressure_crit: float = 0.5,
                  pressure_min_density: float = 2.5, max_m_per_px: float = 0.5, track_window_s: float = 0.8,
-                 pressure_s: float = 2.0) -> None:
+                 pressure_s: float = 2.0, zone_reach_px: int = 3) -> None:
         for name, value in (("run_mps", run_mps), ("min_runners", min_runners), ("radius_m", radius_m),
                             ("cell_m", cell_m), ("pressure_crit", pressure_crit), ("max_m_per_px", max_m_per_px)):
             if not (math.isfinite(value) and value > 0):
@@ -97,6 +104,11 @@ class CrowdMovementDetector:
         self._pmap: np.ndarray | None = None  # per ground cell: pressure averaged over pressure_s
         self.max_m_per_px = float(max_m_per_px)
         self.track_window_s = float(track_window_s)
+        if not (isinstance(zone_reach_px, (int, np.integer)) and zone_reach_px >= 0):
+            raise ValueError(f"CrowdMovementDetector.zone_reach_px must be an integer >= 0 [working px]; got "
+                             f"{zone_reach_px!r}")
+        self.zone_reach_px = int(zone_reach_px)
+        self._zone_near: np.ndarray | None = None  # forbidden floor dilated by zone_reach_px (working px)
         self._field = None
         self._runners = 0.0
         self._pressure = 0.0
@@ -145,6 +157,9 @@ class CrowdMovementDetector:
         fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA) > 96
         mask = fg & self._trusted
         vehicle = vehicle_mask(percept, self._forbidden)
+        on_zone = self._standing_in_forbidden(percept)
+        if on_zone is not None:
+            vehicle = on_zone if vehicle is None else vehicle | on_zone
         if self._vehicles is not None:
             # a train standing on (or not yet cleared from) the track bed covers the image up to its roof
             self._vehicles.update(percept)
@@ -187,6 +202,30 @@ class CrowdMovementDetector:
         if s <= 0:
             return NOTHING
         return DetectorOutput.of([InstanceScore("crowd", float(s), box)])
+
+    def _standing_in_forbidden(self, percept: Percept) -> np.ndarray | None:
+        """(wh, ww) bool working pixels of the components whose foot point stands in a forbidden zone,
+        or ``zone_reach_px`` working pixels from its floor in the image (None when there is none): a
+        train's nose entering the view, still too small for a vehicle component, whose bottom reaches
+        the platform's edge, or the track-bed pieces of one leaving; people there are intruders, no crowd."""
+        blobs = percept.blobs
+        if not self._forbidden or not len(blobs):
+            return None
+        g = percept.grid
+        if self._zone_near is None or self._zone_near.shape != percept.labels.shape:
+            floor = np.zeros(percept.labels.shape, np.uint8)
+            for zone in self._forbidden:
+                floor |= g.zone_mask(zone).view(np.uint8)
+            k = 2 * self.zone_reach_px + 1
+            self._zone_near = cv2.dilate(floor, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k))) > 0
+        wh, ww = percept.labels.shape
+        # the blob's bottom working row and centre column (foot_px is the bottom edge in full-res pixels)
+        v = np.clip(np.floor(blobs.foot_px[:, 1] / g.sy).astype(np.int64) - 1, 0, wh - 1)
+        u = np.clip(np.floor(blobs.foot_px[:, 0] / g.sx).astype(np.int64), 0, ww - 1)
+        inside = self._zone_near[v, u]
+        if not inside.any():
+            return None
+        return np.isin(percept.labels, blobs.label[inside])
 
     def _fast_tracks(self, percept: Percept) -> float:
         """The largest number of tracks running (robust speed over the last ``track_window_s`` above

@@ -34,7 +34,20 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   the height of a person standing at its foot point is no person, upright or lying (a
   light patch on the rails, a train's nose entering at the image border): it scores 0;
 - a track standing on a *ghost* (background uncovered by someone who left, which stays
-  foreground until healed) scores 0.
+  foreground until healed) scores 0;
+- after a vehicle: a track first seen while a vehicle stood on the zone or less than
+  ``vehicle_max_hold_s`` after it was last seen there must have *come* into the zone: first seen
+  (confirmed) outside it or less than ``entry_m`` plus the floor ``foot_px`` pixels span there
+  inside its outline, and not beyond it as seen from the camera (the segment from the point under
+  the camera to where it was first seen does not cross the zone; with a 3x4 projection) (a track
+  that picks up an instance whose track had come in inherits it). Someone on the track bed then
+  stepped down from the platform; a track first seen on the track bed, or beyond it (where the
+  upper parts of a vehicle standing on it map on the ground), is a piece of the vehicle or of the
+  floor the background is still relearning where it stood:
+  16 s after a train had left, a streak along a rail, 5 % of the floor, was cut into a
+  person-sized piece 1.8 m inside the zone and scored 0.8; the pieces of a train's ghost wander
+  metres as the people finder cuts it anew at each frame, so having moved proves nothing. (Someone
+  walking into the view along the track within ``vehicle_max_hold_s`` of a train is missed.)
 
 - a zone a vehicle occupies scores nothing (:class:`~detectors.vehicles.VehicleWatch`, from pixels
   alone): a component of a vehicle's size stands in it or foreground covers ``vehicle_cover`` of
@@ -83,7 +96,9 @@ class IntrusionDetector:
     watched again, ``vehicle_max_hold_s`` [s] the longest the zone stays silent after a vehicle was
     last seen; ``max_width_persons``, ``min_height_persons`` [expected person heights at the foot
     point] the widest and the flattest detection box that can be a person (standing or lying);
-    ``foot_px`` [full-res px] foot placement error, whose floor span adds to ``margin_m``.
+    ``foot_px`` [full-res px] foot placement error, whose floor span adds to ``margin_m``;
+    ``entry_m`` [m] how far inside a zone a track first seen after a vehicle may have been first
+    seen and still count as come in from outside (plus the floor ``foot_px`` pixels span there).
     """
 
     event_type = EventType.INTRUSION
@@ -95,7 +110,7 @@ class IntrusionDetector:
                  max_lost_s: float = 0.5, vest_fraction: float = 0.15, staff_s: float = 0.5,
                  head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
                  vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 60.0, max_width_persons: float = 1.3,
-                 min_height_persons: float = 0.1, foot_px: float = 4.0) -> None:
+                 min_height_persons: float = 0.1, foot_px: float = 4.0, entry_m: float = 0.3) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
@@ -112,6 +127,8 @@ class IntrusionDetector:
                             ("vehicle_max_hold_s", vehicle_max_hold_s)):
             if not value >= 0:
                 raise ValueError(f"IntrusionDetector.{name} must be >= 0 s; got {value!r}")
+        if not (math.isfinite(entry_m) and entry_m >= 0):
+            raise ValueError(f"IntrusionDetector.entry_m must be a finite number >= 0 m; got {entry_m!r}")
         self.site = site
         self.evidence_s = float(evidence_s)
         self.margin_m = float(margin_m)
@@ -127,6 +144,12 @@ class IntrusionDetector:
         self.max_width_persons = float(max_width_persons)
         self.min_height_persons = float(min_height_persons)
         self.foot_px = float(foot_px)
+        self.entry_m = float(entry_m)
+        self._nadir_m = _camera_nadir(site)  # (2,) [m] the ground point under the camera, or None
+        # track id -> (ground position first seen (2,) [m], time first seen [s]); instance key -> time
+        # last scored by a track that had come in
+        self._origin: dict[int, tuple[np.ndarray, float]] = {}
+        self._came_in: dict[str, float] = {}
         self._vehicles = VehicleWatch(self.zones, cover=self.vehicle_cover, clear=self.vehicle_clear,
                                       hold_s=self.vehicle_hold_s, max_hold_s=self.vehicle_max_hold_s)
         self.staff_watch_m = 3.0  #: [m] staff are looked for within this distance of a zone that allows them
@@ -144,9 +167,12 @@ class IntrusionDetector:
             self._staff.clear()
             self._links.reset()
             self._vehicles.reset()
+            self._origin.clear()
+            self._came_in.clear()
             return NOTHING
         occupied = self._vehicles.update(percept)
         tr = percept.tracks
+        self._follow_origins(tr, percept.t)
         live = np.flatnonzero(tr.confirmed & (tr.lost_s <= self.max_lost_s + 1e-9))
         if len(live) == 0:
             self._evidence.update(percept.t, [], [])
@@ -177,12 +203,17 @@ class IntrusionDetector:
             if use_head.any():
                 d[use_head] = np.minimum(d[use_head], zone.signed_distance(head[use_head]) + self.head_tolerance_m)
             p = np.nan_to_num(normal_cdf((d - margin) / sigma), nan=0.0) * shaped
+            came = self._came(zone, self._vehicles.last_seen_t[zi], tr.id[live])
             near = np.flatnonzero(p > 1e-3)
             if zone in staff_zones:
                 # staff are recognised on the way in, before their feet reach the zone
                 self._staff_scores(percept, [int(live[j]) for j in np.flatnonzero(d > -self.staff_watch_m)])
             for j in near:
                 key = self._links.key(zone.name, int(tr.id[live[j]]), pos[j], percept.t, tr.vel_mps[live[j]])
+                if came[j]:
+                    self._came_in[key] = percept.t
+                elif percept.t - self._came_in.get(key, -math.inf) > self._links.link_s:
+                    continue  # neither this track nor the instance it continues came into the zone
                 keys.append(key)
                 probs.append(float(p[j]))
                 rows.append(int(live[j]))
@@ -207,6 +238,41 @@ class IntrusionDetector:
             if e > 0:
                 out.append(InstanceScore(key, float(min(1.0, e)), clip_box(tr.box[r], self.site.image_size)))
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
+
+    def _follow_origins(self, tr, t: float) -> None:
+        """Note where and when each confirmed track was first seen (and forget the instances of tracks
+        that came in not scored for ``link_s``), at time ``t`` [s]."""
+        ids = set(tr.id.tolist())
+        for tid in [k for k in self._origin if k not in ids]:
+            del self._origin[tid]
+        seen = np.flatnonzero(tr.confirmed & np.all(np.isfinite(tr.foot_m), axis=1))
+        for r in seen:
+            self._origin.setdefault(int(tr.id[r]), (tr.foot_m[r].copy(), float(t)))
+        for key in [k for k, tk in self._came_in.items() if t - tk > self._links.link_s]:
+            del self._came_in[key]
+
+    def _came(self, zone, vehicle_t: float, ids: np.ndarray) -> np.ndarray:
+        """(N,) bool: which tracks (``ids``) may score in ``zone``, where a vehicle was last seen at
+        ``vehicle_t`` [s]: those first seen more than ``vehicle_max_hold_s`` after it, and those that
+        came in: first seen outside the zone or less than ``entry_m`` plus the floor ``foot_px`` pixels
+        span there inside it."""
+        out = np.zeros(len(ids), bool)
+        known = [j for j, tid in enumerate(ids.tolist()) if tid in self._origin]
+        if not known:
+            return out
+        origin = np.array([self._origin[int(ids[j])][0] for j in known])
+        born = np.array([self._origin[int(ids[j])][1] for j in known])
+        with np.errstate(invalid="ignore"):
+            entered = zone.signed_distance(origin) < self.entry_m + self.placement_m(origin)
+        if self._nadir_m is not None and entered.any():
+            # seen from the camera beyond the zone: where a vehicle's side and roof map on the floor
+            frac = np.linspace(0.0, 0.9, 19)
+            line = self._nadir_m + frac[None, :, None] * (origin[:, None, :] - self._nadir_m)  # (N, 19, 2)
+            with np.errstate(invalid="ignore"):
+                beyond = (zone.signed_distance(line.reshape(-1, 2)).reshape(len(origin), -1) > 0).any(axis=1)
+            entered &= ~beyond
+        out[known] = (born - vehicle_t > self.vehicle_max_hold_s) | entered
+        return out
 
     def placement_m(self, pos: np.ndarray) -> np.ndarray:
         """(N,) [m] floor spanned by ``foot_px`` full-resolution pixels of foot placement error at each
@@ -253,3 +319,14 @@ class IntrusionDetector:
         if det < 0:
             return False
         return percept.is_ghost(int(percept.detections.blob[det]))
+
+
+def _camera_nadir(site: SiteConfig) -> np.ndarray | None:
+    """(2,) [m] the ground point under the camera's centre (the 3x4 projection's null vector), or None
+    without a projection or for a camera at infinity."""
+    if site.projection is None:
+        return None
+    centre = np.linalg.svd(np.asarray(site.projection, dtype=np.float64))[2][-1]
+    if abs(centre[3]) < 1e-12:
+        return None
+    return centre[:2] / centre[3]

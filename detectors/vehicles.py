@@ -23,6 +23,11 @@ VEHICLE_MIN_PERSONS = 8.0
 VEHICLE_MIN_FLOOR_PERSONS = 3.0
 
 
+#: the last percept whose vehicles were looked for, and its answers by (zones, constants): several
+#: detectors ask for one frame's vehicles (intrusion, crowd movement, objects, falls), found once
+_memo: tuple = (None, {})
+
+
 def vehicle_blobs(percept: Percept, zones: tuple[Zone, ...] | list[Zone], min_persons: float = VEHICLE_MIN_PERSONS,
                   min_floor_persons: float = VEHICLE_MIN_FLOOR_PERSONS) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``percept.blobs`` that are vehicles, and the (Z,) bool of which ``zones`` each
@@ -32,7 +37,26 @@ def vehicle_blobs(percept: Percept, zones: tuple[Zone, ...] | list[Zone], min_pe
     pixels on a zone's floor (:meth:`WorkGrid.zone_mask`) amount to ``min_floor_persons``. The
     part on the floor counts, not the component's foot point: passengers on the platform, nearer the camera than the train,
     merge with it and carry its foot point onto the platform.
+
+    The answer is computed once per percept and set of arguments (the detectors of one frame share
+    it); the arrays returned are read-only.
     """
+    global _memo
+    memo_percept, answers = _memo
+    if memo_percept is not percept:
+        answers = {}
+        _memo = (percept, answers)
+    key = (tuple((z.name, z.kind, tuple(map(tuple, np.asarray(z.polygon_m, float).reshape(-1, 2).tolist())))
+                 for z in zones), float(min_persons), float(min_floor_persons))
+    if key not in answers:
+        rows, occupied = _vehicle_blobs(percept, zones, min_persons, min_floor_persons)
+        rows.flags.writeable = False
+        occupied.flags.writeable = False
+        answers[key] = (rows, occupied)
+    return answers[key]
+
+
+def _vehicle_blobs(percept: Percept, zones, min_persons: float, min_floor_persons: float) -> tuple[np.ndarray, np.ndarray]:
     blobs = percept.blobs
     occupied = np.zeros(len(zones), bool)
     if not len(blobs) or not zones:
@@ -75,22 +99,31 @@ class VehicleWatch:
     whatever its floor shows. A person on the track bed covers a few per cent of it, less than
     ``clear``.
 
+    The floor that must be seen empty is the floor the vehicle was seen on: the zone's floor pixels
+    its components covered (its *footprint*, gathered while it stands on the zone), once they number
+    ``min_footprint_px`` working pixels or more; the whole floor otherwise. Much of a zone's floor
+    polygon may be hidden from a camera (a corridor camera sees the track bed only through the
+    corridor's mouth, a strip a fifth of the zone's floor in the image): over the whole polygon, a
+    ghost covering a third of the strip it uncovered shows as 4 % of the floor, "clear".
+
     :meth:`region` gives the image pixels a vehicle standing on an occupied zone covers: the
     zone's floor extruded to ``height_m`` through the site's 3x4 projection (the floor alone
     without one), where a train's coherent fast flow is no crowd.
     """
 
     def __init__(self, zones, *, cover: float = 0.25, clear: float = 0.06, hold_s: float = 2.0,
-                 max_hold_s: float = 60.0, height_m: float = 4.0) -> None:
+                 max_hold_s: float = 60.0, height_m: float = 4.0, min_footprint_px: int = 50) -> None:
         if not 0 < clear <= cover <= 1:
             raise ValueError(f"VehicleWatch: need 0 < clear <= cover <= 1 (shares of a zone's floor); got "
                              f"clear={clear!r}, cover={cover!r}")
-        for name, value in (("hold_s", hold_s), ("max_hold_s", max_hold_s), ("height_m", height_m)):
+        for name, value in (("hold_s", hold_s), ("max_hold_s", max_hold_s), ("height_m", height_m),
+                            ("min_footprint_px", min_footprint_px)):
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"VehicleWatch.{name} must be a finite number >= 0; got {value!r}")
         self.zones = list(zones)
         self.cover, self.clear = float(cover), float(clear)
         self.hold_s, self.max_hold_s, self.height_m = float(hold_s), float(max_hold_s), float(height_m)
+        self.min_footprint_px = int(min_footprint_px)
         self._zone_px: list[np.ndarray] | None = None  # flat working-pixel indices of each zone's floor
         self._regions: list[np.ndarray] | None = None
         self.reset()
@@ -101,26 +134,53 @@ class VehicleWatch:
         self._dirty = np.full(n, -np.inf)  # [s] last time the floor was not yet clear after a vehicle
         #: (Z,) share of each zone's floor in the foreground in the last frame
         self.floor_cover = np.zeros(n)
+        #: (Z,) share of the floor the vehicle was seen on (its footprint) in the foreground in the last
+        #: frame (the whole floor's share while the footprint is smaller than ``min_footprint_px``)
+        self.seen_cover = np.zeros(n)
         self.occupied = np.zeros(n, bool)
+        self._footprint: list[np.ndarray | None] = [None] * n  # per zone: bool over its floor pixels
 
     def update(self, percept: Percept) -> np.ndarray:
         """(Z,) bool: the zones a vehicle occupies in this frame (or has not yet cleared)."""
         if self._zone_px is None:
             self._zone_px = [np.flatnonzero(percept.grid.zone_mask(z)) for z in self.zones]
-        _, by_blob = vehicle_blobs(percept, self.zones)
-        fg = percept.fg_mask.reshape(-1)
-        cover = np.array([np.count_nonzero(fg[px]) / len(px) if len(px) else 0.0 for px in self._zone_px])
-        return self.step(percept.t, cover, by_blob)
+        rows, by_blob = vehicle_blobs(percept, self.zones)
+        fg = percept.fg_mask.reshape(-1) > 0
+        on_vehicle = (np.isin(percept.labels.reshape(-1), percept.blobs.label[rows]) if len(rows) else None)
+        cover = np.zeros(len(self.zones))
+        seen = np.zeros(len(self.zones))
+        for k, px in enumerate(self._zone_px):
+            if not len(px):
+                continue
+            floor_fg = fg[px]
+            cover[k] = np.count_nonzero(floor_fg) / len(px)
+            if by_blob[k] and on_vehicle is not None:
+                covered = on_vehicle[px]
+                self._footprint[k] = covered if self._footprint[k] is None else self._footprint[k] | covered
+            foot = self._footprint[k]
+            n_foot = 0 if foot is None else int(np.count_nonzero(foot))
+            seen[k] = np.count_nonzero(floor_fg & foot) / n_foot if n_foot >= self.min_footprint_px else cover[k]
+        return self.step(percept.t, cover, by_blob, seen)
 
-    def step(self, t: float, floor_cover: np.ndarray, by_blob: np.ndarray) -> np.ndarray:
-        """The rule alone: at time ``t`` [s], each zone's share of floor pixels in the foreground and
-        whether a vehicle component stands on it; returns the (Z,) occupied zones."""
+    @property
+    def last_seen_t(self) -> np.ndarray:
+        """(Z,) [s] the last time a vehicle was seen entering or standing on each zone (-inf: never)."""
+        return self._seen.copy()
+
+    def step(self, t: float, floor_cover: np.ndarray, by_blob: np.ndarray,
+             seen_cover: np.ndarray | None = None) -> np.ndarray:
+        """The rule alone: at time ``t`` [s], each zone's share of floor pixels in the foreground,
+        whether a vehicle component stands on it, and the share of the floor the vehicle was seen on
+        in the foreground (default: the whole floor's share); returns the (Z,) occupied zones."""
         self.floor_cover = np.asarray(floor_cover, dtype=np.float64)
+        self.seen_cover = self.floor_cover if seen_cover is None else np.asarray(seen_cover, dtype=np.float64)
         entered = np.asarray(by_blob, bool) | (self.floor_cover >= self.cover)
         self._seen[entered] = t
-        dirty = entered | ((self.floor_cover >= self.clear) & (t - self._seen <= self.max_hold_s + 1e-9))
+        dirty = entered | ((self.seen_cover >= self.clear) & (t - self._seen <= self.max_hold_s + 1e-9))
         self._dirty[dirty] = t
         self.occupied = t - self._dirty <= self.hold_s + 1e-9
+        for k in np.flatnonzero(~self.occupied):
+            self._footprint[k] = None  # the next vehicle shows its own footprint
         return self.occupied
 
     def region(self, percept: Percept) -> np.ndarray | None:

@@ -22,7 +22,10 @@ Per confirmed track matched in this frame whose ground position lies in a one-wa
   against the flow for that long at least); otherwise it fades with time constant ``forget_s``;
 - a frame whose detection box is lower than ``min_height_persons`` times a person's expected
   height there is a fragment (a head seen over a shoulder, legs merged with the person behind):
-  its foot point jumps, and the distance is held, neither advanced nor faded;
+  its foot point jumps, and the distance is held, neither advanced nor faded. So is a frame whose
+  box is taller than ``max_height_persons`` times that height: a column of people one behind the
+  other along the line of sight, merged into one box (a dense stream seen end on from far away),
+  whose foot point slides from one person's feet to the next;
 - the instance's score is ``min(1, 0.5 D / A)``: 0.5 (the default threshold) once the
   person has walked ``A`` against the flow, graded below and above. ``A`` is ``alarm_m``,
   or ``alarm_px`` pixels of image motion's worth of floor where that is more (a camera
@@ -72,7 +75,8 @@ class WrongWayDetector:
     person heights]: a detection box lower than this is a fragment (a head behind a shoulder, the
     legs of someone cut in two), whose foot point jumps: its distance is held, not advanced;
     ``stream_mps`` [m/s]: a track whose box's pixels move with the flow faster than this is not
-    walking against it.
+    walking against it; ``max_height_persons`` [expected person heights]: a box taller than this is
+    a column of people merged along the line of sight: its distance is held, not advanced.
     """
 
     event_type = EventType.WRONG_WAY
@@ -82,7 +86,8 @@ class WrongWayDetector:
 
     def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 2.4,
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
-                 alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3) -> None:
+                 alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3,
+                 max_height_persons: float = 2.0) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -101,6 +106,10 @@ class WrongWayDetector:
         self.steps = max(2, int(steps))
         self.alarm_px = float(alarm_px)
         self.min_height_persons = float(min_height_persons)
+        if not max_height_persons > self.min_height_persons:
+            raise ValueError(f"WrongWayDetector.max_height_persons must be > min_height_persons="
+                             f"{self.min_height_persons!r} [expected person heights]; got {max_height_persons!r}")
+        self.max_height_persons = float(max_height_persons)
         self.stream_mps = float(stream_mps)
         self._dirs = [np.array([math.cos(math.radians(z.direction_deg)), math.sin(math.radians(z.direction_deg))])
                       for z in self.zones]
@@ -128,8 +137,7 @@ class WrongWayDetector:
         if len(live):
             pos, vel = tr.foot_m[live], tr.vel_mps[live]
             sigma = np.sqrt(tr.pos_std_m[live] ** 2 + self.min_std_m ** 2)
-            with np.errstate(invalid="ignore"):
-                whole = ~(tr.box[live, 3] < self.min_height_persons * tr.expected_height_px[live])
+            whole = self.whole(tr.box[live, 3], tr.expected_height_px[live])
             for zone, u in zip(self.zones, self._dirs):
                 inside = normal_cdf(zone.signed_distance(pos) / sigma) >= 0.5
                 rows = np.flatnonzero(inside)
@@ -147,7 +155,7 @@ class WrongWayDetector:
                         if a > self.off_mps and self._pixels_with_flow(percept, tr.box[live[j]], u) > self.stream_mps:
                             a = 0.0  # the track slid back along a stream whose people all walk with the flow
                         d = self._advance(sk, t, a, span)
-                    else:  # a fragment's foot point says nothing of where the person walks: hold
+                    else:  # a fragment's or a column's foot point says nothing of where the person walks: hold
                         d = self._hold(sk, t)
                     if d > 0:
                         score = min(1.0, 0.5 * d / alarm_j)
@@ -159,6 +167,15 @@ class WrongWayDetector:
                 del self._state[sk]  # the track left the zone or ended
         self._owner = {k: sk for k, sk in self._owner.items() if sk in self._state}
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
+
+    def whole(self, height_px: np.ndarray, expected_px: np.ndarray) -> np.ndarray:
+        """(N,) bool: which detection boxes of ``height_px`` [px] are one whole person where a person is
+        ``expected_px`` [px] tall: neither a fragment (lower than ``min_height_persons`` of it) nor a
+        column of people (taller than ``max_height_persons`` of it); unknown expected heights count as whole."""
+        height = np.asarray(height_px, dtype=np.float64)
+        expected = np.asarray(expected_px, dtype=np.float64)
+        with np.errstate(invalid="ignore"):
+            return ~((height < self.min_height_persons * expected) | (height > self.max_height_persons * expected))
 
     def _adopt(self, sk: tuple[str, int], key: str, t: float) -> None:
         """A track new to a zone that continues an instance whose track broke (not one followed in this

@@ -302,6 +302,33 @@ def test_the_track_bed_a_departed_train_uncovers_is_no_intrusion_until_seen_empt
     assert max(c for _, _, c in scores) < crowd.default_threshold, [x for x in scores if x[2] > 0.1]
 
 
+@pytest.mark.parametrize("how, path, intrusion", [
+    # the train's ghost is cut into pieces whose feet land on the track bed; a figure that appears there
+    # and stays put is no one who came in (without a train before, it is: test_intrusion_only_for_feet...)
+    ("appears on the track bed", lambda t: (14.0, -2.0), False),
+    ("steps down from the platform", lambda t: (14.0, 1.0 - 3.0 * min(t, 1.0)), True),
+])
+def test_after_a_train_only_someone_who_came_in_from_outside_is_an_intrusion(how, path, intrusion):
+    # a train brakes in, stands 1 s and leaves in 3 s; once the zone is watched again (its floor seen
+    # clear: clear 0.2 for a shorter test), within vehicle_max_hold_s = 60 s of the train
+    site = platform_site()
+    scene, per = Scene(site), Perception(site)
+    det = IntrusionDetector(site, vehicle_clear=0.2)
+    warm(per, scene)
+    for k in range(40 + 10 + 30):
+        front = 32.0 * (1.0 - (1.0 - min(k, 30) / 30) ** 2)
+        rear = 32.0 * (min(max(k - 50, 0), 30) / 30) ** 2
+        det.score(per.update(_with_train(scene.frame(), site, front + rear, rear, ribbed=True)))
+    for _ in range(300):
+        p = per.update(scene.frame())
+        det.score(p)
+        if not det._vehicles.occupied[0]:
+            break
+    assert not det._vehicles.occupied[0] and p.t - det._vehicles.last_seen_t[0] < det.vehicle_max_hold_s
+    scores = [det.score(per.update(scene.frame([path(k / 10)]))).score for k in range(20)]
+    assert (max(scores) >= det.default_threshold) == intrusion, (how, scores)
+
+
 @pytest.mark.parametrize("cover, blob, occupied", [
     # (floor cover, vehicle component) per frame at 10 frames/s; cover 0.25, clear 0.06, hold 2 s:
     # entered at 0.0 s by the cover, at 0.1 s by a component; still dirty (0.10 >= 0.06) at 0.2 s, clear

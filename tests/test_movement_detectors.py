@@ -11,7 +11,7 @@ from detectors.crowd import CrowdMovementDetector
 from detectors.perception import Perception
 from detectors.site import Zone, ZoneKind
 from detectors.wrong_way import WrongWayDetector
-from tests.helpers import Scene, platform_site
+from tests.helpers import TRACKS, Scene, platform_site
 
 #: a one-way walkway along the platform, traffic toward +x
 WALKWAY = Zone(name="walkway", kind=ZoneKind.ONE_WAY, polygon_m=[[2, 1], [30, 1], [30, 6], [2, 6]], direction_deg=0.0)
@@ -92,6 +92,22 @@ def test_no_crowd_movement(name, n, speed):
 def test_crowd_parameter_errors():
     with pytest.raises(ValueError, match=r"need 0 <= walk_mps < run_mps"):
         CrowdMovementDetector(platform_site(), walk_mps=3.0, run_mps=2.0)
+    with pytest.raises(ValueError, match=r"zone_reach_px must be an integer >= 0 \[working px\]; got -1"):
+        CrowdMovementDetector(platform_site(), zone_reach_px=-1)
+
+
+@pytest.mark.parametrize("where, y_m, crowd", [
+    ("on the platform", (1.5, 5.5), True),
+    # the same group on the track bed: components whose feet stand in a forbidden zone (a train's nose
+    # entering the view, people there are intruders) are no crowd
+    ("on the track bed", (-3.8, -0.8), False),
+])
+def test_runners_whose_feet_stand_in_a_forbidden_zone_are_no_crowd(where, y_m, crowd):
+    rng = np.random.default_rng(8)
+    starts = np.c_[rng.uniform(8, 11, 8), rng.uniform(*y_m, 8)]
+    out = _scores(CrowdMovementDetector, [_line(x, y, 3.5, 0.0, 1.0) for x, y in starts], 4.0, zones=(TRACKS,))
+    scores = [o.score for o in out]
+    assert (max(scores) >= 0.5) == crowd, (where, max(scores))
 
 
 class _ScriptedPressure(CrowdMovementDetector):
@@ -129,6 +145,22 @@ def test_crowd_pressure_must_be_sustained_in_one_place(name, script, first_above
         assert not above, (name, max(o.score for o in out))
     else:
         assert above and abs(above[0] + 1 - first_above) <= 1, (name, above[:3])
+
+
+@pytest.mark.parametrize("height_px, whole", [
+    # a person 37 px tall where they stand (min_height_persons 0.5, max_height_persons 2.0): boxes from
+    # 0.5 * 37 = 18.5 px to 2.0 * 37 = 74 px are one person
+    (18.0, False),  # a head over a shoulder
+    (19.0, True),
+    (74.0, True),
+    (138.0, False),  # a column of people one behind the other seen end on: 138 / 37 = 3.7 persons tall
+])
+def test_wrong_way_holds_fragments_and_columns_of_people(height_px, whole):
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)))
+    assert det.whole(np.array([height_px, 200.0]), np.array([37.0, np.nan])).tolist() == [whole, True]
+    with pytest.raises(ValueError, match=r"max_height_persons must be > min_height_persons=0.5 "
+                                         r"\[expected person heights\]; got 0.4"):
+        WrongWayDetector(platform_site(zones=(WALKWAY,)), max_height_persons=0.4)
 
 
 def test_wrong_way_distance_credits_half_the_window_on_turning_against_then_accumulates_and_fades():
