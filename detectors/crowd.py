@@ -38,7 +38,11 @@ pixels of every component whose foot point stands in a forbidden zone (or ``zone
 working pixels from its floor in the image): the nose of a train
 entering at the far end of a corridor camera, where the track bed is a thin strip, is too small
 for a vehicle component for half a second, and its pixels, each worth a person or more there,
-read as 11 runners (people on the track bed are intruders, not a crowd). So is,
+read as 11 runners (people on the track bed are intruders, not a crowd); and so are the pixels
+whose own ground point lies in a forbidden zone or beyond it as seen from the camera (with a 3x4
+projection): the track bed, the wall behind it, a train's side and roof (a train's nose merged with
+the passengers waiting at the corridor's mouth read as 9 runners), the heads of people at the
+platform's edge. So is,
 while a forbidden zone is occupied by a vehicle or not yet seen empty again
 (:class:`~detectors.vehicles.VehicleWatch`), the whole image a vehicle standing on it covers up
 to its roof: a departing train whose side the background had learned during its dwell shows
@@ -57,7 +61,7 @@ from detectors.events import EventType
 from detectors.evidence import clip_box
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
-from detectors.vehicles import VehicleWatch, vehicle_mask
+from detectors.vehicles import VehicleWatch, beyond_zone, camera_nadir_m, vehicle_mask
 
 
 class CrowdMovementDetector:
@@ -109,6 +113,8 @@ class CrowdMovementDetector:
                              f"{zone_reach_px!r}")
         self.zone_reach_px = int(zone_reach_px)
         self._zone_near: np.ndarray | None = None  # forbidden floor dilated by zone_reach_px (working px)
+        self._nadir_m = camera_nadir_m(site)  # (2,) [m] the ground point under the camera, or None
+        self._over_zone: np.ndarray | None = None  # working pixels whose ground point is in or beyond a zone
         self._field = None
         self._runners = 0.0
         self._pressure = 0.0
@@ -157,9 +163,9 @@ class CrowdMovementDetector:
         fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA) > 96
         mask = fg & self._trusted
         vehicle = vehicle_mask(percept, self._forbidden)
-        on_zone = self._standing_in_forbidden(percept)
-        if on_zone is not None:
-            vehicle = on_zone if vehicle is None else vehicle | on_zone
+        for left_out in (self._standing_in_forbidden(percept), self._over_forbidden(percept)):
+            if left_out is not None:
+                vehicle = left_out if vehicle is None else vehicle | left_out
         if self._vehicles is not None:
             # a train standing on (or not yet cleared from) the track bed covers the image up to its roof
             self._vehicles.update(percept)
@@ -202,6 +208,21 @@ class CrowdMovementDetector:
         if s <= 0:
             return NOTHING
         return DetectorOutput.of([InstanceScore("crowd", float(s), box)])
+
+    def _over_forbidden(self, percept: Percept) -> np.ndarray | None:
+        """(wh, ww) bool working pixels whose ground point lies in a forbidden zone or beyond it as seen
+        from the camera (None without a forbidden zone or a 3x4 projection): there a pixel shows the
+        track bed, the wall behind it, a train's side and roof, or the head of someone at the platform's
+        edge, whose weight as a person standing there is no person (computed once)."""
+        if not self._forbidden or self._nadir_m is None:
+            return None
+        if self._over_zone is None or self._over_zone.shape != percept.labels.shape:
+            g = percept.grid.ground_m.reshape(-1, 2)
+            over = np.zeros(len(g), bool)
+            for zone in self._forbidden:
+                over |= beyond_zone(zone, self._nadir_m, g)
+            self._over_zone = over.reshape(percept.labels.shape)
+        return self._over_zone
 
     def _standing_in_forbidden(self, percept: Percept) -> np.ndarray | None:
         """(wh, ww) bool working pixels of the components whose foot point stands in a forbidden zone,

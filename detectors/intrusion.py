@@ -37,13 +37,14 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   foreground until healed) scores 0;
 - after a vehicle: a track first seen while a vehicle stood on the zone or less than
   ``vehicle_max_hold_s`` after it was last seen there must have *come* into the zone: first seen
-  (confirmed) outside it or less than ``entry_m`` plus the floor ``foot_px`` pixels span there
-  inside its outline, and not beyond it as seen from the camera (the segment from the point under
-  the camera to where it was first seen does not cross the zone; with a 3x4 projection) (a track
-  that picks up an instance whose track had come in inherits it). Someone on the track bed then
-  stepped down from the platform; a track first seen on the track bed, or beyond it (where the
-  upper parts of a vehicle standing on it map on the ground), is a piece of the vehicle or of the
-  floor the background is still relearning where it stood:
+  (confirmed) ``entry_m`` or more outside it, and not beyond it as seen from the camera (the
+  segment from the point under the camera to where it was first seen does not cross the zone;
+  with a 3x4 projection) (a track that picks up an instance whose track had come in inherits it).
+  Someone on the track bed then stepped down from the platform; a track first seen on the track
+  bed, at its edge (where a vehicle's bottom edge and doors land: a track first seen 0.3 m from
+  the edge during a dwell followed the departing train's pieces 11 m onto a ghost) or beyond it
+  (where the upper parts of a vehicle standing on it map on the ground) is a piece of the vehicle
+  or of the floor the background is still relearning where it stood:
   16 s after a train had left, a streak along a rail, 5 % of the floor, was cut into a
   person-sized piece 1.8 m inside the zone and scored 0.8; the pieces of a train's ghost wander
   metres as the people finder cuts it anew at each frame, so having moved proves nothing. (Someone
@@ -78,7 +79,7 @@ from detectors.events import EventType
 from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box, normal_cdf
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
-from detectors.vehicles import VehicleWatch
+from detectors.vehicles import VehicleWatch, beyond_zone, camera_nadir_m
 
 
 class IntrusionDetector:
@@ -97,8 +98,8 @@ class IntrusionDetector:
     last seen; ``max_width_persons``, ``min_height_persons`` [expected person heights at the foot
     point] the widest and the flattest detection box that can be a person (standing or lying);
     ``foot_px`` [full-res px] foot placement error, whose floor span adds to ``margin_m``;
-    ``entry_m`` [m] how far inside a zone a track first seen after a vehicle may have been first
-    seen and still count as come in from outside (plus the floor ``foot_px`` pixels span there).
+    ``entry_m`` [m] how far outside a zone a track first seen while or after a vehicle stood there
+    must have been first seen to count as come in from outside.
     """
 
     event_type = EventType.INTRUSION
@@ -110,7 +111,7 @@ class IntrusionDetector:
                  max_lost_s: float = 0.5, vest_fraction: float = 0.15, staff_s: float = 0.5,
                  head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
                  vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 60.0, max_width_persons: float = 1.3,
-                 min_height_persons: float = 0.1, foot_px: float = 4.0, entry_m: float = 0.3) -> None:
+                 min_height_persons: float = 0.1, foot_px: float = 4.0, entry_m: float = 0.5) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
@@ -145,7 +146,7 @@ class IntrusionDetector:
         self.min_height_persons = float(min_height_persons)
         self.foot_px = float(foot_px)
         self.entry_m = float(entry_m)
-        self._nadir_m = _camera_nadir(site)  # (2,) [m] the ground point under the camera, or None
+        self._nadir_m = camera_nadir_m(site)  # (2,) [m] the ground point under the camera, or None
         # track id -> (ground position first seen (2,) [m], time first seen [s]); instance key -> time
         # last scored by a track that had come in
         self._origin: dict[int, tuple[np.ndarray, float]] = {}
@@ -254,8 +255,7 @@ class IntrusionDetector:
     def _came(self, zone, vehicle_t: float, ids: np.ndarray) -> np.ndarray:
         """(N,) bool: which tracks (``ids``) may score in ``zone``, where a vehicle was last seen at
         ``vehicle_t`` [s]: those first seen more than ``vehicle_max_hold_s`` after it, and those that
-        came in: first seen outside the zone or less than ``entry_m`` plus the floor ``foot_px`` pixels
-        span there inside it."""
+        came in: first seen ``entry_m`` or more outside the zone, not beyond it as seen from the camera."""
         out = np.zeros(len(ids), bool)
         known = [j for j, tid in enumerate(ids.tolist()) if tid in self._origin]
         if not known:
@@ -263,14 +263,10 @@ class IntrusionDetector:
         origin = np.array([self._origin[int(ids[j])][0] for j in known])
         born = np.array([self._origin[int(ids[j])][1] for j in known])
         with np.errstate(invalid="ignore"):
-            entered = zone.signed_distance(origin) < self.entry_m + self.placement_m(origin)
+            entered = zone.signed_distance(origin) <= -self.entry_m
         if self._nadir_m is not None and entered.any():
             # seen from the camera beyond the zone: where a vehicle's side and roof map on the floor
-            frac = np.linspace(0.0, 0.9, 19)
-            line = self._nadir_m + frac[None, :, None] * (origin[:, None, :] - self._nadir_m)  # (N, 19, 2)
-            with np.errstate(invalid="ignore"):
-                beyond = (zone.signed_distance(line.reshape(-1, 2)).reshape(len(origin), -1) > 0).any(axis=1)
-            entered &= ~beyond
+            entered &= ~beyond_zone(zone, self._nadir_m, origin)
         out[known] = (born - vehicle_t > self.vehicle_max_hold_s) | entered
         return out
 
@@ -320,13 +316,3 @@ class IntrusionDetector:
             return False
         return percept.is_ghost(int(percept.detections.blob[det]))
 
-
-def _camera_nadir(site: SiteConfig) -> np.ndarray | None:
-    """(2,) [m] the ground point under the camera's centre (the 3x4 projection's null vector), or None
-    without a projection or for a camera at infinity."""
-    if site.projection is None:
-        return None
-    centre = np.linalg.svd(np.asarray(site.projection, dtype=np.float64))[2][-1]
-    if abs(centre[3]) < 1e-12:
-        return None
-    return centre[:2] / centre[3]

@@ -86,6 +86,34 @@ def vehicle_mask(percept: Percept, zones) -> np.ndarray | None:
     return np.isin(percept.labels, percept.blobs.label[rows])
 
 
+def camera_nadir_m(site) -> np.ndarray | None:
+    """(2,) [m] the ground point under the camera's centre (the null vector of the site's 3x4
+    projection), or None without a projection or for a camera at infinity."""
+    if site.projection is None:
+        return None
+    centre = np.linalg.svd(np.asarray(site.projection, dtype=np.float64))[2][-1]
+    if abs(centre[3]) < 1e-12:
+        return None
+    return centre[:2] / centre[3]
+
+
+def beyond_zone(zone: Zone, nadir_m: np.ndarray, points_m: np.ndarray, samples: int = 21) -> np.ndarray:
+    """(N,) bool: which ground points (N, 2) [m] lie beyond ``zone`` as seen from a camera above
+    ``nadir_m`` (2,) [m]: the segment from the nadir to the point passes through the zone (checked at
+    ``samples`` points from the nadir to the point itself, so a point inside counts). A vehicle's side
+    and roof standing on the zone map onto the floor there; nan points: False."""
+    pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 2)
+    if not len(pts):
+        return np.zeros(0, bool)
+    frac = np.linspace(0.0, 1.0, int(samples))
+    line = nadir_m + frac[None, :, None] * (pts[:, None, :] - nadir_m)  # (N, samples, 2)
+    flat = line.reshape(-1, 2)
+    ok = np.all(np.isfinite(flat), axis=1)
+    inside = np.zeros(len(flat), bool)
+    inside[ok] = zone.contains(flat[ok])
+    return inside.reshape(len(pts), -1).any(axis=1)
+
+
 class VehicleWatch:
     """Per forbidden zone: whether a vehicle occupies it, from pixels alone, until the floor is seen empty again.
 
@@ -98,6 +126,14 @@ class VehicleWatch:
     zone for good: ``max_hold_s`` after the vehicle was last seen the zone is watched again
     whatever its floor shows. A person on the track bed covers a few per cent of it, less than
     ``clear``.
+
+    A vehicle that stops for long is learned by the background and leaves the foreground while it
+    still stands there (37 s into a dwell the floor cover of a standing train was down to 5 %: "clear",
+    and its doors closing then were cut into person-sized pieces on the track bed). So the floor is
+    also compared with how it looked empty: each floor pixel's grey level, followed while the zone is
+    watched and the pixel is background, frozen while a vehicle occupies the zone. Floor pixels that
+    differ from it by more than ``empty_tol`` grey levels (at the frame's lighting gain) count as not
+    empty, as foreground does: a train standing there differs by a hundred.
 
     The floor that must be seen empty is the floor the vehicle was seen on: the zone's floor pixels
     its components covered (its *footprint*, gathered while it stands on the zone), once they number
@@ -112,18 +148,20 @@ class VehicleWatch:
     """
 
     def __init__(self, zones, *, cover: float = 0.25, clear: float = 0.06, hold_s: float = 2.0,
-                 max_hold_s: float = 60.0, height_m: float = 4.0, min_footprint_px: int = 50) -> None:
+                 max_hold_s: float = 60.0, height_m: float = 4.0, min_footprint_px: int = 50,
+                 empty_tol: float = 40.0) -> None:
         if not 0 < clear <= cover <= 1:
             raise ValueError(f"VehicleWatch: need 0 < clear <= cover <= 1 (shares of a zone's floor); got "
                              f"clear={clear!r}, cover={cover!r}")
         for name, value in (("hold_s", hold_s), ("max_hold_s", max_hold_s), ("height_m", height_m),
-                            ("min_footprint_px", min_footprint_px)):
+                            ("min_footprint_px", min_footprint_px), ("empty_tol", empty_tol)):
             if not (np.isfinite(value) and value >= 0):
                 raise ValueError(f"VehicleWatch.{name} must be a finite number >= 0; got {value!r}")
         self.zones = list(zones)
         self.cover, self.clear = float(cover), float(clear)
         self.hold_s, self.max_hold_s, self.height_m = float(hold_s), float(max_hold_s), float(height_m)
         self.min_footprint_px = int(min_footprint_px)
+        self.empty_tol = float(empty_tol)
         self._zone_px: list[np.ndarray] | None = None  # flat working-pixel indices of each zone's floor
         self._regions: list[np.ndarray] | None = None
         self.reset()
@@ -139,6 +177,7 @@ class VehicleWatch:
         self.seen_cover = np.zeros(n)
         self.occupied = np.zeros(n, bool)
         self._footprint: list[np.ndarray | None] = [None] * n  # per zone: bool over its floor pixels
+        self._empty: list[np.ndarray | None] = [None] * n  # per zone: float32 grey of its floor seen empty
 
     def update(self, percept: Percept) -> np.ndarray:
         """(Z,) bool: the zones a vehicle occupies in this frame (or has not yet cleared)."""
@@ -147,6 +186,8 @@ class VehicleWatch:
         rows, by_blob = vehicle_blobs(percept, self.zones)
         fg = percept.fg_mask.reshape(-1) > 0
         on_vehicle = (np.isin(percept.labels.reshape(-1), percept.blobs.label[rows]) if len(rows) else None)
+        grey = percept.grey.reshape(-1)
+        gain = float(getattr(percept, "lighting_gain", 1.0)) or 1.0
         cover = np.zeros(len(self.zones))
         seen = np.zeros(len(self.zones))
         for k, px in enumerate(self._zone_px):
@@ -154,12 +195,23 @@ class VehicleWatch:
                 continue
             floor_fg = fg[px]
             cover[k] = np.count_nonzero(floor_fg) / len(px)
+            level = grey[px].astype(np.float32) / gain  # in the background's lighting
+            if self._empty[k] is None:
+                self._empty[k] = level
+            elif not self.occupied[k]:
+                calm = ~floor_fg
+                self._empty[k][calm] = level[calm]
+            else:  # a vehicle the background has learned is no foreground, but no empty floor either
+                floor_fg = floor_fg | (np.abs(level - self._empty[k]) > self.empty_tol)
             if by_blob[k] and on_vehicle is not None:
                 covered = on_vehicle[px]
                 self._footprint[k] = covered if self._footprint[k] is None else self._footprint[k] | covered
             foot = self._footprint[k]
             n_foot = 0 if foot is None else int(np.count_nonzero(foot))
-            seen[k] = np.count_nonzero(floor_fg & foot) / n_foot if n_foot >= self.min_footprint_px else cover[k]
+            if n_foot >= self.min_footprint_px:
+                seen[k] = np.count_nonzero(floor_fg & foot) / n_foot
+            else:
+                seen[k] = np.count_nonzero(floor_fg) / len(px)
         return self.step(percept.t, cover, by_blob, seen)
 
     @property

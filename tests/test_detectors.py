@@ -306,7 +306,7 @@ def test_the_track_bed_a_departed_train_uncovers_is_no_intrusion_until_seen_empt
     # the train's ghost is cut into pieces whose feet land on the track bed; a figure that appears there
     # and stays put is no one who came in (without a train before, it is: test_intrusion_only_for_feet...)
     ("appears on the track bed", lambda t: (14.0, -2.0), False),
-    ("steps down from the platform", lambda t: (14.0, 1.0 - 3.0 * min(t, 1.0)), True),
+    ("steps down from the platform", lambda t: (14.0, 2.0 - 3.0 * min(t, 1.3)), True),
 ])
 def test_after_a_train_only_someone_who_came_in_from_outside_is_an_intrusion(how, path, intrusion):
     # a train brakes in, stands 1 s and leaves in 3 s; once the zone is watched again (its floor seen
