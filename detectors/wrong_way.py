@@ -12,11 +12,8 @@ Per confirmed track matched in this frame whose ground position lies in a one-wa
 - a track that slides back along a dense stream (each time the person at the front of a merged
   blob walks out of it, the track keeps the one behind: at walking speed against the flow,
   people all walking with it) is no wrong-way walker: where the median ground speed along
-  ``u`` of the moving foreground pixels in the lower two thirds of its box, averaged per track with
-  time constant ``stream_s`` (starting from 0), exceeds ``stream_mps`` (the people there walk with
-  the flow), ``a`` counts as 0. The average, because far from the camera the box is two or three
-  flow pixels wide and one frame's median swings from -0.8 to +0.7 m/s: a wrong-way walker 24 m
-  away was turned off by it three times in 1.5 s, and alerted 3.7 s after coming into view;
+  ``u`` of the moving foreground pixels in the lower two thirds of its box exceeds ``stream_mps``
+  (the people there walk with the flow), ``a`` counts as 0;
 - hysteresis: the track is *against* from the frame where ``a`` exceeds ``on_mps`` until it
   falls below ``off_mps``, so that a walker's sway or the filter's noise neither starts nor
   breaks a run;
@@ -78,8 +75,7 @@ class WrongWayDetector:
     person heights]: a detection box lower than this is a fragment (a head behind a shoulder, the
     legs of someone cut in two), whose foot point jumps: its distance is held, not advanced;
     ``stream_mps`` [m/s]: a track whose box's pixels move with the flow faster than this is not
-    walking against it, ``stream_s`` [s] the time constant of its per-track average;
-    ``max_height_persons`` [expected person heights]: a box taller than this is
+    walking against it; ``max_height_persons`` [expected person heights]: a box taller than this is
     a column of people merged along the line of sight: its distance is held, not advanced.
     """
 
@@ -91,7 +87,7 @@ class WrongWayDetector:
     def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 2.4,
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
                  alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3,
-                 max_height_persons: float = 2.0, stream_s: float = 0.5) -> None:
+                 max_height_persons: float = 2.0) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -115,10 +111,6 @@ class WrongWayDetector:
                              f"{self.min_height_persons!r} [expected person heights]; got {max_height_persons!r}")
         self.max_height_persons = float(max_height_persons)
         self.stream_mps = float(stream_mps)
-        if not (math.isfinite(stream_s) and stream_s >= 0):
-            raise ValueError(f"WrongWayDetector.stream_s must be a finite number >= 0 s; got {stream_s!r}")
-        self.stream_s = float(stream_s)
-        self._stream: dict[tuple[str, int], tuple[float, float]] = {}  # (zone, track) -> (average m/s, t)
         self._dirs = [np.array([math.cos(math.radians(z.direction_deg)), math.sin(math.radians(z.direction_deg))])
                       for z in self.zones]
         # (zone, track id) -> [against, distance, t_last]: each track walks on its own, even where two
@@ -135,7 +127,6 @@ class WrongWayDetector:
         if not percept.ready:
             self._state.clear()
             self._owner.clear()
-            self._stream.clear()
             self._links.reset()
             return NOTHING
         tr = percept.tracks
@@ -161,10 +152,8 @@ class WrongWayDetector:
                     self._owner[key] = sk
                     if whole[j]:
                         a, span = self._speed_against(percept, tid, u)
-                        if a > self.off_mps:
-                            along = self.stream(sk, t, self._pixels_with_flow(percept, tr.box[live[j]], u))
-                            if along > self.stream_mps:
-                                a = 0.0  # the track slid back along a stream whose people all walk with the flow
+                        if a > self.off_mps and self._pixels_with_flow(percept, tr.box[live[j]], u) > self.stream_mps:
+                            a = 0.0  # the track slid back along a stream whose people all walk with the flow
                         d = self._advance(sk, t, a, span)
                     else:  # a fragment's or a column's foot point says nothing of where the person walks: hold
                         d = self._hold(sk, t)
@@ -177,7 +166,6 @@ class WrongWayDetector:
             if t - self._state[sk][2] > 2.0:
                 del self._state[sk]  # the track left the zone or ended
         self._owner = {k: sk for k, sk in self._owner.items() if sk in self._state}
-        self._stream = {k: v for k, v in self._stream.items() if k in self._state}
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
     def whole(self, height_px: np.ndarray, expected_px: np.ndarray) -> np.ndarray:
@@ -188,16 +176,6 @@ class WrongWayDetector:
         expected = np.asarray(expected_px, dtype=np.float64)
         with np.errstate(invalid="ignore"):
             return ~((height < self.min_height_persons * expected) | (height > self.max_height_persons * expected))
-
-    def stream(self, key: tuple[str, int], t: float, along_mps: float) -> float:
-        """[m/s] the track ``key``'s average of its pixels' speed along the flow, ``along_mps`` measured at
-        time ``t`` [s]: an exponential average with time constant ``stream_s`` starting from 0."""
-        prev, t_prev = self._stream.get(key, (0.0, None))
-        dt = 1.0 / self.site.fps if t_prev is None else max(0.0, t - t_prev)
-        b = 1.0 if self.stream_s == 0 else 1.0 - math.exp(-dt / self.stream_s)
-        value = prev + b * (float(along_mps) - prev)
-        self._stream[key] = (value, t)
-        return value
 
     def _adopt(self, sk: tuple[str, int], key: str, t: float) -> None:
         """A track new to a zone that continues an instance whose track broke (not one followed in this

@@ -163,24 +163,6 @@ def test_wrong_way_holds_fragments_and_columns_of_people(height_px, whole):
         WrongWayDetector(platform_site(zones=(WALKWAY,)), max_height_persons=0.4)
 
 
-def test_wrong_way_averages_the_pixels_speed_along_the_flow_per_track():
-    # stream_s = 0.5 s at 10 frames/s: each frame moves the average 1 - exp(-0.1 / 0.5) = 0.181 of the way
-    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), stream_s=0.5)
-    b = 1.0 - math.exp(-0.1 / 0.5)
-    key = ("walkway", 3)
-    # one frame's noise (+0.7 m/s, far from the camera) moves it to 0.127, under stream_mps = 0.3
-    assert det.stream(key, 10.0, 0.7) == pytest.approx(b * 0.7)
-    assert det.stream(key, 10.1, -0.8) == pytest.approx(b * 0.7 + b * (-0.8 - b * 0.7))
-    # a stream walking with the flow at 0.7 m/s: above 0.3 after a few frames
-    other = ("walkway", 4)
-    values = [det.stream(other, 10.0 + k / 10, 0.7) for k in range(8)]
-    assert values[-1] == pytest.approx(0.7 * (1 - (1 - b) ** 8))
-    # 0.7 (1 - 0.819^2) = 0.23, 0.7 (1 - 0.819^3) = 0.32: above stream_mps from the third frame on
-    assert values[1] < det.stream_mps < values[2]
-    with pytest.raises(ValueError, match=r"stream_s must be a finite number >= 0 s; got -1"):
-        WrongWayDetector(platform_site(zones=(WALKWAY,)), stream_s=-1)
-
-
 def test_wrong_way_distance_credits_half_the_window_on_turning_against_then_accumulates_and_fades():
     det = WrongWayDetector(platform_site(zones=(WALKWAY,)))  # on 0.45, off 0.15 m/s, forget 1.5 s
     key = ("walkway", 7)
