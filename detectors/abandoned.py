@@ -96,7 +96,8 @@ class AbandonedObjectDetector:
                  walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, place_m: float = 1.5,
                  min_seen: float = 0.8, memory_s: float = 20.0, delay_s: float = 1.5,
                  figure_ratio: float = 1.5, border_px: int = 3, vehicle_memory_s: float = 30.0,
-                 vehicle_margin_m: float = 1.0,
+                 vehicle_margin_m: float = 1.0, legs_ratio: float = 0.8, legs_diff: float = 10.0,
+                 legs_share: float = 0.1, legs_frames: float = 0.5,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m),
@@ -129,6 +130,12 @@ class AbandonedObjectDetector:
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number >= 0; got {value!r}")
         self.vehicle_memory_s, self.vehicle_margin_m = float(vehicle_memory_s), float(vehicle_margin_m)
+        for name, value, hi in (("legs_ratio", legs_ratio, math.inf), ("legs_diff", legs_diff, 255.0),
+                                ("legs_share", legs_share, 1.0), ("legs_frames", legs_frames, 1.0)):
+            if not (math.isfinite(value) and 0 < value <= hi):
+                raise ValueError(f"AbandonedObjectDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
+        self.legs_ratio, self.legs_diff = float(legs_ratio), float(legs_diff)
+        self.legs_share, self.legs_frames = float(legs_share), float(legs_frames)
         self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
         self.reset()
 
@@ -157,13 +164,20 @@ class AbandonedObjectDetector:
         self._follow(t, cand_xy, cand_box)
         out = []
         scale = 2.0 * (self.abandoned_after_s + self.delay_s)
+        background = None  # the long-term background's grey, made once a frame when an object needs it
         for oid, ob in self._objects.items():
             if ob["last"] != t or t - ob["first"] < self.min_static_s - 1e-9:
                 continue
             if ob["seen"] < self.min_seen * (round((t - ob["first"]) * self.site.fps) + 1):
                 continue  # static foreground that comes and goes (flames, smoke, flicker): no object
+            if background is None:
+                background = percept.background()
+            ob["legs"] += self._on_legs(percept, background, ob["box"])
+            ob["looked"] += 1
             if not self._brought(ob) or not self._left(ob):
                 continue
+            if ob["legs"] >= self.legs_frames * ob["looked"]:
+                continue  # the upper body of a person standing still, whose legs the shadow test cleared
             unattended = t - self._last_attended(ob)
             s = 1.0 if scale == 0 else min(1.0, max(0.0, unattended / scale))
             if s > 0.2 and self._ghost(percept, ob):
@@ -209,7 +223,8 @@ class AbandonedObjectDetector:
                     (box[:, 1] + box[:, 3] >= oy + 0.5 * oh) & (box[:, 1] <= oy + 0.5 * oh) & (box[:, 3] < 1.4 * oh)
                 if np.any(near & ~holds):
                     ob["attended"] = t
-                    return t
+                    break
+        # someone standing by before it was set down did not attend it: the clock never starts earlier
         ob["attended"] = max(ob["attended"], self._placed(ob))
         return ob["attended"]
 
@@ -310,6 +325,25 @@ class AbandonedObjectDetector:
         fh, fw = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
         return bool(fh > self.figure_ratio * (y1 - y0) or fw > self.figure_ratio * (x1 - x0))
 
+    def _on_legs(self, percept: Percept, background: np.ndarray, box) -> bool:
+        """Whether the static component with image box ``box`` [px] stands on a column of pixels that
+        differ from the long-term background: the legs of a person standing still, below the upper body
+        the short-term background absorbed. Trousers about as dark as a shadow on the floor are cleared
+        from the foreground by the shadow test, so the figure test does not see them; a bag on the floor
+        has the floor below it. The column is ``legs_ratio`` times the component's height, as wide as
+        it; it holds legs when at least ``legs_share`` of its pixels differ by more than ``legs_diff``
+        grey levels."""
+        g = percept.grid
+        x, y, w, h = box
+        x0, x1 = int(x / g.sx), int(math.ceil((x + w) / g.sx))
+        y1 = int(math.ceil((y + h) / g.sy))
+        y2 = min(percept.grey.shape[0], y1 + max(1, int(round(self.legs_ratio * h / g.sy))))
+        if y2 <= y1 or x1 <= x0:
+            return False
+        now = percept.grey[y1:y2, x0:x1].astype(np.int16)
+        before = background[y1:y2, x0:x1].astype(np.int16)
+        return bool(np.count_nonzero(np.abs(now - before) > self.legs_diff) >= self.legs_share * now.size)
+
     def _ghost(self, percept: Percept, ob: dict) -> bool:
         """Whether object ``ob`` is a ghost (checked at most once a second: it costs a gradient)."""
         if percept.t - ob["ghost_t"] >= 1.0:
@@ -332,7 +366,7 @@ class AbandonedObjectDetector:
         for i in range(len(xy)):
             if i not in used:
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
-                                                "first": t, "last": t, "attended": -math.inf, "seen": 1,
+                                                "first": t, "last": t, "attended": -math.inf, "seen": 1, "legs": 0, "looked": 0,
                                                 "ghost": False, "ghost_t": -math.inf}
                 self._next_id += 1
         for oid in [k for k, o in self._objects.items() if t - o["last"] > self.forget_s]:
