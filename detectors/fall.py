@@ -7,7 +7,9 @@ adult standing at the same foot point would have in the image (the site's projec
   its foot point and at least ``min_width`` of it wide (a body on the floor; a crouching or
   sitting person keeps more than half their height, a head or a fragment of a split blob is
   narrow; and at least ``min_aspect`` as wide as high; or up to ``flat_height`` high and
-  ``flat_aspect`` times as wide as high), both measured at the ground point under the box's bottom edge (a body lies on the
+  ``flat_aspect`` times as wide as high: a person sitting on the floor, legs stretched out, seen from
+  above, is a box up to about 1.7 times as wide as high, a body lying across the view 2 to 3 times),
+  both measured at the ground point under the box's bottom edge (a body lies on the
   floor along it), not cut by the image's left, right or bottom edge (``border_px``: the visible part
   of a person stepping in or out is low and wide), not inside the box of a person upright now (a hand,
   a bag at the hip), and without legs under it (``legs_height``: the upper part of a person standing
@@ -71,10 +73,10 @@ class PersonOnGroundDetector:
     def __init__(self, site: SiteConfig, *, lying_height: float = 0.38, min_width: float = 0.2,
                  upright_height: float = 0.75, drop_s: float = 2.5, drop_m: float = 1.2, clear_m: float = 0.5,
                  lying_s: float = 1.5, min_seen: float = 0.6, match_m: float = 0.8, forget_s: float = 4.0,
-                 min_aspect: float = 1.6, min_upright_s: float = 1.0, flat_height: float = 0.5,
-                 flat_aspect: float = 1.5, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
+                 min_aspect: float = 2.0, min_upright_s: float = 1.0, flat_height: float = 0.5,
+                 flat_aspect: float = 2.0, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
                  min_height: float = 0.15, part_m: float = 1.5, border_px: int = 2, legs_height: float = 0.3,
-                 legs_diff: float = 10.0, legs_share: float = 0.25) -> None:
+                 legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -107,6 +109,9 @@ class PersonOnGroundDetector:
             if not (math.isfinite(value) and 0 < value <= hi):
                 raise ValueError(f"PersonOnGroundDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
         self.legs_height, self.legs_diff, self.legs_share = float(legs_height), float(legs_diff), float(legs_share)
+        if not (math.isfinite(up_after_s) and up_after_s >= 0):
+            raise ValueError(f"PersonOnGroundDetector.up_after_s must be a finite number >= 0; got {up_after_s!r}")
+        self.up_after_s = float(up_after_s)
         self.reset()
 
     def reset(self) -> None:
@@ -234,7 +239,7 @@ class PersonOnGroundDetector:
                 continue  # a fragment's short-lived track, not a person who was walking or standing
             # upright until shortly before the body appeared, or a moment after (the box of a person
             # going down is still tall for a frame or two), and not upright since
-            if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + 0.5) and \
+            if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + self.up_after_s) and \
                     ((xy - b["xy"]) ** 2).sum() <= r2:
                 return True
         return False
