@@ -60,6 +60,8 @@ class PersonOnGroundDetector:
     (a body has a thickness; a sliver along an edge is none); ``part_m`` [m]: a new low piece this near a
     body already followed is a part of it (legs split from the torso), not a second body; ``border_px``
     [px]: a box this near the image's left, right or bottom edge is a person cut by it, no body;
+    ``up_after_s`` [s]: an upright sighting up to this long after the body appeared still counts as the
+    fall's (the box of a person going down stays tall for a frame or two);
     ``legs_height`` [fraction of the adult height], ``legs_diff`` [grey levels], ``legs_share``: a low box
     with legs under it (that share of a column that tall changed from the long-term background by more
     than that) is the upper part of a person standing, no body.

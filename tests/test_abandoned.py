@@ -4,6 +4,7 @@ score past 0.5 once it has been unattended for the site's time; a bag whose owne
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -136,3 +137,15 @@ def test_an_object_seen_again_keeps_what_was_seen_of_it():
     assert (again["legs"], again["looked"]) == (18, 20)
     det._follow(det.forget_s + 0.3, at + [5.0, 0.0], [((50, 10, 8, 8), (0, 1, 0, 1, 1))])  # elsewhere: new
     assert [(o["legs"], o["looked"]) for o in det._objects.values()] == [(18, 20), (0, 0)]
+
+
+def test_the_unattended_clock_never_starts_before_the_object_was_set_down():
+    det = AbandonedObjectDetector(synthetic_site(()))
+    ob = {"xy": np.array([5.0, 4.0]), "box": (100.0, 100.0, 10.0, 10.0), "first": 20.0, "attended": -math.inf}
+    # someone stood 1 m from it at t = 2 s, long before it turned static at 20 s: set down at the latest
+    # static_delay_s = 7 s before, at 13 s, so 13 s, not 2 s, is when it was last attended
+    det._people.append((2.0, np.array([[6.0, 4.0]]), np.array([[300.0, 50.0, 10.0, 30.0]])))
+    assert det._last_attended(ob) == 20.0 - det.static_delay_s == 13.0
+    # someone standing by after it was set down (at 16 s) attended it then
+    det._people.append((16.0, np.array([[6.0, 4.0]]), np.array([[300.0, 50.0, 10.0, 30.0]])))
+    assert det._last_attended(ob) == 16.0
