@@ -17,6 +17,11 @@ Per frame, each static component is an object candidate when
 - it is not a part of a larger figure: the (long-term) foreground component it lies in is at most
   ``figure_ratio`` times its height and width (a person standing or sitting still, whose legs,
   torso or lying body the short-term background absorbed, is static foreground of object size);
+- it does not stand on legs: a column under it, twice its width and ``legs_ratio`` of its height, in which
+  ``legs_share`` of the pixels differ from the long-term background by more than ``legs_diff`` grey levels
+  in at least ``legs_frames`` of its first ``legs_s`` as static (the upper body of a person standing still
+  whose trousers, about as dark as a shadow on the floor, the shadow test cleared from the foreground, so
+  that the figure test does not see them; an object seen again where one was forgotten keeps that count);
 - it does not touch the left, right or bottom edge (``border_px``: people cut by the edge), nor
   pixels of a vehicle standing in a forbidden zone (the doors and windows of a train at the
   platform are static foreground too).
@@ -36,14 +41,16 @@ object's). Track positions of the last ``memory_s`` are kept, so an object that 
 a few seconds after it was set down knows when its owner walked off.
 
 Score of an object: ``u / (2 (T + delay_s))`` capped at 1, ``u`` [s] the time since it was
-last attended and ``T`` the site's ``abandoned_after_s``: 0.5 (the default threshold) when
+last attended, and at most since it was set down (``static_delay_s`` before it turned static: someone
+who stood there before does not start its clock earlier), and ``T`` the site's ``abandoned_after_s``: 0.5 (the default threshold) when
 it has been unattended for ``T + delay_s``; ``delay_s`` covers the owner's walk out of
 ``attended_m`` (about 2 s at 1.3 m/s), since an owner who walks off stops attending at the
 first step, before a rule on distance alone (the owner 3 m away) would say so.
 One instance per object (key ``"object/N"``), its box the static component's.
 
 Known limits: the owner is not identified, so a stranger lingering beside a left bag keeps it
-attended; an object set down by someone who then stands still 3 m away is attended.
+attended; an object set down by someone who then stands still 3 m away is attended; a person sitting
+on a bench, whose legs the bench hides, is static foreground of object size with the bench under it.
 """
 
 from __future__ import annotations
@@ -54,7 +61,7 @@ from collections import deque
 import cv2
 import numpy as np
 
-from detectors.background import is_ghost
+from detectors.background import changed_share, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
@@ -82,6 +89,9 @@ class AbandonedObjectDetector:
       the left, right or bottom edge are left out (people cut by the edge); ``vehicle_memory_s`` [s],
       ``vehicle_margin_m`` [m]: no object is looked for in or this near a forbidden zone where a vehicle
       stood less than ``vehicle_memory_s`` ago (a bag left there is seen once the train is gone that long);
+    - ``legs_ratio`` [fraction of the component's height], ``legs_diff`` [grey levels], ``legs_share``
+      [fraction of the column], ``legs_frames`` [fraction of the frames], ``legs_s`` [s]: a component on
+      legs is a person's upper body, not an object;
     - ``abandoned_after_s`` [s]: overrides the site's rule.
     """
 
@@ -96,7 +106,8 @@ class AbandonedObjectDetector:
                  walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, place_m: float = 1.5,
                  min_seen: float = 0.8, memory_s: float = 20.0, delay_s: float = 1.5,
                  figure_ratio: float = 1.5, border_px: int = 3, vehicle_memory_s: float = 30.0,
-                 vehicle_margin_m: float = 1.0,
+                 vehicle_margin_m: float = 1.0, legs_ratio: float = 0.8, legs_diff: float = 10.0,
+                 legs_share: float = 0.05, legs_frames: float = 0.5, legs_s: float = 2.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m),
@@ -129,15 +140,24 @@ class AbandonedObjectDetector:
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number >= 0; got {value!r}")
         self.vehicle_memory_s, self.vehicle_margin_m = float(vehicle_memory_s), float(vehicle_margin_m)
+        for name, value, hi in (("legs_ratio", legs_ratio, math.inf), ("legs_diff", legs_diff, 255.0),
+                                ("legs_share", legs_share, 1.0), ("legs_frames", legs_frames, 1.0),
+                                ("legs_s", legs_s, math.inf)):
+            if not (math.isfinite(value) and 0 < value <= hi):
+                raise ValueError(f"AbandonedObjectDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
+        self.legs_ratio, self.legs_diff = float(legs_ratio), float(legs_diff)
+        self.legs_share, self.legs_frames, self.legs_s = float(legs_share), float(legs_frames), float(legs_s)
         self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
         self.reset()
 
     def reset(self) -> None:
         #: (t, positions (K, 2) [m] of the person-shaped tracks standing or slow)
         self._people: deque = deque()
-        #: (t, positions (K, 2) [m] of every person-shaped track): who could have brought an object
+        #: (t, ids (K,), positions (K, 2) [m], slow (K,) bool) of every person-shaped track: who could have brought an object
         self._passing: deque = deque()
         self._objects: dict[int, dict] = {}
+        #: (t forgotten, [m] position, frames with legs, frames looked at) of the objects forgotten
+        self._forgotten: deque = deque()
         self._next_id = 0
         self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
         self._vehicles = VehicleMemory(self._forbidden, self.vehicle_memory_s, self.vehicle_margin_m)
@@ -157,13 +177,22 @@ class AbandonedObjectDetector:
         self._follow(t, cand_xy, cand_box)
         out = []
         scale = 2.0 * (self.abandoned_after_s + self.delay_s)
+        background = None  # the long-term background's grey, made once a frame when an object needs it
         for oid, ob in self._objects.items():
             if ob["last"] != t or t - ob["first"] < self.min_static_s - 1e-9:
                 continue
             if ob["seen"] < self.min_seen * (round((t - ob["first"]) * self.site.fps) + 1):
                 continue  # static foreground that comes and goes (flames, smoke, flicker): no object
+            if background is None:
+                background = percept.background()
+            if ob["looked"] < self.legs_s * self.site.fps - 1e-9:
+                # judged in its first ``legs_s`` as static: later the long-term background absorbs the legs
+                ob["legs"] += self._on_legs(percept, background, ob["box"])
+                ob["looked"] += 1
             if not self._brought(ob) or not self._left(ob):
                 continue
+            if ob["legs"] >= self.legs_frames * ob["looked"]:
+                continue  # the upper body of a person standing still, whose legs the shadow test cleared
             unattended = t - self._last_attended(ob)
             s = 1.0 if scale == 0 else min(1.0, max(0.0, unattended / scale))
             if s > 0.2 and self._ghost(percept, ob):
@@ -180,7 +209,7 @@ class AbandonedObjectDetector:
         with np.errstate(invalid="ignore"):
             ok &= tr.box[:, 3] >= self.person_height * tr.expected_height_px
         ok &= np.all(np.isfinite(tr.foot_m), axis=1)
-        self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy()))
+        self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy(), tr.speed_mps[ok] < self.walk_mps))
         while self._passing and t - self._passing[0][0] > self.memory_s:
             self._passing.popleft()
         ok &= tr.speed_mps < self.walk_mps
@@ -209,7 +238,8 @@ class AbandonedObjectDetector:
                     (box[:, 1] + box[:, 3] >= oy + 0.5 * oh) & (box[:, 1] <= oy + 0.5 * oh) & (box[:, 3] < 1.4 * oh)
                 if np.any(near & ~holds):
                     ob["attended"] = t
-                    return t
+                    break
+        # someone standing by before it was set down did not attend it: the clock never starts earlier
         ob["attended"] = max(ob["attended"], self._placed(ob))
         return ob["attended"]
 
@@ -219,7 +249,7 @@ class AbandonedObjectDetector:
         if "owners" not in ob:
             r2 = self.place_m ** 2
             ob["owners"] = {}  # track id -> last time it was near, before the object turned static
-            for tk, ids, pos in self._passing:
+            for tk, ids, pos, _ in self._passing:
                 if tk <= ob["first"]:
                     ob["owners"].update((int(i), tk) for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) <= r2])
         return bool(ob["owners"])
@@ -236,7 +266,7 @@ class AbandonedObjectDetector:
             r2 = self.attended_m ** 2
             owners = ob["owners"]
             ob["left"] = any(tk > owners.get(int(i), math.inf)
-                             for tk, ids, pos in seen for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) > r2])
+                             for tk, ids, pos, _ in seen for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) > r2])
         return ob["left"]
 
     def _placed(self, ob: dict) -> float:
@@ -310,6 +340,25 @@ class AbandonedObjectDetector:
         fh, fw = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
         return bool(fh > self.figure_ratio * (y1 - y0) or fw > self.figure_ratio * (x1 - x0))
 
+    def _on_legs(self, percept: Percept, background: np.ndarray, box) -> bool:
+        """Whether the static component with image box ``box`` [px] stands on a column of pixels that
+        differ from the long-term background: the legs of a person standing still, below the upper body
+        the short-term background absorbed. Trousers about as dark as a shadow on the floor are cleared
+        from the foreground by the shadow test, so the figure test does not see them; a bag on the floor
+        has the floor below it. The column is ``legs_ratio`` times the component's height, twice its
+        width (centred); it holds legs when at least ``legs_share`` of its pixels differ by more than
+        ``legs_diff`` grey levels."""
+        g = percept.grid
+        x, y, w, h = box
+        # as wide as the component and half that again on each side: a person leaning, or in mid-step,
+        # has the feet off the upper body's column
+        x0, x1 = max(0, int((x - w / 2) / g.sx)), min(percept.grey.shape[1], int(math.ceil((x + 1.5 * w) / g.sx)))
+        y1 = int(math.ceil((y + h) / g.sy))
+        y2 = min(percept.grey.shape[0], y1 + max(1, int(round(self.legs_ratio * h / g.sy))))
+        if y2 <= y1 or x1 <= x0:
+            return False
+        return changed_share(percept.grey[y1:y2, x0:x1], background[y1:y2, x0:x1], self.legs_diff) >= self.legs_share
+
     def _ghost(self, percept: Percept, ob: dict) -> bool:
         """Whether object ``ob`` is a ghost (checked at most once a second: it costs a gradient)."""
         if percept.t - ob["ghost_t"] >= 1.0:
@@ -329,11 +378,21 @@ class AbandonedObjectDetector:
             ob["seen"] += 1
             ob["xy"] = 0.8 * ob["xy"] + 0.2 * xy[i]
             used.add(i)
+        while self._forgotten and t - self._forgotten[0][0] > self.memory_s:
+            self._forgotten.popleft()
         for i in range(len(xy)):
             if i not in used:
+                # the same static thing seen again after someone hid it: what was seen of it is kept (the
+                # legs of a person standing still fade into the long-term background after half a minute)
+                legs = looked = 0
+                for _, fxy, f_legs, f_looked in self._forgotten:
+                    if ((fxy - xy[i]) ** 2).sum() <= self.match_m ** 2:
+                        legs, looked = f_legs, f_looked
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
                                                 "first": t, "last": t, "attended": -math.inf, "seen": 1,
-                                                "ghost": False, "ghost_t": -math.inf}
+                                                "legs": legs, "looked": looked, "ghost": False, "ghost_t": -math.inf}
                 self._next_id += 1
         for oid in [k for k, o in self._objects.items() if t - o["last"] > self.forget_s]:
-            del self._objects[oid]
+            ob = self._objects.pop(oid)
+            if ob["looked"]:
+                self._forgotten.append((t, ob["xy"], ob["legs"], ob["looked"]))

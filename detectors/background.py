@@ -365,6 +365,16 @@ def is_ghost(frame_grey: np.ndarray, background_grey: np.ndarray, region: np.nda
     return bool(now < before)
 
 
+def changed_share(frame_grey: np.ndarray, background_grey: np.ndarray, min_diff: float) -> float:
+    """Share of the pixels of two grey crops that differ by more than ``min_diff`` grey levels (0 for
+    empty crops). Below the foreground threshold and the shadow test: trousers about as dark as a
+    shadow on the floor are cleared from the foreground but still differ from the floor."""
+    if frame_grey.size == 0:
+        return 0.0
+    diff = cv2.absdiff(np.asarray(frame_grey, np.uint8), np.asarray(background_grey, np.uint8))
+    return float(np.count_nonzero(diff > min_diff)) / diff.size
+
+
 def _gradient(grey: np.ndarray) -> np.ndarray:
     """|Sobel gradient| of a grey float32 image."""
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)

@@ -7,8 +7,13 @@ adult standing at the same foot point would have in the image (the site's projec
   its foot point and at least ``min_width`` of it wide (a body on the floor; a crouching or
   sitting person keeps more than half their height, a head or a fragment of a split blob is
   narrow; and at least ``min_aspect`` as wide as high; or up to ``flat_height`` high and
-  ``flat_aspect`` times as wide as high), both measured at the ground point under the box's bottom edge (a body lies on the
-  floor along it);
+  ``flat_aspect`` times as wide as high: a person sitting on the floor, legs stretched out, seen from
+  above, is a box up to about 1.7 times as wide as high, a body lying across the view 2 to 3 times),
+  both measured at the ground point under the box's bottom edge (a body lies on the
+  floor along it), not cut by the image's left, right or bottom edge (``border_px``: the visible part
+  of a person stepping in or out is low and wide), not inside the box of a person upright now (a hand,
+  a bag at the hip), and without legs under it (``legs_height``: the upper part of a person standing
+  still, whose trousers the shadow test cleared from the foreground, has them; a body has the floor);
 - *fall*: a person-shaped track (box at least ``upright_height`` of the adult height) was last
   seen upright within ``drop_m`` of the candidate, at most ``drop_s`` before the candidate first
   appeared, and is upright no more (its box dropped, or the track ended), and no upright track
@@ -30,7 +35,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from detectors.background import is_ghost
+from detectors.background import changed_share, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
@@ -53,7 +58,13 @@ class PersonOnGroundDetector:
     is looked for in a forbidden zone (a track bed), nor within ``vehicle_margin_m`` [m] of it, where a
     vehicle stood less than this long ago; ``min_height`` [fraction of the adult height] lowest body box
     (a body has a thickness; a sliver along an edge is none); ``part_m`` [m]: a new low piece this near a
-    body already followed is a part of it (legs split from the torso), not a second body.
+    body already followed is a part of it (legs split from the torso), not a second body; ``border_px``
+    [px]: a box this near the image's left, right or bottom edge is a person cut by it, no body;
+    ``up_after_s`` [s]: an upright sighting up to this long after the body appeared still counts as the
+    fall's (the box of a person going down stays tall for a frame or two);
+    ``legs_height`` [fraction of the adult height], ``legs_diff`` [grey levels], ``legs_share``: a low box
+    with legs under it (that share of a column that tall changed from the long-term background by more
+    than that) is the upper part of a person standing, no body.
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -64,9 +75,10 @@ class PersonOnGroundDetector:
     def __init__(self, site: SiteConfig, *, lying_height: float = 0.38, min_width: float = 0.2,
                  upright_height: float = 0.75, drop_s: float = 2.5, drop_m: float = 1.2, clear_m: float = 0.5,
                  lying_s: float = 1.5, min_seen: float = 0.6, match_m: float = 0.8, forget_s: float = 4.0,
-                 min_aspect: float = 1.6, min_upright_s: float = 1.0, flat_height: float = 0.5,
-                 flat_aspect: float = 1.5, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
-                 min_height: float = 0.15, part_m: float = 1.5) -> None:
+                 min_aspect: float = 2.0, min_upright_s: float = 1.0, flat_height: float = 0.5,
+                 flat_aspect: float = 2.0, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
+                 min_height: float = 0.15, part_m: float = 1.5, border_px: int = 2, legs_height: float = 0.3,
+                 legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -93,6 +105,15 @@ class PersonOnGroundDetector:
                 raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number >= 0; got {value!r}")
         self.vehicle_memory_s, self.vehicle_margin_m = float(vehicle_memory_s), float(vehicle_margin_m)
         self.min_height, self.part_m = float(min_height), float(part_m)
+        self.border_px = max(0, int(border_px))
+        for name, value, hi in (("legs_height", legs_height, math.inf), ("legs_diff", legs_diff, 255.0),
+                                ("legs_share", legs_share, 1.0)):
+            if not (math.isfinite(value) and 0 < value <= hi):
+                raise ValueError(f"PersonOnGroundDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
+        self.legs_height, self.legs_diff, self.legs_share = float(legs_height), float(legs_diff), float(legs_share)
+        if not (math.isfinite(up_after_s) and up_after_s >= 0):
+            raise ValueError(f"PersonOnGroundDetector.up_after_s must be a finite number >= 0; got {up_after_s!r}")
+        self.up_after_s = float(up_after_s)
         self.reset()
 
     def reset(self) -> None:
@@ -136,10 +157,27 @@ class PersonOnGroundDetector:
         # its blob and the ghost it leaves on the track bed are no body there
         self._vehicles.update(percept)
         low &= ~self._vehicles.near(on_floor)
+        # a box the image's left, right or bottom edge cuts is a person stepping in or out of view, whose
+        # visible part is low and wide: no body (its true height is unknown)
+        w_img, h_img = self.site.image_size
+        m = self.border_px
+        low &= (box[:, 0] >= m) & (box[:, 0] + box[:, 2] <= w_img - m) & (box[:, 1] + box[:, 3] <= h_img - m)
         rows = np.flatnonzero(low)
         if len(rows) and len(now_up):
             d = np.hypot(on_floor[rows, None, 0] - now_up[None, :, 0], on_floor[rows, None, 1] - now_up[None, :, 1])
             rows = rows[d.min(axis=1) > self.clear_m]  # an upright person stands there: a part of them
+        if len(rows) and len(now_up):
+            # a piece inside an upright person's box (a hand, a bag at the hip, a torso split from the legs)
+            # is a part of them, though its bottom edge, above the floor, maps far behind their feet
+            ub = tr.box[upright]
+            cx, cy = box[rows, 0] + box[rows, 2] / 2, box[rows, 1] + box[rows, 3] / 2
+            inside = (cx[:, None] >= ub[None, :, 0]) & (cx[:, None] <= ub[None, :, 0] + ub[None, :, 2]) & \
+                (cy[:, None] >= ub[None, :, 1]) & (cy[:, None] <= ub[None, :, 1] + ub[None, :, 3])
+            rows = rows[~inside.any(axis=1)]
+        if len(rows):
+            # the upper part of a person standing still has their legs below it (changed from the floor,
+            # though the shadow test may clear trousers from the foreground); a body has the floor
+            rows = rows[[not self._on_legs(percept, box[r], adult[r]) for r in rows]]
         self._follow(t, on_floor[rows], [box[r] for r in rows])
 
         out = []
@@ -159,6 +197,21 @@ class PersonOnGroundDetector:
             if s > 0 and box is not None:
                 out.append(InstanceScore(f"body/{bid}", float(s), box))
         return DetectorOutput.of(out)
+
+    def _on_legs(self, percept: Percept, box, adult_px: float) -> bool:
+        """Whether the column under image box ``box`` [px], ``legs_height`` of the adult height
+        ``adult_px`` tall and as wide as the box, has at least ``legs_share`` of its pixels changed by more
+        than ``legs_diff`` grey levels from the long-term background: legs, not the floor."""
+        g = percept.grid
+        x, y, w, h = box
+        wh, ww = percept.grey.shape
+        x0, x1 = max(0, int(x / g.sx)), min(ww, int(math.ceil((x + w) / g.sx)))
+        y0 = int(math.ceil((y + h) / g.sy))
+        y1 = min(wh, y0 + max(1, int(round(self.legs_height * adult_px / g.sy))))
+        if y1 <= y0 or x1 <= x0:
+            return False
+        return changed_share(percept.grey[y0:y1, x0:x1], percept.background()[y0:y1, x0:x1],
+                             self.legs_diff) >= self.legs_share
 
     def _ghost(self, percept: Percept, b: dict, box) -> bool:
         """Whether body ``b`` is a *ghost*: the floor a departed thing (a train, a crowd that boarded
@@ -188,7 +241,7 @@ class PersonOnGroundDetector:
                 continue  # a fragment's short-lived track, not a person who was walking or standing
             # upright until shortly before the body appeared, or a moment after (the box of a person
             # going down is still tall for a frame or two), and not upright since
-            if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + 0.5) and \
+            if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + self.up_after_s) and \
                     ((xy - b["xy"]) ** 2).sum() <= r2:
                 return True
         return False

@@ -4,6 +4,7 @@ score past 0.5 once it has been unattended for the site's time; a bag whose owne
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -98,3 +99,53 @@ def test_a_static_part_of_a_larger_figure_is_no_object(figure_rows, expected):
     static = np.zeros((40, 40), np.int32)
     static[10:20, 5:15] = 3  # the static component, 10 x 10
     assert det._part_of_figure(fg_labels, static, 3, (5, 10, 15, 20)) is expected
+
+
+def _percept_on(grey, background):
+    """A stand-in percept at half resolution (2 image px per working px) with a grey frame."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
+
+
+@pytest.mark.parametrize("legs_px, expected", [
+    (0, False),  # the floor under it: an object on the floor
+    (4, True),  # 4 of the column's 44 working pixels changed (4 / 44 = 0.09 >= 0.05): the legs of a person
+    (2, False),  # 2 / 44 = 0.045 < 0.05: noise, a shoe
+])
+def test_a_static_component_on_legs_is_an_upper_body(legs_px, expected):
+    det = AbandonedObjectDetector(synthetic_site(()))
+    background = np.full((40, 40), 100, np.uint8)
+    grey = background.copy()
+    # the component's image box x 20..30, y 20..30 px: working x 10..15, y 10..15; the column under it
+    # is 0.8 x 10 / 2 = 4 working rows (y 15..19), twice as wide: x from floor((20 - 5) / 2) = 7 to
+    # ceil((30 + 5) / 2) = 18, 11 working columns: 4 x 11 = 44 pixels
+    grey[15:15 + legs_px // 2, 12:14] = 60 if legs_px else 100
+    assert det._on_legs(_percept_on(grey, background), background, (20.0, 20.0, 10.0, 10.0)) is expected
+
+
+def test_an_object_seen_again_keeps_what_was_seen_of_it():
+    det = AbandonedObjectDetector(synthetic_site(()))
+    at = np.array([[5.0, 4.0]])
+    det._follow(0.0, at, [((10, 10, 8, 8), (0, 1, 0, 1, 1))])
+    (ob,) = det._objects.values()
+    ob["legs"], ob["looked"] = 18, 20
+    det._follow(det.forget_s + 0.1, np.zeros((0, 2)), [])  # hidden longer than forget_s: forgotten
+    assert det._objects == {}
+    det._follow(det.forget_s + 0.2, at + [0.3, 0.0], [((10, 10, 8, 8), (0, 1, 0, 1, 1))])  # 0.3 m < match_m
+    (again,) = det._objects.values()
+    assert (again["legs"], again["looked"]) == (18, 20)
+    det._follow(det.forget_s + 0.3, at + [5.0, 0.0], [((50, 10, 8, 8), (0, 1, 0, 1, 1))])  # elsewhere: new
+    assert [(o["legs"], o["looked"]) for o in det._objects.values()] == [(18, 20), (0, 0)]
+
+
+def test_the_unattended_clock_never_starts_before_the_object_was_set_down():
+    det = AbandonedObjectDetector(synthetic_site(()))
+    ob = {"xy": np.array([5.0, 4.0]), "box": (100.0, 100.0, 10.0, 10.0), "first": 20.0, "attended": -math.inf}
+    # someone stood 1 m from it at t = 2 s, long before it turned static at 20 s: set down at the latest
+    # static_delay_s = 7 s before, at 13 s, so 13 s, not 2 s, is when it was last attended
+    det._people.append((2.0, np.array([[6.0, 4.0]]), np.array([[300.0, 50.0, 10.0, 30.0]])))
+    assert det._last_attended(ob) == 20.0 - det.static_delay_s == 13.0
+    # someone standing by after it was set down (at 16 s) attended it then
+    det._people.append((16.0, np.array([[6.0, 4.0]]), np.array([[300.0, 50.0, 10.0, 30.0]])))
+    assert det._last_attended(ob) == 16.0

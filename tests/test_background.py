@@ -104,3 +104,15 @@ def test_the_model_learns_the_median_of_the_warm_up():
 def test_background_parameter_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         BackgroundModel((320, 180), 10.0, **kwargs)
+
+
+def test_changed_share_counts_pixels_beyond_the_difference():
+    from detectors.background import changed_share
+
+    before = np.full((4, 5), 100, np.uint8)
+    now = before.copy()
+    now[0, :] = 120  # 5 pixels 20 levels brighter
+    now[1, :3] = 95  # 3 pixels 5 levels darker: within the difference
+    assert changed_share(now, before, 10) == 5 / 20
+    assert changed_share(now, before, 4) == 8 / 20
+    assert changed_share(now[:0], before[:0], 10) == 0.0

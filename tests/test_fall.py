@@ -80,3 +80,21 @@ def test_vehicle_memory_covers_the_track_bed_and_its_edge_for_a_while():
     assert memory.near(points).tolist() == [True, True, False, False]
     memory.saw(40.5, np.array([False]))  # 30.5 s ago: forgotten
     assert memory.near(points).tolist() == [False, False, False, False]
+
+
+@pytest.mark.parametrize("legs_rows, expected", [
+    (0, False),  # the floor under the box: a body lying on it
+    (3, True),  # 3 of the column's 6 rows changed (0.5 >= 0.25): the legs of a person standing
+    (1, False),  # 1 / 6 < 0.25: a shoe, a shadow's edge
+])
+def test_a_low_box_on_legs_is_a_part_of_someone_standing(legs_rows, expected):
+    from types import SimpleNamespace
+
+    det = PersonOnGroundDetector(synthetic_site(()))
+    background = np.full((40, 40), 100, np.uint8)
+    grey = background.copy()
+    # the box x 20..40, y 20..30 image px is x 10..20, y 10..15 working px (2 px each); the column under it
+    # is 0.3 x 40 px adult = 12 px = 6 working rows (y 15..21), 10 columns wide
+    grey[15:15 + legs_rows, 10:20] = 70
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
+    assert det._on_legs(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
