@@ -229,6 +229,17 @@ def test_train_command_runs_on_a_tiny_setting(tmp_path):
     assert data["command"] == "stationwatch train density --epochs 1" and data["parameters"] > 10_000
     out = DensityCNN(str(tmp_path / "w.pt")).predict(np.zeros((180, 320), np.uint8), samples.perspective[0])
     assert out.shape == (45, 80)
+    # a warm start begins from the weights given: with a learning rate of 0 one epoch changes nothing
+    again = fit(samples, seed=2, epochs=1, lr=0.0, init=str(tmp_path / "w.pt"), progress=False)
+    assert all(torch_equal(again.state_dict[k], res.state_dict[k]) for k in res.state_dict)
+    with pytest.raises(FileNotFoundError, match="nowhere.pt"):
+        fit(samples, epochs=1, init=str(tmp_path / "nowhere.pt"), progress=False)
+
+
+def torch_equal(a, b) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))
 
 
 def test_saving_weights_is_atomic_and_0644(tmp_path, monkeypatch):

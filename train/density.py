@@ -293,8 +293,11 @@ def _crop_origins(rng, samples: Samples, idx: np.ndarray, crop_cells: tuple[int,
 
 def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, lr: float = 2e-3, threads: int = 1,
         max_grad_norm: float = 5.0, crop: tuple[int, int] | None = (160, 96), on_people: float = 0.7,
-        progress: bool = True) -> TrainResult:
-    """Fit a fresh network on ``samples`` (torch seed ``seed``); the thread count is restored after.
+        init: str | None = None, progress: bool = True) -> TrainResult:
+    """Fit a network on ``samples`` (torch seed ``seed``); the thread count is restored after.
+
+    ``init``: a state_dict file to start from (more epochs for trained weights, on the same or on
+    more footage); None starts from a fresh network (:func:`detectors.density_cnn.build_net`).
 
     ``crop`` (width, height) [working px, multiples of the network's stride]: each step sees a
     random crop of every sample instead of the whole frame (a 160x96 crop costs a quarter of
@@ -318,7 +321,13 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, l
     with torch_threads(threads):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        net = build_net().to(memory_format=torch.channels_last)
+        net = build_net()
+        if init is not None:
+            from detectors.nets import load_net
+
+            net = load_net(net, init, what="density CNN (--init)", command="stationwatch train density")
+            net.train()
+        net = net.to(memory_format=torch.channels_last)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
         steps = epochs * math.ceil(len(samples) / batch)
         sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=max(1, steps), pct_start=0.15)
@@ -490,6 +499,8 @@ def configure(parser) -> None:
     parser.add_argument("--crop", type=_positive_int, nargs=2, default=(160, 96), metavar=("W", "H"),
                         help="train on random W x H crops [working px, multiples of 4] of the frames")
     parser.add_argument("--threads", type=_positive_int, default=1, help="torch threads while training")
+    parser.add_argument("--init", help="state_dict to start from instead of a fresh network (its SHA-256 goes "
+                                       "into the model card)")
     parser.add_argument("--cache", help="npz file: reuse the rendered samples if it exists, else write them there")
     parser.add_argument("--validate-seeds", type=int, nargs="*", default=None,
                         help="held-out seeds of the validation (default: the first two held-out seeds; none: skip)")
@@ -567,8 +578,20 @@ def main(args) -> int:
         if args.cache:
             samples.save(args.cache, clips)
     render_s = time.perf_counter() - t0
+    init = None
+    if args.init:
+        init = {"path": args.init, "weights_sha256": weights_sha256(args.init)}
+        meta_in = os.path.splitext(args.init)[0] + ".json"
+        if os.path.exists(meta_in):  # what the starting weights were trained on, in their own card
+            with open(meta_in, encoding="utf-8") as fh:
+                prev = json.load(fh)
+            init["card"] = {k: prev[k] for k in ("command", "epochs", "lr", "train_frames", "train_seconds",
+                                                 "final_loss", "data") if k in prev}
+            if "data" in init["card"]:
+                init["card"]["data"] = {"seeds": prev["data"].get("seeds"), "frames": prev["data"].get("frames"),
+                                        "clips": len(prev["data"].get("clips", []))}
     result = fit(samples, seed=args.seed, epochs=args.epochs, lr=args.lr, threads=args.threads, batch=args.batch,
-                 crop=tuple(args.crop))
+                 crop=tuple(args.crop), init=args.init)
     card = {
         "model": "density CNN (detectors/density_cnn.py): grey + perspective channel -> foot-point density at 1/4",
         "command": " ".join(["stationwatch", "train", "density", *argv]),
@@ -578,6 +601,8 @@ def main(args) -> int:
                  "seeds": [clips[0].seed, clips[-1].seed] if clips else []},
         "render_seconds": round(render_s, 1),
     }
+    if init is not None:
+        card["init"] = init
     save(result, out, card=card)
     print(f"trained on {result.train_frames} frames in {result.seconds:.0f} s (rendering {render_s:.0f} s), "
           f"final loss {result.final_loss:.4f}; wrote {out}", file=sys.stderr)
