@@ -314,3 +314,22 @@ def test_shipped_cnn_reads_a_staged_crowd_within_tolerance(density):
     dmap = det._cnn.predict(grey, det._perspective).reshape(-1)
     estimate = float(dmap[det._cells[0]].sum()) / det._view_area[0]
     assert abs(estimate - truth) <= STAGED_TOLERANCE_PER_M2, (estimate, truth)
+
+
+def test_dense_clips_are_the_density_scenarios_at_training_seeds():
+    from sim.scenario import load_scenario
+    from sim.seeds import TRAINING_SEEDS
+    from train.density import dense_clips
+
+    clips = dense_clips(8, first_seed=10_500)
+    assert [c.scenario for c in clips] == ["concourse_overcrowding"] * 6 + ["negatives_density_queue"] * 2  # 3/4, 1/4
+    assert [c.seed for c in clips] == list(range(10_500, 10_508)) and all(c.seed in TRAINING_SEEDS for c in clips)
+    base = load_scenario("concourse_overcrowding")
+    for c in clips[:6]:
+        sc = load_scenario(c.scenario, c.overrides)
+        for k in (0, 1):  # passengers of each train scaled by 0.7 to 1.3
+            assert 0.7 * 110 - 0.5 <= sc.station.trains[k].count <= 1.3 * 110 + 0.5
+        # the library's own camera, moved by centimetres only
+        assert np.allclose(sc.cameras[0].position, base.cameras[0].position, atol=0.25)
+        assert 1.0 <= c.every_s <= 2.0 and (c.t_from_s, c.t_to_s) == (10.0, 90.0)
+    assert dense_clips(8, first_seed=10_500) == clips  # drawn from the seeds: the same clips again

@@ -153,6 +153,59 @@ def default_clips(n_clips: int = 140, first_seed: int = 10_000) -> list[Clip]:
     return clips
 
 
+#: the library's density scenarios at their own camera, for :func:`dense_clips`: (name, share, sampled
+#: window [s], overrides of the crowd drawn per clip: key -> (low, high) factor of the scenario's value)
+_DENSE_BASES = (
+    ("concourse_overcrowding", 0.75, (10.0, 90.0), ("station.trains.0.count", "station.trains.1.count")),
+    ("negatives_density_queue", 0.25, (3.0, 60.0), ()),
+)
+
+
+def dense_clips(n_clips: int, first_seed: int = 10_500) -> list[Clip]:
+    """``n_clips`` clips of the library's density scenarios seen through their own camera (the
+    build-up of a jam in front of the gates, a queue at a machine), clip ``k`` at training seed
+    ``first_seed + k``: lighting, noise, blur and compression drawn as in :func:`default_clips`,
+    the camera moved by a few centimetres only, the trains' passenger counts scaled by 0.7 to 1.3,
+    one frame every 1 to 2 s. They add the dense, partly hidden crowds that the varied clips
+    rarely show to a fine-tuning set (``--dense-clips``)."""
+    from sim.scenario import ScenarioError, load_scenario
+    from sim.seeds import check_training_seed
+
+    shares = np.array([b[1] for b in _DENSE_BASES])
+    per_base = np.floor(shares / shares.sum() * n_clips).astype(int)
+    per_base[: n_clips - per_base.sum()] += 1
+    clips, seed = [], int(first_seed)
+    for (name, _, (t0, t1), counts), n in zip(_DENSE_BASES, per_base):
+        sc = load_scenario(name)
+        made = 0
+        while made < n:
+            check_training_seed(seed)
+            rng = np.random.default_rng([seed, 11])
+            ov: dict = {}
+            for k, cam in enumerate(sc.cameras):
+                ov[f"cameras.{k}.position"] = [round(v + rng.normal(0, 0.05), 2) for v in cam.position]
+            names, weights = zip(*_LIGHTING)
+            ov["render.lighting"] = str(rng.choice(names, p=np.array(weights) / sum(weights)))
+            ov["render.brightness"] = round(float(rng.uniform(0.8, 1.2)), 3)
+            ov["render.noise_std"] = round(float(rng.uniform(1.0, 6.0)), 2)
+            ov["render.shot_noise_std"] = round(float(rng.uniform(0.0, 3.0)), 2)
+            ov["render.blur_px"] = round(float(rng.uniform(0.3, 1.2)), 2) if rng.random() < 0.35 else 0.0
+            ov["render.jpeg_quality"] = int(rng.integers(35, 96))
+            for key in counts:
+                k = int(key.split(".")[2])
+                ov[key] = int(round(sc.station.trains[k].count * rng.uniform(0.7, 1.3)))
+            clip = Clip(name, seed, ov, t_from_s=t0, t_to_s=min(t1, sc.duration_s),
+                        every_s=round(float(rng.uniform(1.0, 2.0)), 2))
+            seed += 1
+            try:
+                load_scenario(clip.scenario, clip.overrides)
+            except ScenarioError:
+                continue
+            clips.append(clip)
+            made += 1
+    return clips
+
+
 def perspective_of(site, work_size: tuple[int, int]) -> np.ndarray:
     """The perspective channel of ``site`` at ``work_size`` (the detector's own geometry maps)."""
     from detectors.density_cnn import perspective_channel
@@ -493,6 +546,10 @@ def configure(parser) -> None:
     parser.add_argument("--data-seed", type=int, default=10_000,
                         help="scenario seed of the first clip; clip k uses data-seed + k (training seeds only)")
     parser.add_argument("--clips", type=_positive_int, default=140, help="number of rendered clips")
+    parser.add_argument("--dense-clips", type=int, default=0,
+                        help="add this many clips of the library's density scenarios at their own camera "
+                             "(dense_clips), at training seeds from --dense-seed")
+    parser.add_argument("--dense-seed", type=int, default=10_500, help="scenario seed of the first dense clip")
     parser.add_argument("--epochs", type=_positive_int, default=12)
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--batch", type=_positive_int, default=16, help="samples per step")
@@ -568,6 +625,10 @@ def main(args) -> int:
         raise ValueError(f"--crop: expected multiples of {STRIDE} working px; got {args.crop[0]} {args.crop[1]}")
     t0 = time.perf_counter()
     clips = default_clips(args.clips, args.data_seed)
+    if args.dense_clips < 0:
+        raise ValueError(f"--dense-clips: expected a number >= 0; got {args.dense_clips}")
+    if args.dense_clips:
+        clips += dense_clips(args.dense_clips, args.dense_seed)
     check_writable(out)  # now, not after minutes of rendering and training
     check_writable(meta)  # its model card
     if args.cache and os.path.exists(args.cache):
