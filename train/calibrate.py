@@ -99,3 +99,95 @@ def main(args) -> int:
     print(f"gain {cal.gain:.4f} from {cal.n_frames} frames; RMS error {cal.rms_before:.3f} -> "
           f"{cal.rms_after:.3f} persons/m2; wrote {out}", file=sys.stderr)
     return 0
+
+
+# --- the density CNN's reading against the truth, per zone ----------------------------------------------
+
+#: [persons/m²] readings of the network at which the calibration map is tabulated
+CNN_KNOTS = (0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
+
+
+def fit_reading_map(reading: np.ndarray, truth: np.ndarray, knots=CNN_KNOTS) -> np.ndarray:
+    """A monotone piecewise-linear map from the network's zone reading to the true density.
+
+    Least squares over the hat functions at ``knots`` (linear interpolation between knots; readings
+    beyond the last knot count for it and the knot before, on the last segment's line), then made non-decreasing (a running
+    maximum), so a denser reading never maps to a lower density. Returns the densities
+    [persons/m²] at ``knots``; knots with no reading near them keep the identity.
+    """
+    x = np.asarray(reading, np.float64)
+    y = np.asarray(truth, np.float64)
+    k = np.asarray(knots, np.float64)
+    if x.shape != y.shape or x.ndim != 1 or len(x) < len(k):
+        raise ValueError(f"fit_reading_map: expected two 1-D arrays of one length >= {len(k)}; "
+                         f"got {x.shape} and {y.shape}")
+    basis = np.stack([np.interp(x, k, np.eye(len(k))[j], right=np.nan) for j in range(len(k))], axis=1)
+    beyond = x > k[-1]  # past the last knot: the last segment extended
+    slope = (x[beyond] - k[-2]) / (k[-1] - k[-2])
+    basis[beyond] = 0.0
+    basis[beyond, -1], basis[beyond, -2] = slope, 1.0 - slope
+    support = (basis > 0.05).sum(axis=0) >= 5
+    value = k.copy()
+    if support.any():
+        # knots without support stay on the identity: their columns move to the right-hand side
+        rhs = y - basis[:, ~support] @ k[~support]
+        sol, *_ = np.linalg.lstsq(basis[:, support], rhs, rcond=None)
+        value[support] = sol
+    return np.maximum.accumulate(np.maximum(value, 0.0))
+
+
+def apply_reading_map(reading, knots, values) -> np.ndarray:
+    """The map of :func:`fit_reading_map` at ``reading`` (:func:`detectors.density_cnn.apply_reading_map`)."""
+    from detectors.density_cnn import apply_reading_map as apply
+
+    return apply(reading, knots, values)
+
+
+def zone_readings(samples, clips, weights: str) -> tuple[np.ndarray, np.ndarray]:
+    """(reading, target) [persons/m²] per training sample and density zone: the network's sum over the
+    zone's cells and the training target's (one unit per foot point) over the same cells, each over
+    the zone's ground area in view, for the clips whose scenario has a density zone."""
+    from detectors.density import DensityDetector
+    from detectors.density_cnn import DensityCNN
+    from detectors.perception import WorkGrid
+    from detectors.site import SiteConfig, ZoneKind
+    from sim.scenario import load_scenario
+    from sim.site_export import site_config_dict
+
+    cnn = DensityCNN(weights)
+    h, w = samples.grey.shape[1:]
+    dets: dict = {}
+    reading, target = [], []
+    for i, (ci, cam, _) in enumerate(samples.provenance):
+        key = (int(ci), str(cam))
+        if key not in dets:
+            clip = clips[int(ci)]
+            sc = load_scenario(clip.scenario, clip.overrides)
+            site = SiteConfig.from_dict(site_config_dict(sc, str(cam)))
+            det = None
+            if site.zones_of(ZoneKind.DENSITY):
+                det = DensityDetector(site, method="cnn", weights=weights)
+                det._prepare(WorkGrid(site, (w, h)))
+            dets[key] = det
+        det = dets[key]
+        if det is None:
+            continue
+        pred = cnn.predict(samples.grey[i], samples.perspective[samples.view[i]]).reshape(-1)
+        tgt = samples.target[i].reshape(-1)
+        for k, cells in enumerate(det._cells):
+            if len(cells):
+                reading.append(float(pred[cells].sum(dtype=np.float64)) / det._view_area[k])
+                target.append(float(tgt[cells].sum(dtype=np.float64)) / det._view_area[k])
+    return np.asarray(reading), np.asarray(target)
+
+
+def reading_calibration(samples, clips, weights: str) -> dict:
+    """The model card's ``calibration`` entry for ``weights``: the map of :func:`fit_reading_map` fitted on
+    the zone readings of the training ``samples`` (:func:`zone_readings`), with its error before and after."""
+    reading, target = zone_readings(samples, clips, weights)
+    values = fit_reading_map(reading, target)
+    after = apply_reading_map(reading, CNN_KNOTS, values)
+    return {"reading_per_m2": list(CNN_KNOTS), "density_per_m2": [round(float(v), 4) for v in values],
+            "fit": {"zone_frames": int(len(reading)), "on": "training samples: the target's sum over the zone's cells",
+                    "rms_before_per_m2": round(float(np.sqrt(np.mean((reading - target) ** 2))), 4),
+                    "rms_after_per_m2": round(float(np.sqrt(np.mean((after - target) ** 2))), 4)}}

@@ -562,6 +562,9 @@ def configure(parser) -> None:
     parser.add_argument("--validate-seeds", type=int, nargs="*", default=None,
                         help="held-out seeds of the validation (default: the first two held-out seeds; none: skip)")
     parser.add_argument("--out", help="where to write the weights (default: the package's detectors/weights/)")
+    parser.add_argument("--calibrate", action="store_true",
+                        help="fit the map of a zone's reading to its density on the training samples and write it "
+                             "into the model card (the detector applies it)")
     parser.add_argument("--validate-only", action="store_true",
                         help="train nothing: validate the weights at --out (default: the shipped ones) at "
                              "--validate-seeds, print the RMS by density band against the pixel baseline and "
@@ -665,6 +668,16 @@ def main(args) -> int:
     if init is not None:
         card["init"] = init
     save(result, out, card=card)
+    if args.calibrate:  # the zone reading's map to density, fitted on the training samples (train.calibrate)
+        from train.calibrate import reading_calibration
+
+        with open(meta, encoding="utf-8") as fh:
+            written = json.load(fh)
+        written["calibration"] = reading_calibration(samples, clips, out)
+        write_json(meta, written)
+        fit_ = written["calibration"]["fit"]
+        print(f"calibration of the zone reading: RMS {fit_['rms_before_per_m2']} -> {fit_['rms_after_per_m2']} "
+              f"persons/m2 on {fit_['zone_frames']} training zone frames", file=sys.stderr)
     print(f"trained on {result.train_frames} frames in {result.seconds:.0f} s (rendering {render_s:.0f} s), "
           f"final loss {result.final_loss:.4f}; wrote {out}", file=sys.stderr)
     if seeds:
