@@ -17,10 +17,16 @@ whose width follows the person's expected image height (:func:`detectors.density
 Loss: mean squared error of the map (scaled by ``MAP_SCALE`` so it is of order 1) plus
 the squared error of the counts of 8x8-cell patches (32x32 working pixels), which fixes the
 scale where the pixel loss only sees blur. Adam with a one-cycle schedule, fixed seed,
-horizontal flips (image and perspective flipped together), and random crops (``--crop``,
-128x64 working px for the shipped weights) centred on people seven times in ten: a crop
-costs a fraction of a frame, so the same minutes buy several times more optimiser steps,
-and most of a station frame is empty floor.
+horizontal flips (image and perspective flipped together), and random crops (``--crop``)
+centred on people seven times in ten: a crop costs a fraction of a frame, so the same
+minutes buy several times more optimiser steps, and most of a station frame is empty floor.
+Crops have a cost, measured: weights trained on 128x64 crops read the overcrowded gate
+approach 0.2 to 0.8 persons/m² high even on their own training frames (a crop's zero-padded
+border is not the context the network sees on a whole frame); five more epochs on whole
+frames (``--crop 320 180 --init``, 2,758 frames, 371 s on a shared core) brought that to
++0.03 to -0.27 (low on packed crowds), and ``--calibrate`` fits the map of a zone's reading to
+its density on the training frames that the detector applies (:mod:`train.calibrate`).
+The shipped weights were made so, from crop-trained ones (the model card's ``init``).
 
 Validation: ``stationwatch train density --validate-only --validate-seeds 901`` prints the
 RMS per density band (0-1, 1-2, 2-3, 3-4 persons/m²), CNN against the pixel baseline, and
