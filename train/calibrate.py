@@ -144,9 +144,11 @@ def apply_reading_map(reading, knots, values) -> np.ndarray:
 
 
 def zone_readings(samples, clips, weights: str) -> tuple[np.ndarray, np.ndarray]:
-    """(reading, target) [persons/m²] per training sample and density zone: the network's sum over the
-    zone's cells and the training target's (one unit per foot point) over the same cells, each over
-    the zone's ground area in view, for the clips whose scenario has a density zone."""
+    """(reading, truth) [persons/m²] per training sample and density zone: the network's sum over the
+    zone's cells over the zone's ground area in view, and the true density (agents whose position
+    lies in the zone over the zone's area: the ground truth's rule), for the clips whose scenario has
+    a density zone. The truth comes from simulating each clip again to its sampled times (the same
+    seed gives the same crowd as the rendering did; nothing is rendered)."""
     from detectors.density import DensityDetector
     from detectors.density_cnn import DensityCNN
     from detectors.perception import WorkGrid
@@ -154,31 +156,46 @@ def zone_readings(samples, clips, weights: str) -> tuple[np.ndarray, np.ndarray]
     from sim.scenario import load_scenario
     from sim.site_export import site_config_dict
 
+    from sim.geometry import points_in_polygon, polygon_area
+    from sim.seeds import check_training_seed
+    from sim.world.model import StationModel
+
     cnn = DensityCNN(weights)
     h, w = samples.grey.shape[1:]
     dets: dict = {}
-    reading, target = [], []
-    for i, (ci, cam, _) in enumerate(samples.provenance):
-        key = (int(ci), str(cam))
+    models: dict = {}
+    reading, truth = [], []
+    for i, (ci, cam, t) in enumerate(samples.provenance):
+        ci = int(ci)
+        key = (ci, str(cam))
+        clip = clips[ci]
         if key not in dets:
-            clip = clips[int(ci)]
             sc = load_scenario(clip.scenario, clip.overrides)
             site = SiteConfig.from_dict(site_config_dict(sc, str(cam)))
             det = None
             if site.zones_of(ZoneKind.DENSITY):
                 det = DensityDetector(site, method="cnn", weights=weights)
                 det._prepare(WorkGrid(site, (w, h)))
+                polys = {z.name: np.asarray(z.polygon, float) for z in sc.station.zones if z.kind == "density"}
+                det._truth_polygons = [polys[z.name] for z in det.zones]
             dets[key] = det
         det = dets[key]
         if det is None:
             continue
+        if ci not in models:
+            check_training_seed(clip.seed, what="density calibration")
+            models.clear()  # clips come one after the other: one simulation at a time
+            models[ci] = StationModel(load_scenario(clip.scenario, clip.overrides), seed=clip.seed)
+        model = models[ci]
+        model.run_until(round(float(t), 3))
+        pos = model.snapshot().pos_m
         pred = cnn.predict(samples.grey[i], samples.perspective[samples.view[i]]).reshape(-1)
-        tgt = samples.target[i].reshape(-1)
         for k, cells in enumerate(det._cells):
             if len(cells):
+                poly = det._truth_polygons[k]
                 reading.append(float(pred[cells].sum(dtype=np.float64)) / det._view_area[k])
-                target.append(float(tgt[cells].sum(dtype=np.float64)) / det._view_area[k])
-    return np.asarray(reading), np.asarray(target)
+                truth.append(float(points_in_polygon(pos, poly).sum()) / polygon_area(poly))
+    return np.asarray(reading), np.asarray(truth)
 
 
 def reading_calibration(samples, clips, weights: str) -> dict:
@@ -188,6 +205,6 @@ def reading_calibration(samples, clips, weights: str) -> dict:
     values = fit_reading_map(reading, target)
     after = apply_reading_map(reading, CNN_KNOTS, values)
     return {"reading_per_m2": list(CNN_KNOTS), "density_per_m2": [round(float(v), 4) for v in values],
-            "fit": {"zone_frames": int(len(reading)), "on": "training samples: the target's sum over the zone's cells",
+            "fit": {"zone_frames": int(len(reading)), "on": "training samples: agents in the zone over its area",
                     "rms_before_per_m2": round(float(np.sqrt(np.mean((reading - target) ** 2))), 4),
                     "rms_after_per_m2": round(float(np.sqrt(np.mean((after - target) ** 2))), 4)}}
