@@ -557,7 +557,7 @@ def test_density_cnn_learns_and_subtracts_the_empty_floor_reading(monkeypatch):
     site = platform_site(zones=(HALL,))
     scene, per = Scene(site), Perception(site)
     warm(per, scene)
-    det = DensityDetector(site, method="cnn", smoothing_s=0, every_s=0.0, floor_s=2.0)
+    det = DensityDetector(site, method="cnn", smoothing_s=0, every_s=0.0, floor_s=2.0, calibrated=False)
     det._prepare(per.update(scene.frame()).grid)
     area = det._view_area[0]
     readings = iter([0.1, 0.2, 0.25, 0.5])  # [persons/m²] what the network reads, frame by frame
@@ -579,3 +579,18 @@ def test_density_cnn_learns_and_subtracts_the_empty_floor_reading(monkeypatch):
         DensityDetector(site, method="cnn", floor_max_per_m2=-1)
     with pytest.raises(ValueError, match=r"empty_fg_fraction must be in \[0, 1\]; got 2"):
         DensityDetector(site, method="cnn", empty_fg_fraction=2)
+
+
+def test_density_cnn_reading_goes_through_the_model_cards_map(monkeypatch):
+    from detectors.density_cnn import apply_reading_map
+
+    site = platform_site(zones=(HALL,))
+    scene, per = Scene(site), Perception(site)
+    warm(per, scene)
+    det = DensityDetector(site, method="cnn", smoothing_s=0, every_s=0.0, floor_s=0)
+    det._prepare(per.update(scene.frame()).grid)
+    monkeypatch.setattr(det._cnn, "calibration", (np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.5, 2.5])))
+    monkeypatch.setattr(det, "persons", lambda percept: np.array([0.5 * det._view_area[0]]))
+    det.score(per.update(scene.frame()))
+    assert det.last_density[0] == pytest.approx(0.75)  # half way from 0 to 1.5
+    assert apply_reading_map(3.0, [0.0, 1.0, 2.0], [0.0, 1.5, 2.5]) == pytest.approx(3.5)  # slope 1 past 2
