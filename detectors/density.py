@@ -37,6 +37,22 @@ Three estimates of the number of persons standing in a zone:
 ``"blobs"``: the sum over blobs whose foot point lies in the zone of
     ``area_px / expected_area_px`` (merged blobs count as several persons).
 
+Calibration (``"cnn"`` only): the zone's reading goes through a monotone piecewise-linear map
+of reading to density fitted on training footage (``stationwatch train density`` writes it into
+the model card, :func:`train.calibrate.reading_calibration`): the network trained on whole
+frames still reads packed crowds low (about -0.3 persons/m² at 2 to 2.5 on its own training
+frames) and sparse ones a little high.
+
+Empty floor (``"cnn"`` only): the network reads a little mass on bare floor texture (about
+0.1 persons/m² on the library's concourse). The detector learns that reading per zone while
+the zone is empty, and subtracts it: *empty* means that the long-term foreground covers less
+than ``empty_fg_fraction`` (1 %) of the working pixels of the zone's cells (people standing
+still stay foreground for about a minute, the background model's absorption time) and the
+network reads less than ``floor_max_per_m2`` (0.3) there, so a packed crowd that has merged
+into the background is never taken for floor. The floor reading is averaged with time
+constant ``floor_s`` (20 s; the first empty reading starts it; 0 disables the correction),
+and the density is ``max(0, reading - floor)``. No ground truth is involved: only pixels.
+
 Zones partly outside the image: the count covers the cells the camera sees, so the
 density divides it by the ground area of those cells (at most the zone's area), the
 density of the part in view.
@@ -60,6 +76,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
+from detectors.density_cnn import apply_reading_map
 from detectors.events import EventType
 from detectors.perception import Percept, WorkGrid
 from detectors.site import SiteConfig, ZoneKind
@@ -129,7 +146,10 @@ class DensityDetector:
     Parameters: ``method`` (``"cnn"``, ``"pixels"``, ``"blobs"``); ``smoothing_s`` [s] time
     constant of the density's moving average; ``every_s`` [s] least time between two runs of
     the network (0: every frame); ``weights`` another state_dict of the network;
-    ``min_spacing_m`` [m], ``tile_m`` [m] and ``gain`` of the pixel estimate.
+    ``min_spacing_m`` [m], ``tile_m`` [m] and ``gain`` of the pixel estimate; ``floor_s`` [s],
+    ``empty_fg_fraction`` [share of the zone's pixels] and ``floor_max_per_m2`` [persons/m²] of the
+    CNN's empty-floor correction (module docstring); ``calibrated``: pass the CNN's zone reading
+    through the calibration map of its model card, when the card has one.
     """
 
     event_type = EventType.EXCESSIVE_DENSITY
@@ -141,16 +161,22 @@ class DensityDetector:
 
     def __init__(self, site: SiteConfig, *, method: str = "cnn", smoothing_s: float = 1.0, every_s: float = 0.5,
                  min_spacing_m: float = 0.45, tile_m: float = 2.0, gain: float | None = None,
-                 weights: str | None = None) -> None:
+                 weights: str | None = None, floor_s: float = 20.0, empty_fg_fraction: float = 0.01,
+                 floor_max_per_m2: float = 0.3, calibrated: bool = True) -> None:
         self.zones = site.zones_of(ZoneKind.DENSITY)
         if not self.zones:
             raise ValueError(f"DensityDetector needs at least one density zone; site {site.camera!r} has zones "
                              f"{[z.name for z in site.zones]}")
         if method not in METHODS:
             raise ValueError(f"DensityDetector.method must be one of {', '.join(METHODS)}; got {method!r}")
-        for name, value in (("smoothing_s", smoothing_s), ("every_s", every_s)):
+        for name, value in (("smoothing_s", smoothing_s), ("every_s", every_s), ("floor_s", floor_s)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"DensityDetector.{name} must be a finite number >= 0 s; got {value!r}")
+        if not 0 <= empty_fg_fraction <= 1:
+            raise ValueError(f"DensityDetector.empty_fg_fraction must be in [0, 1]; got {empty_fg_fraction!r}")
+        if not (math.isfinite(floor_max_per_m2) and floor_max_per_m2 >= 0):
+            raise ValueError(f"DensityDetector.floor_max_per_m2 must be a finite number >= 0 persons/m2; "
+                             f"got {floor_max_per_m2!r}")
         if not tile_m > 0:
             raise ValueError(f"DensityDetector.tile_m must be > 0 m; got {tile_m!r}")
         if not 0 <= min_spacing_m < 2:
@@ -169,6 +195,10 @@ class DensityDetector:
             raise ValueError(f"DensityDetector.gain must be > 0; got {gain!r}")
         self.smoothing_s = float(smoothing_s)
         self.every_s = float(every_s)
+        self.floor_s = float(floor_s)
+        self.calibrated = bool(calibrated)
+        self.empty_fg_fraction = float(empty_fg_fraction)
+        self.floor_max_per_m2 = float(floor_max_per_m2)
         self.min_spacing_m = float(min_spacing_m)
         self.tile_m = float(tile_m)
         self.area_m2 = np.array([z.area_m2 for z in self.zones])
@@ -179,6 +209,9 @@ class DensityDetector:
         self._t_run: float | None = None
         #: [persons/m²] last raw (unsmoothed) density per zone, for inspection
         self.last_density = np.zeros(len(self.zones))
+        #: [persons/m²] per zone, what the network reads on the zone's empty floor (nan: not seen empty yet)
+        self.floor = np.full(len(self.zones), np.nan)
+        self._t_floor = np.full(len(self.zones), np.nan)
 
     @classmethod
     def supports(cls, site: SiteConfig) -> bool:
@@ -248,11 +281,21 @@ class DensityDetector:
         x, y = g[..., 0], g[..., 1]
         cell_area = 0.5 * np.abs((x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1))
         self._cells = []
+        self._cell_pixels = []  # per zone, the flat working pixels of its cells (for the foreground share)
+        self.floor = np.full(len(self.zones), np.nan)
+        self._t_floor = np.full(len(self.zones), np.nan)
+        ww, wh = grid.work_size
+        dv, du = np.mgrid[0:STRIDE, 0:STRIDE]
         for k, zone in enumerate(self.zones):
             inside = np.zeros(len(ground), bool)
             inside[ok] = zone.contains(ground[ok])
             idx = np.flatnonzero(inside & np.isfinite(cell_area))
             self._cells.append(idx)
+            cv, cu = np.divmod(idx, ow)
+            pv = (cv[:, None] * STRIDE + dv.reshape(1, -1)).reshape(-1)
+            pu = (cu[:, None] * STRIDE + du.reshape(1, -1)).reshape(-1)
+            keep = (pv < wh) & (pu < ww)
+            self._cell_pixels.append(pv[keep] * ww + pu[keep])
             seen = float(cell_area[idx].sum()) if len(idx) else 0.0
             self._view_area[k] = min(self.area_m2[k], seen) if seen > 0 else self.area_m2[k]
 
@@ -298,6 +341,10 @@ class DensityDetector:
         due = self._t_run is None or percept.t - self._t_run >= self.every_s - 1e-9 or self.method != "cnn"
         if due:
             density = self.gain * self.persons(percept) / self._view_area
+            if self.method == "cnn" and self._cnn.calibration is not None and self.calibrated:
+                density = apply_reading_map(density, *self._cnn.calibration)
+            if self.method == "cnn" and self.floor_s > 0:
+                density = self._minus_floor(percept, density)
             self._t_run = percept.t
             self.last_density = density
             if self._smoothed is None or self.smoothing_s == 0:
@@ -309,6 +356,23 @@ class DensityDetector:
         ratio = np.clip(0.5 * self._smoothed / self.capacity_per_m2, 0.0, 1.0)
         instances = [InstanceScore(z.name, float(r), self._boxes[k]) for k, (z, r) in enumerate(zip(self.zones, ratio))]
         return DetectorOutput.of(instances, zone_of=lambda key: key)
+
+    def _minus_floor(self, percept: Percept, density: np.ndarray) -> np.ndarray:
+        """``density`` [persons/m²] less each zone's empty-floor reading, which is learned here from the
+        zones that look empty in this frame (module docstring)."""
+        fg = percept.fg_mask.reshape(-1)
+        for k, px in enumerate(self._cell_pixels):
+            if len(px) == 0:
+                continue
+            share = float(np.count_nonzero(fg[px])) / len(px)
+            if share < self.empty_fg_fraction and density[k] < self.floor_max_per_m2:
+                if np.isnan(self.floor[k]):
+                    self.floor[k] = density[k]
+                else:
+                    alpha = 1.0 - math.exp(-max(0.0, percept.t - self._t_floor[k]) / self.floor_s)
+                    self.floor[k] += alpha * (density[k] - self.floor[k])
+                self._t_floor[k] = percept.t
+        return np.maximum(0.0, density - np.nan_to_num(self.floor, nan=0.0))
 
     @property
     def densities(self) -> np.ndarray:

@@ -159,16 +159,51 @@ def net_input(grey: np.ndarray, perspective: np.ndarray) -> np.ndarray:
     return np.stack([g.astype(np.float32) * np.float32(1.0 / 255.0), perspective.astype(np.float32)])
 
 
+def apply_reading_map(reading, knots, values) -> np.ndarray:
+    """A zone's reading [persons/m²] through a calibration map tabulated at ``knots`` (readings) with
+    ``values`` (densities): linear between knots, and beyond the last knot the last value plus the
+    excess of the reading (slope 1: no extrapolated compression of a packed crowd)."""
+    x = np.asarray(reading, np.float64)
+    k, v = np.asarray(knots, np.float64), np.asarray(values, np.float64)
+    return np.where(x > k[-1], v[-1] + (x - k[-1]), np.interp(x, k, v))
+
+
+def load_calibration(card_path: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(knots, values) of the ``calibration`` entry of the model card at ``card_path`` (written by
+    :func:`train.calibrate.reading_calibration`), or None when the card or the entry is absent."""
+    import json
+
+    try:
+        with open(card_path, encoding="utf-8") as fh:
+            card = json.load(fh)
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"density CNN model card {card_path!r} cannot be read: {exc}") from None
+    cal = card.get("calibration")
+    if not cal:
+        return None
+    k = np.asarray(cal.get("reading_per_m2", []), np.float64)
+    v = np.asarray(cal.get("density_per_m2", []), np.float64)
+    if k.ndim != 1 or len(k) < 2 or k.shape != v.shape or np.any(np.diff(k) <= 0) or np.any(np.diff(v) < 0):
+        raise ValueError(f"density CNN model card {card_path!r}: calibration must give increasing reading_per_m2 "
+                         f"and non-decreasing density_per_m2 of one length >= 2; got {k.tolist()} and {v.tolist()}")
+    return k, v
+
+
 class DensityCNN:
     """The trained network, for inference: ``predict(grey, perspective)`` -> density map.
 
     ``path``: a state_dict written by :mod:`train.density` (default: the shipped weights).
-    Raises ``FileNotFoundError`` naming the path when it is missing.
+    Raises ``FileNotFoundError`` naming the path when it is missing. ``calibration``: the
+    (knots, values) map of a zone's reading to its density from the model card beside the
+    weights (``.json``), None when the card has none (:func:`load_calibration`).
     """
 
     def __init__(self, path: str = WEIGHTS_FILE, *, channels: int = CHANNELS) -> None:
         self.path = path
         self.net = load_net(build_net(channels), path, what="density CNN", command="stationwatch train density")
+        self.calibration = load_calibration(os.path.splitext(path)[0] + ".json")
 
     def predict(self, grey: np.ndarray, perspective: np.ndarray) -> np.ndarray:
         """(H', W') float32 [persons per cell] density map of a (H, W) uint8 grey working image

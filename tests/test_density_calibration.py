@@ -48,3 +48,42 @@ def test_calibration_refuses_evaluation_seeds():
 
     with pytest.raises(SeedSplitError, match="density gain calibration: seed 12 is a scenario library default seed"):
         calibrate.calibrate([("concourse_overcrowding", 12)], progress=False)
+
+
+def test_reading_map_fits_a_piecewise_linear_truth_and_stays_monotone():
+    import numpy as np
+
+    from train.calibrate import CNN_KNOTS, fit_reading_map
+
+    reading = np.linspace(0.0, 3.5, 351)
+    truth = np.where(reading < 2.0, 1.1 * reading, 2.2 + 0.5 * (reading - 2.0))  # reads low above 2: saturation
+    values = fit_reading_map(reading, truth)
+    # knots 0, 0.5, ..., 3.0: 1.1 x below 2, then 2.2 + 0.5 (x - 2)
+    assert np.allclose(values, [0.0, 0.55, 1.1, 1.65, 2.2, 2.45, 2.7], atol=1e-6)
+    assert list(CNN_KNOTS) == [0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0]
+    noisy = fit_reading_map(reading, truth[::-1])  # a decreasing truth: the running maximum keeps it flat
+    assert np.all(np.diff(noisy) >= 0)
+    with pytest.raises(ValueError, match=r"two 1-D arrays of one length >= 7; got \(3,\) and \(2,\)"):
+        fit_reading_map(np.zeros(3), np.zeros(2))
+
+
+def test_reading_map_is_applied_linearly_with_slope_one_beyond_the_last_knot(tmp_path):
+    import json
+
+    import numpy as np
+
+    from detectors.density_cnn import apply_reading_map, load_calibration
+
+    knots, values = [0.0, 1.0, 2.0], [0.1, 1.3, 2.4]
+    out = apply_reading_map([0.5, 1.5, 3.0], knots, values)
+    assert out.tolist() == pytest.approx([(0.1 + 1.3) / 2, (1.3 + 2.4) / 2, 2.4 + 1.0])
+    card = tmp_path / "w.json"
+    assert load_calibration(str(card)) is None  # no card: no map
+    card.write_text(json.dumps({"seed": 0}))
+    assert load_calibration(str(card)) is None  # a card without a map
+    card.write_text(json.dumps({"calibration": {"reading_per_m2": knots, "density_per_m2": values}}))
+    k, v = load_calibration(str(card))
+    assert k.tolist() == knots and v.tolist() == values
+    card.write_text(json.dumps({"calibration": {"reading_per_m2": knots, "density_per_m2": [1.0, 0.5, 2.0]}}))
+    with pytest.raises(ValueError, match=r"non-decreasing density_per_m2 .* got \[0.0, 1.0, 2.0\] and \[1.0, 0.5, 2.0\]"):
+        load_calibration(str(card))

@@ -576,3 +576,48 @@ def test_detector_output_validation():
         DetectorOutput(math.nan)
     with pytest.raises(ValueError, match=r"bbox must be \(x, y, w, h\); got \(1, 2\)"):
         DetectorOutput(0.5, (1, 2))
+
+
+def test_density_cnn_learns_and_subtracts_the_empty_floor_reading(monkeypatch):
+    """The network's reading of a zone is its floor reading while nothing is in the foreground there and the
+    reading is low; a zone with people in it, or one read as crowded, leaves the floor reading alone."""
+    site = platform_site(zones=(HALL,))
+    scene, per = Scene(site), Perception(site)
+    warm(per, scene)
+    det = DensityDetector(site, method="cnn", smoothing_s=0, every_s=0.0, floor_s=2.0, calibrated=False)
+    det._prepare(per.update(scene.frame()).grid)
+    area = det._view_area[0]
+    readings = iter([0.1, 0.2, 0.25, 0.5])  # [persons/m²] what the network reads, frame by frame
+    monkeypatch.setattr(det, "persons", lambda percept: np.array([next(readings) * area]))
+    a = 1 - math.exp(-0.1 / 2.0)  # one frame at 10 frames/s, floor_s = 2 s
+    det.score(per.update(scene.frame()))  # empty: the first empty reading is the floor
+    assert det.floor[0] == pytest.approx(0.1) and det.last_density[0] == pytest.approx(0.0)
+    det.score(per.update(scene.frame()))  # empty: the floor moves a share a towards 0.2
+    floor = 0.1 + a * (0.2 - 0.1)
+    assert det.floor[0] == pytest.approx(floor) and det.last_density[0] == pytest.approx(0.2 - floor)
+    crowd = [(x, y) for x in (12.0, 14.0, 16.0, 18.0) for y in (2.0, 4.0)]
+    det.score(per.update(scene.frame(crowd)))  # a low reading, but people in the foreground: the floor stays
+    assert det.floor[0] == pytest.approx(floor) and det.last_density[0] == pytest.approx(0.25 - floor)
+    det.score(per.update(scene.frame()))  # empty foreground but a reading above floor_max_per_m2 = 0.3
+    assert det.floor[0] == pytest.approx(floor) and det.last_density[0] == pytest.approx(0.5 - floor)
+    off = DensityDetector(site, method="cnn", floor_s=0)
+    assert np.isnan(off.floor).all()
+    with pytest.raises(ValueError, match="floor_max_per_m2 must be a finite number >= 0 persons/m2; got -1"):
+        DensityDetector(site, method="cnn", floor_max_per_m2=-1)
+    with pytest.raises(ValueError, match=r"empty_fg_fraction must be in \[0, 1\]; got 2"):
+        DensityDetector(site, method="cnn", empty_fg_fraction=2)
+
+
+def test_density_cnn_reading_goes_through_the_model_cards_map(monkeypatch):
+    from detectors.density_cnn import apply_reading_map
+
+    site = platform_site(zones=(HALL,))
+    scene, per = Scene(site), Perception(site)
+    warm(per, scene)
+    det = DensityDetector(site, method="cnn", smoothing_s=0, every_s=0.0, floor_s=0)
+    det._prepare(per.update(scene.frame()).grid)
+    monkeypatch.setattr(det._cnn, "calibration", (np.array([0.0, 1.0, 2.0]), np.array([0.0, 1.5, 2.5])))
+    monkeypatch.setattr(det, "persons", lambda percept: np.array([0.5 * det._view_area[0]]))
+    det.score(per.update(scene.frame()))
+    assert det.last_density[0] == pytest.approx(0.75)  # half way from 0 to 1.5
+    assert apply_reading_map(3.0, [0.0, 1.0, 2.0], [0.0, 1.5, 2.5]) == pytest.approx(3.5)  # slope 1 past 2
