@@ -17,7 +17,11 @@ around it, so a small fire that straddles cells is seen whole):
   ``flicker_s`` [s]. A flame's pixels go on and off at once; a flickering lamp turns all its
   pixels on, then all off (``min(on, off)`` stays near 0); a red poster does not change; a
   passer-by in orange is warm in one place for a moment only, and the boxes of tracked people
-  walking (``walker_mps``) are left out altogether.
+  walking (``walker_mps``, their net displacement over the last ``walker_window_s``) are left out
+  altogether. Firelight on the floor and smoke make blobs that the people finder may take for
+  people: their filtered speed jitters with the flicker, but they stay where the fire is, so they
+  are not walkers and the flames under their boxes still count (with the filtered speed alone,
+  such boxes cut the flames out and delayed the alert by up to 4 s on the tuning seeds).
 
 Per block the evidence is ``ramp(warm; warm_lo, warm_hi) * ramp(mixed / warm; flicker_lo,
 flicker_hi) * ramp(hot; hot_lo, hot_hi)``, smoothed with time constant ``evidence_s`` [s]; the
@@ -62,7 +66,9 @@ class FireDetector:
     ``colour_s``, ``flicker_s``, ``evidence_s`` [s] time constants; ``warm_lo``, ``warm_hi``
     [fraction of a 3 x 3 cell block] and ``flicker_lo``, ``flicker_hi`` [mixed changes per frame
     per warm pixel] the two ramps; ``walker_mps`` [m/s]: the boxes of tracked people moving at
-    least this fast are left out (their clothes change colour where they walk); ``hot_red``,
+    least this fast are left out (their clothes change colour where they walk), the speed being
+    their net displacement over the last ``walker_window_s`` [s] (a blob of firelight taken for a
+    person jitters in place: it is not walking); ``hot_red``,
     ``hot_blue`` [grey levels] least red and least blue of a hot-core pixel, ``hot_warmth`` [grey
     levels] least red - blue of one; ``hot_lo``, ``hot_hi`` [fraction of a 3 x 3 cell block] the
     hot ramp; ``site_cells`` [cells] how far apart two groups of cells may be and still be one fire;
@@ -82,7 +88,7 @@ class FireDetector:
                  hot_warmth: float = EMISSIVE_MIN_WARMTH, hot_lo: float = 0.005,
                  hot_hi: float = 0.02,
                  site_cells: int = 6,
-                 forget_s: float = 5.0) -> None:
+                 forget_s: float = 5.0, walker_window_s: float = 1.0) -> None:
         for name, value in (("colour_s", colour_s), ("flicker_s", flicker_s), ("evidence_s", evidence_s),
                             ("cell_px", cell_px)):
             if not (math.isfinite(value) and value > 0):
@@ -98,6 +104,9 @@ class FireDetector:
         self.warm_lo, self.warm_hi = float(warm_lo), float(warm_hi)
         self.flicker_lo, self.flicker_hi = float(flicker_lo), float(flicker_hi)
         self.walker_mps = float(walker_mps)
+        if not (math.isfinite(walker_window_s) and walker_window_s > 0):
+            raise ValueError(f"FireDetector.walker_window_s must be a finite number > 0 s; got {walker_window_s!r}")
+        self.walker_window_s = float(walker_window_s)
         self.green_slack = float(green_slack)
         self.border_px = int(border_px)
         self.hot_lo, self.hot_hi = float(hot_lo), float(hot_hi)
@@ -149,7 +158,7 @@ class FireDetector:
         warm, hot = self.flame_masks(small)
         g = percept.grid
         tr = percept.tracks
-        walking = (tr.lost_s == 0) & (tr.speed_mps >= self.walker_mps)  # tentative tracks too
+        walking = self._walking(percept)
         for x, y, bw, bh in tr.box[walking]:
             # a passer-by in orange is warm where they walk, and changes there: not a flame
             x0, y0 = max(0, int(x / g.sx)), max(0, int(y / g.sy))
@@ -233,6 +242,25 @@ class FireDetector:
             instances.append(InstanceScore(f"fire/{fid}", min(1.0, s), box))
         self._forget(t)
         return DetectorOutput.of(instances)
+
+    def _walking(self, percept: Percept) -> np.ndarray:
+        """(N,) bool per track: a person walking by, i.e. matched in this frame and whose ground position
+        moved at ``walker_mps`` or more over the last ``walker_window_s`` of its history (the net
+        displacement over the time it took, or the filtered speed while the history is a single frame).
+        A blob of firelight or smoke that the people finder took for a person stays where the fire is:
+        its filtered speed jitters with the flicker of its outline, its net displacement does not, so
+        its box is not cut out of the flames."""
+        tr = percept.tracks
+        walking = (tr.lost_s == 0) & (tr.speed_mps >= self.walker_mps)  # tentative tracks too
+        for k in np.flatnonzero(walking):
+            hist = percept.track_history(int(tr.id[k]))
+            hist = hist[hist[:, 0] >= percept.t - self.walker_window_s - 1e-9]
+            if len(hist) < 2:
+                continue
+            span_s = hist[-1, 0] - hist[0, 0]
+            moved_m = math.hypot(hist[-1, 1] - hist[0, 1], hist[-1, 2] - hist[0, 2])
+            walking[k] = moved_m >= self.walker_mps * span_s
+        return walking
 
     def _forget(self, t: float) -> None:
         """Drop the fires whose evidence has been gone for ``forget_s``."""

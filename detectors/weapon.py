@@ -16,7 +16,12 @@ spread over frames) and at most ``max_crops`` crops go through the network per f
 probabilities with time constant ``tau_s`` [s] (:class:`~detectors.evidence.KeyedEvidence`):
 graded, and one odd crop does not reach the threshold. Tracks shorter than
 ``min_height_px`` (an adult's expected image height at their foot point) are too small to
-see a rifle on and score nothing. One instance per track (``"track/N"``), its box the
+see a rifle on and score nothing: a rifle is about 7 cm thick, so for an adult of 1.7 m it
+is at least 2 pixels thick in the frame only from about 50 pixels of person height
+(``MIN_HEIGHT_PX``); below that the network sees a line no thicker than an umbrella's shaft
+or a strap, and on the tuning seeds unarmed people of 44 to 48 pixels reached the threshold
+(three false alarms in 270 s of ``concourse_quiet``) while every armed person was first seen
+taller than 54 pixels. One instance per track (``"track/N"``), its box the
 canonical person box.
 
 Inference under :func:`torch.inference_mode`, channels-last, on one thread (restored after):
@@ -51,6 +56,8 @@ BOX_HEIGHT = 1.2
 BOX_WIDTH = 1.0
 #: part of the box below the foot point, as a share of the adult height (the foot estimate is rough)
 BOX_BELOW = 0.08
+#: [px] least adult image height at which a rifle (~0.07 m thick) spans 2 pixels: 2 * 1.7 / 0.07 ~ 49
+MIN_HEIGHT_PX = 50.0
 
 
 def person_box(foot_px: np.ndarray, height_px: np.ndarray) -> np.ndarray:
@@ -147,13 +154,16 @@ class WeaponDetector:
 
     event_type = EventType.WEAPON
     #: chosen on the tuning seeds (201-203 of concourse_weapon and negatives_weapon): a crowd's crops average
-    #: up to about 0.8 over a track's time constant, a rifle carrier's above 0.9
+    #: up to about 0.8 over a track's time constant, a rifle carrier's above 0.9. ``tau_s`` stays 0.6 s: a run of
+    #: sure crops reaches 0.9 after 0.6 * ln(10) = 1.38 s; 0.45 s (1.04 s) cut the median latency on the tuning
+    #: seeds of concourse_weapon from 2.1 s to 1.6 s but raised the false alarms beside the fallen person of
+    #: platform_fall (seed 201) from 2 to 5 (0.5 s: 1.9 s and 4)
     default_threshold = 0.9
     default_min_duration_s = 0.0  #: [s] the evidence's time constant already asks for a run of crops
     default_cooldown_s = 30.0  #: [s] per track
 
     def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 8, tau_s: float = 0.6,
-                 forget_s: float = 3.0, min_height_px: float = 40.0, weights: str | None = None) -> None:
+                 forget_s: float = 3.0, min_height_px: float = MIN_HEIGHT_PX, weights: str | None = None) -> None:
         if not (isinstance(every_n, (int, np.integer)) and every_n >= 1):
             raise ValueError(f"WeaponDetector.every_n must be an integer >= 1 frame; got {every_n!r}")
         if not (isinstance(max_crops, (int, np.integer)) and max_crops >= 1):

@@ -121,3 +121,41 @@ def test_real_fire_alerts_within_5_s_and_nothing_else_does():
     frame_no = int(round(fires[0].t * 29.97))
     assert any(x < bx + bw and bx < x + w and y < by + bh and by < y + h for bx, by, bw, bh in boxes[frame_no])
     assert [a for a in core.alerts if a.type is not EventType.FIRE] == []
+
+
+class _Tracks:
+    """The fields of :class:`detectors.tracker.Tracks` that the fire detector's walker test reads."""
+
+    def __init__(self, speed_mps):
+        self.id = np.arange(len(speed_mps), dtype=np.int64)
+        self.lost_s = np.zeros(len(speed_mps))
+        self.speed_mps = np.asarray(speed_mps, np.float64)
+
+
+class _Percept:
+    def __init__(self, t, speed_mps, histories):
+        self.t, self.tracks, self._hist = t, _Tracks(speed_mps), histories
+
+    def track_history(self, track_id):
+        return self._hist[track_id]
+
+
+def test_a_blob_jittering_in_place_is_no_walker_a_person_walking_by_is():
+    det = FireDetector(synthetic_site(()), walker_mps=0.3, walker_window_s=1.0)
+    ts = np.arange(0.0, 2.05, 0.1)
+    # (t, x, y, box height, box width): a person at 1.2 m/s; a blob of firelight whose filtered speed reads
+    # 0.8 m/s but whose foot point goes back and forth by 0.2 m around one place; a new track seen once
+    walker = np.column_stack([ts, 1.2 * ts, np.zeros_like(ts), np.full_like(ts, 40), np.full_like(ts, 15)])
+    jitter = np.column_stack([ts, 5.0 + 0.1 * (-1.0) ** np.arange(len(ts)), np.zeros_like(ts),
+                              np.full_like(ts, 40), np.full_like(ts, 15)])
+    new = np.array([[2.0, 9.0, 0.0, 40.0, 15.0]])
+    slow = np.column_stack([ts, 0.1 * ts, np.zeros_like(ts), np.full_like(ts, 40), np.full_like(ts, 15)])
+    p = _Percept(2.0, [1.2, 0.8, 0.5, 0.1], [walker, jitter, new, slow])
+    # over the last 1 s: the walker moved 1.2 m (>= 0.3 m/s * 1 s), the blob 0 m (< 0.3 m); the new track has
+    # one frame of history and keeps its filtered 0.5 m/s (>= 0.3); the slow track's filter says 0.1 m/s
+    assert det._walking(p).tolist() == [True, False, True, False]
+
+
+def test_walker_window_is_checked():
+    with pytest.raises(ValueError, match=r"walker_window_s must be a finite number > 0 s; got 0.0"):
+        FireDetector(synthetic_site(()), walker_window_s=0.0)

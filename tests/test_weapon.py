@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from detectors.checks import synthetic_site
-from detectors.weapon import BOX_BELOW, BOX_HEIGHT, BOX_WIDTH, CROP_SIZE, WEIGHTS_FILE, WeaponDetector, person_box
+from detectors.weapon import (BOX_BELOW, BOX_HEIGHT, BOX_WIDTH, CROP_SIZE, MIN_HEIGHT_PX, WEIGHTS_FILE, WeaponDetector,
+                              person_box)
 from tests.scenes import draw_block, frames, run
 
 
@@ -73,6 +74,24 @@ def test_one_odd_crop_does_not_alarm_a_run_of_them_does():
     assert x <= foot[0] <= x + w and y < foot[1] <= y + h + 2  # the box stands on the walker
     assert o.instances[0].key.startswith("track/")
     assert max(o.score for _, o in scored) <= 0.99  # graded: never above what the crops say
+
+
+def test_people_too_small_to_show_a_rifle_two_pixels_thick_score_nothing():
+    # a rifle ~0.07 m thick on an adult of 1.7 m spans 2 px from 2 * 1.7 / 0.07 = 48.6 px of person height
+    assert 2 * 1.7 / 0.07 <= MIN_HEIGHT_PX == WeaponDetector(synthetic_site(())).min_height_px == 50.0
+    site = synthetic_site(())
+    fr = _walker_frames(site, 4.0)
+    heights = []
+    probe = WeaponDetector(site, min_height_px=0.0)
+    probe.model = _Scripted(lambda k: 0.99)
+    for t, o in run(probe, site, fr):
+        heights += [o.bbox[3] / BOX_HEIGHT] if o.score > 0 else []
+    assert heights, "the walker was never scored"
+    lowest, tallest = min(heights), max(heights)
+    for min_height, scored in ((tallest + 1.0, False), (lowest - 1.0, True)):
+        det = WeaponDetector(site, min_height_px=min_height)
+        det.model = _Scripted(lambda k: 0.99)
+        assert any(o.score > 0 for _, o in run(det, site, fr)) is scored, min_height
 
 
 def test_every_n_spreads_the_crops_and_max_crops_caps_them():
