@@ -1,6 +1,7 @@
 # stationwatch: `make demo` runs the demo evaluation, `make test` the test suite.
 # Both create .venv on first use and install what they need (torch pinned first: its CPU
-# build lies on local disk; an unpinned torch would download a multi-GB CUDA build).
+# build lies on local disk; an unpinned torch would download a multi-GB CUDA build), and the
+# other packages at the versions of constraints.txt, so that a fresh clone computes the pinned numbers.
 
 PYTHON ?= python3
 VENV   ?= .venv
@@ -9,11 +10,11 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo test bench install clean
 
-$(STAMP): pyproject.toml examples/example_plugin/pyproject.toml
+$(STAMP): pyproject.toml constraints.txt examples/example_plugin/pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[test]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[test]"
 	# the example detector plug-in: the tests load it through its entry point
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e examples/example_plugin
 	touch $(STAMP)
