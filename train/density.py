@@ -104,13 +104,7 @@ def _variant(base: tuple, seed: int, scenario) -> Clip:
                                        round(float(np.clip(z + rng.uniform(-1.5, 1.5), 3.0, 9.0)), 2)]
         ov[f"cameras.{k}.look_at"] = [round(lx + rng.normal(0, 0.8), 2), round(ly + rng.normal(0, 0.8), 2), lz]
         ov[f"cameras.{k}.hfov_deg"] = round(float(np.clip(cam.hfov_deg * rng.uniform(0.85, 1.1), 45, 100)), 1)
-    names, weights = zip(*_LIGHTING)
-    ov["render.lighting"] = str(rng.choice(names, p=np.array(weights) / sum(weights)))
-    ov["render.brightness"] = round(float(rng.uniform(0.8, 1.2)), 3)
-    ov["render.noise_std"] = round(float(rng.uniform(1.0, 6.0)), 2)
-    ov["render.shot_noise_std"] = round(float(rng.uniform(0.0, 3.0)), 2)
-    ov["render.blur_px"] = round(float(rng.uniform(0.3, 1.2)), 2) if rng.random() < 0.35 else 0.0
-    ov["render.jpeg_quality"] = int(rng.integers(35, 96))
+    _draw_rendering(rng, ov)
     if scenario.crowd.initial_count:
         ov["crowd.initial_count"] = int(round(scenario.crowd.initial_count * rng.uniform(0.5, 2.5)))
     if area is not None and rng.random() < 0.75:
@@ -130,32 +124,57 @@ def _variant(base: tuple, seed: int, scenario) -> Clip:
     return Clip(name, int(seed), ov, t_from_s=t0, t_to_s=t1, every_s=round(float(rng.uniform(1.5, 3.0)), 2))
 
 
+def _draw_rendering(rng: np.random.Generator, ov: dict) -> None:
+    """Draw a clip's lighting, brightness, sensor noise, blur and JPEG quality into overrides ``ov``."""
+    names, weights = zip(*_LIGHTING)
+    ov["render.lighting"] = str(rng.choice(names, p=np.array(weights) / sum(weights)))
+    ov["render.brightness"] = round(float(rng.uniform(0.8, 1.2)), 3)
+    ov["render.noise_std"] = round(float(rng.uniform(1.0, 6.0)), 2)
+    ov["render.shot_noise_std"] = round(float(rng.uniform(0.0, 3.0)), 2)
+    ov["render.blur_px"] = round(float(rng.uniform(0.3, 1.2)), 2) if rng.random() < 0.35 else 0.0
+    ov["render.jpeg_quality"] = int(rng.integers(35, 96))
+
+
+def _per_base(shares, n_clips: int) -> np.ndarray:
+    """How many of ``n_clips`` clips each base gets, in proportion to its share (remainder to the first)."""
+    shares = np.asarray(shares, dtype=float)
+    per_base = np.floor(shares / shares.sum() * n_clips).astype(int)
+    per_base[: n_clips - per_base.sum()] += 1
+    return per_base
+
+
+def _valid_clips(n: int, seed: int, make) -> tuple[list, int]:
+    """``n`` clips ``make(seed)`` from training seeds ``seed, seed + 1, ...``, redrawing those whose overrides
+    make an invalid scenario; returns them and the next seed."""
+    from sim.scenario import ScenarioError, load_scenario
+    from sim.seeds import check_training_seed
+
+    clips = []
+    while len(clips) < n:
+        check_training_seed(seed)
+        clip = make(seed)
+        seed += 1
+        try:
+            load_scenario(clip.scenario, clip.overrides)
+        except ScenarioError:
+            continue
+        clips.append(clip)
+    return clips, seed
+
+
 def default_clips(n_clips: int = 140, first_seed: int = 10_000) -> list[Clip]:
     """``n_clips`` training clips over the base scenarios, clip ``k`` at seed ``first_seed + k``.
 
     Variants whose overrides make an invalid scenario (a camera that sees nothing, a zone
     on an obstacle) are redrawn from the next seed; the seeds stay training seeds.
     """
-    from sim.scenario import ScenarioError, load_scenario
-    from sim.seeds import check_training_seed
+    from sim.scenario import load_scenario
 
-    shares = np.array([b[1] for b in _BASES])
-    per_base = np.floor(shares / shares.sum() * n_clips).astype(int)
-    per_base[: n_clips - per_base.sum()] += 1
     clips, seed = [], int(first_seed)
-    for base, n in zip(_BASES, per_base):
+    for base, n in zip(_BASES, _per_base([b[1] for b in _BASES], n_clips)):
         sc = load_scenario(base[0])
-        made = 0
-        while made < n:
-            check_training_seed(seed)
-            clip = _variant(base, seed, sc)
-            seed += 1
-            try:
-                load_scenario(clip.scenario, clip.overrides)
-            except ScenarioError:
-                continue
-            clips.append(clip)
-            made += 1
+        made, seed = _valid_clips(n, seed, lambda s, base=base, sc=sc: _variant(base, s, sc))
+        clips += made
     return clips
 
 
@@ -174,42 +193,30 @@ def dense_clips(n_clips: int, first_seed: int = 10_500) -> list[Clip]:
     the camera moved by a few centimetres only, the trains' passenger counts scaled by 0.7 to 1.3,
     one frame every 1 to 2 s. They add the dense, partly hidden crowds that the varied clips
     rarely show to a fine-tuning set (``--dense-clips``)."""
-    from sim.scenario import ScenarioError, load_scenario
-    from sim.seeds import check_training_seed
+    from sim.scenario import load_scenario
 
-    shares = np.array([b[1] for b in _DENSE_BASES])
-    per_base = np.floor(shares / shares.sum() * n_clips).astype(int)
-    per_base[: n_clips - per_base.sum()] += 1
     clips, seed = [], int(first_seed)
-    for (name, _, (t0, t1), counts), n in zip(_DENSE_BASES, per_base):
+    for (name, _, window, counts), n in zip(_DENSE_BASES, _per_base([b[1] for b in _DENSE_BASES], n_clips)):
         sc = load_scenario(name)
-        made = 0
-        while made < n:
-            check_training_seed(seed)
-            rng = np.random.default_rng([seed, 11])
-            ov: dict = {}
-            for k, cam in enumerate(sc.cameras):
-                ov[f"cameras.{k}.position"] = [round(v + rng.normal(0, 0.05), 2) for v in cam.position]
-            names, weights = zip(*_LIGHTING)
-            ov["render.lighting"] = str(rng.choice(names, p=np.array(weights) / sum(weights)))
-            ov["render.brightness"] = round(float(rng.uniform(0.8, 1.2)), 3)
-            ov["render.noise_std"] = round(float(rng.uniform(1.0, 6.0)), 2)
-            ov["render.shot_noise_std"] = round(float(rng.uniform(0.0, 3.0)), 2)
-            ov["render.blur_px"] = round(float(rng.uniform(0.3, 1.2)), 2) if rng.random() < 0.35 else 0.0
-            ov["render.jpeg_quality"] = int(rng.integers(35, 96))
-            for key in counts:
-                k = int(key.split(".")[2])
-                ov[key] = int(round(sc.station.trains[k].count * rng.uniform(0.7, 1.3)))
-            clip = Clip(name, seed, ov, t_from_s=t0, t_to_s=min(t1, sc.duration_s),
-                        every_s=round(float(rng.uniform(1.0, 2.0)), 2))
-            seed += 1
-            try:
-                load_scenario(clip.scenario, clip.overrides)
-            except ScenarioError:
-                continue
-            clips.append(clip)
-            made += 1
+        made, seed = _valid_clips(n, seed, lambda s, name=name, sc=sc, window=window, counts=counts:
+                                  _dense_clip(name, s, sc, window, counts))
+        clips += made
     return clips
+
+
+def _dense_clip(name: str, seed: int, sc, window: tuple[float, float], counts) -> Clip:
+    """One clip of density scenario ``name`` (loaded as ``sc``) at training seed ``seed``."""
+    t0, t1 = window
+    rng = np.random.default_rng([seed, 11])
+    ov: dict = {}
+    for k, cam in enumerate(sc.cameras):
+        ov[f"cameras.{k}.position"] = [round(v + rng.normal(0, 0.05), 2) for v in cam.position]
+    _draw_rendering(rng, ov)
+    for key in counts:
+        k = int(key.split(".")[2])
+        ov[key] = int(round(sc.station.trains[k].count * rng.uniform(0.7, 1.3)))
+    return Clip(name, seed, ov, t_from_s=t0, t_to_s=min(t1, sc.duration_s),
+                every_s=round(float(rng.uniform(1.0, 2.0)), 2))
 
 
 def perspective_of(site, work_size: tuple[int, int]) -> np.ndarray:
