@@ -33,6 +33,9 @@ def test_calibration_fits_a_gain_through_the_origin(monkeypatch):
     # two fake scenarios: the detector sees 80 % of the truth
     truth = np.array([0.2, 0.6, 1.0, 1.5, 2.0, 2.5] * 5)
     monkeypatch.setattr(calibrate, "density_pairs", lambda sc, seed, progress=True: (0.8 * truth, truth))
+    from sim.seeds import library_seeds
+
+    library_seeds()  # the seed check reads the real library (cached) before load_scenario is faked
     monkeypatch.setattr("sim.scenario.load_scenario", lambda name: name)
     cal = calibrate.calibrate([("a", 10_001), ("b", 10_002)], min_true_per_m2=0.5, progress=False)
     assert cal.gain == pytest.approx(1 / 0.8)
