@@ -61,7 +61,7 @@ from collections import deque
 import cv2
 import numpy as np
 
-from detectors.background import changed_share, is_ghost
+from detectors.background import changed_below, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
@@ -348,16 +348,12 @@ class AbandonedObjectDetector:
         has the floor below it. The column is ``legs_ratio`` times the component's height, twice its
         width (centred); it holds legs when at least ``legs_share`` of its pixels differ by more than
         ``legs_diff`` grey levels."""
-        g = percept.grid
         x, y, w, h = box
         # as wide as the component and half that again on each side: a person leaning, or in mid-step,
         # has the feet off the upper body's column
-        x0, x1 = max(0, int((x - w / 2) / g.sx)), min(percept.grey.shape[1], int(math.ceil((x + 1.5 * w) / g.sx)))
-        y1 = int(math.ceil((y + h) / g.sy))
-        y2 = min(percept.grey.shape[0], y1 + max(1, int(round(self.legs_ratio * h / g.sy))))
-        if y2 <= y1 or x1 <= x0:
-            return False
-        return changed_share(percept.grey[y1:y2, x0:x1], background[y1:y2, x0:x1], self.legs_diff) >= self.legs_share
+        share = changed_below(percept.grey, background, percept.grid, x - w / 2, x + 1.5 * w, y + h,
+                              self.legs_ratio * h, self.legs_diff)
+        return share is not None and share >= self.legs_share
 
     def _ghost(self, percept: Percept, ob: dict) -> bool:
         """Whether object ``ob`` is a ghost (checked at most once a second: it costs a gradient)."""

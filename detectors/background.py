@@ -375,6 +375,21 @@ def changed_share(frame_grey: np.ndarray, background_grey: np.ndarray, min_diff:
     return float(np.count_nonzero(diff > min_diff)) / diff.size
 
 
+def changed_below(grey: np.ndarray, background_grey: np.ndarray, grid, x_left: float, x_right: float,
+                  y_top: float, height: float, min_diff: float) -> float | None:
+    """:func:`changed_share` of the working-resolution column under a box: full-resolution [px]
+    columns ``x_left`` to ``x_right`` and rows ``y_top`` to ``y_top + height`` (at least one working
+    row), clipped to the image; None when nothing of it lies inside. The legs of a person standing
+    still show there, the floor under a bag or a lying body does not."""
+    wh, ww = grey.shape[:2]
+    x0, x1 = max(0, int(x_left / grid.sx)), min(ww, int(math.ceil(x_right / grid.sx)))
+    y0 = int(math.ceil(y_top / grid.sy))
+    y1 = min(wh, y0 + max(1, int(round(height / grid.sy))))
+    if y1 <= y0 or x1 <= x0:
+        return None
+    return changed_share(grey[y0:y1, x0:x1], background_grey[y0:y1, x0:x1], min_diff)
+
+
 def _gradient(grey: np.ndarray) -> np.ndarray:
     """|Sobel gradient| of a grey float32 image."""
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)

@@ -35,7 +35,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from detectors.background import changed_share, is_ghost
+from detectors.background import changed_below, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
@@ -202,16 +202,10 @@ class PersonOnGroundDetector:
         """Whether the column under image box ``box`` [px], ``legs_height`` of the adult height
         ``adult_px`` tall and as wide as the box, has at least ``legs_share`` of its pixels changed by more
         than ``legs_diff`` grey levels from the long-term background: legs, not the floor."""
-        g = percept.grid
         x, y, w, h = box
-        wh, ww = percept.grey.shape
-        x0, x1 = max(0, int(x / g.sx)), min(ww, int(math.ceil((x + w) / g.sx)))
-        y0 = int(math.ceil((y + h) / g.sy))
-        y1 = min(wh, y0 + max(1, int(round(self.legs_height * adult_px / g.sy))))
-        if y1 <= y0 or x1 <= x0:
-            return False
-        return changed_share(percept.grey[y0:y1, x0:x1], percept.background()[y0:y1, x0:x1],
-                             self.legs_diff) >= self.legs_share
+        share = changed_below(percept.grey, percept.background(), percept.grid, x, x + w, y + h,
+                              self.legs_height * adult_px, self.legs_diff)
+        return share is not None and share >= self.legs_share
 
     def _ghost(self, percept: Percept, b: dict, box) -> bool:
         """Whether body ``b`` is a *ghost*: the floor a departed thing (a train, a crowd that boarded

@@ -136,13 +136,6 @@ def fit_reading_map(reading: np.ndarray, truth: np.ndarray, knots=CNN_KNOTS) -> 
     return np.maximum.accumulate(np.maximum(value, 0.0))
 
 
-def apply_reading_map(reading, knots, values) -> np.ndarray:
-    """The map of :func:`fit_reading_map` at ``reading`` (:func:`detectors.density_cnn.apply_reading_map`)."""
-    from detectors.density_cnn import apply_reading_map as apply
-
-    return apply(reading, knots, values)
-
-
 def zone_readings(samples, clips, weights: str) -> tuple[np.ndarray, np.ndarray]:
     """(reading, truth) [persons/m²] per training sample and density zone: the network's sum over the
     zone's cells over the zone's ground area in view, and the true density (agents whose position
@@ -201,6 +194,8 @@ def zone_readings(samples, clips, weights: str) -> tuple[np.ndarray, np.ndarray]
 def reading_calibration(samples, clips, weights: str) -> dict:
     """The model card's ``calibration`` entry for ``weights``: the map of :func:`fit_reading_map` fitted on
     the zone readings of the training ``samples`` (:func:`zone_readings`), with its error before and after."""
+    from detectors.density_cnn import apply_reading_map
+
     reading, target = zone_readings(samples, clips, weights)
     values = fit_reading_map(reading, target)
     after = apply_reading_map(reading, CNN_KNOTS, values)
