@@ -21,8 +21,15 @@ is at least 2 pixels thick in the frame only from about 50 pixels of person heig
 (``MIN_HEIGHT_PX``); below that the network sees a line no thicker than an umbrella's shaft
 or a strap, and on the tuning seeds unarmed people of 44 to 48 pixels reached the threshold
 (three false alarms in 270 s of ``concourse_quiet``) while every armed person was first seen
-taller than 54 pixels. One instance per track (``"track/N"``), its box the
-canonical person box.
+taller than 54 pixels.
+
+One instance per *person*, not per track id: a tracker loses a person for a moment (a merged
+blob, a pillar) and picks them up under a new track id, and a rifle carrier must not alert
+again then. A new track that appears within ``link_m`` [m] (plus 0.5 m/s times the gap) of
+where a recent track's velocity would have taken it, less than ``link_s`` [s] after that
+track was last seen, continues its instance key ``"track/N"`` (N the first track's id) and
+its evidence (:class:`~detectors.evidence.InstanceLinks`; within 0.7 ``link_m`` when that
+track is still followed: two tracks on one person). The box is the canonical person box.
 
 Inference under :func:`torch.inference_mode`, channels-last, on one thread (restored after):
 the same floats on any machine. torch is imported inside functions only.
@@ -41,7 +48,7 @@ import numpy as np
 
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
-from detectors.evidence import KeyedEvidence, clip_box
+from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box
 from detectors.nets import load_net
 from detectors.perception import Percept
 from detectors.site import SiteConfig
@@ -148,8 +155,10 @@ class WeaponDetector:
     Parameters: ``every_n`` [frames] between two classifications of one track; ``max_crops``
     most crops classified per frame; ``tau_s`` [s] time constant of a track's evidence;
     ``forget_s`` [s] a track's evidence is dropped after this long unclassified;
-    ``min_height_px`` [px] least adult image height at the track's foot point; ``weights``:
-    path of the network's weights (default: the shipped ones).
+    ``min_height_px`` [px] least adult image height at the track's foot point; ``link_s`` [s]
+    and ``link_m`` [m]: a new track this soon and this near (ground plane) to where a recent
+    track would be continues that track's instance and evidence; ``weights``: path of the
+    network's weights (default: the shipped ones).
     """
 
     event_type = EventType.WEAPON
@@ -163,24 +172,28 @@ class WeaponDetector:
     default_cooldown_s = 30.0  #: [s] per track
 
     def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 8, tau_s: float = 0.6,
-                 forget_s: float = 3.0, min_height_px: float = MIN_HEIGHT_PX, weights: str | None = None) -> None:
+                 forget_s: float = 3.0, min_height_px: float = MIN_HEIGHT_PX, link_s: float = 3.0,
+                 link_m: float = 1.0, weights: str | None = None) -> None:
         if not (isinstance(every_n, (int, np.integer)) and every_n >= 1):
             raise ValueError(f"WeaponDetector.every_n must be an integer >= 1 frame; got {every_n!r}")
         if not (isinstance(max_crops, (int, np.integer)) and max_crops >= 1):
             raise ValueError(f"WeaponDetector.max_crops must be an integer >= 1; got {max_crops!r}")
-        for name, value in (("tau_s", tau_s), ("forget_s", forget_s), ("min_height_px", min_height_px)):
+        for name, value in (("tau_s", tau_s), ("forget_s", forget_s), ("min_height_px", min_height_px),
+                            ("link_s", link_s), ("link_m", link_m)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"WeaponDetector.{name} must be a finite number >= 0; got {value!r}")
         self.site = site
         self.every_n, self.max_crops = int(every_n), int(max_crops)
         self.tau_s, self.forget_s, self.min_height_px = float(tau_s), float(forget_s), float(min_height_px)
+        self.link_s, self.link_m = float(link_s), float(link_m)
         self.model = _model(WEIGHTS_FILE if weights is None else str(weights))
         self.reset()
 
     def reset(self) -> None:
         self._evidence = KeyedEvidence(self.tau_s, forget_s=self.forget_s)
         self._last_seen: dict[int, int] = {}  #: track id -> frame index of its last classification
-        self._box: dict[int, tuple] = {}
+        self._box: dict[str, tuple] = {}  #: instance key -> canonical box of its last classified crop
+        self._links = InstanceLinks(link_s=self.link_s, link_m=self.link_m)
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
@@ -197,6 +210,8 @@ class WeaponDetector:
         rows, foot, height = rows[ok], foot[ok], height[ok]
         ids = tr.id[rows]
         frame = percept.index
+        # one instance (and one evidence) per person: a broken track continues its predecessor's key
+        keys = [self._links.key("track", int(i), tr.foot_m[r], percept.t, tr.vel_mps[r]) for i, r in zip(ids, rows)]
         # due: every_n frames since its last classification; a new track counts as classified a few frames
         # ago, staggered by its id, so that the tracks of one frame do not all fall due together
         for i in ids.tolist():
@@ -208,21 +223,23 @@ class WeaponDetector:
         if len(due):
             crops = np.stack([percept.crop(b, CROP_SIZE) for b in boxes])
             prob = self.model.predict(crops)
-            keys = [int(i) for i in ids[due]]
-            self._evidence.update(percept.t, keys, prob)
-            for k, b in zip(keys, boxes):
-                self._last_seen[k] = frame
+            due_keys = [keys[j] for j in due]
+            self._evidence.update(percept.t, due_keys, prob)
+            for i, k, b in zip(ids[due].tolist(), due_keys, boxes):
+                self._last_seen[int(i)] = frame
                 self._box[k] = tuple(float(v) for v in b)
         else:
             self._evidence.update(percept.t, [], [])
         gone = [k for k, f in self._last_seen.items() if (frame - f) / max(self.site.fps, 1e-9) > self.forget_s]
         for k in gone:
             del self._last_seen[k]
-            self._box.pop(k, None)
+        live = set(keys)
+        for k in [k for k in self._box if k not in live and self._evidence.get(k, -1.0) < 0]:
+            del self._box[k]
         out = []
-        for i in ids.tolist():
-            s = self._evidence.get(int(i))
-            box = clip_box(self._box[int(i)], self.site.image_size) if int(i) in self._box else None
+        for k in dict.fromkeys(keys):  # two tracks on one person: one instance
+            s = self._evidence.get(k)
+            box = clip_box(self._box[k], self.site.image_size) if k in self._box else None
             if s > 0 and box is not None:
-                out.append(InstanceScore(f"track/{int(i)}", float(min(1.0, max(0.0, s))), box))
+                out.append(InstanceScore(k, float(min(1.0, max(0.0, s))), box))
         return DetectorOutput.of(out)
