@@ -163,7 +163,10 @@ class WeaponDetector:
     the moving average alone);
     ``min_height_px`` [px] least adult image height at the track's foot point; ``link_s`` [s]
     and ``link_m`` [m]: a new track this soon and this near (ground plane) to where a recent
-    track would be continues that track's instance and evidence; ``weights``: path of the
+    track would be continues that track's instance and evidence; ``hold_score`` [score in
+    [0, 1]], ``hold_s`` [s], ``hold_m`` [m]: a person whose score reached ``hold_score`` is
+    remembered for ``hold_s`` after they were last seen, and any track within ``hold_m`` (plus
+    0.5 m/s times the time since) of where they were is reported as their instance; ``weights``: path of the
     network's weights (default: the shipped ones).
     """
 
@@ -182,7 +185,8 @@ class WeaponDetector:
     def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 8, tau_s: float = 0.3,
                  forget_s: float = 3.0, confirm_k: int = 3, confirm_n: int = 4,
                  min_height_px: float = MIN_HEIGHT_PX, link_s: float = 3.0,
-                 link_m: float = 1.0, weights: str | None = None) -> None:
+                 link_m: float = 1.0, hold_score: float = 0.9, hold_s: float = 10.0, hold_m: float = 2.0,
+                 weights: str | None = None) -> None:
         if not (isinstance(every_n, (int, np.integer)) and every_n >= 1):
             raise ValueError(f"WeaponDetector.every_n must be an integer >= 1 frame; got {every_n!r}")
         if not (isinstance(max_crops, (int, np.integer)) and max_crops >= 1):
@@ -193,7 +197,8 @@ class WeaponDetector:
                              f"confirm_n >= 1; "
                              f"got {confirm_k!r} and {confirm_n!r}")
         for name, value in (("tau_s", tau_s), ("forget_s", forget_s), ("min_height_px", min_height_px),
-                            ("link_s", link_s), ("link_m", link_m)):
+                            ("link_s", link_s), ("link_m", link_m), ("hold_score", hold_score), ("hold_s", hold_s),
+                            ("hold_m", hold_m)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"WeaponDetector.{name} must be a finite number >= 0; got {value!r}")
         self.site = site
@@ -201,6 +206,7 @@ class WeaponDetector:
         self.tau_s, self.forget_s, self.min_height_px = float(tau_s), float(forget_s), float(min_height_px)
         self.link_s, self.link_m = float(link_s), float(link_m)
         self.confirm_k, self.confirm_n = int(confirm_k), int(confirm_n)
+        self.hold_score, self.hold_s, self.hold_m = float(hold_score), float(hold_s), float(hold_m)
         self.model = _model(WEIGHTS_FILE if weights is None else str(weights))
         self.reset()
 
@@ -210,6 +216,7 @@ class WeaponDetector:
         self._box: dict[str, tuple] = {}  #: instance key -> canonical box of its last classified crop
         self._links = InstanceLinks(link_s=self.link_s, link_m=self.link_m)
         self._recent: dict[str, list[float]] = {}  #: instance key -> its last confirm_n crop probabilities
+        self._armed: dict[str, tuple[float, np.ndarray]] = {}  #: key -> (time [s], ground position [m]) last seen
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
@@ -255,13 +262,37 @@ class WeaponDetector:
             del self._box[k]
         for k in [k for k in self._recent if self._evidence.get(k, -1.0) < 0]:
             del self._recent[k]
-        out = []
-        for k in dict.fromkeys(keys):  # two tracks on one person: one instance
+        # an armed person seen lately: the instance of any track near where they were last seen (their own
+        # tracks, a neighbour whose crop holds the rifle, a track that took over in a crowd) is theirs
+        t = percept.t
+        self._armed = {a: v for a, v in self._armed.items() if t - v[0] <= self.hold_s}
+        pos = {}
+        for k, r in zip(keys, rows.tolist()):
+            pos.setdefault(k, tr.foot_m[r])
+        for k in pos:
+            if k in self._armed:
+                self._armed[k] = (t, pos[k])
+        best: dict[str, InstanceScore] = {}
+        for k in pos:
             s = self._evidence.get(k)
             if self.confirm_k:
                 recent = sorted(self._recent.get(k, []), reverse=True)
                 s = min(s, recent[self.confirm_k - 1] if len(recent) >= self.confirm_k else 0.0)
             box = clip_box(self._box[k], self.site.image_size) if k in self._box else None
-            if s > 0 and box is not None:
-                out.append(InstanceScore(k, float(min(1.0, max(0.0, s))), box))
+            if not (s > 0 and box is not None):
+                continue
+            name, name_d = k, math.inf
+            if k not in self._armed:
+                for a, (ta, xa) in self._armed.items():
+                    d = float(np.hypot(*(pos[k] - xa)))
+                    if d <= self.hold_m + 0.5 * (t - ta) and d < name_d:
+                        name, name_d = a, d
+                if name != k and name not in pos:  # its own tracks are gone: follow this one
+                    self._armed[name] = (t, pos[k])
+            if s >= self.hold_score and name not in self._armed:
+                self._armed[name] = (t, pos[k])
+            inst = InstanceScore(name, float(min(1.0, max(0.0, s))), box)
+            if name not in best or inst.score > best[name].score:
+                best[name] = inst
+        out = list(best.values())
         return DetectorOutput.of(out)

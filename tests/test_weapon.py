@@ -208,8 +208,8 @@ def test_rendering_training_crops_refuses_evaluation_seeds():
 
 def test_a_broken_track_continues_its_instance_and_a_person_elsewhere_does_not():
     """A walker hidden for 2.5 s (longer than the tracker coasts) comes back under a new track id on
-    the line they walked: the same instance key and evidence (no second alert for one person); a
-    second walker 4 m away is another instance."""
+    the line they walked: the same instance key (no second alert for one person), by the track
+    links or by the memory of an armed person; a second walker 4 m away is another instance."""
     site = synthetic_site(())
     hidden = (3.0, 5.5)
 
@@ -219,21 +219,20 @@ def test_a_broken_track_continues_its_instance_and_a_person_elsewhere_does_not()
         if t >= 4.0:
             draw_block(img, site, (6.0 + 1.0 * t, 8.0), height_m=1.7, width_m=0.5, colour=(200, 60, 40))
     fr = frames(site, draw, 9.0)
-    keys = {}
-    for link_s in (0.0, WeaponDetector(site).link_s):
-        det = WeaponDetector(site, min_height_px=0.0, link_s=link_s)
+    d = WeaponDetector(site)
+    assert d.hold_m < 4.0 and 2.5 < d.link_s and 2.5 < d.hold_s
+    same = {}
+    for link_s, hold_s in ((0.0, 0.0), (d.link_s, 0.0), (0.0, d.hold_s)):
+        det = WeaponDetector(site, min_height_px=0.0, link_s=link_s, hold_s=hold_s)
         det.model = _Scripted(lambda k: 0.99)
-        out = run(det, site, fr)
-        seen = [(t, [(i.key, i.bbox) for i in o.instances]) for t, o in out]
+        seen = [(t, [(i.key, i.bbox) for i in o.instances]) for t, o in run(det, site, fr)]
         first = {k for t, inst in seen if t < hidden[0] for k, _ in inst}
         after = [inst for t, inst in seen if t >= hidden[1] + 0.5]
         assert len(first) == 1 and all(len(inst) == 2 for inst in after[-10:])
         # the instance on the first walker's line (nearer the camera: the lower box) after the break
         back = {max(inst, key=lambda kb: kb[1][1] + kb[1][3])[0] for inst in after[-10:]}
         other = {min(inst, key=lambda kb: kb[1][1] + kb[1][3])[0] for inst in after[-10:]}
-        assert len(back) == 1 and back.isdisjoint(other)
-        keys[link_s] = (first, back)
-    first, back = keys[0.0]
-    assert back != first  # without links the tracker's new id is a new instance
-    first, back = keys[WeaponDetector(site).link_s]
-    assert back == first  # with them the walker stays one instance
+        assert len(back) == 1 and back.isdisjoint(other) and other.isdisjoint(first)
+        same[(link_s, hold_s)] = back == first
+    # without links nor memory the tracker's new id is a new instance; either one keeps the walker one instance
+    assert same == {(0.0, 0.0): False, (d.link_s, 0.0): True, (0.0, d.hold_s): True}
