@@ -32,7 +32,13 @@ again then. A new track that appears within ``link_m`` [m] (plus 0.5 m/s times t
 where a recent track's velocity would have taken it, less than ``link_s`` [s] after that
 track was last seen, continues its instance key ``"track/N"`` (N the first track's id) and
 its evidence (:class:`~detectors.evidence.InstanceLinks`; within 0.7 ``link_m`` when that
-track is still followed: two tracks on one person). The box is the canonical person box.
+track is still followed: two tracks on one person). In a crowd the tracks around a rifle
+carrier swap and break often, and a neighbour's crop may hold the rifle too: a person whose
+score reached ``hold_score`` is remembered for ``hold_s`` [s] after last seen, and every
+track within ``hold_m`` [m] (plus 0.5 m/s times the time since) of where they were is
+reported as their instance (the nearest such person's), so the cooldown of the first alert
+covers them; two armed people walking within 2 m of each other are one instance. The box
+is the canonical person box.
 
 Inference under :func:`torch.inference_mode`, channels-last, on one thread (restored after):
 the same floats on any machine. torch is imported inside functions only.
