@@ -26,6 +26,7 @@ def test_person_box_is_centred_on_the_foot_with_head_room():
 @pytest.mark.parametrize("params, match", [
     ({"every_n": 0}, "every_n must be an integer >= 1 frame; got 0"),
     ({"max_crops": 1.5}, "max_crops must be an integer >= 1; got 1.5"),
+    ({"confirm_k": 5, "confirm_n": 4}, "0 <= confirm_k <= confirm_n, confirm_n >= 1; got 5 and 4"),
     ({"tau_s": float("nan")}, "tau_s must be a finite number >= 0; got nan"),
     ({"min_height_px": -1.0}, "min_height_px must be a finite number >= 0; got -1.0"),
     ({"weights": "/no/such/weapon.pt"}, "weapon CNN weights not found at '/no/such/weapon.pt'"),
@@ -56,11 +57,15 @@ def _walker_frames(site, seconds=8.0):
 def test_one_odd_crop_does_not_alarm_a_run_of_them_does():
     site = synthetic_site(())
     fr = _walker_frames(site)
-    odd = WeaponDetector(site, min_height_px=0.0)
-    odd.model = _Scripted(lambda k: 1.0 if k == 3 else 0.0)  # one crop says rifle
-    out = run(odd, site, fr)
-    assert odd.model.calls > 10
-    assert 0 < max(o.score for _, o in out) < odd.default_threshold
+    for confirm_k in (0, WeaponDetector(site).confirm_k):
+        odd = WeaponDetector(site, min_height_px=0.0, confirm_k=confirm_k)
+        odd.model = _Scripted(lambda k: 1.0 if k == 3 else 0.0)  # one crop says rifle
+        out = run(odd, site, fr)
+        assert odd.model.calls > 10
+        if confirm_k == 0:  # the moving average alone: graded, below the threshold
+            assert 0 < max(o.score for _, o in out) < odd.default_threshold
+        else:  # one crop is fewer than confirm_k: capped at the confirm_k-th highest crop, 0
+            assert confirm_k >= 2 and max(o.score for _, o in out) == 0.0
     sure = WeaponDetector(site, min_height_px=0.0)
     sure.model = _Scripted(lambda k: 0.99)
     out = run(sure, site, fr)
@@ -74,6 +79,20 @@ def test_one_odd_crop_does_not_alarm_a_run_of_them_does():
     assert x <= foot[0] <= x + w and y < foot[1] <= y + h + 2  # the box stands on the walker
     assert o.instances[0].key.startswith("track/")
     assert max(o.score for _, o in scored) <= 0.99  # graded: never above what the crops say
+
+
+def test_the_score_needs_k_of_the_last_n_crops_above_it():
+    """Crops alternating 0.99 and 0.86 average above 0.9, but only 2 of any 4 are above it: with
+    3 of 4 the score is capped at the third highest of the last four crops, 0.86."""
+    site = synthetic_site(())
+    fr = _walker_frames(site)
+    best = {}
+    for k in (0, 3):
+        det = WeaponDetector(site, min_height_px=0.0, confirm_k=k, confirm_n=4)
+        det.model = _Scripted(lambda c: 0.99 if c % 2 else 0.86)
+        best[k] = max(o.score for _, o in run(det, site, fr))
+    assert best[0] >= det.default_threshold > 0.86 + 0.01  # the average alone alarms
+    assert best[3] == pytest.approx(0.86)  # min(average, third highest of [0.99, 0.86, 0.99, 0.86])
 
 
 def test_people_too_small_to_show_a_rifle_two_pixels_thick_score_nothing():
@@ -185,3 +204,35 @@ def test_rendering_training_crops_refuses_evaluation_seeds():
 
     with pytest.raises(SeedSplitError, match="seed 901 is a held-out seed"):
         render_crops([Clip("concourse_weapon", 901, {}, 3.0, 4.0, 0.5)], progress=False)
+
+
+def test_a_broken_track_continues_its_instance_and_a_person_elsewhere_does_not():
+    """A walker hidden for 2.5 s (longer than the tracker coasts) comes back under a new track id on
+    the line they walked: the same instance key (no second alert for one person), by the track
+    links or by the memory of an armed person; a second walker 4 m away is another instance."""
+    site = synthetic_site(())
+    hidden = (3.0, 5.5)
+
+    def draw(img, t):
+        if not hidden[0] <= t < hidden[1]:
+            draw_block(img, site, (6.0 + 1.0 * t, 4.0), height_m=1.7, width_m=0.5, colour=(40, 40, 200))
+        if t >= 4.0:
+            draw_block(img, site, (6.0 + 1.0 * t, 8.0), height_m=1.7, width_m=0.5, colour=(200, 60, 40))
+    fr = frames(site, draw, 9.0)
+    d = WeaponDetector(site)
+    assert d.hold_m < 4.0 and 2.5 < d.link_s and 2.5 < d.hold_s
+    same = {}
+    for link_s, hold_s in ((0.0, 0.0), (d.link_s, 0.0), (0.0, d.hold_s)):
+        det = WeaponDetector(site, min_height_px=0.0, link_s=link_s, hold_s=hold_s)
+        det.model = _Scripted(lambda k: 0.99)
+        seen = [(t, [(i.key, i.bbox) for i in o.instances]) for t, o in run(det, site, fr)]
+        first = {k for t, inst in seen if t < hidden[0] for k, _ in inst}
+        after = [inst for t, inst in seen if t >= hidden[1] + 0.5]
+        assert len(first) == 1 and all(len(inst) == 2 for inst in after[-10:])
+        # the instance on the first walker's line (nearer the camera: the lower box) after the break
+        back = {max(inst, key=lambda kb: kb[1][1] + kb[1][3])[0] for inst in after[-10:]}
+        other = {min(inst, key=lambda kb: kb[1][1] + kb[1][3])[0] for inst in after[-10:]}
+        assert len(back) == 1 and back.isdisjoint(other) and other.isdisjoint(first)
+        same[(link_s, hold_s)] = back == first
+    # without links nor memory the tracker's new id is a new instance; either one keeps the walker one instance
+    assert same == {(0.0, 0.0): False, (d.link_s, 0.0): True, (0.0, d.hold_s): True}
