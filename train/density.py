@@ -27,6 +27,13 @@ frames (``--crop 320 180 --init``, 2,758 frames, 371 s on a shared core) brought
 +0.03 to -0.27 (low on packed crowds), and ``--calibrate`` fits the map of a zone's reading to
 its density on the training frames that the detector applies (:mod:`train.calibrate`).
 The shipped weights were made so, from crop-trained ones (the model card's ``init``).
+Tried and not shipped: four more whole-frame epochs from the shipped weights on 20 varied clips
+and 40 new dense clips (``--clips 20 --dense-clips 40 --dense-seed 10600 --epochs 4 --lr 5e-4
+--batch 8 --crop 320 180 --calibrate``; 3,222 frames, 571 s rendering, 390 s training, on a
+shared core) left the overcrowded gate approach read as flat as before (about 2.0 persons/m²
+from a true 1.7 to 2.1 at tuning seed 201, bias -0.13 in the 2-3 band against -0.09) and read
+the dense queue 0.1 lower: more of the same footage does not separate a jam just above the
+capacity from one just below it.
 
 Validation: ``stationwatch train density --validate-only --validate-seeds 901`` prints the
 RMS per density band (0-1, 1-2, 2-3, 3-4 persons/m²), CNN against the pixel baseline, and
