@@ -152,23 +152,29 @@ class Percept:
         :meth:`~detectors.tracker.GroundTracker.history`)."""
         return self._live("track_history").tracker.history(track_id)
 
+    def memo(self, key, compute):
+        """``compute()`` once per frame and ``key`` (hashable): what several detectors ask of the same
+        frame (its vehicles, a blob's ghost test) is found once; valid for this frame only."""
+        store = self._live("memo")._frame_memo
+        if key not in store:
+            store[key] = compute()
+        return store[key]
+
     def is_ghost(self, label: int) -> bool:
         """Whether blob ``label`` of :attr:`labels` is a *ghost*: background uncovered by something that
         left (edges along its outline in the long-term background, not in the frame)."""
-        owner = self._live("is_ghost")
-        cache = owner._ghost_cache
-        if label not in cache:
-            from detectors.background import is_ghost
+        return self.memo(("is_ghost", int(label)), lambda: self._is_ghost(label))
 
-            ys, xs = np.nonzero(self.labels == label)
-            if len(ys) == 0:
-                cache[label] = False
-            else:
-                h, w = self.labels.shape
-                y0, y1, x0, x1 = max(0, ys.min() - 2), min(h, ys.max() + 3), max(0, xs.min() - 2), min(w, xs.max() + 3)
-                region = (self.labels[y0:y1, x0:x1] == label).astype(np.uint8)
-                cache[label] = is_ghost(self.grey[y0:y1, x0:x1], self.background()[y0:y1, x0:x1], region)
-        return cache[label]
+    def _is_ghost(self, label: int) -> bool:
+        from detectors.background import is_ghost
+
+        ys, xs = np.nonzero(self.labels == label)
+        if len(ys) == 0:
+            return False
+        h, w = self.labels.shape
+        y0, y1, x0, x1 = max(0, ys.min() - 2), min(h, ys.max() + 3), max(0, xs.min() - 2), min(w, xs.max() + 3)
+        region = (self.labels[y0:y1, x0:x1] == label).astype(np.uint8)
+        return is_ghost(self.grey[y0:y1, x0:x1], self.background()[y0:y1, x0:x1], region)
 
     def flow(self) -> np.ndarray:
         """(fh, fw, 2) float32 [flow px per second] dense optical flow from the previous frame
@@ -287,7 +293,7 @@ class Perception:
         self.min_area_work_px = int(min_area_work_px)
         self.heal_every_frames = max(1, int(round(heal_every_s * site.fps)))
         self.frames_seen = 0
-        self._ghost_cache: dict[int, bool] = {}
+        self._frame_memo: dict = {}  #: per-frame answers (Percept.memo), emptied by update
         #: [s] time spent in each stage on the last frame (lazy stages included once they ran)
         self.stage_s: dict[str, float] = dict.fromkeys(STAGES, 0.0)
 
@@ -314,7 +320,7 @@ class Perception:
         stage = self.stage_s
         for k in stage:
             stage[k] = 0.0
-        self._ghost_cache = {}
+        self._frame_memo = {}
         t0 = time.perf_counter()
         small = img if self.work_size == (w, h) else cv2.resize(img, self.work_size, interpolation=cv2.INTER_AREA)
         grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)

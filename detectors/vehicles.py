@@ -23,11 +23,6 @@ VEHICLE_MIN_PERSONS = 8.0
 VEHICLE_MIN_FLOOR_PERSONS = 3.0
 
 
-#: the last percept whose vehicles were looked for, and its answers by (zones, constants): several
-#: detectors ask for one frame's vehicles (intrusion, crowd movement, objects, falls), found once
-_memo: tuple = (None, {})
-
-
 def vehicle_blobs(percept: Percept, zones: tuple[Zone, ...] | list[Zone], min_persons: float = VEHICLE_MIN_PERSONS,
                   min_floor_persons: float = VEHICLE_MIN_FLOOR_PERSONS) -> tuple[np.ndarray, np.ndarray]:
     """Rows of ``percept.blobs`` that are vehicles, and the (Z,) bool of which ``zones`` each
@@ -38,22 +33,19 @@ def vehicle_blobs(percept: Percept, zones: tuple[Zone, ...] | list[Zone], min_pe
     part on the floor counts, not the component's foot point: passengers on the platform, nearer the camera than the train,
     merge with it and carry its foot point onto the platform.
 
-    The answer is computed once per percept and set of arguments (the detectors of one frame share
-    it); the arrays returned are read-only.
+    The answer is computed once per frame and set of arguments (:meth:`Percept.memo`: the
+    detectors of one frame share it); the arrays returned are read-only.
     """
-    global _memo
-    memo_percept, answers = _memo
-    if memo_percept is not percept:
-        answers = {}
-        _memo = (percept, answers)
     key = (tuple((z.name, z.kind, tuple(map(tuple, np.asarray(z.polygon_m, float).reshape(-1, 2).tolist())))
                  for z in zones), float(min_persons), float(min_floor_persons))
-    if key not in answers:
+
+    def compute():
         rows, occupied = _vehicle_blobs(percept, zones, min_persons, min_floor_persons)
         rows.flags.writeable = False
         occupied.flags.writeable = False
-        answers[key] = (rows, occupied)
-    return answers[key]
+        return rows, occupied
+
+    return percept.memo(("vehicle_blobs", key), compute)
 
 
 def _vehicle_blobs(percept: Percept, zones, min_persons: float, min_floor_persons: float) -> tuple[np.ndarray, np.ndarray]:

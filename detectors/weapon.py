@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections import deque
 
 import numpy as np
 
@@ -221,7 +222,7 @@ class WeaponDetector:
         self._last_seen: dict[int, int] = {}  #: track id -> frame index of its last classification
         self._box: dict[str, tuple] = {}  #: instance key -> canonical box of its last classified crop
         self._links = InstanceLinks(link_s=self.link_s, link_m=self.link_m)
-        self._recent: dict[str, list[float]] = {}  #: instance key -> its last confirm_n crop probabilities
+        self._recent: dict[str, deque] = {}  #: instance key -> its last confirm_n crop probabilities
         self._armed: dict[str, tuple[float, np.ndarray]] = {}  #: key -> (time [s], ground position [m]) last seen
 
     def score(self, percept: Percept) -> DetectorOutput:
@@ -256,7 +257,7 @@ class WeaponDetector:
             self._evidence.update(percept.t, due_keys, prob)
             for i, k, b, p in zip(ids[due].tolist(), due_keys, boxes, prob.tolist()):
                 self._last_seen[int(i)] = frame
-                self._recent[k] = (self._recent.get(k, []) + [p])[-self.confirm_n:]
+                self._recent.setdefault(k, deque(maxlen=self.confirm_n)).append(p)
                 self._box[k] = tuple(float(v) for v in b)
         else:
             self._evidence.update(percept.t, [], [])

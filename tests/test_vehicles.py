@@ -35,7 +35,9 @@ def _percept(t, fg_cols, vehicle_cols=None, bright_cols=()):
                       foot_px=np.array([[10.0, 10.0]]), foot_m=np.array([[5.0, -2.0]]),
                       expected_area_px=np.array([10.0]), label=np.array([1], np.int32))
     grid = SimpleNamespace(zone_mask=lambda zone: FLOOR, sx=1.0, sy=1.0)
-    return SimpleNamespace(t=t, fg_mask=fg, labels=labels, blobs=blobs, grid=grid, grey=grey, lighting_gain=1.0)
+    memo: dict = {}  # Percept.memo: one answer per frame and key
+    return SimpleNamespace(t=t, fg_mask=fg, labels=labels, blobs=blobs, grid=grid, grey=grey, lighting_gain=1.0,
+                           memo=lambda key, compute: memo[key] if key in memo else memo.setdefault(key, compute()))
 
 
 def test_a_zone_is_cleared_by_the_floor_its_vehicle_covered_not_by_the_whole_polygon():
