@@ -45,7 +45,7 @@ import numpy as np
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box
-from detectors.flame import EMISSIVE_MIN_BLUE, EMISSIVE_MIN_RED, EMISSIVE_MIN_WARMTH, emissive_mask
+from detectors.flame import EMISSIVE_MIN_BLUE, EMISSIVE_MIN_RED, EMISSIVE_MIN_WARMTH, emissive_mask, warm_mask
 from detectors.perception import Percept
 from detectors.site import SiteConfig
 
@@ -139,15 +139,15 @@ class FireDetector:
         # a 3 x 3 mean first: sensor noise on a red poster whose green equals its blue must not
         # toggle pixels in and out of the flame colour
         blurred = cv2.blur(bgr, (3, 3))
-        b, g, r = (c.astype(np.int32) for c in cv2.split(blurred))  # int16 overflows r * 299
-        warm = (r >= self.min_red) & (r >= g) & (g + self.green_slack >= b) & \
-            ((r - b) >= self.min_red_minus_blue * r)
-        grey = (r * 299 + g * 587 + b * 114) // 1000
+        warm = warm_mask(blurred, min_red=self.min_red, min_red_minus_blue=self.min_red_minus_blue,
+                         green_slack=self.green_slack)
         hot = emissive_mask(blurred, min_red=self.hot_red, min_blue=self.hot_blue, min_warmth=self.hot_warmth)
         if hot.any():
-            near = cv2.dilate(warm.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0
+            near = cv2.dilate(warm.view(np.uint8), np.ones((5, 5), np.uint8)) > 0
             hot &= near
-            warm |= hot & (grey >= self.core_grey)
+            ys, xs = np.nonzero(hot)
+            b, g, r = (blurred[ys, xs, k].astype(np.int32) for k in range(3))  # int16 overflows r * 299
+            warm[ys, xs] |= (r * 299 + g * 587 + b * 114) // 1000 >= self.core_grey
         return warm, hot
 
     def score(self, percept: Percept) -> DetectorOutput:

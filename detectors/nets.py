@@ -23,3 +23,35 @@ def load_net(net, path: str, *, what: str, command: str):
                          f"architecture?): {str(exc).splitlines()[0]}") from None
     net.eval()
     return net.to(memory_format=torch.channels_last)
+
+
+def fuse_batchnorm(net):
+    """An inference copy of a ``torch.nn.Sequential`` in eval mode in which every ``Conv2d`` directly
+    followed by a ``BatchNorm2d`` carries the normalisation in its weights and bias (the batch norm
+    becomes an identity): the same function up to float rounding (about 1e-7 on a probability), one
+    pass over each feature map fewer (a third of the weapon CNN's time on a batch of crops).
+    Channels-last, like :func:`load_net`. The network given is left as it is (training reads it)."""
+    import copy
+
+    import torch
+    from torch import nn
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+
+    if net.training:
+        raise ValueError("fuse_batchnorm: the network must be in eval mode (its batch statistics are frozen)")
+    layers = list(copy.deepcopy(net).to(memory_format=torch.contiguous_format))
+    for i in range(len(layers) - 1):
+        if isinstance(layers[i], nn.Conv2d) and isinstance(layers[i + 1], nn.BatchNorm2d):
+            layers[i], layers[i + 1] = fuse_conv_bn_eval(layers[i], layers[i + 1]), nn.Identity()
+    return nn.Sequential(*layers).eval().to(memory_format=torch.channels_last)
+
+
+def inference_net(net, example):
+    """A frozen TorchScript trace of :func:`fuse_batchnorm` of ``net`` for inputs shaped like ``example``
+    (a tensor; any batch size): the Python dispatch of every layer gone, about a fifth less time per call
+    on small batches. Same function up to float rounding."""
+    import torch
+
+    fused = fuse_batchnorm(net)
+    with torch.no_grad():
+        return torch.jit.freeze(torch.jit.trace(fused, example))

@@ -80,6 +80,52 @@ def test_flame_colours_of_a_bright_core_are_hot():
     assert hot[:, 11].all() and not hot[:, 16:].any() and warm[:, :9].all()
 
 
+def _warm_rule(bgr, min_red, min_red_minus_blue, green_slack):
+    """The fire detector's colour rule written out in int32 numpy (the reference of the 8-bit passes)."""
+    b, g, r = (bgr[..., k].astype(np.int32) for k in range(3))
+    return (r >= min_red) & (r >= g) & (g + green_slack >= b) & ((r - b) >= min_red_minus_blue * r)
+
+
+def _emissive_rule(bgr, min_red, min_blue, min_warmth):
+    b, g, r = (bgr[..., k].astype(np.int32) for k in range(3))
+    return (r >= min_red) & (b >= min_blue) & (r - b >= min_warmth) & (r >= g) & (g >= b)
+
+
+def _colour_images():
+    """Random images, every (blue, green, red) triple on a 4-level lattice, and the real clip's frames."""
+    rng = np.random.default_rng(3)
+    imgs = [rng.integers(0, 256, (60, 80, 3), np.uint8) for _ in range(3)]
+    levels = np.arange(256, dtype=np.uint8)[::4]
+    imgs.append(np.stack(np.meshgrid(levels, levels, levels, indexing="ij"), axis=-1).reshape(64 * 64, 64, 3))
+    if CLIP.exists():
+        for k, f in enumerate(VideoFileSource(str(CLIP))):
+            if k % 40 == 0:
+                imgs.append(f.image)
+            if k >= 200:
+                break
+    return imgs
+
+
+@pytest.mark.parametrize("params", [(160.0, 0.5, 16.0), (159.5, 0.33, 0.0), (200, 0.1, 7.5), (0, 0.0, 300.0),
+                                    (160, 0.5, -3.0), (255, 1.0, 0), (100, 0.7, 16)])
+def test_warm_mask_is_the_colour_rule_pixel_for_pixel(params):
+    from detectors.flame import warm_mask
+
+    for img in _colour_images():
+        got = warm_mask(img, min_red=params[0], min_red_minus_blue=params[1], green_slack=params[2])
+        want = _warm_rule(img, *params)
+        assert got.dtype == bool and np.array_equal(got, want), (params, int((got != want).sum()))
+
+
+@pytest.mark.parametrize("params", [(240, 100, 40), (239.5, 99.2, 39.5), (0, 0, 0.5), (200, 50, 1), (240, 100, 0)])
+def test_emissive_mask_is_its_rule_pixel_for_pixel(params):
+    from detectors.flame import emissive_mask
+
+    for img in _colour_images():
+        got = emissive_mask(img, min_red=params[0], min_blue=params[1], min_warmth=params[2])
+        assert np.array_equal(got, _emissive_rule(img, *params)), params
+
+
 @pytest.mark.parametrize("kind", ["poster", "lamp", "matte"])
 def test_static_colour_and_coherent_flicker_are_not_fire(kind):
     # "matte": flame-coloured tongues flickering as a flame's do, but no bright core (a shirt, a scarf)
