@@ -311,7 +311,7 @@ class AbandonedObjectDetector:
             x0, y0, x1, y1 = int(x[j]), int(y[j]), int(x[j] + w[j]), int(y[j] + h[j])
             if x0 < m or x1 > ww - m or y1 > wh - m:
                 continue  # cut by the image's edge: a person stepping in or out, or a part of one
-            if self._part_of_figure(fg_labels, labels, int(keep[j] + 1), (x0, y0, x1, y1)):
+            if self._part_of_figure(fg_labels, labels, int(keep[j] + 1), (x0, y0, x1, y1), percept.label_stats):
                 continue
             pad = 2
             X0, Y0 = max(0, x0 - pad), max(0, y0 - pad)
@@ -324,20 +324,24 @@ class AbandonedObjectDetector:
         self._labels = labels
         return np.asarray(xy, dtype=np.float64).reshape(-1, 2), boxes
 
-    def _part_of_figure(self, fg_labels: np.ndarray, labels: np.ndarray, label: int, box: tuple) -> bool:
+    def _part_of_figure(self, fg_labels: np.ndarray, labels: np.ndarray, label: int, box: tuple,
+                        fg_stats: np.ndarray | None = None) -> bool:
         """Whether static component ``label`` (box ``x0, y0, x1, y1`` working px) is a part of a larger
         foreground figure: the moving foreground it belongs to reaches ``figure_ratio`` times its
         height or width. A person standing or sitting still whose legs, torso or lying body the
         short-term background absorbed is one; a bag set down on its own is not (beside its owner it is
-        attended anyway)."""
+        attended anyway). ``fg_stats``: OpenCV's statistics of ``fg_labels`` (their boxes), when known."""
         x0, y0, x1, y1 = box
         under = fg_labels[y0:y1, x0:x1][labels[y0:y1, x0:x1] == label]
         under = under[under > 0]
         if not len(under):
             return False
         figure = np.bincount(under).argmax()
-        ys, xs = np.nonzero(fg_labels == figure)
-        fh, fw = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
+        if fg_stats is not None and figure < len(fg_stats):
+            fw, fh = int(fg_stats[figure, 2]), int(fg_stats[figure, 3])
+        else:
+            ys, xs = np.nonzero(fg_labels == figure)
+            fh, fw = ys.max() - ys.min() + 1, xs.max() - xs.min() + 1
         return bool(fh > self.figure_ratio * (y1 - y0) or fw > self.figure_ratio * (x1 - x0))
 
     def _on_legs(self, percept: Percept, background: np.ndarray, box) -> bool:

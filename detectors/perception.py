@@ -131,6 +131,9 @@ class Percept:
     tracks: "Tracks"  #: the tracker's state after this frame
     grid: WorkGrid = field(repr=False)  #: geometry maps shared by the detectors
     lighting_gain: float = 1.0  #: median brightness of the frame relative to the background (1 = unchanged)
+    #: (n, 5) int32 OpenCV's statistics (x, y, w, h, area [working px]) of every label of :attr:`labels`,
+    #: row 0 the background, components too small to be kept included (a label's box without a pass over the image)
+    label_stats: np.ndarray = field(default_factory=lambda: np.zeros((1, 5), np.int32), repr=False)
     _owner: "Perception | None" = field(default=None, repr=False)
     _owner_frame: int = field(default=-1, repr=False)
 
@@ -344,8 +347,8 @@ class Perception:
         if not ready:
             return self._percept(frame, False, small, grey, fg, static, np.zeros(fg.shape, np.int32), Blobs.empty(),
                                  Detections.empty(), Tracks.empty())
-        n, labels, stats = components_with_stats(fg)
-        stats, ids, big = self._kept(stats[1:], np.arange(1, n, dtype=np.int32))
+        n, labels, label_stats = components_with_stats(fg)
+        stats, ids, big = self._kept(label_stats[1:], np.arange(1, n, dtype=np.int32))
         blobs = self._blobs(stats[big], ids[big])
         person = self._not_flames(small, labels, stats, ids, n)
         t3 = time.perf_counter()
@@ -356,12 +359,13 @@ class Perception:
         stage["people"] = t4 - t3
         tracks = self.tracker.update(frame.t, det)
         stage["tracker"] = time.perf_counter() - t4
-        return self._percept(frame, True, small, grey, fg, static, labels, blobs, det, tracks)
+        return self._percept(frame, True, small, grey, fg, static, labels, blobs, det, tracks, label_stats)
 
-    def _percept(self, frame, ready, small, grey, fg, static, labels, blobs, det, tracks) -> Percept:
+    def _percept(self, frame, ready, small, grey, fg, static, labels, blobs, det, tracks, label_stats=None) -> Percept:
         p = Percept(index=frame.index, t=frame.t, ready=ready, image=frame.image, small=small, grey=grey, fg_mask=fg,
                     static_mask=static, labels=labels, blobs=blobs, detections=det, tracks=tracks, grid=self.grid,
-                    lighting_gain=self.model.global_gain, _owner=self, _owner_frame=self.frames_seen)
+                    lighting_gain=self.model.global_gain, _owner=self, _owner_frame=self.frames_seen,
+                    label_stats=np.zeros((1, 5), np.int32) if label_stats is None else label_stats)
         return p
 
     def _not_flames(self, small: np.ndarray, labels: np.ndarray, stats: np.ndarray, ids: np.ndarray,

@@ -149,6 +149,7 @@ class GroundTracker:
         self._strong = np.zeros(0)
         self._colour = np.zeros((0, 6), np.float32)
         self._hist: dict[int, list] = {}
+        self._hist_arrays: dict[int, np.ndarray] = {}  #: track id -> its history as an array, this frame
 
     def __len__(self) -> int:
         return len(self._id)
@@ -203,11 +204,19 @@ class GroundTracker:
 
     def history(self, track_id: int) -> np.ndarray:
         """(K, 5) the last ``history_s`` of one track, one row per frame it was matched in: t [s],
-        x, y [m] (filtered), box height and width [px] (empty when the track is unknown)."""
-        rows = self._hist.get(int(track_id))
-        return np.array(rows, dtype=np.float64).reshape(-1, 5) if rows else np.zeros((0, 5))
+        x, y [m] (filtered), box height and width [px] (empty when the track is unknown). Read-only: made once
+        per frame and track, however many detectors ask."""
+        tid = int(track_id)
+        out = self._hist_arrays.get(tid)
+        if out is None:
+            rows = self._hist.get(tid)
+            out = np.array(rows, dtype=np.float64).reshape(-1, 5) if rows else np.zeros((0, 5))
+            out.flags.writeable = False
+            self._hist_arrays[tid] = out
+        return out
 
     def _record(self, t: float, matched_det: np.ndarray) -> None:
+        self._hist_arrays = {}
         alive = set(self._id.tolist())
         for tid in [k for k in self._hist if k not in alive]:
             del self._hist[tid]

@@ -100,7 +100,10 @@ def beyond_zone(zone: Zone, nadir_m: np.ndarray, points_m: np.ndarray, samples: 
     frac = np.linspace(0.0, 1.0, int(samples))
     line = nadir_m + frac[None, :, None] * (pts[:, None, :] - nadir_m)  # (N, samples, 2)
     flat = line.reshape(-1, 2)
-    ok = np.all(np.isfinite(flat), axis=1)
+    # only samples within the zone's bounding box can be inside (nan fails the comparisons): the polygon
+    # test on those alone (a whole image's pixels, 1.2 million samples, in a fraction of the time)
+    lo, hi = zone.polygon_m.min(axis=0), zone.polygon_m.max(axis=0)
+    ok = (flat[:, 0] >= lo[0]) & (flat[:, 0] <= hi[0]) & (flat[:, 1] >= lo[1]) & (flat[:, 1] <= hi[1])
     inside = np.zeros(len(flat), bool)
     inside[ok] = zone.contains(flat[ok])
     return inside.reshape(len(pts), -1).any(axis=1)
