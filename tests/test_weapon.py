@@ -236,3 +236,33 @@ def test_a_broken_track_continues_its_instance_and_a_person_elsewhere_does_not()
         same[(link_s, hold_s)] = back == first
     # without links nor memory the tracker's new id is a new instance; either one keeps the walker one instance
     assert same == {(0.0, 0.0): False, (d.link_s, 0.0): True, (0.0, d.hold_s): True}
+
+
+def test_batch_norms_folded_into_the_convolutions_give_the_same_probabilities():
+    """The inference copy (nets.fuse_batchnorm) against the network as trained, on random crops and a
+    network with random batch statistics (the shipped weights' ones would hide a wrong fold if near 0 and 1)."""
+    import torch
+
+    from detectors.nets import fuse_batchnorm
+    from detectors.weapon import build_net, net_input
+
+    torch.manual_seed(0)
+    net = build_net()
+    for m in net:
+        if isinstance(m, torch.nn.BatchNorm2d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.3, 0.3)
+    net.eval()
+    with pytest.raises(ValueError, match="eval mode"):
+        fuse_batchnorm(build_net())
+    fused = fuse_batchnorm(net)
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in net)
+    assert n_bn == 4 and not any(isinstance(m, torch.nn.BatchNorm2d) for m in fused)
+    assert sum(isinstance(m, torch.nn.BatchNorm2d) for m in net) == 4  # the trained network is left as it was
+    x = net_input(np.random.default_rng(1).integers(0, 256, (5, CROP_SIZE[1], CROP_SIZE[0], 3), np.uint8))
+    with torch.inference_mode():
+        a, b = net(x), fused(x)
+    assert a.shape == b.shape == (5, 1)
+    assert float((a - b).abs().max()) < 1e-4 * max(1.0, float(a.abs().max()))
