@@ -21,7 +21,12 @@ around it, so a small fire that straddles cells is seen whole):
   altogether. Firelight on the floor and smoke make blobs that the people finder may take for
   people: their filtered speed jitters with the flicker, but they stay where the fire is, so they
   are not walkers and the flames under their boxes still count (with the filtered speed alone,
-  such boxes cut the flames out and delayed the alert by up to 4 s on the tuning seeds).
+  such boxes cut the flames out and delayed the alert by up to 4 s on the tuning seeds). Inside a
+  walker's box only their clothes are left out: a hot-core pixel and the warm pixels within 2
+  working pixels of one stay (``walker_keeps_hot``; clothes, however orange, are matte and have no
+  glowing core). People fleeing a fire walk past it, and cutting their whole boxes out hid the
+  young flames: on ``platform_fire`` at tuning seeds 201-208 the alert came 0.9 to 2.5 s after
+  ignition (median 1.4 s) with the boxes cut out, 0.8 to 0.9 s (median 0.9 s) with the glow kept.
 
 Per block the evidence is ``ramp(warm; warm_lo, warm_hi) * ramp(mixed / warm; flicker_lo,
 flicker_hi) * ramp(hot; hot_lo, hot_hi)``, smoothed with time constant ``evidence_s`` [s]; the
@@ -68,7 +73,8 @@ class FireDetector:
     per warm pixel] the two ramps; ``walker_mps`` [m/s]: the boxes of tracked people moving at
     least this fast are left out (their clothes change colour where they walk), the speed being
     their net displacement over the last ``walker_window_s`` [s] (a blob of firelight taken for a
-    person jitters in place: it is not walking); ``hot_red``,
+    person jitters in place: it is not walking); ``walker_keeps_hot``: inside those boxes the hot-core
+    pixels and the warm pixels within 2 working px of one are kept (False: the whole box is left out); ``hot_red``,
     ``hot_blue`` [grey levels] least red and least blue of a hot-core pixel, ``hot_warmth`` [grey
     levels] least red - blue of one; ``hot_lo``, ``hot_hi`` [fraction of a 3 x 3 cell block] the
     hot ramp; ``site_cells`` [cells] how far apart two groups of cells may be and still be one fire;
@@ -88,7 +94,7 @@ class FireDetector:
                  hot_warmth: float = EMISSIVE_MIN_WARMTH, hot_lo: float = 0.005,
                  hot_hi: float = 0.02,
                  site_cells: int = 6,
-                 forget_s: float = 5.0, walker_window_s: float = 1.0) -> None:
+                 forget_s: float = 5.0, walker_window_s: float = 1.0, walker_keeps_hot: bool = True) -> None:
         for name, value in (("colour_s", colour_s), ("flicker_s", flicker_s), ("evidence_s", evidence_s),
                             ("cell_px", cell_px)):
             if not (math.isfinite(value) and value > 0):
@@ -107,6 +113,7 @@ class FireDetector:
         if not (math.isfinite(walker_window_s) and walker_window_s > 0):
             raise ValueError(f"FireDetector.walker_window_s must be a finite number > 0 s; got {walker_window_s!r}")
         self.walker_window_s = float(walker_window_s)
+        self.walker_keeps_hot = bool(walker_keeps_hot)
         self.green_slack = float(green_slack)
         self.border_px = int(border_px)
         self.hot_lo, self.hot_hi = float(hot_lo), float(hot_hi)
@@ -159,11 +166,17 @@ class FireDetector:
         g = percept.grid
         tr = percept.tracks
         walking = self._walking(percept)
-        for x, y, bw, bh in tr.box[walking]:
-            # a passer-by in orange is warm where they walk, and changes there: not a flame
-            x0, y0 = max(0, int(x / g.sx)), max(0, int(y / g.sy))
-            rows, cols = slice(y0, int(math.ceil((y + bh) / g.sy))), slice(x0, int(math.ceil((x + bw) / g.sx)))
-            warm[rows, cols] = hot[rows, cols] = False
+        if walking.any():
+            # a passer-by in orange is warm where they walk, and changes there: not a flame; but a flame
+            # seen beside or through a passer-by's box still is (its core gives light: clothes do not)
+            glow = cv2.dilate(hot.view(np.uint8), np.ones((5, 5), np.uint8)) > 0 if self.walker_keeps_hot else None
+            for x, y, bw, bh in tr.box[walking]:
+                x0, y0 = max(0, int(x / g.sx)), max(0, int(y / g.sy))
+                rows, cols = slice(y0, int(math.ceil((y + bh) / g.sy))), slice(x0, int(math.ceil((x + bw) / g.sx)))
+                if glow is None:
+                    warm[rows, cols] = hot[rows, cols] = False
+                else:
+                    warm[rows, cols] &= glow[rows, cols]
         if self.border_px > 0:
             # people who step into the picture are cut by its edge and not yet tracked
             k = self.border_px

@@ -205,3 +205,43 @@ def test_a_blob_jittering_in_place_is_no_walker_a_person_walking_by_is():
 def test_walker_window_is_checked():
     with pytest.raises(ValueError, match=r"walker_window_s must be a finite number > 0 s; got 0.0"):
         FireDetector(synthetic_site(()), walker_window_s=0.0)
+
+
+class _PasserByPercept:
+    """A real percept whose only track is a passer-by walking with ``box`` (full-resolution px)."""
+
+    def __init__(self, percept, box):
+        self._p = percept
+        self.tracks = _Tracks([1.5])
+        self.tracks.box = np.array([box], np.float64)
+
+    def __getattr__(self, name):
+        return getattr(self._p, name)
+
+
+class _AlwaysWalking(FireDetector):
+    def _walking(self, percept):
+        return np.ones(len(percept.tracks.box), bool)
+
+
+@pytest.mark.parametrize("kind, keeps_hot, alerts", [
+    ("flame", False, False),  # the passer-by's box hides the flame from the detector altogether
+    ("flame", True, True),  # its glowing core, and the flame colour beside it, still count
+    ("matte", True, False),  # flame-coloured clothes flickering the same way have no glowing core
+])
+def test_a_flame_inside_a_passer_by_box_counts_by_its_glow(kind, keeps_hot, alerts):
+    """A passer-by's box over the flame patch all along (scene 320 x 180, full resolution 320 x 180):
+    their clothes change colour where they walk and are left out, but a flame's hot core and the warm
+    pixels within 2 px of it are kept (``walker_keeps_hot``), so the flame alerts as without the box."""
+    from detectors.perception import Perception
+
+    site, fr = _patch_scene(kind)
+    box = (FLAME[1].start - 4, FLAME[0].start - 10, FLAME[1].stop - FLAME[1].start + 8, 40)  # x, y, w, h
+    det = _AlwaysWalking(site, walker_keeps_hot=keeps_hot)
+    perception = Perception(site)
+    out = [(f.t, det.score(_PasserByPercept(perception.update(f), box))) for f in fr]
+    above = [t for t, o in out if o.score >= 0.5]
+    assert bool(above) is alerts
+    if alerts:  # as soon as without the passer-by (ready after 1.5 s, the colour average needs 1 s more)
+        free = [t for t, o in run(FireDetector(site), site, fr) if o.score >= 0.5]
+        assert above[0] <= free[0] + 0.2 and above[0] <= 1.5 + 2.0
