@@ -22,11 +22,11 @@ around it, so a small fire that straddles cells is seen whole):
   people: their filtered speed jitters with the flicker, but they stay where the fire is, so they
   are not walkers and the flames under their boxes still count (with the filtered speed alone,
   such boxes cut the flames out and delayed the alert by up to 4 s on the tuning seeds). Inside a
-  walker's box only their clothes are left out: a hot-core pixel and the warm pixels within 2
-  working pixels of one stay (``walker_keeps_hot``; clothes, however orange, are matte and have no
-  glowing core). People fleeing a fire walk past it, and cutting their whole boxes out hid the
-  young flames: on ``platform_fire`` at tuning seeds 201-208 the alert came 0.9 to 2.5 s after
-  ignition (median 1.4 s) with the boxes cut out, 0.8 to 0.9 s (median 0.9 s) with the glow kept.
+  walker's box only their clothes are left out: where the hot-core average had already reached
+  ``hot_lo`` (a glow that was there before they came), the hot-core pixels and the warm pixels
+  within 2 working pixels of one stay (``walker_keeps_hot``; clothes are matte, and a bright yellow
+  shirt that looks hot is cut out of every frame, so it never builds such an average up). People
+  fleeing a fire walk past it, and cutting their whole boxes out hid the young flames.
 
 Per block the evidence is ``ramp(warm; warm_lo, warm_hi) * ramp(mixed / warm; flicker_lo,
 flicker_hi) * ramp(hot; hot_lo, hot_hi)``, smoothed with time constant ``evidence_s`` [s]; the
@@ -73,8 +73,9 @@ class FireDetector:
     per warm pixel] the two ramps; ``walker_mps`` [m/s]: the boxes of tracked people moving at
     least this fast are left out (their clothes change colour where they walk), the speed being
     their net displacement over the last ``walker_window_s`` [s] (a blob of firelight taken for a
-    person jitters in place: it is not walking); ``walker_keeps_hot``: inside those boxes the hot-core
-    pixels and the warm pixels within 2 working px of one are kept (False: the whole box is left out); ``hot_red``,
+    person jitters in place: it is not walking); ``walker_keeps_hot``: inside those boxes, in blocks whose
+    hot-core average already reached ``hot_lo``, the hot-core pixels and the warm pixels within 2 working px
+    of one are kept (False: the whole box is left out); ``hot_red``,
     ``hot_blue`` [grey levels] least red and least blue of a hot-core pixel, ``hot_warmth`` [grey
     levels] least red - blue of one; ``hot_lo``, ``hot_hi`` [fraction of a 3 x 3 cell block] the
     hot ramp; ``site_cells`` [cells] how far apart two groups of cells may be and still be one fire;
@@ -169,7 +170,16 @@ class FireDetector:
         if walking.any():
             # a passer-by in orange is warm where they walk, and changes there: not a flame; but a flame
             # seen beside or through a passer-by's box still is (its core gives light: clothes do not)
-            glow = cv2.dilate(hot.view(np.uint8), np.ones((5, 5), np.uint8)) > 0 if self.walker_keeps_hot else None
+            glow = None
+            if self.walker_keeps_hot and self._hot is not None and hot.any():
+                # a glow that was there before: blocks whose hot-core average already reached hot_lo (a
+                # bright yellow shirt walking by, cut out of every frame, never builds one up)
+                c = self.cell_px
+                steady = (self._hot >= self.hot_lo).astype(np.uint8)
+                steady_px = np.zeros(hot.shape, bool)
+                ch, cw = steady.shape
+                steady_px[:ch * c, :cw * c] = np.kron(steady, np.ones((c, c), np.uint8)) > 0
+                glow = (cv2.dilate(hot.view(np.uint8), np.ones((5, 5), np.uint8)) > 0) & steady_px
             for x, y, bw, bh in tr.box[walking]:
                 x0, y0 = max(0, int(x / g.sx)), max(0, int(y / g.sy))
                 rows, cols = slice(y0, int(math.ceil((y + bh) / g.sy))), slice(x0, int(math.ceil((x + bw) / g.sx)))
@@ -177,6 +187,7 @@ class FireDetector:
                     warm[rows, cols] = hot[rows, cols] = False
                 else:
                     warm[rows, cols] &= glow[rows, cols]
+                    hot[rows, cols] &= glow[rows, cols]
         if self.border_px > 0:
             # people who step into the picture are cut by its edge and not yet tracked
             k = self.border_px
