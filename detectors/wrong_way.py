@@ -12,8 +12,15 @@ Per confirmed track matched in this frame whose ground position lies in a one-wa
 - a track that slides back along a dense stream (each time the person at the front of a merged
   blob walks out of it, the track keeps the one behind: at walking speed against the flow,
   people all walking with it) is no wrong-way walker: where the median ground speed along
-  ``u`` of the moving foreground pixels in the lower two thirds of its box exceeds ``stream_mps``
-  (the people there walk with the flow), ``a`` counts as 0;
+  ``u`` of the moving foreground pixels in the lower two thirds of its box, over the frames of the
+  last ``stream_s`` in which it was measured, exceeds ``stream_mps`` (the people there walk with the
+  flow), ``a`` counts as 0. One frame's pixels do not decide it: far away a walker is two or three flow
+  pixels wide, and the flow of the people passing them flips the sign of the median from frame to
+  frame (on the tuning seeds a walker against a stream read ``> stream_mps`` in one frame in six,
+  each of which broke the run and faded the distance);
+- a person crossing the passage at an angle walks partly against it: ``a`` counts as 0 where the
+  track's heading over the same span lies more than ``max_angle_deg`` from the direction against
+  the flow;
 - hysteresis: the track is *against* from the frame where ``a`` exceeds ``on_mps`` until it
   falls below ``off_mps``, so that a walker's sway or the filter's noise neither starts nor
   breaks a run;
@@ -26,6 +33,13 @@ Per confirmed track matched in this frame whose ground position lies in a one-wa
   box is taller than ``max_height_persons`` times that height: a column of people one behind the
   other along the line of sight, merged into one box (a dense stream seen end on from far away),
   whose foot point slides from one person's feet to the next;
+- the distance scored is at most how far the track has come back against the flow from the
+  furthest point along it that it reached in the zone (plus ``come_slack_m``), a track continuing
+  a broken one inheriting that point: the median credits a track turning against with half a
+  window's walking at once, and a track born in a queue at a corridor's mouth (whose first steps
+  are the jumps of a blob splitting) or one sliding back from person to person while the queue
+  walks away has come back no such distance (on the tuning seeds' hall camera 8 false alarms in
+  rush_hour_quiet at 201-203, first 600 s, and station_full, first 300 s, all such tracks);
 - the instance's score is ``min(1, 0.5 D / A)``: 0.5 (the default threshold) once the
   person has walked ``A`` against the flow, graded below and above. ``A`` is ``alarm_m``,
   or ``alarm_px`` pixels of image motion's worth of floor where that is more (a camera
@@ -76,7 +90,11 @@ class WrongWayDetector:
     legs of someone cut in two), whose foot point jumps: its distance is held, not advanced;
     ``stream_mps`` [m/s]: a track whose box's pixels move with the flow faster than this is not
     walking against it; ``max_height_persons`` [expected person heights]: a box taller than this is
-    a column of people merged along the line of sight: its distance is held, not advanced.
+    a column of people merged along the line of sight: its distance is held, not advanced;
+    ``stream_s`` [s] the span over which the box's pixel speeds with the flow are taken (median)
+    before vetoing the speed; ``max_angle_deg`` [deg] the largest angle between the track's heading
+    and the direction against the flow that counts as walking against it; ``come_slack_m`` [m] how
+    much further than the track has come back against the flow its distance may run.
     """
 
     event_type = EventType.WRONG_WAY
@@ -87,7 +105,8 @@ class WrongWayDetector:
     def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 2.4,
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
                  alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3,
-                 max_height_persons: float = 2.0) -> None:
+                 max_height_persons: float = 2.0, stream_s: float = 1.5, max_angle_deg: float = 35.0,
+                 come_slack_m: float = 0.0) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -111,6 +130,16 @@ class WrongWayDetector:
                              f"{self.min_height_persons!r} [expected person heights]; got {max_height_persons!r}")
         self.max_height_persons = float(max_height_persons)
         self.stream_mps = float(stream_mps)
+        for name, value in (("stream_s", stream_s), ("come_slack_m", come_slack_m)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"WrongWayDetector.{name} must be a finite number >= 0; got {value!r}")
+        if not 0 < max_angle_deg <= 90:
+            raise ValueError(f"WrongWayDetector.max_angle_deg must be in (0, 90] degrees; got {max_angle_deg!r}")
+        self.stream_s = float(stream_s)
+        self.max_angle_deg = float(max_angle_deg)
+        self.come_slack_m = float(come_slack_m)
+        self._furthest: dict[tuple[str, int], float] = {}  # (zone, track id) -> [m] furthest along the flow
+        self._pix: dict[tuple[str, int], list] = {}  # (zone, track id) -> [(t, pixel speed with the flow)]
         self._dirs = [np.array([math.cos(math.radians(z.direction_deg)), math.sin(math.radians(z.direction_deg))])
                       for z in self.zones]
         # (zone, track id) -> [against, distance, t_last]: each track walks on its own, even where two
@@ -126,6 +155,8 @@ class WrongWayDetector:
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
             self._state.clear()
+            self._pix.clear()
+            self._furthest.clear()
             self._owner.clear()
             self._links.reset()
             return NOTHING
@@ -149,14 +180,21 @@ class WrongWayDetector:
                     seen.add(sk)
                     if sk not in self._state:
                         self._adopt(sk, key, t)
+                    self._furthest[sk] = max(self._furthest.get(sk, -math.inf), float(pos[j] @ u))
                     self._owner[key] = sk
                     if whole[j]:
                         a, span = self._speed_against(percept, tid, u)
-                        if a > self.off_mps and self._pixels_with_flow(percept, tr.box[live[j]], u) > self.stream_mps:
-                            a = 0.0  # the track slid back along a stream whose people all walk with the flow
+                        if a > self.off_mps:
+                            with_mps = self._stream_median(sk, t, self._pixels_with_flow(percept, tr.box[live[j]], u))
+                            if with_mps > self.stream_mps:
+                                a = 0.0  # the track slid back along a stream whose people all walk with the flow
                         d = self._advance(sk, t, a, span)
                     else:  # a fragment's or a column's foot point says nothing of where the person walks: hold
                         d = self._hold(sk, t)
+                    # no further against the flow than the track (or the one it continues) has come back from
+                    # the furthest point along the flow it reached in the zone: a new track in a queue,
+                    # credited at once with the speed of its birth's jumps, has come nowhere
+                    d = min(d, max(0.0, self._furthest[sk] - float(pos[j] @ u)) + self.come_slack_m)
                     if d > 0:
                         score = min(1.0, 0.5 * d / alarm_j)
                         if score > best.get(key, (0.0,))[0]:
@@ -166,6 +204,8 @@ class WrongWayDetector:
             if t - self._state[sk][2] > 2.0:
                 del self._state[sk]  # the track left the zone or ended
         self._owner = {k: sk for k, sk in self._owner.items() if sk in self._state}
+        self._pix = {k: v for k, v in self._pix.items() if k in self._state}
+        self._furthest = {k: v for k, v in self._furthest.items() if k in self._state}
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
     def whole(self, height_px: np.ndarray, expected_px: np.ndarray) -> np.ndarray:
@@ -184,6 +224,8 @@ class WrongWayDetector:
         st = self._state.get(prev) if prev is not None else None
         if st is not None and st[2] < t:
             self._state[sk] = [st[0], st[1], st[2]]
+            if prev in self._furthest:
+                self._furthest[sk] = self._furthest[prev]
 
     def _m_per_px(self, pos: np.ndarray, u: np.ndarray) -> np.ndarray:
         """(N,) [m] ground distance along ``u`` that one full-resolution pixel of image motion spans at
@@ -205,7 +247,14 @@ class WrongWayDetector:
         k = min(self.steps + 1, len(h))
         h = h[np.linspace(0, len(h) - 1, k).round().astype(int)]
         s = -(h[:, 1:3] @ u)
-        return float(np.median(np.diff(s) / np.diff(h[:, 0]))), float(h[-1, 0] - h[0, 0])
+        a = float(np.median(np.diff(s) / np.diff(h[:, 0])))
+        if self.max_angle_deg < 90.0:
+            # a person crossing the passage at an angle walks partly against it: the heading must lie
+            # within max_angle_deg of the direction against the flow
+            across = (h[-1, 1:3] - h[0, 1:3]) @ np.array([-u[1], u[0]]) / (h[-1, 0] - h[0, 0])
+            if a * math.tan(math.radians(self.max_angle_deg)) < abs(across):
+                a = 0.0
+        return a, float(h[-1, 0] - h[0, 0])
 
     def _pixels_with_flow(self, percept: Percept, box, u: np.ndarray) -> float:
         """[m/s] median ground speed along ``u`` of the moving foreground pixels in the lower two thirds
@@ -228,6 +277,16 @@ class WrongWayDetector:
         along = vel @ u
         along = along[np.abs(along) > 0.1]  # flat-coloured insides hardly move: the edges say it
         return float(np.median(along)) if len(along) >= 3 else 0.0
+
+    def _stream_median(self, sk: tuple[str, int], t: float, with_mps: float) -> float:
+        """[m/s] median of the track's pixel speeds with the flow measured over the last ``stream_s``."""
+        if self.stream_s <= 0:
+            return with_mps
+        rows = self._pix.setdefault(sk, [])
+        rows.append((t, with_mps))
+        while rows[0][0] < t - self.stream_s - 1e-9:
+            rows.pop(0)
+        return float(np.median([v for _, v in rows]))
 
     def _hold(self, key: tuple[str, int], t: float) -> float:
         """The track's distance [m], unchanged, its clock moved on."""

@@ -194,3 +194,65 @@ def test_wrong_way_reads_the_persons_own_pixels_along_the_flow(vx, sign):
             speeds.append(det._pixels_with_flow(p, p.tracks.box[rows[0]], np.array([1.0, 0.0])))
     assert len(speeds) >= 10
     assert sign * np.median(speeds) > det.stream_mps, speeds
+
+
+def test_wrong_way_person_crossing_at_an_angle_walks_partly_against_but_is_no_wrong_way():
+    # 0.9 m/s against the flow and 1.0 m/s across it: a heading 48 deg from the direction against
+    # (atan(1.0 / 0.9)), beyond max_angle_deg = 35 (tan 35 deg = 0.70 < 1.0 / 0.9 = 1.11)
+    diagonal = [_line(16.0, 5.8, -0.9, -1.0)]
+    scores = [o.score for o in _scores(WrongWayDetector, diagonal, 5.0)]
+    assert max(scores) < 0.5, max(scores)
+    # every heading counted (the cone opened to 90 deg), the same walk scores as a wrong way
+    scores = [o.score for o in _scores(WrongWayDetector, diagonal, 5.0, max_angle_deg=90.0)]
+    assert max(scores) >= 0.5, max(scores)
+
+
+def test_wrong_way_vetoes_on_the_median_of_the_last_pixel_speeds_not_one_frame():
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), stream_s=1.5)
+    key = ("walkway", 3)
+    # a walker against a stream: one frame in three reads the passers-by's flow (0.6 m/s with the flow)
+    assert det._stream_median(key, 10.0, -0.5) == -0.5
+    assert det._stream_median(key, 10.1, 0.6) == pytest.approx((-0.5 + 0.6) / 2)
+    assert det._stream_median(key, 10.2, -0.4) == -0.4  # median of -0.5, 0.6, -0.4
+    # 1.5 s later only the frames since 10.3 s count
+    assert det._stream_median(key, 11.8, 0.7) == 0.7
+    # stream_s = 0: each frame on its own
+    assert WrongWayDetector(platform_site(zones=(WALKWAY,)), stream_s=0.0)._stream_median(key, 10.0, 0.6) == 0.6
+    with pytest.raises(ValueError, match=r"max_angle_deg must be in \(0, 90\] degrees; got 120"):
+        WrongWayDetector(platform_site(zones=(WALKWAY,)), max_angle_deg=120.0)
+
+
+class _TrackPercept:
+    """One confirmed track at ``x`` [m] whose recent history says it walked against the flow at 2 m/s."""
+
+    ready = True
+
+    def __init__(self, t: float, x: float, history_x0: float):
+        from detectors.tracker import Tracks
+        self.t = t
+        self.tracks = Tracks(np.array([5]), np.array([[x, 3.0]]), np.array([[-2.0, 0.0]]), np.array([0.1]),
+                             np.array([[300.0, 100.0, 20.0, 50.0]]), np.array([True]), np.array([20]),
+                             np.array([3.0]), np.array([0.0]), np.array([0]), np.zeros(1, np.int8),
+                             np.array([50.0]), np.full((1, 2), np.nan))
+        ts = np.arange(t - 1.6, t + 1e-9, 0.1)
+        self._hist = np.column_stack([ts, history_x0 - 2.0 * (ts - ts[0]), np.full(len(ts), 3.0),
+                                      np.full(len(ts), 50.0), np.full(len(ts), 20.0)])
+
+    def track_history(self, track_id):
+        return self._hist
+
+
+def test_wrong_way_scores_no_further_than_the_track_has_come_back_against_the_flow():
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)))  # alarm_m 2.4, come_slack_m 0
+    det._pixels_with_flow = lambda percept, box, u: 0.0  # the pixels say nothing
+    # first seen at x = 20 m with a history of jumps worth 2 m/s against over 1.6 s: the median credits
+    # 2.0 * 0.8 = 1.6 m at once, but the track has come back from nowhere yet: no score
+    assert len(det.score(_TrackPercept(10.0, 20.0, 23.2)).instances) == 0
+    # 0.5 m further against the flow (x = 19.5): its distance runs on (1.6 + 2.0 * 0.1 = 1.8 m) but it
+    # has come back 0.5 m: scored 0.5 * 0.5 / 2.4
+    out = det.score(_TrackPercept(10.1, 19.5, 22.7))
+    assert out.instances[0].score == pytest.approx(0.5 * 0.5 / 2.4)
+    # with the cap lifted the same walk scores its whole distance
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), come_slack_m=100.0)
+    det._pixels_with_flow = lambda percept, box, u: 0.0
+    assert det.score(_TrackPercept(10.0, 20.0, 23.2)).instances[0].score == pytest.approx(0.5 * 1.6 / 2.4)
