@@ -13,7 +13,10 @@ Per frame, each static component is an object candidate when
 - it is no wider than ``max_width`` of an adult's height, and at least ``min_area_work_px``
   pixels of the working image;
 - it is not a *ghost* (background uncovered by something that left; checked once a second
-  for the objects that score);
+  for the objects that score): its outline's edges are in the background rather than in the frame, or
+  its pixels look now as the long-term background showed them before it turned static (snapshots every
+  ``snapshot_s`` over ``history_s``, mean difference under ``seen_diff`` grey levels and under half that
+  to the background now: a person who stood on a painted line left, and the line is back);
 - it is not a part of a larger figure: the (long-term) foreground component it lies in is at most
   ``figure_ratio`` times its height and width (a person standing or sitting still, whose legs,
   torso or lying body the short-term background absorbed, is static foreground of object size);
@@ -22,12 +25,17 @@ Per frame, each static component is an object candidate when
   in at least ``legs_frames`` of its first ``legs_s`` as static (the upper body of a person standing still
   whose trousers, about as dark as a shadow on the floor, the shadow test cleared from the foreground, so
   that the figure test does not see them; an object seen again where one was forgotten keeps that count);
+  the column reaches at least ``legs_adult`` of an adult's height down (a head gone static, whose shirt
+  matches the wall behind, has the legs below that);
+- it is not under a person: the column above it, up to an adult's head at its foot point, has at least
+  ``torso_share`` of its pixels more than ``torso_diff`` grey levels from the long-term background in
+  ``legs_frames`` of the same frames (the legs of someone standing still, the rest of whom moves);
 - it does not touch the left, right or bottom edge (``border_px``: people cut by the edge), nor
   pixels of a vehicle standing in a forbidden zone (the doors and windows of a train at the
   platform are static foreground too).
 
 Candidates are followed on the ground (within ``match_m``); one seen for less than
-``min_static_s``, or in fewer than ``min_seen`` of the frames since it turned static (the
+``min_static_s``, or in fewer than ``min_seen`` of the frames of the last ``seen_s`` (the
 static foreground of flames, smoke or a flicker comes and goes), is not an object, nor one
 that no person-shaped track came within ``place_m`` of in the ``memory_s`` before it turned
 static (somebody brings an object; nobody brings a patch of smoke). An object is *attended* while a person stands by:
@@ -92,6 +100,10 @@ class AbandonedObjectDetector:
     - ``legs_ratio`` [fraction of the component's height], ``legs_diff`` [grey levels], ``legs_share``
       [fraction of the column], ``legs_frames`` [fraction of the frames], ``legs_s`` [s]: a component on
       legs is a person's upper body, not an object;
+    - ``legs_adult`` [fraction of the adult height]: least depth of the legs column; ``seen_s`` [s]: the
+      window ``min_seen`` is counted over; ``torso_diff`` [grey levels], ``torso_share`` [fraction of the
+      column]: a component under a changed column is a person's lower part; ``snapshot_s`` [s],
+      ``history_s`` [s], ``seen_diff`` [grey levels]: the long-term background kept to find ghosts;
     - ``abandoned_after_s`` [s]: overrides the site's rule.
     """
 
@@ -108,7 +120,8 @@ class AbandonedObjectDetector:
                  figure_ratio: float = 1.5, border_px: int = 3, vehicle_memory_s: float = 30.0,
                  vehicle_margin_m: float = 1.0, legs_ratio: float = 0.8, legs_diff: float = 10.0,
                  legs_share: float = 0.05, legs_frames: float = 0.5, legs_s: float = 2.0,
-                 torso_diff: float = 20.0, torso_share: float = 0.3, snapshot_s: float = 5.0,
+                 legs_adult: float = 0.4, seen_s: float = 5.0, torso_diff: float = 20.0, torso_share: float = 0.3,
+                 snapshot_s: float = 5.0,
                  history_s: float = 120.0, seen_diff: float = 12.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
@@ -153,6 +166,12 @@ class AbandonedObjectDetector:
             if not (math.isfinite(value) and 0 < value <= hi):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
         self.torso_diff, self.torso_share = float(torso_diff), float(torso_share)
+        if not (math.isfinite(legs_adult) and legs_adult >= 0):
+            raise ValueError(f"AbandonedObjectDetector.legs_adult must be a finite number >= 0; got {legs_adult!r}")
+        self.legs_adult = float(legs_adult)
+        if not seen_s > 0:
+            raise ValueError(f"AbandonedObjectDetector.seen_s must be > 0 s; got {seen_s!r}")
+        self.seen_s = float(seen_s)
         for name, value in (("snapshot_s", snapshot_s), ("history_s", history_s), ("seen_diff", seen_diff)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number > 0; got {value!r}")
@@ -197,7 +216,9 @@ class AbandonedObjectDetector:
         for oid, ob in self._objects.items():
             if ob["last"] != t or t - ob["first"] < self.min_static_s - 1e-9:
                 continue
-            if ob["seen"] < self.min_seen * (round((t - ob["first"]) * self.site.fps) + 1):
+            while ob["seen_t"] and t - ob["seen_t"][0] > self.seen_s + 1e-9:
+                ob["seen_t"].popleft()
+            if len(ob["seen_t"]) < self.min_seen * (round(min(self.seen_s, t - ob["first"]) * self.site.fps) + 1):
                 continue  # static foreground that comes and goes (flames, smoke, flicker): no object
             if background is None:
                 background = percept.background()
@@ -370,8 +391,14 @@ class AbandonedObjectDetector:
         x, y, w, h = box
         # as wide as the component and half that again on each side: a person leaning, or in mid-step,
         # has the feet off the upper body's column
+        below = self.legs_ratio * h
+        if self.legs_adult > 0:
+            foot = self.site.image_to_ground(np.array([[x + w / 2, y + h]], dtype=np.float64))
+            adult = float(self.site.person_height_px(foot)[0])
+            if math.isfinite(adult):
+                below = max(below, self.legs_adult * adult)
         share = changed_below(percept.grey, background, percept.grid, x - w / 2, x + 1.5 * w, y + h,
-                              self.legs_ratio * h, self.legs_diff)
+                              below, self.legs_diff)
         return share is not None and share >= self.legs_share
 
     def _under_torso(self, percept: Percept, background: np.ndarray, ob: dict) -> bool:
@@ -424,6 +451,7 @@ class AbandonedObjectDetector:
             ob = obs[k]
             ob["last"], (ob["box"], ob["region"]) = t, boxes[i]
             ob["seen"] += 1
+            ob["seen_t"].append(t)
             ob["xy"] = 0.8 * ob["xy"] + 0.2 * xy[i]
             used.add(i)
         while self._forgotten and t - self._forgotten[0][0] > self.memory_s:
@@ -438,6 +466,7 @@ class AbandonedObjectDetector:
                         legs, torso, looked = f_legs, f_torso, f_looked
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
                                                 "first": t, "last": t, "attended": -math.inf, "seen": 1,
+                                                "seen_t": deque([t]),
                                                 "legs": legs, "torso": torso, "looked": looked, "ghost": False,
                                                 "ghost_t": -math.inf}
                 self._next_id += 1
