@@ -80,7 +80,8 @@ class PersonOnGroundDetector:
                  min_height: float = 0.15, part_m: float = 1.5, border_px: int = 2, legs_height: float = 0.3,
                  legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5,
                  max_length_m: float = 2.5, merge_gap: float = 0.15, square_aspect: float = 0.7,
-                 down_height: float = 0.45, fall_s: float = 0.6) -> None:
+                 down_height: float = 0.45, fall_s: float = 0.6, above_diff: float = 10.0,
+                 above_share: float = 0.1) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -122,6 +123,10 @@ class PersonOnGroundDetector:
                 raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number >= 0; got {value!r}")
         self.max_length_m, self.merge_gap = float(max_length_m), float(merge_gap)
         self.square_aspect, self.down_height, self.fall_s = float(square_aspect), float(down_height), float(fall_s)
+        for name, value, hi in (("above_diff", above_diff, 255.0), ("above_share", above_share, 1.0)):
+            if not (math.isfinite(value) and 0 < value <= hi):
+                raise ValueError(f"PersonOnGroundDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
+        self.above_diff, self.above_share = float(above_diff), float(above_share)
         self.reset()
 
     def reset(self) -> None:
@@ -198,6 +203,10 @@ class PersonOnGroundDetector:
             # the upper part of a person standing still has their legs below it (changed from the floor,
             # though the shadow test may clear trousers from the foreground); a body has the floor
             rows = rows[[not self._on_legs(percept, box[r], adult[r]) for r in rows]]
+        if len(rows):
+            # an end-on body has the floor beyond it; the lower part of someone standing still, whom the
+            # background has begun to absorb (their boxes shrink as a fall's do), has the rest of them above
+            rows = rows[[not (square[r] and self._under_someone(percept, box[r], adult[r])) for r in rows]]
         self._follow(t, on_floor[rows], [box[r] for r in rows], square[rows])
 
         out = []
@@ -266,6 +275,19 @@ class PersonOnGroundDetector:
         the time it appeared."""
         return any(abs(td - b["first"]) <= self.drop_s and ((xy - b["xy"]) ** 2).sum() <= self.drop_m ** 2
                    for td, xy in self._drops)
+
+    def _under_someone(self, percept: Percept, box, adult_px: float) -> bool:
+        """Whether the column above image box ``box`` [px], as wide as it and up to the head of an adult
+        (``adult_px`` tall) standing at its bottom edge, has at least ``above_share`` of its pixels changed by
+        more than ``above_diff`` grey levels from the long-term background: the rest of a person standing
+        there, not the floor beyond a body lying end-on."""
+        x, y, w, h = box
+        rest = adult_px - h
+        if not (math.isfinite(rest) and rest > 0):
+            return False
+        share = changed_below(percept.grey, percept.background(), percept.grid, x, x + w, y - rest, rest,
+                              self.above_diff)
+        return share is not None and share >= self.above_share
 
     def _on_legs(self, percept: Percept, box, adult_px: float) -> bool:
         """Whether the column under image box ``box`` [px], ``legs_height`` of the adult height
