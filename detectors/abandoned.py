@@ -120,7 +120,7 @@ class AbandonedObjectDetector:
                  figure_ratio: float = 1.5, border_px: int = 3, vehicle_memory_s: float = 30.0,
                  vehicle_margin_m: float = 1.0, legs_ratio: float = 0.8, legs_diff: float = 10.0,
                  legs_share: float = 0.05, legs_frames: float = 0.5, legs_s: float = 2.0,
-                 legs_adult: float = 0.4, seen_s: float = 5.0, torso_diff: float = 20.0, torso_share: float = 0.3,
+                 legs_adult: float = 0.4, seen_s: float = 10.0, torso_diff: float = 20.0, torso_share: float = 0.3,
                  snapshot_s: float = 5.0,
                  history_s: float = 120.0, seen_diff: float = 12.0,
                  abandoned_after_s: float | None = None) -> None:
