@@ -75,6 +75,8 @@ def main() -> int:
                                                                      "detectors'); 'all' for the eight")
     ap.add_argument("--scenarios", nargs="*", help="scenarios instead of the whole library")
     ap.add_argument("--allow-tuning-seeds", action="store_true", help="accept tuning seeds (not quality figures)")
+    ap.add_argument("--detectors", nargs="*", default=None, help="registry names of the detectors to run (default: "
+                    "every one the camera's site supports); a type none of them covers shows no alerts")
     args = ap.parse_args()
 
     from eval.metrics import metrics_table
@@ -99,8 +101,8 @@ def main() -> int:
     if unknown:
         print(f"bench_quality: --scenarios {unknown} are not in the library ({', '.join(library)})", file=sys.stderr)
         return 2
-    tasks = [(n, s, args.out, None) for n in chosen if n not in QUIET_SCENARIOS for s in args.seeds]
-    tasks += [(n, s, args.out, None) for n in chosen if n in QUIET_SCENARIOS for s in fa_seeds]
+    tasks = [(n, s, args.out, args.detectors) for n in chosen if n not in QUIET_SCENARIOS for s in args.seeds]
+    tasks += [(n, s, args.out, args.detectors) for n in chosen if n in QUIET_SCENARIOS for s in fa_seeds]
 
     t0 = time.perf_counter()
     results = []

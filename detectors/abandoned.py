@@ -13,7 +13,10 @@ Per frame, each static component is an object candidate when
 - it is no wider than ``max_width`` of an adult's height, and at least ``min_area_work_px``
   pixels of the working image;
 - it is not a *ghost* (background uncovered by something that left; checked once a second
-  for the objects that score);
+  for the objects that score): its outline's edges are in the background rather than in the frame, or
+  its pixels look now as the long-term background showed them before it turned static (snapshots every
+  ``snapshot_s`` over ``history_s``, mean difference under ``seen_diff`` grey levels and under half that
+  to the background now: a person who stood on a painted line left, and the line is back);
 - it is not a part of a larger figure: the (long-term) foreground component it lies in is at most
   ``figure_ratio`` times its height and width (a person standing or sitting still, whose legs,
   torso or lying body the short-term background absorbed, is static foreground of object size);
@@ -22,12 +25,17 @@ Per frame, each static component is an object candidate when
   in at least ``legs_frames`` of its first ``legs_s`` as static (the upper body of a person standing still
   whose trousers, about as dark as a shadow on the floor, the shadow test cleared from the foreground, so
   that the figure test does not see them; an object seen again where one was forgotten keeps that count);
+  the column reaches at least ``legs_adult`` of an adult's height down (a head gone static, whose shirt
+  matches the wall behind, has the legs below that);
+- it is not under a person: the column above it, up to an adult's head at its foot point, has at least
+  ``torso_share`` of its pixels more than ``torso_diff`` grey levels from the long-term background in
+  ``legs_frames`` of the same frames (the legs of someone standing still, the rest of whom moves);
 - it does not touch the left, right or bottom edge (``border_px``: people cut by the edge), nor
   pixels of a vehicle standing in a forbidden zone (the doors and windows of a train at the
   platform are static foreground too).
 
 Candidates are followed on the ground (within ``match_m``); one seen for less than
-``min_static_s``, or in fewer than ``min_seen`` of the frames since it turned static (the
+``min_static_s``, or in fewer than ``min_seen`` of the frames of the last ``seen_s`` (the
 static foreground of flames, smoke or a flicker comes and goes), is not an object, nor one
 that no person-shaped track came within ``place_m`` of in the ``memory_s`` before it turned
 static (somebody brings an object; nobody brings a patch of smoke). An object is *attended* while a person stands by:
@@ -92,6 +100,10 @@ class AbandonedObjectDetector:
     - ``legs_ratio`` [fraction of the component's height], ``legs_diff`` [grey levels], ``legs_share``
       [fraction of the column], ``legs_frames`` [fraction of the frames], ``legs_s`` [s]: a component on
       legs is a person's upper body, not an object;
+    - ``legs_adult`` [fraction of the adult height]: least depth of the legs column; ``seen_s`` [s]: the
+      window ``min_seen`` is counted over; ``torso_diff`` [grey levels], ``torso_share`` [fraction of the
+      column]: a component under a changed column is a person's lower part; ``snapshot_s`` [s],
+      ``history_s`` [s], ``seen_diff`` [grey levels]: the long-term background kept to find ghosts;
     - ``abandoned_after_s`` [s]: overrides the site's rule.
     """
 
@@ -108,6 +120,9 @@ class AbandonedObjectDetector:
                  figure_ratio: float = 1.5, border_px: int = 3, vehicle_memory_s: float = 30.0,
                  vehicle_margin_m: float = 1.0, legs_ratio: float = 0.8, legs_diff: float = 10.0,
                  legs_share: float = 0.05, legs_frames: float = 0.5, legs_s: float = 2.0,
+                 legs_adult: float = 0.4, seen_s: float = 10.0, torso_diff: float = 20.0, torso_share: float = 0.3,
+                 snapshot_s: float = 5.0,
+                 history_s: float = 120.0, seen_diff: float = 12.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m),
@@ -147,6 +162,20 @@ class AbandonedObjectDetector:
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
         self.legs_ratio, self.legs_diff = float(legs_ratio), float(legs_diff)
         self.legs_share, self.legs_frames, self.legs_s = float(legs_share), float(legs_frames), float(legs_s)
+        for name, value, hi in (("torso_diff", torso_diff, 255.0), ("torso_share", torso_share, 1.0)):
+            if not (math.isfinite(value) and 0 < value <= hi):
+                raise ValueError(f"AbandonedObjectDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
+        self.torso_diff, self.torso_share = float(torso_diff), float(torso_share)
+        if not (math.isfinite(legs_adult) and legs_adult >= 0):
+            raise ValueError(f"AbandonedObjectDetector.legs_adult must be a finite number >= 0; got {legs_adult!r}")
+        self.legs_adult = float(legs_adult)
+        if not seen_s > 0:
+            raise ValueError(f"AbandonedObjectDetector.seen_s must be > 0 s; got {seen_s!r}")
+        self.seen_s = float(seen_s)
+        for name, value in (("snapshot_s", snapshot_s), ("history_s", history_s), ("seen_diff", seen_diff)):
+            if not (math.isfinite(value) and value > 0):
+                raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number > 0; got {value!r}")
+        self.snapshot_s, self.history_s, self.seen_diff = float(snapshot_s), float(history_s), float(seen_diff)
         self._forbidden = site.zones_of(ZoneKind.FORBIDDEN)  # where a vehicle (a train) may stand
         self.reset()
 
@@ -156,11 +185,13 @@ class AbandonedObjectDetector:
         #: (t, ids (K,), positions (K, 2) [m], slow (K,) bool) of every person-shaped track: who could have brought an object
         self._passing: deque = deque()
         self._objects: dict[int, dict] = {}
-        #: (t forgotten, [m] position, frames with legs, frames looked at) of the objects forgotten
+        #: (t forgotten, [m] position, frames with legs, frames under a torso, frames looked at) of the objects forgotten
         self._forgotten: deque = deque()
         self._next_id = 0
         self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
         self._vehicles = VehicleMemory(self._forbidden, self.vehicle_memory_s, self.vehicle_margin_m)
+        #: (t, long-term background grey) every ``snapshot_s`` over the last ``history_s``: what the scene was
+        self._snapshots: deque = deque()
 
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
@@ -175,24 +206,33 @@ class AbandonedObjectDetector:
             away = ~self._vehicles.near(cand_xy)
             cand_xy, cand_box = cand_xy[away], [b for b, ok in zip(cand_box, away) if ok]
         self._follow(t, cand_xy, cand_box)
+        if not self._snapshots or t - self._snapshots[-1][0] >= self.snapshot_s - 1e-9:
+            self._snapshots.append((t, percept.background().copy()))
+            while t - self._snapshots[0][0] > self.history_s:
+                self._snapshots.popleft()
         out = []
         scale = 2.0 * (self.abandoned_after_s + self.delay_s)
         background = None  # the long-term background's grey, made once a frame when an object needs it
         for oid, ob in self._objects.items():
             if ob["last"] != t or t - ob["first"] < self.min_static_s - 1e-9:
                 continue
-            if ob["seen"] < self.min_seen * (round((t - ob["first"]) * self.site.fps) + 1):
+            while ob["seen_t"] and t - ob["seen_t"][0] > self.seen_s + 1e-9:
+                ob["seen_t"].popleft()
+            if len(ob["seen_t"]) < self.min_seen * (round(min(self.seen_s, t - ob["first"]) * self.site.fps) + 1):
                 continue  # static foreground that comes and goes (flames, smoke, flicker): no object
             if background is None:
                 background = percept.background()
             if ob["looked"] < self.legs_s * self.site.fps - 1e-9:
                 # judged in its first ``legs_s`` as static: later the long-term background absorbs the legs
                 ob["legs"] += self._on_legs(percept, background, ob["box"])
+                ob["torso"] += self._under_torso(percept, background, ob)
                 ob["looked"] += 1
             if not self._brought(ob) or not self._left(ob):
                 continue
             if ob["legs"] >= self.legs_frames * ob["looked"]:
                 continue  # the upper body of a person standing still, whose legs the shadow test cleared
+            if ob["torso"] >= self.legs_frames * ob["looked"]:
+                continue  # the lower body of a person standing still, the rest of whom is not static
             unattended = t - self._last_attended(ob)
             s = 1.0 if scale == 0 else min(1.0, max(0.0, unattended / scale))
             if s > 0.2 and self._ghost(percept, ob):
@@ -355,18 +395,57 @@ class AbandonedObjectDetector:
         x, y, w, h = box
         # as wide as the component and half that again on each side: a person leaning, or in mid-step,
         # has the feet off the upper body's column
+        below = self.legs_ratio * h
+        if self.legs_adult > 0:
+            foot = self.site.image_to_ground(np.array([[x + w / 2, y + h]], dtype=np.float64))
+            adult = float(self.site.person_height_px(foot)[0])
+            if math.isfinite(adult):
+                below = max(below, self.legs_adult * adult)
         share = changed_below(percept.grey, background, percept.grid, x - w / 2, x + 1.5 * w, y + h,
-                              self.legs_ratio * h, self.legs_diff)
+                              below, self.legs_diff)
         return share is not None and share >= self.legs_share
+
+    def _under_torso(self, percept: Percept, background: np.ndarray, ob: dict) -> bool:
+        """Whether the column above object ``ob``'s static component, from its top up to the head of an
+        adult standing at its foot point and as wide as the legs column, has at least ``torso_share`` of its
+        pixels changed by more than ``torso_diff`` grey levels from the long-term background: a person stands
+        there, whose legs (or a part of whom) the short-term background absorbed, the rest of them moving or
+        cleared from the foreground. Above a bag on the floor is the floor or the wall behind it, changed only
+        while someone walks past."""
+        x, y, w, h = ob["box"]
+        adult = float(self.site.person_height_px(ob["xy"][None])[0])
+        if not (math.isfinite(adult) and adult > h):
+            return False
+        share = changed_below(percept.grey, background, percept.grid, x - w / 2, x + 1.5 * w, y - (adult - h),
+                              adult - h, self.torso_diff)
+        return share is not None and share >= self.torso_share
 
     def _ghost(self, percept: Percept, ob: dict) -> bool:
         """Whether object ``ob`` is a ghost (checked at most once a second: it costs a gradient)."""
         if percept.t - ob["ghost_t"] >= 1.0:
             Y0, Y1, X0, X1, label = ob["region"]
             region = (self._labels[Y0:Y1, X0:X1] == label).astype(np.uint8)
-            ob["ghost"] = is_ghost(percept.grey[Y0:Y1, X0:X1], percept.background()[Y0:Y1, X0:X1], region)
+            grey, background = percept.grey[Y0:Y1, X0:X1], percept.background()[Y0:Y1, X0:X1]
+            ob["ghost"] = is_ghost(grey, background, region) or self._seen_before(percept, ob, region)
             ob["ghost_t"] = percept.t
         return ob["ghost"]
+
+    def _seen_before(self, percept: Percept, ob: dict, region: np.ndarray) -> bool:
+        """Whether object ``ob``'s pixels (``region``, a 0/1 mask over its crop) look now as the long-term
+        background showed them before it was set down (a snapshot older than ``static_delay_s`` before it
+        turned static, at most ``history_s`` old): mean absolute difference under ``seen_diff`` grey levels
+        and under half the difference to the background now. Then the scene is back as it was (a person who
+        stood there a while, whom the background had begun to absorb, left): a *ghost*, no object. A bag
+        set down was not there before."""
+        Y0, Y1, X0, X1, _ = ob["region"]
+        inside = region > 0
+        if not inside.any():
+            return False
+        now = percept.grey[Y0:Y1, X0:X1][inside].astype(np.float32)
+        to_bg = float(np.abs(now - percept.background()[Y0:Y1, X0:X1][inside]).mean())
+        before = [float(np.abs(now - bg[Y0:Y1, X0:X1][inside]).mean()) for ts, bg in self._snapshots
+                  if ts <= ob["first"] - self.static_delay_s]
+        return bool(before) and min(before) < min(self.seen_diff, 0.5 * to_bg)
 
     def _follow(self, t: float, xy: np.ndarray, boxes: list) -> None:
         """Match this frame's candidates to the objects followed (nearest first, within ``match_m``)."""
@@ -376,6 +455,7 @@ class AbandonedObjectDetector:
             ob = obs[k]
             ob["last"], (ob["box"], ob["region"]) = t, boxes[i]
             ob["seen"] += 1
+            ob["seen_t"].append(t)
             ob["xy"] = 0.8 * ob["xy"] + 0.2 * xy[i]
             used.add(i)
         while self._forgotten and t - self._forgotten[0][0] > self.memory_s:
@@ -384,15 +464,18 @@ class AbandonedObjectDetector:
             if i not in used:
                 # the same static thing seen again after someone hid it: what was seen of it is kept (the
                 # legs of a person standing still fade into the long-term background after half a minute)
-                legs = looked = 0
-                for _, fxy, f_legs, f_looked in self._forgotten:
+                legs = torso = looked = 0
+                for _, fxy, f_legs, f_torso, f_looked in self._forgotten:
                     if ((fxy - xy[i]) ** 2).sum() <= self.match_m ** 2:
-                        legs, looked = f_legs, f_looked
+                        legs, torso, looked = f_legs, f_torso, f_looked
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
                                                 "first": t, "last": t, "attended": -math.inf, "seen": 1,
-                                                "legs": legs, "looked": looked, "ghost": False, "ghost_t": -math.inf}
+                                                "seen_t": deque([t]),
+                                                "legs": legs, "torso": torso, "looked": looked, "ghost": False,
+                                                "ghost_t": -math.inf}
                 self._next_id += 1
         for oid in [k for k, o in self._objects.items() if t - o["last"] > self.forget_s]:
             ob = self._objects.pop(oid)
             if ob["looked"]:
-                self._forgotten.append((t, ob["xy"], ob["legs"], ob["looked"]))
+                self._forgotten.append((t, ob["xy"], ob["legs"], ob["torso"], ob["looked"]))
+

@@ -149,3 +149,56 @@ def test_the_unattended_clock_never_starts_before_the_object_was_set_down():
     # someone standing by after it was set down (at 16 s) attended it then
     det._people.append((16.0, np.array([[6.0, 4.0]]), np.array([[300.0, 50.0, 10.0, 30.0]])))
     assert det._last_attended(ob) == 16.0
+
+
+def test_a_spot_back_as_it_was_before_is_a_ghost():
+    # the long-term background had begun to absorb someone standing on a bright line (140 grey levels
+    # over it now); the frame shows the line again (170), as a snapshot from before they came (168)
+    from types import SimpleNamespace
+
+    det = AbandonedObjectDetector(_site())  # static_delay_s = 7 s, seen_diff = 12 grey levels
+    grey = np.full((6, 6), 170, np.uint8)
+    bg_now = np.full((6, 6), 140, np.uint8)
+    percept = SimpleNamespace(grey=grey, background=lambda: bg_now)
+    region = np.zeros((6, 6), np.uint8)
+    region[1:5, 1:5] = 1
+    ob = {"region": (0, 6, 0, 6, 1), "first": 50.0}
+    det._snapshots.append((20.0, np.full((6, 6), 168, np.uint8)))  # 30 s before: |170 - 168| = 2 < min(12, 30 / 2)
+    assert det._seen_before(percept, ob, region)
+    ob["first"] = 26.0  # the snapshot is from 6 s before it turned static, less than static_delay_s: not before
+    assert not det._seen_before(percept, ob, region)
+    # a bag set down on the floor: the snapshot shows the floor (120), |170 - 120| = 50 >= 12
+    det._snapshots[0] = (20.0, np.full((6, 6), 120, np.uint8))
+    ob["first"] = 50.0
+    assert not det._seen_before(percept, ob, region)
+
+
+def test_a_static_piece_under_a_changed_column_is_a_persons_legs():
+    # the column above a static piece, up to an adult's head at its foot point, differs from the long-term
+    # background in >= torso_share (0.3) of its pixels: someone stands there (their legs went static)
+    from types import SimpleNamespace
+
+    from detectors.perception import Perception
+
+    site = _site()
+    det = AbandonedObjectDetector(site)
+    grid = Perception(site).grid
+    foot = site.ground_to_image(np.array([BAG]))[0]
+    adult = float(site.person_height_px(np.array([BAG]))[0])
+    h = 0.35 * adult  # the legs' piece [px]
+    box = (foot[0] - 5.0, foot[1] - h, 10.0, h)
+    background = np.full((round(site.image_size[1] / grid.sy), round(site.image_size[0] / grid.sx)), 120, np.uint8)
+    grey = background.copy()
+    ob = {"box": box, "xy": np.array(BAG)}
+    percept = SimpleNamespace(grey=grey, grid=grid)
+    assert not det._under_torso(percept, background, ob)  # the wall behind, unchanged
+    # a torso over the whole column (x - w/2 to x + 1.5 w, from the piece's top up by adult - h), 60 levels
+    # brighter than the background
+    x0, x1 = int((box[0] - 5.0) / grid.sx), int(math.ceil((box[0] + 15.0) / grid.sx))
+    y0, y1 = int((box[1] - (adult - h)) / grid.sy), int(math.ceil(box[1] / grid.sy))
+    grey[y0:y1, x0:x1] = 180
+    assert det._under_torso(percept, background, ob)
+    # someone walking behind covers a quarter of the column's width: 0.25 < 0.3
+    grey[:] = background
+    grey[y0:y1, x0:x0 + (x1 - x0) // 4] = 180
+    assert not det._under_torso(percept, background, ob)
