@@ -38,18 +38,25 @@ def test_fall_then_lying_scores_within_3_s():
     assert x - 4 <= body[0] <= x + w + 4 and w >= h  # on the body, lying
 
 
-def test_a_body_in_two_pieces_is_one_instance():
-    # the people finder may split a lying body (torso and legs of different colours, a gap between)
-    site = synthetic_site(())
-
+def _walk_then(site, lie):
+    """Frames of a person walking to ``AT`` until ``FALL_S``, then of ``lie(img)`` for 6 s."""
     def draw(img, t):
         if t < FALL_S:
             draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
                        colour=(40, 40, 200))
         else:
-            draw_lying(img, site, AT + [-0.6, 0.0], length_m=0.7, colour=(40, 40, 200))
-            draw_lying(img, site, AT + [0.6, 0.0], length_m=0.7, colour=(200, 60, 40))
-    out = run(PersonOnGroundDetector(site), site, frames(site, draw, FALL_S + 6.0))
+            lie(img)
+    return frames(site, draw, FALL_S + 6.0)
+
+
+def test_a_body_in_two_pieces_is_one_instance():
+    # the people finder may split a lying body (torso and legs of different colours, a gap between)
+    site = synthetic_site(())
+
+    def lie(img):
+        draw_lying(img, site, AT + [-0.6, 0.0], length_m=0.7, colour=(40, 40, 200))
+        draw_lying(img, site, AT + [0.6, 0.0], length_m=0.7, colour=(200, 60, 40))
+    out = run(PersonOnGroundDetector(site), site, _walk_then(site, lie))
     keys = {i.key for _, o in out for i in o.instances if i.score >= 0.5}
     assert len(keys) == 1, keys
 
@@ -146,19 +153,14 @@ def test_a_streak_longer_than_a_body_is_none():
     # someone walked and left
     site = synthetic_site(())
 
-    def draw(img, t):
-        if t < FALL_S:
-            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
-                       colour=(40, 40, 200))
-        else:
-            draw_lying(img, site, AT + [0.85, 0.0], length_m=4.0, colour=(40, 40, 200))
+    def streak(length_m):
+        return _walk_then(site, lambda img: draw_lying(img, site, AT + [0.85, 0.0], length_m=length_m,
+                                                       colour=(40, 40, 200)))
     det = PersonOnGroundDetector(site)
-    assert max(o.score for _, o in run(det, site, frames(site, draw, FALL_S + 6.0))) < 0.5
+    assert max(o.score for _, o in run(det, site, streak(4.0))) < 0.5
     # the same streak 2 m long (a body with its arms stretched out) is one: 2 m <= max_length_m = 2.5 m
-    def draw2(img, t):
-        draw(img, t) if t < FALL_S else draw_lying(img, site, AT + [0.85, 0.0], length_m=2.0, colour=(40, 40, 200))
     det.reset()
-    assert max(o.score for _, o in run(det, site, frames(site, draw2, FALL_S + 6.0))) >= 0.5
+    assert max(o.score for _, o in run(det, site, streak(2.0))) >= 0.5
 
 
 def test_low_pieces_side_by_side_are_joined():
