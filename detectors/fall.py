@@ -25,16 +25,6 @@ adult standing at the same foot point would have in the image (the site's projec
   ``min(1, lying_time / (2 lying_s))``: 0.5 (the default threshold) after ``lying_s`` on the
   floor. A candidate not seen for ``forget_s`` is forgotten.
 
-Pieces and lengths: two low boxes side by side with less than ``merge_gap`` of the adult height
-between them are also tried as one (a body splits where its clothes match the floor); a
-candidate's bottom edge is at most ``max_length_m`` [m] long on the floor (a far wall's foot or a
-shadow streak is longer than a body). End-on bodies (``square_aspect``, off by default: ``inf``): a
-low box at least ``square_aspect`` as wide as high also counts where a track went from upright to
-below ``down_height`` of the adult height within ``fall_s`` [s] and the column above it up to an
-adult's head is floor (less than ``above_share`` of it changed by more than ``above_diff`` grey
-levels); at 0.7 it found one more fall at seeds 216-220 but raised four false alarms on small
-square pieces of people in crowds, so it stays off.
-
 Sitting down on a bench or on the floor, crouching to tie a shoe or to pick something up are
 not falls: the body stays above ``lying_height``, or comes back up within ``lying_s``.
 One instance per body (key ``"body/N"``), its box the detection's.
@@ -88,10 +78,7 @@ class PersonOnGroundDetector:
                  min_aspect: float = 2.0, min_upright_s: float = 1.0, flat_height: float = 0.5,
                  flat_aspect: float = 2.0, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
                  min_height: float = 0.15, part_m: float = 1.5, border_px: int = 2, legs_height: float = 0.3,
-                 legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5,
-                 max_length_m: float = 2.5, merge_gap: float = 0.15, square_aspect: float = math.inf,
-                 down_height: float = 0.45, fall_s: float = 0.6, above_diff: float = 10.0,
-                 above_share: float = 0.1) -> None:
+                 legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -127,26 +114,11 @@ class PersonOnGroundDetector:
         if not (math.isfinite(up_after_s) and up_after_s >= 0):
             raise ValueError(f"PersonOnGroundDetector.up_after_s must be a finite number >= 0; got {up_after_s!r}")
         self.up_after_s = float(up_after_s)
-        if math.isnan(square_aspect) or square_aspect < 0:
-            raise ValueError(f"PersonOnGroundDetector.square_aspect must be a number >= 0 (inf: off); got "
-                             f"{square_aspect!r}")
-        for name, value in (("max_length_m", max_length_m), ("merge_gap", merge_gap),
-                            ("down_height", down_height), ("fall_s", fall_s)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number >= 0; got {value!r}")
-        self.max_length_m, self.merge_gap = float(max_length_m), float(merge_gap)
-        self.square_aspect, self.down_height, self.fall_s = float(square_aspect), float(down_height), float(fall_s)
-        for name, value, hi in (("above_diff", above_diff, 255.0), ("above_share", above_share, 1.0)):
-            if not (math.isfinite(value) and 0 < value <= hi):
-                raise ValueError(f"PersonOnGroundDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
-        self.above_diff, self.above_share = float(above_diff), float(above_share)
         self.reset()
 
     def reset(self) -> None:
         #: track id -> (first t upright, last t upright, [m] last upright position)
         self._last_up: dict[int, tuple[float, float, np.ndarray]] = {}
-        #: (t, [m] ground point under the box) of tracks seen going down: upright, then low while still followed
-        self._drops: list[tuple[float, np.ndarray]] = []
         self._t_ready: float | None = None
         self._bodies: dict[int, dict] = {}
         self._next_id = 0
@@ -169,27 +141,17 @@ class PersonOnGroundDetector:
             self._last_up[tid] = (self._last_up.get(tid, (t,))[0], t, xy.copy())
         for tid in [k for k, (_, tk, _) in self._last_up.items() if t - tk > 2 * self.drop_s]:
             del self._last_up[tid]
-        self._remember_drops(percept, upright)
 
         # a body on the floor touches it along its box's bottom edge: the people finder, which takes a
         # short box for a head and places its feet far behind, is not asked where it lies
-        box = self._merged(percept.detections.box)
+        box = percept.detections.box
         on_floor = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
         adult = self.site.person_height_px(on_floor)
         with np.errstate(invalid="ignore", divide="ignore"):
             aspect = box[:, 2] / box[:, 3]
             low = (box[:, 3] <= self.lying_height * adult) & (aspect >= self.min_aspect)
             low |= (box[:, 3] <= self.flat_height * adult) & (aspect >= self.flat_aspect)
-            # a body seen end-on (lying along the view) has a box about as wide as high, as have many pieces
-            # of people standing: it counts only where a track was seen going down (``_dropped``)
-            square = (box[:, 3] <= self.lying_height * adult) & (aspect >= self.square_aspect) & ~low
-            ok = (box[:, 2] >= self.min_width * adult) & (box[:, 3] >= self.min_height * adult)
-            # the floor under the box's bottom edge is at most a body long (a sliver along a far wall is not)
-            ends = self.site.image_to_ground(np.r_[np.c_[box[:, 0], box[:, 1] + box[:, 3]],
-                                                   np.c_[box[:, 0] + box[:, 2], box[:, 1] + box[:, 3]]])
-            n = len(box)
-            ok &= np.hypot(*(ends[:n] - ends[n:]).T) <= self.max_length_m
-            low = (low | square) & ok
+            low &= (box[:, 2] >= self.min_width * adult) & (box[:, 3] >= self.min_height * adult)
         low &= np.all(np.isfinite(on_floor), axis=1)
         # a train at the platform, or one that left less than ``vehicle_memory_s`` ago: the pieces of
         # its blob and the ghost it leaves on the track bed are no body there
@@ -216,11 +178,7 @@ class PersonOnGroundDetector:
             # the upper part of a person standing still has their legs below it (changed from the floor,
             # though the shadow test may clear trousers from the foreground); a body has the floor
             rows = rows[[not self._on_legs(percept, box[r], adult[r]) for r in rows]]
-        if len(rows):
-            # an end-on body has the floor beyond it; the lower part of someone standing still, whom the
-            # background has begun to absorb (their boxes shrink as a fall's do), has the rest of them above
-            rows = rows[[not (square[r] and self._under_someone(percept, box[r], adult[r])) for r in rows]]
-        self._follow(t, on_floor[rows], [box[r] for r in rows], square[rows])
+        self._follow(t, on_floor[rows], [box[r] for r in rows])
 
         out = []
         for bid, b in self._bodies.items():
@@ -228,10 +186,6 @@ class PersonOnGroundDetector:
                 b["fell"] = self._fell(b, t)
             if b["last"] != t or not b["fell"]:
                 continue
-            if b["square"] and not b.setdefault("dropped", False):
-                b["dropped"] = self._dropped(b)
-                if not b["dropped"]:
-                    continue
             lying = t - b["first"]
             frames = max(1, int(round(lying * self.site.fps)) + 1)
             if b["seen"] < self.min_seen * frames:
@@ -243,64 +197,6 @@ class PersonOnGroundDetector:
             if s > 0 and box is not None:
                 out.append(InstanceScore(f"body/{bid}", float(s), box))
         return DetectorOutput.of(out)
-
-    def _merged(self, box: np.ndarray) -> np.ndarray:
-        """Person boxes ``box`` (N, 4) [px] with the low pieces of one body joined: two boxes each at most
-        ``flat_height`` of the adult height, overlapping in rows and less than ``merge_gap`` of it apart in
-        columns are one box (a body lying across the view splits where its clothes match the floor).
-        The pieces stay as they were too."""
-        if len(box) < 2:
-            return box
-        foot = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
-        adult = self.site.person_height_px(foot)
-        with np.errstate(invalid="ignore"):
-            low = np.flatnonzero(box[:, 3] <= self.flat_height * adult)
-        extra = []
-        for a in range(len(low)):
-            for c in range(a + 1, len(low)):
-                i, j = low[a], low[c]
-                x0, y0 = min(box[i, 0], box[j, 0]), min(box[i, 1], box[j, 1])
-                x1 = max(box[i, 0] + box[i, 2], box[j, 0] + box[j, 2])
-                y1 = max(box[i, 1] + box[i, 3], box[j, 1] + box[j, 3])
-                gap = max(box[i, 0], box[j, 0]) - min(box[i, 0] + box[i, 2], box[j, 0] + box[j, 2])
-                rows = min(box[i, 1] + box[i, 3], box[j, 1] + box[j, 3]) - max(box[i, 1], box[j, 1])
-                if rows > 0 and gap <= self.merge_gap * min(adult[i], adult[j]):
-                    extra.append((x0, y0, x1 - x0, y1 - y0))
-        return np.r_[box, np.asarray(extra, dtype=box.dtype).reshape(-1, 4)] if extra else box
-
-    def _remember_drops(self, percept: Percept, upright: np.ndarray) -> None:
-        """Keep where tracks were seen going down: a track upright for ``min_upright_s`` and, at most
-        ``fall_s`` after its last upright frame, followed (not coasting) with a box at most
-        ``down_height`` of the adult height (the ground point under the box's bottom edge)."""
-        t, tr = percept.t, percept.tracks
-        for k in np.flatnonzero(tr.confirmed & (tr.lost_s == 0) & ~upright):
-            up = self._last_up.get(int(tr.id[k]))
-            if up is None or up[1] - up[0] < self.min_upright_s or t - up[1] > self.fall_s:
-                continue
-            x, y, w, h = tr.box[k]
-            xy = self.site.image_to_ground(np.array([[x + w / 2, y + h]], dtype=np.float64))[0]
-            if np.all(np.isfinite(xy)) and h <= self.down_height * self.site.person_height_px(xy[None])[0]:
-                self._drops.append((t, xy))
-        self._drops = [(td, xy) for td, xy in self._drops if t - td <= 2 * self.drop_s]
-
-    def _dropped(self, b: dict) -> bool:
-        """Whether a track was seen going down within ``drop_m`` of body ``b``, at most ``drop_s`` from
-        the time it appeared."""
-        return any(abs(td - b["first"]) <= self.drop_s and ((xy - b["xy"]) ** 2).sum() <= self.drop_m ** 2
-                   for td, xy in self._drops)
-
-    def _under_someone(self, percept: Percept, box, adult_px: float) -> bool:
-        """Whether the column above image box ``box`` [px], as wide as it and up to the head of an adult
-        (``adult_px`` tall) standing at its bottom edge, has at least ``above_share`` of its pixels changed by
-        more than ``above_diff`` grey levels from the long-term background: the rest of a person standing
-        there, not the floor beyond a body lying end-on."""
-        x, y, w, h = box
-        rest = adult_px - h
-        if not (math.isfinite(rest) and rest > 0):
-            return False
-        share = changed_below(percept.grey, percept.background(), percept.grid, x, x + w, y - rest, rest,
-                              self.above_diff)
-        return share is not None and share >= self.above_share
 
     def _on_legs(self, percept: Percept, box, adult_px: float) -> bool:
         """Whether the column under image box ``box`` [px], ``legs_height`` of the adult height
@@ -344,7 +240,7 @@ class PersonOnGroundDetector:
                 return True
         return False
 
-    def _follow(self, t: float, xy: np.ndarray, boxes: list, square: np.ndarray) -> None:
+    def _follow(self, t: float, xy: np.ndarray, boxes: list) -> None:
         bodies = list(self._bodies.values())
         used = set()
         for i, k in greedy_pairs(xy, [b["xy"] for b in bodies], self.match_m):
@@ -352,14 +248,13 @@ class PersonOnGroundDetector:
             b["last"], b["box"] = t, boxes[i]
             b["xy"] = 0.7 * b["xy"] + 0.3 * xy[i]
             b["seen"] += 1
-            b["square"] &= bool(square[i])  # seen once as a flat body, it is one
             used.add(i)
         for i in range(len(xy)):
             if i not in used:
                 if any(((b["xy"] - xy[i]) ** 2).sum() <= self.part_m ** 2 for b in self._bodies.values()):
                     continue  # a second piece of a body already followed (legs split from the torso)
                 self._bodies[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i], "first": t, "last": t,
-                                               "seen": 1, "fell": False, "square": bool(square[i])}
+                                               "seen": 1, "fell": False}
                 self._next_id += 1
         for bid in [k for k, b in self._bodies.items() if t - b["last"] > self.forget_s]:
             del self._bodies[bid]

@@ -38,25 +38,18 @@ def test_fall_then_lying_scores_within_3_s():
     assert x - 4 <= body[0] <= x + w + 4 and w >= h  # on the body, lying
 
 
-def _walk_then(site, lie):
-    """Frames of a person walking to ``AT`` until ``FALL_S``, then of ``lie(img)`` for 6 s."""
+def test_a_body_in_two_pieces_is_one_instance():
+    # the people finder may split a lying body (torso and legs of different colours, a gap between)
+    site = synthetic_site(())
+
     def draw(img, t):
         if t < FALL_S:
             draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
                        colour=(40, 40, 200))
         else:
-            lie(img)
-    return frames(site, draw, FALL_S + 6.0)
-
-
-def test_a_body_in_two_pieces_is_one_instance():
-    # the people finder may split a lying body (torso and legs of different colours, a gap between)
-    site = synthetic_site(())
-
-    def lie(img):
-        draw_lying(img, site, AT + [-0.6, 0.0], length_m=0.7, colour=(40, 40, 200))
-        draw_lying(img, site, AT + [0.6, 0.0], length_m=0.7, colour=(200, 60, 40))
-    out = run(PersonOnGroundDetector(site), site, _walk_then(site, lie))
+            draw_lying(img, site, AT + [-0.6, 0.0], length_m=0.7, colour=(40, 40, 200))
+            draw_lying(img, site, AT + [0.6, 0.0], length_m=0.7, colour=(200, 60, 40))
+    out = run(PersonOnGroundDetector(site), site, frames(site, draw, FALL_S + 6.0))
     keys = {i.key for _, o in out for i in o.instances if i.score >= 0.5}
     assert len(keys) == 1, keys
 
@@ -105,74 +98,3 @@ def test_a_low_box_on_legs_is_a_part_of_someone_standing(legs_rows, expected):
     grey[15:15 + legs_rows, 10:20] = 70
     percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
     assert det._on_legs(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
-
-
-def _end_on(img, site, xy, *, length_m: float = 0.4, thick_m: float = 0.3, width_m: float = 0.6,
-            colour=(40, 40, 200)) -> None:
-    """A person lying curled up along +y (away from the camera) on the ground at ``xy`` [m] (centre): a box about
-    as wide as high in the image."""
-    from tests.scenes import project
-
-    pts = [project(site, (xy[0] + dx, xy[1] + dy, z)) for dx in (-width_m / 2, width_m / 2)
-           for dy in (-length_m / 2, length_m / 2) for z in (0.0, thick_m)]
-    xs, ys = [p[0] for p in pts], [p[1] for p in pts]
-    img[int(round(min(ys))):int(round(max(ys))) + 1, int(round(min(xs))):int(round(max(xs))) + 1] = colour
-
-
-def _sink_scene(site, *, sink_s: float):
-    """A walker who goes down to a body lying end-on at ``AT``, the drop from 1.7 m to the floor taking
-    ``sink_s`` [s] (their box shrinks from the top)."""
-    def draw(img, t):
-        if t < FALL_S:
-            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
-                       colour=(40, 40, 200))
-        elif t < FALL_S + sink_s:
-            h = 1.7 - (1.7 - 0.5) * (t - FALL_S) / sink_s
-            draw_block(img, site, AT, height_m=h, width_m=0.5, colour=(40, 40, 200))
-        else:
-            _end_on(img, site, AT, colour=(40, 40, 200))
-    return frames(site, draw, FALL_S + sink_s + 6.0)
-
-
-def test_a_body_lying_end_on_after_a_fast_drop_scores_but_not_after_a_slow_one():
-    # seen end-on a body's box is about square, like many pieces of people standing: it counts only where
-    # a track went from upright to low within ``fall_s``; the rule is off by default (square_aspect = inf)
-    site = synthetic_site(())
-    assert max(o.score for _, o in run(PersonOnGroundDetector(site), site, _sink_scene(site, sink_s=0.2))) < 0.5
-    det = PersonOnGroundDetector(site, square_aspect=0.7)
-    fast = run(det, site, _sink_scene(site, sink_s=0.2))
-    above = [t for t, o in fast if o.score >= 0.5]
-    assert above and FALL_S <= above[0] <= FALL_S + 0.2 + 3.0
-    det.reset()
-    slow = run(det, site, _sink_scene(site, sink_s=3.0))  # 0.4 m/s down: sitting or lying down, no fall
-    assert max(o.score for _, o in slow) < 0.5
-
-
-def test_a_streak_longer_than_a_body_is_none():
-    # a low, wide streak on the floor 4 m long (a far wall's foot, a shadow) is no body, even where
-    # someone walked and left
-    site = synthetic_site(())
-
-    def streak(length_m):
-        return _walk_then(site, lambda img: draw_lying(img, site, AT + [0.85, 0.0], length_m=length_m,
-                                                       colour=(40, 40, 200)))
-    det = PersonOnGroundDetector(site)
-    assert max(o.score for _, o in run(det, site, streak(4.0))) < 0.5
-    # the same streak 2 m long (a body with its arms stretched out) is one: 2 m <= max_length_m = 2.5 m
-    det.reset()
-    assert max(o.score for _, o in run(det, site, streak(2.0))) >= 0.5
-
-
-def test_low_pieces_side_by_side_are_joined():
-    site = synthetic_site(())
-    det = PersonOnGroundDetector(site)
-    foot = site.ground_to_image(np.array([AT]))[0]
-    adult = float(site.person_height_px(np.array([AT]))[0])
-    h = 0.2 * adult
-    gap = 0.1 * adult  # < merge_gap = 0.15 of the adult height
-    a = [foot[0] - 30, foot[1] - h, 30 - gap / 2, h]
-    b = [foot[0] + gap / 2, foot[1] - h, 30, h]
-    far = [foot[0] + 30 + 0.3 * adult, foot[1] - h, 30, h]  # 0.3 of the adult height right of b
-    out = det._merged(np.array([a, b, far], dtype=np.float64))
-    assert len(out) == 3 + 1  # the three boxes and a + b
-    np.testing.assert_allclose(out[3], [a[0], a[1], (b[0] + b[2]) - a[0], h], atol=1e-9)
