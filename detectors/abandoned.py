@@ -454,7 +454,6 @@ class AbandonedObjectDetector:
         for i, k in greedy_pairs(xy, [o["xy"] for o in obs], self.match_m):
             ob = obs[k]
             ob["last"], (ob["box"], ob["region"]) = t, boxes[i]
-            ob["seen"] += 1
             ob["seen_t"].append(t)
             ob["xy"] = 0.8 * ob["xy"] + 0.2 * xy[i]
             used.add(i)
@@ -469,7 +468,7 @@ class AbandonedObjectDetector:
                     if ((fxy - xy[i]) ** 2).sum() <= self.match_m ** 2:
                         legs, torso, looked = f_legs, f_torso, f_looked
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
-                                                "first": t, "last": t, "attended": -math.inf, "seen": 1,
+                                                "first": t, "last": t, "attended": -math.inf,
                                                 "seen_t": deque([t]),
                                                 "legs": legs, "torso": torso, "looked": looked, "ghost": False,
                                                 "ghost_t": -math.inf}

@@ -64,6 +64,7 @@ state, the two flipped it at every frame.
 from __future__ import annotations
 
 import math
+from collections import deque
 
 import cv2
 import numpy as np
@@ -139,7 +140,7 @@ class WrongWayDetector:
         self.max_angle_deg = float(max_angle_deg)
         self.come_slack_m = float(come_slack_m)
         self._furthest: dict[tuple[str, int], float] = {}  # (zone, track id) -> [m] furthest along the flow
-        self._pix: dict[tuple[str, int], list] = {}  # (zone, track id) -> [(t, pixel speed with the flow)]
+        self._pix: dict[tuple[str, int], deque] = {}  # (zone, track id) -> (t, pixel speed with the flow), oldest first
         self._dirs = [np.array([math.cos(math.radians(z.direction_deg)), math.sin(math.radians(z.direction_deg))])
                       for z in self.zones]
         # (zone, track id) -> [against, distance, t_last]: each track walks on its own, even where two
@@ -282,10 +283,10 @@ class WrongWayDetector:
         """[m/s] median of the track's pixel speeds with the flow measured over the last ``stream_s``."""
         if self.stream_s <= 0:
             return with_mps
-        rows = self._pix.setdefault(sk, [])
+        rows = self._pix.setdefault(sk, deque())
         rows.append((t, with_mps))
         while rows[0][0] < t - self.stream_s - 1e-9:
-            rows.pop(0)
+            rows.popleft()
         return float(np.median([v for _, v in rows]))
 
     def _hold(self, key: tuple[str, int], t: float) -> float:
