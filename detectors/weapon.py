@@ -191,7 +191,7 @@ class WeaponDetector:
     default_min_duration_s = 0.0  #: [s] the evidence's time constant already asks for a run of crops
     default_cooldown_s = 30.0  #: [s] per instance (one person)
 
-    def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 8, tau_s: float = 0.3,
+    def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 4, tau_s: float = 0.3,
                  forget_s: float = 3.0, confirm_k: int = 3, confirm_n: int = 4,
                  min_height_px: float = MIN_HEIGHT_PX, link_s: float = 3.0,
                  link_m: float = 1.0, hold_score: float = 0.9, hold_s: float = 10.0, hold_m: float = 2.0,
