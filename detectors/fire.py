@@ -220,16 +220,17 @@ class FireDetector:
         self._t, self._prev = t, warm
         area = float(9 * c * c)
 
-        def blocks(mask: np.ndarray) -> np.ndarray:
-            # cell means by area resampling (exact for whole cells), summed over 3 x 3 cells
-            cells = cv2.resize(mask.view(np.uint8).astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
-            return cv2.boxFilter(cells, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT) * (c * c / area)
-
-        warm_now = blocks(warm[:H, :W])
-        mixed_now = 2.0 * np.minimum(blocks(on), blocks(off))
+        # cell means by area resampling (exact for whole cells), summed over 3 x 3 cells: the four masks as
+        # the channels of one image, one pass each (OpenCV treats channels alike: the same floats as four passes)
+        planes = cv2.merge([m.view(np.uint8) for m in (warm[:H, :W], on, off, hot[:H, :W])]).astype(np.float32)
+        cells = cv2.resize(planes, (cw, ch), interpolation=cv2.INTER_AREA).reshape(ch, cw, 4)
+        sums = cv2.boxFilter(cells, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT).reshape(ch, cw, 4) * \
+            (c * c / area)
+        warm_now = sums[..., 0]
+        mixed_now = 2.0 * np.minimum(sums[..., 1], sums[..., 2])
         self._warm += (1.0 - math.exp(-dt / self.colour_s)) * (warm_now - self._warm)
         self._mixed += (1.0 - math.exp(-dt / self.flicker_s)) * (mixed_now - self._mixed)
-        self._hot += (1.0 - math.exp(-dt / self.colour_s)) * (blocks(hot[:H, :W]) - self._hot)
+        self._hot += (1.0 - math.exp(-dt / self.colour_s)) * (sums[..., 3] - self._hot)
         rate = self._mixed / np.maximum(self._warm, 1e-3)
         e = _ramp(self._warm, self.warm_lo, self.warm_hi) * _ramp(rate, self.flicker_lo, self.flicker_hi) * \
             _ramp(self._hot, self.hot_lo, self.hot_hi)
