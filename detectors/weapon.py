@@ -165,7 +165,11 @@ class WeaponDetector:
     """A rifle on a tracked person, from a CNN on canonical person crops (see the module docstring).
 
     Parameters: ``every_n`` [frames] between two classifications of one track; ``max_crops``
-    most crops classified per frame; ``tau_s`` [s] time constant of a track's evidence;
+    most crops classified per frame (4: in a crowd the tracks then wait a frame or two longer for their turn,
+    and a frame's network time stays below about 1 ms on one core; on the tuning seeds 201-205 of
+    concourse_weapon, negatives_weapon, concourse_overcrowding and station_full the same alerts as with 8,
+    one of them 0.3 s earlier, and 0.3 ms a frame less on the crowded platform of ``bench_detect``);
+    ``tau_s`` [s] time constant of a track's evidence;
     ``forget_s`` [s] a track's evidence is dropped after this long unclassified; ``confirm_k`` of
     ``confirm_n`` [crops]: the score is at most the ``confirm_k``-th highest of the instance's last
     ``confirm_n`` crop probabilities (it reaches the threshold only when that many crops do; 0:
