@@ -59,7 +59,7 @@ import numpy as np
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box
-from detectors.nets import fuse_batchnorm, load_net, traced
+from detectors.nets import flat_forward, fuse_batchnorm, load_net
 from detectors.perception import Percept
 from detectors.site import SiteConfig
 
@@ -129,8 +129,8 @@ class WeaponCNN:
     def __init__(self, path: str = WEIGHTS_FILE) -> None:
         self.path = path
         self.net = load_net(build_net(), path, what="weapon CNN", command="stationwatch train weapon")
-        # the same function, batch norms folded into the convolutions, traced once (no per-module Python dispatch)
-        self._infer = traced(fuse_batchnorm(self.net), net_input(np.zeros((1, CROP_SIZE[1], CROP_SIZE[0], 3), np.uint8)))
+        # the same function, batch norms folded into the convolutions, its layers' operations called directly
+        self._infer = flat_forward(fuse_batchnorm(self.net))
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """(N,) float64 probability that each (h, w, 3) uint8 BGR crop shows a person with a rifle."""
