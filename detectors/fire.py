@@ -55,6 +55,13 @@ from detectors.perception import Percept
 from detectors.site import SiteConfig
 
 
+def _box_slices(box, grid) -> tuple[slice, slice]:
+    """(rows, columns) of the working image under a full-resolution box (x, y, w, h) [px]."""
+    x, y, bw, bh = box
+    x0, y0 = max(0, int(x / grid.sx)), max(0, int(y / grid.sy))
+    return slice(y0, int(math.ceil((y + bh) / grid.sy))), slice(x0, int(math.ceil((x + bw) / grid.sx)))
+
+
 def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((x - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
 
@@ -175,7 +182,12 @@ class FireDetector:
             self._t, self._prev = percept.t, warm
             self._forget(percept.t)
             return NOTHING
-        walking = self._walking(percept) if warm.any() or hot.any() else np.zeros(len(tr), bool)
+        # the passers-by whose box holds flame colour: elsewhere cutting a box out changes nothing
+        moving = (tr.lost_s == 0) & (tr.speed_mps >= self.walker_mps)
+        for k in np.flatnonzero(moving):
+            rows, cols = _box_slices(tr.box[k], g)
+            moving[k] = warm[rows, cols].any() or hot[rows, cols].any()
+        walking = self._walking(percept, moving)
         if walking.any():
             # a passer-by in orange is warm where they walk, and changes there: not a flame; but a flame
             # seen beside or through a passer-by's box still is (its core gives light: clothes do not)
@@ -189,9 +201,8 @@ class FireDetector:
                 ch, cw = steady.shape
                 steady_px[:ch * c, :cw * c] = np.kron(steady, np.ones((c, c), np.uint8)) > 0
                 glow = (cv2.dilate(hot.view(np.uint8), np.ones((5, 5), np.uint8)) > 0) & steady_px
-            for x, y, bw, bh in tr.box[walking]:
-                x0, y0 = max(0, int(x / g.sx)), max(0, int(y / g.sy))
-                rows, cols = slice(y0, int(math.ceil((y + bh) / g.sy))), slice(x0, int(math.ceil((x + bw) / g.sx)))
+            for box in tr.box[walking]:
+                rows, cols = _box_slices(box, g)
                 if glow is None:
                     warm[rows, cols] = hot[rows, cols] = False
                 else:
@@ -279,7 +290,7 @@ class FireDetector:
         self._forget(t)
         return DetectorOutput.of(instances)
 
-    def _walking(self, percept: Percept) -> np.ndarray:
+    def _walking(self, percept: Percept, candidates: np.ndarray | None = None) -> np.ndarray:
         """(N,) bool per track: a person walking by, i.e. matched in this frame and whose ground position
         moved at ``walker_mps`` or more over the last ``walker_window_s`` of its history (the net
         displacement over the time it took, or the filtered speed while the history is a single frame).
@@ -288,6 +299,8 @@ class FireDetector:
         its box is not cut out of the flames."""
         tr = percept.tracks
         walking = (tr.lost_s == 0) & (tr.speed_mps >= self.walker_mps)  # tentative tracks too
+        if candidates is not None:  # only these may be (a subset of the tracks above)
+            walking &= candidates
         for k in np.flatnonzero(walking):
             hist = percept.track_history(int(tr.id[k]))
             hist = hist[hist[:, 0] >= percept.t - self.walker_window_s - 1e-9]

@@ -221,7 +221,7 @@ class _PasserByPercept:
 
 
 class _AlwaysWalking(FireDetector):
-    def _walking(self, percept):
+    def _walking(self, percept, candidates=None):
         return np.ones(len(percept.tracks.box), bool)
 
 
