@@ -55,13 +55,6 @@ from detectors.perception import Percept
 from detectors.site import SiteConfig
 
 
-def _box_slices(box, grid) -> tuple[slice, slice]:
-    """(rows, columns) of the working image under a full-resolution box (x, y, w, h) [px]."""
-    x, y, bw, bh = box
-    x0, y0 = max(0, int(x / grid.sx)), max(0, int(y / grid.sy))
-    return slice(y0, int(math.ceil((y + bh) / grid.sy))), slice(x0, int(math.ceil((x + bw) / grid.sx)))
-
-
 def _ramp(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return np.clip((x - lo) * (1.0 / (hi - lo)), 0.0, 1.0)
 
@@ -182,12 +175,7 @@ class FireDetector:
             self._t, self._prev = percept.t, warm
             self._forget(percept.t)
             return NOTHING
-        # the passers-by whose box holds flame colour: elsewhere cutting a box out changes nothing
-        moving = (tr.lost_s == 0) & (tr.speed_mps >= self.walker_mps)
-        for k in np.flatnonzero(moving):
-            rows, cols = _box_slices(tr.box[k], g)
-            moving[k] = warm[rows, cols].any() or hot[rows, cols].any()
-        walking = self._walking(percept, moving)
+        walking = self._walking(percept) if warm.any() or hot.any() else np.zeros(len(tr), bool)
         if walking.any():
             # a passer-by in orange is warm where they walk, and changes there: not a flame; but a flame
             # seen beside or through a passer-by's box still is (its core gives light: clothes do not)
@@ -201,8 +189,9 @@ class FireDetector:
                 ch, cw = steady.shape
                 steady_px[:ch * c, :cw * c] = np.kron(steady, np.ones((c, c), np.uint8)) > 0
                 glow = (cv2.dilate(hot.view(np.uint8), np.ones((5, 5), np.uint8)) > 0) & steady_px
-            for box in tr.box[walking]:
-                rows, cols = _box_slices(box, g)
+            for x, y, bw, bh in tr.box[walking]:
+                x0, y0 = max(0, int(x / g.sx)), max(0, int(y / g.sy))
+                rows, cols = slice(y0, int(math.ceil((y + bh) / g.sy))), slice(x0, int(math.ceil((x + bw) / g.sx)))
                 if glow is None:
                     warm[rows, cols] = hot[rows, cols] = False
                 else:
@@ -231,17 +220,16 @@ class FireDetector:
         self._t, self._prev = t, warm
         area = float(9 * c * c)
 
-        # cell means by area resampling (exact for whole cells), summed over 3 x 3 cells: the four masks as
-        # the channels of one image, one pass each (OpenCV treats channels alike: the same floats as four passes)
-        planes = cv2.merge([m.view(np.uint8) for m in (warm[:H, :W], on, off, hot[:H, :W])]).astype(np.float32)
-        cells = cv2.resize(planes, (cw, ch), interpolation=cv2.INTER_AREA).reshape(ch, cw, 4)
-        sums = cv2.boxFilter(cells, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT).reshape(ch, cw, 4) * \
-            (c * c / area)
-        warm_now = sums[..., 0]
-        mixed_now = 2.0 * np.minimum(sums[..., 1], sums[..., 2])
+        def blocks(mask: np.ndarray) -> np.ndarray:
+            # cell means by area resampling (exact for whole cells), summed over 3 x 3 cells
+            cells = cv2.resize(mask.view(np.uint8).astype(np.float32), (cw, ch), interpolation=cv2.INTER_AREA)
+            return cv2.boxFilter(cells, -1, (3, 3), normalize=False, borderType=cv2.BORDER_CONSTANT) * (c * c / area)
+
+        warm_now = blocks(warm[:H, :W])
+        mixed_now = 2.0 * np.minimum(blocks(on), blocks(off))
         self._warm += (1.0 - math.exp(-dt / self.colour_s)) * (warm_now - self._warm)
         self._mixed += (1.0 - math.exp(-dt / self.flicker_s)) * (mixed_now - self._mixed)
-        self._hot += (1.0 - math.exp(-dt / self.colour_s)) * (sums[..., 3] - self._hot)
+        self._hot += (1.0 - math.exp(-dt / self.colour_s)) * (blocks(hot[:H, :W]) - self._hot)
         rate = self._mixed / np.maximum(self._warm, 1e-3)
         e = _ramp(self._warm, self.warm_lo, self.warm_hi) * _ramp(rate, self.flicker_lo, self.flicker_hi) * \
             _ramp(self._hot, self.hot_lo, self.hot_hi)
@@ -290,7 +278,7 @@ class FireDetector:
         self._forget(t)
         return DetectorOutput.of(instances)
 
-    def _walking(self, percept: Percept, candidates: np.ndarray | None = None) -> np.ndarray:
+    def _walking(self, percept: Percept) -> np.ndarray:
         """(N,) bool per track: a person walking by, i.e. matched in this frame and whose ground position
         moved at ``walker_mps`` or more over the last ``walker_window_s`` of its history (the net
         displacement over the time it took, or the filtered speed while the history is a single frame).
@@ -299,8 +287,6 @@ class FireDetector:
         its box is not cut out of the flames."""
         tr = percept.tracks
         walking = (tr.lost_s == 0) & (tr.speed_mps >= self.walker_mps)  # tentative tracks too
-        if candidates is not None:  # only these may be (a subset of the tracks above)
-            walking &= candidates
         for k in np.flatnonzero(walking):
             hist = percept.track_history(int(tr.id[k]))
             hist = hist[hist[:, 0] >= percept.t - self.walker_window_s - 1e-9]

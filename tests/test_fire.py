@@ -221,7 +221,7 @@ class _PasserByPercept:
 
 
 class _AlwaysWalking(FireDetector):
-    def _walking(self, percept, candidates=None):
+    def _walking(self, percept):
         return np.ones(len(percept.tracks.box), bool)
 
 
