@@ -165,11 +165,7 @@ class WeaponDetector:
     """A rifle on a tracked person, from a CNN on canonical person crops (see the module docstring).
 
     Parameters: ``every_n`` [frames] between two classifications of one track; ``max_crops``
-    most crops classified per frame (4: in a crowd the tracks then wait a frame or two longer for their turn,
-    and a frame's network time stays below about 1 ms on one core; on the tuning seeds 201-205 of
-    concourse_weapon, negatives_weapon, concourse_overcrowding and station_full the same alerts as with 8,
-    one of them 0.3 s earlier, and 0.3 ms a frame less on the crowded platform of ``bench_detect``);
-    ``tau_s`` [s] time constant of a track's evidence;
+    most crops classified per frame; ``tau_s`` [s] time constant of a track's evidence;
     ``forget_s`` [s] a track's evidence is dropped after this long unclassified; ``confirm_k`` of
     ``confirm_n`` [crops]: the score is at most the ``confirm_k``-th highest of the instance's last
     ``confirm_n`` crop probabilities (it reaches the threshold only when that many crops do; 0:
@@ -195,7 +191,7 @@ class WeaponDetector:
     default_min_duration_s = 0.0  #: [s] the evidence's time constant already asks for a run of crops
     default_cooldown_s = 30.0  #: [s] per instance (one person)
 
-    def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 4, tau_s: float = 0.3,
+    def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 8, tau_s: float = 0.3,
                  forget_s: float = 3.0, confirm_k: int = 3, confirm_n: int = 4,
                  min_height_px: float = MIN_HEIGHT_PX, link_s: float = 3.0,
                  link_m: float = 1.0, hold_score: float = 0.9, hold_s: float = 10.0, hold_m: float = 2.0,
