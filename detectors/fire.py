@@ -132,6 +132,9 @@ class FireDetector:
         self._mixed: np.ndarray | None = None
         self._evidence: np.ndarray | None = None
         self._hot: np.ndarray | None = None
+        #: True while the last mask and every cell average are exactly zero: a frame without flame colour then
+        #: leaves them zero and scores nothing, and is answered without the cell passes (the same outputs)
+        self._calm = False
         #: fire id -> ((first row, end row, first column, end column) of its cells, last time seen)
         self._fires: dict[int, tuple[tuple[int, int, int, int], float]] = {}
         self._next_id = 0
@@ -166,7 +169,13 @@ class FireDetector:
         warm, hot = self.flame_masks(small)
         g = percept.grid
         tr = percept.tracks
-        walking = self._walking(percept)
+        if self._calm and self._prev.shape == warm.shape and not warm.any() and not hot.any():
+            # no flame colour now nor before: every average stays 0 and no cell has evidence (what the passes
+            # below would compute, exactly), so the walkers' boxes need not be cut out either
+            self._t, self._prev = percept.t, warm
+            self._forget(percept.t)
+            return NOTHING
+        walking = self._walking(percept) if warm.any() or hot.any() else np.zeros(len(tr), bool)
         if walking.any():
             # a passer-by in orange is warm where they walk, and changes there: not a flame; but a flame
             # seen beside or through a passer-by's box still is (its core gives light: clothes do not)
@@ -203,6 +212,7 @@ class FireDetector:
             self._mixed = np.zeros((ch, cw), np.float32)
             self._evidence = np.zeros((ch, cw), np.float32)
             self._hot = np.zeros((ch, cw), np.float32)
+            self._calm = not warm.any()
             return NOTHING
         dt = max(t - self._t, 1e-6)
         on = (warm & ~self._prev)[:H, :W]
@@ -231,6 +241,7 @@ class FireDetector:
         # tongues split into groups, stays one instance, and a false alarm in one place does not
         # silence the gate of a fire elsewhere
         ev = self._evidence
+        self._calm = not (warm.any() or self._warm.any() or self._mixed.any() or self._hot.any() or ev.any())
         on_cells = (ev > 0.02).astype(np.uint8)
         if not on_cells.any():
             self._forget(t)

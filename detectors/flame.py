@@ -29,8 +29,10 @@ def emissive_mask(bgr: np.ndarray, *, min_red: float = EMISSIVE_MIN_RED, min_blu
     """
     lo = (int(np.ceil(min_blue)), 0, int(np.ceil(min_red)))
     if min_warmth > 0:  # all in 8-bit passes: the saturating red - blue is 0 where blue exceeds red
-        b, g, r = cv2.split(bgr)
         m = cv2.inRange(bgr, lo, (255, 255, 255))
+        if not cv2.countNonZero(m):  # the cheap cut alone decides most frames: no saturated red with blue raised
+            return m > 0
+        b, g, r = cv2.split(bgr)
         m &= cv2.compare(cv2.subtract(r, b), float(min(np.ceil(min_warmth), 255.0)), cv2.CMP_GE)
         m &= cv2.compare(r, g, cv2.CMP_GE)
         m &= cv2.compare(g, b, cv2.CMP_GE)

@@ -59,7 +59,7 @@ import numpy as np
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box
-from detectors.nets import fuse_batchnorm, load_net
+from detectors.nets import flat_forward, fuse_batchnorm, load_net
 from detectors.perception import Percept
 from detectors.site import SiteConfig
 
@@ -129,7 +129,8 @@ class WeaponCNN:
     def __init__(self, path: str = WEIGHTS_FILE) -> None:
         self.path = path
         self.net = load_net(build_net(), path, what="weapon CNN", command="stationwatch train weapon")
-        self._infer = fuse_batchnorm(self.net)  # the same function, batch norms folded into the convolutions
+        # the same function, batch norms folded into the convolutions, its layers' operations called directly
+        self._infer = flat_forward(fuse_batchnorm(self.net))
 
     def predict(self, crops: np.ndarray) -> np.ndarray:
         """(N,) float64 probability that each (h, w, 3) uint8 BGR crop shows a person with a rifle."""
@@ -284,10 +285,12 @@ class WeaponDetector:
         for k in pos:
             s = self._evidence.get(k)
             if self.confirm_k:
-                recent = sorted(self._recent.get(k, []), reverse=True)
-                s = min(s, recent[self.confirm_k - 1] if len(recent) >= self.confirm_k else 0.0)
-            box = clip_box(self._box[k], self.site.image_size) if k in self._box else None
-            if not (s > 0 and box is not None):
+                recent = self._recent.get(k, ())
+                s = min(s, sorted(recent, reverse=True)[self.confirm_k - 1] if len(recent) >= self.confirm_k else 0.0)
+            if not (s > 0 and k in self._box):
+                continue
+            box = clip_box(self._box[k], self.site.image_size)
+            if box is None:
                 continue
             name, name_d = k, math.inf
             if k not in self._armed:

@@ -248,3 +248,48 @@ def test_a_glow_that_was_there_before_a_passer_by_still_counts_inside_their_box(
     if alerts:  # as soon as without the passer-by (ready after 1.5 s, the colour average needs 1 s more)
         free = [t for t, o in run(FireDetector(site), site, fr) if o.score >= 0.5]
         assert above[0] <= free[0] + 0.2 and above[0] <= 1.5 + 2.0
+
+
+class _NeverCalm(FireDetector):
+    """The detector without its shortcut for frames without flame colour (every frame through the cell passes)."""
+
+    @property
+    def _calm(self):
+        return False
+
+    @_calm.setter
+    def _calm(self, value):
+        pass
+
+
+def test_frames_without_flame_colour_take_the_shortcut_and_score_as_without_it():
+    """Floor only, then a flickering flame from 3 s to 6 s, then floor again: the detector answers the calm
+    frames before the flame without its cell passes, and its outputs are those of the detector that never
+    takes the shortcut, frame by frame (scores, instances, boxes), the flame alerting in both."""
+    from detectors.perception import Perception
+
+    site = synthetic_site(())
+    rng = np.random.default_rng(5)
+
+    def draw(img, t):
+        if 3.0 <= t < 6.0:
+            pick = np.kron(rng.random((4, 3)), np.ones((4, 4)))
+            patch = img[FLAME].copy()
+            patch[pick < 0.45] = ORANGE
+            patch[(pick >= 0.45) & (pick < 0.8)] = YELLOW
+            patch[(pick >= 0.6) & (pick < 0.7)] = CORE
+            img[FLAME] = patch
+
+    perception = Perception(site)
+    fast, slow = FireDetector(site), _NeverCalm(site)
+    calm, outputs = [], []
+    for f in frames(site, draw, 9.0):
+        p = perception.update(f)
+        a, b = fast.score(p), slow.score(p)
+        calm.append(fast._calm)
+        outputs.append((a.score, b.score, [(i.key, i.score, i.bbox) for i in a.instances or ()],
+                        [(i.key, i.score, i.bbox) for i in b.instances or ()]))
+    assert all(sa == sb and ia == ib for sa, sb, ia, ib in outputs)
+    assert max(sa for sa, _, _, _ in outputs) >= 0.5
+    # ready at 1.5 s (frame 15): calm from then until the flame comes at 3 s (frame 30)
+    assert all(calm[16:30]) and not any(calm[30:60])

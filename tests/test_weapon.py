@@ -266,3 +266,24 @@ def test_batch_norms_folded_into_the_convolutions_give_the_same_probabilities():
         a, b = net(x), fused(x)
     assert a.shape == b.shape == (5, 1)
     assert float((a - b).abs().max()) < 1e-4 * max(1.0, float(a.abs().max()))
+
+
+def test_flat_forward_computes_the_same_floats_as_the_network():
+    """nets.flat_forward (the layers' functional operations called directly) against the modules, exactly,
+    on the network as trained (its batch norms called as modules) and on the folded inference copy."""
+    import torch
+
+    from detectors.nets import flat_forward, fuse_batchnorm
+    from detectors.weapon import build_net, net_input
+
+    torch.manual_seed(0)
+    with pytest.raises(ValueError, match="eval mode"):
+        flat_forward(build_net())
+    net = build_net().eval()
+    fused = fuse_batchnorm(net)
+    x = net_input(np.random.default_rng(2).integers(0, 256, (3, CROP_SIZE[1], CROP_SIZE[0], 3), np.uint8))
+    with torch.inference_mode():
+        for module in (net, fused):
+            a, b = module(x), flat_forward(module)(x)
+            assert a.shape == b.shape == (3, 1)
+            assert float((a - b).abs().max()) == 0.0
