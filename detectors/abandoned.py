@@ -16,7 +16,10 @@ Per frame, each static component is an object candidate when
   for the objects that score): its outline's edges are in the background rather than in the frame, or
   its pixels look now as the long-term background showed them before it turned static (snapshots every
   ``snapshot_s`` over ``history_s``, mean difference under ``seen_diff`` grey levels and under half that
-  to the background now: a person who stood on a painted line left, and the line is back);
+  to the background now: a person who stood on a painted line left, and the line is back), or its mean
+  grey is within ``ring_diff`` of the floor's in a ring ``ring_px`` wide around it (outside any
+  foreground) and within half the long-term background's difference there (someone who stood there
+  since before the background's history left, and the floor shows again);
 - it is not a part of a larger figure: the (long-term) foreground component it lies in is at most
   ``figure_ratio`` times its height and width (a person standing or sitting still, whose legs,
   torso or lying body the short-term background absorbed, is static foreground of object size);
@@ -36,29 +39,39 @@ Per frame, each static component is an object candidate when
 
 Candidates are followed on the ground (within ``match_m``); one seen for less than
 ``min_static_s``, or in fewer than ``min_seen`` of the frames of the last ``seen_s`` (the
-static foreground of flames, smoke or a flicker comes and goes), is not an object, nor one
-that no person-shaped track came within ``place_m`` of in the ``memory_s`` before it turned
-static (somebody brings an object; nobody brings a patch of smoke). An object is *attended* while a person stands by:
-a person-shaped track (its box at least ``person_height`` of the adult height at its foot, and
-not a box holding the object's centre less than 1.4 times the object's height: the object's own
-blob, which the tracker may follow as a short "person", does not count)
-within ``attended_m`` moving slower than ``walk_mps``, person-shaped and slow for
-``attend_s`` on end: the owner waiting beside it attends it, a passer-by striding past at
-arm's length does not (nor one the tracker slows for a frame as their blob merges with the
-object's). Track positions of the last ``memory_s`` are kept, so an object that becomes static
-a few seconds after it was set down knows when its owner walked off.
+static foreground of flames, smoke or a flicker comes and goes; the frames in which a tracked person's
+box covers it, a passer-by in front, count neither way, and keep it from being forgotten), is not an
+object, nor one that no person-shaped track came within ``place_m`` of in the ``memory_s`` before it
+turned static (somebody brings an object; nobody brings a patch of smoke). Its *owners*, who set it
+down, are the tracks that stopped by it then: slower than ``walk_mps`` within ``place_m`` for ``stop_s``
+in all, no later than ``owner_window_s`` after the first who did (someone who stops by a bag already
+left is not its owner), and within ``owner_margin_m`` of the nearest of those (a passer-by the tracker
+slows for a frame, or a stranger waiting a metre farther, is not one). They are found on its first frame, and
+whether they walked off and when they last attended it are followed from then (the memory moves on
+while passers-by hide it).
 
-Score of an object: ``u / (2 (T + delay_s))`` capped at 1, ``u`` [s] the time since it was
-last attended, and at most since it was set down (``static_delay_s`` before it turned static: someone
-who stood there before does not start its clock earlier), and ``T`` the site's ``abandoned_after_s``: 0.5 (the default threshold) when
-it has been unattended for ``T + delay_s``; ``delay_s`` covers the owner's walk out of
-``attended_m`` (about 2 s at 1.3 m/s), since an owner who walks off stops attending at the
-first step, before a rule on distance alone (the owner 3 m away) would say so.
+An object is *attended* while one of its owners is within ``attended_m`` (walking or not), or while
+anyone stands by within ``beside_m`` (the owner under a new track, a companion, a queue): a
+person-shaped track (its box at least ``person_height`` of the adult height at its foot, and not a
+box holding the object's centre less than 1.4 times the object's height: the object's own blob, which
+the tracker may follow as a short "person", does not count) slower than ``walk_mps`` for ``attend_s``
+on end. An owner last seen ``d`` from it attends it until ``(attended_m - d) / exit_mps`` later (their
+track may end in a crowd on the way out). Without owners (nobody stopped by it), anyone standing by
+within ``attended_m`` attends it.
+
+Score of an object: ``u / (2 (T + delay))`` capped at 1, ``u`` [s] the time since it was last
+attended, and at most since it was set down (when an owner first stopped by it, or else
+``static_delay_s`` before it turned static: someone who stood there before does not start its clock
+earlier), and ``T`` the site's ``abandoned_after_s``: 0.5 (the default threshold) when it has been
+unattended for ``T + delay``. With owners ``delay`` is ``owner_delay_s`` (the clock starts as they
+leave ``attended_m``, as the site's rule counts); without, ``delay_s``, which covers the walk out of
+``attended_m`` (about 2 s at 1.3 m/s) of someone who stopped attending at their first step.
 One instance per object (key ``"object/N"``), its box the static component's.
 
-Known limits: the owner is not identified, so a stranger lingering beside a left bag keeps it
-attended; an object set down by someone who then stands still 3 m away is attended; a person sitting
-on a bench, whose legs the bench hides, is static foreground of object size with the bench under it.
+Known limits: the owner is whoever stopped nearest it, so a stranger who stopped as near (or under
+the owner's track, taken over in a crowd) is taken for one; anyone standing within ``beside_m`` of a
+left bag keeps it attended; a person sitting on a bench, whose legs the bench hides, is static
+foreground of object size with the bench under it.
 """
 
 from __future__ import annotations
@@ -90,11 +103,16 @@ class AbandonedObjectDetector:
       this long is forgotten; ``match_m`` [m]: a candidate within this of an object is that object;
     - ``attended_m`` [m], ``walk_mps`` [m/s], ``person_height`` [fraction], ``attend_s`` [s]: who
       attends an object; ``beside_m`` [m]: how near someone who did not set it down must stand by;
-      ``owner_margin_m`` [m], ``stop_s`` [s]: who set it down are those who stopped (slower than ``walk_mps``
-      for ``stop_s`` in all, within ``place_m``) within ``owner_margin_m`` of the nearest anyone stopped to it
+    - ``owner_margin_m`` [m], ``stop_s`` [s], ``owner_window_s`` [s]: who set it down are those who
+      stopped (slower than ``walk_mps`` for ``stop_s`` in all, within ``place_m``) no later than
+      ``owner_window_s`` after the first who did, and within ``owner_margin_m`` of the nearest of those,
       before it turned static; ``exit_mps`` [m/s]: an owner last seen ``d`` from it left ``attended_m``
-      no sooner than ``(attended_m - d) / exit_mps`` later; ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must
-      have come before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far back positions are kept;
+      no sooner than ``(attended_m - d) / exit_mps`` later; ``gone_s`` [s]: an owner whose track ended
+      while walking, unseen this long, walked off; ``sat_s`` [s]: one whose track ended slow by it, with no
+      new track rising there for this long, is the object (sat down there);
+    - ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must have come
+      before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far
+      back positions are kept;
     - ``delay_s`` [s]: added to the site's time before the score reaches 0.5; ``owner_delay_s`` [s]: the
       same when the owner is known (the clock then starts as they step out of ``attended_m``);
     - ``figure_ratio``: a candidate whose foreground figure is this many times taller or wider is a
@@ -131,7 +149,9 @@ class AbandonedObjectDetector:
                  legs_adult: float = 0.4, seen_s: float = 10.0, torso_diff: float = 20.0, torso_share: float = 0.3,
                  snapshot_s: float = 5.0,
                  history_s: float = 120.0, seen_diff: float = 12.0,
-                 beside_m: float = 1.0, owner_delay_s: float = 0.5, owner_margin_m: float = 0.4, stop_s: float = 0.5, exit_mps: float = 1.5, passer_share: float = 0.25, ring_px: int = 3, ring_diff: float = 10.0,
+                 beside_m: float = 1.0, owner_delay_s: float = 0.5, owner_margin_m: float = 0.4, stop_s: float = 0.5,
+                 owner_window_s: float = 2.0, exit_mps: float = 1.5, gone_s: float = 1.0, sat_s: float = 3.0, passer_share: float = 0.25, ring_px: int = 3,
+                 ring_diff: float = 10.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m), ("beside_m", beside_m),
@@ -155,20 +175,31 @@ class AbandonedObjectDetector:
         self.attended_m, self.walk_mps, self.attend_s = float(attended_m), float(walk_mps), float(attend_s)
         self.beside_m, self.owner_delay_s = float(beside_m), float(owner_delay_s)
         if not (math.isfinite(owner_margin_m) and owner_margin_m >= 0):
-            raise ValueError(f"AbandonedObjectDetector.owner_margin_m must be a finite number >= 0; got {owner_margin_m!r}")
+            raise ValueError(f"AbandonedObjectDetector.owner_margin_m must be a finite number >= 0; "
+                             f"got {owner_margin_m!r}")
         self.owner_margin_m = float(owner_margin_m)
         if not (math.isfinite(stop_s) and stop_s >= 0):
             raise ValueError(f"AbandonedObjectDetector.stop_s must be a finite number >= 0; got {stop_s!r}")
         self.stop_s = float(stop_s)
+        if not (math.isfinite(owner_window_s) and owner_window_s >= 0):
+            raise ValueError(f"AbandonedObjectDetector.owner_window_s must be a finite number >= 0; "
+                             f"got {owner_window_s!r}")
+        self.owner_window_s = float(owner_window_s)
         if not (math.isfinite(exit_mps) and exit_mps > 0):
             raise ValueError(f"AbandonedObjectDetector.exit_mps must be a finite number > 0; got {exit_mps!r}")
         self.exit_mps = float(exit_mps)
+        if not (math.isfinite(gone_s) and gone_s >= 0):
+            raise ValueError(f"AbandonedObjectDetector.gone_s must be a finite number >= 0; got {gone_s!r}")
+        self.gone_s = float(gone_s)
+        if not (math.isfinite(sat_s) and sat_s >= 0):
+            raise ValueError(f"AbandonedObjectDetector.sat_s must be a finite number >= 0; got {sat_s!r}")
+        self.sat_s = float(sat_s)
         if not 0 < passer_share <= 1:
             raise ValueError(f"AbandonedObjectDetector.passer_share must be in (0, 1]; got {passer_share!r}")
         self.passer_share = float(passer_share)
         if not (int(ring_px) >= 1 and math.isfinite(ring_diff) and 0 < ring_diff <= 255):
-            raise ValueError(f"AbandonedObjectDetector: ring_px must be >= 1 and ring_diff in (0, 255]; got {ring_px!r} "
-                             f"and {ring_diff!r}")
+            raise ValueError(f"AbandonedObjectDetector: ring_px must be >= 1 and ring_diff in (0, 255]; "
+                             f"got {ring_px!r} and {ring_diff!r}")
         self.ring_px, self.ring_diff = int(ring_px), float(ring_diff)
         self._ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.ring_px + 1, 2 * self.ring_px + 1))
         self.static_delay_s = float(static_delay_s)
@@ -217,6 +248,7 @@ class AbandonedObjectDetector:
         self._forgotten: deque = deque()
         self._next_id = 0
         self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
+        self._born: dict[int, list] = {}  # track id -> [first, last] time seen person-shaped
         self._vehicles = VehicleMemory(self._forbidden, self.vehicle_memory_s, self.vehicle_margin_m)
         #: (t, long-term background grey) every ``snapshot_s`` over the last ``history_s``: what the scene was
         self._snapshots: deque = deque()
@@ -248,7 +280,7 @@ class AbandonedObjectDetector:
             # who set it down is known from its first frame on, and whether they walked off and when they
             # last attended it followed from then (the memory moves on)
             if self._brought(ob):
-                self._left(ob)
+                self._left(ob, t)
                 self._last_attended(ob)
             while ob["hidden_t"] and t - ob["hidden_t"][0] > self.seen_s + 1e-9:
                 ob["hidden_t"].popleft()
@@ -273,8 +305,8 @@ class AbandonedObjectDetector:
                 ob["legs"] += self._on_legs(percept, background, ob["box"])
                 ob["torso"] += self._under_torso(percept, background, ob)
                 ob["looked"] += 1
-            if not ob["owners"] or not ob["left"]:
-                continue
+            if not ob["owners"] or not ob["left"] or ob.get("sat"):
+                continue  # nobody brought it, nobody walked off from it, or its owner is it (sat down there)
             if ob["legs"] >= self.legs_frames * ob["looked"]:
                 continue  # the upper body of a person standing still, whose legs the shadow test cleared
             if ob["torso"] >= self.legs_frames * ob["looked"]:
@@ -306,6 +338,10 @@ class AbandonedObjectDetector:
         steady = np.zeros(len(tr.id), dtype=bool)
         steady[slow] = [t - since[tid] >= self.attend_s - 1e-9 for tid in tr.id[slow].tolist()]
         self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy(), slow[ok]))
+        for tid in tr.id[ok].tolist():
+            self._born.setdefault(tid, [t, t])[1] = t
+        if len(self._born) > 256:  # those unseen for the memory are gone for good
+            self._born = {k: v for k, v in self._born.items() if t - v[1] <= self.memory_s}
         while self._passing and t - self._passing[0][0] > self.memory_s:
             self._passing.popleft()
         self._people.append((t, tr.foot_m[steady].copy(), tr.box[steady].copy()))
@@ -374,17 +410,21 @@ class AbandonedObjectDetector:
             # who set it down: those who stopped by it (slow for ``stop_s`` in all, not a passer-by the tracker
             # slowed for a moment), nearest it (a stranger waiting a metre farther did not)
             closest = {i: d for i, d in closest.items() if frames[i] >= self.stop_s * self.site.fps - 1e-9}
+            # and first: whoever stops by it ``owner_window_s`` after the first did came to a bag already there
+            first = min((came[i] for i in closest), default=math.inf)
+            closest = {i: d for i, d in closest.items() if came[i] <= first + self.owner_window_s}
             nearest = min(closest.values(), default=math.inf)
             ob["stopped"] = {i for i, d in closest.items() if d <= nearest + self.owner_margin_m}
             if ob["stopped"]:
                 ob["came"] = min(came[i] for i in ob["stopped"])
         return bool(ob["owners"])
 
-    def _left(self, ob: dict) -> bool:
-        """Whether one of the people who came near object ``ob`` before it turned static has since been
-        seen more than ``attended_m`` from it: somebody walked off from it. A person keeping still, whose
-        own legs or torso became static foreground of object size, never walks off from it (their track
-        ends where they stand)."""
+    def _left(self, ob: dict, t: float) -> bool:
+        """Whether one of the people who set object ``ob`` down (or, none known, who came near it) before
+        it turned static has since been seen more than ``attended_m`` from it, or, one who set it down, lost
+        by the tracker while walking and not seen again for ``gone_s``: somebody walked off from it. A person
+        keeping still, whose own legs, torso or seated body became static foreground of object size, never
+        walks off from it (their track ends where they stand or sit down, slow)."""
         if not ob["owners"]:
             ob["left"] = False
         elif not ob.get("left"):
@@ -393,9 +433,51 @@ class AbandonedObjectDetector:
             seen = self._passing if "left" not in ob else [self._passing[-1]]
             r2 = self.attended_m ** 2
             owners = ob["owners"]
-            ob["left"] = any(tk > owners.get(int(i), math.inf)
-                             for tk, ids, pos, _ in seen for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) > r2])
+            who = ob["stopped"] or owners
+            last = ob.setdefault("owner_last", {})  # owner id -> (t last seen, slow then)
+            left = False
+            for tk, ids, pos, slow in seen:
+                far = ((pos - ob["xy"]) ** 2).sum(axis=1) > r2
+                for i, f, sl in zip(ids.tolist(), far.tolist(), slow.tolist()):
+                    if i in who:
+                        # walking, away: the foot point of someone sitting down may jump as their box shrinks
+                        left |= f and not sl and tk > owners.get(i, math.inf)
+                        last[i] = (tk, sl)
+            if not left and ob["stopped"]:
+                left = any(not sl and t - tl >= self.gone_s for tl, sl in last.values())
+            ob["left"] = left
+        if ob["stopped"] and not ob.get("sat"):
+            self._sat_down(ob, t)
         return ob["left"]
+
+    def _sat_down(self, ob: dict, t: float) -> None:
+        """Whether one of object ``ob``'s owners is the object: their track ended slow within ``place_m`` of it
+        (they sat or lay down there, or stood still until the background took them in) and no new track rose
+        from within ``place_m`` of it in the ``sat_s`` after (an owner who crouched to set a bag down and walked
+        off under a new track did: that track is one of its owners from then on). Sets ``ob["sat"]`` then."""
+        r2 = self.place_m ** 2
+        for i, (tl, sl) in list(ob["owner_last"].items()):
+            if not sl or t - tl < self.gone_s or i in ob.setdefault("resolved", set()):
+                continue
+            risen = None
+            for tk, ids, pos, slow in self._passing:
+                if tk < tl:
+                    continue
+                if tk > tl + self.sat_s:
+                    break
+                new = np.fromiter((self._born.get(j, (-math.inf,))[0] >= tl - 0.5 for j in ids.tolist()), bool,
+                                  len(ids))
+                near = new & slow & (((pos - ob["xy"]) ** 2).sum(axis=1) <= r2)  # rising from rest, not passing
+                if near.any():
+                    risen = int(ids[near][0])
+                    break
+            if risen is not None:
+                ob["resolved"].add(i)
+                ob["stopped"].add(risen)
+                ob["owners"].setdefault(risen, t)
+                ob["owner_last"].setdefault(risen, (t, True))
+            elif t - tl >= self.sat_s:
+                ob["sat"] = True
 
     def _placed(self, ob: dict) -> float:
         """[s] when object ``ob`` was set down, at the earliest: when one of its owners (who stopped by it)
