@@ -205,11 +205,11 @@ def test_a_static_piece_under_a_changed_column_is_a_persons_legs():
 
 
 def test_a_stranger_waiting_two_metres_off_does_not_attend_a_left_bag():
-    # the owner sets the bag down and walks off as in the scene above; a stranger stands still 2 m from
-    # the bag from 3 s to the end (farther than beside_m = 1 m, nearer than attended_m = 3 m): the bag is
-    # abandoned as its owner has been 3 m away for the site's time all the same
+    # the owner sets the bag down and walks off as in the scene above; a stranger stands still 2 m to the
+    # side of the bag from 3 s to the end (farther than beside_m = 1 m, nearer than attended_m = 3 m): the
+    # bag is abandoned as its owner has been 3 m away for the site's time all the same
     site = _site()
-    stranger = (BAG[0], BAG[1] + 2.0)
+    stranger = (BAG[0] + 2.0, BAG[1])
 
     def draw(img, t):
         if t >= SET_S:
