@@ -305,8 +305,8 @@ class AbandonedObjectDetector:
                 ob["legs"] += self._on_legs(percept, background, ob["box"])
                 ob["torso"] += self._under_torso(percept, background, ob)
                 ob["looked"] += 1
-            if not ob["owners"] or not ob["left"] or ob.get("sat"):
-                continue  # nobody brought it, nobody walked off from it, or its owner is it (sat down there)
+            if not ob["owners"] or not ob["left"]:
+                continue  # nobody brought it, or nobody walked off from it
             if ob["legs"] >= self.legs_frames * ob["looked"]:
                 continue  # the upper body of a person standing still, whose legs the shadow test cleared
             if ob["torso"] >= self.legs_frames * ob["looked"]:
@@ -314,7 +314,7 @@ class AbandonedObjectDetector:
             unattended = t - ob["attended"]
             # the owner known, the clock starts as they step out of ``attended_m``; otherwise as the last person
             # standing by starts walking, ``delay_s`` before that
-            sc = scale_owner if ob.get("stopped") else scale
+            sc = scale_owner if ob.get("stopped") and not ob.get("sat") else scale
             s = 1.0 if sc == 0 else min(1.0, max(0.0, unattended / sc))
             if s > 0.2 and self._ghost(percept, ob):
                 s = 0.0
@@ -358,7 +358,8 @@ class AbandonedObjectDetector:
         xy = ob["xy"]
         r2, b2 = self.attended_m ** 2, self.beside_m ** 2
         ox, oy, ow, oh = ob["box"]
-        owners = ob.get("stopped")
+        # an owner who may have sat down by it (or be it) is no owner to go by: anyone standing by attends it
+        owners = None if ob.get("sat") else ob.get("stopped")
         since = ob["attended"]
         if owners:
             for t, ids, pos, _ in reversed(self._passing):
@@ -460,14 +461,14 @@ class AbandonedObjectDetector:
             if not sl or t - tl < self.gone_s or i in ob.setdefault("resolved", set()):
                 continue
             risen = None
-            for tk, ids, pos, slow in self._passing:
+            for tk, ids, pos, _ in self._passing:
                 if tk < tl:
                     continue
                 if tk > tl + self.sat_s:
                     break
                 new = np.fromiter((self._born.get(j, (-math.inf,))[0] >= tl - 0.5 for j in ids.tolist()), bool,
                                   len(ids))
-                near = new & slow & (((pos - ob["xy"]) ** 2).sum(axis=1) <= r2)  # rising from rest, not passing
+                near = new & (((pos - ob["xy"]) ** 2).sum(axis=1) <= r2)
                 if near.any():
                     risen = int(ids[near][0])
                     break
@@ -483,7 +484,7 @@ class AbandonedObjectDetector:
         """[s] when object ``ob`` was set down, at the earliest: when one of its owners (who stopped by it)
         first came within ``place_m`` of it, or else ``static_delay_s`` before it turned static (the
         short-term background takes that long to absorb it). Its clock never starts earlier."""
-        if ob.get("stopped"):
+        if ob.get("stopped") and not ob.get("sat"):
             return ob["came"]
         return ob["first"] - self.static_delay_s
 
