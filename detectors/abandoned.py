@@ -48,7 +48,12 @@ in all, no later than ``owner_window_s`` after the first who did (someone who st
 left is not its owner), and within ``owner_margin_m`` of the nearest of those (a passer-by the tracker
 slows for a frame, or a stranger waiting a metre farther, is not one). They are found on its first frame, and
 whether they walked off and when they last attended it are followed from then (the memory moves on
-while passers-by hide it).
+while passers-by hide it). Someone *walked off* from it when one of its owners (none known: anyone who
+came within ``place_m``) is seen walking more than ``attended_m`` from it, or an owner's track ended while
+walking and stayed unseen ``gone_s`` (lost in a crowd on the way out). An owner whose track ended slow by
+it, with no new track rising within ``place_m`` of it in the ``sat_s`` after, may be the object itself
+(sat down on the floor) or have been lost crouching: then the owners are not known after all, and the
+object is judged as without owners (an owner who rose under a new track: that track is an owner too).
 
 An object is *attended* while one of its owners is within ``attended_m`` (walking or not), or while
 anyone stands by within ``beside_m`` (the owner under a new track, a companion, a queue): a
@@ -360,7 +365,10 @@ class AbandonedObjectDetector:
         ox, oy, ow, oh = ob["box"]
         # an owner who may have sat down by it (or be it) is no owner to go by: anyone standing by attends it
         owners = None if ob.get("sat") else ob.get("stopped")
-        since = ob["attended"]
+        # what was looked through in an earlier frame is not again
+        since = max(ob["attended"], ob.get("scanned", -math.inf))
+        if self._passing:
+            ob["scanned"] = self._passing[-1][0]
         if owners:
             for t, ids, pos, _ in reversed(self._passing):
                 if t <= since:
