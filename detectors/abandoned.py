@@ -155,7 +155,8 @@ class AbandonedObjectDetector:
                  snapshot_s: float = 5.0,
                  history_s: float = 120.0, seen_diff: float = 12.0,
                  beside_m: float = 1.0, owner_delay_s: float = 0.5, owner_margin_m: float = 0.4, stop_s: float = 0.5,
-                 owner_window_s: float = 2.0, exit_mps: float = 1.5, gone_s: float = 1.0, sat_s: float = 3.0, passer_share: float = 0.25, ring_px: int = 3,
+                 owner_window_s: float = 30.0, exit_mps: float = 1.5, gone_s: float = 1.0, sat_s: float = 3.0,
+                 passer_share: float = 0.25, ring_px: int = 3,
                  ring_diff: float = 10.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
@@ -487,6 +488,7 @@ class AbandonedObjectDetector:
                 ob["owner_last"].setdefault(risen, (t, True))
             elif t - tl >= self.sat_s:
                 ob["sat"] = True
+                ob["attended"] = ob["scanned"] = -math.inf  # looked through again, by the rule without owners
 
     def _placed(self, ob: dict) -> float:
         """[s] when object ``ob`` was set down, at the earliest: when one of its owners (who stopped by it)

@@ -247,7 +247,8 @@ def test_the_owners_clock_starts_as_they_leave_attended_m():
 
 
 def test_who_set_it_down_is_who_stopped_nearest():
-    det = AbandonedObjectDetector(synthetic_site(()))  # place_m 1.5 m, stop_s 0.5 s (5 frames), margin 0.4 m
+    # place_m 1.5 m, stop_s 0.5 s (5 frames), owner_margin_m 0.4 m, and here owner_window_s 2 s
+    det = AbandonedObjectDetector(synthetic_site(()), owner_window_s=2.0)
     ob = {"xy": np.array([5.0, 4.0]), "first": 10.0}
     # track 1 stops 0.4 m from it for 1 s, track 2 stops 1.2 m from it for 1 s (0.8 m farther: a stranger),
     # track 3 is slowed for 2 frames 0.3 m from it (a passer-by), track 4 walks by 0.2 m from it
