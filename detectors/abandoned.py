@@ -16,7 +16,10 @@ Per frame, each static component is an object candidate when
   for the objects that score): its outline's edges are in the background rather than in the frame, or
   its pixels look now as the long-term background showed them before it turned static (snapshots every
   ``snapshot_s`` over ``history_s``, mean difference under ``seen_diff`` grey levels and under half that
-  to the background now: a person who stood on a painted line left, and the line is back);
+  to the background now: a person who stood on a painted line left, and the line is back), or its mean
+  grey is within ``ring_diff`` of the floor's in a ring ``ring_px`` wide around it (outside any
+  foreground) and within half the long-term background's difference there (someone who stood there
+  since before the background's history left, and the floor shows again);
 - it is not a part of a larger figure: the (long-term) foreground component it lies in is at most
   ``figure_ratio`` times its height and width (a person standing or sitting still, whose legs,
   torso or lying body the short-term background absorbed, is static foreground of object size);
@@ -36,29 +39,44 @@ Per frame, each static component is an object candidate when
 
 Candidates are followed on the ground (within ``match_m``); one seen for less than
 ``min_static_s``, or in fewer than ``min_seen`` of the frames of the last ``seen_s`` (the
-static foreground of flames, smoke or a flicker comes and goes), is not an object, nor one
-that no person-shaped track came within ``place_m`` of in the ``memory_s`` before it turned
-static (somebody brings an object; nobody brings a patch of smoke). An object is *attended* while a person stands by:
-a person-shaped track (its box at least ``person_height`` of the adult height at its foot, and
-not a box holding the object's centre less than 1.4 times the object's height: the object's own
-blob, which the tracker may follow as a short "person", does not count)
-within ``attended_m`` moving slower than ``walk_mps``, person-shaped and slow for
-``attend_s`` on end: the owner waiting beside it attends it, a passer-by striding past at
-arm's length does not (nor one the tracker slows for a frame as their blob merges with the
-object's). Track positions of the last ``memory_s`` are kept, so an object that becomes static
-a few seconds after it was set down knows when its owner walked off.
+static foreground of flames, smoke or a flicker comes and goes; the frames in which a tracked person's
+box covers it, a passer-by in front, count neither way, and keep it from being forgotten), is not an
+object, nor one that no person-shaped track came within ``place_m`` of in the ``memory_s`` before it
+turned static (somebody brings an object; nobody brings a patch of smoke). Its *owners*, who set it
+down, are the tracks that stopped by it then: slower than ``walk_mps`` within ``place_m`` for ``stop_s``
+in all, no later than ``owner_window_s`` after the first who did (someone who stops by a bag already
+left is not its owner), and within ``owner_margin_m`` of the nearest of those (a passer-by the tracker
+slows for a frame, or a stranger waiting a metre farther, is not one). They are found on its first frame, and
+whether they walked off and when they last attended it are followed from then (the memory moves on
+while passers-by hide it). Someone *walked off* from it when one of its owners (none known: anyone who
+came within ``place_m``) is seen walking more than ``attended_m`` from it, or an owner's track ended while
+walking and stayed unseen ``gone_s`` (lost in a crowd on the way out). An owner whose track ended slow by
+it, with no new track rising within ``place_m`` of it in the ``sat_s`` after, may be the object itself
+(sat down on the floor) or have been lost crouching: then the owners are not known after all, and the
+object is judged as without owners (an owner who rose under a new track: that track is an owner too).
 
-Score of an object: ``u / (2 (T + delay_s))`` capped at 1, ``u`` [s] the time since it was
-last attended, and at most since it was set down (``static_delay_s`` before it turned static: someone
-who stood there before does not start its clock earlier), and ``T`` the site's ``abandoned_after_s``: 0.5 (the default threshold) when
-it has been unattended for ``T + delay_s``; ``delay_s`` covers the owner's walk out of
-``attended_m`` (about 2 s at 1.3 m/s), since an owner who walks off stops attending at the
-first step, before a rule on distance alone (the owner 3 m away) would say so.
+An object is *attended* while one of its owners is within ``attended_m`` (walking or not), or while
+anyone stands by within ``beside_m`` (the owner under a new track, a companion, a queue): a
+person-shaped track (its box at least ``person_height`` of the adult height at its foot, and not a
+box holding the object's centre less than 1.4 times the object's height: the object's own blob, which
+the tracker may follow as a short "person", does not count) slower than ``walk_mps`` for ``attend_s``
+on end. An owner last seen ``d`` from it attends it until ``(attended_m - d) / exit_mps`` later (their
+track may end in a crowd on the way out). Without owners (nobody stopped by it), anyone standing by
+within ``attended_m`` attends it.
+
+Score of an object: ``u / (2 (T + delay))`` capped at 1, ``u`` [s] the time since it was last
+attended, and at most since it was set down (when an owner first stopped by it, or else
+``static_delay_s`` before it turned static: someone who stood there before does not start its clock
+earlier), and ``T`` the site's ``abandoned_after_s``: 0.5 (the default threshold) when it has been
+unattended for ``T + delay``. With owners ``delay`` is ``owner_delay_s`` (the clock starts as they
+leave ``attended_m``, as the site's rule counts); without, ``delay_s``, which covers the walk out of
+``attended_m`` (about 2 s at 1.3 m/s) of someone who stopped attending at their first step.
 One instance per object (key ``"object/N"``), its box the static component's.
 
-Known limits: the owner is not identified, so a stranger lingering beside a left bag keeps it
-attended; an object set down by someone who then stands still 3 m away is attended; a person sitting
-on a bench, whose legs the bench hides, is static foreground of object size with the bench under it.
+Known limits: the owner is whoever stopped nearest it, so a stranger who stopped as near (or under
+the owner's track, taken over in a crowd) is taken for one; anyone standing within ``beside_m`` of a
+left bag keeps it attended; a person sitting on a bench, whose legs the bench hides, is static
+foreground of object size with the bench under it.
 """
 
 from __future__ import annotations
@@ -89,9 +107,19 @@ class AbandonedObjectDetector:
     - ``min_static_s`` [s]: static this long before it counts; ``forget_s`` [s]: an object unseen
       this long is forgotten; ``match_m`` [m]: a candidate within this of an object is that object;
     - ``attended_m`` [m], ``walk_mps`` [m/s], ``person_height`` [fraction], ``attend_s`` [s]: who
-      attends an object; ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must
-      have come before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far back positions are kept;
-    - ``delay_s`` [s]: added to the site's time before the score reaches 0.5;
+      attends an object; ``beside_m`` [m]: how near someone who did not set it down must stand by;
+    - ``owner_margin_m`` [m], ``stop_s`` [s], ``owner_window_s`` [s]: who set it down are those who
+      stopped (slower than ``walk_mps`` for ``stop_s`` in all, within ``place_m``) no later than
+      ``owner_window_s`` after the first who did, and within ``owner_margin_m`` of the nearest of those,
+      before it turned static; ``exit_mps`` [m/s]: an owner last seen ``d`` from it left ``attended_m``
+      no sooner than ``(attended_m - d) / exit_mps`` later; ``gone_s`` [s]: an owner whose track ended
+      while walking, unseen this long, walked off; ``sat_s`` [s]: one whose track ended slow by it, with no
+      new track rising there for this long, is the object (sat down there);
+    - ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must have come
+      before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far
+      back positions are kept;
+    - ``delay_s`` [s]: added to the site's time before the score reaches 0.5; ``owner_delay_s`` [s]: the
+      same when the owner is known (the clock then starts as they step out of ``attended_m``);
     - ``figure_ratio``: a candidate whose foreground figure is this many times taller or wider is a
       part of it (a person keeping still), not an object; ``border_px`` [working px]: candidates this near
       the left, right or bottom edge are left out (people cut by the edge); ``vehicle_memory_s`` [s],
@@ -99,11 +127,14 @@ class AbandonedObjectDetector:
       stood less than ``vehicle_memory_s`` ago (a bag left there is seen once the train is gone that long);
     - ``legs_ratio`` [fraction of the component's height], ``legs_diff`` [grey levels], ``legs_share``
       [fraction of the column], ``legs_frames`` [fraction of the frames], ``legs_s`` [s]: a component on
-      legs is a person's upper body, not an object;
+      legs is a person's upper body, not an object; ``passer_share`` [fraction of the legs column]: a frame
+      whose legs column holds this much moving foreground (a passer-by) is not looked at;
     - ``legs_adult`` [fraction of the adult height]: least depth of the legs column; ``seen_s`` [s]: the
       window ``min_seen`` is counted over; ``torso_diff`` [grey levels], ``torso_share`` [fraction of the
       column]: a component under a changed column is a person's lower part; ``snapshot_s`` [s],
       ``history_s`` [s], ``seen_diff`` [grey levels]: the long-term background kept to find ghosts;
+      ``ring_px`` [working px], ``ring_diff`` [grey levels]: a component whose mean grey is this near that of
+      the floor in a ring this wide around it, and under half the background's difference, is a ghost;
     - ``abandoned_after_s`` [s]: overrides the site's rule.
     """
 
@@ -116,21 +147,25 @@ class AbandonedObjectDetector:
                  max_width: float = 0.8, min_area_work_px: float = 10.0, min_static_s: float = 1.0,
                  forget_s: float = 3.0, match_m: float = 0.6, attended_m: float = 3.0,
                  walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, place_m: float = 1.5,
-                 min_seen: float = 0.8, memory_s: float = 20.0, delay_s: float = 1.5,
+                 min_seen: float = 0.8, memory_s: float = 30.0, delay_s: float = 1.5,
                  figure_ratio: float = 1.5, border_px: int = 3, vehicle_memory_s: float = 30.0,
                  vehicle_margin_m: float = 1.0, legs_ratio: float = 0.8, legs_diff: float = 10.0,
                  legs_share: float = 0.05, legs_frames: float = 0.5, legs_s: float = 2.0,
                  legs_adult: float = 0.4, seen_s: float = 10.0, torso_diff: float = 20.0, torso_share: float = 0.3,
                  snapshot_s: float = 5.0,
                  history_s: float = 120.0, seen_diff: float = 12.0,
+                 beside_m: float = 1.0, owner_delay_s: float = 0.5, owner_margin_m: float = 0.4, stop_s: float = 0.5,
+                 owner_window_s: float = 30.0, exit_mps: float = 1.5, gone_s: float = 1.0, sat_s: float = 3.0,
+                 passer_share: float = 0.25, ring_px: int = 3,
+                 ring_diff: float = 10.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
-                            ("match_m", match_m), ("attended_m", attended_m),
+                            ("match_m", match_m), ("attended_m", attended_m), ("beside_m", beside_m),
                             ("memory_s", memory_s), ("person_height", person_height)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number > 0; got {value!r}")
         for name, value in (("min_area_work_px", min_area_work_px), ("min_static_s", min_static_s), ("forget_s", forget_s),
-                            ("walk_mps", walk_mps), ("delay_s", delay_s)):
+                            ("walk_mps", walk_mps), ("delay_s", delay_s), ("owner_delay_s", owner_delay_s)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number >= 0; got {value!r}")
         if min_height >= max_height:
@@ -144,6 +179,35 @@ class AbandonedObjectDetector:
         self.min_area_work_px = float(min_area_work_px)
         self.min_static_s, self.forget_s, self.match_m = float(min_static_s), float(forget_s), float(match_m)
         self.attended_m, self.walk_mps, self.attend_s = float(attended_m), float(walk_mps), float(attend_s)
+        self.beside_m, self.owner_delay_s = float(beside_m), float(owner_delay_s)
+        if not (math.isfinite(owner_margin_m) and owner_margin_m >= 0):
+            raise ValueError(f"AbandonedObjectDetector.owner_margin_m must be a finite number >= 0; "
+                             f"got {owner_margin_m!r}")
+        self.owner_margin_m = float(owner_margin_m)
+        if not (math.isfinite(stop_s) and stop_s >= 0):
+            raise ValueError(f"AbandonedObjectDetector.stop_s must be a finite number >= 0; got {stop_s!r}")
+        self.stop_s = float(stop_s)
+        if not (math.isfinite(owner_window_s) and owner_window_s >= 0):
+            raise ValueError(f"AbandonedObjectDetector.owner_window_s must be a finite number >= 0; "
+                             f"got {owner_window_s!r}")
+        self.owner_window_s = float(owner_window_s)
+        if not (math.isfinite(exit_mps) and exit_mps > 0):
+            raise ValueError(f"AbandonedObjectDetector.exit_mps must be a finite number > 0; got {exit_mps!r}")
+        self.exit_mps = float(exit_mps)
+        if not (math.isfinite(gone_s) and gone_s >= 0):
+            raise ValueError(f"AbandonedObjectDetector.gone_s must be a finite number >= 0; got {gone_s!r}")
+        self.gone_s = float(gone_s)
+        if not (math.isfinite(sat_s) and sat_s >= 0):
+            raise ValueError(f"AbandonedObjectDetector.sat_s must be a finite number >= 0; got {sat_s!r}")
+        self.sat_s = float(sat_s)
+        if not 0 < passer_share <= 1:
+            raise ValueError(f"AbandonedObjectDetector.passer_share must be in (0, 1]; got {passer_share!r}")
+        self.passer_share = float(passer_share)
+        if not (int(ring_px) >= 1 and math.isfinite(ring_diff) and 0 < ring_diff <= 255):
+            raise ValueError(f"AbandonedObjectDetector: ring_px must be >= 1 and ring_diff in (0, 255]; "
+                             f"got {ring_px!r} and {ring_diff!r}")
+        self.ring_px, self.ring_diff = int(ring_px), float(ring_diff)
+        self._ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.ring_px + 1, 2 * self.ring_px + 1))
         self.static_delay_s = float(static_delay_s)
         self.place_m, self.min_seen = float(place_m), float(min_seen)
         self.person_height, self.memory_s, self.delay_s = float(person_height), float(memory_s), float(delay_s)
@@ -182,13 +246,15 @@ class AbandonedObjectDetector:
     def reset(self) -> None:
         #: (t, positions (K, 2) [m] of the person-shaped tracks standing or slow)
         self._people: deque = deque()
-        #: (t, ids (K,), positions (K, 2) [m], slow (K,) bool) of every person-shaped track: who could have brought an object
+        #: (t, ids (K,), positions (K, 2) [m], slow (K,) bool) of every person-shaped track: who could have
+        #: brought an object
         self._passing: deque = deque()
         self._objects: dict[int, dict] = {}
         #: (t forgotten, [m] position, frames with legs, frames under a torso, frames looked at) of the objects forgotten
         self._forgotten: deque = deque()
         self._next_id = 0
         self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
+        self._born: dict[int, list] = {}  # track id -> [first, last] time seen person-shaped
         self._vehicles = VehicleMemory(self._forbidden, self.vehicle_memory_s, self.vehicle_margin_m)
         #: (t, long-term background grey) every ``snapshot_s`` over the last ``history_s``: what the scene was
         self._snapshots: deque = deque()
@@ -212,29 +278,50 @@ class AbandonedObjectDetector:
                 self._snapshots.popleft()
         out = []
         scale = 2.0 * (self.abandoned_after_s + self.delay_s)
+        scale_owner = 2.0 * (self.abandoned_after_s + self.owner_delay_s)
         background = None  # the long-term background's grey, made once a frame when an object needs it
+        tr = percept.tracks
+        walking = tr.box[tr.confirmed & (tr.lost_s == 0)]  # people in front of an object hide it
         for oid, ob in self._objects.items():
-            if ob["last"] != t or t - ob["first"] < self.min_static_s - 1e-9:
+            # who set it down is known from its first frame on, and whether they walked off and when they
+            # last attended it followed from then (the memory moves on)
+            if self._brought(ob):
+                self._left(ob, t)
+                self._last_attended(ob)
+            while ob["hidden_t"] and t - ob["hidden_t"][0] > self.seen_s + 1e-9:
+                ob["hidden_t"].popleft()
+            if ob["last"] != t:
+                ox, oy, ow, oh = ob["box"]
+                cx, cy = ox + 0.5 * ow, oy + 0.5 * oh
+                if len(walking) and np.any((walking[:, 0] <= cx) & (walking[:, 0] + walking[:, 2] >= cx) &
+                                           (walking[:, 1] <= cy) & (walking[:, 1] + walking[:, 3] >= cy)):
+                    ob["hidden_t"].append(t)  # a passer-by in front of it: neither seen nor missing
+                continue
+            if t - ob["first"] < self.min_static_s - 1e-9:
                 continue
             while ob["seen_t"] and t - ob["seen_t"][0] > self.seen_s + 1e-9:
                 ob["seen_t"].popleft()
-            if len(ob["seen_t"]) < self.min_seen * (round(min(self.seen_s, t - ob["first"]) * self.site.fps) + 1):
+            frames = round(min(self.seen_s, t - ob["first"]) * self.site.fps) + 1 - len(ob["hidden_t"])
+            if len(ob["seen_t"]) < self.min_seen * frames:
                 continue  # static foreground that comes and goes (flames, smoke, flicker): no object
             if background is None:
                 background = percept.background()
-            if ob["looked"] < self.legs_s * self.site.fps - 1e-9:
+            if ob["looked"] < self.legs_s * self.site.fps - 1e-9 and not self._passer_below(percept, ob["box"]):
                 # judged in its first ``legs_s`` as static: later the long-term background absorbs the legs
                 ob["legs"] += self._on_legs(percept, background, ob["box"])
                 ob["torso"] += self._under_torso(percept, background, ob)
                 ob["looked"] += 1
-            if not self._brought(ob) or not self._left(ob):
-                continue
+            if not ob["owners"] or not ob["left"]:
+                continue  # nobody brought it, or nobody walked off from it
             if ob["legs"] >= self.legs_frames * ob["looked"]:
                 continue  # the upper body of a person standing still, whose legs the shadow test cleared
             if ob["torso"] >= self.legs_frames * ob["looked"]:
                 continue  # the lower body of a person standing still, the rest of whom is not static
-            unattended = t - self._last_attended(ob)
-            s = 1.0 if scale == 0 else min(1.0, max(0.0, unattended / scale))
+            unattended = t - ob["attended"]
+            # the owner known, the clock starts as they step out of ``attended_m``; otherwise as the last person
+            # standing by starts walking, ``delay_s`` before that
+            sc = scale_owner if ob.get("stopped") and not ob.get("sat") else scale
+            s = 1.0 if sc == 0 else min(1.0, max(0.0, unattended / sc))
             if s > 0.2 and self._ghost(percept, ob):
                 s = 0.0
             if s > 0:
@@ -249,29 +336,58 @@ class AbandonedObjectDetector:
         with np.errstate(invalid="ignore"):
             ok &= tr.box[:, 3] >= self.person_height * tr.expected_height_px
         ok &= np.all(np.isfinite(tr.foot_m), axis=1)
-        self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy(), tr.speed_mps[ok] < self.walk_mps))
-        while self._passing and t - self._passing[0][0] > self.memory_s:
-            self._passing.popleft()
-        ok &= tr.speed_mps < self.walk_mps
+        slow = ok & (tr.speed_mps < self.walk_mps)
         # attending is standing by for a while: a passer-by whom the tracker slows for a moment, or the
         # object's own blob made tall for a frame by someone walking past it, is not
-        since = {tid: self._slow_since.get(tid, t) for tid in tr.id[ok].tolist()}
+        since = {tid: self._slow_since.get(tid, t) for tid in tr.id[slow].tolist()}
         self._slow_since = since
-        steady = np.array([t - since[tid] >= self.attend_s - 1e-9 for tid in tr.id[ok].tolist()], dtype=bool)
-        self._people.append((t, tr.foot_m[ok][steady].copy(), tr.box[ok][steady].copy()))
+        steady = np.zeros(len(tr.id), dtype=bool)
+        steady[slow] = [t - since[tid] >= self.attend_s - 1e-9 for tid in tr.id[slow].tolist()]
+        self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy(), slow[ok]))
+        for tid in tr.id[ok].tolist():
+            self._born.setdefault(tid, [t, t])[1] = t
+        if len(self._born) > 256:  # those unseen for the memory are gone for good
+            self._born = {k: v for k, v in self._born.items() if t - v[1] <= self.memory_s}
+        while self._passing and t - self._passing[0][0] > self.memory_s:
+            self._passing.popleft()
+        self._people.append((t, tr.foot_m[steady].copy(), tr.box[steady].copy()))
         while self._people and t - self._people[0][0] > self.memory_s:
             self._people.popleft()
 
     def _last_attended(self, ob: dict) -> float:
-        """[s] the last time someone attended object ``ob`` (the memory's start when nobody did)."""
+        """[s] the last time someone attended object ``ob`` (the memory's start when nobody did).
+
+        Its owners (the people who stopped within ``place_m`` of it before it turned static: who set it
+        down) attend it while within ``attended_m``, walking or not; anyone else only while standing by
+        within ``beside_m`` (the owner under a new track, a travelling companion, a queue): a stranger
+        waiting a few metres away does not keep a left bag attended."""
         xy = ob["xy"]
-        r2 = self.attended_m ** 2
+        r2, b2 = self.attended_m ** 2, self.beside_m ** 2
         ox, oy, ow, oh = ob["box"]
+        # an owner who may have sat down by it (or be it) is no owner to go by: anyone standing by attends it
+        owners = None if ob.get("sat") else ob.get("stopped")
+        # what was looked through in an earlier frame is not again
+        since = max(ob["attended"], ob.get("scanned", -math.inf))
+        if self._passing:
+            ob["scanned"] = self._passing[-1][0]
+        if owners:
+            for t, ids, pos, _ in reversed(self._passing):
+                if t <= since:
+                    break
+                if len(ids):
+                    d2 = ((pos - xy) ** 2).sum(axis=1)
+                    mine = np.fromiter((int(i) in owners for i in ids), bool, len(ids)) & (d2 <= r2)
+                    if mine.any():
+                        # last seen this near: out of ``attended_m`` no sooner than a brisk walk takes (their
+                        # track may end on the way, in a crowd)
+                        d = float(np.sqrt(d2[mine].min()))
+                        ob["attended"] = t + (self.attended_m - d) / self.exit_mps
+                        break
         for t, pos, box in reversed(self._people):
-            if t < ob["attended"]:
+            if t <= max(since, ob["attended"]):
                 break
             if len(pos):
-                near = (pos[:, 0] - xy[0]) ** 2 + (pos[:, 1] - xy[1]) ** 2 <= r2
+                near = (pos[:, 0] - xy[0]) ** 2 + (pos[:, 1] - xy[1]) ** 2 <= (b2 if owners else r2)
                 # the tracker may follow the object's own blob as a short person: a box that holds it
                 # and is not much taller is the object itself
                 holds = (box[:, 0] <= ox + 0.5 * ow) & (box[:, 0] + box[:, 2] >= ox + 0.5 * ow) & \
@@ -289,29 +405,97 @@ class AbandonedObjectDetector:
         if "owners" not in ob:
             r2 = self.place_m ** 2
             ob["owners"] = {}  # track id -> last time it was near, before the object turned static
-            for tk, ids, pos, _ in self._passing:
+            closest: dict[int, float] = {}  # track id -> [m] nearest it came while slow
+            frames: dict[int, int] = {}  # track id -> frames slow within place_m
+            came: dict[int, float] = {}  # track id -> [s] first time slow within place_m
+            for tk, ids, pos, slow in self._passing:
                 if tk <= ob["first"]:
-                    ob["owners"].update((int(i), tk) for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) <= r2])
+                    d2 = ((pos - ob["xy"]) ** 2).sum(axis=1)
+                    near = d2 <= r2
+                    ob["owners"].update((int(i), tk) for i in ids[near])
+                    for i, d in zip(ids[near & slow].tolist(), d2[near & slow].tolist()):
+                        closest[i] = min(closest.get(i, math.inf), math.sqrt(d))
+                        frames[i] = frames.get(i, 0) + 1
+                        came.setdefault(i, tk)
+            # who set it down: those who stopped by it (slow for ``stop_s`` in all, not a passer-by the tracker
+            # slowed for a moment), nearest it (a stranger waiting a metre farther did not)
+            closest = {i: d for i, d in closest.items() if frames[i] >= self.stop_s * self.site.fps - 1e-9}
+            # and first: whoever stops by it ``owner_window_s`` after the first did came to a bag already there
+            first = min((came[i] for i in closest), default=math.inf)
+            closest = {i: d for i, d in closest.items() if came[i] <= first + self.owner_window_s}
+            nearest = min(closest.values(), default=math.inf)
+            ob["stopped"] = {i for i, d in closest.items() if d <= nearest + self.owner_margin_m}
+            if ob["stopped"]:
+                ob["came"] = min(came[i] for i in ob["stopped"])
         return bool(ob["owners"])
 
-    def _left(self, ob: dict) -> bool:
-        """Whether one of the people who came near object ``ob`` before it turned static has since been
-        seen more than ``attended_m`` from it: somebody walked off from it. A person keeping still, whose
-        own legs or torso became static foreground of object size, never walks off from it (their track
-        ends where they stand)."""
-        if not ob.get("left"):
+    def _left(self, ob: dict, t: float) -> bool:
+        """Whether one of the people who set object ``ob`` down (or, none known, who came near it) before
+        it turned static has since been seen more than ``attended_m`` from it, or, one who set it down, lost
+        by the tracker while walking and not seen again for ``gone_s``: somebody walked off from it. A person
+        keeping still, whose own legs, torso or seated body became static foreground of object size, never
+        walks off from it (their track ends where they stand or sit down, slow)."""
+        if not ob["owners"]:
+            ob["left"] = False
+        elif not ob.get("left"):
             # looked for in the whole memory once (the owner may have walked out of the picture before the
             # object turned static), then in each new frame
             seen = self._passing if "left" not in ob else [self._passing[-1]]
             r2 = self.attended_m ** 2
             owners = ob["owners"]
-            ob["left"] = any(tk > owners.get(int(i), math.inf)
-                             for tk, ids, pos, _ in seen for i in ids[((pos - ob["xy"]) ** 2).sum(axis=1) > r2])
+            who = ob["stopped"] or owners
+            last = ob.setdefault("owner_last", {})  # owner id -> (t last seen, slow then)
+            left = False
+            for tk, ids, pos, slow in seen:
+                far = ((pos - ob["xy"]) ** 2).sum(axis=1) > r2
+                for i, f, sl in zip(ids.tolist(), far.tolist(), slow.tolist()):
+                    if i in who:
+                        # walking, away: the foot point of someone sitting down may jump as their box shrinks
+                        left |= f and not sl and tk > owners.get(i, math.inf)
+                        last[i] = (tk, sl)
+            if not left and ob["stopped"]:
+                left = any(not sl and t - tl >= self.gone_s for tl, sl in last.values())
+            ob["left"] = left
+        if ob["stopped"] and not ob.get("sat"):
+            self._sat_down(ob, t)
         return ob["left"]
 
+    def _sat_down(self, ob: dict, t: float) -> None:
+        """Whether one of object ``ob``'s owners is the object: their track ended slow within ``place_m`` of it
+        (they sat or lay down there, or stood still until the background took them in) and no new track rose
+        from within ``place_m`` of it in the ``sat_s`` after (an owner who crouched to set a bag down and walked
+        off under a new track did: that track is one of its owners from then on). Sets ``ob["sat"]`` then."""
+        r2 = self.place_m ** 2
+        for i, (tl, sl) in list(ob["owner_last"].items()):
+            if not sl or t - tl < self.gone_s or i in ob.setdefault("resolved", set()):
+                continue
+            risen = None
+            for tk, ids, pos, _ in self._passing:
+                if tk < tl:
+                    continue
+                if tk > tl + self.sat_s:
+                    break
+                new = np.fromiter((self._born.get(j, (-math.inf,))[0] >= tl - 0.5 for j in ids.tolist()), bool,
+                                  len(ids))
+                near = new & (((pos - ob["xy"]) ** 2).sum(axis=1) <= r2)
+                if near.any():
+                    risen = int(ids[near][0])
+                    break
+            if risen is not None:
+                ob["resolved"].add(i)
+                ob["stopped"].add(risen)
+                ob["owners"].setdefault(risen, t)
+                ob["owner_last"].setdefault(risen, (t, True))
+            elif t - tl >= self.sat_s:
+                ob["sat"] = True
+                ob["attended"] = ob["scanned"] = -math.inf  # looked through again, by the rule without owners
+
     def _placed(self, ob: dict) -> float:
-        """[s] when object ``ob`` was set down, at the latest: ``static_delay_s`` before it turned static
-        (the short-term background takes that long to absorb it). Its clock never starts earlier."""
+        """[s] when object ``ob`` was set down, at the earliest: when one of its owners (who stopped by it)
+        first came within ``place_m`` of it, or else ``static_delay_s`` before it turned static (the
+        short-term background takes that long to absorb it). Its clock never starts earlier."""
+        if ob.get("stopped") and not ob.get("sat"):
+            return ob["came"]
         return ob["first"] - self.static_delay_s
 
     # --- objects -----------------------------------------------------------------------
@@ -405,6 +589,21 @@ class AbandonedObjectDetector:
                               below, self.legs_diff)
         return share is not None and share >= self.legs_share
 
+    def _passer_below(self, percept: Percept, box) -> bool:
+        """Whether moving foreground (a passer-by) fills at least ``passer_share`` of the legs column under
+        image box ``box`` [px] (as :meth:`_on_legs` takes it): then that column tells nothing of legs at rest
+        (which the shadow test cleared from the foreground), and the frame is not looked at."""
+        x, y, w, h = box
+        g = percept.grid
+        wh, ww = percept.fg_mask.shape
+        x0, x1 = max(0, int((x - w / 2) / g.sx)), min(ww, int(math.ceil((x + 1.5 * w) / g.sx)))
+        y0 = int(math.ceil((y + h) / g.sy))
+        y1 = min(wh, y0 + max(1, int(round(self.legs_ratio * h / g.sy))))
+        if y1 <= y0 or x1 <= x0:
+            return False
+        moving = cv2.bitwise_and(percept.fg_mask[y0:y1, x0:x1], cv2.bitwise_not(percept.static_mask[y0:y1, x0:x1]))
+        return cv2.countNonZero(moving) >= self.passer_share * moving.size
+
     def _under_torso(self, percept: Percept, background: np.ndarray, ob: dict) -> bool:
         """Whether the column above object ``ob``'s static component, from its top up to the head of an
         adult standing at its foot point and as wide as the legs column, has at least ``torso_share`` of its
@@ -426,9 +625,34 @@ class AbandonedObjectDetector:
             Y0, Y1, X0, X1, label = ob["region"]
             region = (self._labels[Y0:Y1, X0:X1] == label).astype(np.uint8)
             grey, background = percept.grey[Y0:Y1, X0:X1], percept.background()[Y0:Y1, X0:X1]
-            ob["ghost"] = is_ghost(grey, background, region) or self._seen_before(percept, ob, region)
+            ob["ghost"] = is_ghost(grey, background, region) or self._seen_before(percept, ob, region) or \
+                self._blends_in(percept, ob)
             ob["ghost_t"] = percept.t
         return ob["ghost"]
+
+    def _blends_in(self, percept: Percept, ob: dict) -> bool:
+        """Whether object ``ob``'s pixels now look like the floor around them while the long-term background
+        there did not: the mean grey of its static component differs from that of a ring ``ring_px`` wide
+        around it (its pixels outside any foreground) by less than ``ring_diff`` grey levels and less than
+        half the same difference in the long-term background. A person who stood there long enough for the
+        long-term background to take them in left, and the floor shows again (a *ghost*); a bag differs from
+        the floor it stands on, and the background under it was the floor."""
+        Y0, Y1, X0, X1, label = ob["region"]
+        wh, ww = self._labels.shape
+        r = self.ring_px
+        y0, y1, x0, x1 = max(0, Y0 - r), min(wh, Y1 + r), max(0, X0 - r), min(ww, X1 + r)
+        inside = self._labels[y0:y1, x0:x1] == label
+        if not inside.any():
+            return False
+        ring = cv2.dilate(inside.astype(np.uint8), self._ring_kernel) > 0
+        ring &= ~inside & (percept.fg_mask[y0:y1, x0:x1] == 0)
+        if np.count_nonzero(ring) < 2 * r:
+            return False  # crowded round it: no floor to compare with
+        grey = percept.grey[y0:y1, x0:x1].astype(np.float32)
+        bg = percept.background()[y0:y1, x0:x1].astype(np.float32)
+        now = abs(float(grey[inside].mean()) - float(grey[ring].mean()))
+        before = abs(float(bg[inside].mean()) - float(bg[ring].mean()))
+        return now < min(self.ring_diff, 0.5 * before)
 
     def _seen_before(self, percept: Percept, ob: dict, region: np.ndarray) -> bool:
         """Whether object ``ob``'s pixels (``region``, a 0/1 mask over its crop) look now as the long-term
@@ -469,11 +693,13 @@ class AbandonedObjectDetector:
                         legs, torso, looked = f_legs, f_torso, f_looked
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
                                                 "first": t, "last": t, "attended": -math.inf,
-                                                "seen_t": deque([t]),
+                                                "seen_t": deque([t]), "hidden_t": deque(),
                                                 "legs": legs, "torso": torso, "looked": looked, "ghost": False,
                                                 "ghost_t": -math.inf}
                 self._next_id += 1
-        for oid in [k for k, o in self._objects.items() if t - o["last"] > self.forget_s]:
+        # one hidden by passers-by is kept while they pass
+        for oid in [k for k, o in self._objects.items()
+                    if t - max(o["last"], o["hidden_t"][-1] if o["hidden_t"] else -math.inf) > self.forget_s]:
             ob = self._objects.pop(oid)
             if ob["looked"]:
                 self._forgotten.append((t, ob["xy"], ob["legs"], ob["torso"], ob["looked"]))

@@ -202,3 +202,90 @@ def test_a_static_piece_under_a_changed_column_is_a_persons_legs():
     grey[:] = background
     grey[y0:y1, x0:x0 + (x1 - x0) // 4] = 180
     assert not det._under_torso(percept, background, ob)
+
+
+def test_a_stranger_waiting_two_metres_off_does_not_attend_a_left_bag():
+    # the owner sets the bag down and walks off as in the scene above; a stranger stands still 2 m to the
+    # side of the bag from 3 s to the end (farther than beside_m = 1 m, nearer than attended_m = 3 m): the
+    # bag is abandoned as its owner has been 3 m away for the site's time all the same
+    site = _site()
+    stranger = (BAG[0] + 2.0, BAG[1])
+
+    def draw(img, t):
+        if t >= SET_S:
+            draw_block(img, site, BAG, height_m=0.6, width_m=0.5, colour=(20, 60, 120))
+            draw_block(img, site, BAG, height_m=0.4, width_m=0.25, colour=(60, 140, 200))
+        if t >= 3.0:
+            draw_block(img, site, stranger, height_m=1.7, width_m=0.5, colour=(200, 120, 40))
+        draw_block(img, site, _owner(t, True), height_m=1.7, width_m=0.5, colour=(40, 40, 200))
+
+    out = run(AbandonedObjectDetector(site), site, frames(site, draw, 18.0))
+    t_abandoned = SET_S + 1.0 + 3.0 / 1.4 + AFTER_S
+    above = [t for t, o in out if o.score >= 0.5]
+    assert above, "the bag left beside a stranger never scored 0.5"
+    assert t_abandoned - 1.0 <= above[0] <= t_abandoned + 3.0
+
+
+def test_the_owners_clock_starts_as_they_leave_attended_m():
+    det = AbandonedObjectDetector(synthetic_site(()))  # attended_m = 3 m, exit_mps = 1.5 m/s, beside_m = 1 m
+    ob = {"xy": np.array([5.0, 4.0]), "box": (100.0, 100.0, 10.0, 10.0), "first": 20.0, "attended": -math.inf,
+          "stopped": {7}, "came": 12.0}
+    no_box = np.zeros((0, 4))
+    # track 7 (who set it down) walks off: 0.5 m away at 14 s, 2.7 m at 16 s, 4 m at 17 s
+    for t, d in ((14.0, 0.5), (16.0, 2.7), (17.0, 4.0)):
+        det._passing.append((t, np.array([7]), np.array([[5.0 + d, 4.0]]), np.array([False])))
+        det._people.append((t, np.zeros((0, 2)), no_box))
+    # last seen 2.7 m off at 16 s: out of 3 m (0.3 / 1.5 =) 0.2 s later
+    assert det._last_attended(ob) == pytest.approx(16.0 + 0.3 / 1.5)
+    # a stranger standing 2 m from it at 18 s does not attend it; one standing 0.8 m from it does
+    det._passing.append((18.0, np.array([9]), np.array([[7.0, 4.0]]), np.array([True])))
+    det._people.append((18.0, np.array([[7.0, 4.0]]), np.array([[300.0, 50.0, 10.0, 30.0]])))
+    assert det._last_attended(ob) == pytest.approx(16.2)
+    det._passing.append((19.0, np.array([9]), np.array([[5.8, 4.0]]), np.array([True])))
+    det._people.append((19.0, np.array([[5.8, 4.0]]), np.array([[300.0, 50.0, 10.0, 30.0]])))
+    assert det._last_attended(ob) == 19.0
+
+
+def test_who_set_it_down_is_who_stopped_nearest():
+    # place_m 1.5 m, stop_s 0.5 s (5 frames), owner_margin_m 0.4 m, and here owner_window_s 2 s
+    det = AbandonedObjectDetector(synthetic_site(()), owner_window_s=2.0)
+    ob = {"xy": np.array([5.0, 4.0]), "first": 10.0}
+    # track 1 stops 0.4 m from it for 1 s, track 2 stops 1.2 m from it for 1 s (0.8 m farther: a stranger),
+    # track 3 is slowed for 2 frames 0.3 m from it (a passer-by), track 4 walks by 0.2 m from it
+    for k in range(10):
+        t = 5.0 + 0.1 * k
+        det._passing.append((t, np.array([1, 2, 3, 4]), np.array([[5.4, 4.0], [5.0, 5.2], [5.3, 4.0], [5.2, 4.0]]),
+                             np.array([True, True, k < 2, False])))
+    # track 5 stops 0.2 m from it for 1 s, but 3 s after track 1 did (owner_window_s = 2 s): it came to a
+    # bag already there
+    for k in range(10):
+        det._passing.append((8.0 + 0.1 * k, np.array([5]), np.array([[5.2, 4.0]]), np.array([True])))
+    assert det._brought(ob)
+    assert ob["stopped"] == {1} and set(ob["owners"]) == {1, 2, 3, 4, 5} and ob["came"] == 5.0
+
+
+def test_a_spot_that_looks_like_the_floor_around_it_is_a_ghost():
+    from types import SimpleNamespace
+
+    det = AbandonedObjectDetector(_site())  # ring_px = 3, ring_diff = 10 grey levels
+    labels = np.zeros((20, 20), np.int32)
+    labels[8:12, 8:12] = 1
+    det._labels = labels
+    floor = np.full((20, 20), 100, np.uint8)
+    bg = floor.copy()
+    bg[8:12, 8:12] = 40  # the long-term background had begun to take in someone dark standing there
+    ob = {"region": (6, 14, 6, 14, 1)}
+    fg = np.zeros((20, 20), np.uint8)
+    # the floor shows again: |104 - 100| = 4 < min(10, |40 - 100| / 2 = 30)
+    grey = floor.copy()
+    grey[8:12, 8:12] = 104
+    assert det._blends_in(SimpleNamespace(grey=grey, background=lambda: bg, fg_mask=fg), ob)
+    # a dark bag there: |40 - 100| = 60 >= 10
+    grey[8:12, 8:12] = 40
+    assert not det._blends_in(SimpleNamespace(grey=grey, background=lambda: bg, fg_mask=fg), ob)
+    # a bag of about the floor's grey, set down on the floor (the background under it is the floor): 4 >= 0
+    grey[8:12, 8:12] = 104
+    assert not det._blends_in(SimpleNamespace(grey=grey, background=lambda: floor, fg_mask=fg), ob)
+    # people all round it: no floor to compare with
+    fg[:] = 255
+    assert not det._blends_in(SimpleNamespace(grey=grey, background=lambda: bg, fg_mask=fg), ob)
