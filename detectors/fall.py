@@ -3,12 +3,21 @@
 The rule reads the shared perception's person detections and tracks against the height an
 adult standing at the same foot point would have in the image (the site's projection):
 
-- *lying candidate*: a detection whose box is at most ``lying_height`` of the adult height at
+- *boxes looked at*: the detections; the low pieces of one foreground blob that touch side by side
+  (``join_px``) joined into one box; and, in a blob the people finder cut into several people, each run
+  of adjacent columns in which the blob is at most ``lying_height`` of the adult height high (a body on
+  the floor merged with people standing at its head or feet is cut into person-wide parts wherever the
+  cuts fall: the blob's low columns beside their tall ones are the body);
+- *resolution floor*: where an adult is less than ``min_adult_px`` working pixels high (20 px: a
+  body lying there is about 6 px high, as are the pieces of far people walking in a crowd), nothing
+  is judged: the detector does not see falls that far from the camera;
+- *lying candidate*: a box that is at most ``lying_height`` of the adult height at
   its foot point and at least ``min_width`` of it wide (a body on the floor; a crouching or
   sitting person keeps more than half their height, a head or a fragment of a split blob is
-  narrow; and at least ``min_aspect`` as wide as high; or up to ``flat_height`` high and
-  ``flat_aspect`` times as wide as high: a person sitting on the floor, legs stretched out, seen from
-  above, is a box up to about 1.7 times as wide as high, a body lying across the view 2 to 3 times),
+  narrow; and at least ``min_aspect`` as wide as high (a body lying across the view is 2 to 3 times as
+  wide as high, one lying aslant or end-on to a low camera about 1.1 to 2 times); or up to ``flat_height``
+  high and ``flat_aspect`` times as wide as high: a person sitting on the floor, legs stretched out, seen
+  from above, is a box up to about 1.7 times as wide as high),
   both measured at the ground point under the box's bottom edge (a body lies on the
   floor along it), not cut by the image's left, right or bottom edge (``border_px``: the visible part
   of a person stepping in or out is low and wide), not inside the box of a person upright now (a hand,
@@ -16,12 +25,15 @@ adult standing at the same foot point would have in the image (the site's projec
   still, whose trousers the shadow test cleared from the foreground, has them; a body has the floor);
 - *fall*: a person-shaped track (box at least ``upright_height`` of the adult height) was last
   seen upright within ``drop_m`` of the candidate, at most ``drop_s`` before the candidate first
-  appeared, and is upright no more (its box dropped, or the track ended), and no upright track
-  stands on the candidate (``clear_m``): the upright person became the low body. The tracker often
-  loses a person as they go down and starts a new track on the body, so the rule keeps each
-  track's last upright position itself rather than one track's history;
-- candidates are followed on the ground (within ``match_m``); one seen in at least
-  ``min_seen`` of the frames since it appeared scores
+  appeared, and is upright no more (its box dropped, or the track ended), or was seen at most
+  ``down_height`` high in that time after standing (the tracker may move it at once onto someone
+  standing by, who keeps it upright), and no upright track stands on the candidate (``clear_m``): the
+  upright person became the low body. The tracker often loses a person as they go down and starts a
+  new track on the body, so the rule keeps each track's last upright position itself rather than one
+  track's history;
+- candidates are followed on the ground (within ``match_m``); one that stayed within ``still_m`` of
+  where it appeared (a body lies still; the low piece of someone walking moves on) and was seen in at
+  least ``min_seen`` of the frames since it appeared scores
   ``min(1, lying_time / (2 lying_s))``: 0.5 (the default threshold) after ``lying_s`` on the
   floor. A candidate not seen for ``forget_s`` is forgotten.
 
@@ -64,7 +76,11 @@ class PersonOnGroundDetector:
     fall's (the box of a person going down stays tall for a frame or two);
     ``legs_height`` [fraction of the adult height], ``legs_diff`` [grey levels], ``legs_share``: a low box
     with legs under it (that share of a column that tall changed from the long-term background by more
-    than that) is the upper part of a person standing, no body.
+    than that) is the upper part of a person standing, no body;
+    ``min_adult_px`` [working px]: the resolution floor, no body is looked for where an adult is less high;
+    ``still_m`` [m]: how far a body's (smoothed) ground point may move from where it appeared;
+    ``join_px`` [working px]: the widest gap between two low pieces of one blob joined into one box;
+    ``down_height`` [fraction of the adult height]: a track seen this low after standing went down.
     """
 
     event_type = EventType.PERSON_ON_GROUND
