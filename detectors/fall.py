@@ -31,9 +31,15 @@ adult standing at the same foot point would have in the image (the site's projec
   upright person became the low body. The tracker often loses a person as they go down and starts a
   new track on the body, so the rule keeps each track's last upright position itself rather than one
   track's history;
+- a candidate is at least ``min_length_m`` long on the floor (the diagonal of its box's floor extent,
+  across the view from its bottom corners, along it from its bottom edge to its top edge taken
+  ``BODY_THICK_M`` above the floor: a body is 1.5 to 1.9 m long, seen whole or nearly; a bag, a head, a
+  foot or a piece of a far walker is shorter);
 - candidates are followed on the ground (within ``match_m``); one that stayed within ``still_m`` of
-  where it appeared (a body lies still; the low piece of someone walking moves on) and was seen in at
-  least ``min_seen`` of the frames since it appeared scores
+  where it appeared (a body lies still; the low piece of someone walking moves on), was seen in at
+  least ``min_seen`` of the frames since it appeared, and did so by ``confirm_s`` after it appeared (a body
+  lying in view is seen steadily at once; the torso of someone sitting on a bench, its legs hidden by
+  the seat, or a piece of a crowd, flickers in and out of the foreground) scores
   ``min(1, lying_time / (2 lying_s))``: 0.5 (the default threshold) after ``lying_s`` on the
   floor. A candidate not seen for ``forget_s`` is forgotten.
 
@@ -54,6 +60,10 @@ from detectors.evidence import clip_box, greedy_pairs
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
 from detectors.vehicles import VehicleMemory
+
+
+#: [m] a body's thickness on the floor: the top edge of its box is read at this height
+BODY_THICK_M = 0.3
 
 
 class PersonOnGroundDetector:
@@ -80,7 +90,9 @@ class PersonOnGroundDetector:
     ``min_adult_px`` [working px]: the resolution floor, no body is looked for where an adult is less high;
     ``still_m`` [m]: how far a body's (smoothed) ground point may move from where it appeared;
     ``join_px`` [working px]: the widest gap between two low pieces of one blob joined into one box;
-    ``down_height`` [fraction of the adult height]: a track seen this low after standing went down.
+    ``down_height`` [fraction of the adult height]: a track seen this low after standing went down;
+    ``min_length_m`` [m]: shortest body on the floor; ``confirm_s`` [s]: a body not seen in ``min_seen`` of
+    the frames for ``lying_s`` by this long after it appeared never scores.
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -96,7 +108,8 @@ class PersonOnGroundDetector:
                  min_height: float = 0.15, part_m: float = 1.5, border_px: int = 2, legs_height: float = 0.3,
                  legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5,
                  min_adult_px: float = 20.0, still_m: float = 0.5,
-                 join_px: float = 1.0, down_height: float = 0.6) -> None:
+                 join_px: float = 1.0, down_height: float = 0.6, min_length_m: float = 0.7,
+                 confirm_s: float = 4.0) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -133,10 +146,11 @@ class PersonOnGroundDetector:
             raise ValueError(f"PersonOnGroundDetector.up_after_s must be a finite number >= 0; got {up_after_s!r}")
         self.up_after_s = float(up_after_s)
         for name, value in (("min_adult_px", min_adult_px), ("still_m", still_m),
-                            ("join_px", join_px)):
+                            ("join_px", join_px), ("min_length_m", min_length_m), ("confirm_s", confirm_s)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number >= 0; got {value!r}")
-        self.min_adult_px = float(min_adult_px)
+        self.min_adult_px, self.min_length_m = float(min_adult_px), float(min_length_m)
+        self.confirm_s = max(float(confirm_s), float(lying_s))
         self.still_m, self.join_px = float(still_m), float(join_px)
         if not (math.isfinite(down_height) and lying_height <= down_height < upright_height):
             raise ValueError(f"PersonOnGroundDetector.down_height must be in [lying_height, upright_height); got "
@@ -199,6 +213,8 @@ class PersonOnGroundDetector:
             # there is a few pixels high, as are the pieces of far people: nothing is judged there
             low &= adult >= self.min_adult_px * percept.grid.sy
         low &= np.all(np.isfinite(on_floor), axis=1)
+        if low.any():
+            low[low] = self._length_m(box[low], on_floor[low]) >= self.min_length_m
         # a train at the platform, or one that left less than ``vehicle_memory_s`` ago: the pieces of
         # its blob and the ghost it leaves on the track bed are no body there
         self._vehicles.update(percept)
@@ -236,6 +252,10 @@ class PersonOnGroundDetector:
             frames = max(1, int(round(lying * self.site.fps)) + 1)
             if b["seen"] < self.min_seen * frames:
                 continue
+            if not b["steady"]:
+                if lying > self.confirm_s:
+                    continue  # not seen steadily in its first seconds: a flickering piece, no body lying in view
+                b["steady"] = lying >= self.lying_s
             if b["moved"] > self.still_m:
                 continue  # it moved on the floor: the low piece of someone walking, no body
             s = min(1.0, lying / (2.0 * self.lying_s))
@@ -300,6 +320,19 @@ class PersonOnGroundDetector:
             x0, y0 = b[:, 0].min(), b[:, 1].min()
             out.append(np.array([[x0, y0, (b[:, 0] + b[:, 2]).max() - x0, (b[:, 1] + b[:, 3]).max() - y0]]))
         return np.concatenate(out)
+
+    def _length_m(self, box: np.ndarray, on_floor: np.ndarray) -> np.ndarray:
+        """(N,) [m] how long the things in image boxes ``box`` (N, 4) [px], lying on the floor at ``on_floor``
+        (N, 2) [m] (under the box's bottom edge), are: the diagonal of the floor from the box's bottom
+        corners (across the view) and from its bottom to its top edge taken ``BODY_THICK_M`` above the floor
+        (along the view)."""
+        x, y, w, h = box.T
+        left = self.site.image_to_ground(np.c_[x, y + h])
+        right = self.site.image_to_ground(np.c_[x + w, y + h])
+        far = self.site.image_to_ground_at_height(np.c_[x + w / 2, y], BODY_THICK_M)
+        across = np.hypot(*(right - left).T)
+        along = np.hypot(*(far - on_floor).T)
+        return np.nan_to_num(np.hypot(across, along), nan=0.0)
 
     def _low_runs(self, percept: Percept) -> np.ndarray:
         """(K, 4) [px] boxes of the low parts of the foreground blobs the people finder cut into several
@@ -396,7 +429,8 @@ class PersonOnGroundDetector:
                 if any(((b["xy"] - xy[i]) ** 2).sum() <= self.part_m ** 2 for b in self._bodies.values()):
                     continue  # a second piece of a body already followed (legs split from the torso)
                 self._bodies[self._next_id] = {"xy": xy[i].copy(), "xy0": xy[i].copy(), "box": boxes[i],
-                                               "first": t, "last": t, "seen": 1, "fell": False, "moved": 0.0}
+                                               "first": t, "last": t, "seen": 1, "fell": False, "moved": 0.0,
+                                               "steady": False}
                 self._next_id += 1
         for bid in [k for k, b in self._bodies.items() if t - b["last"] > self.forget_s]:
             del self._bodies[bid]

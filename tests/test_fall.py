@@ -160,3 +160,44 @@ def test_no_body_is_judged_below_the_resolution_floor():
     above = run(PersonOnGroundDetector(site, min_adult_px=adult - 1.0), site, scene)
     assert max(o.score for _, o in below) == 0.0
     assert max(o.score for _, o in above) >= 0.5
+
+
+def test_a_body_seen_only_now_and_then_at_first_is_no_body():
+    # a low box seen in 2 frames of 5 for its first 6 s (the torso of someone sitting on a bench, flickering
+    # in and out of the foreground), then steadily: its share of frames seen passes min_seen (0.6) only
+    # after about (0.6 - 0.4) * 6 / (1 - 0.6) = 3 s more, 9 s after it appeared, past confirm_s (4 s)
+    site = synthetic_site(())
+
+    def after(img, t):
+        k = int(round(t * site.fps))
+        if t >= FALL_S + 6.0 or k % 5 < 2:
+            draw_lying(img, site, AT + [0.85, 0.0], colour=(40, 40, 200))
+
+    def draw(img, t):
+        if t < FALL_S:
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        else:
+            after(img, t)
+    scene = frames(site, draw, FALL_S + 14.0)
+    late = run(PersonOnGroundDetector(site, confirm_s=1e9), site, scene)
+    t_late = [t for t, o in late if o.score >= 0.5]
+    assert t_late and t_late[0] >= FALL_S + 6.0  # taken for a body, once seen steadily long enough
+    out = run(PersonOnGroundDetector(site), site, scene)
+    assert max(o.score for _, o in out) < 0.5
+
+
+@pytest.mark.parametrize("length_m, found", [(1.7, True), (0.5, False)])
+def test_a_low_thing_shorter_than_a_body_is_none(length_m, found):
+    # the walker goes down and a low box lies where they were: a body 1.7 m long, or a thing 0.5 m long
+    # (shorter than min_length_m = 0.7 m even with its top read 0.3 m above the floor: a bag, a head)
+    site = synthetic_site(())
+
+    def draw(img, t):
+        if t < FALL_S:
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        else:
+            draw_lying(img, site, AT + [0.25, 0.0], length_m=length_m, thick_m=0.2, colour=(40, 40, 200))
+    out = run(PersonOnGroundDetector(site, min_aspect=1.0, min_width=0.1), site, frames(site, draw, FALL_S + 6.0))
+    assert (max(o.score for _, o in out) >= 0.5) is found
