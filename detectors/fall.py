@@ -15,7 +15,8 @@ adult standing at the same foot point would have in the image (the site's projec
   its foot point and at least ``min_width`` of it wide (a body on the floor; a crouching or
   sitting person keeps more than half their height, a head or a fragment of a split blob is
   narrow; and at least ``min_aspect`` as wide as high (a body lying across the view is 2 to 3 times as
-  wide as high, one lying aslant or end-on to a low camera about 1.1 to 2 times); or up to ``flat_height``
+  wide as high; one lying aslant or end-on to a low camera, 1.1 to 2 times, is not taken: people sitting
+  on the floor or on a bench and small pieces at the platform edge are boxes like it); or up to ``flat_height``
   high and ``flat_aspect`` times as wide as high: a person sitting on the floor, legs stretched out, seen
   from above, is a box up to about 1.7 times as wide as high),
   both measured at the ground point under the box's bottom edge (a body lies on the
@@ -103,7 +104,7 @@ class PersonOnGroundDetector:
     def __init__(self, site: SiteConfig, *, lying_height: float = 0.38, min_width: float = 0.2,
                  upright_height: float = 0.75, drop_s: float = 2.5, drop_m: float = 1.2, clear_m: float = 0.5,
                  lying_s: float = 1.5, min_seen: float = 0.6, match_m: float = 0.8, forget_s: float = 4.0,
-                 min_aspect: float = 1.1, min_upright_s: float = 1.0, flat_height: float = 0.5,
+                 min_aspect: float = 2.0, min_upright_s: float = 1.0, flat_height: float = 0.5,
                  flat_aspect: float = 2.0, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
                  min_height: float = 0.15, part_m: float = 1.5, border_px: int = 2, legs_height: float = 0.3,
                  legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5,
