@@ -3,12 +3,22 @@
 The rule reads the shared perception's person detections and tracks against the height an
 adult standing at the same foot point would have in the image (the site's projection):
 
-- *lying candidate*: a detection whose box is at most ``lying_height`` of the adult height at
+- *boxes looked at*: the detections; the low pieces of one foreground blob that touch side by side
+  (``join_px``) joined into one box; and, in a blob the people finder cut into several people, each run
+  of adjacent columns in which the blob is at most ``lying_height`` of the adult height high (a body on
+  the floor merged with people standing at its head or feet is cut into person-wide parts wherever the
+  cuts fall: the blob's low columns beside their tall ones are the body);
+- *resolution floor*: where an adult is less than ``min_adult_px`` working pixels high (20 px: a
+  body lying there is about 6 px high, as are the pieces of far people walking in a crowd), nothing
+  is judged: the detector does not see falls that far from the camera;
+- *lying candidate*: a box that is at most ``lying_height`` of the adult height at
   its foot point and at least ``min_width`` of it wide (a body on the floor; a crouching or
   sitting person keeps more than half their height, a head or a fragment of a split blob is
-  narrow; and at least ``min_aspect`` as wide as high; or up to ``flat_height`` high and
-  ``flat_aspect`` times as wide as high: a person sitting on the floor, legs stretched out, seen from
-  above, is a box up to about 1.7 times as wide as high, a body lying across the view 2 to 3 times),
+  narrow; and at least ``min_aspect`` as wide as high (a body lying across the view is 2 to 3 times as
+  wide as high; one lying aslant or end-on to a low camera, 1.1 to 2 times, is not taken: people sitting
+  on the floor or on a bench and small pieces at the platform edge are boxes like it); or up to ``flat_height``
+  high and ``flat_aspect`` times as wide as high: a person sitting on the floor, legs stretched out, seen
+  from above, is a box up to about 1.7 times as wide as high),
   both measured at the ground point under the box's bottom edge (a body lies on the
   floor along it), not cut by the image's left, right or bottom edge (``border_px``: the visible part
   of a person stepping in or out is low and wide), not inside the box of a person upright now (a hand,
@@ -16,12 +26,21 @@ adult standing at the same foot point would have in the image (the site's projec
   still, whose trousers the shadow test cleared from the foreground, has them; a body has the floor);
 - *fall*: a person-shaped track (box at least ``upright_height`` of the adult height) was last
   seen upright within ``drop_m`` of the candidate, at most ``drop_s`` before the candidate first
-  appeared, and is upright no more (its box dropped, or the track ended), and no upright track
-  stands on the candidate (``clear_m``): the upright person became the low body. The tracker often
-  loses a person as they go down and starts a new track on the body, so the rule keeps each
-  track's last upright position itself rather than one track's history;
-- candidates are followed on the ground (within ``match_m``); one seen in at least
-  ``min_seen`` of the frames since it appeared scores
+  appeared, and is upright no more (its box dropped, or the track ended), or was seen at most
+  ``down_height`` high in that time after standing (the tracker may move it at once onto someone
+  standing by, who keeps it upright), and no upright track stands on the candidate (``clear_m``): the
+  upright person became the low body. The tracker often loses a person as they go down and starts a
+  new track on the body, so the rule keeps each track's last upright position itself rather than one
+  track's history;
+- a candidate is at least ``min_length_m`` long on the floor (the diagonal of its box's floor extent,
+  across the view from its bottom corners, along it from its bottom edge to its top edge taken
+  ``BODY_THICK_M`` above the floor: a body is 1.5 to 1.9 m long, seen whole or nearly; a bag, a head, a
+  foot or a piece of a far walker is shorter);
+- candidates are followed on the ground (within ``match_m``); one that stayed within ``still_m`` of
+  where it appeared (a body lies still; the low piece of someone walking moves on), was seen in at
+  least ``min_seen`` of the frames since it appeared, and did so by ``confirm_s`` after it appeared (a body
+  lying in view is seen steadily at once; the torso of someone sitting on a bench, its legs hidden by
+  the seat, or a piece of a crowd, flickers in and out of the foreground) scores
   ``min(1, lying_time / (2 lying_s))``: 0.5 (the default threshold) after ``lying_s`` on the
   floor. A candidate not seen for ``forget_s`` is forgotten.
 
@@ -44,6 +63,10 @@ from detectors.site import SiteConfig, ZoneKind
 from detectors.vehicles import VehicleMemory
 
 
+#: [m] a body's thickness on the floor: the top edge of its box is read at this height
+BODY_THICK_M = 0.3
+
+
 class PersonOnGroundDetector:
     """A fast drop from upright to a low body that stays on the floor (see the module docstring).
 
@@ -64,7 +87,13 @@ class PersonOnGroundDetector:
     fall's (the box of a person going down stays tall for a frame or two);
     ``legs_height`` [fraction of the adult height], ``legs_diff`` [grey levels], ``legs_share``: a low box
     with legs under it (that share of a column that tall changed from the long-term background by more
-    than that) is the upper part of a person standing, no body.
+    than that) is the upper part of a person standing, no body;
+    ``min_adult_px`` [working px]: the resolution floor, no body is looked for where an adult is less high;
+    ``still_m`` [m]: how far a body's (smoothed) ground point may move from where it appeared;
+    ``join_px`` [working px]: the widest gap between two low pieces of one blob joined into one box;
+    ``down_height`` [fraction of the adult height]: a track seen this low after standing went down;
+    ``min_length_m`` [m]: shortest body on the floor; ``confirm_s`` [s]: a body not seen in ``min_seen`` of
+    the frames for ``lying_s`` by this long after it appeared never scores.
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -78,7 +107,10 @@ class PersonOnGroundDetector:
                  min_aspect: float = 2.0, min_upright_s: float = 1.0, flat_height: float = 0.5,
                  flat_aspect: float = 2.0, vehicle_memory_s: float = 30.0, vehicle_margin_m: float = 0.5,
                  min_height: float = 0.15, part_m: float = 1.5, border_px: int = 2, legs_height: float = 0.3,
-                 legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5) -> None:
+                 legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5,
+                 min_adult_px: float = 20.0, still_m: float = 0.5,
+                 join_px: float = 1.0, down_height: float = 0.6, min_length_m: float = 0.7,
+                 confirm_s: float = 4.0) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -114,11 +146,24 @@ class PersonOnGroundDetector:
         if not (math.isfinite(up_after_s) and up_after_s >= 0):
             raise ValueError(f"PersonOnGroundDetector.up_after_s must be a finite number >= 0; got {up_after_s!r}")
         self.up_after_s = float(up_after_s)
+        for name, value in (("min_adult_px", min_adult_px), ("still_m", still_m),
+                            ("join_px", join_px), ("min_length_m", min_length_m), ("confirm_s", confirm_s)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number >= 0; got {value!r}")
+        self.min_adult_px, self.min_length_m = float(min_adult_px), float(min_length_m)
+        self.confirm_s = max(float(confirm_s), float(lying_s))
+        self.still_m, self.join_px = float(still_m), float(join_px)
+        if not (math.isfinite(down_height) and lying_height <= down_height < upright_height):
+            raise ValueError(f"PersonOnGroundDetector.down_height must be in [lying_height, upright_height); got "
+                             f"{down_height!r}")
+        self.down_height = float(down_height)
         self.reset()
 
     def reset(self) -> None:
         #: track id -> (first t upright, last t upright, [m] last upright position)
         self._last_up: dict[int, tuple[float, float, np.ndarray]] = {}
+        #: track id -> (t it was first seen low after standing, [m] where it last stood upright)
+        self._down: dict[int, tuple[float, np.ndarray]] = {}
         self._t_ready: float | None = None
         self._bodies: dict[int, dict] = {}
         self._next_id = 0
@@ -139,12 +184,25 @@ class PersonOnGroundDetector:
         now_up = tr.foot_m[upright]
         for tid, xy in zip(tr.id[upright].tolist(), now_up):
             self._last_up[tid] = (self._last_up.get(tid, (t,))[0], t, xy.copy())
+        # a track seen low after standing upright long enough went down, though it may stand again at once
+        # (the tracker moves it onto someone standing by): its drop is kept with where it stood
+        with np.errstate(invalid="ignore"):
+            down = tr.confirmed & (tr.lost_s == 0) & (tr.box[:, 3] <= self.down_height * tr.expected_height_px)
+        for tid in tr.id[down].tolist():
+            up = self._last_up.get(tid)
+            if up is not None and up[1] - up[0] >= self.min_upright_s and tid not in self._down:
+                self._down[tid] = (t, up[2])
         for tid in [k for k, (_, tk, _) in self._last_up.items() if t - tk > 2 * self.drop_s]:
             del self._last_up[tid]
+        for tid in [k for k, (tk, _) in self._down.items() if t - tk > 2 * self.drop_s]:
+            del self._down[tid]
 
         # a body on the floor touches it along its box's bottom edge: the people finder, which takes a
         # short box for a head and places its feet far behind, is not asked where it lies
-        box = percept.detections.box
+        box = self._pieces_joined(percept, tr.box[upright])
+        runs = self._low_runs(percept)
+        if len(runs):
+            box = np.concatenate([box, runs])
         on_floor = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
         adult = self.site.person_height_px(on_floor)
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -152,7 +210,12 @@ class PersonOnGroundDetector:
             low = (box[:, 3] <= self.lying_height * adult) & (aspect >= self.min_aspect)
             low |= (box[:, 3] <= self.flat_height * adult) & (aspect >= self.flat_aspect)
             low &= (box[:, 2] >= self.min_width * adult) & (box[:, 3] >= self.min_height * adult)
+            # the resolution floor: where an adult is fewer working pixels high than this, a body lying
+            # there is a few pixels high, as are the pieces of far people: nothing is judged there
+            low &= adult >= self.min_adult_px * percept.grid.sy
         low &= np.all(np.isfinite(on_floor), axis=1)
+        if low.any():
+            low[low] = self._length_m(box[low], on_floor[low]) >= self.min_length_m
         # a train at the platform, or one that left less than ``vehicle_memory_s`` ago: the pieces of
         # its blob and the ghost it leaves on the track bed are no body there
         self._vehicles.update(percept)
@@ -190,6 +253,12 @@ class PersonOnGroundDetector:
             frames = max(1, int(round(lying * self.site.fps)) + 1)
             if b["seen"] < self.min_seen * frames:
                 continue
+            if not b["steady"]:
+                if lying > self.confirm_s:
+                    continue  # not seen steadily in its first seconds: a flickering piece, no body lying in view
+                b["steady"] = lying >= self.lying_s
+            if b["moved"] > self.still_m:
+                continue  # it moved on the floor: the low piece of someone walking, no body
             s = min(1.0, lying / (2.0 * self.lying_s))
             box = clip_box(b["box"], self.site.image_size)
             if s > 0.2 and box is not None and self._ghost(percept, b, box):
@@ -197,6 +266,109 @@ class PersonOnGroundDetector:
             if s > 0 and box is not None:
                 out.append(InstanceScore(f"body/{bid}", float(s), box))
         return DetectorOutput.of(out)
+
+    def _pieces_joined(self, percept: Percept, upright_box: np.ndarray) -> np.ndarray:
+        """(N, 4) [px] the boxes of this frame's detections, with the low pieces of one foreground blob
+        that touch side by side (at most ``join_px`` working pixels apart, overlapping in rows over half
+        the lower one) joined into one box: a body on the floor merged with people standing by is cut by
+        the people finder into person-wide parts. A piece inside the box of a person upright now is theirs
+        and joins nothing; a piece of another blob never joins."""
+        det = percept.detections
+        box = det.box
+        n = len(box)
+        if n < 2:
+            return box
+        bottom = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
+        with np.errstate(invalid="ignore"):
+            piece = box[:, 3] <= self.flat_height * self.site.person_height_px(bottom)
+        if len(upright_box) and piece.any():
+            cx, cy = box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3] / 2
+            ub = upright_box
+            piece &= ~((cx[:, None] >= ub[None, :, 0]) & (cx[:, None] <= ub[None, :, 0] + ub[None, :, 2]) &
+                       (cy[:, None] >= ub[None, :, 1]) & (cy[:, None] <= ub[None, :, 1] + ub[None, :, 3])).any(axis=1)
+        rows = np.flatnonzero(piece)
+        if len(rows) < 2:
+            return box
+        gap = self.join_px * percept.grid.sx
+        parent = {int(r): int(r) for r in rows}
+
+        def root(i):
+            while parent[i] != i:
+                i = parent[i]
+            return i
+
+        for a_i, a in enumerate(rows):
+            for b in rows[a_i + 1:]:
+                if det.blob[a] != det.blob[b]:
+                    continue
+                xa, ya, wa, ha = box[a]
+                xb, yb, wb, hb = box[b]
+                dx = max(xa, xb) - min(xa + wa, xb + wb)  # > 0: the gap between them
+                dy = min(ya + ha, yb + hb) - max(ya, yb)  # rows in common
+                if dx <= gap and dy >= 0.5 * min(ha, hb):
+                    ra, rb = root(int(a)), root(int(b))
+                    if ra != rb:
+                        parent[max(ra, rb)] = min(ra, rb)
+        groups: dict[int, list[int]] = {}
+        for r in rows:
+            groups.setdefault(root(int(r)), []).append(int(r))
+        joined = [g for g in groups.values() if len(g) > 1]
+        if not joined:
+            return box
+        out = [box[np.setdiff1d(np.arange(n), [r for g in joined for r in g])]]
+        for g in joined:
+            b = box[g]
+            x0, y0 = b[:, 0].min(), b[:, 1].min()
+            out.append(np.array([[x0, y0, (b[:, 0] + b[:, 2]).max() - x0, (b[:, 1] + b[:, 3]).max() - y0]]))
+        return np.concatenate(out)
+
+    def _length_m(self, box: np.ndarray, on_floor: np.ndarray) -> np.ndarray:
+        """(N,) [m] how long the things in image boxes ``box`` (N, 4) [px], lying on the floor at ``on_floor``
+        (N, 2) [m] (under the box's bottom edge), are: the diagonal of the floor from the box's bottom
+        corners (across the view) and from its bottom to its top edge taken ``BODY_THICK_M`` above the floor
+        (along the view)."""
+        x, y, w, h = box.T
+        left = self.site.image_to_ground(np.c_[x, y + h])
+        right = self.site.image_to_ground(np.c_[x + w, y + h])
+        far = self.site.image_to_ground_at_height(np.c_[x + w / 2, y], BODY_THICK_M)
+        across = np.hypot(*(right - left).T)
+        along = np.hypot(*(far - on_floor).T)
+        return np.nan_to_num(np.hypot(across, along), nan=0.0)
+
+    def _low_runs(self, percept: Percept) -> np.ndarray:
+        """(K, 4) [px] boxes of the low parts of the foreground blobs the people finder cut into several
+        people: the runs of adjacent working-pixel columns in which the blob is at most ``lying_height`` of
+        the adult height at the column's lowest pixel high. A body on the floor merged with people standing
+        at its head or feet is the blob's low columns beside their tall ones, wherever the cuts fell."""
+        det = percept.detections
+        if len(det) < 2:
+            return np.zeros((0, 4))
+        labels, counts = np.unique(det.blob, return_counts=True)
+        g = percept.grid
+        wh, ww = percept.labels.shape
+        out = []
+        for lab in labels[counts >= 2]:
+            b = det.box[det.blob == lab]
+            x0, y0 = max(0, int(b[:, 0].min() / g.sx)), max(0, int(b[:, 1].min() / g.sy))
+            x1 = min(ww, int(math.ceil((b[:, 0] + b[:, 2]).max() / g.sx)))
+            y1 = min(wh, int(math.ceil((b[:, 1] + b[:, 3]).max() / g.sy)))
+            if x1 - x0 < 2 or y1 - y0 < 1:
+                continue
+            sub = percept.labels[y0:y1, x0:x1] == lab
+            cols = sub.any(axis=0)
+            top = np.argmax(sub, axis=0)
+            bottom = sub.shape[0] - 1 - np.argmax(sub[::-1], axis=0)
+            adult = g.person_rows[y0 + bottom, x0 + np.arange(sub.shape[1])]
+            with np.errstate(invalid="ignore"):
+                low = cols & (bottom - top + 1 <= self.lying_height * adult)
+            # runs of low columns
+            edges = np.diff(np.r_[0, low.astype(np.int8), 0])
+            for c0, c1 in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)):
+                if c1 - c0 < 2:
+                    continue
+                t, btm = int(top[c0:c1].min()), int(bottom[c0:c1].max())
+                out.append([(x0 + c0) * g.sx, (y0 + t) * g.sy, (c1 - c0) * g.sx, (btm - t + 1) * g.sy])
+        return np.array(out, dtype=np.float64).reshape(-1, 4)
 
     def _on_legs(self, percept: Percept, box, adult_px: float) -> bool:
         """Whether the column under image box ``box`` [px], ``legs_height`` of the adult height
@@ -238,6 +410,9 @@ class PersonOnGroundDetector:
             if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + self.up_after_s) and \
                     ((xy - b["xy"]) ** 2).sum() <= r2:
                 return True
+        for td, xy in self._down.values():
+            if b["first"] - self.drop_s <= td <= b["first"] + self.up_after_s and ((xy - b["xy"]) ** 2).sum() <= r2:
+                return True
         return False
 
     def _follow(self, t: float, xy: np.ndarray, boxes: list) -> None:
@@ -247,14 +422,16 @@ class PersonOnGroundDetector:
             b = bodies[k]
             b["last"], b["box"] = t, boxes[i]
             b["xy"] = 0.7 * b["xy"] + 0.3 * xy[i]
+            b["moved"] = max(b["moved"], float(np.hypot(*(b["xy"] - b["xy0"]))))
             b["seen"] += 1
             used.add(i)
         for i in range(len(xy)):
             if i not in used:
                 if any(((b["xy"] - xy[i]) ** 2).sum() <= self.part_m ** 2 for b in self._bodies.values()):
                     continue  # a second piece of a body already followed (legs split from the torso)
-                self._bodies[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i], "first": t, "last": t,
-                                               "seen": 1, "fell": False}
+                self._bodies[self._next_id] = {"xy": xy[i].copy(), "xy0": xy[i].copy(), "box": boxes[i],
+                                               "first": t, "last": t, "seen": 1, "fell": False, "moved": 0.0,
+                                               "steady": False}
                 self._next_id += 1
         for bid in [k for k, b in self._bodies.items() if t - b["last"] > self.forget_s]:
             del self._bodies[bid]

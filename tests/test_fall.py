@@ -98,3 +98,106 @@ def test_a_low_box_on_legs_is_a_part_of_someone_standing(legs_rows, expected):
     grey[15:15 + legs_rows, 10:20] = 70
     percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
     assert det._on_legs(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
+
+
+def _walk_then(site, after):
+    """Frames: a walker comes in along +x at 1.2 m/s to ``AT`` by ``FALL_S``, then ``after(img, t)`` is drawn."""
+    def draw(img, t):
+        if t < FALL_S:
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        else:
+            after(img, t)
+    return frames(site, draw, FALL_S + 6.0)
+
+
+def test_a_body_merged_with_someone_standing_at_its_end_is_found():
+    # the body and a person who came to stand at its feet a second before the fall are one foreground
+    # blob, which the people finder cuts into person-wide parts (low pieces of the body, each squarer than a
+    # body, and the standing person): the pieces of the blob joined, or its low columns, are the body
+    site = synthetic_site(())
+    stand = AT + [1.95, 0.0]  # 0.25 m wide on each side: touches the body's end at AT + 1.7 m
+
+    def draw(img, t):
+        # the second person walks in along -x at 1.2 m/s and stops at ``stand`` at FALL_S - 1
+        draw_block(img, site, stand + [max(0.0, 1.2 * (FALL_S - 1.0 - t)), 0.0], height_m=1.7, width_m=0.5,
+                   colour=(40, 40, 200))
+        if t < FALL_S:
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        else:
+            draw_lying(img, site, AT + [0.85, 0.0], colour=(40, 40, 200))
+    out = run(PersonOnGroundDetector(site), site, frames(site, draw, FALL_S + 6.0))
+    hits = [(t, o) for t, o in out if o.score >= 0.5]
+    assert hits and FALL_S <= hits[0][0] <= FALL_S + 3.0
+    x, y, w, h = hits[0][1].bbox
+    head, feet = site.ground_to_image(np.array([AT, AT + [1.7, 0.0]]))[:, 0]  # the body's ends in the image
+    assert x <= head + 2 and x + w >= 0.5 * (head + feet)  # over the body, past its middle
+
+
+def test_a_low_piece_that_moves_on_is_no_body():
+    # a walker whose upper body the background absorbs leaves a low, wide piece that walks on at 1.2 m/s:
+    # low enough for a body, but it moves (0.5 m in 0.4 s), which a body on the floor does not
+    site = synthetic_site(())
+
+    def after(img, t):
+        draw_block(img, site, AT + np.array([1.2 * (t - FALL_S), 0.0]), height_m=0.45, width_m=1.4,
+                   colour=(40, 40, 200))
+    scene = _walk_then(site, after)
+    moving = run(PersonOnGroundDetector(site, still_m=1e9), site, scene)  # stillness not asked: taken for a body
+    assert max(o.score for _, o in moving) >= 0.5
+    out = run(PersonOnGroundDetector(site), site, scene)
+    assert max(o.score for _, o in out) < 0.5
+
+
+def test_no_body_is_judged_below_the_resolution_floor():
+    # the walker who fell lies where an adult is ``adult`` working pixels high: a floor one pixel above that
+    # declines to judge there, one pixel below it finds the body as the default does
+    site = synthetic_site(())
+    adult = float(site.person_height_px(np.array([AT + [0.85, 0.0]]))[0])  # working px (320 px wide: 1 to 1)
+    scene = _scene(site, down_height_m=None)
+    below = run(PersonOnGroundDetector(site, min_adult_px=adult + 1.0), site, scene)
+    above = run(PersonOnGroundDetector(site, min_adult_px=adult - 1.0), site, scene)
+    assert max(o.score for _, o in below) == 0.0
+    assert max(o.score for _, o in above) >= 0.5
+
+
+def test_a_body_seen_only_now_and_then_at_first_is_no_body():
+    # a low box seen in 2 frames of 5 for its first 6 s (the torso of someone sitting on a bench, flickering
+    # in and out of the foreground), then steadily: its share of frames seen passes min_seen (0.6) only
+    # after about (0.6 - 0.4) * 6 / (1 - 0.6) = 3 s more, 9 s after it appeared, past confirm_s (4 s)
+    site = synthetic_site(())
+
+    def after(img, t):
+        k = int(round(t * site.fps))
+        if t >= FALL_S + 6.0 or k % 5 < 2:
+            draw_lying(img, site, AT + [0.85, 0.0], colour=(40, 40, 200))
+
+    def draw(img, t):
+        if t < FALL_S:
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        else:
+            after(img, t)
+    scene = frames(site, draw, FALL_S + 14.0)
+    late = run(PersonOnGroundDetector(site, confirm_s=1e9), site, scene)
+    t_late = [t for t, o in late if o.score >= 0.5]
+    assert t_late and t_late[0] >= FALL_S + 6.0  # taken for a body, once seen steadily long enough
+    out = run(PersonOnGroundDetector(site), site, scene)
+    assert max(o.score for _, o in out) < 0.5
+
+
+@pytest.mark.parametrize("length_m, found", [(1.7, True), (0.5, False)])
+def test_a_low_thing_shorter_than_a_body_is_none(length_m, found):
+    # the walker goes down and a low box lies where they were: a body 1.7 m long, or a thing 0.5 m long
+    # (shorter than min_length_m = 0.7 m even with its top read 0.3 m above the floor: a bag, a head)
+    site = synthetic_site(())
+
+    def draw(img, t):
+        if t < FALL_S:
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        else:
+            draw_lying(img, site, AT + [0.25, 0.0], length_m=length_m, thick_m=0.2, colour=(40, 40, 200))
+    out = run(PersonOnGroundDetector(site, min_aspect=1.0, min_width=0.1), site, frames(site, draw, FALL_S + 6.0))
+    assert (max(o.score for _, o in out) >= 0.5) is found
