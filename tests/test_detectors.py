@@ -196,6 +196,41 @@ def test_foreground_on_the_tracks_wider_or_flatter_than_a_person_is_no_intrusion
     assert max(scores) < 0.2, scores
 
 
+@pytest.mark.parametrize("startup_s, patch, intrusion", [
+    # a figure on the empty track bed just after the warm-up is an intruder
+    (10.0, False, True),
+    # the same figure while foreground covers more of the floor than one person does (what a train that
+    # stood there during the warm-up uncovers) is a piece of it: it did not come in from the platform
+    (10.0, True, False),
+    # past start-up the vehicle watch alone decides (the floor patch is no vehicle: below its cover)
+    (0.0, True, True),
+])
+def test_at_start_up_a_figure_first_seen_on_a_floor_not_clear_must_have_come_in(startup_s, patch, intrusion):
+    site = platform_site()
+    scene, per, det = Scene(site), Perception(site), IntrusionDetector(site, startup_s=startup_s)
+    warm(per, scene)
+    # light patches along the far rail, 1.5 m x 1 m of floor every 3 m (each wider than a person is high there,
+    # and all of them far less than a vehicle's area: they score nothing themselves)
+    quads = [np.round(project(site.projection, [(x, -3.8, 0.0), (x + 1.5, -3.8, 0.0), (x + 1.5, -2.8, 0.0),
+                                                (x, -2.8, 0.0)])).astype(np.int32) for x in np.arange(2.0, 30.0, 3.0)]
+    scores, covers = [], []
+    for _ in range(15):
+        f = scene.frame([(14.0, -1.5)])
+        img = f.image.copy()
+        for quad in quads if patch else []:
+            cv2.fillConvexPoly(img, quad, (235, 235, 220))
+        scores.append(det.score(per.update(Frame(index=f.index, t=f.t, image=img))).score)
+        covers.append(float(det._vehicles.floor_cover[0]))
+    # the premise: with the patches the floor is not clear (>= 0.06) and yet no vehicle (< 0.25) stands there;
+    # without it the figure alone covers less than 0.06
+    if patch:
+        assert det.vehicle_clear <= min(covers) and max(covers) < det.vehicle_cover, covers
+        assert not det._vehicles.occupied[0]
+    else:
+        assert max(covers) < det.vehicle_clear, covers
+    assert (max(scores) >= det.default_threshold) == intrusion, scores
+
+
 def test_feet_must_be_inside_by_what_the_placement_error_spans_there():
     # the test camera, 5.5 m high at y = 11 m: 4 px of foot row span about 0.5 m of floor at the intruder
     # 13 m away, metres 40 m away (a pixel's span grows with the square of the distance)
