@@ -231,6 +231,22 @@ def test_at_start_up_a_figure_first_seen_on_a_floor_not_clear_must_have_come_in(
     assert (max(scores) >= det.default_threshold) == intrusion, scores
 
 
+@pytest.mark.parametrize("x0, intrusion", [
+    # first seen cut by the image's left border (about x = 27.8 m at the track bed's row) on the track bed:
+    # something entering the view there (a train's nose) must have come in from the platform, and did not
+    (28.5, False),
+    # the same walk along the track bed first seen whole, 3 m inside the view
+    (24.0, True),
+])
+def test_a_figure_first_seen_at_the_image_border_on_the_track_bed_must_have_come_in(x0, intrusion):
+    site = platform_site()
+    scene, per, det = Scene(site), Perception(site), IntrusionDetector(site)
+    warm(per, scene)
+    # 0.15 m a frame (1.5 m/s) towards the image's centre along the track bed, 2 m from the edge
+    outs = [det.score(per.update(scene.frame([(x0 - 0.15 * k, -2.0)]))) for k in range(30)]
+    assert (max(o.score for o in outs) >= det.default_threshold) == intrusion, [round(o.score, 2) for o in outs]
+
+
 def test_feet_must_be_inside_by_what_the_placement_error_spans_there():
     # the test camera, 5.5 m high at y = 11 m: 4 px of foot row span about 0.5 m of floor at the intruder
     # 13 m away, metres 40 m away (a pixel's span grows with the square of the distance)
