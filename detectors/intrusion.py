@@ -32,9 +32,16 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   ten times slower;
 - a detection box wider than ``max_width_persons`` or lower than ``min_height_persons`` times
   the height of a person standing at its foot point is no person, upright or lying (a
-  light patch on the rails, a train's nose entering at the image border): it scores 0;
+  light patch on the rails, a train's nose entering at the image border): it scores 0; so does a
+  box whose larger side is under ``min_size_persons`` of that height, a fragment (a person lying
+  end-on to a camera 5.5 m high, 13 m away, is still about 0.4 of a standing one's height tall;
+  the remnant of an intruder's head on the wall behind the track bed, 8 x 10 px where a person
+  stands 46 px tall, scored 0.7 a second after he had climbed out);
 - a track standing on a *ghost* (background uncovered by someone who left, which stays
-  foreground until healed) scores 0;
+  foreground until healed) scores 0, and a frame in which its detection is one adds ``p = 0`` to
+  its evidence: the ghost test flickers on a small remnant (the patch of wall an intruder's head
+  covered while he stood on the track bed, 10 x 16 px, a ghost in most frames, not in some), and
+  evidence gathered on the ghost frames scored 0.7 on the first frame that was not;
 - after a vehicle: a track first seen while a vehicle stood on the zone or less than
   ``vehicle_max_hold_s`` after it was last seen there must have *come* into the zone: first seen
   (confirmed) ``entry_m`` or more outside it, and not beyond it as seen from the camera (the
@@ -111,7 +118,8 @@ class IntrusionDetector:
     counts as seen empty, ``vehicle_hold_s`` [s] for how long it must be seen empty before the zone is
     watched again, ``vehicle_max_hold_s`` [s] the longest the zone stays silent after a vehicle was
     last seen; ``max_width_persons``, ``min_height_persons`` [expected person heights at the foot
-    point] the widest and the flattest detection box that can be a person (standing or lying);
+    point] the widest and the flattest detection box that can be a person (standing or lying),
+    ``min_size_persons`` [same unit] the least its larger side can be;
     ``foot_px`` [full-res px] foot placement error, whose floor span adds to ``margin_m``;
     ``entry_m`` [m] how far outside a zone a track first seen while or after a vehicle stood there
     must have been first seen to count as come in from outside; ``startup_s`` [s] for how long after
@@ -129,7 +137,7 @@ class IntrusionDetector:
                  head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
                  vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 60.0, max_width_persons: float = 1.3,
                  min_height_persons: float = 0.1, foot_px: float = 4.0, entry_m: float = 0.5,
-                 startup_s: float = 10.0) -> None:
+                 startup_s: float = 10.0, min_size_persons: float = 0.3) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
@@ -162,6 +170,9 @@ class IntrusionDetector:
         self.vehicle_max_hold_s = float(vehicle_max_hold_s)
         self.max_width_persons = float(max_width_persons)
         self.min_height_persons = float(min_height_persons)
+        if not (math.isfinite(min_size_persons) and min_size_persons >= 0):
+            raise ValueError(f"IntrusionDetector.min_size_persons must be a finite number >= 0; got {min_size_persons!r}")
+        self.min_size_persons = float(min_size_persons)
         self.foot_px = float(foot_px)
         self.entry_m = float(entry_m)
         self.startup_s = float(startup_s)
@@ -218,7 +229,8 @@ class IntrusionDetector:
         # a person, standing or lying, is no wider than a person is tall, nor flatter than one lying:
         # a light patch or a train's nose entering the image at the border is neither
         with np.errstate(invalid="ignore"):
-            shaped = ~((box[:, 2] > self.max_width_persons * expected) | (box[:, 3] < self.min_height_persons * expected))
+            shaped = ~((box[:, 2] > self.max_width_persons * expected) | (box[:, 3] < self.min_height_persons * expected)
+                       | (np.maximum(box[:, 2], box[:, 3]) < self.min_size_persons * expected))
         keys, probs, rows, zone_of = [], [], [], {}
         staff_zones = [z for z in self.zones if "staff" in z.allowed]
         for zi, zone in enumerate(self.zones):
@@ -247,6 +259,9 @@ class IntrusionDetector:
         # own (its predicted position is no observation of where its feet are)
         seen = tr.lost_s[rows] == 0 if rows else np.zeros(0, bool)
         upd = [i for i in range(len(keys)) if seen[i]]
+        for i in upd:  # feet seen on a ghost are no feet: the frame counts as seen outside
+            if probs[i] > 0.05 and self._on_ghost(percept, rows[i]):
+                probs[i] = 0.0
         evidence = np.array([self._evidence.get(k) for k in keys])
         if upd:
             evidence[upd] = self._evidence.update(percept.t, [keys[i] for i in upd], [probs[i] for i in upd])
