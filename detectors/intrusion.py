@@ -68,9 +68,11 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
 - a track first seen with its box at the image border, inside the zone, is something entering the
   view on the track bed: it too must have come in. A train's nose entering at the border is cut
   into boxes wider than high that the shape test above does not always reject (30 x 20 px where a
-  person stands 48 px tall, 1.2 s before the vehicle watch saw the train: it scored 0.57). Someone
-  walking into the view along the track is missed with it; someone stepping down from the platform
-  is first seen on it.
+  person stands 48 px tall, 1.2 s before the vehicle watch saw the train: it scored 0.57). This
+  holds for ``border_hold_s`` after the track was first seen: by then a train has shown itself to
+  the vehicle watch (whose own rule above takes over), and a person walking into the view along
+  the track bed scores from then on, late by that much; someone stepping down from the platform is
+  first seen on it, not at the border.
 
 - a zone a vehicle occupies scores nothing (:class:`~detectors.vehicles.VehicleWatch`, from pixels
   alone): a component of a vehicle's size stands in it or foreground covers ``vehicle_cover`` of
@@ -124,7 +126,8 @@ class IntrusionDetector:
     ``entry_m`` [m] how far outside a zone a track first seen while or after a vehicle stood there
     must have been first seen to count as come in from outside; ``startup_s`` [s] for how long after
     the background model became ready a new track first seen while the zone's floor is not clear
-    must have come in the same way.
+    must have come in the same way; ``border_hold_s`` [s] for how long a track first seen at the image
+    border inside a zone must have come in.
     """
 
     event_type = EventType.INTRUSION
@@ -137,7 +140,7 @@ class IntrusionDetector:
                  head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
                  vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 60.0, max_width_persons: float = 1.3,
                  min_height_persons: float = 0.1, foot_px: float = 4.0, entry_m: float = 0.5,
-                 startup_s: float = 10.0, min_size_persons: float = 0.3) -> None:
+                 startup_s: float = 10.0, min_size_persons: float = 0.3, border_hold_s: float = 3.0) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
@@ -151,7 +154,8 @@ class IntrusionDetector:
             raise ValueError(f"IntrusionDetector: need 0 < vehicle_clear <= vehicle_cover <= 1; got "
                              f"vehicle_clear={vehicle_clear!r}, vehicle_cover={vehicle_cover!r}")
         for name, value in (("max_lost_s", max_lost_s), ("staff_s", staff_s), ("vehicle_hold_s", vehicle_hold_s),
-                            ("vehicle_max_hold_s", vehicle_max_hold_s), ("startup_s", startup_s)):
+                            ("vehicle_max_hold_s", vehicle_max_hold_s), ("startup_s", startup_s),
+                            ("border_hold_s", border_hold_s)):
             if not value >= 0:
                 raise ValueError(f"IntrusionDetector.{name} must be >= 0 s; got {value!r}")
         if not (math.isfinite(entry_m) and entry_m >= 0):
@@ -176,12 +180,14 @@ class IntrusionDetector:
         self.foot_px = float(foot_px)
         self.entry_m = float(entry_m)
         self.startup_s = float(startup_s)
+        self.border_hold_s = float(border_hold_s)
         self._t_ready: float | None = None  # [s] the first frame at which the percept was ready
         self._nadir_m = camera_nadir_m(site)  # (2,) [m] the ground point under the camera, or None
         # track id -> (ground position first seen (2,) [m], time first seen [s], (Z,) bool whether it must
-        # come into each zone: first seen at start-up on a floor not clear, or at the image border);
+        # come into each zone: first seen at start-up on a floor not clear; whether first seen at the image
+        # border);
         # instance key -> time last scored by a track that had come in
-        self._origin: dict[int, tuple[np.ndarray, float]] = {}
+        self._origin: dict[int, tuple[np.ndarray, float, np.ndarray, bool]] = {}
         self._came_in: dict[str, float] = {}
         self._vehicles = VehicleWatch(self.zones, cover=self.vehicle_cover, clear=self.vehicle_clear,
                                       hold_s=self.vehicle_hold_s, max_hold_s=self.vehicle_max_hold_s)
@@ -240,7 +246,7 @@ class IntrusionDetector:
             if use_head.any():
                 d[use_head] = np.minimum(d[use_head], zone.signed_distance(head[use_head]) + self.head_tolerance_m)
             p = np.nan_to_num(normal_cdf((d - margin) / sigma), nan=0.0) * shaped
-            came = self._came(zone, zi, self._vehicles.last_seen_t[zi], tr.id[live])
+            came = self._came(zone, zi, self._vehicles.last_seen_t[zi], tr.id[live], percept.t)
             near = np.flatnonzero(p > 1e-3)
             if zone in staff_zones:
                 # staff are recognised on the way in, before their feet reach the zone
@@ -295,15 +301,16 @@ class IntrusionDetector:
             at_border = ((box[:, 0] <= 1.0) | (box[:, 1] <= 1.0) | (box[:, 0] + box[:, 2] >= w - 1.0)
                          | (box[:, 1] + box[:, 3] >= h - 1.0))
             for r, border in zip(new, at_border.tolist()):
-                self._origin[int(tr.id[r])] = (tr.foot_m[r].copy(), float(t), unsettled | border)
+                self._origin[int(tr.id[r])] = (tr.foot_m[r].copy(), float(t), unsettled, border)
         for key in [k for k, tk in self._came_in.items() if t - tk > self._links.link_s]:
             del self._came_in[key]
 
-    def _came(self, zone, zi: int, vehicle_t: float, ids: np.ndarray) -> np.ndarray:
-        """(N,) bool: which tracks (``ids``) may score in ``zone`` (index ``zi``), where a vehicle was last
-        seen at ``vehicle_t`` [s]: those first seen more than ``vehicle_max_hold_s`` after it, neither at
-        start-up on a floor not clear nor at the image border, and those that came in: first seen
-        ``entry_m`` or more outside the zone, not beyond it as seen from the camera."""
+    def _came(self, zone, zi: int, vehicle_t: float, ids: np.ndarray, t: float) -> np.ndarray:
+        """(N,) bool: which tracks (``ids``) may score in ``zone`` (index ``zi``) at time ``t`` [s], where a
+        vehicle was last seen at ``vehicle_t`` [s]: those first seen more than ``vehicle_max_hold_s`` after
+        it, neither at start-up on a floor not clear nor at the image border less than ``border_hold_s``
+        ago, and those that came in: first seen ``entry_m`` or more outside the zone, not beyond it as
+        seen from the camera."""
         out = np.zeros(len(ids), bool)
         known = [j for j, tid in enumerate(ids.tolist()) if tid in self._origin]
         if not known:
@@ -315,7 +322,9 @@ class IntrusionDetector:
         if self._nadir_m is not None and entered.any():
             # seen from the camera beyond the zone: where a vehicle's side and roof map on the floor
             entered &= ~beyond_zone(zone, self._nadir_m, origin)
-        suspect = np.array([bool(self._origin[int(ids[j])][2][zi]) for j in known])
+        suspect = np.array([bool(self._origin[int(ids[j])][2][zi])
+                            or (self._origin[int(ids[j])][3] and t - self._origin[int(ids[j])][1] < self.border_hold_s)
+                            for j in known])
         out[known] = ((born - vehicle_t > self.vehicle_max_hold_s) & ~suspect) | entered
         return out
 
