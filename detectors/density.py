@@ -57,6 +57,18 @@ Zones partly outside the image: the count covers the cells the camera sees, so t
 density divides it by the ground area of those cells (at most the zone's area), the
 density of the part in view.
 
+Known limit, near capacity (measured, not yet fixed): on the gate approach of
+``concourse_overcrowding`` both the network and the pixel estimate saturate from about 1.7
+persons/m² on. Over tuning seeds 201-205 the network's uncalibrated reading (less its floor) is
+biased -0.05 at a true 1.5-1.75, -0.19 at 1.75-2.0, -0.30 at 2.0-2.25 and -0.48 at 2.25-2.5
+persons/m² (pixel estimate at 201-203: +0.11, -0.09, -0.29, -0.42); on 3359 zone frames of
+training clips (20 varied from seed 10000, 40 dense from 10600) its mean reading is 1.72 at a true 1.75-2.0
+and 1.75 at 2.0-2.25 (sd 0.2). A true 1.8 and a true 2.2 give one reading, so no map of the
+reading separates them, and a jam that stays 0.1-0.3 above capacity is found late or not at all.
+A fine-tune of these weights on those 60 clips (4 epochs, not shipped) reads the same (-0.34 at
+2.0-2.25, seeds 201-203). Feet are what hides first in a packed crowd: a target the image still
+shows there (heads) or a finer working resolution is the next step.
+
 Score: ``min(1, density / (2 capacity_per_m2))`` after an exponential moving average of the
 density with time constant ``smoothing_s`` (1 s; ``alpha = 1 - exp(-dt / tau)`` per update, so
 it does not depend on the frame rate; its lag on a rising crowd, about ``tau``, is that of the

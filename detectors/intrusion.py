@@ -32,9 +32,16 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   ten times slower;
 - a detection box wider than ``max_width_persons`` or lower than ``min_height_persons`` times
   the height of a person standing at its foot point is no person, upright or lying (a
-  light patch on the rails, a train's nose entering at the image border): it scores 0;
+  light patch on the rails, a train's nose entering at the image border): it scores 0; so does a
+  box whose larger side is under ``min_size_persons`` of that height, a fragment (a person lying
+  end-on to a camera 5.5 m high, 13 m away, is still about 0.4 of a standing one's height tall;
+  the remnant of an intruder's head on the wall behind the track bed, 8 x 10 px where a person
+  stands 46 px tall, scored 0.7 a second after he had climbed out);
 - a track standing on a *ghost* (background uncovered by someone who left, which stays
-  foreground until healed) scores 0;
+  foreground until healed) scores 0, and a frame in which its detection is one adds ``p = 0`` to
+  its evidence: the ghost test flickers on a small remnant (the patch of wall an intruder's head
+  covered while he stood on the track bed, 10 x 16 px, a ghost in most frames, not in some), and
+  evidence gathered on the ghost frames scored 0.7 on the first frame that was not;
 - after a vehicle: a track first seen while a vehicle stood on the zone or less than
   ``vehicle_max_hold_s`` after it was last seen there must have *come* into the zone: first seen
   (confirmed) ``entry_m`` or more outside it, and not beyond it as seen from the camera (the
@@ -49,6 +56,23 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   person-sized piece 1.8 m inside the zone and scored 0.8; the pieces of a train's ghost wander
   metres as the people finder cuts it anew at each frame, so having moved proves nothing. (Someone
   walking into the view along the track within ``vehicle_max_hold_s`` of a train is missed.)
+
+- at start-up, the same, for a track first seen less than ``startup_s`` after the background model
+  became ready while foreground covered ``vehicle_clear`` or more of the zone's floor (more than
+  one person on the track bed covers). The warm-up background is the median of the first frames,
+  so a train standing at the platform then is background, and when it moves, what it uncovers
+  and its moving doors are foreground cut into person-sized pieces, with no vehicle ever seen to
+  explain them (a train pulling out 0.5 s after the warm-up, 23 % of the track bed's floor in the
+  foreground, had a door stripe tracked 0.7 m inside the zone that scored 0.5). A lone person on
+  an empty track bed at start-up still scores;
+- a track first seen with its box at the image border, inside the zone, is something entering the
+  view on the track bed: it too must have come in. A train's nose entering at the border is cut
+  into boxes wider than high that the shape test above does not always reject (30 x 20 px where a
+  person stands 48 px tall, 1.2 s before the vehicle watch saw the train: it scored 0.57). This
+  holds for ``border_hold_s`` after the track was first seen: by then a train has shown itself to
+  the vehicle watch (whose own rule above takes over), and a person walking into the view along
+  the track bed scores from then on, late by that much; someone stepping down from the platform is
+  first seen on it, not at the border.
 
 - a zone a vehicle occupies scores nothing (:class:`~detectors.vehicles.VehicleWatch`, from pixels
   alone): a component of a vehicle's size stands in it or foreground covers ``vehicle_cover`` of
@@ -96,10 +120,14 @@ class IntrusionDetector:
     counts as seen empty, ``vehicle_hold_s`` [s] for how long it must be seen empty before the zone is
     watched again, ``vehicle_max_hold_s`` [s] the longest the zone stays silent after a vehicle was
     last seen; ``max_width_persons``, ``min_height_persons`` [expected person heights at the foot
-    point] the widest and the flattest detection box that can be a person (standing or lying);
+    point] the widest and the flattest detection box that can be a person (standing or lying),
+    ``min_size_persons`` [same unit] the least its larger side can be;
     ``foot_px`` [full-res px] foot placement error, whose floor span adds to ``margin_m``;
     ``entry_m`` [m] how far outside a zone a track first seen while or after a vehicle stood there
-    must have been first seen to count as come in from outside.
+    must have been first seen to count as come in from outside; ``startup_s`` [s] for how long after
+    the background model became ready a new track first seen while the zone's floor is not clear
+    must have come in the same way; ``border_hold_s`` [s] for how long a track first seen at the image
+    border inside a zone must have come in.
     """
 
     event_type = EventType.INTRUSION
@@ -111,7 +139,8 @@ class IntrusionDetector:
                  max_lost_s: float = 0.5, vest_fraction: float = 0.15, staff_s: float = 0.5,
                  head_tolerance_m: float = 0.0, vehicle_cover: float = 0.25, vehicle_clear: float = 0.06,
                  vehicle_hold_s: float = 2.0, vehicle_max_hold_s: float = 60.0, max_width_persons: float = 1.3,
-                 min_height_persons: float = 0.1, foot_px: float = 4.0, entry_m: float = 0.5) -> None:
+                 min_height_persons: float = 0.1, foot_px: float = 4.0, entry_m: float = 0.5,
+                 startup_s: float = 10.0, min_size_persons: float = 0.3, border_hold_s: float = 3.0) -> None:
         self.zones = site.zones_of(ZoneKind.FORBIDDEN)
         if not self.zones:
             raise ValueError(f"IntrusionDetector needs at least one forbidden zone; site {site.camera!r} has zones "
@@ -125,7 +154,8 @@ class IntrusionDetector:
             raise ValueError(f"IntrusionDetector: need 0 < vehicle_clear <= vehicle_cover <= 1; got "
                              f"vehicle_clear={vehicle_clear!r}, vehicle_cover={vehicle_cover!r}")
         for name, value in (("max_lost_s", max_lost_s), ("staff_s", staff_s), ("vehicle_hold_s", vehicle_hold_s),
-                            ("vehicle_max_hold_s", vehicle_max_hold_s)):
+                            ("vehicle_max_hold_s", vehicle_max_hold_s), ("startup_s", startup_s),
+                            ("border_hold_s", border_hold_s)):
             if not value >= 0:
                 raise ValueError(f"IntrusionDetector.{name} must be >= 0 s; got {value!r}")
         if not (math.isfinite(entry_m) and entry_m >= 0):
@@ -144,12 +174,20 @@ class IntrusionDetector:
         self.vehicle_max_hold_s = float(vehicle_max_hold_s)
         self.max_width_persons = float(max_width_persons)
         self.min_height_persons = float(min_height_persons)
+        if not (math.isfinite(min_size_persons) and min_size_persons >= 0):
+            raise ValueError(f"IntrusionDetector.min_size_persons must be a finite number >= 0; got {min_size_persons!r}")
+        self.min_size_persons = float(min_size_persons)
         self.foot_px = float(foot_px)
         self.entry_m = float(entry_m)
+        self.startup_s = float(startup_s)
+        self.border_hold_s = float(border_hold_s)
+        self._t_ready: float | None = None  # [s] the first frame at which the percept was ready
         self._nadir_m = camera_nadir_m(site)  # (2,) [m] the ground point under the camera, or None
-        # track id -> (ground position first seen (2,) [m], time first seen [s]); instance key -> time
-        # last scored by a track that had come in
-        self._origin: dict[int, tuple[np.ndarray, float]] = {}
+        # track id -> (ground position first seen (2,) [m], time first seen [s], (Z,) bool whether it must
+        # come into each zone: first seen at start-up on a floor not clear; whether first seen at the image
+        # border);
+        # instance key -> time last scored by a track that had come in
+        self._origin: dict[int, tuple[np.ndarray, float, np.ndarray, bool]] = {}
         self._came_in: dict[str, float] = {}
         self._vehicles = VehicleWatch(self.zones, cover=self.vehicle_cover, clear=self.vehicle_clear,
                                       hold_s=self.vehicle_hold_s, max_hold_s=self.vehicle_max_hold_s)
@@ -170,7 +208,10 @@ class IntrusionDetector:
             self._vehicles.reset()
             self._origin.clear()
             self._came_in.clear()
+            self._t_ready = None
             return NOTHING
+        if self._t_ready is None:
+            self._t_ready = percept.t
         occupied = self._vehicles.update(percept)
         tr = percept.tracks
         self._follow_origins(tr, percept.t)
@@ -194,7 +235,8 @@ class IntrusionDetector:
         # a person, standing or lying, is no wider than a person is tall, nor flatter than one lying:
         # a light patch or a train's nose entering the image at the border is neither
         with np.errstate(invalid="ignore"):
-            shaped = ~((box[:, 2] > self.max_width_persons * expected) | (box[:, 3] < self.min_height_persons * expected))
+            shaped = ~((box[:, 2] > self.max_width_persons * expected) | (box[:, 3] < self.min_height_persons * expected)
+                       | (np.maximum(box[:, 2], box[:, 3]) < self.min_size_persons * expected))
         keys, probs, rows, zone_of = [], [], [], {}
         staff_zones = [z for z in self.zones if "staff" in z.allowed]
         for zi, zone in enumerate(self.zones):
@@ -204,7 +246,7 @@ class IntrusionDetector:
             if use_head.any():
                 d[use_head] = np.minimum(d[use_head], zone.signed_distance(head[use_head]) + self.head_tolerance_m)
             p = np.nan_to_num(normal_cdf((d - margin) / sigma), nan=0.0) * shaped
-            came = self._came(zone, self._vehicles.last_seen_t[zi], tr.id[live])
+            came = self._came(zone, zi, self._vehicles.last_seen_t[zi], tr.id[live], percept.t)
             near = np.flatnonzero(p > 1e-3)
             if zone in staff_zones:
                 # staff are recognised on the way in, before their feet reach the zone
@@ -223,6 +265,9 @@ class IntrusionDetector:
         # own (its predicted position is no observation of where its feet are)
         seen = tr.lost_s[rows] == 0 if rows else np.zeros(0, bool)
         upd = [i for i in range(len(keys)) if seen[i]]
+        for i in upd:  # feet seen on a ghost are no feet: the frame counts as seen outside
+            if probs[i] > 0.05 and self._on_ghost(percept, rows[i]):
+                probs[i] = 0.0
         evidence = np.array([self._evidence.get(k) for k in keys])
         if upd:
             evidence[upd] = self._evidence.update(percept.t, [keys[i] for i in upd], [probs[i] for i in upd])
@@ -247,15 +292,25 @@ class IntrusionDetector:
         for tid in [k for k in self._origin if k not in ids]:
             del self._origin[tid]
         seen = np.flatnonzero(tr.confirmed & np.all(np.isfinite(tr.foot_m), axis=1))
-        for r in seen:
-            self._origin.setdefault(int(tr.id[r]), (tr.foot_m[r].copy(), float(t)))
+        new = [r for r in seen if int(tr.id[r]) not in self._origin]
+        if new:
+            t_ready = -math.inf if self._t_ready is None else self._t_ready
+            unsettled = (t - t_ready < self.startup_s) & (self._vehicles.floor_cover >= self.vehicle_clear)
+            w, h = self.site.image_size
+            box = tr.box[new]
+            at_border = ((box[:, 0] <= 1.0) | (box[:, 1] <= 1.0) | (box[:, 0] + box[:, 2] >= w - 1.0)
+                         | (box[:, 1] + box[:, 3] >= h - 1.0))
+            for r, border in zip(new, at_border.tolist()):
+                self._origin[int(tr.id[r])] = (tr.foot_m[r].copy(), float(t), unsettled, border)
         for key in [k for k, tk in self._came_in.items() if t - tk > self._links.link_s]:
             del self._came_in[key]
 
-    def _came(self, zone, vehicle_t: float, ids: np.ndarray) -> np.ndarray:
-        """(N,) bool: which tracks (``ids``) may score in ``zone``, where a vehicle was last seen at
-        ``vehicle_t`` [s]: those first seen more than ``vehicle_max_hold_s`` after it, and those that
-        came in: first seen ``entry_m`` or more outside the zone, not beyond it as seen from the camera."""
+    def _came(self, zone, zi: int, vehicle_t: float, ids: np.ndarray, t: float) -> np.ndarray:
+        """(N,) bool: which tracks (``ids``) may score in ``zone`` (index ``zi``) at time ``t`` [s], where a
+        vehicle was last seen at ``vehicle_t`` [s]: those first seen more than ``vehicle_max_hold_s`` after
+        it, neither at start-up on a floor not clear nor at the image border less than ``border_hold_s``
+        ago, and those that came in: first seen ``entry_m`` or more outside the zone, not beyond it as
+        seen from the camera."""
         out = np.zeros(len(ids), bool)
         known = [j for j, tid in enumerate(ids.tolist()) if tid in self._origin]
         if not known:
@@ -267,7 +322,10 @@ class IntrusionDetector:
         if self._nadir_m is not None and entered.any():
             # seen from the camera beyond the zone: where a vehicle's side and roof map on the floor
             entered &= ~beyond_zone(zone, self._nadir_m, origin)
-        out[known] = (born - vehicle_t > self.vehicle_max_hold_s) | entered
+        suspect = np.array([bool(self._origin[int(ids[j])][2][zi])
+                            or (self._origin[int(ids[j])][3] and t - self._origin[int(ids[j])][1] < self.border_hold_s)
+                            for j in known])
+        out[known] = ((born - vehicle_t > self.vehicle_max_hold_s) & ~suspect) | entered
         return out
 
     def placement_m(self, pos: np.ndarray) -> np.ndarray:
