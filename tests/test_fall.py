@@ -14,11 +14,15 @@ FALL_S = 5.0  #: [s] when the walker goes down
 AT = np.array([10.0, 4.0])  #: [m] where
 
 
+def _walk_in(img, site, t):
+    """The walker before the fall: 1.7 m tall, walking in along +x at 1.2 m/s to reach AT at FALL_S."""
+    draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5, colour=(40, 40, 200))
+
+
 def _scene(site, *, down_height_m: float | None):
     def draw(img, t):
         if t < FALL_S:
-            pos = AT + np.array([-1.2 * (FALL_S - t), 0.0])  # walks in along +x at 1.2 m/s
-            draw_block(img, site, pos, height_m=1.7, width_m=0.5, colour=(40, 40, 200))
+            _walk_in(img, site, t)
         elif down_height_m is None:
             draw_lying(img, site, AT + [0.85, 0.0], colour=(40, 40, 200))
         else:
@@ -44,8 +48,7 @@ def test_a_body_in_two_pieces_is_one_instance():
 
     def draw(img, t):
         if t < FALL_S:
-            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
-                       colour=(40, 40, 200))
+            _walk_in(img, site, t)
         else:
             draw_lying(img, site, AT + [-0.6, 0.0], length_m=0.7, colour=(40, 40, 200))
             draw_lying(img, site, AT + [0.6, 0.0], length_m=0.7, colour=(200, 60, 40))
@@ -104,8 +107,7 @@ def _walk_then(site, after):
     """Frames: a walker comes in along +x at 1.2 m/s to ``AT`` by ``FALL_S``, then ``after(img, t)`` is drawn."""
     def draw(img, t):
         if t < FALL_S:
-            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
-                       colour=(40, 40, 200))
+            _walk_in(img, site, t)
         else:
             after(img, t)
     return frames(site, draw, FALL_S + 6.0)
@@ -123,8 +125,7 @@ def test_a_body_merged_with_someone_standing_at_its_end_is_found():
         draw_block(img, site, stand + [max(0.0, 1.2 * (FALL_S - 1.0 - t)), 0.0], height_m=1.7, width_m=0.5,
                    colour=(40, 40, 200))
         if t < FALL_S:
-            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
-                       colour=(40, 40, 200))
+            _walk_in(img, site, t)
         else:
             draw_lying(img, site, AT + [0.85, 0.0], colour=(40, 40, 200))
     out = run(PersonOnGroundDetector(site), site, frames(site, draw, FALL_S + 6.0))
@@ -175,8 +176,7 @@ def test_a_body_seen_only_now_and_then_at_first_is_no_body():
 
     def draw(img, t):
         if t < FALL_S:
-            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
-                       colour=(40, 40, 200))
+            _walk_in(img, site, t)
         else:
             after(img, t)
     scene = frames(site, draw, FALL_S + 14.0)
@@ -195,8 +195,7 @@ def test_a_low_thing_shorter_than_a_body_is_none(length_m, found):
 
     def draw(img, t):
         if t < FALL_S:
-            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - t), 0.0]), height_m=1.7, width_m=0.5,
-                       colour=(40, 40, 200))
+            _walk_in(img, site, t)
         else:
             draw_lying(img, site, AT + [0.25, 0.0], length_m=length_m, thick_m=0.2, colour=(40, 40, 200))
     out = run(PersonOnGroundDetector(site, min_aspect=1.0, min_width=0.1), site, frames(site, draw, FALL_S + 6.0))
