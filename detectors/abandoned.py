@@ -161,11 +161,13 @@ class AbandonedObjectDetector:
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m), ("beside_m", beside_m),
-                            ("memory_s", memory_s), ("person_height", person_height)):
+                            ("memory_s", memory_s), ("person_height", person_height), ("exit_mps", exit_mps)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number > 0; got {value!r}")
         for name, value in (("min_area_work_px", min_area_work_px), ("min_static_s", min_static_s), ("forget_s", forget_s),
-                            ("walk_mps", walk_mps), ("delay_s", delay_s), ("owner_delay_s", owner_delay_s)):
+                            ("walk_mps", walk_mps), ("delay_s", delay_s), ("owner_delay_s", owner_delay_s),
+                            ("owner_margin_m", owner_margin_m), ("stop_s", stop_s), ("owner_window_s", owner_window_s),
+                            ("gone_s", gone_s), ("sat_s", sat_s)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number >= 0; got {value!r}")
         if min_height >= max_height:
@@ -180,26 +182,9 @@ class AbandonedObjectDetector:
         self.min_static_s, self.forget_s, self.match_m = float(min_static_s), float(forget_s), float(match_m)
         self.attended_m, self.walk_mps, self.attend_s = float(attended_m), float(walk_mps), float(attend_s)
         self.beside_m, self.owner_delay_s = float(beside_m), float(owner_delay_s)
-        if not (math.isfinite(owner_margin_m) and owner_margin_m >= 0):
-            raise ValueError(f"AbandonedObjectDetector.owner_margin_m must be a finite number >= 0; "
-                             f"got {owner_margin_m!r}")
-        self.owner_margin_m = float(owner_margin_m)
-        if not (math.isfinite(stop_s) and stop_s >= 0):
-            raise ValueError(f"AbandonedObjectDetector.stop_s must be a finite number >= 0; got {stop_s!r}")
-        self.stop_s = float(stop_s)
-        if not (math.isfinite(owner_window_s) and owner_window_s >= 0):
-            raise ValueError(f"AbandonedObjectDetector.owner_window_s must be a finite number >= 0; "
-                             f"got {owner_window_s!r}")
-        self.owner_window_s = float(owner_window_s)
-        if not (math.isfinite(exit_mps) and exit_mps > 0):
-            raise ValueError(f"AbandonedObjectDetector.exit_mps must be a finite number > 0; got {exit_mps!r}")
-        self.exit_mps = float(exit_mps)
-        if not (math.isfinite(gone_s) and gone_s >= 0):
-            raise ValueError(f"AbandonedObjectDetector.gone_s must be a finite number >= 0; got {gone_s!r}")
-        self.gone_s = float(gone_s)
-        if not (math.isfinite(sat_s) and sat_s >= 0):
-            raise ValueError(f"AbandonedObjectDetector.sat_s must be a finite number >= 0; got {sat_s!r}")
-        self.sat_s = float(sat_s)
+        self.owner_margin_m, self.stop_s = float(owner_margin_m), float(stop_s)
+        self.owner_window_s, self.exit_mps = float(owner_window_s), float(exit_mps)
+        self.gone_s, self.sat_s = float(gone_s), float(sat_s)
         if not 0 < passer_share <= 1:
             raise ValueError(f"AbandonedObjectDetector.passer_share must be in (0, 1]; got {passer_share!r}")
         self.passer_share = float(passer_share)

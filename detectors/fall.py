@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import math
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 from detectors.background import changed_below, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
@@ -290,29 +291,14 @@ class PersonOnGroundDetector:
         if len(rows) < 2:
             return box
         gap = self.join_px * percept.grid.sx
-        parent = {int(r): int(r) for r in rows}
-
-        def root(i):
-            while parent[i] != i:
-                i = parent[i]
-            return i
-
-        for a_i, a in enumerate(rows):
-            for b in rows[a_i + 1:]:
-                if det.blob[a] != det.blob[b]:
-                    continue
-                xa, ya, wa, ha = box[a]
-                xb, yb, wb, hb = box[b]
-                dx = max(xa, xb) - min(xa + wa, xb + wb)  # > 0: the gap between them
-                dy = min(ya + ha, yb + hb) - max(ya, yb)  # rows in common
-                if dx <= gap and dy >= 0.5 * min(ha, hb):
-                    ra, rb = root(int(a)), root(int(b))
-                    if ra != rb:
-                        parent[max(ra, rb)] = min(ra, rb)
-        groups: dict[int, list[int]] = {}
-        for r in rows:
-            groups.setdefault(root(int(r)), []).append(int(r))
-        joined = [g for g in groups.values() if len(g) > 1]
+        x0, y0, w, h = box[rows].T
+        dx = np.maximum(x0[:, None], x0[None]) - np.minimum((x0 + w)[:, None], (x0 + w)[None])  # > 0: the gap
+        dy = np.minimum((y0 + h)[:, None], (y0 + h)[None]) - np.maximum(y0[:, None], y0[None])  # rows in common
+        blob = det.blob[rows]
+        touch = (blob[:, None] == blob[None]) & (dx <= gap) & (dy >= 0.5 * np.minimum(h[:, None], h[None]))
+        n_groups, group = connected_components(touch, directed=False)
+        joined = sorted((rows[group == k] for k in range(n_groups) if np.count_nonzero(group == k) > 1),
+                        key=lambda g: g[0])
         if not joined:
             return box
         out = [box[np.setdiff1d(np.arange(n), [r for g in joined for r in g])]]

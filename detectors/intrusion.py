@@ -322,9 +322,9 @@ class IntrusionDetector:
         if self._nadir_m is not None and entered.any():
             # seen from the camera beyond the zone: where a vehicle's side and roof map on the floor
             entered &= ~beyond_zone(zone, self._nadir_m, origin)
-        suspect = np.array([bool(self._origin[int(ids[j])][2][zi])
-                            or (self._origin[int(ids[j])][3] and t - self._origin[int(ids[j])][1] < self.border_hold_s)
-                            for j in known])
+        unsettled = np.array([self._origin[int(ids[j])][2][zi] for j in known], bool)
+        border = np.array([self._origin[int(ids[j])][3] for j in known], bool)
+        suspect = unsettled | (border & (t - born < self.border_hold_s))
         out[known] = ((born - vehicle_t > self.vehicle_max_hold_s) & ~suspect) | entered
         return out
 
