@@ -171,6 +171,15 @@ def test_intrusion_only_for_feet_in_the_zone(case, people, occluder, inside):
         assert max(scores) < 0.2, scores
 
 
+def _with_patches(scene, polys, people=()) -> Frame:
+    """The scene's next frame with light patches (image polygons, int32) painted over it."""
+    f = scene.frame(people)
+    img = f.image.copy()
+    for poly in polys:
+        cv2.fillConvexPoly(img, poly, (235, 235, 220))
+    return Frame(index=f.index, t=f.t, image=img)
+
+
 @pytest.mark.parametrize("what, x_m, z_m", [
     # a flat light patch 3 m long on the rails (a headlight's glare), a low box 3 m long and 0.4 m high
     ("glare on the rails", (12.0, 15.0), 0.0),
@@ -186,10 +195,7 @@ def test_foreground_on_the_tracks_wider_or_flatter_than_a_person_is_no_intrusion
     poly = np.round(project(site.projection, quad)).astype(np.int32)
     scores = []
     for _ in range(15):
-        f = scene.frame()
-        img = f.image.copy()
-        cv2.fillConvexPoly(img, poly, (235, 235, 220))
-        p = per.update(Frame(index=f.index, t=f.t, image=img))
+        p = per.update(_with_patches(scene, [poly]))
         assert len(p.blobs) <= 1
         scores.append(det.score(p).score)
     assert len(p.blobs) == 1, what  # it is foreground, and tracked as a detection
@@ -215,11 +221,7 @@ def test_at_start_up_a_figure_first_seen_on_a_floor_not_clear_must_have_come_in(
                                                 (x, -2.8, 0.0)])).astype(np.int32) for x in np.arange(2.0, 30.0, 3.0)]
     scores, covers = [], []
     for _ in range(15):
-        f = scene.frame([(14.0, -1.5)])
-        img = f.image.copy()
-        for quad in quads if patch else []:
-            cv2.fillConvexPoly(img, quad, (235, 235, 220))
-        scores.append(det.score(per.update(Frame(index=f.index, t=f.t, image=img))).score)
+        scores.append(det.score(per.update(_with_patches(scene, quads if patch else [], [(14.0, -1.5)]))).score)
         covers.append(float(det._vehicles.floor_cover[0]))
     # the premise: with the patches the floor is not clear (>= 0.06) and yet no vehicle (< 0.25) stands there;
     # without it the figure alone covers less than 0.06
@@ -272,10 +274,7 @@ def test_a_head_sized_fragment_over_the_track_bed_is_no_person(min_size_persons,
                                               (14.0, -2.0, 1.65)])).astype(np.int32)
     scores = []
     for _ in range(15):
-        f = scene.frame()
-        img = f.image.copy()
-        cv2.fillConvexPoly(img, quad, (235, 235, 220))
-        p = per.update(Frame(index=f.index, t=f.t, image=img))
+        p = per.update(_with_patches(scene, [quad]))
         scores.append(det.score(p).score)
     box, expected = p.tracks.box[0], p.tracks.expected_height_px[0]
     assert len(p.tracks) == 1 and max(box[2], box[3]) < 0.3 * expected
