@@ -31,9 +31,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from detectors.base import supports
 from detectors.core import DetectionCore
 from detectors.events import Alert, EventType, write_alerts
 from detectors.policy import AlertPolicy
+from detectors.registry import get_detector
 from detectors.site import SiteConfig
 from eval import results
 from eval.instance_tracks import add_tracks
@@ -120,7 +122,8 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
     """Run ``scenario`` (a :class:`sim.scenario.Scenario` or a library name) end to end.
 
     ``seed`` overrides the scenario's seed; ``detectors`` picks registry names (default:
-    every detector the camera's site supports); ``policies`` overrides alert policies per event
+    every detector the camera's site supports; a named detector runs on the cameras whose site
+    supports it, as in an experiment grid); ``policies`` overrides alert policies per event
     type (:class:`AlertPolicy`, or :class:`eval.policies.PolicyOverride` whose unset fields keep
     the detector's defaults; a type the camera does not run is ignored there);
     ``duration_s`` shortens the run; ``progress`` shows a bar (a string labels it).
@@ -154,7 +157,8 @@ def run_scenario(scenario, out_dir: str | os.PathLike, *, seed: int | None = Non
         # live installation
         sites[name] = SiteConfig.from_dict(SiteConfig.from_dict(site_config_dict(sc, name), where=where).to_dict(),
                                            where=where)
-        cores[name] = core_with_policies(sites[name], detectors, policies)
+        named = None if detectors is None else [d for d in detectors if supports(get_detector(d), sites[name])]
+        cores[name] = core_with_policies(sites[name], named, policies)
     out.mkdir(parents=True, exist_ok=True)
     for name, site in sites.items():
         site.save(out / f"site_{name}.yaml")

@@ -94,3 +94,13 @@ def test_same_seed_same_numbers(tmp_path, platform_intrusion):
     assert (tmp_path / "a" / "alerts.jsonl").read_bytes() == (tmp_path / "b" / "alerts.jsonl").read_bytes()
     assert (tmp_path / "a" / "ground_truth.json").read_bytes() == (tmp_path / "b" / "ground_truth.json").read_bytes()
     assert r1.rows == r2.rows
+
+
+def test_named_detector_runs_only_where_the_site_supports_it(tmp_path, platform_intrusion):
+    # the platform camera has a forbidden zone and no density zone: asking for both detectors
+    # runs intrusion there and skips density, as an experiment grid does, instead of failing
+    r = run_scenario(platform_intrusion, tmp_path / "r", duration_s=4, video=False, plots=False, progress=False,
+                     detectors=["excessive_density", "intrusion"])
+    (site_file,) = (tmp_path / "r").glob("site_*.yaml")
+    assert "density" not in site_file.read_text()
+    assert {row["type"] for row in r.rows} - {"all"} == {"intrusion"}
