@@ -277,9 +277,11 @@ class DensityDetector:
                 factor=np.stack([_occlusion_factor_table(float(L), self.min_spacing_m) for L in strip])))
 
     def _prepare_cells(self, grid: WorkGrid) -> None:
-        """Per zone, the flat indices of the CNN's output cells whose ground point lies in it, and
-        the ground area [m²] of those cells (the part of the zone in view)."""
-        from detectors.density_cnn import STRIDE, cell_foot_points, perspective_channel
+        """Per zone, the flat indices of the CNN's output cells that count for it (foot targets: the
+        cells whose ground point lies in it; head targets: the cells where the head of a person whose
+        feet stand in it appears), and the ground area [m²] of the cells whose ground point lies in it
+        (the part of the zone in view)."""
+        from detectors.density_cnn import HEAD_FRACTION, STRIDE, cell_foot_points, perspective_channel
 
         self._perspective = perspective_channel(grid.person_rows)
         pts = cell_foot_points(grid.work_size, grid.site.image_size)
@@ -298,11 +300,30 @@ class DensityDetector:
         self._t_floor = np.full(len(self.zones), np.nan)
         ww, wh = grid.work_size
         dv, du = np.mgrid[0:STRIDE, 0:STRIDE]
+        counted = None
+        if self._cnn.target == "head":
+            # a head cell counts for the zone that holds the feet of a person whose head centre is there
+            # (the foot row from the calibration's expected person height, column by column)
+            foot_row = grid.foot_row_of_part(HEAD_FRACTION)
+            wh_, ww_ = foot_row.shape
+            cr = np.minimum(np.arange(oh) * STRIDE + STRIDE // 2, wh_ - 1)
+            cc = np.minimum(np.arange(ow) * STRIDE + STRIDE // 2, ww_ - 1)
+            rows = foot_row[cr[:, None], cc[None, :]].reshape(-1)
+            cols = np.broadcast_to(cc[None, :], (oh, ow)).reshape(-1)
+            counted = np.full((len(rows), 2), np.nan)
+            has = rows >= 0
+            counted[has] = grid.ground_m[rows[has], cols[has]]
         for k, zone in enumerate(self.zones):
             inside = np.zeros(len(ground), bool)
             inside[ok] = zone.contains(ground[ok])
             idx = np.flatnonzero(inside & np.isfinite(cell_area))
-            self._cells.append(idx)
+            if counted is None:
+                self._cells.append(idx)
+            else:
+                fine = np.all(np.isfinite(counted), axis=1)
+                heads = np.zeros(len(counted), bool)
+                heads[fine] = zone.contains(counted[fine])
+                self._cells.append(np.flatnonzero(heads))
             cv, cu = np.divmod(idx, ow)
             pv = (cv[:, None] * STRIDE + dv.reshape(1, -1)).reshape(-1)
             pu = (cu[:, None] * STRIDE + du.reshape(1, -1)).reshape(-1)
