@@ -20,12 +20,14 @@ for head targets the cells where the head of a person standing in the zone shows
 foot point, :data:`HEAD_FRACTION` of the expected person height below (the site's calibration),
 lies in the zone (:class:`detectors.density.DensityDetector`).
 
-Why heads: in a packed crowd the feet are hidden behind the people in front, the heads are
-not. Measured on the gate approach of ``concourse_overcrowding`` (people standing at least
-0.38 m apart, rendered through the hall camera, three draws each), the share of foot points
-that the inner body of a nearer person covers grows from 0.39 at 1 person/m² to 0.60 at 2 and
-0.78 at 3.5, while the share of covered heads stays at 0.00 to 0.02: a network asked for feet
-has to guess the hidden ones, one asked for heads sees them.
+Why heads (``stationwatch train density --target head``): in a packed crowd the feet are
+hidden behind the people in front, the heads are not. Measured on the gate approach of
+``concourse_overcrowding`` (people standing at least 0.38 m apart, rendered through the hall
+camera, three draws each), the share of foot points that the inner body of a nearer person
+covers grows from 0.39 at 1 person/m² to 0.60 at 2 and 0.78 at 3.5, while the share of covered
+heads stays at 0.00 to 0.02. Head-target weights trained so far saturate near capacity all
+the same and are not shipped (:mod:`train.density` has the measurement): the shipped weights
+are foot-target ones.
 
 Architecture (:func:`build_net`): two stride-2 3x3 convolutions (to 1/4), four 3x3
 convolutions dilated 1, 2, 4, 8 (a receptive field of about 130 working pixels, the height
