@@ -3,8 +3,9 @@
 Three estimates of the number of persons standing in a zone:
 
 ``"cnn"`` (default): a small convolutional network (:mod:`detectors.density_cnn`) maps the
-    grey working image and its perspective channel to a density of *foot points* at a
-    quarter of the working resolution, trained by ``stationwatch train density`` on varied
+    grey working image and its perspective channel to a density of *foot points* (or of
+    heads, for weights whose model card says so: a head cell then counts for the zone that
+    holds the feet of a person whose head shows there) at a quarter of the working resolution, trained by ``stationwatch train density`` on varied
     rendered footage (cameras moved, lighting, noise, compression, crowds of 0 to 5
     persons/m²). The zone's count is the sum of the map over the cells whose ground point
     lies in the zone, the rule of the ground truth itself; it sees people who stand still
@@ -66,8 +67,14 @@ training clips (20 varied from seed 10000, 40 dense from 10600) its mean reading
 and 1.75 at 2.0-2.25 (sd 0.2). A true 1.8 and a true 2.2 give one reading, so no map of the
 reading separates them, and a jam that stays 0.1-0.3 above capacity is found late or not at all.
 A fine-tune of these weights on those 60 clips (4 epochs, not shipped) reads the same (-0.34 at
-2.0-2.25, seeds 201-203). Feet are what hides first in a packed crowd: a target the image still
-shows there (heads) or a finer working resolution is the next step.
+2.0-2.25, seeds 201-203). Feet are what hides first in a packed crowd (0.60 of the foot points
+covered by a nearer person at 2 persons/m², heads 0.02), but weights trained on head targets
+(:mod:`detectors.density_cnn`, not shipped) read the jam as flat (mean reading 1.57 at a true
+1.75-2.0, 1.66 at 2.0-2.25, seeds 201-205; :mod:`train.density`). A finer output or more capacity
+is the next step. The latency is the reading's: the alert policy below replayed on the true
+density of the zone (an exact reading) finds all ten jams of seeds 201-210 with a median latency
+of 0.42 s against the ground truth's trailing 2 s mean (0.2 to 0.85 s), while the shipped network's
+reading finds the five of 201-205 6 to 18 s after their start.
 
 Score: ``min(1, density / (2 capacity_per_m2))`` after an exponential moving average of the
 density with time constant ``smoothing_s`` (1 s; ``alpha = 1 - exp(-dt / tau)`` per update, so
@@ -277,9 +284,11 @@ class DensityDetector:
                 factor=np.stack([_occlusion_factor_table(float(L), self.min_spacing_m) for L in strip])))
 
     def _prepare_cells(self, grid: WorkGrid) -> None:
-        """Per zone, the flat indices of the CNN's output cells whose ground point lies in it, and
-        the ground area [m²] of those cells (the part of the zone in view)."""
-        from detectors.density_cnn import STRIDE, cell_foot_points, perspective_channel
+        """Per zone, the flat indices of the CNN's output cells that count for it (foot targets: the
+        cells whose ground point lies in it; head targets: the cells where the head of a person whose
+        feet stand in it appears), and the ground area [m²] of the cells whose ground point lies in it
+        (the part of the zone in view)."""
+        from detectors.density_cnn import HEAD_FRACTION, STRIDE, cell_foot_points, perspective_channel
 
         self._perspective = perspective_channel(grid.person_rows)
         pts = cell_foot_points(grid.work_size, grid.site.image_size)
@@ -298,11 +307,30 @@ class DensityDetector:
         self._t_floor = np.full(len(self.zones), np.nan)
         ww, wh = grid.work_size
         dv, du = np.mgrid[0:STRIDE, 0:STRIDE]
+        counted = None
+        if self._cnn.target == "head":
+            # a head cell counts for the zone that holds the feet of a person whose head centre is there
+            # (the foot row from the calibration's expected person height, column by column)
+            foot_row = grid.foot_row_of_part(HEAD_FRACTION)
+            wh_, ww_ = foot_row.shape
+            cr = np.minimum(np.arange(oh) * STRIDE + STRIDE // 2, wh_ - 1)
+            cc = np.minimum(np.arange(ow) * STRIDE + STRIDE // 2, ww_ - 1)
+            rows = foot_row[cr[:, None], cc[None, :]].reshape(-1)
+            cols = np.broadcast_to(cc[None, :], (oh, ow)).reshape(-1)
+            counted = np.full((len(rows), 2), np.nan)
+            has = rows >= 0
+            counted[has] = grid.ground_m[rows[has], cols[has]]
         for k, zone in enumerate(self.zones):
             inside = np.zeros(len(ground), bool)
             inside[ok] = zone.contains(ground[ok])
             idx = np.flatnonzero(inside & np.isfinite(cell_area))
-            self._cells.append(idx)
+            if counted is None:
+                self._cells.append(idx)
+            else:
+                fine = np.all(np.isfinite(counted), axis=1)
+                heads = np.zeros(len(counted), bool)
+                heads[fine] = zone.contains(counted[fine])
+                self._cells.append(np.flatnonzero(heads))
             cv, cu = np.divmod(idx, ow)
             pv = (cv[:, None] * STRIDE + dv.reshape(1, -1)).reshape(-1)
             pu = (cu[:, None] * STRIDE + du.reshape(1, -1)).reshape(-1)

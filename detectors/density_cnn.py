@@ -1,4 +1,4 @@
-"""A small fully-convolutional network that maps a frame to a map of people's foot points.
+"""A small fully-convolutional network that maps a frame to a map of people's heads (or foot points).
 
 Input (:func:`net_input`): two channels at the perception's working resolution (320x180 for
 a 640x360 camera): the grey image scaled to [0, 1], and the *perspective channel*, the
@@ -9,12 +9,25 @@ wherever it looks, so one set of weights serves cameras at any height and tilt
 efficient crowd counting", CVPR 2019, who feed a perspective map the same way).
 
 Output: a non-negative density map at a quarter of the working resolution (80x45) whose
-sum over any set of cells is the number of persons whose *foot point* (the projection of
-their ground position) falls in those cells. A zone's count is the sum over the cells
-whose ground point lies in the zone, the rule of the ground truth itself (agents whose
-position is in the zone). Targets (:func:`splat_feet`) put one unit of mass per person
-spread by a Gaussian whose width follows that person's image size (perspective-normalised):
-a far person is a sharp peak, a near one a wide blob, both of mass 1.
+sum over any set of cells is the number of persons whose *head* (the centre of the head as
+drawn; weights whose model card says ``"target": "foot"`` or nothing: the *foot point*, the
+projection of the ground position) falls in those cells. Targets (:func:`splat_feet`) put one
+unit of mass per person spread by a Gaussian whose width follows that person's image size
+(perspective-normalised): a far person is a sharp peak, a near one a wide blob, both of mass 1.
+A zone's count is the sum over the cells that belong to it: for foot targets the cells whose
+ground point lies in the zone (the ground truth's rule, agents whose position is in the zone);
+for head targets the cells where the head of a person standing in the zone shows, i.e. whose
+foot point, :data:`HEAD_FRACTION` of the expected person height below (the site's calibration),
+lies in the zone (:class:`detectors.density.DensityDetector`).
+
+Why heads (``stationwatch train density --target head``): in a packed crowd the feet are
+hidden behind the people in front, the heads are not. Measured on the gate approach of
+``concourse_overcrowding`` (people standing at least 0.38 m apart, rendered through the hall
+camera, three draws each), the share of foot points that the inner body of a nearer person
+covers grows from 0.39 at 1 person/m² to 0.60 at 2 and 0.78 at 3.5, while the share of covered
+heads stays at 0.00 to 0.02. Head-target weights trained so far saturate near capacity all
+the same and are not shipped (:mod:`train.density` has the measurement): the shipped weights
+are foot-target ones.
 
 Architecture (:func:`build_net`): two stride-2 3x3 convolutions (to 1/4), four 3x3
 convolutions dilated 1, 2, 4, 8 (a receptive field of about 130 working pixels, the height
@@ -53,6 +66,12 @@ CHANNELS = 32
 IN_CHANNELS = 2
 #: [working rows] the perspective channel is the expected person height divided by this
 PERSPECTIVE_SCALE_ROWS = 64.0
+#: where a person's unit of mass lies in the training targets: the image point of its ground
+#: position (``"foot"``) or the centre of its head (``"head"``); the model card says which
+TARGETS = ("foot", "head")
+#: [share of a person's height above the foot] where a head's centre lies (a 1.75 m person's head
+#: centre at about 1.63 m): a head cell is mapped to the foot point of a person whose head is there
+HEAD_FRACTION = 0.93
 #: spread of a person's mass in the targets, as a share of the person's expected image height
 SPREAD_OF_HEIGHT = 0.12
 
@@ -191,6 +210,25 @@ def load_calibration(card_path: str) -> tuple[np.ndarray, np.ndarray] | None:
     return k, v
 
 
+def load_target(card_path: str) -> str:
+    """The ``target`` entry of the model card at ``card_path`` (:data:`TARGETS`); ``"foot"`` when the card
+    or the entry is absent (weights trained before head targets)."""
+    import json
+
+    try:
+        with open(card_path, encoding="utf-8") as fh:
+            card = json.load(fh)
+    except FileNotFoundError:
+        return "foot"
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"density CNN model card {card_path!r} cannot be read: {exc}") from None
+    target = card.get("target", "foot")
+    if target not in TARGETS:
+        raise ValueError(f"density CNN model card {card_path!r}: target must be one of {', '.join(TARGETS)}; "
+                         f"got {target!r}")
+    return target
+
+
 class DensityCNN:
     """The trained network, for inference: ``predict(grey, perspective)`` -> density map.
 
@@ -204,6 +242,8 @@ class DensityCNN:
         self.path = path
         self.net = load_net(build_net(channels), path, what="density CNN", command="stationwatch train density")
         self.calibration = load_calibration(os.path.splitext(path)[0] + ".json")
+        #: where the network puts a person's mass (:data:`TARGETS`; weights without it in their card: feet)
+        self.target = load_target(os.path.splitext(path)[0] + ".json")
 
     def predict(self, grey: np.ndarray, perspective: np.ndarray) -> np.ndarray:
         """(H', W') float32 [persons per cell] density map of a (H, W) uint8 grey working image

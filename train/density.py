@@ -35,6 +35,21 @@ from a true 1.7 to 2.1 at tuning seed 201, bias -0.13 in the 2-3 band against -0
 the dense queue 0.1 lower: more of the same footage does not separate a jam just above the
 capacity from one just below it.
 
+Tried and not shipped (tuning seeds 201-205, measured offline on the cached frames of the detector's runs):
+head targets. In a packed crowd the feet hide first (on the gate approach 0.39 of the foot points are
+covered by a nearer person at 1 person/m², 0.60 at 2, 0.78 at 3.5; heads 0.00 to 0.02), so ``--target head``
+puts each person's mass at the centre of its head as drawn and the detector maps a head cell to the
+zone of the feet below it. Five whole-frame epochs from the shipped weights (``--clips 20 --dense-clips 30
+--dense-seed 10600 --packed-clips 16 --packed-seed 10800 --target head --init ... --epochs 5 --lr 1e-3
+--batch 8 --crop 320 180 --calibrate``, then five more from those at ``--lr 7e-4``; 3,342 frames, 431 s rendering,
+577 + 613 s training on a shared core) saturate as the foot targets do: on ``concourse_overcrowding``
+the mean reading is 1.47, 1.57 and 1.66 at a true 1.5-1.75, 1.75-2.0 and 2.0-2.25 persons/m² (the
+shipped weights: 1.61, 1.73, 1.86), and on the staged crowds of the tests 1.67, 1.85, 1.71 and 2.00 at
+2.0, 2.5, 3.0 and 3.5 (shipped: 1.51, 1.48, 1.60, 1.80); replayed through the detector's alert policy
+they find 2 of 5 jams with 2 early false alarms where the shipped weights find 5 of 5 with none.
+A network of this size at a quarter of the working resolution does not resolve 0.6 m head spacing
+from this camera in that training time; a finer output or more capacity is still open.
+
 Validation: ``stationwatch train density --validate-only --validate-seeds 901`` prints the
 RMS per density band (0-1, 1-2, 2-3, 3-4 persons/m²), CNN against the pixel baseline, and
 writes it into the model card with the weights' SHA-256.
@@ -99,8 +114,12 @@ _BASES = (
 _LIGHTING = (("day", 0.6), ("evening", 0.25), ("night", 0.15))
 
 
-def _variant(base: tuple, seed: int, scenario) -> Clip:
-    """A random variant of a base scenario, drawn from ``seed`` (cameras, rendering, crowd, gathering)."""
+def _variant(base: tuple, seed: int, scenario, *, gathering_p: float = 0.75,
+             density_range: tuple[float, float] = (0.5, 5.0)) -> Clip:
+    """A random variant of a base scenario, drawn from ``seed`` (cameras, rendering, crowd, gathering).
+
+    ``gathering_p``: probability that a base with a gathering rectangle gets a gathering zone;
+    ``density_range`` [persons/m²]: the gathering's count over the zone's area is drawn in it."""
     name, _, area, start, (t0, t1) = base
     rng = np.random.default_rng([seed, 7])
     ov: dict = {}
@@ -114,7 +133,7 @@ def _variant(base: tuple, seed: int, scenario) -> Clip:
     _draw_rendering(rng, ov)
     if scenario.crowd.initial_count:
         ov["crowd.initial_count"] = int(round(scenario.crowd.initial_count * rng.uniform(0.5, 2.5)))
-    if area is not None and rng.random() < 0.75:
+    if area is not None and rng.random() < gathering_p:
         x0, y0, x1, y1 = area
         w, h = rng.uniform(3.0, 8.0), rng.uniform(2.5, min(7.0, y1 - y0))
         zx, zy = rng.uniform(x0, x1 - w), rng.uniform(y0, y1 - h)
@@ -123,7 +142,7 @@ def _variant(base: tuple, seed: int, scenario) -> Clip:
         zones = [z.model_dump(exclude_defaults=True) for z in scenario.station.zones if z.kind != "density"]
         ov["station.zones"] = zones + [{"name": "gathering", "kind": "density", "polygon": poly,
                                         "capacity_per_m2": 2.0}]
-        count = int(round(w * h * rng.uniform(0.5, 5.0)))
+        count = int(round(w * h * rng.uniform(*density_range)))
         ov["events"] = [{"type": "excessive_density", "id": "gathering", "at_s": round(float(rng.uniform(0, 8)), 1),
                          "zone": "gathering", "count": max(1, count), "start": list(start),
                          "release_s": round(float(rng.uniform(4, 14)), 1), "stay_s": 300}]
@@ -185,6 +204,25 @@ def default_clips(n_clips: int = 140, first_seed: int = 10_000) -> list[Clip]:
     return clips
 
 
+#: [persons/m²] the gatherings of :func:`packed_clips`: the band around a zone's capacity (2) that
+#: the library's scenarios rarely reach above 2.3
+PACKED_RANGE = (1.5, 3.5)
+
+
+def packed_clips(n_clips: int, first_seed: int = 10_800) -> list[Clip]:
+    """``n_clips`` variants of ``concourse_quiet`` (camera moved, lighting and rendering drawn as in
+    :func:`default_clips`) that each pack a gathering zone to :data:`PACKED_RANGE` persons/m², clip ``k``
+    at training seed ``first_seed + k`` (redrawn from the next seed when invalid). In the default clips
+    a zone above 2 persons/m² is rare (491 training frames above 2, none above 3)."""
+    from sim.scenario import load_scenario
+
+    base = _BASES[0]
+    sc = load_scenario(base[0])
+    clips, _ = _valid_clips(int(n_clips), int(first_seed),
+                            lambda s: _variant(base, s, sc, gathering_p=1.0, density_range=PACKED_RANGE))
+    return clips
+
+
 #: the library's density scenarios at their own camera, for :func:`dense_clips`: (name, share, sampled
 #: window [s], overrides of the crowd drawn per clip: key -> (low, high) factor of the scenario's value)
 _DENSE_BASES = (
@@ -243,43 +281,50 @@ class Samples:
     perspective: np.ndarray  #: (V, H, W) float32
     target: np.ndarray  #: (N, H', W') float32
     provenance: list  #: (clip index, camera, t) per sample
+    kind: str = "foot"  #: where the targets put a person's mass (:data:`detectors.density_cnn.TARGETS`)
 
     def __len__(self) -> int:
         return len(self.grey)
 
     def save(self, path: str, clips) -> None:
-        """Write the samples and the fingerprint of the ``clips`` they were rendered from."""
+        """Write the samples and the fingerprint of the ``clips`` and target kind they were rendered from."""
         from detectors.files import atomic_path
 
         with atomic_path(path, suffix=".npz") as tmp:
             np.savez_compressed(tmp, grey=self.grey, view=self.view, perspective=self.perspective,
                                 target=self.target, provenance=np.array(self.provenance, dtype=object),
-                                clips=np.array(clips_fingerprint(clips)))
+                                clips=np.array(clips_fingerprint(clips, self.kind)))
 
     @classmethod
-    def load(cls, path: str, clips) -> "Samples":
-        """Read samples written by :meth:`save`; refuses a file rendered from other clips."""
+    def load(cls, path: str, clips, target: str = "foot") -> "Samples":
+        """Read samples written by :meth:`save`; refuses a file rendered from other clips or with other
+        targets than ``target``."""
         d = np.load(path, allow_pickle=True)
         found = str(d["clips"]) if "clips" in d.files else "(none)"
-        if found != clips_fingerprint(clips):
-            raise ValueError(f"{path}: rendered from other clips (fingerprint {found}, expected "
-                             f"{clips_fingerprint(clips)}); delete it or pass another --cache")
-        return cls(d["grey"], d["view"], d["perspective"], d["target"], [tuple(p) for p in d["provenance"]])
+        if found != clips_fingerprint(clips, target):
+            raise ValueError(f"{path}: rendered from other clips or targets (fingerprint {found}, expected "
+                             f"{clips_fingerprint(clips, target)}); delete it or pass another --cache")
+        return cls(d["grey"], d["view"], d["perspective"], d["target"], [tuple(p) for p in d["provenance"]], target)
 
 
-def clips_fingerprint(clips) -> str:
-    """SHA-256 (16 hex digits) of the clips' specifications."""
+def clips_fingerprint(clips, target: str = "foot") -> str:
+    """SHA-256 (16 hex digits) of the clips' specifications and of the targets' kind (foot targets: of
+    the clips alone, as before head targets existed)."""
     import hashlib
 
-    text = json.dumps([c.to_dict() for c in clips], sort_keys=True)
+    spec = [c.to_dict() for c in clips]
+    text = json.dumps(spec if target == "foot" else {"clips": spec, "target": target}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Samples:
-    """Render every sampled frame of every camera of ``clips``; refuses non-training seeds."""
+def render_samples(clips, *, work_width: int = 320, target: str = "foot", progress: bool = True) -> Samples:
+    """Render every sampled frame of every camera of ``clips``; refuses non-training seeds.
+
+    ``target``: ``"head"`` puts each person's unit of mass at the centre of its head as drawn
+    (the renderer's annotation), ``"foot"`` at the image point of its ground position."""
     import cv2
 
-    from detectors.density_cnn import foot_sigma_cells, splat_feet
+    from detectors.density_cnn import TARGETS, foot_sigma_cells, splat_feet
     from detectors.site import SiteConfig
     from sim.world.model import StationModel
     from sim.render import Renderer
@@ -288,6 +333,8 @@ def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Sa
     from sim.site_export import site_config_dict
     from sim.source import _camera_seed
 
+    if target not in TARGETS:
+        raise ValueError(f"render_samples: target must be one of {', '.join(TARGETS)}; got {target!r}")
     greys, views, targets, prov, persp = [], [], [], [], []
     bar = progress_bar(len(clips), progress, "render clips")
     try:
@@ -310,12 +357,18 @@ def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Sa
                 state = model.world()
                 pos = model.snapshot().pos_m
                 for name, rend, site, size, view in cams:
-                    image, _ = rend.render(state, t, visibility=False)
+                    image, ann = rend.render(state, t, visibility=False)
                     small = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
                     greys.append(cv2.cvtColor(small, cv2.COLOR_BGR2GRAY))
-                    feet = site.ground_to_image(pos)
-                    sigma = foot_sigma_cells(site.person_height_px(pos), size, site.image_size)
-                    targets.append(splat_feet(feet, size, site.image_size, sigma))
+                    if target == "head":
+                        # one unit at each drawn head; the spread from the drawn body's height
+                        # (clipped by the image border: a sharper spread there, the mass is the same)
+                        sigma = foot_sigma_cells(ann.boxes[:, 3], size, site.image_size)
+                        targets.append(splat_feet(ann.heads, size, site.image_size, sigma))
+                    else:
+                        feet = site.ground_to_image(pos)
+                        sigma = foot_sigma_cells(site.person_height_px(pos), size, site.image_size)
+                        targets.append(splat_feet(feet, size, site.image_size, sigma))
                     views.append(view)
                     prov.append((ci, name, t))
             if bar is not None:
@@ -326,7 +379,7 @@ def render_samples(clips, *, work_width: int = 320, progress: bool = True) -> Sa
     shapes = {g.shape for g in greys}
     if len(shapes) != 1:
         raise ValueError(f"train density needs one working size for all cameras; got {sorted(shapes)}")
-    return Samples(np.stack(greys), np.asarray(views, np.int64), np.stack(persp), np.stack(targets), prov)
+    return Samples(np.stack(greys), np.asarray(views, np.int64), np.stack(persp), np.stack(targets), prov, target)
 
 
 @dataclass
@@ -570,6 +623,14 @@ def configure(parser) -> None:
                         help="add this many clips of the library's density scenarios at their own camera "
                              "(dense_clips), at training seeds from --dense-seed")
     parser.add_argument("--dense-seed", type=int, default=10_500, help="scenario seed of the first dense clip")
+    parser.add_argument("--packed-clips", type=int, default=0,
+                        help="add this many clips of concourse_quiet whose gathering packs a zone to 1.5-3.5 "
+                             "persons/m2 (packed_clips), at training seeds from --packed-seed")
+    parser.add_argument("--packed-seed", type=int, default=10_800, help="scenario seed of the first packed clip")
+    parser.add_argument("--target", choices=("foot", "head"), default="foot",
+                        help="where a person's unit of mass lies in the targets: its foot point (the shipped "
+                             "weights), or the centre of its head as drawn (the model card records it; the detector "
+                             "maps head cells to the feet below them)")
     parser.add_argument("--epochs", type=_positive_int, default=12)
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--batch", type=_positive_int, default=16, help="samples per step")
@@ -652,13 +713,17 @@ def main(args) -> int:
         raise ValueError(f"--dense-clips: expected a number >= 0; got {args.dense_clips}")
     if args.dense_clips:
         clips += dense_clips(args.dense_clips, args.dense_seed)
+    if args.packed_clips < 0:
+        raise ValueError(f"--packed-clips: expected a number >= 0; got {args.packed_clips}")
+    if args.packed_clips:
+        clips += packed_clips(args.packed_clips, args.packed_seed)
     check_writable(out)  # now, not after minutes of rendering and training
     check_writable(meta)  # its model card
     if args.cache and os.path.exists(args.cache):
-        samples = Samples.load(args.cache, clips)
+        samples = Samples.load(args.cache, clips, args.target)
         print(f"reused {len(samples)} rendered samples from {args.cache}", file=sys.stderr)
     else:
-        samples = render_samples(clips)
+        samples = render_samples(clips, target=args.target)
         if args.cache:
             samples.save(args.cache, clips)
     render_s = time.perf_counter() - t0
@@ -677,7 +742,9 @@ def main(args) -> int:
     result = fit(samples, seed=args.seed, epochs=args.epochs, lr=args.lr, threads=args.threads, batch=args.batch,
                  crop=tuple(args.crop), init=args.init)
     card = {
-        "model": "density CNN (detectors/density_cnn.py): grey + perspective channel -> foot-point density at 1/4",
+        "model": f"density CNN (detectors/density_cnn.py): grey + perspective channel -> {args.target}-point "
+                 "density at 1/4",
+        "target": args.target,
         "command": " ".join(["stationwatch", "train", "density", *argv]),
         "seed": int(args.seed), "epochs": int(args.epochs), "lr": float(args.lr), "threads": int(args.threads),
         "batch": int(args.batch), "crop_px": list(args.crop),
