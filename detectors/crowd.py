@@ -14,16 +14,31 @@ its silhouette stands for there (so the sums count persons, near or far):
   passengers running for a departing train's doors is not one, and alighting passengers
   walk.
 - **crowd pressure** (Helbing, Johansson and Al-Abideen, "Dynamics of crowd disasters: an
-  empirical study", Phys. Rev. E 75, 2007): ``P = rho Var(V)`` per ground cell, ``rho`` the
-  local density [persons/m²] (foreground persons over the cell's area) and ``Var(V)`` the
-  variance of the local ground velocities [m²/s²]; turbulent, dangerous crowds show
-  ``P`` above about 0.02 s^-2 *at densities of several persons per m²*. Only cells with
-  ``rho >= pressure_min_density`` count (at low density people move freely and the
-  variance is just people passing in different directions). Pressure is sustained: each
-  cell's value is averaged over ``pressure_s`` in place, and ``P_max`` is the largest of those
-  averages (the largest cell of a single frame flickers with flow noise from cell to cell in a
-  dense stream of passengers leaving a platform: 0 to 1.4 s^-2 and back within 0.2 s);
-  ``pressure_crit`` is the pressure scored 0.5.
+  empirical study", Phys. Rev. E 75, 2007): ``P(r) = rho(r) Var_t(V(r))``, as in that paper the
+  local density times the variance *over time* of the local velocity around its own average.
+  ``V(r, t)`` is the mean ground velocity of the foreground's flow in the ground cell ``r``
+  (``cell_m``), each pixel weighted by its share of a person; ``U(r)`` its average over
+  ``pressure_s`` (held while the cell is empty); ``rho(r)`` [persons/m²] the density of the
+  people there, counted once each at the foot point of the tracker's confirmed tracks matched in
+  this frame with Gaussian weights, ``sum_j exp(-|r - x_j|^2 / R^2) / (pi R^2)``, ``R`` =
+  ``pressure_radius_m``. Each cell's ``rho |V - U|^2`` is averaged over ``pressure_s`` in place
+  and ``P_max`` is the largest of those averages: people walking one way at one pace (an orderly
+  stream, however dense) give next to none, a crowd pushed to and fro gives much. Helbing's
+  turbulent crowds show ``P`` above about 0.02 s^-2 *at densities of several persons per m²*;
+  only cells with ``rho >= pressure_min_density`` count (at low density people move freely and
+  their velocities change as they please); ``pressure_crit`` is the pressure scored 0.5.
+
+  Neither the density nor the variance is taken from the pixels of one frame: a pixel carried to
+  the floor lands where its ray meets the ground, so a walker's body spreads over the cells behind
+  their feet, and a person's share per pixel summed over one 1 m cell read 3-5 persons/m² in a
+  rush-hour stream where the simulation had 0-2 people in that cell (0.3-1.4 persons/m² over the
+  3 m x 3 m around it; hall camera, rush_hour_quiet, tuning seed 201, 210-262 s), while the
+  tracks' density read 1.4-2.9 persons/m² where the simulation's was 2.3-2.9; and the spread of
+  the flow's velocities inside a cell in one frame is mostly the noise of limbs and blob edges
+  (0.1-0.2 m²/s² in that stream, where the cell's mean velocity varied by 0.005-0.017 m²/s² over
+  time): pixel pressure reached 0.45 s^-2 in an orderly stream. Nor from the tracks' velocities,
+  whose spread among neighbours in a dense stream (identity switches, foot points jumping between
+  merged people) reached 0.5-3 m²/s².
 
 Score: ``max(min(1, 0.5 M / min_runners), min(1, 0.5 P_max / pressure_crit))``, graded, 0.5
 (the default threshold) where either signal reaches its constant. One instance per camera
@@ -71,6 +86,7 @@ class CrowdMovementDetector:
     [persons]; ``radius_m`` [m]; ``cell_m`` [m]; ``smoothing_s`` [s]; ``pressure_crit``
     [1/s²]; ``pressure_min_density`` [persons/m²]; ``max_m_per_px`` [m per flow pixel];
     ``track_window_s`` [s]; ``pressure_s`` [s] time constant of each ground cell's pressure average;
+    ``pressure_radius_m`` [m] the radius ``R`` of the Gaussian weights of the tracks' density;
     ``zone_reach_px`` [working px] how far from a forbidden zone's floor in the image a component's
     foot point may be and its pixels still be left out.
     """
@@ -83,9 +99,10 @@ class CrowdMovementDetector:
     def __init__(self, site: SiteConfig, *, walk_mps: float = 1.7, run_mps: float = 2.5, min_runners: float = 3.0,
                  radius_m: float = 6.0, cell_m: float = 1.0, smoothing_s: float = 0.3, pressure_crit: float = 0.5,
                  pressure_min_density: float = 2.5, max_m_per_px: float = 0.5, track_window_s: float = 0.8,
-                 pressure_s: float = 2.0, zone_reach_px: int = 3) -> None:
+                 pressure_s: float = 2.0, zone_reach_px: int = 3, pressure_radius_m: float = 1.0) -> None:
         for name, value in (("run_mps", run_mps), ("min_runners", min_runners), ("radius_m", radius_m),
-                            ("cell_m", cell_m), ("pressure_crit", pressure_crit), ("max_m_per_px", max_m_per_px)):
+                            ("cell_m", cell_m), ("pressure_crit", pressure_crit), ("max_m_per_px", max_m_per_px),
+                            ("pressure_radius_m", pressure_radius_m)):
             if not (math.isfinite(value) and value > 0):
                 raise ValueError(f"CrowdMovementDetector.{name} must be a finite number > 0; got {value!r}")
         if not 0 <= walk_mps < run_mps:
@@ -102,10 +119,12 @@ class CrowdMovementDetector:
         self.smoothing_s = float(smoothing_s)
         self.pressure_crit = float(pressure_crit)
         self.pressure_min_density = float(pressure_min_density)
+        self.pressure_radius_m = float(pressure_radius_m)
         if not (math.isfinite(pressure_s) and pressure_s >= 0):
             raise ValueError(f"CrowdMovementDetector.pressure_s must be a finite number >= 0 s; got {pressure_s!r}")
         self.pressure_s = float(pressure_s)
         self._pmap: np.ndarray | None = None  # per ground cell: pressure averaged over pressure_s
+        self._umap: np.ndarray | None = None  # (n_cells, 2) [m/s] per ground cell: velocity averaged over pressure_s
         self.max_m_per_px = float(max_m_per_px)
         self.track_window_s = float(track_window_s)
         if not (isinstance(zone_reach_px, (int, np.integer)) and zone_reach_px >= 0):
@@ -151,7 +170,7 @@ class CrowdMovementDetector:
     def score(self, percept: Percept) -> DetectorOutput:
         if not percept.ready:
             self._runners = self._pressure = 0.0
-            self._pmap = None
+            self._pmap = self._umap = None
             self._t = None
             if self._vehicles is not None:
                 self._vehicles.reset()
@@ -176,7 +195,6 @@ class CrowdMovementDetector:
             mask &= cv2.resize(vehicle.view(np.uint8), (fw, fh), interpolation=cv2.INTER_NEAREST) == 0
         runners, box = 0.0, None
         n_cells = self._shape[0] * self._shape[1]
-        cell_pressure = np.zeros(n_cells)
         if mask.any():
             idx, vel = percept.ground_velocity(mask)
             w = field.persons_per_px.reshape(-1)[idx]
@@ -188,11 +206,13 @@ class CrowdMovementDetector:
             runners = float(crowd.max())
             if runners >= 0.25 * self.min_runners:
                 runners = max(runners, self._fast_tracks(percept))
-            cell_pressure = self._cell_pressure(cells, w, vel, n_cells)
             fast = run > 0.25 * w
             if fast.any():
                 box = self._box_of(idx[fast], field)
         dt = 0.0 if self._t is None else percept.t - self._t
+        # people where there is foreground to see
+        cell_pressure = (self._cell_pressure(percept, n_cells, cells, w, vel, dt) if mask.any()
+                         else np.zeros(n_cells))
         a = 1.0 if self._t is None or self.smoothing_s == 0 else 1.0 - math.exp(-dt / self.smoothing_s)
         self._t = percept.t
         self._runners += a * (runners - self._runners)
@@ -270,30 +290,62 @@ class CrowdMovementDetector:
         if fast and self._forbidden:
             # tracks on a vehicle's pieces (on the track bed, or beyond it as seen from the camera)
             pts = np.array(fast)
-            over = np.zeros(len(pts), bool)
-            for zone in self._forbidden:
-                over |= (beyond_zone(zone, self._nadir_m, pts) if self._nadir_m is not None
-                         else np.nan_to_num(zone.signed_distance(pts), nan=-1.0) > 0)
-            fast = list(pts[~over])
+            fast = list(pts[~self._on_vehicle(pts)])
         if len(fast) < 2:
             return float(len(fast))
         p = np.array(fast)
         d = np.linalg.norm(p[:, None] - p[None], axis=2)
         return float((d <= self.radius_m).sum(axis=1).max())
 
-    def _cell_pressure(self, cells: np.ndarray, w: np.ndarray, vel: np.ndarray, n_cells: int) -> np.ndarray:
-        """(n_cells,) rho Var(V) [1/s²] of each ground cell, 0 where it is not dense enough to count."""
+    def _cell_pressure(self, percept: Percept, n_cells: int, cells: np.ndarray, w: np.ndarray, vel: np.ndarray,
+                       dt: float) -> np.ndarray:
+        """(n_cells,) ``rho |V - U|^2`` [1/s²] of each ground cell in this frame (its average over
+        ``pressure_s`` is Helbing's pressure), 0 where it is not dense enough to count: ``V`` [m/s]
+        the cell's mean ground velocity of the flow pixels ``cells`` (flat cell indices) of person
+        shares ``w`` and velocities ``vel``, ``U`` its running average over ``pressure_s`` (updated
+        here, ``dt`` [s] after the last frame), ``rho`` the tracks' density there [persons/m²]."""
         mass = np.bincount(cells, weights=w, minlength=n_cells)
-        rho = mass / (self.cell_m * self.cell_m)
-        dense = rho >= self.pressure_min_density
-        if not dense.any():
-            return np.zeros(n_cells)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mx = np.bincount(cells, weights=w * vel[:, 0], minlength=n_cells) / mass
-            my = np.bincount(cells, weights=w * vel[:, 1], minlength=n_cells) / mass
-            var = (np.bincount(cells, weights=w * (vel[:, 0] ** 2 + vel[:, 1] ** 2), minlength=n_cells) / mass
-                   - mx ** 2 - my ** 2)
-        return np.where(dense, rho * np.clip(np.nan_to_num(var), 0.0, None), 0.0)
+        have = mass >= 0.25  # a quarter of a person's pixels at least: a velocity worth averaging
+        if self._umap is None or len(self._umap) != n_cells:
+            self._umap = np.full((n_cells, 2), np.nan)
+        out = np.zeros(n_cells)
+        if not have.any():
+            return out
+        m = mass[have]
+        v = np.stack([np.bincount(cells, weights=w * vel[:, 0], minlength=n_cells)[have] / m,
+                      np.bincount(cells, weights=w * vel[:, 1], minlength=n_cells)[have] / m], axis=1)
+        u = self._umap[have]
+        new = np.isnan(u[:, 0])
+        u[new] = v[new]
+        dev = ((v - u) ** 2).sum(axis=1)
+        c = 1.0 if self.pressure_s == 0 else 1.0 - math.exp(-dt / self.pressure_s)
+        self._umap[have] = u + c * (v - u)
+        rho = self._track_density(percept, np.flatnonzero(have))
+        out[have] = np.where(rho >= self.pressure_min_density, rho * dev, 0.0)
+        return out
+
+    def _track_density(self, percept: Percept, flat_cells: np.ndarray) -> np.ndarray:
+        """(K,) [persons/m²] the density of the confirmed tracks matched in this frame at the centres
+        of the ground cells ``flat_cells`` (:func:`local_density`); people on a vehicle's pieces (in a
+        forbidden zone or beyond it as seen from the camera) are left out."""
+        tr = percept.tracks
+        rows = np.flatnonzero(tr.confirmed & (tr.lost_s == 0))
+        pos = tr.foot_m[rows]
+        pos = pos[np.isfinite(pos).all(axis=1)]
+        if self._forbidden and len(pos):
+            pos = pos[~self._on_vehicle(pos)]
+        r, c = np.divmod(flat_cells, self._shape[1])
+        centres = self._origin + (np.stack([c, r], axis=1) + 0.5) * self.cell_m
+        return local_density(pos, centres, self.pressure_radius_m)
+
+    def _on_vehicle(self, pts: np.ndarray) -> np.ndarray:
+        """(N,) bool: ground points [m] in a forbidden zone or beyond it as seen from the camera (a
+        vehicle's pieces, the track bed)."""
+        over = np.zeros(len(pts), bool)
+        for zone in self._forbidden:
+            over |= (beyond_zone(zone, self._nadir_m, pts) if self._nadir_m is not None
+                     else np.nan_to_num(zone.signed_distance(pts), nan=-1.0) > 0)
+        return over
 
     def _box_of(self, idx: np.ndarray, field) -> tuple | None:
         fw, fh = field.size
@@ -303,3 +355,17 @@ class CrowdMovementDetector:
         box = (float(u.min() * sx), float(v.min() * sy), float((u.max() + 1 - u.min()) * sx),
                float((v.max() + 1 - v.min()) * sy))
         return clip_box(box, self.site.image_size)
+
+
+
+def local_density(people_m: np.ndarray, at_m: np.ndarray, radius_m: float) -> np.ndarray:
+    """(K,) [persons/m²] the density of people at ``people_m`` (N, 2) [m] seen from the points
+    ``at_m`` (K, 2) [m], each person weighted ``exp(-d^2 / R^2) / (pi R^2)`` at distance ``d``,
+    ``R`` = ``radius_m`` [m] (Helbing, Johansson and Al-Abideen 2007): a person's weights over the
+    whole floor sum to 1."""
+    people = np.asarray(people_m, dtype=np.float64).reshape(-1, 2)
+    at = np.asarray(at_m, dtype=np.float64).reshape(-1, 2)
+    if len(people) == 0:
+        return np.zeros(len(at))
+    d2 = ((at[:, None, :] - people[None, :, :]) ** 2).sum(axis=2)
+    return np.exp(-d2 / (radius_m * radius_m)).sum(axis=1) / (math.pi * radius_m * radius_m)

@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from detectors.crowd import CrowdMovementDetector
+from detectors.crowd import CrowdMovementDetector, local_density
 from detectors.perception import Perception
 from detectors.site import Zone, ZoneKind
 from detectors.wrong_way import WrongWayDetector
@@ -117,7 +117,7 @@ class _ScriptedPressure(CrowdMovementDetector):
         super().__init__(site, **kw)
         self.script, self.k = script, 0
 
-    def _cell_pressure(self, cells, w, vel, n_cells):
+    def _cell_pressure(self, percept, n_cells, *flow):
         self.k += 1
         return self.script(self.k, n_cells)
 
@@ -145,6 +145,40 @@ def test_crowd_pressure_must_be_sustained_in_one_place(name, script, first_above
         assert not above, (name, max(o.score for o in out))
     else:
         assert above and abs(above[0] + 1 - first_above) <= 1, (name, above[:3])
+
+
+def test_local_density_counts_each_person_once_with_gaussian_weights():
+    # 3 x 3 people 0.5 m apart; at the middle one (R = 1 m): weights 1, 4 x exp(-0.25), 4 x exp(-0.5) over pi
+    grid = np.array([[x, y] for x in (0.0, 0.5, 1.0) for y in (0.0, 0.5, 1.0)])
+    rho = local_density(grid, np.array([[0.5, 0.5], [100.0, 0.0]]), 1.0)
+    assert rho[0] == pytest.approx((1 + 4 * math.exp(-0.25) + 4 * math.exp(-0.5)) / math.pi)
+    assert rho[1] == pytest.approx(0.0)
+    # one person seen 2 m away with R = 2 m: exp(-1) / (4 pi); nobody: 0
+    assert local_density(np.array([[3.0, 4.0]]), np.array([[3.0, 6.0]]), 2.0) == pytest.approx([math.exp(-1) / (4 * math.pi)])
+    assert local_density(np.zeros((0, 2)), np.array([[0.0, 0.0]]), 1.0).tolist() == [0.0]
+
+
+def test_crowd_pressure_is_the_variance_over_time_of_a_cell_velocity():
+    site = platform_site()
+    det = CrowdMovementDetector(site, pressure_s=2.0, pressure_min_density=0.1)
+    det._origin, det._shape = np.zeros(2), (1, 2)
+
+    class _P:  # a percept with 8 people at the middle of cell 0 (x 0-1 m): rho = 8 / pi, nobody near cell 1
+        tracks = type("T", (), {"confirmed": np.ones(8, bool), "lost_s": np.zeros(8),
+                                "foot_m": np.tile([0.5, 0.5], (8, 1))})()
+
+    rho = 8 / math.pi
+    cells, w = np.zeros(4, np.int64), np.full(4, 0.5)
+    # a steady stream at (1.3, 0) m/s: the first frame sets U = V, the next ones deviate by nothing
+    for _ in range(3):
+        assert det._cell_pressure(_P, 2, cells, w, np.tile([1.3, 0.0], (4, 1)), 0.1) == pytest.approx([0.0, 0.0])
+    # the cell's velocity turns to (0, 1) m/s: |V - U|^2 = 1.3^2 + 1, U moves 1 - exp(-0.05) of the way
+    assert det._cell_pressure(_P, 2, cells, w, np.tile([0.0, 1.0], (4, 1)), 0.1) == pytest.approx([rho * 2.69, 0.0])
+    c = 1 - math.exp(-0.05)
+    assert det._umap[0] == pytest.approx([1.3 * (1 - c), c])
+    # too few people there (pressure_min_density above 8 / pi): nothing
+    det.pressure_min_density = 3.0
+    assert det._cell_pressure(_P, 2, cells, w, np.tile([1.3, 0.0], (4, 1)), 0.1) == pytest.approx([0.0, 0.0])
 
 
 @pytest.mark.parametrize("height_px, whole", [
