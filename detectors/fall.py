@@ -32,6 +32,22 @@ adult standing at the same foot point would have in the image (the site's projec
   upright person became the low body. The tracker often loses a person as they go down and starts a
   new track on the body, so the rule keeps each track's last upright position itself rather than one
   track's history;
+- *sunk track*: a box squarer than that (at least ``sunk_aspect`` as wide as high) but at most
+  ``sunk_height`` of the adult height high is a candidate too when a track seen now, as low, lies inside it,
+  and its body is judged by that track rather than by any upright person nearby: the track itself stood
+  upright (for ``min_upright_s``) within ``drop_m`` at most ``drop_s`` before the body appeared, or it was
+  born at most ``born_after_s`` before and within ``born_after_s`` of another track there going down or
+  last seen upright (the tracker lost the person as they went down). A body half hidden by someone standing
+  at it, or whose legs the shadow test cleared, shows a short piece; the track that sank is its evidence. A
+  body first seen so and later whole is judged whole from then on (its place the whole body's);
+- *trousers*: a track whose box never reached ``upright_height`` within ``drop_s`` but is at least
+  ``lying_height`` high, with the column under it down to where an adult's feet would be changed from the
+  long-term background (``trousers_share`` of its pixels by more than ``legs_diff``), stands: trousers
+  about as dark as a shadow on the floor are cleared from the foreground with it, and the box ends at the
+  hip; its feet are placed an adult's height under the box's top;
+- a track that went down (seen at most ``down_height`` high after standing) less than ``2 drop_s`` ago and
+  is upright again clears no candidate by standing on it (the tracker moves it onto a piece of the blob of
+  the body and someone by it);
 - a candidate is at least ``min_length_m`` long on the floor (the diagonal of its box's floor extent,
   across the view from its bottom corners, along it from its bottom edge to its top edge taken
   ``BODY_THICK_M`` above the floor: a body is 1.5 to 1.9 m long, seen whole or nearly; a bag, a head, a
@@ -94,7 +110,11 @@ class PersonOnGroundDetector:
     ``join_px`` [working px]: the widest gap between two low pieces of one blob joined into one box;
     ``down_height`` [fraction of the adult height]: a track seen this low after standing went down;
     ``min_length_m`` [m]: shortest body on the floor; ``confirm_s`` [s]: a body not seen in ``min_seen`` of
-    the frames for ``lying_s`` by this long after it appeared never scores.
+    the frames for ``lying_s`` by this long after it appeared never scores;
+    ``sunk_height`` [fraction of the adult height], ``sunk_aspect`` [width / height]: the short box of a track
+    sunk to the floor taken for a body; ``born_after_s`` [s]: a track born this long after another went down
+    there is the same person on the floor; ``trousers_share`` [share of pixels]: the column under a short box
+    changed this much from the floor is a standing person's legs (trousers the shadow test cleared).
     """
 
     event_type = EventType.PERSON_ON_GROUND
