@@ -32,6 +32,22 @@ adult standing at the same foot point would have in the image (the site's projec
   upright person became the low body. The tracker often loses a person as they go down and starts a
   new track on the body, so the rule keeps each track's last upright position itself rather than one
   track's history;
+- *sunk track*: a box squarer than that (at least ``sunk_aspect`` as wide as high) but at most
+  ``sunk_height`` of the adult height high is a candidate too when a track seen now, as low, lies inside it,
+  and its body is judged by that track rather than by any upright person nearby: the track itself stood
+  upright (for ``min_upright_s``) within ``drop_m`` at most ``drop_s`` before the body appeared, or it was
+  born at most ``born_after_s`` before and within ``born_after_s`` of another track there going down or
+  last seen upright (the tracker lost the person as they went down). A body half hidden by someone standing
+  at it, or whose legs the shadow test cleared, shows a short piece; the track that sank is its evidence. A
+  body first seen so and later whole is judged whole from then on (its place the whole body's);
+- *trousers*: a track whose box never reached ``upright_height`` within ``drop_s`` but is at least
+  ``lying_height`` high, with the column under it down to where an adult's feet would be changed from the
+  long-term background (``trousers_share`` of its pixels by more than ``legs_diff``), stands: trousers
+  about as dark as a shadow on the floor are cleared from the foreground with it, and the box ends at the
+  hip; its feet are placed an adult's height under the box's top;
+- a track that went down (seen at most ``down_height`` high after standing) less than ``2 drop_s`` ago and
+  is upright again clears no candidate by standing on it (the tracker moves it onto a piece of the blob of
+  the body and someone by it);
 - a candidate is at least ``min_length_m`` long on the floor (the diagonal of its box's floor extent,
   across the view from its bottom corners, along it from its bottom edge to its top edge taken
   ``BODY_THICK_M`` above the floor: a body is 1.5 to 1.9 m long, seen whole or nearly; a bag, a head, a
@@ -94,7 +110,11 @@ class PersonOnGroundDetector:
     ``join_px`` [working px]: the widest gap between two low pieces of one blob joined into one box;
     ``down_height`` [fraction of the adult height]: a track seen this low after standing went down;
     ``min_length_m`` [m]: shortest body on the floor; ``confirm_s`` [s]: a body not seen in ``min_seen`` of
-    the frames for ``lying_s`` by this long after it appeared never scores.
+    the frames for ``lying_s`` by this long after it appeared never scores;
+    ``sunk_height`` [fraction of the adult height], ``sunk_aspect`` [width / height]: the short box of a track
+    sunk to the floor taken for a body; ``born_after_s`` [s]: a track born this long after another went down
+    there is the same person on the floor; ``trousers_share`` [share of pixels]: the column under a short box
+    changed this much from the floor is a standing person's legs (trousers the shadow test cleared).
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -111,7 +131,8 @@ class PersonOnGroundDetector:
                  legs_diff: float = 10.0, legs_share: float = 0.25, up_after_s: float = 0.5,
                  min_adult_px: float = 20.0, still_m: float = 0.5,
                  join_px: float = 1.0, down_height: float = 0.6, min_length_m: float = 0.7,
-                 confirm_s: float = 4.0) -> None:
+                 confirm_s: float = 4.0, sunk_height: float = 0.38, sunk_aspect: float = 1.0,
+                 born_after_s: float = 1.0, trousers_share: float = 0.5) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -158,6 +179,15 @@ class PersonOnGroundDetector:
             raise ValueError(f"PersonOnGroundDetector.down_height must be in [lying_height, upright_height); got "
                              f"{down_height!r}")
         self.down_height = float(down_height)
+        if not (math.isfinite(sunk_height) and 0 < sunk_height <= lying_height):
+            raise ValueError(f"PersonOnGroundDetector.sunk_height must be in (0, lying_height]; got {sunk_height!r}")
+        for name, value in (("sunk_aspect", sunk_aspect), ("born_after_s", born_after_s)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"PersonOnGroundDetector.{name} must be a finite number >= 0; got {value!r}")
+        if not 0 < trousers_share <= 1:
+            raise ValueError(f"PersonOnGroundDetector.trousers_share must be in (0, 1]; got {trousers_share!r}")
+        self.sunk_height, self.sunk_aspect = float(sunk_height), float(sunk_aspect)
+        self.born_after_s, self.trousers_share = float(born_after_s), float(trousers_share)
         self.reset()
 
     def reset(self) -> None:
@@ -165,6 +195,10 @@ class PersonOnGroundDetector:
         self._last_up: dict[int, tuple[float, float, np.ndarray]] = {}
         #: track id -> (t it was first seen low after standing, [m] where it last stood upright)
         self._down: dict[int, tuple[float, np.ndarray]] = {}
+        #: track id -> [s] when it was first seen
+        self._born: dict[int, float] = {}
+        #: track id -> [s] when its box was last at least ``upright_height`` of the adult height high
+        self._tall: dict[int, float] = {}
         self._t_ready: float | None = None
         self._bodies: dict[int, dict] = {}
         self._next_id = 0
@@ -179,16 +213,36 @@ class PersonOnGroundDetector:
         if self._t_ready is None:
             self._t_ready = t
         tr = percept.tracks
+        seen = tr.confirmed & (tr.lost_s == 0)
         with np.errstate(invalid="ignore"):
-            upright = tr.confirmed & (tr.lost_s == 0) & (tr.box[:, 3] >= self.upright_height * tr.expected_height_px)
+            upright = seen & (tr.box[:, 3] >= self.upright_height * tr.expected_height_px)
         upright &= np.all(np.isfinite(tr.foot_m), axis=1)
-        now_up = tr.foot_m[upright]
+        foot = tr.foot_m.copy()
+        for tid in tr.id[upright].tolist():
+            self._tall[tid] = t
+        # a track whose box was upright a moment ago and is short now is going down, whatever is under it
+        # (the legs of a person falling): the trousers test is for those whose box never reached upright
+        recent = np.array([t - self._tall.get(k, -math.inf) <= self.drop_s for k in tr.id.tolist()], dtype=bool)
+        trousers = self._trousers(percept, seen & ~upright & ~recent)
+        if trousers.any():
+            upright |= trousers
+            # the feet are where an adult whose head is at the box's top would stand, not under the box
+            x, y, w, _ = tr.box[trousers].T
+            foot[trousers] = self.site.image_to_ground(np.c_[x + w / 2, y + tr.expected_height_px[trousers]])
+            upright &= np.all(np.isfinite(foot), axis=1)
+        now_up = foot[upright]
         for tid, xy in zip(tr.id[upright].tolist(), now_up):
             self._last_up[tid] = (self._last_up.get(tid, (t,))[0], t, xy.copy())
+        for tid in tr.id.tolist():
+            self._born.setdefault(tid, t)
+        if len(self._born) > 2 * len(tr.id) + 16:
+            alive = set(tr.id.tolist())
+            self._born = {k: v for k, v in self._born.items() if k in alive}
+            self._tall = {k: v for k, v in self._tall.items() if k in alive}
         # a track seen low after standing upright long enough went down, though it may stand again at once
         # (the tracker moves it onto someone standing by): its drop is kept with where it stood
         with np.errstate(invalid="ignore"):
-            down = tr.confirmed & (tr.lost_s == 0) & (tr.box[:, 3] <= self.down_height * tr.expected_height_px)
+            down = seen & ~upright & (tr.box[:, 3] <= self.down_height * tr.expected_height_px)
         for tid in tr.id[down].tolist():
             up = self._last_up.get(tid)
             if up is not None and up[1] - up[0] >= self.min_upright_s and tid not in self._down:
@@ -206,10 +260,16 @@ class PersonOnGroundDetector:
             box = np.concatenate([box, runs])
         on_floor = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
         adult = self.site.person_height_px(on_floor)
+        # the track whose box (seen now, at most ``sunk_height`` of the adult height high) lies inside each box
+        # (-1: none): a track sunk to the floor may be short (a body lying end-on, or half hidden by someone
+        # standing at it), and the body's box may join it with other pieces of it
+        tid = self._sunk_track(box, tr, seen)
         with np.errstate(invalid="ignore", divide="ignore"):
             aspect = box[:, 2] / box[:, 3]
             low = (box[:, 3] <= self.lying_height * adult) & (aspect >= self.min_aspect)
             low |= (box[:, 3] <= self.flat_height * adult) & (aspect >= self.flat_aspect)
+            sunk = ~low & (tid >= 0) & (box[:, 3] <= self.sunk_height * adult) & (aspect >= self.sunk_aspect)
+            low |= sunk
             low &= (box[:, 2] >= self.min_width * adult) & (box[:, 3] >= self.min_height * adult)
             # the resolution floor: where an adult is fewer working pixels high than this, a body lying
             # there is a few pixels high, as are the pieces of far people: nothing is judged there
@@ -227,8 +287,11 @@ class PersonOnGroundDetector:
         m = self.border_px
         low &= (box[:, 0] >= m) & (box[:, 0] + box[:, 2] <= w_img - m) & (box[:, 1] + box[:, 3] <= h_img - m)
         rows = np.flatnonzero(low)
-        if len(rows) and len(now_up):
-            d = np.hypot(on_floor[rows, None, 0] - now_up[None, :, 0], on_floor[rows, None, 1] - now_up[None, :, 1])
+        # a track that went down a moment ago and is upright again may be the tracker's moving it onto a
+        # piece of the blob of the body and someone by it: it stands on no body
+        stands = foot[upright & ~np.isin(tr.id, np.fromiter(self._down, dtype=np.int64, count=len(self._down)))]
+        if len(rows) and len(stands):
+            d = np.hypot(on_floor[rows, None, 0] - stands[None, :, 0], on_floor[rows, None, 1] - stands[None, :, 1])
             rows = rows[d.min(axis=1) > self.clear_m]  # an upright person stands there: a part of them
         if len(rows) and len(now_up):
             # a piece inside an upright person's box (a hand, a bag at the hip, a torso split from the legs)
@@ -242,12 +305,12 @@ class PersonOnGroundDetector:
             # the upper part of a person standing still has their legs below it (changed from the floor,
             # though the shadow test may clear trousers from the foreground); a body has the floor
             rows = rows[[not self._on_legs(percept, box[r], adult[r]) for r in rows]]
-        self._follow(t, on_floor[rows], [box[r] for r in rows])
+        self._follow(t, on_floor[rows], [box[r] for r in rows], [int(tid[r]) if sunk[r] else -1 for r in rows])
 
         out = []
         for bid, b in self._bodies.items():
             if not b["fell"] and t - b["first"] <= self.drop_s:
-                b["fell"] = self._fell(b, t)
+                b["fell"] = self._fell(b, t) if b["track"] < 0 else self._sank(b, t)
             if b["last"] != t or not b["fell"]:
                 continue
             lying = t - b["first"]
@@ -401,12 +464,74 @@ class PersonOnGroundDetector:
                 return True
         return False
 
-    def _follow(self, t: float, xy: np.ndarray, boxes: list) -> None:
+    def _sank(self, b: dict, t: float) -> bool:
+        """Whether body ``b``, first seen as the short box of track ``b["track"]``, is that track sunk to the
+        floor: the track itself stood upright (for ``min_upright_s``) within ``drop_m`` of the body at most
+        ``drop_s`` before it appeared; or the track was born at most ``born_after_s`` before the body appeared
+        and within ``born_after_s`` of another track within ``drop_m`` going down, or last seen upright (and
+        not since): the tracker lost the person as they went down and started a new track on the body."""
+        tid, r2 = b["track"], self.drop_m ** 2
+        up = self._last_up.get(tid)
+        if up is not None and up[1] - up[0] >= self.min_upright_s and \
+                b["first"] - self.drop_s <= up[1] <= b["first"] + self.up_after_s and ((up[2] - b["xy"]) ** 2).sum() <= r2:
+            return True
+        born = self._born.get(tid)
+        if born is None or born < b["first"] - self.born_after_s or born - self._t_ready < self.drop_s:
+            return False
+        if any(k != tid and abs(td - born) <= self.born_after_s and ((xy - b["xy"]) ** 2).sum() <= r2
+               for k, (td, xy) in self._down.items()):
+            return True
+        gone_after = t - 0.5 / self.site.fps  # an upright track seen in this frame is still up
+        return any(k != tid and t1 - t0 >= self.min_upright_s and born - self.born_after_s <= t1 <=
+                   min(gone_after, born + self.up_after_s) and ((xy - b["xy"]) ** 2).sum() <= r2
+                   for k, (t0, t1, xy) in self._last_up.items())
+
+    def _sunk_track(self, box: np.ndarray, tr, seen: np.ndarray) -> np.ndarray:
+        """(N,) the id of a track seen now, at most ``sunk_height`` of the adult height high, whose box lies
+        inside each of the image boxes ``box`` (N, 4) [px] (1 px of slack), or -1."""
+        out = np.full(len(box), -1, dtype=np.int64)
+        with np.errstate(invalid="ignore"):
+            low = seen & (tr.box[:, 3] <= self.sunk_height * tr.expected_height_px)
+        if not low.any() or not len(box):
+            return out
+        tb, ids = tr.box[low], tr.id[low]
+        inside = (tb[None, :, 0] >= box[:, None, 0] - 1) & (tb[None, :, 1] >= box[:, None, 1] - 1) & \
+            (tb[None, :, 0] + tb[None, :, 2] <= box[:, None, 0] + box[:, None, 2] + 1) & \
+            (tb[None, :, 1] + tb[None, :, 3] <= box[:, None, 1] + box[:, None, 3] + 1)
+        has = inside.any(axis=1)
+        out[has] = ids[np.argmax(inside[has], axis=1)]
+        return out
+
+    def _trousers(self, percept: Percept, rows: np.ndarray) -> np.ndarray:
+        """(N,) bool: the tracks of ``rows`` (a mask over the percept's tracks) whose box is at least
+        ``lying_height`` of the adult height high and whose column under it, down to where an adult's
+        feet would be, has at least ``trousers_share`` of its pixels changed from the long-term background
+        by more than ``legs_diff`` grey levels: a person standing whose trousers, about as dark as a shadow
+        on the floor, the shadow test cleared from the foreground."""
+        tr = percept.tracks
+        out = np.zeros(len(tr.id), bool)
+        with np.errstate(invalid="ignore"):
+            rows = rows & (tr.box[:, 3] >= self.lying_height * tr.expected_height_px)
+        if not rows.any():
+            return out
+        bg = percept.background()
+        for j in np.flatnonzero(rows):
+            x, y, w, h = tr.box[j]
+            share = changed_below(percept.grey, bg, percept.grid, x, x + w, y + h,
+                                  self.upright_height * tr.expected_height_px[j] - h, self.legs_diff)
+            out[j] = share is not None and share >= self.trousers_share
+        return out
+
+    def _follow(self, t: float, xy: np.ndarray, boxes: list, tracks: list) -> None:
         bodies = list(self._bodies.values())
         used = set()
         for i, k in greedy_pairs(xy, [b["xy"] for b in bodies], self.match_m):
             b = bodies[k]
             b["last"], b["box"] = t, boxes[i]
+            if tracks[i] < 0 and b["track"] >= 0:
+                # first seen as a piece of a sunk track, now as a body of full length: the wide-body rule judges
+                # it, and its place on the floor is the whole body's, not the piece's
+                b["track"], b["xy"], b["xy0"] = -1, xy[i].copy(), xy[i].copy()
             b["xy"] = 0.7 * b["xy"] + 0.3 * xy[i]
             b["moved"] = max(b["moved"], float(np.hypot(*(b["xy"] - b["xy0"]))))
             b["seen"] += 1
@@ -417,7 +542,7 @@ class PersonOnGroundDetector:
                     continue  # a second piece of a body already followed (legs split from the torso)
                 self._bodies[self._next_id] = {"xy": xy[i].copy(), "xy0": xy[i].copy(), "box": boxes[i],
                                                "first": t, "last": t, "seen": 1, "fell": False, "moved": 0.0,
-                                               "steady": False}
+                                               "steady": False, "track": tracks[i]}
                 self._next_id += 1
         for bid in [k for k, b in self._bodies.items() if t - b["last"] > self.forget_s]:
             del self._bodies[bid]

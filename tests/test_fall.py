@@ -8,7 +8,7 @@ import pytest
 
 from detectors.checks import synthetic_site
 from detectors.fall import PersonOnGroundDetector
-from tests.scenes import draw_block, draw_lying, frames, run
+from tests.scenes import draw_block, draw_lying, floor, frames, project, run
 
 FALL_S = 5.0  #: [s] when the walker goes down
 AT = np.array([10.0, 4.0])  #: [m] where
@@ -200,3 +200,104 @@ def test_a_low_thing_shorter_than_a_body_is_none(length_m, found):
             draw_lying(img, site, AT + [0.25, 0.0], length_m=length_m, thick_m=0.2, colour=(40, 40, 200))
     out = run(PersonOnGroundDetector(site, min_aspect=1.0, min_width=0.1), site, frames(site, draw, FALL_S + 6.0))
     assert (max(o.score for _, o in out) >= 0.5) is found
+
+
+
+def _shadow_like(img, base, x0, x1, y0, y1):
+    """Paint image rows ``y0:y1``, columns ``x0:x1`` as the floor ``base`` darkened to 0.8 of its brightness,
+    its colour kept: clothes the background's shadow test clears from the foreground (30 to 35 grey levels
+    darker than the tiles, more than ``legs_diff``)."""
+    img[y0:y1, x0:x1] = 0.8 * base[y0:y1, x0:x1]
+
+
+def _walker(img, site, base, t, *, trousers: bool):
+    """The walker of ``_walk_in``, its lower half painted shadow-like where ``trousers``."""
+    xy = AT + np.array([-1.2 * (FALL_S - t), 0.0])
+    fu, fv = project(site, (*xy, 0.0))
+    hu, hv = project(site, (*xy, 1.7))
+    half = max(1.0, 0.5 * 0.5 / 1.7 * (fv - hv))
+    x0, x1, top, feet = int(round(fu - half)), int(round(fu + half)), int(round(hv)), int(round(fv))
+    img[top:feet, x0:x1] = (40, 40, 200)
+    if trousers:
+        _shadow_like(img, base, x0, x1, (top + feet) // 2, feet)
+
+
+def _body_box(site, x0_m: float, x1_m: float, *, width_m: float = 0.45, thick_m: float = 0.3):
+    """(x0, y0, x1, y1) [px] the image box of a body's part lying along +x from ``AT[0] + x0_m`` to
+    ``AT[0] + x1_m`` [m], ``width_m`` wide on the floor and ``thick_m`` thick."""
+    corners = [project(site, (AT[0] + x, AT[1] + dy, z)) for x in (x0_m, x1_m) for dy in (-width_m / 2, width_m / 2)
+               for z in (0.0, thick_m)]
+    (x0, y0), (x1, y1) = np.min(corners, axis=0), np.max(corners, axis=0)
+    return int(round(x0)), int(round(y0)), int(round(x1)) + 1, int(round(y1)) + 1
+
+
+def _half_seen_body(img, site, base, *, seen_m: float = 0.7):
+    """A body lying along +x from ``AT``, 1.7 m long, whose first ``seen_m`` (head and torso) differs from
+    the floor as foreground; its legs are painted shadow-like."""
+    x0, y0, x1, y1 = _body_box(site, 0.0, seen_m)
+    img[y0:y1, x0:x1] = (40, 40, 200)
+    _, l0, l1, l2 = _body_box(site, seen_m, 1.7)
+    _shadow_like(img, base, x1, l1, l0, l2)  # the legs beyond the torso's box
+
+
+def test_a_walker_whose_trousers_look_like_a_shadow_stood_before_the_fall():
+    # the walker's legs are the floor darkened, its colour kept: the shadow test clears them from the
+    # foreground and the walker's box ends at the hip (half the adult height, below upright_height 0.75);
+    # the column under the box, changed from the floor down to the feet, makes them a person standing
+    site = synthetic_site(())
+    base = floor(site)
+
+    def draw(img, t):
+        if t < FALL_S:
+            _walker(img, site, base, t, trousers=True)
+        else:
+            draw_lying(img, site, AT + [0.85, 0.0], colour=(40, 40, 200))
+    scene = frames(site, draw, FALL_S + 6.0)
+    out = run(PersonOnGroundDetector(site), site, scene)
+    hits = [t for t, o in out if o.score >= 0.5]
+    assert hits and FALL_S <= hits[0] <= FALL_S + 3.0
+    # the trousers asked to differ from the floor by more than they do (45 > 35 grey levels): the walker
+    # never stood, and no fall is seen
+    never_stood = run(PersonOnGroundDetector(site, legs_diff=45.0), site, scene)
+    assert max(o.score for _, o in never_stood) < 0.5
+
+
+def test_a_body_half_seen_is_the_walkers_track_sunk_to_the_floor():
+    # the walker drops to a body whose legs the shadow test clears: the foreground shows its first 0.7 m, a
+    # box less than twice as wide as high (no body to the wide-body rule, min_aspect 2); it is the box of the
+    # walker's own track, which stood upright a moment before and sank below sunk_height
+    site = synthetic_site(())
+    base = floor(site)
+    x0, y0, x1, y1 = _body_box(site, 0.0, 0.7)
+    w, h = x1 - x0, y1 - y0
+    adult = float(site.person_height_px(np.array([AT]))[0])
+    assert w < 2.0 * h and h <= 0.38 * adult and w >= 0.2 * adult  # square, low, and wide enough
+
+    def draw(img, t):
+        if t < FALL_S:
+            _walker(img, site, base, t, trousers=False)
+        else:
+            _half_seen_body(img, site, base)
+    scene = frames(site, draw, FALL_S + 6.0)
+    out = run(PersonOnGroundDetector(site), site, scene)
+    hits = [(t, o) for t, o in out if o.score >= 0.5]
+    assert hits and FALL_S <= hits[0][0] <= FALL_S + 3.0
+    x, _, bw, _ = hits[0][1].bbox
+    assert x - 4 <= x0 <= x + bw + 4  # on the body's head end
+    # a sunk track asked to be as wide as a body across the view (sunk_aspect = min_aspect): missed
+    wide_only = run(PersonOnGroundDetector(site, sunk_aspect=2.0), site, scene)
+    assert max(o.score for _, o in wide_only) < 0.5
+
+
+def test_a_square_low_thing_nobody_sank_at_is_no_body():
+    # the same half-seen body appears 3 m from the walker, who walks on upright past it: no track sank there
+    site = synthetic_site(())
+    base = floor(site)
+
+    def draw(img, t):
+        xy = AT + np.array([-1.2 * (FALL_S - t), 3.0])
+        draw_block(img, site, xy, height_m=1.7, width_m=0.5, colour=(40, 40, 200))
+        if t >= FALL_S:
+            _half_seen_body(img, site, base)
+    out = run(PersonOnGroundDetector(site), site, frames(site, draw, FALL_S + 6.0))
+    assert max(o.score for _, o in out) < 0.5
