@@ -33,6 +33,13 @@ Per frame, each static component is an object candidate when
 - it is not under a person: the column above it, up to an adult's head at its foot point, has at least
   ``torso_share`` of its pixels more than ``torso_diff`` grey levels from the long-term background in
   ``legs_frames`` of the same frames (the legs of someone standing still, the rest of whom moves);
+- it is not a person sitting still, whose silhouette, in at least ``legs_frames`` of the frames of the last
+  ``legs_s`` it was judged in, is a head on shoulders (its top ``head_rows`` of an adult's height between ``head_min_width``
+  and ``head_width`` of it wide and at least half filled, and a row below, down to ``shoulder_depth``, at
+  least ``shoulder_ratio`` times as wide; at least ``head_min_height`` tall in all): someone sitting on a
+  bench, which hides their legs, or on the floor; a seated person's head turns static seconds after the
+  body, so this is looked for in every frame, not only in the first ``legs_s``. A suitcase, a bag or a
+  backpack is about as wide at its top as below it (a handle is a thin bar or loop);
 - it does not touch the left, right or bottom edge (``border_px``: people cut by the edge), nor
   pixels of a vehicle standing in a forbidden zone (the doors and windows of a train at the
   platform are static foreground too).
@@ -124,6 +131,9 @@ class AbandonedObjectDetector:
       new track rising there for this long, is the object (sat down there); ``sitter_iou`` [fraction]: when
       that owner's track (any shape) later had a box overlapping the object's this much (intersection over
       union), the object is that person sitting or lying there, never an abandoned object;
+    - ``head_rows``, ``head_width``, ``head_min_width``, ``head_min_height``, ``shoulder_depth`` [fractions of
+      an adult's image height at the object's foot point], ``shoulder_ratio`` [ratio of widths]: the silhouette
+      of a head on shoulders (``head_width`` 0: not looked for), which makes a component a seated person;
     - ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must have come
       before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far
       back positions are kept;
@@ -166,7 +176,8 @@ class AbandonedObjectDetector:
                  beside_m: float = 1.0, owner_delay_s: float = 0.5, owner_margin_m: float = 0.4, stop_s: float = 0.5,
                  owner_window_s: float = 30.0, exit_mps: float = 1.5, gone_s: float = 1.0, sat_s: float = 3.0,
                  passer_share: float = 0.25, ring_px: int = 3, sitter_iou: float = 0.5,
-                 head_rows: float = 0.12, head_width: float = 0.2, head_min_height: float = 0.3,
+                 head_rows: float = 0.12, head_width: float = 0.2, head_min_width: float = 0.07,
+                 head_min_height: float = 0.3,
                  shoulder_depth: float = 0.45, shoulder_ratio: float = 2.0,
                  ring_diff: float = 10.0,
                  abandoned_after_s: float | None = None) -> None:
@@ -199,11 +210,13 @@ class AbandonedObjectDetector:
         if not (math.isfinite(sitter_iou) and 0 < sitter_iou <= 1):
             raise ValueError(f"AbandonedObjectDetector.sitter_iou must be in (0, 1]; got {sitter_iou!r}")
         self.sitter_iou = float(sitter_iou)
-        for name, value in (("head_rows", head_rows), ("head_width", head_width), ("head_min_height", head_min_height),
+        for name, value in (("head_rows", head_rows), ("head_width", head_width), ("head_min_width", head_min_width),
+                            ("head_min_height", head_min_height),
                             ("shoulder_depth", shoulder_depth), ("shoulder_ratio", shoulder_ratio)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number >= 0; got {value!r}")
         self.head_rows, self.head_width, self.head_min_height = float(head_rows), float(head_width), float(head_min_height)
+        self.head_min_width = float(head_min_width)
         self.shoulder_depth, self.shoulder_ratio = float(shoulder_depth), float(shoulder_ratio)
         if not 0 < passer_share <= 1:
             raise ValueError(f"AbandonedObjectDetector.passer_share must be in (0, 1]; got {passer_share!r}")
@@ -252,7 +265,7 @@ class AbandonedObjectDetector:
     def reset(self) -> None:
         #: (t, positions (K, 2) [m] of the person-shaped tracks standing or slow)
         self._people: deque = deque()
-        #: (t, ids (K,), positions (K, 2) [m], slow (K,) bool, boxes (K, 4) [px]) of every person-shaped track: who could have
+        #: (t, ids (K,), positions (K, 2) [m], slow (K,) bool) of every person-shaped track: who could have
         #: brought an object
         self._passing: deque = deque()
         self._objects: dict[int, dict] = {}
@@ -361,7 +374,7 @@ class AbandonedObjectDetector:
         self._slow_since = since
         steady = np.zeros(len(tr.id), dtype=bool)
         steady[slow] = [t - since[tid] >= self.attend_s - 1e-9 for tid in tr.id[slow].tolist()]
-        self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy(), slow[ok], tr.box[ok].copy()))
+        self._passing.append((t, tr.id[ok].copy(), tr.foot_m[ok].copy(), slow[ok]))
         for tid in tr.id[ok].tolist():
             self._born.setdefault(tid, [t, t])[1] = t
         if len(self._born) > 256:  # those unseen for the memory are gone for good
@@ -393,7 +406,7 @@ class AbandonedObjectDetector:
         if self._passing:
             ob["scanned"] = self._passing[-1][0]
         if owners:
-            for t, ids, pos, _, _ in reversed(self._passing):
+            for t, ids, pos, _ in reversed(self._passing):
                 if t <= since:
                     break
                 if len(ids):
@@ -430,7 +443,7 @@ class AbandonedObjectDetector:
             closest: dict[int, float] = {}  # track id -> [m] nearest it came while slow
             frames: dict[int, int] = {}  # track id -> frames slow within place_m
             came: dict[int, float] = {}  # track id -> [s] first time slow within place_m
-            for tk, ids, pos, slow, _ in self._passing:
+            for tk, ids, pos, slow in self._passing:
                 if tk <= ob["first"]:
                     d2 = ((pos - ob["xy"]) ** 2).sum(axis=1)
                     near = d2 <= r2
@@ -468,7 +481,7 @@ class AbandonedObjectDetector:
             who = ob["stopped"] or owners
             last = ob.setdefault("owner_last", {})  # owner id -> (t last seen, slow then)
             left = False
-            for tk, ids, pos, slow, _ in seen:
+            for tk, ids, pos, slow in seen:
                 far = ((pos - ob["xy"]) ** 2).sum(axis=1) > r2
                 for i, f, sl in zip(ids.tolist(), far.tolist(), slow.tolist()):
                     if i in who:
@@ -496,7 +509,7 @@ class AbandonedObjectDetector:
                     i in ob.setdefault("judged", set()):
                 continue
             risen = None
-            for tk, ids, pos, _, _ in self._passing:
+            for tk, ids, pos, _ in self._passing:
                 if tk < tl:
                     continue
                 if tk > tl + self.sat_s:
@@ -674,8 +687,9 @@ class AbandonedObjectDetector:
     def _head_on_top(self, percept: Percept, ob: dict) -> bool:
         """Whether object ``ob``'s static component has the silhouette of a head on shoulders: at least
         ``head_min_height`` of an adult's height at its foot point tall; its top rows, ``head_rows`` of that
-        height, no wider than ``head_width`` of it and at least half filled (a head is a solid blob, a bag's
-        handle a thin loop); and some row below them, down to ``shoulder_depth`` of it from the top, at least
+        height, no wider than ``head_width`` of it, no narrower than ``head_min_width`` (a suitcase's handle bar)
+        and at least half filled (a head is a solid blob, a bag's handle a thin loop, a suitcase's handle two
+        bars); and some row below them, down to ``shoulder_depth`` of it from the top, at least
         ``shoulder_ratio`` times as wide as those rows. A person sitting still (on a bench, whose legs it hides,
         or on the floor) is one; a suitcase, a bag or a backpack is about as wide at its top as below."""
         if self.head_width <= 0:
@@ -696,7 +710,7 @@ class AbandonedObjectDetector:
         extent = last - first + 1  # per row [working px], 0 where the row is empty
         head = extent[top:top + n_head]
         head_w = int(head.max()) if len(head) else 0
-        if not cols.any() or head_w == 0 or head_w > self.head_width * adult:
+        if not cols.any() or head_w < max(1.0, self.head_min_width * adult) or head_w > self.head_width * adult:
             return False
         if mask[top:top + n_head].sum() < 0.5 * head_w * len(head):
             return False
