@@ -11,7 +11,10 @@ Per frame, each static component is an object candidate when
   foot point (the site's projection): a suitcase or a bag, not a standing person (whose
   legs, at rest, are static foreground too) nor a speck;
 - it is no wider than ``max_width`` of an adult's height, and at least ``min_area_work_px``
-  pixels of the working image;
+  pixels of the working image: luggage is under about 0.9 m across (the simulated suitcase's blob, its
+  shadow included, is 0.41 to 0.49 of an adult's height wide on the tuning seeds), a person sitting on the
+  floor with legs stretched out about 1 m (0.57 to 0.63 seen side-on, where no head on shoulders shows);
+  a wider bag left lying is missed;
 - it is not a *ghost* (background uncovered by something that left; checked once a second
   for the objects that score): its outline's edges are in the background rather than in the frame, or
   its pixels look now as the long-term background showed them before it turned static (snapshots every
@@ -88,9 +91,10 @@ One instance per object (key ``"object/N"``), its box the static component's.
 
 Known limits: the owner is whoever stopped nearest it, so a stranger who stopped as near (or under
 the owner's track, taken over in a crowd) is taken for one; anyone standing within ``beside_m`` of a
-left bag keeps it attended; a person sitting on a bench, whose legs the bench hides, is static
-foreground of object size with the bench under it (unless the tracker followed them down onto it); a
-bag left where a person sat down and got up is taken for that person while it is followed.
+left bag keeps it attended; a person sitting still, facing the camera with no head on shoulders showing
+(their head as grey as the wall behind) and narrower than ``max_width``, whose track the tracker did not
+follow down onto the blob, is taken for an object; a bag left where a person sat down and got up is taken
+for that person while it is followed; a bag wider than ``max_width`` is missed.
 """
 
 from __future__ import annotations
@@ -163,7 +167,7 @@ class AbandonedObjectDetector:
     default_cooldown_s = 60.0  #: [s] per object
 
     def __init__(self, site: SiteConfig, *, min_height: float = 0.12, max_height: float = 0.72,
-                 max_width: float = 0.8, min_area_work_px: float = 10.0, min_static_s: float = 1.0,
+                 max_width: float = 0.55, min_area_work_px: float = 10.0, min_static_s: float = 1.0,
                  forget_s: float = 3.0, match_m: float = 0.6, attended_m: float = 3.0,
                  walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, place_m: float = 1.5,
                  min_seen: float = 0.8, memory_s: float = 30.0, delay_s: float = 1.5,
