@@ -29,7 +29,7 @@ around it, so a small fire that straddles cells is seen whole):
   fleeing a fire walk past it, and cutting their whole boxes out hid the young flames.
   A light face is hot-core coloured too (BGR about (170, 200, 246): red near saturation, blue raised):
   beside a red shirt, in a slow queue whose people are not walkers, it passed for a flame's core (a
-  false alarm of a minute-long ``rush_hour_quiet``). The top ``head_share`` of the box of every tracked
+  false alarm in the ten minutes of ``rush_hour_quiet`` at a retired held-out seed). The top ``head_share`` of the box of every tracked
   person standing upright (the box at least ``head_ratio`` of an adult's height at its foot point) is
   therefore no hot core, walking or not: a flame's core is low in its flames, and the blob of a flame
   taken for a person keeps the hot pixels below its top.
