@@ -11,7 +11,10 @@ Per frame, each static component is an object candidate when
   foot point (the site's projection): a suitcase or a bag, not a standing person (whose
   legs, at rest, are static foreground too) nor a speck;
 - it is no wider than ``max_width`` of an adult's height, and at least ``min_area_work_px``
-  pixels of the working image;
+  pixels of the working image: luggage is under about 0.9 m across (the simulated suitcase's blob, its
+  shadow included, is 0.41 to 0.49 of an adult's height wide on the tuning seeds), a person sitting on the
+  floor with legs stretched out about 1 m (0.57 to 0.63 seen side-on, where no head on shoulders shows);
+  a wider bag left lying is missed;
 - it is not a *ghost* (background uncovered by something that left; checked once a second
   for the objects that score): its outline's edges are in the background rather than in the frame, or
   its pixels look now as the long-term background showed them before it turned static (snapshots every
@@ -33,6 +36,13 @@ Per frame, each static component is an object candidate when
 - it is not under a person: the column above it, up to an adult's head at its foot point, has at least
   ``torso_share`` of its pixels more than ``torso_diff`` grey levels from the long-term background in
   ``legs_frames`` of the same frames (the legs of someone standing still, the rest of whom moves);
+- it is not a person sitting still, whose silhouette, in at least ``legs_frames`` of the frames of the last
+  ``legs_s`` it was judged in, is a head on shoulders (its top ``head_rows`` of an adult's height between ``head_min_width``
+  and ``head_width`` of it wide and at least half filled, and a row below, down to ``shoulder_depth``, at
+  least ``shoulder_ratio`` times as wide; at least ``head_min_height`` tall in all): someone sitting on a
+  bench, which hides their legs, or on the floor; a seated person's head turns static seconds after the
+  body, so this is looked for in every frame, not only in the first ``legs_s``. A suitcase, a bag or a
+  backpack is about as wide at its top as below it (a handle is a thin bar or loop);
 - it does not touch the left, right or bottom edge (``border_px``: people cut by the edge), nor
   pixels of a vehicle standing in a forbidden zone (the doors and windows of a train at the
   platform are static foreground too).
@@ -53,7 +63,13 @@ came within ``place_m``) is seen walking more than ``attended_m`` from it, or an
 walking and stayed unseen ``gone_s`` (lost in a crowd on the way out). An owner whose track ended slow by
 it, with no new track rising within ``place_m`` of it in the ``sat_s`` after, may be the object itself
 (sat down on the floor) or have been lost crouching: then the owners are not known after all, and the
-object is judged as without owners (an owner who rose under a new track: that track is an owner too).
+object is judged as without owners (an owner who rose under a new track: that track is an owner too). When
+that owner's own track, any shape, was seen after its last person-shaped frame with a box that overlaps the
+object's box by at least ``sitter_iou`` (intersection over union), the object *is* that person, who sat or
+lay down there (the tracker followed them down to the static blob they became): it is no object. A standing
+owner's box beside a bag holds it but is several times its area; an owner who crouched, set a bag down and
+was lost there is matched on the bag only if the tracker kept the crouching box, which the bag alone fills
+less than half of.
 
 An object is *attended* while one of its owners is within ``attended_m`` (walking or not), or while
 anyone stands by within ``beside_m`` (the owner under a new track, a companion, a queue): a
@@ -75,8 +91,10 @@ One instance per object (key ``"object/N"``), its box the static component's.
 
 Known limits: the owner is whoever stopped nearest it, so a stranger who stopped as near (or under
 the owner's track, taken over in a crowd) is taken for one; anyone standing within ``beside_m`` of a
-left bag keeps it attended; a person sitting on a bench, whose legs the bench hides, is static
-foreground of object size with the bench under it.
+left bag keeps it attended; a person sitting still, facing the camera with no head on shoulders showing
+(their head as grey as the wall behind) and narrower than ``max_width``, whose track the tracker did not
+follow down onto the blob, is taken for an object; a bag left where a person sat down and got up is taken
+for that person while it is followed; a bag wider than ``max_width`` is missed.
 """
 
 from __future__ import annotations
@@ -114,7 +132,12 @@ class AbandonedObjectDetector:
       before it turned static; ``exit_mps`` [m/s]: an owner last seen ``d`` from it left ``attended_m``
       no sooner than ``(attended_m - d) / exit_mps`` later; ``gone_s`` [s]: an owner whose track ended
       while walking, unseen this long, walked off; ``sat_s`` [s]: one whose track ended slow by it, with no
-      new track rising there for this long, is the object (sat down there);
+      new track rising there for this long, is the object (sat down there); ``sitter_iou`` [fraction]: when
+      that owner's track (any shape) later had a box overlapping the object's this much (intersection over
+      union), the object is that person sitting or lying there, never an abandoned object;
+    - ``head_rows``, ``head_width``, ``head_min_width``, ``head_min_height``, ``shoulder_depth`` [fractions of
+      an adult's image height at the object's foot point], ``shoulder_ratio`` [ratio of widths]: the silhouette
+      of a head on shoulders (``head_width`` 0: not looked for), which makes a component a seated person;
     - ``static_delay_s`` [s]: from set down to static; ``place_m`` [m]: how near someone must have come
       before it turned static; ``min_seen``: share of frames it must be seen in; ``memory_s`` [s]: how far
       back positions are kept;
@@ -144,7 +167,7 @@ class AbandonedObjectDetector:
     default_cooldown_s = 60.0  #: [s] per object
 
     def __init__(self, site: SiteConfig, *, min_height: float = 0.12, max_height: float = 0.72,
-                 max_width: float = 0.8, min_area_work_px: float = 10.0, min_static_s: float = 1.0,
+                 max_width: float = 0.55, min_area_work_px: float = 10.0, min_static_s: float = 1.0,
                  forget_s: float = 3.0, match_m: float = 0.6, attended_m: float = 3.0,
                  walk_mps: float = 0.8, person_height: float = 0.7, attend_s: float = 1.0, static_delay_s: float = 7.0, place_m: float = 1.5,
                  min_seen: float = 0.8, memory_s: float = 30.0, delay_s: float = 1.5,
@@ -156,7 +179,10 @@ class AbandonedObjectDetector:
                  history_s: float = 120.0, seen_diff: float = 12.0,
                  beside_m: float = 1.0, owner_delay_s: float = 0.5, owner_margin_m: float = 0.4, stop_s: float = 0.5,
                  owner_window_s: float = 30.0, exit_mps: float = 1.5, gone_s: float = 1.0, sat_s: float = 3.0,
-                 passer_share: float = 0.25, ring_px: int = 3,
+                 passer_share: float = 0.25, ring_px: int = 3, sitter_iou: float = 0.5,
+                 head_rows: float = 0.12, head_width: float = 0.2, head_min_width: float = 0.07,
+                 head_min_height: float = 0.3,
+                 shoulder_depth: float = 0.45, shoulder_ratio: float = 2.0,
                  ring_diff: float = 10.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
@@ -185,6 +211,17 @@ class AbandonedObjectDetector:
         self.owner_margin_m, self.stop_s = float(owner_margin_m), float(stop_s)
         self.owner_window_s, self.exit_mps = float(owner_window_s), float(exit_mps)
         self.gone_s, self.sat_s = float(gone_s), float(sat_s)
+        if not (math.isfinite(sitter_iou) and 0 < sitter_iou <= 1):
+            raise ValueError(f"AbandonedObjectDetector.sitter_iou must be in (0, 1]; got {sitter_iou!r}")
+        self.sitter_iou = float(sitter_iou)
+        for name, value in (("head_rows", head_rows), ("head_width", head_width), ("head_min_width", head_min_width),
+                            ("head_min_height", head_min_height),
+                            ("shoulder_depth", shoulder_depth), ("shoulder_ratio", shoulder_ratio)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"AbandonedObjectDetector.{name} must be a finite number >= 0; got {value!r}")
+        self.head_rows, self.head_width, self.head_min_height = float(head_rows), float(head_width), float(head_min_height)
+        self.head_min_width = float(head_min_width)
+        self.shoulder_depth, self.shoulder_ratio = float(shoulder_depth), float(shoulder_ratio)
         if not 0 < passer_share <= 1:
             raise ValueError(f"AbandonedObjectDetector.passer_share must be in (0, 1]; got {passer_share!r}")
         self.passer_share = float(passer_share)
@@ -211,6 +248,7 @@ class AbandonedObjectDetector:
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
         self.legs_ratio, self.legs_diff = float(legs_ratio), float(legs_diff)
         self.legs_share, self.legs_frames, self.legs_s = float(legs_share), float(legs_frames), float(legs_s)
+        self._head_frames = max(1, int(round(self.legs_s * site.fps)))  # the head test's window [frames]
         for name, value, hi in (("torso_diff", torso_diff, 255.0), ("torso_share", torso_share, 1.0)):
             if not (math.isfinite(value) and 0 < value <= hi):
                 raise ValueError(f"AbandonedObjectDetector.{name} must be a number in (0, {hi:g}]; got {value!r}")
@@ -235,11 +273,15 @@ class AbandonedObjectDetector:
         #: brought an object
         self._passing: deque = deque()
         self._objects: dict[int, dict] = {}
-        #: (t forgotten, [m] position, frames with legs, frames under a torso, frames looked at) of the objects forgotten
+        #: (t forgotten, [m] position, frames with legs, frames under a torso, frames looked at, whether a head was on
+        #: top in each of its last frames) of the objects forgotten
         self._forgotten: deque = deque()
         self._next_id = 0
         self._slow_since: dict[int, float] = {}  # track id -> start of its current slow, person-shaped run
         self._born: dict[int, list] = {}  # track id -> [first, last] time seen person-shaped
+        #: (t, ids (K,), boxes (K, 4) [px]) of every confirmed track seen this frame, of any shape: a person
+        #: sitting down is followed to the blob they become
+        self._shapes: deque = deque()
         self._vehicles = VehicleMemory(self._forbidden, self.vehicle_memory_s, self.vehicle_margin_m)
         #: (t, long-term background grey) every ``snapshot_s`` over the last ``history_s``: what the scene was
         self._snapshots: deque = deque()
@@ -296,12 +338,20 @@ class AbandonedObjectDetector:
                 ob["legs"] += self._on_legs(percept, background, ob["box"])
                 ob["torso"] += self._under_torso(percept, background, ob)
                 ob["looked"] += 1
+            if self.head_width > 0:
+                # a seated person's head turns static later than the body: looked for in every frame, over the last
+                # ``legs_s`` seconds
+                ob["head"].append(self._head_on_top(percept, ob))
             if not ob["owners"] or not ob["left"]:
                 continue  # nobody brought it, or nobody walked off from it
+            if ob.get("sitter"):
+                continue  # a person who sat or lay down there, followed by the tracker onto the static blob
             if ob["legs"] >= self.legs_frames * ob["looked"]:
                 continue  # the upper body of a person standing still, whose legs the shadow test cleared
             if ob["torso"] >= self.legs_frames * ob["looked"]:
                 continue  # the lower body of a person standing still, the rest of whom is not static
+            if ob["head"] and sum(ob["head"]) >= self.legs_frames * len(ob["head"]):
+                continue  # a person sitting still: a head on shoulders
             unattended = t - ob["attended"]
             # the owner known, the clock starts as they step out of ``attended_m``; otherwise as the last person
             # standing by starts walking, ``delay_s`` before that
@@ -335,6 +385,10 @@ class AbandonedObjectDetector:
             self._born = {k: v for k, v in self._born.items() if t - v[1] <= self.memory_s}
         while self._passing and t - self._passing[0][0] > self.memory_s:
             self._passing.popleft()
+        seen = tr.confirmed & (tr.lost_s == 0)
+        self._shapes.append((t, tr.id[seen].copy(), tr.box[seen].copy()))
+        while self._shapes and t - self._shapes[0][0] > self.memory_s:
+            self._shapes.popleft()
         self._people.append((t, tr.foot_m[steady].copy(), tr.box[steady].copy()))
         while self._people and t - self._people[0][0] > self.memory_s:
             self._people.popleft()
@@ -441,7 +495,7 @@ class AbandonedObjectDetector:
             if not left and ob["stopped"]:
                 left = any(not sl and t - tl >= self.gone_s for tl, sl in last.values())
             ob["left"] = left
-        if ob["stopped"] and not ob.get("sat"):
+        if ob["stopped"] and not ob.get("sitter"):
             self._sat_down(ob, t)
         return ob["left"]
 
@@ -449,10 +503,14 @@ class AbandonedObjectDetector:
         """Whether one of object ``ob``'s owners is the object: their track ended slow within ``place_m`` of it
         (they sat or lay down there, or stood still until the background took them in) and no new track rose
         from within ``place_m`` of it in the ``sat_s`` after (an owner who crouched to set a bag down and walked
-        off under a new track did: that track is one of its owners from then on). Sets ``ob["sat"]`` then."""
+        off under a new track did: that track is one of its owners from then on). Sets ``ob["sat"]`` then, and
+        ``ob["sitter"]`` when such an owner's track became the object (:meth:`_became`); once ``ob["sat"]`` is
+        set, the owners left are only looked at for that."""
         r2 = self.place_m ** 2
+        already = ob.get("sat", False)
         for i, (tl, sl) in list(ob["owner_last"].items()):
-            if not sl or t - tl < self.gone_s or i in ob.setdefault("resolved", set()):
+            if not sl or t - tl < self.gone_s or i in ob.setdefault("resolved", set()) or \
+                    i in ob.setdefault("judged", set()):
                 continue
             risen = None
             for tk, ids, pos, _ in self._passing:
@@ -466,14 +524,40 @@ class AbandonedObjectDetector:
                 if near.any():
                     risen = int(ids[near][0])
                     break
-            if risen is not None:
+            if risen is not None and already:
+                ob["judged"].add(i)
+            elif risen is not None:
                 ob["resolved"].add(i)
                 ob["stopped"].add(risen)
                 ob["owners"].setdefault(risen, t)
                 ob["owner_last"].setdefault(risen, (t, True))
             elif t - tl >= self.sat_s:
-                ob["sat"] = True
-                ob["attended"] = ob["scanned"] = -math.inf  # looked through again, by the rule without owners
+                ob["judged"].add(i)
+                ob["sitter"] = ob.get("sitter", False) or self._became(ob, i, tl)
+                if not already:
+                    ob["sat"] = True
+                    ob["attended"] = ob["scanned"] = -math.inf  # looked through again, by the rule without owners
+
+    def _became(self, ob: dict, tid: int, since: float) -> bool:
+        """Whether track ``tid`` was seen after ``since`` [s] (its last person-shaped frame) with a box that
+        overlaps object ``ob``'s box by at least ``sitter_iou`` (intersection over union): the person it
+        followed sat or lay down there and is the static blob taken for an object."""
+        ox, oy, ow, oh = ob["box"]
+        for tk, ids, boxes in self._shapes:
+            if tk < since:
+                continue
+            b = boxes[ids == tid]
+            if not len(b):
+                continue
+            x, y, w, h = b[0]
+            iw = min(ox + ow, x + w) - max(ox, x)
+            ih = min(oy + oh, y + h) - max(oy, y)
+            if iw <= 0 or ih <= 0:
+                continue
+            inter = iw * ih
+            if inter >= self.sitter_iou * (ow * oh + w * h - inter):
+                return True
+        return False
 
     def _placed(self, ob: dict) -> float:
         """[s] when object ``ob`` was set down, at the earliest: when one of its owners (who stopped by it)
@@ -604,6 +688,39 @@ class AbandonedObjectDetector:
                               adult - h, self.torso_diff)
         return share is not None and share >= self.torso_share
 
+    def _head_on_top(self, percept: Percept, ob: dict) -> bool:
+        """Whether object ``ob``'s static component has the silhouette of a head on shoulders: at least
+        ``head_min_height`` of an adult's height at its foot point tall; its top rows, ``head_rows`` of that
+        height, no wider than ``head_width`` of it, no narrower than ``head_min_width`` (a suitcase's handle bar)
+        and at least half filled (a head is a solid blob, a bag's handle a thin loop, a suitcase's handle two
+        bars); and some row below them, down to ``shoulder_depth`` of it from the top, at least
+        ``shoulder_ratio`` times as wide as those rows. A person sitting still (on a bench, whose legs it hides,
+        or on the floor) is one; a suitcase, a bag or a backpack is about as wide at its top as below."""
+        if self.head_width <= 0:
+            return False
+        Y0, Y1, X0, X1, label = ob["region"]
+        mask = self._labels[Y0:Y1, X0:X1] == label
+        rows = np.flatnonzero(mask.any(axis=1))
+        if len(rows) < 3:
+            return False
+        adult = float(self.site.person_height_px(ob["xy"][None])[0]) / percept.grid.sy  # [working px]
+        if not (math.isfinite(adult) and adult > 0) or len(rows) < self.head_min_height * adult:
+            return False
+        top = rows[0]
+        n_head = max(2, int(round(self.head_rows * adult)))
+        cols = mask.any(axis=0)
+        first = np.where(mask.any(axis=1), mask.argmax(axis=1), 0)
+        last = np.where(mask.any(axis=1), mask.shape[1] - 1 - mask[:, ::-1].argmax(axis=1), -1)
+        extent = last - first + 1  # per row [working px], 0 where the row is empty
+        head = extent[top:top + n_head]
+        head_w = int(head.max()) if len(head) else 0
+        if not cols.any() or head_w < max(1.0, self.head_min_width * adult) or head_w > self.head_width * adult:
+            return False
+        if mask[top:top + n_head].sum() < 0.5 * head_w * len(head):
+            return False
+        below = extent[top + n_head:top + max(n_head + 1, int(round(self.shoulder_depth * adult)))]
+        return bool(len(below) and below.max() >= self.shoulder_ratio * head_w)
+
     def _ghost(self, percept: Percept, ob: dict) -> bool:
         """Whether object ``ob`` is a ghost (checked at most once a second: it costs a gradient)."""
         if percept.t - ob["ghost_t"] >= 1.0:
@@ -673,13 +790,15 @@ class AbandonedObjectDetector:
                 # the same static thing seen again after someone hid it: what was seen of it is kept (the
                 # legs of a person standing still fade into the long-term background after half a minute)
                 legs = torso = looked = 0
-                for _, fxy, f_legs, f_torso, f_looked in self._forgotten:
+                head = None
+                for _, fxy, f_legs, f_torso, f_looked, f_head in self._forgotten:
                     if ((fxy - xy[i]) ** 2).sum() <= self.match_m ** 2:
-                        legs, torso, looked = f_legs, f_torso, f_looked
+                        legs, torso, looked, head = f_legs, f_torso, f_looked, f_head
                 self._objects[self._next_id] = {"xy": xy[i].copy(), "box": boxes[i][0], "region": boxes[i][1],
                                                 "first": t, "last": t, "attended": -math.inf,
                                                 "seen_t": deque([t]), "hidden_t": deque(),
                                                 "legs": legs, "torso": torso, "looked": looked, "ghost": False,
+                                                "head": deque(head or (), maxlen=self._head_frames),
                                                 "ghost_t": -math.inf}
                 self._next_id += 1
         # one hidden by passers-by is kept while they pass
@@ -687,5 +806,5 @@ class AbandonedObjectDetector:
                     if t - max(o["last"], o["hidden_t"][-1] if o["hidden_t"] else -math.inf) > self.forget_s]:
             ob = self._objects.pop(oid)
             if ob["looked"]:
-                self._forgotten.append((t, ob["xy"], ob["legs"], ob["torso"], ob["looked"]))
+                self._forgotten.append((t, ob["xy"], ob["legs"], ob["torso"], ob["looked"], tuple(ob["head"])))
 

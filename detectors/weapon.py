@@ -24,7 +24,11 @@ is at least 2 pixels thick in the frame only from about 50 pixels of person heig
 (``MIN_HEIGHT_PX``); below that the network sees a line no thicker than an umbrella's shaft
 or a strap, and on the tuning seeds unarmed people of 44 to 48 pixels reached the threshold
 (three false alarms in 270 s of ``concourse_quiet``) while every armed person was first seen
-taller than 54 pixels.
+taller than 54 pixels. A track whose own box is shorter than ``min_box_ratio`` of that adult height is
+not classified either (unless its box reaches the bottom edge of the picture, which may cut it): a person
+sitting or lying on the floor, whose legs stretched out across the canonical crop look like a rifle held
+low (a sitter on the floor of ``negatives_fall``, about 0.47 of the adult height, alarmed), does not carry
+one; the frames skipped count neither way.
 
 One instance per *person*, not per track id: a tracker loses a person for a moment (a merged
 blob, a pillar) and picks them up under a new track id, and a rifle carrier must not alert
@@ -170,7 +174,9 @@ class WeaponDetector:
     ``confirm_n`` [crops]: the score is at most the ``confirm_k``-th highest of the instance's last
     ``confirm_n`` crop probabilities (it reaches the threshold only when that many crops do; 0:
     the moving average alone);
-    ``min_height_px`` [px] least adult image height at the track's foot point; ``link_s`` [s]
+    ``min_height_px`` [px] least adult image height at the track's foot point; ``min_box_ratio``
+    [fraction of that adult height] least height of the track's own box (one reaching the bottom edge
+    excepted): someone sitting or lying is not classified; ``link_s`` [s]
     and ``link_m`` [m]: a new track this soon and this near (ground plane) to where a recent
     track would be continues that track's instance and evidence; ``hold_score`` [score in
     [0, 1]], ``hold_s`` [s], ``hold_m`` [m]: a person whose score reached ``hold_score`` is
@@ -193,7 +199,7 @@ class WeaponDetector:
 
     def __init__(self, site: SiteConfig, *, every_n: int = 3, max_crops: int = 8, tau_s: float = 0.3,
                  forget_s: float = 3.0, confirm_k: int = 3, confirm_n: int = 4,
-                 min_height_px: float = MIN_HEIGHT_PX, link_s: float = 3.0,
+                 min_height_px: float = MIN_HEIGHT_PX, min_box_ratio: float = 0.6, link_s: float = 3.0,
                  link_m: float = 1.0, hold_score: float = 0.9, hold_s: float = 10.0, hold_m: float = 2.0,
                  weights: str | None = None) -> None:
         if not (isinstance(every_n, (int, np.integer)) and every_n >= 1):
@@ -210,6 +216,9 @@ class WeaponDetector:
                             ("hold_m", hold_m)):
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
                 raise ValueError(f"WeaponDetector.{name} must be a finite number >= 0; got {value!r}")
+        if not (isinstance(min_box_ratio, (int, float)) and 0 <= min_box_ratio <= 1):
+            raise ValueError(f"WeaponDetector.min_box_ratio must be a number in [0, 1]; got {min_box_ratio!r}")
+        self.min_box_ratio = float(min_box_ratio)
         self.site = site
         self.every_n, self.max_crops = int(every_n), int(max_crops)
         self.tau_s, self.forget_s, self.min_height_px = float(tau_s), float(forget_s), float(min_height_px)
@@ -239,6 +248,10 @@ class WeaponDetector:
         foot = self.site.ground_to_image(tr.foot_m[rows])
         height = tr.expected_height_px[rows]
         ok = np.isfinite(height) & (height >= self.min_height_px) & np.all(np.isfinite(foot), axis=1)
+        if self.min_box_ratio > 0:
+            # a person sitting or lying on the floor is not classified (their box cut by the bottom edge excepted)
+            b = tr.box[rows]
+            ok &= (b[:, 3] >= self.min_box_ratio * height) | (b[:, 1] + b[:, 3] >= self.site.image_size[1] - 2)
         rows, foot, height = rows[ok], foot[ok], height[ok]
         ids = tr.id[rows]
         frame = percept.index

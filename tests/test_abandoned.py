@@ -289,3 +289,61 @@ def test_a_spot_that_looks_like_the_floor_around_it_is_a_ghost():
     # people all round it: no floor to compare with
     fg[:] = 255
     assert not det._blends_in(SimpleNamespace(grey=grey, background=lambda: bg, fg_mask=fg), ob)
+
+
+def _silhouette_object(det, mask):
+    """An object whose static component is ``mask`` (working px, half an image px each: a fine grid, so that
+    the synthetic site's small adult spans enough rows) at BAG, and a stand-in percept."""
+    from types import SimpleNamespace
+
+    labels = np.zeros((mask.shape[0] + 4, mask.shape[1] + 4), np.int32)
+    labels[2:-2, 2:-2][mask] = 5
+    det._labels = labels
+    ob = {"xy": np.array(BAG), "region": (0, labels.shape[0], 0, labels.shape[1], 5)}
+    return SimpleNamespace(grid=SimpleNamespace(sx=0.5, sy=0.5)), ob
+
+
+@pytest.mark.parametrize("shape, seated", [
+    ("seated", True),  # a head 0.14 wide on shoulders 0.55 wide (of the adult height): 0.55 >= 2 x 0.14
+    ("suitcase", False),  # 0.4 wide from its top row on (0.4 > head_width 0.2)
+    ("handle", False),  # a one-pixel handle bar above a suitcase: narrower than head_min_width 0.07
+    ("bag", False),  # 0.18 wide and as wide below (0.18 < 2 x 0.18)
+])
+def test_a_head_on_shoulders_is_a_person_sitting(shape, seated):
+    det = AbandonedObjectDetector(_site())
+    adult = float(det.site.person_height_px(np.array([BAG]))[0]) / 0.5  # [working px]
+    assert adult > 30  # enough rows for these shapes
+
+    def w(f):
+        return max(1, int(round(f * adult)))
+
+    mask = np.zeros((w(0.7), w(0.7)), bool)
+    mid = mask.shape[1] // 2
+    if shape == "seated":
+        mask[:w(0.12), mid - w(0.07):mid + w(0.07)] = True  # the head
+        mask[w(0.12):w(0.6), mid - w(0.27):mid + w(0.28)] = True  # shoulders, torso, the lap
+    elif shape == "suitcase":
+        mask[:w(0.55), mid - w(0.2):mid + w(0.2)] = True
+    elif shape == "handle":
+        mask[:w(0.15), mid] = True  # one bar
+        mask[w(0.15):w(0.6), mid - w(0.2):mid + w(0.2)] = True
+    else:
+        mask[:w(0.35), mid - w(0.09):mid + w(0.09)] = True
+    percept, ob = _silhouette_object(det, mask)
+    assert det._head_on_top(percept, ob) is seated
+    assert AbandonedObjectDetector(_site(), head_width=0.0)._head_on_top(percept, ob) is False  # the test off
+
+
+def test_an_owner_whose_own_track_shrank_onto_the_object_sat_down_there():
+    det = AbandonedObjectDetector(_site())
+    ob = {"box": (100.0, 100.0, 40.0, 36.0)}
+    # track 3 (the owner), last person-shaped at 10 s: at 11 s its box is the object's, grown by 4 px in width:
+    # IoU 40 x 36 / (44 x 36) = 0.91 >= sitter_iou 0.5
+    det._shapes.append((9.0, np.array([3]), np.array([[96.0, 40.0, 44.0, 96.0]])))  # standing, before
+    det._shapes.append((11.0, np.array([3, 4]), np.array([[98.0, 100.0, 44.0, 36.0], [300.0, 50.0, 20.0, 60.0]])))
+    assert det._became(ob, 3, 10.0)
+    assert not det._became(ob, 4, 10.0)  # elsewhere
+    # the same owner standing beside it holds it in a box 44 x 96: IoU 40 x 36 / (44 x 96) = 0.34 < 0.5
+    stand = AbandonedObjectDetector(_site())
+    stand._shapes.append((11.0, np.array([3]), np.array([[96.0, 40.0, 44.0, 96.0]])))
+    assert 40 * 36 / (44 * 96) < stand.sitter_iou and not stand._became(ob, 3, 10.0)

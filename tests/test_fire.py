@@ -211,10 +211,11 @@ class _PasserByPercept:
     """A real percept whose only track is a passer-by walking with ``box`` (full-resolution px), or
     no track at all when ``box`` is None."""
 
-    def __init__(self, percept, box):
+    def __init__(self, percept, box, speed_mps=1.5, expected_px=np.nan):
         self._p = percept
-        self.tracks = _Tracks([1.5] if box is not None else [])
+        self.tracks = _Tracks([speed_mps] if box is not None else [])
         self.tracks.box = np.array([box] if box is not None else np.zeros((0, 4)), np.float64)
+        self.tracks.expected_height_px = np.full(len(self.tracks.box), expected_px)  # nan: no head is cut
 
     def __getattr__(self, name):
         return getattr(self._p, name)
@@ -293,3 +294,26 @@ def test_frames_without_flame_colour_take_the_shortcut_and_score_as_without_it()
     assert max(sa for sa, _, _, _ in outputs) >= 0.5
     # ready at 1.5 s (frame 15): calm from then until the flame comes at 3 s (frame 30)
     assert all(calm[16:30]) and not any(calm[30:60])
+
+
+@pytest.mark.parametrize("box_top, head_share, alerts", [
+    (FLAME[0].start, 0.25, False),  # the flame patch (16 rows) lies in the top 0.25 x 80 = 20 rows: a head
+    (FLAME[0].start - 40, 0.25, True),  # the box's top 20 rows end 20 rows above the patch: a flame by them
+    (FLAME[0].start, 0.0, True),  # no head cut: the same patch alerts
+])
+def test_the_head_of_an_upright_person_standing_still_is_no_hot_core(box_top, head_share, alerts):
+    """A tracked person standing still (0 m/s: no walker), box 80 rows tall where an adult is 80 px: the top
+    ``head_share`` of their box holds a head, whose light skin is hot-core coloured, so the hot pixels there
+    are left out; the flame colours beside them are not (they alert where the box does not cover them)."""
+    from detectors.perception import Perception
+
+    site, fr = _patch_scene("flame")
+    box = (FLAME[1].start - 4, box_top, FLAME[1].stop - FLAME[1].start + 8, 80)  # x, y, w, h [px]
+    det = FireDetector(site, head_share=head_share)
+    assert 80 >= det.head_ratio * 80
+    perception = Perception(site)
+    out = [(f.t, det.score(_PasserByPercept(perception.update(f), box, speed_mps=0.0, expected_px=80.0)))
+           for f in fr]
+    assert bool([t for t, o in out if o.score >= 0.5]) is alerts
+    with pytest.raises(ValueError, match="head_share must be a number in"):
+        FireDetector(site, head_share=1.5)

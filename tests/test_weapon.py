@@ -287,3 +287,26 @@ def test_flat_forward_computes_the_same_floats_as_the_network():
             a, b = module(x), flat_forward(module)(x)
             assert a.shape == b.shape == (3, 1)
             assert float((a - b).abs().max()) == 0.0
+
+
+@pytest.mark.parametrize("height_m, scored", [
+    (1.7, True),  # standing: its box is about the adult height at its foot, above 0.6 of it
+    (0.8, False),  # seated on the floor: 0.8 / 1.7 = 0.47 of the adult height, under min_box_ratio 0.6
+])
+def test_a_person_sitting_on_the_floor_is_not_classified(height_m, scored):
+    site = synthetic_site(())
+
+    def draw(img, t):
+        draw_block(img, site, (6.0 + 1.0 * t, 4.0), height_m=height_m, width_m=0.5, colour=(40, 40, 200))
+
+    fr = frames(site, draw, 5.0)
+    det = WeaponDetector(site, min_height_px=0.0)
+    assert det.min_box_ratio == 0.6 and 0.8 / 1.7 < det.min_box_ratio < 1.0
+    det.model = _Scripted(lambda k: 0.99)
+    assert any(o.score > 0 for _, o in run(det, site, fr)) is scored
+    # the same person with the rule off: tracked and classified, so the rule alone left them out
+    off = WeaponDetector(site, min_height_px=0.0, min_box_ratio=0.0)
+    off.model = _Scripted(lambda k: 0.99)
+    assert any(o.score > 0 for _, o in run(off, site, fr))
+    with pytest.raises(ValueError, match="min_box_ratio must be a number in"):
+        WeaponDetector(site, min_box_ratio=1.5)
