@@ -108,7 +108,7 @@ import numpy as np
 from detectors.background import changed_below, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
-from detectors.evidence import clip_box, greedy_pairs
+from detectors.evidence import box_iou, clip_box, greedy_pairs
 from detectors.people import components_with_stats
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
@@ -542,20 +542,12 @@ class AbandonedObjectDetector:
         """Whether track ``tid`` was seen after ``since`` [s] (its last person-shaped frame) with a box that
         overlaps object ``ob``'s box by at least ``sitter_iou`` (intersection over union): the person it
         followed sat or lay down there and is the static blob taken for an object."""
-        ox, oy, ow, oh = ob["box"]
+        obox = np.asarray(ob["box"], np.float64).reshape(1, 4)
         for tk, ids, boxes in self._shapes:
             if tk < since:
                 continue
             b = boxes[ids == tid]
-            if not len(b):
-                continue
-            x, y, w, h = b[0]
-            iw = min(ox + ow, x + w) - max(ox, x)
-            ih = min(oy + oh, y + h) - max(oy, y)
-            if iw <= 0 or ih <= 0:
-                continue
-            inter = iw * ih
-            if inter >= self.sitter_iou * (ow * oh + w * h - inter):
+            if len(b) and box_iou(obox, b[:1])[0, 0] >= self.sitter_iou:
                 return True
         return False
 

@@ -357,7 +357,6 @@ class CrowdMovementDetector:
         return clip_box(box, self.site.image_size)
 
 
-
 def local_density(people_m: np.ndarray, at_m: np.ndarray, radius_m: float) -> np.ndarray:
     """(K,) [persons/m²] the density of people at ``people_m`` (N, 2) [m] seen from the points
     ``at_m`` (K, 2) [m], each person weighted ``exp(-d^2 / R^2) / (pi R^2)`` at distance ``d``,

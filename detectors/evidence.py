@@ -126,6 +126,18 @@ class InstanceLinks:
         self._t = None
 
 
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, B) intersection over union of x, y, w, h boxes."""
+    ax0, ay0, ax1, ay1 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
+    bx0, by0, bx1, by1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None)
+    ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
+    inter = iw * ih
+    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(union > 0, inter / union, 0.0)
+
+
 def greedy_pairs(a_xy: np.ndarray, b_xy: np.ndarray, max_d: float) -> list[tuple[int, int]]:
     """Pairs ``(i, k)`` of points of ``a_xy`` (N, 2) and ``b_xy`` (M, 2), nearest first, each point in one
     pair at most, none farther apart than ``max_d`` (same unit): how a detector follows things that

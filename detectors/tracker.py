@@ -37,6 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from detectors.evidence import box_iou
 from detectors.people import FOOT_FROM_HEAD, FOOT_UNKNOWN, Detections
 from detectors.site import SiteConfig
 
@@ -327,7 +328,7 @@ class GroundTracker:
         cand = np.flatnonzero((matched_det < 0) & (self._hits >= self.min_hits))
         if len(rows) == 0 or len(cand) == 0:
             return
-        iou = _iou(self._box[cand], det.box[rows])
+        iou = box_iou(self._box[cand], det.box[rows])
         for _ in range(min(len(rows), len(cand))):
             i, j = np.unravel_index(int(np.argmax(iou)), iou.shape)
             if iou[i, j] < self.min_iou:
@@ -451,15 +452,3 @@ def _overlap_of_first(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     area = a[:, 2:3] * a[:, 3:4]
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(area > 0, iw * ih / area, 0.0)
-
-
-def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) intersection over union of x, y, w, h boxes."""
-    ax0, ay0, ax1, ay1 = a[:, 0:1], a[:, 1:2], a[:, 0:1] + a[:, 2:3], a[:, 1:2] + a[:, 3:4]
-    bx0, by0, bx1, by1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
-    iw = np.clip(np.minimum(ax1, bx1) - np.maximum(ax0, bx0), 0, None)
-    ih = np.clip(np.minimum(ay1, by1) - np.maximum(ay0, by0), 0, None)
-    inter = iw * ih
-    union = a[:, 2:3] * a[:, 3:4] + b[:, 2] * b[:, 3] - inter
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
