@@ -81,7 +81,7 @@ def main() -> int:
 
     from eval.metrics import metrics_table
     from sim.scenario import list_scenarios
-    from sim.seeds import SeedSplitError, check_evaluation_seeds
+    from sim.seeds import HELD_OUT_SEEDS, SeedSplitError, check_evaluation_seeds, retired_among
 
     fa_seeds = args.seeds[:3] if args.fa_seeds is None else args.fa_seeds
     try:
@@ -89,6 +89,11 @@ def main() -> int:
     except SeedSplitError as exc:
         print(f"bench_quality: {exc}", file=sys.stderr)
         return 2
+    retired = sorted(set(retired_among(args.seeds + fa_seeds)))
+    if retired and not args.allow_tuning_seeds:
+        print(f"bench_quality: warning: held-out seeds {', '.join(map(str, retired))} were reported on before "
+              f"(sim/seeds.py RETIRED_HELD_OUT_SEEDS): detectors may have been changed in view of them; fresh "
+              f"held-out seeds are the others of {HELD_OUT_SEEDS[0]}..{HELD_OUT_SEEDS[-1]}", file=sys.stderr)
     types = [t.value for t in EventType] if args.types == ["all"] else args.types
     try:
         types = [EventType.parse(t, field="--types").value for t in types]

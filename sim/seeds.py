@@ -6,7 +6,8 @@ models), ``benchmarks/`` and the evaluation (tuning and held-out seeds):
 - :data:`TRAINING_SEEDS`: footage rendered for learned models (``stationwatch train NAME``);
   a training command refuses any other seed (:func:`check_training_seed`);
 - :data:`TUNING_SEEDS`: seeds on which detector parameters and thresholds are chosen;
-- :data:`HELD_OUT_SEEDS`: seeds on which quality is reported and nothing is chosen.
+- :data:`HELD_OUT_SEEDS`: seeds on which quality is reported and nothing is chosen;
+  :data:`RETIRED_HELD_OUT_SEEDS` are those already reported on (:func:`retired_among`).
 
 The library's own default seeds (the ``seed:`` of each scenario file, used by the demo,
 the pinned fingerprints and the examples) are evaluation seeds too: training refuses them.
@@ -24,6 +25,10 @@ TRAINING_SEEDS = range(10_000, 20_000)
 TUNING_SEEDS = tuple(range(201, 221))
 #: seeds on which quality is reported; never used to choose anything
 HELD_OUT_SEEDS = tuple(range(901, 951))
+#: held-out seeds whose quality figures have been read (README, docs/quality-history.md): after
+#: a detector change is made in view of them they are no longer unseen, so a fresh measurement
+#: takes the next ones; extended each time a held-out measurement is reported
+RETIRED_HELD_OUT_SEEDS = tuple(range(901, 931))
 
 
 class SeedSplitError(ValueError):
@@ -55,6 +60,11 @@ def check_training_seed(seed: int, *, what: str = "training footage") -> int:
         raise SeedSplitError(f"{what}: seed {seed} is outside the training seeds "
                              f"{TRAINING_SEEDS.start}..{TRAINING_SEEDS.stop - 1} (sim/seeds.py)")
     return seed
+
+
+def retired_among(seeds) -> tuple[int, ...]:
+    """The seeds of ``seeds`` already reported on (:data:`RETIRED_HELD_OUT_SEEDS`), in order."""
+    return tuple(int(s) for s in seeds if int(s) in RETIRED_HELD_OUT_SEEDS)
 
 
 def check_evaluation_seeds(seeds, *, held_out: bool = True, what: str = "seeds") -> tuple[int, ...]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sim.seeds import (HELD_OUT_SEEDS, TRAINING_SEEDS, TUNING_SEEDS, SeedSplitError, check_evaluation_seeds,
+from sim.seeds import (HELD_OUT_SEEDS, RETIRED_HELD_OUT_SEEDS, TRAINING_SEEDS, TUNING_SEEDS, SeedSplitError, check_evaluation_seeds,
                        check_training_seed, evaluation_seeds, library_seeds)
 
 
@@ -35,6 +35,30 @@ def test_training_seed_accepted_and_evaluation_checks():
     assert check_evaluation_seeds([TUNING_SEEDS[0]], held_out=False) == (TUNING_SEEDS[0],)
     with pytest.raises(SeedSplitError, match="is a training seed"):
         check_evaluation_seeds([TRAINING_SEEDS[5]], held_out=False)
+
+
+def test_retired_held_out_seeds_are_held_out_and_leave_fresh_ones():
+    from sim.seeds import retired_among
+
+    assert set(RETIRED_HELD_OUT_SEEDS) < set(HELD_OUT_SEEDS)  # some held-out seeds stay unseen
+    first_fresh = max(RETIRED_HELD_OUT_SEEDS) + 1
+    assert retired_among([first_fresh - 1, first_fresh, 205]) == (first_fresh - 1,)
+
+
+def test_bench_quality_warns_on_retired_seeds_and_not_on_fresh_ones():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_quality.py"
+    fresh = max(RETIRED_HELD_OUT_SEEDS) + 1
+
+    def stderr(seed):  # an unknown type stops the script after the seed checks, before any run
+        return subprocess.run([sys.executable, str(script), "--seeds", str(seed), "--types", "no_such_type"],
+                              capture_output=True, text=True, timeout=120).stderr
+
+    assert f"held-out seeds {fresh - 1} were reported on before" in stderr(fresh - 1)
+    assert "reported on before" not in stderr(fresh)
 
 
 def test_training_clips_use_training_seeds_only():
