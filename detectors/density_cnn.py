@@ -187,19 +187,24 @@ def apply_reading_map(reading, knots, values) -> np.ndarray:
     return np.where(x > k[-1], v[-1] + (x - k[-1]), np.interp(x, k, v))
 
 
-def load_calibration(card_path: str) -> tuple[np.ndarray, np.ndarray] | None:
-    """(knots, values) of the ``calibration`` entry of the model card at ``card_path`` (written by
-    :func:`train.calibrate.reading_calibration`), or None when the card or the entry is absent."""
+def _read_card(card_path: str) -> dict | None:
+    """The model card at ``card_path`` as a dict, None when there is none; a clear error when it cannot be read."""
     import json
 
     try:
         with open(card_path, encoding="utf-8") as fh:
-            card = json.load(fh)
+            return json.load(fh)
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
         raise ValueError(f"density CNN model card {card_path!r} cannot be read: {exc}") from None
-    cal = card.get("calibration")
+
+
+def load_calibration(card_path: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """(knots, values) of the ``calibration`` entry of the model card at ``card_path`` (written by
+    :func:`train.calibrate.reading_calibration`), or None when the card or the entry is absent."""
+    card = _read_card(card_path)
+    cal = None if card is None else card.get("calibration")
     if not cal:
         return None
     k = np.asarray(cal.get("reading_per_m2", []), np.float64)
@@ -213,16 +218,8 @@ def load_calibration(card_path: str) -> tuple[np.ndarray, np.ndarray] | None:
 def load_target(card_path: str) -> str:
     """The ``target`` entry of the model card at ``card_path`` (:data:`TARGETS`); ``"foot"`` when the card
     or the entry is absent (weights trained before head targets)."""
-    import json
-
-    try:
-        with open(card_path, encoding="utf-8") as fh:
-            card = json.load(fh)
-    except FileNotFoundError:
-        return "foot"
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"density CNN model card {card_path!r} cannot be read: {exc}") from None
-    target = card.get("target", "foot")
+    card = _read_card(card_path)
+    target = "foot" if card is None else card.get("target", "foot")
     if target not in TARGETS:
         raise ValueError(f"density CNN model card {card_path!r}: target must be one of {', '.join(TARGETS)}; "
                          f"got {target!r}")
