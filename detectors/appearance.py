@@ -29,10 +29,11 @@ HI_VIS_MIN_VALUE_SHARE = 0.6
 TORSO = (0.2, 0.55, 0.2, 0.8)
 
 
-def hi_vis_fraction(crop_bgr: np.ndarray) -> float:
-    """Share [0, 1] of the torso region of a person crop (BGR uint8) in high-visibility colours."""
+def hi_vis_fraction(crop_bgr: np.ndarray, torso: tuple[float, float, float, float] = TORSO) -> float:
+    """Share [0, 1] of the torso region of a person crop (BGR uint8) in high-visibility colours;
+    ``torso`` (top, bottom, left, right) as shares of the crop, :data:`TORSO` by default."""
     h, w = crop_bgr.shape[:2]
-    t, b, l, r = TORSO
+    t, b, l, r = torso
     torso = crop_bgr[int(t * h):max(int(t * h) + 1, int(b * h)), int(l * w):max(int(l * w) + 1, int(r * w))]
     if torso.size == 0:
         return 0.0

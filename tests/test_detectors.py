@@ -467,6 +467,55 @@ def test_intrusion_score_is_the_evidence_averaged_over_time():
         IntrusionDetector(site, evidence_s=-1)
 
 
+class _Crops:
+    """Stands for a percept where only :meth:`~detectors.perception.Percept.crop` is read."""
+
+    def __init__(self, image):
+        self.image = image
+
+    def crop(self, box, size=(48, 96)):
+        from detectors.perception import _crop
+        return _crop(self.image, box, size)
+
+
+def test_a_vest_in_the_upper_body_of_a_box_that_runs_onto_the_floor_is_seen():
+    # a worker 50 px tall (his expected height) whose box runs 50 px onto the dark floor below his feet:
+    # his yellow vest (rows 8-20 of the box) lies above the box's torso region (20-55 % of 100 px = rows
+    # 20-55: trousers and floor), and is read on the upper body under the box's top
+    from detectors.appearance import hi_vis_fraction
+    det = IntrusionDetector(platform_site())
+    img = np.full((240, 200, 3), 60, np.uint8)
+    img[100:108, 100:120] = (150, 150, 150)  # head
+    img[108:120, 100:120] = (0, 230, 255)  # vest (BGR fluorescent yellow)
+    img[120:150, 100:120] = (40, 30, 30)  # trousers
+    img[150:200, 95:125] = (30, 30, 30)  # floor foreground below the feet
+    box = np.array([100.0, 100.0, 20.0, 100.0])
+    full = hi_vis_fraction(_Crops(img).crop(box, (32, 64)))
+    seen = det.vest_seen(_Crops(img), box, 50.0)
+    assert full < det.vest_fraction  # the torso region alone: a passenger
+    # the upper body: rows 0 to 0.55 * 50 = 27.5 px of the box, of which the vest is 12 (its middle 60 %
+    # of the columns all vest): about 12 / 27.5 of the region
+    assert seen == pytest.approx(12 / 27.5, abs=0.06) and seen > det.vest_fraction
+    # a box that fits the person (50 px) reads the same vest on its torso region too
+    assert det.vest_seen(_Crops(img), np.array([100.0, 100.0, 20.0, 50.0]), 50.0) > det.vest_fraction
+
+
+def test_staff_evidence_is_the_persons_across_broken_and_second_tracks():
+    det = IntrusionDetector(platform_site(), staff_s=0.5)
+    tau = 10 * det.staff_s  # [s] staff evidence falls with this time constant when no vest is seen
+    det._staff = {7: (1.0, 10.0, np.array([100.0, 100.0, 20.0, 50.0]))}
+    # a new track on the same worker 0.8 s later, its box grown onto the floor (half of it or more overlaps)
+    assert det._inherited_staff(8, np.array([100.0, 104.0, 20.0, 60.0]), 10.8) == pytest.approx(math.exp(-0.8 / tau))
+    # too late (staff_link_s = 2 s), or elsewhere in the image: a passenger starts from 0
+    assert det._inherited_staff(8, np.array([100.0, 104.0, 20.0, 60.0]), 12.5) == 0.0
+    assert det._inherited_staff(8, np.array([130.0, 100.0, 20.0, 50.0]), 10.8) == 0.0
+    # two tracks share an instance (a second track on a fragment of the worker): the instance is staff
+    assert det._instance_staff(20.0, [("tracks/7", 0.9), ("tracks/7", 0.0), ("tracks/9", 0.1)]) == \
+        {"tracks/7": 0.9, "tracks/9": 0.1}
+    # 1 s later only the fragment's track reads it: the instance's evidence falls as a vest unseen would
+    assert det._instance_staff(21.0, [("tracks/7", 0.0)])["tracks/7"] == pytest.approx(0.9 * math.exp(-1.0 / tau))
+
+
 def test_intrusion_needs_a_forbidden_zone():
     site = platform_site(zones=(HALL,))
     assert not IntrusionDetector.supports(site)
