@@ -34,8 +34,10 @@ Per confirmed track matched in this frame whose ground position lies in a one-wa
   other along the line of sight, merged into one box (a dense stream seen end on from far away),
   whose foot point slides from one person's feet to the next;
 - the distance scored is at most how far the track has come back against the flow from the
-  furthest point along it that it reached in the zone (plus ``come_slack_m``), a track continuing
-  a broken one inheriting that point: the median credits a track turning against with half a
+  furthest point along it that it reached in the zone or on its approach, less than ``approach_m``
+  outside it (plus ``come_slack_m``), a track continuing a broken one inheriting that point (a
+  walker entering a passage against the flow at its far end, tracked 1 m before it, had walked
+  the alarm distance 0.4 s before his track had come back that far from its first point inside): the median credits a track turning against with half a
   window's walking at once, and a track born in a queue at a corridor's mouth (whose first steps
   are the jumps of a blob splitting) or one sliding back from person to person while the queue
   walks away has come back no such distance (on the tuning seeds' hall camera 8 false alarms in
@@ -95,7 +97,8 @@ class WrongWayDetector:
     ``stream_s`` [s] the span over which the box's pixel speeds with the flow are taken (median)
     before vetoing the speed; ``max_angle_deg`` [deg] the largest angle between the track's heading
     and the direction against the flow that counts as walking against it; ``come_slack_m`` [m] how
-    much further than the track has come back against the flow its distance may run.
+    much further than the track has come back against the flow its distance may run; ``approach_m`` [m]
+    how far outside the zone the track's positions count for the furthest point it came back from.
     """
 
     event_type = EventType.WRONG_WAY
@@ -107,7 +110,7 @@ class WrongWayDetector:
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
                  alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3,
                  max_height_persons: float = 2.0, stream_s: float = 1.5, max_angle_deg: float = 35.0,
-                 come_slack_m: float = 0.0) -> None:
+                 come_slack_m: float = 0.0, approach_m: float = 1.5) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -131,7 +134,7 @@ class WrongWayDetector:
                              f"{self.min_height_persons!r} [expected person heights]; got {max_height_persons!r}")
         self.max_height_persons = float(max_height_persons)
         self.stream_mps = float(stream_mps)
-        for name, value in (("stream_s", stream_s), ("come_slack_m", come_slack_m)):
+        for name, value in (("stream_s", stream_s), ("come_slack_m", come_slack_m), ("approach_m", approach_m)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"WrongWayDetector.{name} must be a finite number >= 0; got {value!r}")
         if not 0 < max_angle_deg <= 90:
@@ -139,7 +142,9 @@ class WrongWayDetector:
         self.stream_s = float(stream_s)
         self.max_angle_deg = float(max_angle_deg)
         self.come_slack_m = float(come_slack_m)
+        self.approach_m = float(approach_m)
         self._furthest: dict[tuple[str, int], float] = {}  # (zone, track id) -> [m] furthest along the flow
+        self._near_t: dict[tuple[str, int], float] = {}  # (zone, track id) -> [s] last seen on the approach
         self._pix: dict[tuple[str, int], deque] = {}  # (zone, track id) -> (t, pixel speed with the flow), oldest first
         self._dirs = [np.array([math.cos(math.radians(z.direction_deg)), math.sin(math.radians(z.direction_deg))])
                       for z in self.zones]
@@ -158,6 +163,7 @@ class WrongWayDetector:
             self._state.clear()
             self._pix.clear()
             self._furthest.clear()
+            self._near_t.clear()
             self._owner.clear()
             self._links.reset()
             return NOTHING
@@ -171,8 +177,15 @@ class WrongWayDetector:
             sigma = np.sqrt(tr.pos_std_m[live] ** 2 + self.min_std_m ** 2)
             whole = self.whole(tr.box[live, 3], tr.expected_height_px[live])
             for zone, u in zip(self.zones, self._dirs):
-                inside = normal_cdf(zone.signed_distance(pos) / sigma) >= 0.5
+                dist = zone.signed_distance(pos)
+                inside = normal_cdf(dist / sigma) >= 0.5
                 rows = np.flatnonzero(inside)
+                # the way to the zone counts as come: a walker seen entering it against the flow has come
+                # back from where he was first seen on the approach (the furthest point is held 2 s)
+                for j in np.flatnonzero(~inside & (dist > -self.approach_m)):
+                    sk = (zone.name, int(tr.id[live[j]]))
+                    self._furthest[sk] = max(self._furthest.get(sk, -math.inf), float(pos[j] @ u))
+                    self._near_t[sk] = t
                 alarm = np.maximum(self.alarm_m, self.alarm_px * self._m_per_px(pos[rows], u))
                 for j, alarm_j in zip(rows, alarm.tolist()):
                     tid = int(tr.id[live[j]])
@@ -206,7 +219,8 @@ class WrongWayDetector:
                 del self._state[sk]  # the track left the zone or ended
         self._owner = {k: sk for k, sk in self._owner.items() if sk in self._state}
         self._pix = {k: v for k, v in self._pix.items() if k in self._state}
-        self._furthest = {k: v for k, v in self._furthest.items() if k in self._state}
+        self._near_t = {k: tk for k, tk in self._near_t.items() if t - tk <= 2.0}
+        self._furthest = {k: v for k, v in self._furthest.items() if k in self._state or k in self._near_t}
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
     def whole(self, height_px: np.ndarray, expected_px: np.ndarray) -> np.ndarray:
