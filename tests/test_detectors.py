@@ -516,6 +516,34 @@ def test_staff_evidence_is_the_persons_across_broken_and_second_tracks():
     assert det._instance_staff(21.0, [("tracks/7", 0.0)])["tracks/7"] == pytest.approx(0.9 * math.exp(-1.0 / tau))
 
 
+def test_a_track_on_a_zone_a_vehicle_occupies_must_come_in_again():
+    from detectors.tracker import Tracks
+    det = IntrusionDetector(platform_site())  # the track bed: y in [-4.5, 0] m
+    zone = det.zones[0]
+
+    def tracks(*feet):
+        n = len(feet)
+        return Tracks(np.arange(9, 9 + n), np.array(feet, float), np.zeros((n, 2)), np.full(n, 0.1),
+                      np.tile([300.0, 100.0, 20.0, 50.0], (n, 1)), np.ones(n, bool), np.full(n, 20),
+                      np.full(n, 3.0), np.zeros(n), np.zeros(n, np.int64), np.zeros(n, np.int8), np.full(n, 50.0),
+                      np.full((n, 2), np.nan))
+
+    # track 9 first seen on the platform 1 m from the edge at t = 5 s (a passenger during a dwell), now with
+    # its feet on the track bed; track 10 on the platform
+    tr = tracks((14.0, -2.0), (16.0, 1.0))
+    for tid in (9, 10):
+        det._origin[tid] = (np.array([14.0, 1.0]), 5.0, np.array([False]), False)
+    came = det._came(zone, 0, 8.0, tr.id, 10.0)  # a vehicle last seen at 8 s
+    assert came.tolist() == [True, True]  # both came in from outside
+    det._void_on_vehicle(tr, np.array([False]), 10.0)  # no vehicle on the zone now: nothing changes
+    assert det._came(zone, 0, 8.0, tr.id, 10.0).tolist() == [True, True]
+    det._void_on_vehicle(tr, np.array([True]), 10.0)  # a vehicle on the zone: track 9 follows its pixels
+    assert det._origin[9][0].tolist() == [14.0, -2.0] and det._origin[9][1] == 10.0
+    assert det._came(zone, 0, 10.0, tr.id, 12.0).tolist() == [False, True]
+    # however long after the vehicle left: first seen while it stood there, on the zone, it has not come in
+    assert det._came(zone, 0, 10.0, tr.id, 10.0 + det.vehicle_max_hold_s + 1.0).tolist() == [False, True]
+
+
 def test_intrusion_needs_a_forbidden_zone():
     site = platform_site(zones=(HALL,))
     assert not IntrusionDetector.supports(site)

@@ -290,3 +290,22 @@ def test_wrong_way_scores_no_further_than_the_track_has_come_back_against_the_fl
     det = WrongWayDetector(platform_site(zones=(WALKWAY,)), come_slack_m=100.0)
     det._pixels_with_flow = lambda percept, box, u: 0.0
     assert det.score(_TrackPercept(10.0, 20.0, 23.2)).instances[0].score == pytest.approx(0.5 * 1.6 / 2.4)
+
+
+def test_wrong_way_counts_the_approach_to_the_zone_as_come_back():
+    # a walkway ending at x = 21 m; a walker tracked on its approach 1 m beyond that end, walking into it
+    # against the flow: from there he has come back 22.0 - 20.8 = 1.2 m when first seen inside
+    short = Zone(name="walkway", kind=ZoneKind.ONE_WAY, polygon_m=[[2, 1], [21, 1], [21, 6], [2, 6]], direction_deg=0.0)
+
+    def score(approach_m, x_before):
+        det = WrongWayDetector(platform_site(zones=(short,)), approach_m=approach_m)
+        det._pixels_with_flow = lambda percept, box, u: 0.0  # the pixels say nothing
+        assert len(det.score(_TrackPercept(9.9, x_before, x_before + 3.2)).instances) == 0  # outside: no score
+        out = det.score(_TrackPercept(10.0, 20.8, x_before + 3.0))
+        return out.instances[0].score if out.instances else 0.0
+
+    # the median credits 2.0 m/s * 0.8 s = 1.6 m at once; the cap lets 1.2 m of it count: 0.5 * 1.2 / 2.4
+    assert score(1.5, 22.0) == pytest.approx(0.5 * 1.2 / 2.4)
+    # a point on the approach further than approach_m outside, or no approach at all, counts for nothing
+    assert score(1.5, 23.0) == 0.0
+    assert score(0.0, 22.0) == 0.0
