@@ -1,7 +1,10 @@
 """Wrong way: a tracked person walking against a one-way zone's direction of traffic.
 
 Per confirmed track matched in this frame whose ground position lies in a one-way zone
-(``Phi(d / sigma) >= 0.5``, ``d`` the signed distance to the zone's outline):
+(``Phi(d / sigma) >= 0.5``, ``d`` the signed distance to the zone's outline, the larger of its
+foot point's and its head-placed foot point's: 28 m from a corridor camera a walker's legs merge
+with the people behind him, his box ends at his knees and his foot point lands 1.5-2 m beyond him,
+outside the passage he is walking into, where his head places him within 0.3 m):
 
 - ``a`` [m/s]: the track's speed against the zone's allowed direction ``u``, the median of
   the speeds along ``-u`` of ``steps`` consecutive steps of its last ``window_s``
@@ -98,7 +101,9 @@ class WrongWayDetector:
     before vetoing the speed; ``max_angle_deg`` [deg] the largest angle between the track's heading
     and the direction against the flow that counts as walking against it; ``come_slack_m`` [m] how
     much further than the track has come back against the flow its distance may run; ``approach_m`` [m]
-    how far outside the zone the track's positions count for the furthest point it came back from.
+    how far outside the zone the track's positions count for the furthest point it came back from;
+    ``head_inside``: a track is in the zone where its foot point or its head-placed foot point
+    (:attr:`~detectors.tracker.Tracks.head_foot_m`) is.
     """
 
     event_type = EventType.WRONG_WAY
@@ -106,11 +111,11 @@ class WrongWayDetector:
     default_min_duration_s = 0.0
     default_cooldown_s = 30.0  #: [s] per instance (a zone and a track)
 
-    def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 2.4,
+    def __init__(self, site: SiteConfig, *, on_mps: float = 0.45, off_mps: float = 0.15, alarm_m: float = 2.0,
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
                  alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3,
                  max_height_persons: float = 2.0, stream_s: float = 1.5, max_angle_deg: float = 35.0,
-                 come_slack_m: float = 0.0, approach_m: float = 1.5) -> None:
+                 come_slack_m: float = 0.0, approach_m: float = 1.5, head_inside: bool = True) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -143,6 +148,7 @@ class WrongWayDetector:
         self.max_angle_deg = float(max_angle_deg)
         self.come_slack_m = float(come_slack_m)
         self.approach_m = float(approach_m)
+        self.head_inside = bool(head_inside)
         self._furthest: dict[tuple[str, int], float] = {}  # (zone, track id) -> [m] furthest along the flow
         self._near_t: dict[tuple[str, int], float] = {}  # (zone, track id) -> [s] last seen on the approach
         self._pix: dict[tuple[str, int], deque] = {}  # (zone, track id) -> (t, pixel speed with the flow), oldest first
@@ -174,10 +180,16 @@ class WrongWayDetector:
         seen = set()
         if len(live):
             pos, vel = tr.foot_m[live], tr.vel_mps[live]
+            head = tr.head_foot_m[live]
             sigma = np.sqrt(tr.pos_std_m[live] ** 2 + self.min_std_m ** 2)
             whole = self.whole(tr.box[live, 3], tr.expected_height_px[live])
             for zone, u in zip(self.zones, self._dirs):
                 dist = zone.signed_distance(pos)
+                if self.head_inside:
+                    # far away a walker's legs vanish against the people behind: the box ends at his knees
+                    # and the foot point lands metres beyond him; his head places him too
+                    with np.errstate(invalid="ignore"):
+                        dist = np.fmax(dist, zone.signed_distance(head))
                 inside = normal_cdf(dist / sigma) >= 0.5
                 rows = np.flatnonzero(inside)
                 # the way to the zone counts as come: a walker seen entering it against the flow has come

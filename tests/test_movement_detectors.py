@@ -277,7 +277,7 @@ class _TrackPercept:
 
 
 def test_wrong_way_scores_no_further_than_the_track_has_come_back_against_the_flow():
-    det = WrongWayDetector(platform_site(zones=(WALKWAY,)))  # alarm_m 2.4, come_slack_m 0
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4)  # come_slack_m 0
     det._pixels_with_flow = lambda percept, box, u: 0.0  # the pixels say nothing
     # first seen at x = 20 m with a history of jumps worth 2 m/s against over 1.6 s: the median credits
     # 2.0 * 0.8 = 1.6 m at once, but the track has come back from nowhere yet: no score
@@ -287,7 +287,7 @@ def test_wrong_way_scores_no_further_than_the_track_has_come_back_against_the_fl
     out = det.score(_TrackPercept(10.1, 19.5, 22.7))
     assert out.instances[0].score == pytest.approx(0.5 * 0.5 / 2.4)
     # with the cap lifted the same walk scores its whole distance
-    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), come_slack_m=100.0)
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4, come_slack_m=100.0)
     det._pixels_with_flow = lambda percept, box, u: 0.0
     assert det.score(_TrackPercept(10.0, 20.0, 23.2)).instances[0].score == pytest.approx(0.5 * 1.6 / 2.4)
 
@@ -298,7 +298,7 @@ def test_wrong_way_counts_the_approach_to_the_zone_as_come_back():
     short = Zone(name="walkway", kind=ZoneKind.ONE_WAY, polygon_m=[[2, 1], [21, 1], [21, 6], [2, 6]], direction_deg=0.0)
 
     def score(approach_m, x_before):
-        det = WrongWayDetector(platform_site(zones=(short,)), approach_m=approach_m)
+        det = WrongWayDetector(platform_site(zones=(short,)), approach_m=approach_m, alarm_m=2.4)
         det._pixels_with_flow = lambda percept, box, u: 0.0  # the pixels say nothing
         assert len(det.score(_TrackPercept(9.9, x_before, x_before + 3.2)).instances) == 0  # outside: no score
         out = det.score(_TrackPercept(10.0, 20.8, x_before + 3.0))
