@@ -55,8 +55,9 @@ outside the passage he is walking into, where his head places him within 0.3 m):
 passage reached scores of 0.5-0.7 (up to 2.1 m of apparent walking against the flow, track lag
 included); at 2.4 m the wrong-way walker of seed 201 still scores 0.5 1.7 s after the onset.
 With the come-back cap and the heading test since, it is 2.0 m (tuning seeds 201-205 of those two,
-``negatives_crowd`` and ``station_full``): the largest score of any negative there was 0.29 at 2.4 m,
-0.35 at 2.0 m, and the walkers are found 0.1-0.3 s sooner.
+``negatives_crowd`` and ``station_full``, ``rush_hour_quiet`` at 201): the largest score of a
+negative of ``negatives_wrong_way`` there was 0.29 at 2.4 m, 0.31 at 2.0 m (with the head-placed zone
+test), and the walkers are found 0.1-0.3 s sooner.
 
 A walker who turns round for a second and goes on (about a metre against the flow), a
 person crossing the corridor (``a`` near 0) or standing (``a`` near 0) stay below. One
