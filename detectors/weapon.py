@@ -25,10 +25,13 @@ is at least 2 pixels thick in the frame only from about 50 pixels of person heig
 or a strap, and on the tuning seeds unarmed people of 44 to 48 pixels reached the threshold
 (three false alarms in 270 s of ``concourse_quiet``) while every armed person was first seen
 taller than 54 pixels. A track whose own box is shorter than ``min_box_ratio`` of that adult height is
-not classified either (unless its box reaches the bottom edge of the picture, which may cut it): a person
-sitting or lying on the floor, whose legs stretched out across the canonical crop look like a rifle held
-low (a sitter on the floor of ``negatives_fall``, about 0.47 of the adult height, alarmed), does not carry
-one; the frames skipped count neither way.
+not classified either: a person sitting or lying on the floor, whose legs stretched out across the
+canonical crop look like a rifle held low (a sitter on the floor of ``negatives_fall``, about 0.47 of the
+adult height, alarmed), does not carry one; nor does the network see one on a person cut by the bottom
+edge of the picture of whom less than that shows (their foot point is the edge, the crop mostly the floor
+above their head: a head and shoulders stepping in at the bottom of ``concourse_surge``, 0.45 of the adult
+height, alarmed at a retired held-out seed); from the head down to below the hips, where a rifle is
+carried, they are classified. The frames skipped count neither way.
 
 One instance per *person*, not per track id: a tracker loses a person for a moment (a merged
 blob, a pillar) and picks them up under a new track id, and a rifle carrier must not alert
@@ -175,8 +178,8 @@ class WeaponDetector:
     ``confirm_n`` crop probabilities (it reaches the threshold only when that many crops do; 0:
     the moving average alone);
     ``min_height_px`` [px] least adult image height at the track's foot point; ``min_box_ratio``
-    [fraction of that adult height] least height of the track's own box (one reaching the bottom edge
-    excepted): someone sitting or lying is not classified; ``link_s`` [s]
+    [fraction of that adult height] least height of the track's own box: someone sitting or lying, or cut
+    by the bottom edge with less of them in view, is not classified; ``link_s`` [s]
     and ``link_m`` [m]: a new track this soon and this near (ground plane) to where a recent
     track would be continues that track's instance and evidence; ``hold_score`` [score in
     [0, 1]], ``hold_s`` [s], ``hold_m`` [m]: a person whose score reached ``hold_score`` is
@@ -249,9 +252,8 @@ class WeaponDetector:
         height = tr.expected_height_px[rows]
         ok = np.isfinite(height) & (height >= self.min_height_px) & np.all(np.isfinite(foot), axis=1)
         if self.min_box_ratio > 0:
-            # a person sitting or lying on the floor is not classified (their box cut by the bottom edge excepted)
-            b = tr.box[rows]
-            ok &= (b[:, 3] >= self.min_box_ratio * height) | (b[:, 1] + b[:, 3] >= self.site.image_size[1] - 2)
+            # a person sitting or lying on the floor is not classified, nor a head and shoulders at the bottom edge
+            ok &= tr.box[rows, 3] >= self.min_box_ratio * height
         rows, foot, height = rows[ok], foot[ok], height[ok]
         ids = tr.id[rows]
         frame = percept.index
