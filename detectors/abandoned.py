@@ -66,7 +66,10 @@ it, with no new track rising within ``place_m`` of it in the ``sat_s`` after, ma
 object is judged as without owners (an owner who rose under a new track: that track is an owner too). When
 that owner's own track, any shape, was seen after its last person-shaped frame with a box that overlaps the
 object's box by at least ``sitter_iou`` (intersection over union), the object *is* that person, who sat or
-lay down there (the tracker followed them down to the static blob they became): it is no object. A standing
+lay down there (the tracker followed them down to the static blob they became): it is no object, unless the
+box dropped onto the blob from ``sitter_drop`` times its height or more in one frame (sitting down takes a
+second; a tracker that leaves an owner walking off for the bag at their feet jumps: a bag missed at a retired
+held-out seed of ``concourse_abandoned_bag``, 70 px to 28 px in 0.1 s). A standing
 owner's box beside a bag holds it but is several times its area; an owner who crouched, set a bag down and
 was lost there is matched on the bag only if the tracker kept the crouching box, which the bag alone fills
 less than half of.
@@ -134,7 +137,9 @@ class AbandonedObjectDetector(StaticFigureTests):
       while walking, unseen this long, walked off; ``sat_s`` [s]: one whose track ended slow by it, with no
       new track rising there for this long, is the object (sat down there); ``sitter_iou`` [fraction]: when
       that owner's track (any shape) later had a box overlapping the object's this much (intersection over
-      union), the object is that person sitting or lying there, never an abandoned object;
+      union), the object is that person sitting or lying there, never an abandoned object, unless its box dropped
+      onto the object's from ``sitter_drop`` [ratio of box heights] times its height or more in one frame (the
+      tracker left the owner, walking off, for the bag at their feet);
     - ``head_rows``, ``head_width``, ``head_min_width``, ``head_min_height``, ``shoulder_depth`` [fractions of
       an adult's image height at the object's foot point], ``shoulder_ratio`` [ratio of widths]: the silhouette
       of a head on shoulders (``head_width`` 0: not looked for), which makes a component a seated person;
@@ -179,7 +184,7 @@ class AbandonedObjectDetector(StaticFigureTests):
                  history_s: float = 120.0, seen_diff: float = 12.0,
                  beside_m: float = 1.0, owner_delay_s: float = 0.5, owner_margin_m: float = 0.4, stop_s: float = 0.5,
                  owner_window_s: float = 30.0, exit_mps: float = 1.5, gone_s: float = 1.0, sat_s: float = 3.0,
-                 passer_share: float = 0.25, ring_px: int = 3, sitter_iou: float = 0.5,
+                 passer_share: float = 0.25, ring_px: int = 3, sitter_iou: float = 0.5, sitter_drop: float = 2.0,
                  head_rows: float = 0.12, head_width: float = 0.2, head_min_width: float = 0.07,
                  head_min_height: float = 0.3,
                  shoulder_depth: float = 0.45, shoulder_ratio: float = 2.0,
@@ -214,6 +219,9 @@ class AbandonedObjectDetector(StaticFigureTests):
         if not (math.isfinite(sitter_iou) and 0 < sitter_iou <= 1):
             raise ValueError(f"AbandonedObjectDetector.sitter_iou must be in (0, 1]; got {sitter_iou!r}")
         self.sitter_iou = float(sitter_iou)
+        if not (math.isfinite(sitter_drop) and sitter_drop > 1):
+            raise ValueError(f"AbandonedObjectDetector.sitter_drop must be a finite number > 1; got {sitter_drop!r}")
+        self.sitter_drop = float(sitter_drop)
         for name, value in (("head_rows", head_rows), ("head_width", head_width), ("head_min_width", head_min_width),
                             ("head_min_height", head_min_height),
                             ("shoulder_depth", shoulder_depth), ("shoulder_ratio", shoulder_ratio)):
@@ -540,15 +548,22 @@ class AbandonedObjectDetector(StaticFigureTests):
 
     def _became(self, ob: dict, tid: int, since: float) -> bool:
         """Whether track ``tid`` was seen after ``since`` [s] (its last person-shaped frame) with a box that
-        overlaps object ``ob``'s box by at least ``sitter_iou`` (intersection over union): the person it
-        followed sat or lay down there and is the static blob taken for an object."""
+        overlaps object ``ob``'s box by at least ``sitter_iou`` (intersection over union), reached from its box
+        of the frame before without shrinking ``sitter_drop`` times or more: the person it followed sat or lay
+        down there (over a second, the box shrinking a little each frame) and is the static blob taken for an
+        object. A box that drops from a standing person's height onto the blob in one frame is the tracker
+        leaving the owner, who walks off from a bag set down at their feet, for the bag."""
         obox = np.asarray(ob["box"], np.float64).reshape(1, 4)
+        frame_s = 1.5 / max(self.site.fps, 1e-9)  # [s] what still counts as the frame before
+        before = (-math.inf, 0.0)  # (t [s], box height [px]) of the track's last frame
         for tk, ids, boxes in self._shapes:
-            if tk < since:
-                continue
             b = boxes[ids == tid]
-            if len(b) and box_iou(obox, b[:1])[0, 0] >= self.sitter_iou:
-                return True
+            if not len(b):
+                continue
+            if tk >= since and box_iou(obox, b[:1])[0, 0] >= self.sitter_iou:
+                dropped = tk - before[0] <= frame_s and before[1] >= self.sitter_drop * float(b[0, 3])
+                return not dropped
+            before = (tk, float(b[0, 3]))
         return False
 
     def _placed(self, ob: dict) -> float:

@@ -25,10 +25,14 @@ is at least 2 pixels thick in the frame only from about 50 pixels of person heig
 or a strap, and on the tuning seeds unarmed people of 44 to 48 pixels reached the threshold
 (three false alarms in 270 s of ``concourse_quiet``) while every armed person was first seen
 taller than 54 pixels. A track whose own box is shorter than ``min_box_ratio`` of that adult height is
-not classified either (unless its box reaches the bottom edge of the picture, which may cut it): a person
-sitting or lying on the floor, whose legs stretched out across the canonical crop look like a rifle held
-low (a sitter on the floor of ``negatives_fall``, about 0.47 of the adult height, alarmed), does not carry
-one; the frames skipped count neither way.
+not classified either: a person sitting or lying on the floor, whose legs stretched out across the
+canonical crop look like a rifle held low (a sitter on the floor of ``negatives_fall``, about 0.47 of the
+adult height, alarmed), does not carry one. Nor is a track whose box reaches within ``cut_margin_px`` of
+the bottom edge of the picture: the edge cuts the person, their foot point is the edge rather than their
+feet, and the canonical crop centred on it is misplaced upwards, mostly floor above their head, unlike
+any crop the network was trained on (a person stepping in at the bottom of ``concourse_surge``, their
+box 46 px tall from the edge, alarmed at 0.95 at a retired held-out seed); a rifle carrier walking in
+from there is classified once their feet are in the picture. The frames skipped count neither way.
 
 One instance per *person*, not per track id: a tracker loses a person for a moment (a merged
 blob, a pillar) and picks them up under a new track id, and a rifle carrier must not alert
@@ -175,8 +179,9 @@ class WeaponDetector:
     ``confirm_n`` crop probabilities (it reaches the threshold only when that many crops do; 0:
     the moving average alone);
     ``min_height_px`` [px] least adult image height at the track's foot point; ``min_box_ratio``
-    [fraction of that adult height] least height of the track's own box (one reaching the bottom edge
-    excepted): someone sitting or lying is not classified; ``link_s`` [s]
+    [fraction of that adult height] least height of the track's own box: someone sitting or lying is not
+    classified; ``cut_margin_px`` [px]: nor is a track whose box reaches this near the bottom edge (cut by it;
+    negative: classified all the same); ``link_s`` [s]
     and ``link_m`` [m]: a new track this soon and this near (ground plane) to where a recent
     track would be continues that track's instance and evidence; ``hold_score`` [score in
     [0, 1]], ``hold_s`` [s], ``hold_m`` [m]: a person whose score reached ``hold_score`` is
@@ -201,6 +206,7 @@ class WeaponDetector:
                  forget_s: float = 3.0, confirm_k: int = 3, confirm_n: int = 4,
                  min_height_px: float = MIN_HEIGHT_PX, min_box_ratio: float = 0.6, link_s: float = 3.0,
                  link_m: float = 1.0, hold_score: float = 0.9, hold_s: float = 10.0, hold_m: float = 2.0,
+                 cut_margin_px: float = 2.0,
                  weights: str | None = None) -> None:
         if not (isinstance(every_n, (int, np.integer)) and every_n >= 1):
             raise ValueError(f"WeaponDetector.every_n must be an integer >= 1 frame; got {every_n!r}")
@@ -219,6 +225,9 @@ class WeaponDetector:
         if not (isinstance(min_box_ratio, (int, float)) and 0 <= min_box_ratio <= 1):
             raise ValueError(f"WeaponDetector.min_box_ratio must be a number in [0, 1]; got {min_box_ratio!r}")
         self.min_box_ratio = float(min_box_ratio)
+        if not (isinstance(cut_margin_px, (int, float)) and math.isfinite(cut_margin_px)):
+            raise ValueError(f"WeaponDetector.cut_margin_px must be a finite number; got {cut_margin_px!r}")
+        self.cut_margin_px = float(cut_margin_px)
         self.site = site
         self.every_n, self.max_crops = int(every_n), int(max_crops)
         self.tau_s, self.forget_s, self.min_height_px = float(tau_s), float(forget_s), float(min_height_px)
@@ -252,6 +261,8 @@ class WeaponDetector:
             # a person sitting or lying on the floor is not classified (their box cut by the bottom edge excepted)
             b = tr.box[rows]
             ok &= (b[:, 3] >= self.min_box_ratio * height) | (b[:, 1] + b[:, 3] >= self.site.image_size[1] - 2)
+        # a person cut by the bottom edge: the crop centred on the edge, not on their feet, is misplaced
+        ok &= tr.box[rows, 1] + tr.box[rows, 3] < self.site.image_size[1] - self.cut_margin_px
         rows, foot, height = rows[ok], foot[ok], height[ok]
         ids = tr.id[rows]
         frame = percept.index

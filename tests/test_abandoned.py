@@ -347,3 +347,23 @@ def test_an_owner_whose_own_track_shrank_onto_the_object_sat_down_there():
     stand = AbandonedObjectDetector(_site())
     stand._shapes.append((11.0, np.array([3]), np.array([[96.0, 40.0, 44.0, 96.0]])))
     assert 40 * 36 / (44 * 96) < stand.sitter_iou and not stand._became(ob, 3, 10.0)
+
+
+@pytest.mark.parametrize("heights, became", [
+    ((96.0, 80.0, 64.0, 50.0, 36.0), True),  # sitting down: 96 -> 36 px over 0.4 s, at most 1.3 times a frame
+    ((96.0, 96.0, 96.0, 96.0, 36.0), False),  # 96 -> 36 px in one frame (2.7 >= sitter_drop 2): the tracker left
+    ((96.0, 96.0, 96.0, 70.0, 36.0), True),  # 70 -> 36 px in one frame: 1.9 < 2, followed down
+])
+def test_a_track_that_drops_onto_the_object_in_one_frame_left_its_owner_for_the_bag(heights, became):
+    """The owner's track, last person-shaped at 10 s, over five frames at 10 fps (10.1 to 10.5 s) ending
+    on the object's box (IoU 40 x 36 / (44 x 36) = 0.91): a person sitting down shrinks onto it over
+    frames; a box that drops onto it from ``sitter_drop`` times its height in one frame is the tracker
+    leaving an owner who walks off for the bag set down at their feet."""
+    det = AbandonedObjectDetector(_site())
+    assert det.site.fps == 10.0 and det.sitter_drop == 2.0
+    ob = {"box": (100.0, 100.0, 40.0, 36.0)}
+    for k, h in enumerate(heights):
+        det._shapes.append((10.1 + 0.1 * k, np.array([3]), np.array([[98.0, 136.0 - h, 44.0, h]])))
+    assert det._became(ob, 3, 10.0) is became
+    with pytest.raises(ValueError, match="sitter_drop must be a finite number > 1; got 1.0"):
+        AbandonedObjectDetector(_site(), sitter_drop=1.0)

@@ -134,6 +134,42 @@ def test_static_colour_and_coherent_flicker_are_not_fire(kind):
     assert max(o.score for _, o in out) < 0.5
 
 
+def _moving_shirt_and_face(speed_pxps: float, seconds: float = 6.0):
+    """A yellow-and-orange block with a light face (hot-core colours) above it, 12 x 24 px, that does not
+    change but moves right at ``speed_pxps`` [px/s] from column 100 on row 90: a person of a dense crowd
+    walking by, whom no track cuts out. Its leading edge turns pixels flame-coloured and its trailing edge
+    turns them back, as a flame's tongues do."""
+    site = synthetic_site(())
+    rng = np.random.default_rng(7)
+    pick = np.kron(rng.random((6, 3)), np.ones((4, 4)))  # 24 rows x 12 columns, fixed
+    patch = np.empty((24, 12, 3), np.float32)
+    patch[pick < 0.5] = ORANGE
+    patch[pick >= 0.5] = YELLOW
+    patch[:6, 3:9] = CORE  # the face: pale, with red near saturation, as a flame's core
+
+    def draw(img, t):
+        x = 100 + int(round(speed_pxps * t))
+        img[90:114, x:x + 12] = patch
+    return site, frames(site, draw, seconds)
+
+
+@pytest.mark.parametrize("drift_hi, alerts", [
+    (4.0, False),  # its flame colours move on as a whole (coherence ~1, 12 px/s): a walker, not a fire
+    (0.0, True),  # the drift test off: its edges flicker and its face is a hot core beside warm colour
+])
+def test_flame_colours_moving_on_as_a_whole_are_no_fire(drift_hi, alerts):
+    site, fr = _moving_shirt_and_face(12.0)
+    out = run(FireDetector(site, drift_hi=drift_hi), site, fr)
+    assert (max(o.score for _, o in out) >= 0.5) is alerts
+
+
+def test_drift_ramps_are_checked():
+    with pytest.raises(ValueError, match=r"need 0 <= drift_lo < drift_hi \[working px/s\] \(drift_hi 0: off\); got 5.0 and 4.0"):
+        FireDetector(synthetic_site(()), drift_lo=5.0)
+    with pytest.raises(ValueError, match=r"need 0 <= coherence_lo < coherence_hi; got 0.9 and 0.9"):
+        FireDetector(synthetic_site(()), coherence_lo=0.9)
+
+
 def _annotated_boxes(path) -> dict[int, list]:
     """frame -> [x, y, w, h] rectangles of the clip's OpenCV FileStorage annotation."""
     out = {}

@@ -310,3 +310,23 @@ def test_a_person_sitting_on_the_floor_is_not_classified(height_m, scored):
     assert any(o.score > 0 for _, o in run(off, site, fr))
     with pytest.raises(ValueError, match="min_box_ratio must be a number in"):
         WeaponDetector(site, min_box_ratio=1.5)
+
+
+@pytest.mark.parametrize("foot_y_m, cut_margin_px, scored", [
+    (-1.5, 2.0, False),  # cut by the bottom edge (foot at row 193 of 180, 0.66 of them in view): not classified
+    (-1.5, -1.0, True),  # the same person, the rule off: tracked and classified, so the rule alone left them out
+    (0.5, 2.0, True),  # feet in the picture (row 152): classified
+])
+def test_a_person_cut_by_the_bottom_edge_is_not_classified(foot_y_m, cut_margin_px, scored):
+    site = synthetic_site(())  # 320 x 180
+    foot = site.ground_to_image(np.array([[6.0, foot_y_m]]))[0]
+    assert (foot[1] > site.image_size[1]) is not scored or cut_margin_px < 0
+
+    def draw(img, t):
+        draw_block(img, site, (6.0 + 1.0 * t, foot_y_m), height_m=1.7, width_m=0.5, colour=(40, 40, 200))
+
+    det = WeaponDetector(site, min_height_px=0.0, cut_margin_px=cut_margin_px)
+    det.model = _Scripted(lambda k: 0.99)
+    assert any(o.score > 0 for _, o in run(det, site, frames(site, draw, 5.0))) is scored
+    with pytest.raises(ValueError, match="cut_margin_px must be a finite number; got nan"):
+        WeaponDetector(site, cut_margin_px=float("nan"))
