@@ -23,7 +23,10 @@ adult standing at the same foot point would have in the image (the site's projec
   floor along it), not cut by the image's left, right or bottom edge (``border_px``: the visible part
   of a person stepping in or out is low and wide), not inside the box of a person upright now (a hand,
   a bag at the hip), and without legs under it (``legs_height``: the upper part of a person standing
-  still, whose trousers the shadow test cleared from the foreground, has them; a body has the floor);
+  still, whose trousers the shadow test cleared from the foreground, has them; a body has the floor), nor
+  a person above it (``torso_share`` of the column above it, up to ``upright_height`` of the adult height
+  over its bottom edge, changed from the long-term background: the legs of someone standing, cut from their
+  upper part, have them; a body lying has the floor behind it);
 - *fall*: a person-shaped track (box at least ``upright_height`` of the adult height) was last
   seen upright within ``drop_m`` of the candidate, at most ``drop_s`` before the candidate first
   appeared, and is upright no more (its box dropped, or the track ended), or was seen at most
@@ -39,7 +42,10 @@ adult standing at the same foot point would have in the image (the site's projec
   born at most ``born_after_s`` before and within ``born_after_s`` of another track there going down or
   last seen upright (the tracker lost the person as they went down). A body half hidden by someone standing
   at it, or whose legs the shadow test cleared, shows a short piece; the track that sank is its evidence. A
-  body first seen so and later whole is judged whole from then on (its place the whole body's);
+  body first seen so and later whole is judged whole from then on (its place the whole body's). The track
+  that sank must have *dropped*: its own box (not the trousers test) stood at least ``sink_from`` of the adult
+  height high at most ``sink_s`` before it was low: a wheelchair user, whose box hovers about 0.7 of the adult
+  height, drifts low and high over seconds;
 - *trousers*: a track whose box never reached ``upright_height`` within ``drop_s`` but is at least
   ``lying_height`` high, with the column under it down to where an adult's feet would be changed from the
   long-term background (``trousers_share`` of its pixels by more than ``legs_diff``), stands: trousers
@@ -114,7 +120,11 @@ class PersonOnGroundDetector:
     ``sunk_height`` [fraction of the adult height], ``sunk_aspect`` [width / height]: the short box of a track
     sunk to the floor taken for a body; ``born_after_s`` [s]: a track born this long after another went down
     there is the same person on the floor; ``trousers_share`` [share of pixels]: the column under a short box
-    changed this much from the floor is a standing person's legs (trousers the shadow test cleared).
+    changed this much from the floor is a standing person's legs (trousers the shadow test cleared);
+    ``sink_from`` [fraction of the adult height], ``sink_s`` [s]: the track a sunk body is judged by stood (its own
+    box) at least this high at most this long before it was low (a fall, not a slow drift); ``torso_share`` [share
+    of pixels]: the column above a low box changed this much (by more than ``legs_diff``) is the upper part of
+    someone standing whose legs it is.
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -132,7 +142,8 @@ class PersonOnGroundDetector:
                  min_adult_px: float = 20.0, still_m: float = 0.5,
                  join_px: float = 1.0, down_height: float = 0.6, min_length_m: float = 0.7,
                  confirm_s: float = 4.0, sunk_height: float = 0.38, sunk_aspect: float = 1.0,
-                 born_after_s: float = 1.0, trousers_share: float = 0.5) -> None:
+                 born_after_s: float = 1.0, trousers_share: float = 0.5, sink_from: float = 0.8,
+                 sink_s: float = 1.5, torso_share: float = 0.5) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -188,6 +199,14 @@ class PersonOnGroundDetector:
             raise ValueError(f"PersonOnGroundDetector.trousers_share must be in (0, 1]; got {trousers_share!r}")
         self.sunk_height, self.sunk_aspect = float(sunk_height), float(sunk_aspect)
         self.born_after_s, self.trousers_share = float(born_after_s), float(trousers_share)
+        if not (math.isfinite(sink_from) and sunk_height < sink_from):
+            raise ValueError(f"PersonOnGroundDetector.sink_from must be a number > sunk_height; got {sink_from!r}")
+        if not (math.isfinite(sink_s) and sink_s > 0):
+            raise ValueError(f"PersonOnGroundDetector.sink_s must be a finite number > 0; got {sink_s!r}")
+        self.sink_from, self.sink_s = float(sink_from), float(sink_s)
+        if not 0 < torso_share <= 1:
+            raise ValueError(f"PersonOnGroundDetector.torso_share must be in (0, 1]; got {torso_share!r}")
+        self.torso_share = float(torso_share)
         self.reset()
 
     def reset(self) -> None:
@@ -195,10 +214,14 @@ class PersonOnGroundDetector:
         self._last_up: dict[int, tuple[float, float, np.ndarray]] = {}
         #: track id -> (t it was first seen low after standing, [m] where it last stood upright)
         self._down: dict[int, tuple[float, np.ndarray]] = {}
+        #: track id -> what ``_stood`` held for it when it went down (``_down``), or None
+        self._down_stood: dict[int, float | None] = {}
         #: track id -> [s] when it was first seen
         self._born: dict[int, float] = {}
         #: track id -> [s] when its box was last at least ``upright_height`` of the adult height high
         self._tall: dict[int, float] = {}
+        #: track id -> [s] when its own box was last at least ``sink_from`` of the adult height high
+        self._stood: dict[int, float] = {}
         self._t_ready: float | None = None
         self._bodies: dict[int, dict] = {}
         self._next_id = 0
@@ -220,6 +243,11 @@ class PersonOnGroundDetector:
         foot = tr.foot_m.copy()
         for tid in tr.id[upright].tolist():
             self._tall[tid] = t
+        # when each track's own box (not the trousers test) last stood at least ``sink_from`` of the adult height high
+        with np.errstate(invalid="ignore"):
+            stood = seen & (tr.box[:, 3] >= self.sink_from * tr.expected_height_px)
+        for tid in tr.id[stood].tolist():
+            self._stood[tid] = t
         # a track whose box was upright a moment ago and is short now is going down, whatever is under it
         # (the legs of a person falling): the trousers test is for those whose box never reached upright
         recent = np.array([t - self._tall.get(k, -math.inf) <= self.drop_s for k in tr.id.tolist()], dtype=bool)
@@ -239,6 +267,8 @@ class PersonOnGroundDetector:
             alive = set(tr.id.tolist())
             self._born = {k: v for k, v in self._born.items() if k in alive}
             self._tall = {k: v for k, v in self._tall.items() if k in alive}
+        for tid in [k for k, ts in self._stood.items() if t - ts > 2 * self.drop_s]:
+            del self._stood[tid]
         # a track seen low after standing upright long enough went down, though it may stand again at once
         # (the tracker moves it onto someone standing by): its drop is kept with where it stood
         with np.errstate(invalid="ignore"):
@@ -247,10 +277,12 @@ class PersonOnGroundDetector:
             up = self._last_up.get(tid)
             if up is not None and up[1] - up[0] >= self.min_upright_s and tid not in self._down:
                 self._down[tid] = (t, up[2])
+                self._down_stood[tid] = self._stood.get(tid)
         for tid in [k for k, (_, tk, _) in self._last_up.items() if t - tk > 2 * self.drop_s]:
             del self._last_up[tid]
         for tid in [k for k, (tk, _) in self._down.items() if t - tk > 2 * self.drop_s]:
             del self._down[tid]
+            self._down_stood.pop(tid, None)
 
         # a body on the floor touches it along its box's bottom edge: the people finder, which takes a
         # short box for a head and places its feet far behind, is not asked where it lies
@@ -305,6 +337,10 @@ class PersonOnGroundDetector:
             # the upper part of a person standing still has their legs below it (changed from the floor,
             # though the shadow test may clear trousers from the foreground); a body has the floor
             rows = rows[[not self._on_legs(percept, box[r], adult[r]) for r in rows]]
+        if len(rows):
+            # the legs of a person standing, cut from their upper part (the people finder's box and track are on
+            # that part, or on no part at all), have that person above them; a body has the floor behind it
+            rows = rows[[not self._under_torso(percept, box[r], adult[r]) for r in rows]]
         self._follow(t, on_floor[rows], [box[r] for r in rows], [int(tid[r]) if sunk[r] else -1 for r in rows])
 
         out = []
@@ -428,6 +464,18 @@ class PersonOnGroundDetector:
                               self.legs_height * adult_px, self.legs_diff)
         return share is not None and share >= self.legs_share
 
+    def _under_torso(self, percept: Percept, box, adult_px: float) -> bool:
+        """Whether the column above image box ``box`` [px], as wide as it, from the top of a person
+        ``upright_height`` of the adult height ``adult_px`` tall standing at its bottom edge down to its top, has at
+        least ``torso_share`` of its pixels changed by more than ``legs_diff`` grey levels from the long-term
+        background: the upper part of someone standing whose legs the box holds, not the floor behind a body."""
+        x, y, w, h = box
+        top = max(0.0, y + h - self.upright_height * adult_px)
+        if y - top < percept.grid.sy:
+            return False
+        share = changed_below(percept.grey, percept.background(), percept.grid, x, x + w, top, y - top, self.legs_diff)
+        return share is not None and share >= self.torso_share
+
     def _ghost(self, percept: Percept, b: dict, box) -> bool:
         """Whether body ``b`` is a *ghost*: the floor a departed thing (a train, a crowd that boarded
         it) uncovered, which the background still holds, rather than a body present now (its edges
@@ -473,18 +521,27 @@ class PersonOnGroundDetector:
         tid, r2 = b["track"], self.drop_m ** 2
         up = self._last_up.get(tid)
         if up is not None and up[1] - up[0] >= self.min_upright_s and \
-                b["first"] - self.drop_s <= up[1] <= b["first"] + self.up_after_s and ((up[2] - b["xy"]) ** 2).sum() <= r2:
+                b["first"] - self.drop_s <= up[1] <= b["first"] + self.up_after_s and \
+                ((up[2] - b["xy"]) ** 2).sum() <= r2 and self._dropped(b["stood"], b["first"]):
             return True
         born = self._born.get(tid)
         if born is None or born < b["first"] - self.born_after_s or born - self._t_ready < self.drop_s:
             return False
-        if any(k != tid and abs(td - born) <= self.born_after_s and ((xy - b["xy"]) ** 2).sum() <= r2
-               for k, (td, xy) in self._down.items()):
+        if any(k != tid and abs(td - born) <= self.born_after_s and ((xy - b["xy"]) ** 2).sum() <= r2 and
+               self._dropped(self._down_stood.get(k), td) for k, (td, xy) in self._down.items()):
             return True
         gone_after = t - 0.5 / self.site.fps  # an upright track seen in this frame is still up
         return any(k != tid and t1 - t0 >= self.min_upright_s and born - self.born_after_s <= t1 <=
-                   min(gone_after, born + self.up_after_s) and ((xy - b["xy"]) ** 2).sum() <= r2
-                   for k, (t0, t1, xy) in self._last_up.items())
+                   min(gone_after, born + self.up_after_s) and ((xy - b["xy"]) ** 2).sum() <= r2 and
+                   self._dropped(self._stood.get(k), born) for k, (t0, t1, xy) in self._last_up.items())
+
+    def _dropped(self, stood: float | None, t_low: float) -> bool:
+        """Whether a track whose own box last stood at least ``sink_from`` of the adult height high at ``stood``
+        [s] (None: not lately) dropped fast to the floor by ``t_low`` [s]: it stood at most ``sink_s`` before. A
+        person falling goes from standing to the floor in about a second; a seated person (a wheelchair user,
+        whose box is about 0.7 of the adult height and whose wheels the trousers test takes for legs) drifts low
+        and high over seconds."""
+        return stood is not None and t_low - stood <= self.sink_s
 
     def _sunk_track(self, box: np.ndarray, tr, seen: np.ndarray) -> np.ndarray:
         """(N,) the id of a track seen now, at most ``sunk_height`` of the adult height high, whose box lies
@@ -542,7 +599,8 @@ class PersonOnGroundDetector:
                     continue  # a second piece of a body already followed (legs split from the torso)
                 self._bodies[self._next_id] = {"xy": xy[i].copy(), "xy0": xy[i].copy(), "box": boxes[i],
                                                "first": t, "last": t, "seen": 1, "fell": False, "moved": 0.0,
-                                               "steady": False, "track": tracks[i]}
+                                               "steady": False, "track": tracks[i],
+                                               "stood": self._stood.get(tracks[i]) if tracks[i] >= 0 else None}
                 self._next_id += 1
         for bid in [k for k, b in self._bodies.items() if t - b["last"] > self.forget_s]:
             del self._bodies[bid]

@@ -301,3 +301,50 @@ def test_a_square_low_thing_nobody_sank_at_is_no_body():
             _half_seen_body(img, site, base)
     out = run(PersonOnGroundDetector(site), site, frames(site, draw, FALL_S + 6.0))
     assert max(o.score for _, o in out) < 0.5
+
+
+@pytest.mark.parametrize("stoop_s, found", [
+    (0.0, True),  # upright until the body appears: a fall
+    (2.0, False),  # stooped (0.7 of the adult height) for 2 s first: a slow drift low, no fall (sink_s 1.5 s)
+])
+def test_a_sunk_track_must_have_dropped_from_standing_fast(stoop_s, found):
+    # the walker of the half-seen body's test stoops to 1.2 m (0.7 of the adult height: no longer upright, not
+    # yet down) ``stoop_s`` before the body appears; its last upright sighting is within drop_s (2.5 s) either
+    # way, but its own box stood at least sink_from (0.8) high only 0 or 2 s before it was low
+    site = synthetic_site(())
+    base = floor(site)
+
+    def draw(img, t):
+        if t < FALL_S - stoop_s:  # walks in to reach AT by FALL_S - stoop_s
+            draw_block(img, site, AT + np.array([-1.2 * (FALL_S - stoop_s - t), 0.0]), height_m=1.7, width_m=0.5,
+                       colour=(40, 40, 200))
+        elif t < FALL_S:
+            draw_block(img, site, AT, height_m=1.2, width_m=0.5, colour=(40, 40, 200))
+        else:
+            _half_seen_body(img, site, base)
+    scene = frames(site, draw, FALL_S + 6.0)
+    out = run(PersonOnGroundDetector(site), site, scene)
+    assert (max(o.score for _, o in out) >= 0.5) is found
+    # without the drop asked for (sink_s as long as drop_s): the slow drift is taken for a fall too
+    loose = run(PersonOnGroundDetector(site, sink_s=2.5), site, scene)
+    assert max(o.score for _, o in loose) >= 0.5
+
+
+
+@pytest.mark.parametrize("torso_rows, expected", [
+    (0, False),  # the floor behind the box: a body lying there
+    (5, True),  # 5 of the column's 10 rows changed (0.5 >= torso_share 0.5): someone standing whose legs it is
+    (4, False),  # 4 / 10 < 0.5: a bystander's arm, a bag behind
+])
+def test_a_low_box_under_someone_is_their_legs(torso_rows, expected):
+    from types import SimpleNamespace
+
+    det = PersonOnGroundDetector(synthetic_site(()))
+    background = np.full((40, 40), 100, np.uint8)
+    grey = background.copy()
+    # the box x 20..40, y 20..30 image px is x 10..20, y 10..15 working px (2 px each); an adult standing at its
+    # bottom edge (y 30) is 0.75 x 40 px = 30 px high up to y 0: the column above the box is y 0..20 image px,
+    # working rows 0..10, 10 columns wide. The first ``torso_rows`` rows above the box are someone's coat
+    grey[10 - torso_rows:10, 10:20] = 70
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
+    assert det._under_torso(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
