@@ -102,6 +102,10 @@ from detectors.site import SiteConfig, ZoneKind
 
 METHODS = ("cnn", "pixels", "blobs")
 
+#: [px of the network's input] context kept around the density zones' cells when the network reads a crop of
+#: the full-resolution frame (about half its receptive field: the zones' cells see what they would in the whole frame)
+CROP_MARGIN_PX = 64
+
 #: coverage fractions at which the occlusion factor is tabulated (interpolated per frame)
 _COVERAGE_GRID = np.linspace(0.0, 0.999, 1000)
 
@@ -287,31 +291,42 @@ class DensityDetector:
         """Per zone, the flat indices of the CNN's output cells that count for it (foot targets: the
         cells whose ground point lies in it; head targets: the cells where the head of a person whose
         feet stand in it appears), and the ground area [m²] of the cells whose ground point lies in it
-        (the part of the zone in view)."""
+        (the part of the zone in view). Weights that read the full-resolution frame (their model card's
+        ``input_width``) get a grid of that size and the crop of it the network runs on: the density
+        zones' cells and :data:`CROP_MARGIN_PX` around them (the network's context)."""
         from detectors.density_cnn import HEAD_FRACTION, STRIDE, cell_foot_points, perspective_channel
 
-        self._perspective = perspective_channel(grid.person_rows)
-        pts = cell_foot_points(grid.work_size, grid.site.image_size)
+        net_grid = grid
+        width = self._cnn.input_width
+        w_img, h_img = grid.site.image_size
+        if width is not None and min(width, w_img) != grid.work_size[0]:
+            width = min(width, w_img)
+            net_grid = WorkGrid(grid.site, (width, max(1, int(round(h_img * width / w_img)))))
+        self._net_grid = net_grid
+        perspective = perspective_channel(net_grid.person_rows)
+        pts = cell_foot_points(net_grid.work_size, grid.site.image_size)
         oh, ow = pts.shape[:2]
         ground = grid.site.image_to_ground(pts.reshape(-1, 2))
         ok = np.all(np.isfinite(ground), axis=1)
         # each cell's ground area: the quadrilateral of its four corners on the floor
-        cw, ch = grid.sx * STRIDE, grid.sy * STRIDE
+        cw, ch = net_grid.sx * STRIDE, net_grid.sy * STRIDE
         corners = [pts.reshape(-1, 2) + [dx * cw, dy * ch] for dx, dy in ((-.5, -.5), (.5, -.5), (.5, .5), (-.5, .5))]
         g = np.stack([grid.site.image_to_ground(c) for c in corners], axis=1)  # (cells, 4, 2)
         x, y = g[..., 0], g[..., 1]
         cell_area = 0.5 * np.abs((x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1))
-        self._cells = []
+        cells = []
         self._cell_pixels = []  # per zone, the flat working pixels of its cells (for the foreground share)
         self.floor = np.full(len(self.zones), np.nan)
         self._t_floor = np.full(len(self.zones), np.nan)
         ww, wh = grid.work_size
-        dv, du = np.mgrid[0:STRIDE, 0:STRIDE]
+        # the output cell that each working pixel (where the foreground mask lives) falls in
+        cell_row = np.minimum(((np.arange(wh) + 0.5) * net_grid.work_size[1] / wh).astype(np.int64) // STRIDE, oh - 1)
+        cell_col = np.minimum(((np.arange(ww) + 0.5) * net_grid.work_size[0] / ww).astype(np.int64) // STRIDE, ow - 1)
         counted = None
         if self._cnn.target == "head":
             # a head cell counts for the zone that holds the feet of a person whose head centre is there
             # (the foot row from the calibration's expected person height, column by column)
-            foot_row = grid.foot_row_of_part(HEAD_FRACTION)
+            foot_row = net_grid.foot_row_of_part(HEAD_FRACTION)
             wh_, ww_ = foot_row.shape
             cr = np.minimum(np.arange(oh) * STRIDE + STRIDE // 2, wh_ - 1)
             cc = np.minimum(np.arange(ow) * STRIDE + STRIDE // 2, ww_ - 1)
@@ -319,25 +334,54 @@ class DensityDetector:
             cols = np.broadcast_to(cc[None, :], (oh, ow)).reshape(-1)
             counted = np.full((len(rows), 2), np.nan)
             has = rows >= 0
-            counted[has] = grid.ground_m[rows[has], cols[has]]
+            counted[has] = net_grid.ground_m[rows[has], cols[has]]
         for k, zone in enumerate(self.zones):
             inside = np.zeros(len(ground), bool)
             inside[ok] = zone.contains(ground[ok])
             idx = np.flatnonzero(inside & np.isfinite(cell_area))
             if counted is None:
-                self._cells.append(idx)
+                cells.append(idx)
             else:
                 fine = np.all(np.isfinite(counted), axis=1)
                 heads = np.zeros(len(counted), bool)
                 heads[fine] = zone.contains(counted[fine])
-                self._cells.append(np.flatnonzero(heads))
-            cv, cu = np.divmod(idx, ow)
-            pv = (cv[:, None] * STRIDE + dv.reshape(1, -1)).reshape(-1)
-            pu = (cu[:, None] * STRIDE + du.reshape(1, -1)).reshape(-1)
-            keep = (pv < wh) & (pu < ww)
-            self._cell_pixels.append(pv[keep] * ww + pu[keep])
+                cells.append(np.flatnonzero(heads))
+            mine = np.zeros(oh * ow, bool)
+            mine[idx] = True
+            self._cell_pixels.append(np.flatnonzero(mine.reshape(oh, ow)[cell_row[:, None], cell_col[None, :]]))
             seen = float(cell_area[idx].sum()) if len(idx) else 0.0
             self._view_area[k] = min(self.area_m2[k], seen) if seen > 0 else self.area_m2[k]
+        self._crop = None
+        if net_grid is not grid:
+            # the network runs on the part of the full-resolution frame around the cells it is asked about
+            used = np.concatenate([c for c in cells if len(c)] or [np.zeros(0, np.int64)])
+            if len(used) == 0:
+                used = np.arange(oh * ow)
+            rv, ru = np.divmod(used, ow)
+            m = -(-CROP_MARGIN_PX // STRIDE)
+            r0, r1 = max(0, int(rv.min()) - m), min(oh, int(rv.max()) + 1 + m)
+            c0, c1 = max(0, int(ru.min()) - m), min(ow, int(ru.max()) + 1 + m)
+            nw, nh = net_grid.work_size
+            self._crop = (r0 * STRIDE, min(nh, r1 * STRIDE), c0 * STRIDE, min(nw, c1 * STRIDE))
+            perspective = perspective[self._crop[0]:self._crop[1], self._crop[2]:self._crop[3]]
+            crop_w = c1 - c0
+            cells = [((c // ow) - r0) * crop_w + (c % ow) - c0 for c in cells]
+        self._perspective = np.ascontiguousarray(perspective)
+        self._cells = cells
+
+    def _net_grey(self, percept: Percept) -> np.ndarray:
+        """The grey image the network reads: the working image, or the crop of the full-resolution frame
+        at the weights' input width (:meth:`_prepare_cells`)."""
+        if self._crop is None:
+            return percept.grey
+        import cv2
+
+        y0, y1, x0, x1 = self._crop
+        nw, nh = self._net_grid.work_size
+        image = percept.image
+        if image.shape[1] != nw or image.shape[0] != nh:
+            image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
 
     def persons(self, percept: Percept) -> np.ndarray:
         """(Z,) [persons] estimated persons standing in the part of each density zone in view."""
@@ -345,7 +389,7 @@ class DensityDetector:
         if grid is not self._grid:
             self._prepare(grid)
         if self.method == "cnn":
-            dmap = self._cnn.predict(percept.grey, self._perspective).reshape(-1)
+            dmap = self._cnn.predict(self._net_grey(percept), self._perspective).reshape(-1)
             return np.array([float(dmap[c].sum(dtype=np.float64)) for c in self._cells])
         if self.method == "blobs":
             blobs = percept.blobs

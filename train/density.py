@@ -627,6 +627,10 @@ def configure(parser) -> None:
                         help="add this many clips of concourse_quiet whose gathering packs a zone to 1.5-3.5 "
                              "persons/m2 (packed_clips), at training seeds from --packed-seed")
     parser.add_argument("--packed-seed", type=int, default=10_800, help="scenario seed of the first packed clip")
+    parser.add_argument("--work-width", type=_positive_int, default=320,
+                        help="[px] width of the images the network is trained to read: 320, the perception's working "
+                             "image, or the camera's own width (640) for weights that read a crop of the "
+                             "full-resolution frame (the model card's input_width)")
     parser.add_argument("--target", choices=("foot", "head"), default="foot",
                         help="where a person's unit of mass lies in the targets: its foot point (the shipped "
                              "weights), or the centre of its head as drawn (the model card records it; the detector "
@@ -721,9 +725,12 @@ def main(args) -> int:
     check_writable(meta)  # its model card
     if args.cache and os.path.exists(args.cache):
         samples = Samples.load(args.cache, clips, args.target)
+        if samples.grey.shape[2] != args.work_width:
+            raise ValueError(f"{args.cache}: rendered {samples.grey.shape[2]} px wide, not --work-width "
+                             f"{args.work_width}; delete it or pass another --cache")
         print(f"reused {len(samples)} rendered samples from {args.cache}", file=sys.stderr)
     else:
-        samples = render_samples(clips, target=args.target)
+        samples = render_samples(clips, target=args.target, work_width=args.work_width)
         if args.cache:
             samples.save(args.cache, clips)
     render_s = time.perf_counter() - t0
@@ -743,8 +750,9 @@ def main(args) -> int:
                  crop=tuple(args.crop), init=args.init)
     card = {
         "model": f"density CNN (detectors/density_cnn.py): grey + perspective channel -> {args.target}-point "
-                 "density at 1/4",
+                 f"density at 1/4 of a {samples.grey.shape[2]} px wide image",
         "target": args.target,
+        "input_width": int(samples.grey.shape[2]),
         "command": " ".join(["stationwatch", "train", "density", *argv]),
         "seed": int(args.seed), "epochs": int(args.epochs), "lr": float(args.lr), "threads": int(args.threads),
         "batch": int(args.batch), "crop_px": list(args.crop),
