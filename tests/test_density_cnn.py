@@ -503,3 +503,17 @@ def test_full_resolution_weights_read_a_crop_around_the_zone_as_the_whole_frame(
     assert len(crop_det._cells[0]) == pytest.approx(4 * len(working._cells[0]), rel=0.05)
     assert len(crop_det._cell_pixels[0]) == pytest.approx(len(working._cell_pixels[0]), rel=0.05)
     assert crop_det._view_area[0] == pytest.approx(site.zones[0].area_m2, rel=0.05)
+
+
+def test_validation_takes_tuning_seeds_only_when_told():
+    from sim.seeds import SeedSplitError
+    from train.density import _validation_seeds
+
+    assert _validation_seeds([901, 902], False) == (901, 902)
+    assert _validation_seeds([206, 207], True) == (206, 207)
+    with pytest.raises(SeedSplitError, match="not a held-out seed"):
+        _validation_seeds([206], False)
+    with pytest.raises(SeedSplitError, match="takes tuning seeds"):
+        _validation_seeds([906], True)
+    with pytest.raises(SeedSplitError, match="training seed"):
+        _validation_seeds([10_001], True)

@@ -556,16 +556,17 @@ def density_series(scenario, seed: int, methods: dict, *, duration_s: float | No
     return np.asarray(true, float), {k: np.asarray(v, float) for k, v in est.items()}
 
 
-def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: bool = True) -> dict:
-    """RMS error [persons/m²] of the CNN (``weights``) and of the pixel estimate on held-out footage.
+def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: bool = True,
+             tuning: bool = False) -> dict:
+    """RMS error [persons/m²] of the CNN (``weights``) and of the pixel estimate on held-out footage
+    (on tuning footage with ``tuning``: ``seed_set`` in the result says which).
 
     Refuses training seeds. Returns ``{"seeds", "range_per_m2", "cnn_rms", "pixels_rms",
     "frames", "per_scenario": [...]}`` over frames whose true density lies in :data:`VALIDATION_RANGE`.
     """
     from sim.scenario import load_scenario
-    from sim.seeds import check_evaluation_seeds
 
-    seeds = check_evaluation_seeds(seeds, what="density validation")
+    seeds = _validation_seeds(seeds, tuning)
     methods = {"cnn": {"method": "cnn", "weights": weights}, "pixels": {"method": "pixels", "gain": 1.0}}
     lo, hi = VALIDATION_RANGE
     all_true, all_est = [], {k: [] for k in methods}
@@ -582,7 +583,8 @@ def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: b
             all_true.append(true[use])
             per.append(row)
     t = np.concatenate(all_true)
-    out = {"seeds": list(seeds), "range_per_m2": list(VALIDATION_RANGE), "frames": int(len(t))}
+    out = {"seeds": list(seeds), "seed_set": "tuning" if tuning else "held-out",
+           "range_per_m2": list(VALIDATION_RANGE), "frames": int(len(t))}
     for k in methods:
         out[f"{k}_rms"] = _rms(np.concatenate(all_est[k]) - t)
     bands = []
@@ -592,6 +594,21 @@ def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: b
                       **{f"{k}_rms": _rms(np.concatenate(all_est[k])[m] - t[m]) for k in methods}})
     out["bands"] = bands
     out["per_scenario"] = per
+    return out
+
+
+def _validation_seeds(seeds, tuning: bool) -> tuple[int, ...]:
+    """``seeds`` checked for a validation: held-out seeds, or with ``tuning`` tuning seeds (sim/seeds.py), for
+    weights validated before the held-out measurement made after merging; never training seeds."""
+    from sim.seeds import TUNING_SEEDS, SeedSplitError, check_evaluation_seeds
+
+    if not tuning:
+        return check_evaluation_seeds(seeds, what="density validation")
+    out = check_evaluation_seeds(seeds, held_out=False, what="density validation")
+    for s in out:
+        if s not in TUNING_SEEDS:
+            raise SeedSplitError(f"density validation: --validate-tuning-seeds takes tuning seeds "
+                                 f"({TUNING_SEEDS[0]}..{TUNING_SEEDS[-1]}); got {s}")
     return out
 
 
@@ -646,6 +663,9 @@ def configure(parser) -> None:
     parser.add_argument("--cache", help="npz file: reuse the rendered samples if it exists, else write them there")
     parser.add_argument("--validate-seeds", type=int, nargs="*", default=None,
                         help="held-out seeds of the validation (default: the first two held-out seeds; none: skip)")
+    parser.add_argument("--validate-tuning-seeds", action="store_true",
+                        help="--validate-seeds are tuning seeds (201-220), not held-out ones: for weights validated "
+                             "before the held-out measurement made after merging (the card says which set)")
     parser.add_argument("--out", help="where to write the weights (default: the package's detectors/weights/)")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit the map of a zone's reading to its density on the training samples and write it "
@@ -673,32 +693,32 @@ def band_table(val: dict) -> str:
     return "\n".join(lines)
 
 
-def _validate_into_card(weights: str, seeds, meta: str) -> dict:
-    """Validate ``weights`` at held-out ``seeds``, write the result and the weights' checksum (cards
+def _validate_into_card(weights: str, seeds, meta: str, tuning: bool = False) -> dict:
+    """Validate ``weights`` at held-out ``seeds`` (tuning seeds with ``tuning``), write the result and the weights' checksum (cards
     written before cards carried one get it here) into its model card ``meta``, print the table."""
     with open(meta, encoding="utf-8") as fh:
         data = json.load(fh)
     sha = weights_sha256(weights)
     if data.get("weights_sha256") not in (None, sha):
         raise ValueError(f"model card {meta} describes other weights than {weights} (sha256 differs)")
-    val = validate(weights, seeds)
+    val = validate(weights, seeds, tuning=tuning)
     data["validation"] = val
     data["weights_sha256"], data["weights_bytes"] = sha, os.path.getsize(weights)
     write_json(meta, data)
-    print(f"held-out density RMS by band, seeds {val['seeds']}:\n{band_table(val)}", file=sys.stderr)
+    print(f"{val['seed_set']} density RMS by band, seeds {val['seeds']}:\n{band_table(val)}", file=sys.stderr)
     return val
 
 
 def main(args) -> int:
     from detectors.density_cnn import STRIDE, WEIGHTS_FILE
     from detectors.files import check_writable
-    from sim.seeds import HELD_OUT_SEEDS, check_evaluation_seeds
+    from sim.seeds import HELD_OUT_SEEDS
 
     argv = sys.argv[3:] if len(sys.argv) > 3 else []
     out = args.out or WEIGHTS_FILE
     meta = os.path.splitext(out)[0] + ".json"
     seeds = HELD_OUT_SEEDS[:2] if args.validate_seeds is None else args.validate_seeds
-    seeds = check_evaluation_seeds(seeds, what="density validation")  # before, not after, the training
+    seeds = _validation_seeds(seeds, args.validate_tuning_seeds)  # before, not after, the training
     if args.validate_only:
         if not seeds:
             raise ValueError("--validate-only needs held-out seeds (--validate-seeds 901 902 ...)")
@@ -706,7 +726,7 @@ def main(args) -> int:
             if not os.path.exists(path):
                 raise FileNotFoundError(f"--validate-only: {path} does not exist; train the weights first")
         check_writable(meta)
-        _validate_into_card(out, seeds, meta)
+        _validate_into_card(out, seeds, meta, args.validate_tuning_seeds)
         print(f"model card: {meta}", file=sys.stderr)
         return 0
     if any(c % STRIDE for c in args.crop):
@@ -776,6 +796,6 @@ def main(args) -> int:
     print(f"trained on {result.train_frames} frames in {result.seconds:.0f} s (rendering {render_s:.0f} s), "
           f"final loss {result.final_loss:.4f}; wrote {out}", file=sys.stderr)
     if seeds:
-        _validate_into_card(out, seeds, meta)
+        _validate_into_card(out, seeds, meta, args.validate_tuning_seeds)
     print(f"model card: {meta}", file=sys.stderr)
     return 0
