@@ -34,6 +34,13 @@ convolutions dilated 1, 2, 4, 8 (a receptive field of about 130 working pixels, 
 of the nearest people of a station camera), ReLU between, a 1x1 head and ``softplus``.
 About 42,000 parameters (a 173 kB state_dict).
 
+Input resolution: weights whose model card gives ``input_width`` (``stationwatch train density
+--work-width 640``) were trained on the camera's full-resolution frame, where a far person's head
+is 4.5-7 px instead of 2.3-3.4 and the output cells are 2 working px; the density detector runs
+them on a crop of the full-resolution frame around its zones (:func:`load_input_width`,
+:meth:`detectors.density.DensityDetector._prepare_cells`). Weights without it (the shipped ones)
+read the working image. Measured and not shipped: :mod:`detectors.density` ("Known limit").
+
 Inference under :func:`torch.inference_mode`, channels-last, about 2-3 ms per 320x180
 frame on one core; the density detector runs it a few times per second, not every frame
 (:attr:`detectors.perception.Perception.density_every_s`).
