@@ -62,19 +62,42 @@ Known limit, near capacity (measured, not yet fixed): on the gate approach of
 ``concourse_overcrowding`` both the network and the pixel estimate saturate from about 1.7
 persons/m² on. Over tuning seeds 201-205 the network's uncalibrated reading (less its floor) is
 biased -0.05 at a true 1.5-1.75, -0.19 at 1.75-2.0, -0.30 at 2.0-2.25 and -0.48 at 2.25-2.5
-persons/m² (pixel estimate at 201-203: +0.11, -0.09, -0.29, -0.42); on 3359 zone frames of
-training clips (20 varied from seed 10000, 40 dense from 10600) its mean reading is 1.72 at a true 1.75-2.0
-and 1.75 at 2.0-2.25 (sd 0.2). A true 1.8 and a true 2.2 give one reading, so no map of the
-reading separates them, and a jam that stays 0.1-0.3 above capacity is found late or not at all.
-A fine-tune of these weights on those 60 clips (4 epochs, not shipped) reads the same (-0.34 at
-2.0-2.25, seeds 201-203). Feet are what hides first in a packed crowd (0.60 of the foot points
-covered by a nearer person at 2 persons/m², heads 0.02), but weights trained on head targets
+persons/m² (pixel estimate at 201-203: +0.11, -0.09, -0.29, -0.42); on 3359 zone frames of training
+clips (20 varied from seed 10000, 40 dense from 10600) its mean reading is 1.72 at a true 1.75-2.0
+and 1.75 at 2.0-2.25 (sd 0.2). A true 1.8 and a true 2.2 give one reading, so no map of the reading
+separates them, and a jam that stays 0.1-0.3 above capacity is found late or not at all. A fine-tune
+of these weights on those 60 clips (4 epochs, not shipped) reads the same (-0.34 at 2.0-2.25, seeds
+201-203). Feet are what hides first in a packed crowd (0.60 of the foot points covered by a nearer
+person at 2 persons/m², heads 0.02), but weights trained on head targets
 (:mod:`detectors.density_cnn`, not shipped) read the jam as flat (mean reading 1.57 at a true
-1.75-2.0, 1.66 at 2.0-2.25, seeds 201-205; :mod:`train.density`). A finer output or more capacity
-is the next step. The latency is the reading's: the alert policy below replayed on the true
-density of the zone (an exact reading) finds all ten jams of seeds 201-210 with a median latency
-of 0.42 s against the ground truth's trailing 2 s mean (0.2 to 0.85 s), while the shipped network's
-reading finds the five of 201-205 6 to 18 s after their start.
+1.75-2.0, 1.66 at 2.0-2.25, seeds 201-205; :mod:`train.density`). Where the reading is lost
+(measured): at the working resolution a person on the gate approach is 18-27 rows tall and a head
+2.3-3.4 px; at 2.25 persons/m² (0.67 m apart) the next row of people in depth stands only 2-6 px
+higher in the image (a side neighbour 5-8 px away), so one output cell (4x4 working px) holds about
+one head and the heads of consecutive rows touch; and the network does not fit its own training
+frames there (the 1.72 and 1.75 above): resolution or capacity, not data. Weights that read a crop
+of the full-resolution frame (``input_width`` 640 in their model card: heads of 4.5-7 px, output
+cells of 2 working px; :meth:`DensityDetector._prepare_cells`) were trained for the purpose
+(:mod:`train.density`, not shipped): on staged crowds of the gate approach their raw reading is
+2.04, 2.14, 2.29 and 2.56 at a true 2.0, 2.5, 3.0 and 3.5 persons/m² (the shipped weights on the
+working image: 1.47, 1.48, 1.60, 1.79), but on the scenario's own jam (tuning seeds 201-205, the
+detector end to end) their smoothed reading's bias at a true 2.0-2.25 is -0.17, the shipped weights'
+too (replayed on the same seeds), and they find 3 of the 5 jams 0.7 to 2.8 s after their start and
+miss the other 2 (the reading hovers at 1.8-2.0 through them). The full-resolution input resolves
+staged crowds, not yet the jam in front of the gates. That jam is no uniform 2 persons/m²: at a zone
+mean of 2.06-2.23 (seed 201, t = 50-70 s) its people stand 0.46 m from their nearest neighbour
+(median), 3 to 6 per m² in the half of the zone at the gates and nobody in the far third. Staged so
+(4.5 persons/m² over the near half, a zone mean of 2.09) the full-resolution weights read 2.06
+(shipped: 1.66), but on the dense training clips of the scenario itself they read 1.75, 1.85 and
+1.89 (raw) at a true 1.88, 2.09 and 2.34: they do not fit their own training frames of the jam, so
+something the staged crowd lacks (walking poses, the crowd around the zone) is what the reading
+misses there. A fine-tune on more packed clips (20 gatherings at 2 to 6 persons/m², ``--packed-range
+2 6``) read the jam's build-up high (+0.11 at a true 1.5-1.75) and its top still low (-0.12 at
+2.0-2.25): 4 of 5 alerts 0.7 to 10.8 s before the jam, one 11 s late. The latency is the reading's:
+the alert policy below replayed on the true density of the zone (an exact reading) finds all ten
+jams of seeds 201-210 with a median latency of 0.42 s against the ground truth's trailing 2 s mean
+(0.2 to 0.85 s), while the shipped network's reading finds the five of 201-205 6 to 18 s after their
+start.
 
 Score: ``min(1, density / (2 capacity_per_m2))`` after an exponential moving average of the
 density with time constant ``smoothing_s`` (1 s; ``alpha = 1 - exp(-dt / tau)`` per update, so
@@ -101,6 +124,10 @@ from detectors.perception import Percept, WorkGrid
 from detectors.site import SiteConfig, ZoneKind
 
 METHODS = ("cnn", "pixels", "blobs")
+
+#: [px of the network's input] context kept around the density zones' cells when the network reads a crop of
+#: the full-resolution frame (about half its receptive field: the zones' cells see what they would in the whole frame)
+CROP_MARGIN_PX = 64
 
 #: coverage fractions at which the occlusion factor is tabulated (interpolated per frame)
 _COVERAGE_GRID = np.linspace(0.0, 0.999, 1000)
@@ -287,31 +314,42 @@ class DensityDetector:
         """Per zone, the flat indices of the CNN's output cells that count for it (foot targets: the
         cells whose ground point lies in it; head targets: the cells where the head of a person whose
         feet stand in it appears), and the ground area [m²] of the cells whose ground point lies in it
-        (the part of the zone in view)."""
+        (the part of the zone in view). Weights that read the full-resolution frame (their model card's
+        ``input_width``) get a grid of that size and the crop of it the network runs on: the density
+        zones' cells and :data:`CROP_MARGIN_PX` around them (the network's context)."""
         from detectors.density_cnn import HEAD_FRACTION, STRIDE, cell_foot_points, perspective_channel
 
-        self._perspective = perspective_channel(grid.person_rows)
-        pts = cell_foot_points(grid.work_size, grid.site.image_size)
+        net_grid = grid
+        width = self._cnn.input_width
+        w_img, h_img = grid.site.image_size
+        if width is not None and min(width, w_img) != grid.work_size[0]:
+            width = min(width, w_img)
+            net_grid = WorkGrid(grid.site, (width, max(1, int(round(h_img * width / w_img)))))
+        self._net_grid = net_grid
+        perspective = perspective_channel(net_grid.person_rows)
+        pts = cell_foot_points(net_grid.work_size, grid.site.image_size)
         oh, ow = pts.shape[:2]
         ground = grid.site.image_to_ground(pts.reshape(-1, 2))
         ok = np.all(np.isfinite(ground), axis=1)
         # each cell's ground area: the quadrilateral of its four corners on the floor
-        cw, ch = grid.sx * STRIDE, grid.sy * STRIDE
+        cw, ch = net_grid.sx * STRIDE, net_grid.sy * STRIDE
         corners = [pts.reshape(-1, 2) + [dx * cw, dy * ch] for dx, dy in ((-.5, -.5), (.5, -.5), (.5, .5), (-.5, .5))]
         g = np.stack([grid.site.image_to_ground(c) for c in corners], axis=1)  # (cells, 4, 2)
         x, y = g[..., 0], g[..., 1]
         cell_area = 0.5 * np.abs((x * np.roll(y, -1, axis=1) - np.roll(x, -1, axis=1) * y).sum(axis=1))
-        self._cells = []
+        cells = []
         self._cell_pixels = []  # per zone, the flat working pixels of its cells (for the foreground share)
         self.floor = np.full(len(self.zones), np.nan)
         self._t_floor = np.full(len(self.zones), np.nan)
         ww, wh = grid.work_size
-        dv, du = np.mgrid[0:STRIDE, 0:STRIDE]
+        # the output cell that each working pixel (where the foreground mask lives) falls in
+        cell_row = np.minimum(((np.arange(wh) + 0.5) * net_grid.work_size[1] / wh).astype(np.int64) // STRIDE, oh - 1)
+        cell_col = np.minimum(((np.arange(ww) + 0.5) * net_grid.work_size[0] / ww).astype(np.int64) // STRIDE, ow - 1)
         counted = None
         if self._cnn.target == "head":
             # a head cell counts for the zone that holds the feet of a person whose head centre is there
             # (the foot row from the calibration's expected person height, column by column)
-            foot_row = grid.foot_row_of_part(HEAD_FRACTION)
+            foot_row = net_grid.foot_row_of_part(HEAD_FRACTION)
             wh_, ww_ = foot_row.shape
             cr = np.minimum(np.arange(oh) * STRIDE + STRIDE // 2, wh_ - 1)
             cc = np.minimum(np.arange(ow) * STRIDE + STRIDE // 2, ww_ - 1)
@@ -319,25 +357,54 @@ class DensityDetector:
             cols = np.broadcast_to(cc[None, :], (oh, ow)).reshape(-1)
             counted = np.full((len(rows), 2), np.nan)
             has = rows >= 0
-            counted[has] = grid.ground_m[rows[has], cols[has]]
+            counted[has] = net_grid.ground_m[rows[has], cols[has]]
         for k, zone in enumerate(self.zones):
             inside = np.zeros(len(ground), bool)
             inside[ok] = zone.contains(ground[ok])
             idx = np.flatnonzero(inside & np.isfinite(cell_area))
             if counted is None:
-                self._cells.append(idx)
+                cells.append(idx)
             else:
                 fine = np.all(np.isfinite(counted), axis=1)
                 heads = np.zeros(len(counted), bool)
                 heads[fine] = zone.contains(counted[fine])
-                self._cells.append(np.flatnonzero(heads))
-            cv, cu = np.divmod(idx, ow)
-            pv = (cv[:, None] * STRIDE + dv.reshape(1, -1)).reshape(-1)
-            pu = (cu[:, None] * STRIDE + du.reshape(1, -1)).reshape(-1)
-            keep = (pv < wh) & (pu < ww)
-            self._cell_pixels.append(pv[keep] * ww + pu[keep])
+                cells.append(np.flatnonzero(heads))
+            mine = np.zeros(oh * ow, bool)
+            mine[idx] = True
+            self._cell_pixels.append(np.flatnonzero(mine.reshape(oh, ow)[cell_row[:, None], cell_col[None, :]]))
             seen = float(cell_area[idx].sum()) if len(idx) else 0.0
             self._view_area[k] = min(self.area_m2[k], seen) if seen > 0 else self.area_m2[k]
+        self._crop = None
+        if net_grid is not grid:
+            # the network runs on the part of the full-resolution frame around the cells it is asked about
+            used = np.concatenate([c for c in cells if len(c)] or [np.zeros(0, np.int64)])
+            if len(used) == 0:
+                used = np.arange(oh * ow)
+            rv, ru = np.divmod(used, ow)
+            m = -(-CROP_MARGIN_PX // STRIDE)
+            r0, r1 = max(0, int(rv.min()) - m), min(oh, int(rv.max()) + 1 + m)
+            c0, c1 = max(0, int(ru.min()) - m), min(ow, int(ru.max()) + 1 + m)
+            nw, nh = net_grid.work_size
+            self._crop = (r0 * STRIDE, min(nh, r1 * STRIDE), c0 * STRIDE, min(nw, c1 * STRIDE))
+            perspective = perspective[self._crop[0]:self._crop[1], self._crop[2]:self._crop[3]]
+            crop_w = c1 - c0
+            cells = [((c // ow) - r0) * crop_w + (c % ow) - c0 for c in cells]
+        self._perspective = np.ascontiguousarray(perspective)
+        self._cells = cells
+
+    def _net_grey(self, percept: Percept) -> np.ndarray:
+        """The grey image the network reads: the working image, or the crop of the full-resolution frame
+        at the weights' input width (:meth:`_prepare_cells`)."""
+        if self._crop is None:
+            return percept.grey
+        import cv2
+
+        y0, y1, x0, x1 = self._crop
+        nw, nh = self._net_grid.work_size
+        image = percept.image
+        if image.shape[1] != nw or image.shape[0] != nh:
+            image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        return cv2.cvtColor(image[y0:y1, x0:x1], cv2.COLOR_BGR2GRAY)
 
     def persons(self, percept: Percept) -> np.ndarray:
         """(Z,) [persons] estimated persons standing in the part of each density zone in view."""
@@ -345,7 +412,7 @@ class DensityDetector:
         if grid is not self._grid:
             self._prepare(grid)
         if self.method == "cnn":
-            dmap = self._cnn.predict(percept.grey, self._perspective).reshape(-1)
+            dmap = self._cnn.predict(self._net_grey(percept), self._perspective).reshape(-1)
             return np.array([float(dmap[c].sum(dtype=np.float64)) for c in self._cells])
         if self.method == "blobs":
             blobs = percept.blobs

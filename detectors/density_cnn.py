@@ -34,6 +34,13 @@ convolutions dilated 1, 2, 4, 8 (a receptive field of about 130 working pixels, 
 of the nearest people of a station camera), ReLU between, a 1x1 head and ``softplus``.
 About 42,000 parameters (a 173 kB state_dict).
 
+Input resolution: weights whose model card gives ``input_width`` (``stationwatch train density
+--work-width 640``) were trained on the camera's full-resolution frame, where a far person's head
+is 4.5-7 px instead of 2.3-3.4 and the output cells are 2 working px; the density detector runs
+them on a crop of the full-resolution frame around its zones (:func:`load_input_width`,
+:meth:`detectors.density.DensityDetector._prepare_cells`). Weights without it (the shipped ones)
+read the working image. Measured and not shipped: :mod:`detectors.density` ("Known limit").
+
 Inference under :func:`torch.inference_mode`, channels-last, about 2-3 ms per 320x180
 frame on one core; the density detector runs it a few times per second, not every frame
 (:attr:`detectors.perception.Perception.density_every_s`).
@@ -215,6 +222,20 @@ def load_calibration(card_path: str) -> tuple[np.ndarray, np.ndarray] | None:
     return k, v
 
 
+def load_input_width(card_path: str) -> int | None:
+    """The ``input_width`` entry [px] of the model card at ``card_path``: the width of the image the weights
+    were trained to read (``stationwatch train density --work-width``); None when the card or the entry is
+    absent (weights trained on the perception's working image, 320 px wide)."""
+    card = _read_card(card_path)
+    width = None if card is None else card.get("input_width")
+    if width is None:
+        return None
+    if not (isinstance(width, int) and width >= 16 and width % STRIDE == 0):
+        raise ValueError(f"density CNN model card {card_path!r}: input_width must be a whole number of pixels >= 16 "
+                         f"and a multiple of {STRIDE}; got {width!r}")
+    return width
+
+
 def load_target(card_path: str) -> str:
     """The ``target`` entry of the model card at ``card_path`` (:data:`TARGETS`); ``"foot"`` when the card
     or the entry is absent (weights trained before head targets)."""
@@ -241,6 +262,9 @@ class DensityCNN:
         self.calibration = load_calibration(os.path.splitext(path)[0] + ".json")
         #: where the network puts a person's mass (:data:`TARGETS`; weights without it in their card: feet)
         self.target = load_target(os.path.splitext(path)[0] + ".json")
+        #: [px] width of the image the weights read (None: the perception's working image); weights trained
+        #: at the camera's full resolution read a crop of the full-resolution frame around the density zones
+        self.input_width = load_input_width(os.path.splitext(path)[0] + ".json")
 
     def predict(self, grey: np.ndarray, perspective: np.ndarray) -> np.ndarray:
         """(H', W') float32 [persons per cell] density map of a (H, W) uint8 grey working image

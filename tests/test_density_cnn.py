@@ -287,6 +287,7 @@ def _staged_crowd(density_per_m2: float, seed: int):
     crowd = standing_crowd(pts, heading=rng.uniform(0, 2 * np.pi, n), shirt=rng.integers(20, 230, (n, 3)),
                            trousers=rng.integers(10, 120, (n, 3)), height=rng.uniform(1.6, 1.9, n))
     image, _ = Renderer(sc, sc.cameras[0], seed=seed).render(crowd, 30.0, visibility=False)
+    _staged_crowd.last_image = image  # the full-resolution frame, for weights that read it
     grey = cv2.cvtColor(cv2.resize(image, (320, 180), interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
     return grey, SiteConfig.from_dict(site_config_dict(sc, sc.cameras[0].name)), n / 35.0
 
@@ -434,3 +435,85 @@ def test_head_targets_hold_one_unit_per_head_in_the_image(tmp_path):
         Samples.load(str(tmp_path / "h.npz"), clips, "foot")
     with pytest.raises(ValueError, match="rendered from other clips or targets"):
         Samples.load(str(tmp_path / "f.npz"), clips, "head")
+
+
+def test_model_card_input_width_absent_means_the_working_image(tmp_path):
+    import json
+
+    from detectors.density_cnn import load_input_width
+
+    assert load_input_width(str(tmp_path / "absent.json")) is None
+    (tmp_path / "old.json").write_text(json.dumps({"command": "stationwatch train density"}))
+    assert load_input_width(str(tmp_path / "old.json")) is None
+    (tmp_path / "full.json").write_text(json.dumps({"input_width": 640}))
+    assert load_input_width(str(tmp_path / "full.json")) == 640
+    for bad in (642, "640", 8):
+        (tmp_path / "bad.json").write_text(json.dumps({"input_width": bad}))
+        with pytest.raises(ValueError, match="input_width must be"):
+            load_input_width(str(tmp_path / "bad.json"))
+
+
+def _full_resolution_copy(tmp_path, width: int = 640) -> str:
+    """The shipped weights with a model card that says they read ``width`` px wide images."""
+    import json
+    import shutil
+
+    path = str(tmp_path / "density_cnn.pt")
+    shutil.copyfile(WEIGHTS_FILE, path)
+    with open(os.path.splitext(WEIGHTS_FILE)[0] + ".json", encoding="utf-8") as fh:
+        card = json.load(fh)
+    card["input_width"] = width
+    (tmp_path / "density_cnn.json").write_text(json.dumps(card))
+    return path
+
+
+@shipped
+def test_full_resolution_weights_read_a_crop_around_the_zone_as_the_whole_frame(tmp_path):
+    """Weights whose card says 640 px: the detector runs them on a crop of the full-resolution frame around
+    the zone, and the zone's count is that of the whole 640x360 frame's map over the zone's cells (the crop
+    keeps CROP_MARGIN_PX of context); its cells are a quarter as large on the ground, their area in view the
+    zone's; the crop is smaller than the frame."""
+    import types
+
+    import cv2
+
+    from detectors.density import CROP_MARGIN_PX, DensityDetector
+    from detectors.perception import WorkGrid
+
+    grey, site, truth = _staged_crowd(2.0, seed=7)
+    image = _staged_crowd.last_image
+    weights = _full_resolution_copy(tmp_path)
+    crop_det = DensityDetector(site, method="cnn", weights=weights)
+    work = WorkGrid(site, (320, 180))
+    crop_det._prepare(work)
+    whole_det = DensityDetector(site, method="cnn", weights=weights)
+    whole_det._prepare(WorkGrid(site, (640, 360)))  # the full-resolution grid itself: no crop
+    assert whole_det._crop is None and crop_det._crop is not None
+    y0, y1, x0, x1 = crop_det._crop
+    assert y0 % STRIDE == 0 and x0 % STRIDE == 0 and (y1 - y0) * (x1 - x0) < 0.6 * 640 * 360
+    percept = types.SimpleNamespace(image=image, grey=grey, grid=work)
+    from_crop = float(crop_det.persons(percept)[0])
+    dmap = whole_det._cnn.predict(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), whole_det._perspective).reshape(-1)
+    from_whole = float(dmap[whole_det._cells[0]].sum())
+    assert from_crop == pytest.approx(from_whole, rel=1e-3, abs=1e-3), (from_crop, from_whole, CROP_MARGIN_PX)
+    assert len(crop_det._cells[0]) == len(whole_det._cells[0])
+    working = DensityDetector(site, method="cnn")
+    working._prepare(work)
+    # four full-resolution cells to a working one; each cell's working pixels for the floor test: the same zone
+    assert len(crop_det._cells[0]) == pytest.approx(4 * len(working._cells[0]), rel=0.05)
+    assert len(crop_det._cell_pixels[0]) == pytest.approx(len(working._cell_pixels[0]), rel=0.05)
+    assert crop_det._view_area[0] == pytest.approx(site.zones[0].area_m2, rel=0.05)
+
+
+def test_validation_takes_tuning_seeds_only_when_told():
+    from sim.seeds import SeedSplitError
+    from train.density import _validation_seeds
+
+    assert _validation_seeds([901, 902], False) == (901, 902)
+    assert _validation_seeds([206, 207], True) == (206, 207)
+    with pytest.raises(SeedSplitError, match="not a held-out seed"):
+        _validation_seeds([206], False)
+    with pytest.raises(SeedSplitError, match="takes tuning seeds"):
+        _validation_seeds([906], True)
+    with pytest.raises(SeedSplitError, match="training seed"):
+        _validation_seeds([10_001], True)

@@ -50,9 +50,33 @@ they find 2 of 5 jams with 2 early false alarms where the shipped weights find 5
 A network of this size at a quarter of the working resolution does not resolve 0.6 m head spacing
 from this camera in that training time; a finer output or more capacity is still open.
 
+Tried and not shipped (tuning seeds 201-205): the full-resolution frame. At the working resolution a
+person on the overcrowded gate approach is 18-27 rows tall, a head 2.3-3.4 px, and at 2.25 persons/m²
+the next row of people in depth stands 2-6 px higher in the image: one output cell holds about one
+head. ``--work-width 640`` renders the samples at the camera's 640x360 (targets at 160x90 cells) and
+writes ``input_width`` into the card, so the detector runs the network on a crop of the full-resolution
+frame around its zones. ``--init detectors/weights/density_cnn.pt --clips 16 --dense-clips 20
+--dense-seed 10600 --packed-clips 16 --packed-seed 10800 --work-width 640 --epochs 6 --lr 1e-3 --batch 8
+--crop 320 192 --threads 1 --calibrate`` (2,528 frames, 586 s rendering, 585 s training on a shared core,
+loss 1.03 to 0.42): on staged crowds of the gate approach the raw reading is 2.04, 2.14, 2.29 and 2.56 at
+a true 2.0, 2.5, 3.0 and 3.5 persons/m² (shipped weights: 1.47, 1.48, 1.60, 1.79), but through the
+detector on ``concourse_overcrowding`` 201-205 the smoothed reading's bias at a true 2.0-2.25 stays
+-0.17 (the shipped weights' too) and it finds 3 of the 5 jams (0.7, 1.8 and 2.8 s after their start)
+and misses 2, where the shipped weights find all five 6.0 to 18.3 s late; the dense queue stays quiet
+(0 alerts at 201-205). The calibration fitted on the training frames maps a reading of 2.5 to 2.32 and
+3.0 to 2.47 (RMS 0.32 -> 0.26 on 2,482 zone frames). On the dense clips of its own training data
+(``concourse_overcrowding`` at training seeds) it reads 1.75, 1.85 and 1.89 (raw) at a true 1.88, 2.09 and
+2.34: it does not fit the jam, whose people stand 3 to 6 per m² in the half of the zone at the gates.
+Four more epochs from those weights on 20 packed clips at 2 to 6 persons/m² instead of the 16 at 1.5 to
+3.5 (``--packed-clips 20 --packed-range 2 6 --epochs 4 --lr 7e-4``, 2,671 frames, 369 s) read the jam's
+build-up high (bias +0.11 at a true 1.5-1.75, -0.12 at 2.0-2.25): at 201-205, four alerts 0.7 to 10.8 s
+before the jam began and one 11 s late.
+
 Validation: ``stationwatch train density --validate-only --validate-seeds 901`` prints the
 RMS per density band (0-1, 1-2, 2-3, 3-4 persons/m²), CNN against the pixel baseline, and
-writes it into the model card with the weights' SHA-256.
+writes it into the model card with the weights' SHA-256; ``--validate-tuning-seeds`` validates
+at tuning seeds instead (``seed_set`` in the card), for weights validated before the held-out
+measurement.
 
 Validation (:func:`validate`): the density of every density zone of the library's density
 scenarios at held-out seeds, per frame, from the CNN and from the pixel estimate, against
@@ -209,9 +233,10 @@ def default_clips(n_clips: int = 140, first_seed: int = 10_000) -> list[Clip]:
 PACKED_RANGE = (1.5, 3.5)
 
 
-def packed_clips(n_clips: int, first_seed: int = 10_800) -> list[Clip]:
+def packed_clips(n_clips: int, first_seed: int = 10_800, density_range: tuple[float, float] = PACKED_RANGE) -> list[Clip]:
     """``n_clips`` variants of ``concourse_quiet`` (camera moved, lighting and rendering drawn as in
-    :func:`default_clips`) that each pack a gathering zone to :data:`PACKED_RANGE` persons/m², clip ``k``
+    :func:`default_clips`) that each pack a gathering zone to ``density_range`` persons/m² (default
+    :data:`PACKED_RANGE`), clip ``k``
     at training seed ``first_seed + k`` (redrawn from the next seed when invalid). In the default clips
     a zone above 2 persons/m² is rare (491 training frames above 2, none above 3)."""
     from sim.scenario import load_scenario
@@ -219,7 +244,7 @@ def packed_clips(n_clips: int, first_seed: int = 10_800) -> list[Clip]:
     base = _BASES[0]
     sc = load_scenario(base[0])
     clips, _ = _valid_clips(int(n_clips), int(first_seed),
-                            lambda s: _variant(base, s, sc, gathering_p=1.0, density_range=PACKED_RANGE))
+                            lambda s: _variant(base, s, sc, gathering_p=1.0, density_range=tuple(density_range)))
     return clips
 
 
@@ -556,16 +581,17 @@ def density_series(scenario, seed: int, methods: dict, *, duration_s: float | No
     return np.asarray(true, float), {k: np.asarray(v, float) for k, v in est.items()}
 
 
-def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: bool = True) -> dict:
-    """RMS error [persons/m²] of the CNN (``weights``) and of the pixel estimate on held-out footage.
+def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: bool = True,
+             tuning: bool = False) -> dict:
+    """RMS error [persons/m²] of the CNN (``weights``) and of the pixel estimate on held-out footage
+    (on tuning footage with ``tuning``: ``seed_set`` in the result says which).
 
     Refuses training seeds. Returns ``{"seeds", "range_per_m2", "cnn_rms", "pixels_rms",
     "frames", "per_scenario": [...]}`` over frames whose true density lies in :data:`VALIDATION_RANGE`.
     """
     from sim.scenario import load_scenario
-    from sim.seeds import check_evaluation_seeds
 
-    seeds = check_evaluation_seeds(seeds, what="density validation")
+    seeds = _validation_seeds(seeds, tuning)
     methods = {"cnn": {"method": "cnn", "weights": weights}, "pixels": {"method": "pixels", "gain": 1.0}}
     lo, hi = VALIDATION_RANGE
     all_true, all_est = [], {k: [] for k in methods}
@@ -582,7 +608,8 @@ def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: b
             all_true.append(true[use])
             per.append(row)
     t = np.concatenate(all_true)
-    out = {"seeds": list(seeds), "range_per_m2": list(VALIDATION_RANGE), "frames": int(len(t))}
+    out = {"seeds": list(seeds), "seed_set": "tuning" if tuning else "held-out",
+           "range_per_m2": list(VALIDATION_RANGE), "frames": int(len(t))}
     for k in methods:
         out[f"{k}_rms"] = _rms(np.concatenate(all_est[k]) - t)
     bands = []
@@ -592,6 +619,21 @@ def validate(weights: str, seeds, *, scenarios=VALIDATION_SCENARIOS, progress: b
                       **{f"{k}_rms": _rms(np.concatenate(all_est[k])[m] - t[m]) for k in methods}})
     out["bands"] = bands
     out["per_scenario"] = per
+    return out
+
+
+def _validation_seeds(seeds, tuning: bool) -> tuple[int, ...]:
+    """``seeds`` checked for a validation: held-out seeds, or with ``tuning`` tuning seeds (sim/seeds.py), for
+    weights validated before the held-out measurement made after merging; never training seeds."""
+    from sim.seeds import TUNING_SEEDS, SeedSplitError, check_evaluation_seeds
+
+    if not tuning:
+        return check_evaluation_seeds(seeds, what="density validation")
+    out = check_evaluation_seeds(seeds, held_out=False, what="density validation")
+    for s in out:
+        if s not in TUNING_SEEDS:
+            raise SeedSplitError(f"density validation: --validate-tuning-seeds takes tuning seeds "
+                                 f"({TUNING_SEEDS[0]}..{TUNING_SEEDS[-1]}); got {s}")
     return out
 
 
@@ -626,7 +668,13 @@ def configure(parser) -> None:
     parser.add_argument("--packed-clips", type=int, default=0,
                         help="add this many clips of concourse_quiet whose gathering packs a zone to 1.5-3.5 "
                              "persons/m2 (packed_clips), at training seeds from --packed-seed")
+    parser.add_argument("--packed-range", type=float, nargs=2, default=PACKED_RANGE, metavar=("LOW", "HIGH"),
+                        help="[persons/m2] the packed clips' gatherings are drawn in this range (default 1.5 3.5)")
     parser.add_argument("--packed-seed", type=int, default=10_800, help="scenario seed of the first packed clip")
+    parser.add_argument("--work-width", type=_positive_int, default=320,
+                        help="[px] width of the images the network is trained to read: 320, the perception's working "
+                             "image, or the camera's own width (640) for weights that read a crop of the "
+                             "full-resolution frame (the model card's input_width)")
     parser.add_argument("--target", choices=("foot", "head"), default="foot",
                         help="where a person's unit of mass lies in the targets: its foot point (the shipped "
                              "weights), or the centre of its head as drawn (the model card records it; the detector "
@@ -642,6 +690,9 @@ def configure(parser) -> None:
     parser.add_argument("--cache", help="npz file: reuse the rendered samples if it exists, else write them there")
     parser.add_argument("--validate-seeds", type=int, nargs="*", default=None,
                         help="held-out seeds of the validation (default: the first two held-out seeds; none: skip)")
+    parser.add_argument("--validate-tuning-seeds", action="store_true",
+                        help="--validate-seeds are tuning seeds (201-220), not held-out ones: for weights validated "
+                             "before the held-out measurement made after merging (the card says which set)")
     parser.add_argument("--out", help="where to write the weights (default: the package's detectors/weights/)")
     parser.add_argument("--calibrate", action="store_true",
                         help="fit the map of a zone's reading to its density on the training samples and write it "
@@ -669,32 +720,32 @@ def band_table(val: dict) -> str:
     return "\n".join(lines)
 
 
-def _validate_into_card(weights: str, seeds, meta: str) -> dict:
-    """Validate ``weights`` at held-out ``seeds``, write the result and the weights' checksum (cards
+def _validate_into_card(weights: str, seeds, meta: str, tuning: bool = False) -> dict:
+    """Validate ``weights`` at held-out ``seeds`` (tuning seeds with ``tuning``), write the result and the weights' checksum (cards
     written before cards carried one get it here) into its model card ``meta``, print the table."""
     with open(meta, encoding="utf-8") as fh:
         data = json.load(fh)
     sha = weights_sha256(weights)
     if data.get("weights_sha256") not in (None, sha):
         raise ValueError(f"model card {meta} describes other weights than {weights} (sha256 differs)")
-    val = validate(weights, seeds)
+    val = validate(weights, seeds, tuning=tuning)
     data["validation"] = val
     data["weights_sha256"], data["weights_bytes"] = sha, os.path.getsize(weights)
     write_json(meta, data)
-    print(f"held-out density RMS by band, seeds {val['seeds']}:\n{band_table(val)}", file=sys.stderr)
+    print(f"{val['seed_set']} density RMS by band, seeds {val['seeds']}:\n{band_table(val)}", file=sys.stderr)
     return val
 
 
 def main(args) -> int:
     from detectors.density_cnn import STRIDE, WEIGHTS_FILE
     from detectors.files import check_writable
-    from sim.seeds import HELD_OUT_SEEDS, check_evaluation_seeds
+    from sim.seeds import HELD_OUT_SEEDS
 
     argv = sys.argv[3:] if len(sys.argv) > 3 else []
     out = args.out or WEIGHTS_FILE
     meta = os.path.splitext(out)[0] + ".json"
     seeds = HELD_OUT_SEEDS[:2] if args.validate_seeds is None else args.validate_seeds
-    seeds = check_evaluation_seeds(seeds, what="density validation")  # before, not after, the training
+    seeds = _validation_seeds(seeds, args.validate_tuning_seeds)  # before, not after, the training
     if args.validate_only:
         if not seeds:
             raise ValueError("--validate-only needs held-out seeds (--validate-seeds 901 902 ...)")
@@ -702,7 +753,7 @@ def main(args) -> int:
             if not os.path.exists(path):
                 raise FileNotFoundError(f"--validate-only: {path} does not exist; train the weights first")
         check_writable(meta)
-        _validate_into_card(out, seeds, meta)
+        _validate_into_card(out, seeds, meta, args.validate_tuning_seeds)
         print(f"model card: {meta}", file=sys.stderr)
         return 0
     if any(c % STRIDE for c in args.crop):
@@ -716,14 +767,17 @@ def main(args) -> int:
     if args.packed_clips < 0:
         raise ValueError(f"--packed-clips: expected a number >= 0; got {args.packed_clips}")
     if args.packed_clips:
-        clips += packed_clips(args.packed_clips, args.packed_seed)
+        clips += packed_clips(args.packed_clips, args.packed_seed, args.packed_range)
     check_writable(out)  # now, not after minutes of rendering and training
     check_writable(meta)  # its model card
     if args.cache and os.path.exists(args.cache):
         samples = Samples.load(args.cache, clips, args.target)
+        if samples.grey.shape[2] != args.work_width:
+            raise ValueError(f"{args.cache}: rendered {samples.grey.shape[2]} px wide, not --work-width "
+                             f"{args.work_width}; delete it or pass another --cache")
         print(f"reused {len(samples)} rendered samples from {args.cache}", file=sys.stderr)
     else:
-        samples = render_samples(clips, target=args.target)
+        samples = render_samples(clips, target=args.target, work_width=args.work_width)
         if args.cache:
             samples.save(args.cache, clips)
     render_s = time.perf_counter() - t0
@@ -743,8 +797,9 @@ def main(args) -> int:
                  crop=tuple(args.crop), init=args.init)
     card = {
         "model": f"density CNN (detectors/density_cnn.py): grey + perspective channel -> {args.target}-point "
-                 "density at 1/4",
+                 f"density at 1/4 of a {samples.grey.shape[2]} px wide image",
         "target": args.target,
+        "input_width": int(samples.grey.shape[2]),
         "command": " ".join(["stationwatch", "train", "density", *argv]),
         "seed": int(args.seed), "epochs": int(args.epochs), "lr": float(args.lr), "threads": int(args.threads),
         "batch": int(args.batch), "crop_px": list(args.crop),
@@ -768,6 +823,6 @@ def main(args) -> int:
     print(f"trained on {result.train_frames} frames in {result.seconds:.0f} s (rendering {render_s:.0f} s), "
           f"final loss {result.final_loss:.4f}; wrote {out}", file=sys.stderr)
     if seeds:
-        _validate_into_card(out, seeds, meta)
+        _validate_into_card(out, seeds, meta, args.validate_tuning_seeds)
     print(f"model card: {meta}", file=sys.stderr)
     return 0
