@@ -204,7 +204,8 @@ def test_detector_cnn_counts_the_map_over_the_zone_cells():
 def test_train_command_runs_on_a_tiny_setting(tmp_path):
     import json
 
-    from train.density import Clip, Samples, fit, render_samples, save
+    from train.clips import Clip
+    from train.density import Samples, fit, render_samples, save
 
     clips = [Clip("concourse_surge", 10_001, {}, t_from_s=3.0, t_to_s=6.0, every_s=1.0)]
     samples = render_samples(clips, progress=False)
@@ -317,7 +318,7 @@ def test_shipped_cnn_reads_a_staged_crowd_within_tolerance(density):
 def test_dense_clips_are_the_density_scenarios_at_training_seeds():
     from sim.scenario import load_scenario
     from sim.seeds import TRAINING_SEEDS
-    from train.density import dense_clips
+    from train.clips import dense_clips
 
     clips = dense_clips(8, first_seed=10_500)
     assert [c.scenario for c in clips] == ["concourse_overcrowding"] * 6 + ["negatives_density_queue"] * 2  # 3/4, 1/4
@@ -396,7 +397,7 @@ def test_zone_cells_count_the_people_standing_in_the_zone(target):
 def test_packed_clips_pack_a_gathering_near_and_above_capacity():
     from sim.scenario import load_scenario
     from sim.seeds import TRAINING_SEEDS
-    from train.density import PACKED_RANGE, packed_clips
+    from train.clips import PACKED_RANGE, packed_clips
 
     clips = packed_clips(5, first_seed=10_800)
     assert len(clips) == 5 and all(c.scenario == "concourse_quiet" and c.seed in TRAINING_SEEDS for c in clips)
@@ -411,7 +412,8 @@ def test_packed_clips_pack_a_gathering_near_and_above_capacity():
 
 
 def test_head_targets_hold_one_unit_per_head_in_the_image(tmp_path):
-    from train.density import Clip, Samples, render_samples
+    from train.clips import Clip
+    from train.density import Samples, render_samples
 
     clips = [Clip("concourse_surge", 10_001, {}, t_from_s=3.0, t_to_s=5.0, every_s=1.0)]
     heads = render_samples(clips, target="head", progress=False)

@@ -62,7 +62,8 @@ def test_bench_quality_warns_on_retired_seeds_and_not_on_fresh_ones():
 
 
 def test_training_clips_use_training_seeds_only():
-    from train.density import Clip, default_clips, render_samples
+    from train.clips import Clip, default_clips
+    from train.density import render_samples
 
     clips = default_clips(7)
     assert len(clips) == 7 and all(c.seed in TRAINING_SEEDS for c in clips)

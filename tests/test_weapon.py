@@ -179,7 +179,7 @@ def test_model_card_states_data_command_seed_time_and_validation():
 def test_training_pieces_on_a_tiny_setting(tmp_path):
     """Rendered crops from a training seed, a one-epoch fit, the weights loaded back, the baseline."""
     from detectors.weapon import WeaponCNN
-    from train.density import Clip
+    from train.clips import Clip
     from train.weapon import classifier_figures, fit, fit_hog_baseline, render_crops, save
 
     crops = render_crops([Clip("concourse_weapon", 10_001, {}, 24.0, 25.0, 0.5)], progress=False)
@@ -199,7 +199,7 @@ def test_training_pieces_on_a_tiny_setting(tmp_path):
 
 def test_rendering_training_crops_refuses_evaluation_seeds():
     from sim.seeds import SeedSplitError
-    from train.density import Clip
+    from train.clips import Clip
     from train.weapon import render_crops
 
     with pytest.raises(SeedSplitError, match="seed 901 is a held-out seed"):

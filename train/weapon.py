@@ -37,7 +37,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from train.common import progress_bar, run_epochs, save_weights, torch_threads, write_json
-from train.density import Clip, _variant
+from train.clips import Clip, _variant
 
 #: [px] least adult image height at a person's foot point for a crop (the detector's default is 40)
 MIN_HEIGHT_PX = 36.0
