@@ -62,42 +62,17 @@ Known limit, near capacity (measured, not yet fixed): on the gate approach of
 ``concourse_overcrowding`` both the network and the pixel estimate saturate from about 1.7
 persons/m² on. Over tuning seeds 201-205 the network's uncalibrated reading (less its floor) is
 biased -0.05 at a true 1.5-1.75, -0.19 at 1.75-2.0, -0.30 at 2.0-2.25 and -0.48 at 2.25-2.5
-persons/m² (pixel estimate at 201-203: +0.11, -0.09, -0.29, -0.42); on 3359 zone frames of training
-clips (20 varied from seed 10000, 40 dense from 10600) its mean reading is 1.72 at a true 1.75-2.0
-and 1.75 at 2.0-2.25 (sd 0.2). A true 1.8 and a true 2.2 give one reading, so no map of the reading
-separates them, and a jam that stays 0.1-0.3 above capacity is found late or not at all. A fine-tune
-of these weights on those 60 clips (4 epochs, not shipped) reads the same (-0.34 at 2.0-2.25, seeds
-201-203). Feet are what hides first in a packed crowd (0.60 of the foot points covered by a nearer
-person at 2 persons/m², heads 0.02), but weights trained on head targets
-(:mod:`detectors.density_cnn`, not shipped) read the jam as flat (mean reading 1.57 at a true
-1.75-2.0, 1.66 at 2.0-2.25, seeds 201-205; :mod:`train.density`). Where the reading is lost
-(measured): at the working resolution a person on the gate approach is 18-27 rows tall and a head
-2.3-3.4 px; at 2.25 persons/m² (0.67 m apart) the next row of people in depth stands only 2-6 px
-higher in the image (a side neighbour 5-8 px away), so one output cell (4x4 working px) holds about
-one head and the heads of consecutive rows touch; and the network does not fit its own training
-frames there (the 1.72 and 1.75 above): resolution or capacity, not data. Weights that read a crop
-of the full-resolution frame (``input_width`` 640 in their model card: heads of 4.5-7 px, output
-cells of 2 working px; :meth:`DensityDetector._prepare_cells`) were trained for the purpose
-(:mod:`train.density`, not shipped): on staged crowds of the gate approach their raw reading is
-2.04, 2.14, 2.29 and 2.56 at a true 2.0, 2.5, 3.0 and 3.5 persons/m² (the shipped weights on the
-working image: 1.47, 1.48, 1.60, 1.79), but on the scenario's own jam (tuning seeds 201-205, the
-detector end to end) their smoothed reading's bias at a true 2.0-2.25 is -0.17, the shipped weights'
-too (replayed on the same seeds), and they find 3 of the 5 jams 0.7 to 2.8 s after their start and
-miss the other 2 (the reading hovers at 1.8-2.0 through them). The full-resolution input resolves
-staged crowds, not yet the jam in front of the gates. That jam is no uniform 2 persons/m²: at a zone
-mean of 2.06-2.23 (seed 201, t = 50-70 s) its people stand 0.46 m from their nearest neighbour
-(median), 3 to 6 per m² in the half of the zone at the gates and nobody in the far third. Staged so
-(4.5 persons/m² over the near half, a zone mean of 2.09) the full-resolution weights read 2.06
-(shipped: 1.66), but on the dense training clips of the scenario itself they read 1.75, 1.85 and
-1.89 (raw) at a true 1.88, 2.09 and 2.34: they do not fit their own training frames of the jam, so
-something the staged crowd lacks (walking poses, the crowd around the zone) is what the reading
-misses there. A fine-tune on more packed clips (20 gatherings at 2 to 6 persons/m², ``--packed-range
-2 6``) read the jam's build-up high (+0.11 at a true 1.5-1.75) and its top still low (-0.12 at
-2.0-2.25): 4 of 5 alerts 0.7 to 10.8 s before the jam, one 11 s late. The latency is the reading's:
-the alert policy below replayed on the true density of the zone (an exact reading) finds all ten
-jams of seeds 201-210 with a median latency of 0.42 s against the ground truth's trailing 2 s mean
-(0.2 to 0.85 s), while the shipped network's reading finds the five of 201-205 6 to 18 s after their
-start.
+persons/m² (pixel estimate at 201-203: +0.11, -0.09, -0.29, -0.42), and on its own training clips it
+reads 1.72 at a true 1.75-2.0 and 1.75 at 2.0-2.25: a true 1.8 and a true 2.2 give one reading, so
+a jam that stays 0.1-0.3 above capacity is found late or not at all. At the working resolution a head
+there is 2.3-3.4 px and the next row of people stands 2-6 px higher, about one head per output cell.
+Weights that read a crop of the full-resolution frame (``input_width`` in their model card;
+:meth:`DensityDetector._prepare_cells`) read staged crowds right but not that jam; they, head
+targets and more footage were tried and not shipped (``docs/density-experiments.md``). The latency
+is the reading's: the alert policy below replayed on the true density of the zone (an exact
+reading) finds all ten jams of seeds 201-210 with a median latency of 0.42 s against the ground
+truth's trailing 2 s mean (0.2 to 0.85 s), while the shipped network's reading finds the five of
+201-205 6 to 18 s after their start.
 
 Score: ``min(1, density / (2 capacity_per_m2))`` after an exponential moving average of the
 density with time constant ``smoothing_s`` (1 s; ``alpha = 1 - exp(-dt / tau)`` per update, so

@@ -138,6 +138,15 @@ def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(union > 0, inter / union, 0.0)
 
 
+def box_cover(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(A, B) share of each x, y, w, h box of ``a`` covered by each box of ``b`` (0 for an empty box of ``a``)."""
+    iw = np.clip(np.minimum(a[:, 0:1] + a[:, 2:3], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0:1], b[:, 0]), 0, None)
+    ih = np.clip(np.minimum(a[:, 1:2] + a[:, 3:4], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1:2], b[:, 1]), 0, None)
+    area = a[:, 2:3] * a[:, 3:4]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(area > 0, iw * ih / area, 0.0)
+
+
 def greedy_pairs(a_xy: np.ndarray, b_xy: np.ndarray, max_d: float) -> list[tuple[int, int]]:
     """Pairs ``(i, k)`` of points of ``a_xy`` (N, 2) and ``b_xy`` (M, 2), nearest first, each point in one
     pair at most, none farther apart than ``max_d`` (same unit): how a detector follows things that

@@ -212,10 +212,9 @@ class PersonOnGroundDetector:
     def reset(self) -> None:
         #: track id -> (first t upright, last t upright, [m] last upright position)
         self._last_up: dict[int, tuple[float, float, np.ndarray]] = {}
-        #: track id -> (t it was first seen low after standing, [m] where it last stood upright)
-        self._down: dict[int, tuple[float, np.ndarray]] = {}
-        #: track id -> what ``_stood`` held for it when it went down (``_down``), or None
-        self._down_stood: dict[int, float | None] = {}
+        #: track id -> (t it was first seen low after standing, [m] where it last stood upright, what ``_stood``
+        #: held for it then or None)
+        self._down: dict[int, tuple[float, np.ndarray, float | None]] = {}
         #: track id -> [s] when it was first seen
         self._born: dict[int, float] = {}
         #: track id -> [s] when its box was last at least ``upright_height`` of the adult height high
@@ -276,13 +275,11 @@ class PersonOnGroundDetector:
         for tid in tr.id[down].tolist():
             up = self._last_up.get(tid)
             if up is not None and up[1] - up[0] >= self.min_upright_s and tid not in self._down:
-                self._down[tid] = (t, up[2])
-                self._down_stood[tid] = self._stood.get(tid)
+                self._down[tid] = (t, up[2], self._stood.get(tid))
         for tid in [k for k, (_, tk, _) in self._last_up.items() if t - tk > 2 * self.drop_s]:
             del self._last_up[tid]
-        for tid in [k for k, (tk, _) in self._down.items() if t - tk > 2 * self.drop_s]:
+        for tid in [k for k, (tk, _, _) in self._down.items() if t - tk > 2 * self.drop_s]:
             del self._down[tid]
-            self._down_stood.pop(tid, None)
 
         # a body on the floor touches it along its box's bottom edge: the people finder, which takes a
         # short box for a head and places its feet far behind, is not asked where it lies
@@ -507,7 +504,7 @@ class PersonOnGroundDetector:
             if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + self.up_after_s) and \
                     ((xy - b["xy"]) ** 2).sum() <= r2:
                 return True
-        for td, xy in self._down.values():
+        for td, xy, _ in self._down.values():
             if b["first"] - self.drop_s <= td <= b["first"] + self.up_after_s and ((xy - b["xy"]) ** 2).sum() <= r2:
                 return True
         return False
@@ -528,7 +525,7 @@ class PersonOnGroundDetector:
         if born is None or born < b["first"] - self.born_after_s or born - self._t_ready < self.drop_s:
             return False
         if any(k != tid and abs(td - born) <= self.born_after_s and ((xy - b["xy"]) ** 2).sum() <= r2 and
-               self._dropped(self._down_stood.get(k), td) for k, (td, xy) in self._down.items()):
+               self._dropped(stood, td) for k, (td, xy, stood) in self._down.items()):
             return True
         gone_after = t - 0.5 / self.site.fps  # an upright track seen in this frame is still up
         return any(k != tid and t1 - t0 >= self.min_upright_s and born - self.born_after_s <= t1 <=

@@ -107,7 +107,7 @@ import numpy as np
 from detectors.appearance import hi_vis_fraction
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
-from detectors.evidence import InstanceLinks, KeyedEvidence, clip_box, normal_cdf
+from detectors.evidence import InstanceLinks, KeyedEvidence, box_cover, clip_box, normal_cdf
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
 from detectors.vehicles import VehicleWatch, beyond_zone, camera_nadir_m
@@ -419,13 +419,11 @@ class IntrusionDetector:
         the tracks read less than ``staff_link_s`` ago whose last box and ``box`` overlap by half the
         smaller of the two or more (decayed as a vest unseen since then), else 0."""
         best = 0.0
-        area = box[2] * box[3]
         for k, (value, tk, kb) in self._staff.items():
             if k == tid or t - tk > self.staff_link_s or value <= best:
                 continue
-            iw = min(box[0] + box[2], kb[0] + kb[2]) - max(box[0], kb[0])
-            ih = min(box[1] + box[3], kb[1] + kb[3]) - max(box[1], kb[1])
-            if iw > 0 and ih > 0 and iw * ih >= 0.5 * min(area, kb[2] * kb[3]):
+            pair = np.stack([box, kb])
+            if box_cover(pair, pair)[[0, 1], [1, 0]].max() >= 0.5:  # half of either box covered by the other
                 best = value * math.exp(-(t - tk) / (10.0 * self.staff_s))
         return best
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from detectors.evidence import box_iou
+from detectors.evidence import box_cover, box_iou
 from detectors.people import FOOT_FROM_HEAD, FOOT_UNKNOWN, Detections
 from detectors.site import SiteConfig
 
@@ -381,7 +381,7 @@ class GroundTracker:
             # (a torso whose legs were lost against the floor), not somebody new
             recent = np.flatnonzero((self._hits >= self.min_hits) & (self._last >= t - self.birth_block_s))
             if len(recent):
-                inside = _overlap_of_first(det.box[rows], self._box[recent]).max(axis=1)
+                inside = box_cover(det.box[rows], self._box[recent]).max(axis=1)
                 ok &= inside < self.birth_max_overlap
             rows, z = rows[ok], z[ok]
         # two detections of one frame closer than the gap: keep the more confident
@@ -443,12 +443,3 @@ class GroundTracker:
                       box=self._box.copy(), confirmed=self._hits >= self.min_hits, hits=self._hits.copy(),
                       age_s=t - self._born, lost_s=t - self._last, detection=matched_det.astype(np.int64),
                       foot_source=self._src.copy(), expected_height_px=height, head_foot_m=self._head.copy())
-
-
-def _overlap_of_first(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(A, B) share of each box of ``a`` covered by each box of ``b`` (x, y, w, h)."""
-    iw = np.clip(np.minimum(a[:, 0:1] + a[:, 2:3], b[:, 0] + b[:, 2]) - np.maximum(a[:, 0:1], b[:, 0]), 0, None)
-    ih = np.clip(np.minimum(a[:, 1:2] + a[:, 3:4], b[:, 1] + b[:, 3]) - np.maximum(a[:, 1:2], b[:, 1]), 0, None)
-    area = a[:, 2:3] * a[:, 3:4]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(area > 0, iw * ih / area, 0.0)
