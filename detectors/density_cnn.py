@@ -104,6 +104,32 @@ def build_net(channels: int = CHANNELS):
     return net
 
 
+def widen_state(state: dict, channels: int, *, seed: int = 0) -> dict:
+    """A state_dict of :func:`build_net` at ``channels`` that computes what ``state`` (narrower, same
+    architecture) computes: the old weights in place, the new channels drawn as a fresh network's
+    (seeded by ``seed``) with their outgoing weights zero, so a wider network starts from trained weights
+    and its new channels are what further training fills (function-preserving widening, Chen et al.,
+    "Net2Net", ICLR 2016, with zero outgoing weights instead of split ones)."""
+    import torch
+
+    torch.manual_seed(seed)
+    wide = build_net(channels).state_dict()
+    out = {}
+    for name, w in wide.items():
+        old = state[name]
+        if old.dim() > w.dim() or any(a > b for a, b in zip(old.shape, w.shape)):
+            raise ValueError(f"widen_state: {name} is {tuple(old.shape)}, wider than {tuple(w.shape)} at "
+                             f"{channels} channels")
+        w = w.clone()
+        if w.dim() == 4:
+            w[:old.shape[0], old.shape[1]:] = 0.0  # new inputs do not reach the old outputs
+            w[:old.shape[0], :old.shape[1]] = old
+        else:
+            w[:old.shape[0]] = old
+        out[name] = w
+    return out
+
+
 def output_size(work_size: tuple[int, int]) -> tuple[int, int]:
     """(width, height) [cells] of the density map for a working image of ``work_size`` (w, h) px."""
     w, h = int(work_size[0]), int(work_size[1])
@@ -236,6 +262,16 @@ def load_input_width(card_path: str) -> int | None:
     return width
 
 
+def load_channels(card_path: str) -> int:
+    """The ``channels`` entry of the model card at ``card_path`` (the hidden layers' width, ``stationwatch train
+    density --channels``); :data:`CHANNELS` when the card or the entry is absent."""
+    card = _read_card(card_path)
+    channels = CHANNELS if card is None else card.get("channels", CHANNELS)
+    if not (isinstance(channels, int) and channels >= 8):
+        raise ValueError(f"density CNN model card {card_path!r}: channels must be a whole number >= 8; got {channels!r}")
+    return channels
+
+
 def load_target(card_path: str) -> str:
     """The ``target`` entry of the model card at ``card_path`` (:data:`TARGETS`); ``"foot"`` when the card
     or the entry is absent (weights trained before head targets)."""
@@ -250,14 +286,17 @@ def load_target(card_path: str) -> str:
 class DensityCNN:
     """The trained network, for inference: ``predict(grey, perspective)`` -> density map.
 
-    ``path``: a state_dict written by :mod:`train.density` (default: the shipped weights).
+    ``path``: a state_dict written by :mod:`train.density` (default: the shipped weights); ``channels``:
+    the hidden layers' width (None: the model card's ``channels``, :data:`CHANNELS` without one).
     Raises ``FileNotFoundError`` naming the path when it is missing. ``calibration``: the
     (knots, values) map of a zone's reading to its density from the model card beside the
     weights (``.json``), None when the card has none (:func:`load_calibration`).
     """
 
-    def __init__(self, path: str = WEIGHTS_FILE, *, channels: int = CHANNELS) -> None:
+    def __init__(self, path: str = WEIGHTS_FILE, *, channels: int | None = None) -> None:
         self.path = path
+        if channels is None:  # the width the model card gives (weights trained with --channels), else CHANNELS
+            channels = load_channels(os.path.splitext(path)[0] + ".json")
         self.net = load_net(build_net(channels), path, what="density CNN", command="stationwatch train density")
         self.calibration = load_calibration(os.path.splitext(path)[0] + ".json")
         #: where the network puts a person's mass (:data:`TARGETS`; weights without it in their card: feet)

@@ -519,3 +519,66 @@ def test_validation_takes_tuning_seeds_only_when_told():
         _validation_seeds([906], True)
     with pytest.raises(SeedSplitError, match="training seed"):
         _validation_seeds([10_001], True)
+
+
+def test_widened_weights_compute_what_the_narrow_ones_did():
+    import torch
+
+    from detectors.density_cnn import build_net, widen_state
+
+    torch.manual_seed(3)
+    narrow = build_net(16)
+    for p in narrow.parameters():  # trained-looking weights: no zero bias left from the initialisation
+        p.data.add_(0.05 * torch.randn_like(p))
+    wide = build_net(48)
+    state = widen_state(narrow.state_dict(), 48, seed=1)
+    wide.load_state_dict(state)
+    x = torch.rand(2, 2, 64, 96)
+    with torch.no_grad():
+        assert torch.allclose(narrow.eval()(x), wide.eval()(x), atol=1e-6)
+    # the new channels are live (drawn weights in) but silent (zero weights out) until training fills them
+    assert float(state["4.weight"][16:].abs().sum()) > 0 and float(state["4.weight"][:16, 16:].abs().sum()) == 0
+    assert float(state["12.weight"][:, 16:].abs().sum()) == 0
+    with pytest.raises(ValueError, match="wider than"):
+        widen_state(wide.state_dict(), 16)
+
+
+def test_model_card_channels_give_the_network_its_width(tmp_path):
+    import json
+
+    import torch
+
+    from detectors.density_cnn import build_net, load_channels
+
+    assert load_channels(str(tmp_path / "absent.json")) == 32
+    torch.save(build_net(48).state_dict(), tmp_path / "w.pt")
+    with pytest.raises(ValueError, match="do not fit this network"):
+        DensityCNN(str(tmp_path / "w.pt"))  # no card: the default width
+    (tmp_path / "w.json").write_text(json.dumps({"channels": 48}))
+    cnn = DensityCNN(str(tmp_path / "w.pt"))
+    assert cnn.predict(np.zeros((180, 320), np.uint8), np.ones((180, 320), np.float32)).shape == (45, 80)
+    (tmp_path / "w.json").write_text(json.dumps({"channels": "wide"}))
+    with pytest.raises(ValueError, match="channels must be a whole number"):
+        load_channels(str(tmp_path / "w.json"))
+
+
+def test_training_a_wider_network_from_narrow_weights_starts_from_their_function(tmp_path):
+    import torch
+
+    from detectors.density_cnn import build_net
+    from train.density import Samples, fit
+
+    rng = np.random.default_rng(0)
+    samples = Samples(rng.integers(0, 255, (2, 96, 160), dtype=np.uint8), np.zeros(2, np.int64),
+                      np.ones((1, 96, 160), np.float32), rng.random((2, 24, 40)).astype(np.float32) * 0.01,
+                      [(0, "hall", 0.0), (0, "hall", 1.0)])
+    torch.manual_seed(0)
+    narrow = build_net()
+    torch.save(narrow.state_dict(), tmp_path / "n.pt")
+    res = fit(samples, epochs=1, lr=0.0, crop=None, init=str(tmp_path / "n.pt"), channels=48, progress=False)
+    assert res.state_dict["4.weight"].shape[0] == 48
+    wide = build_net(48)
+    wide.load_state_dict(res.state_dict)
+    x = torch.rand(1, 2, 96, 160)
+    with torch.no_grad():
+        assert torch.allclose(narrow.eval()(x), wide.eval()(x), atol=1e-6)

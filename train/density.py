@@ -222,11 +222,13 @@ def _crop_origins(rng, samples: Samples, idx: np.ndarray, crop_cells: tuple[int,
 
 def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, lr: float = 2e-3, threads: int = 1,
         max_grad_norm: float = 5.0, crop: tuple[int, int] | None = (160, 96), on_people: float = 0.7,
-        init: str | None = None, progress: bool = True) -> TrainResult:
+        init: str | None = None, channels: int | None = None, progress: bool = True) -> TrainResult:
     """Fit a network on ``samples`` (torch seed ``seed``); the thread count is restored after.
 
     ``init``: a state_dict file to start from (more epochs for trained weights, on the same or on
     more footage); None starts from a fresh network (:func:`detectors.density_cnn.build_net`).
+    ``channels``: the hidden layers' width (None: :data:`detectors.density_cnn.CHANNELS`); ``init`` weights
+    of a narrower network are widened to it first (:func:`detectors.density_cnn.widen_state`).
 
     ``crop`` (width, height) [working px, multiples of the network's stride]: each step sees a
     random crop of every sample instead of the whole frame (a 160x96 crop costs a quarter of
@@ -238,8 +240,9 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, l
     loss flat from the fourth epoch on)."""
     import torch
 
-    from detectors.density_cnn import STRIDE, build_net
+    from detectors.density_cnn import CHANNELS, STRIDE, build_net, widen_state
 
+    channels = CHANNELS if channels is None else int(channels)
     t_start = time.perf_counter()
     h, w = samples.grey.shape[1:]
     if crop is not None:
@@ -250,11 +253,18 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, l
     with torch_threads(threads):
         torch.manual_seed(seed)
         rng = np.random.default_rng(seed)
-        net = build_net()
+        net = build_net(channels)
         if init is not None:
             from detectors.nets import load_net
 
-            net = load_net(net, init, what="density CNN (--init)", command="stationwatch train density")
+            state = torch.load(init, map_location="cpu", weights_only=True) if os.path.exists(init) else {}
+            first = state.get("2.weight")
+            if first is not None and first.shape[0] < channels:  # narrower weights: widened, same function
+                wide = widen_state(state, channels, seed=seed)
+                net.load_state_dict(wide)
+                net.eval()
+            else:
+                net = load_net(net, init, what="density CNN (--init)", command="stationwatch train density")
             net.train()
         net = net.to(memory_format=torch.channels_last)
         opt = torch.optim.Adam(net.parameters(), lr=lr)
@@ -457,6 +467,9 @@ def configure(parser) -> None:
                         help="where a person's unit of mass lies in the targets: its foot point (the shipped "
                              "weights), or the centre of its head as drawn (the model card records it; the detector "
                              "maps head cells to the feet below them)")
+    parser.add_argument("--channels", type=_positive_int, default=None,
+                        help="width of the network's hidden layers (default 32); --init weights of a narrower "
+                             "network are widened to it, computing what they computed")
     parser.add_argument("--epochs", type=_positive_int, default=12)
     parser.add_argument("--lr", type=float, default=2e-3, help="peak learning rate of the one-cycle schedule")
     parser.add_argument("--batch", type=_positive_int, default=16, help="samples per step")
@@ -572,11 +585,12 @@ def main(args) -> int:
                 init["card"]["data"] = {"seeds": prev["data"].get("seeds"), "frames": prev["data"].get("frames"),
                                         "clips": len(prev["data"].get("clips", []))}
     result = fit(samples, seed=args.seed, epochs=args.epochs, lr=args.lr, threads=args.threads, batch=args.batch,
-                 crop=tuple(args.crop), init=args.init)
+                 crop=tuple(args.crop), init=args.init, channels=args.channels)
     card = {
         "model": f"density CNN (detectors/density_cnn.py): grey + perspective channel -> {args.target}-point "
                  f"density at 1/4 of a {samples.grey.shape[2]} px wide image",
         "target": args.target,
+        **({"channels": int(args.channels)} if args.channels else {}),
         "input_width": int(samples.grey.shape[2]),
         "command": " ".join(["stationwatch", "train", "density", *argv]),
         "seed": int(args.seed), "epochs": int(args.epochs), "lr": float(args.lr), "threads": int(args.threads),
