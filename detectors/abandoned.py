@@ -67,7 +67,10 @@ came within ``place_m``) is seen walking more than ``attended_m`` from it, or an
 walking and stayed unseen ``gone_s`` (lost in a crowd on the way out). An owner whose track ended slow by
 it, with no new track rising within ``place_m`` of it in the ``sat_s`` after, may be the object itself
 (sat down on the floor) or have been lost crouching: then the owners are not known after all, and the
-object is judged as without owners (an owner who rose under a new track: that track is an owner too). When
+object is judged as without owners (an owner who rose under a new track: that track is an owner too, and
+what the memory holds of it says where it was last seen and whether it walked off, before the object turned
+static as after: an owner who crouched, set a bag down and walked off under a new track is no sitter, a bag
+missed at a retired held-out seed of ``concourse_abandoned_bag``). When
 that owner's own track, any shape, was seen after its last person-shaped frame with a box that overlaps the
 object's box by at least ``sitter_iou`` (intersection over union), the object *is* that person, who sat or
 lay down there (the tracker followed them down to the static blob they became): it is no object, unless the
