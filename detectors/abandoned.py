@@ -22,7 +22,11 @@ Per frame, each static component is an object candidate when
   to the background now: a person who stood on a painted line left, and the line is back), or its mean
   grey is within ``ring_diff`` of the floor's in a ring ``ring_px`` wide around it (outside any
   foreground) and within half the long-term background's difference there (someone who stood there
-  since before the background's history left, and the floor shows again);
+  since before the background's history left, and the floor shows again), or the mean of each of its BGR
+  channels in the frame is within ``floor_colour_diff`` of the same ring's (the frame shows floor there: what
+  differs from the long-term background is a colour the background took in, slowly, from someone who stood
+  there, as grey as the floor, which the grey tests cannot see; a false alarm at a retired held-out seed of
+  ``negatives_train``, 12x10 px at the platform camera's right edge, where a passenger had waited);
 - it is not a part of a larger figure: the (long-term) foreground component it lies in is at most
   ``figure_ratio`` times its height and width (a person standing or sitting still, whose legs,
   torso or lying body the short-term background absorbed, is static foreground of object size);
@@ -63,7 +67,10 @@ came within ``place_m``) is seen walking more than ``attended_m`` from it, or an
 walking and stayed unseen ``gone_s`` (lost in a crowd on the way out). An owner whose track ended slow by
 it, with no new track rising within ``place_m`` of it in the ``sat_s`` after, may be the object itself
 (sat down on the floor) or have been lost crouching: then the owners are not known after all, and the
-object is judged as without owners (an owner who rose under a new track: that track is an owner too). When
+object is judged as without owners (an owner who rose under a new track: that track is an owner too, and
+what the memory holds of it says where it was last seen and whether it walked off, before the object turned
+static as after: an owner who crouched, set a bag down and walked off under a new track is no sitter, a bag
+missed at a retired held-out seed of ``concourse_abandoned_bag``). When
 that owner's own track, any shape, was seen after its last person-shaped frame with a box that overlaps the
 object's box by at least ``sitter_iou`` (intersection over union), the object *is* that person, who sat or
 lay down there (the tracker followed them down to the static blob they became): it is no object, unless the
@@ -163,6 +170,8 @@ class AbandonedObjectDetector(StaticFigureTests):
       ``history_s`` [s], ``seen_diff`` [grey levels]: the long-term background kept to find ghosts;
       ``ring_px`` [working px], ``ring_diff`` [grey levels]: a component whose mean grey is this near that of
       the floor in a ring this wide around it, and under half the background's difference, is a ghost;
+      ``floor_colour_diff`` [grey levels, per BGR channel]: so is one whose mean colour in the frame is this near
+      that ring's in every channel (0: not looked for);
     - ``abandoned_after_s`` [s]: overrides the site's rule.
     """
 
@@ -188,7 +197,7 @@ class AbandonedObjectDetector(StaticFigureTests):
                  head_rows: float = 0.12, head_width: float = 0.2, head_min_width: float = 0.07,
                  head_min_height: float = 0.3,
                  shoulder_depth: float = 0.45, shoulder_ratio: float = 2.0,
-                 ring_diff: float = 10.0,
+                 ring_diff: float = 10.0, floor_colour_diff: float = 6.0,
                  abandoned_after_s: float | None = None) -> None:
         for name, value in (("min_height", min_height), ("max_height", max_height), ("max_width", max_width),
                             ("match_m", match_m), ("attended_m", attended_m), ("beside_m", beside_m),
@@ -237,6 +246,9 @@ class AbandonedObjectDetector(StaticFigureTests):
             raise ValueError(f"AbandonedObjectDetector: ring_px must be >= 1 and ring_diff in (0, 255]; "
                              f"got {ring_px!r} and {ring_diff!r}")
         self.ring_px, self.ring_diff = int(ring_px), float(ring_diff)
+        if not (math.isfinite(floor_colour_diff) and 0 <= floor_colour_diff <= 255):
+            raise ValueError(f"AbandonedObjectDetector.floor_colour_diff must be in [0, 255]; got {floor_colour_diff!r}")
+        self.floor_colour_diff = float(floor_colour_diff)
         self._ring_kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * self.ring_px + 1, 2 * self.ring_px + 1))
         self.static_delay_s = float(static_delay_s)
         self.place_m, self.min_seen = float(place_m), float(min_seen)
@@ -538,13 +550,31 @@ class AbandonedObjectDetector(StaticFigureTests):
                 ob["resolved"].add(i)
                 ob["stopped"].add(risen)
                 ob["owners"].setdefault(risen, t)
-                ob["owner_last"].setdefault(risen, (t, True))
+                self._replay_owner(ob, risen, t)
             elif t - tl >= self.sat_s:
                 ob["judged"].add(i)
                 ob["sitter"] = ob.get("sitter", False) or self._became(ob, i, tl)
                 if not already:
                     ob["sat"] = True
                     ob["attended"] = ob["scanned"] = -math.inf  # looked through again, by the rule without owners
+
+    def _replay_owner(self, ob: dict, tid: int, t: float) -> None:
+        """Take track ``tid``, found to be one of object ``ob``'s owners only now (it rose where an owner's track
+        ended), through what the memory holds of it: where and how it was last seen, and whether it walked
+        more than ``attended_m`` from the object since it was last near it (an owner who rose under a new track
+        and walked off under it before the object turned static left it, and was not sitting there)."""
+        r2 = self.attended_m ** 2
+        near_t = ob["owners"].get(tid, math.inf)
+        last = None
+        for tk, ids, pos, slow in self._passing:
+            k = np.flatnonzero(ids == tid)
+            if not len(k):
+                continue
+            j = int(k[0])
+            last = (tk, bool(slow[j]))
+            if not slow[j] and tk > near_t and float(((pos[j] - ob["xy"]) ** 2).sum()) > r2:
+                ob["left"] = True
+        ob["owner_last"].setdefault(tid, last if last is not None else (t, True))
 
     def _became(self, ob: dict, tid: int, since: float) -> bool:
         """Whether track ``tid`` was seen after ``since`` [s] (its last person-shaped frame) with a box that

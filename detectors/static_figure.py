@@ -134,7 +134,7 @@ class StaticFigureTests:
             region = (self._labels[Y0:Y1, X0:X1] == label).astype(np.uint8)
             grey, background = percept.grey[Y0:Y1, X0:X1], percept.background()[Y0:Y1, X0:X1]
             ob["ghost"] = is_ghost(grey, background, region) or self._seen_before(percept, ob, region) or \
-                self._blends_in(percept, ob)
+                self._blends_in(percept, ob) or self._floor_coloured(percept, ob)
             ob["ghost_t"] = percept.t
         return ob["ghost"]
 
@@ -161,6 +161,30 @@ class StaticFigureTests:
         now = abs(float(grey[inside].mean()) - float(grey[ring].mean()))
         before = abs(float(bg[inside].mean()) - float(bg[ring].mean()))
         return now < min(self.ring_diff, 0.5 * before)
+
+    def _floor_coloured(self, percept: Percept, ob: dict) -> bool:
+        """Whether object ``ob``'s pixels in the frame have the colour of the floor around them: the mean of each
+        BGR channel over its static component within ``floor_colour_diff`` of the same mean over a ring ``ring_px``
+        wide around it (its pixels outside any foreground). Then the frame shows floor there and what differs from
+        the long-term background is the background itself: a colour it took in from someone who stood there (its
+        chroma is learnt slowly), as grey as the floor, which neither the edges nor the grey tests see. An object
+        set down differs from the floor it stands on, or it would not be foreground."""
+        if self.floor_colour_diff <= 0:
+            return False
+        Y0, Y1, X0, X1, label = ob["region"]
+        wh, ww = self._labels.shape
+        r = self.ring_px
+        y0, y1, x0, x1 = max(0, Y0 - r), min(wh, Y1 + r), max(0, X0 - r), min(ww, X1 + r)
+        inside = self._labels[y0:y1, x0:x1] == label
+        if not inside.any():
+            return False
+        ring = cv2.dilate(inside.astype(np.uint8), self._ring_kernel) > 0
+        ring &= ~inside & (percept.fg_mask[y0:y1, x0:x1] == 0)
+        if np.count_nonzero(ring) < 2 * r:
+            return False  # crowded round it: no floor to compare with
+        bgr = percept.small[y0:y1, x0:x1].astype(np.float32)
+        diff = np.abs(bgr[inside].mean(axis=0) - bgr[ring].mean(axis=0))
+        return bool(diff.max() < self.floor_colour_diff)
 
     def _seen_before(self, percept: Percept, ob: dict, region: np.ndarray) -> bool:
         """Whether object ``ob``'s pixels (``region``, a 0/1 mask over its crop) look now as the long-term

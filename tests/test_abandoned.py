@@ -367,3 +367,56 @@ def test_a_track_that_drops_onto_the_object_in_one_frame_left_its_owner_for_the_
     assert det._became(ob, 3, 10.0) is became
     with pytest.raises(ValueError, match="sitter_drop must be a finite number > 1; got 1.0"):
         AbandonedObjectDetector(_site(), sitter_drop=1.0)
+
+
+def test_a_spot_with_the_floors_colour_in_the_frame_is_a_ghost():
+    # the long-term background took in, slowly, the colour of someone who waited there (its chroma only: its
+    # grey is the floor's, so the grey tests see nothing); the frame shows the floor: no object
+    from types import SimpleNamespace
+
+    det = AbandonedObjectDetector(_site())  # ring_px = 3, floor_colour_diff = 6 grey levels per channel
+    labels = np.zeros((20, 20), np.int32)
+    labels[8:12, 8:12] = 1
+    det._labels = labels
+    ob = {"region": (6, 14, 6, 14, 1)}
+    fg = np.zeros((20, 20), np.uint8)
+    small = np.full((20, 20, 3), (150, 152, 149), np.uint8)  # the floor, BGR
+    small[8:12, 8:12] = (153, 150, 151)  # inside: within 3 levels of the ring in every channel
+    assert det._floor_coloured(SimpleNamespace(small=small, fg_mask=fg), ob)
+    # a suitcase as grey as the floor but bluer: |190 - 150| = 40 >= 6 in the blue channel
+    small[8:12, 8:12] = (190, 150, 145)
+    assert not det._floor_coloured(SimpleNamespace(small=small, fg_mask=fg), ob)
+    # the test off
+    small[8:12, 8:12] = (153, 150, 151)
+    off = AbandonedObjectDetector(_site(), floor_colour_diff=0.0)
+    off._labels = labels
+    assert not off._floor_coloured(SimpleNamespace(small=small, fg_mask=fg), ob)
+    # people all round it: no floor to compare with
+    fg[:] = 255
+    assert not det._floor_coloured(SimpleNamespace(small=small, fg_mask=fg), ob)
+    with pytest.raises(ValueError, match="floor_colour_diff must be in"):
+        AbandonedObjectDetector(_site(), floor_colour_diff=-1.0)
+
+
+def test_an_owner_risen_under_a_new_track_who_walked_off_left_the_object():
+    """The owner's track (1) stops 0.5 m from the bag (5.0 to 5.5 s) and ends there, slow; a new track (2)
+    rises on them 0.8 m from it at 5.6 s and walks off under it, 4 m away at 7 s; the bag turns static at
+    10 s. Track 2 becomes an owner as it rose where track 1 ended: what the memory holds of it says it walked
+    off (the bag was left), not that it was last seen slow by the bag at 10 s (it sat down there)."""
+    det = AbandonedObjectDetector(_site())  # place_m 1.5, attended_m 3, stop_s 0.5 s (5 frames), sat_s 3 s
+    bag = np.array([5.0, 4.0])
+    for k in range(6):
+        det._passing.append((5.0 + 0.1 * k, np.array([1]), np.array([[5.5, 4.0]]), np.array([True])))
+    det._passing.append((5.6, np.array([2]), np.array([[5.8, 4.0]]), np.array([False])))
+    det._passing.append((6.3, np.array([2]), np.array([[7.0, 4.0]]), np.array([False])))
+    det._passing.append((7.0, np.array([2]), np.array([[9.0, 4.0]]), np.array([False])))  # 4 m > attended_m
+    det._born = {1: [4.0, 5.5], 2: [5.6, 7.0]}
+    ob = {"xy": bag.copy(), "first": 10.0, "box": (100.0, 100.0, 10.0, 10.0), "attended": -math.inf}
+    assert det._brought(ob) and ob["stopped"] == {1}
+    det._left(ob, 10.0)
+    assert ob["stopped"] == {1, 2} and ob["resolved"] == {1}
+    assert ob["owner_last"][2] == (7.0, False)  # last seen walking, 4 m off
+    assert ob["left"] is True
+    for t in (11.0, 12.0, 13.0, 14.0):
+        det._left(ob, t)
+    assert not ob.get("sat")  # nobody sat down there
