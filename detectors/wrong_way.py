@@ -67,6 +67,18 @@ and the distance belong to each track: two live tracks that share an instance (a
 on one person, or two people a few pixels apart far from the camera, where 0.7 m of floor is
 two pixels) each walk their own way, and the instance scores the better of them; sharing one
 state, the two flipped it at every frame.
+
+A person whose instance has already scored is not a new instance when a second track picks him up
+beside it (a fragment of his blob split off, or a track that takes him over from one that slid onto a
+fragment: far from the camera the two foot points lie metres apart on the floor, beyond the links'
+reach, while the boxes touch): a track walking against the flow whose box centre lies within
+``join_heights`` (plus ``join_spread`` per second since) person heights of the box of an instance that
+has scored ``join_score`` or more (more than its own ever did) less than ``join_s`` ago reports under
+that instance from then on, and its gate, which has already fired, does not fire again for
+``default_cooldown_s``. Two wrong-way walkers side by side are then one alert. On the retired
+``corridor_wrong_way`` 933 the walker's three alerts (34.7, 36.0 and 40.6 s: a 6 px wide fragment
+beside him, then a track that took him over from one that slid onto a fragment, both 10-13 px from
+the alerted box, 0.3 person heights) become one.
 """
 
 from __future__ import annotations
@@ -106,7 +118,11 @@ class WrongWayDetector:
     much further than the track has come back against the flow its distance may run; ``approach_m`` [m]
     how far outside the zone the track's positions count for the furthest point it came back from;
     ``head_inside``: a track is in the zone where its foot point or its head-placed foot point
-    (:attr:`~detectors.tracker.Tracks.head_foot_m`) is.
+    (:attr:`~detectors.tracker.Tracks.head_foot_m`) is; ``join_score`` [score], ``join_s`` [s],
+    ``join_heights`` [expected person heights] and ``join_spread`` [expected person heights per s]: a track
+    walking against the flow whose box centre lies within ``join_heights + join_spread * gap`` person
+    heights of the last box of an instance that has scored ``join_score`` or more, ``gap`` < ``join_s``
+    ago, reports under that instance (one alert per person however often his track breaks).
     """
 
     event_type = EventType.WRONG_WAY
@@ -118,7 +134,9 @@ class WrongWayDetector:
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
                  alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3,
                  max_height_persons: float = 2.0, stream_s: float = 1.5, max_angle_deg: float = 35.0,
-                 come_slack_m: float = 0.0, approach_m: float = 1.5, head_inside: bool = True) -> None:
+                 come_slack_m: float = 0.0, approach_m: float = 1.5, head_inside: bool = True,
+                 join_score: float = 0.25, join_s: float = 2.0, join_heights: float = 0.5,
+                 join_spread: float = 0.5) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -152,6 +170,19 @@ class WrongWayDetector:
         self.come_slack_m = float(come_slack_m)
         self.approach_m = float(approach_m)
         self.head_inside = bool(head_inside)
+        for name, value in (("join_score", join_score), ("join_s", join_s), ("join_heights", join_heights),
+                            ("join_spread", join_spread)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"WrongWayDetector.{name} must be a finite number >= 0; got {value!r}")
+        self.join_score = float(join_score)
+        self.join_s = float(join_s)
+        self.join_heights = float(join_heights)
+        self.join_spread = float(join_spread)
+        # instance key -> (best score so far, [s] last time scored, (4,) [px] its best track's box then,
+        # [px] a person's expected height there): what a second track on the person is compared with
+        self._peak: dict[str, tuple[float, float, np.ndarray, float]] = {}
+        self._alias: dict[str, str] = {}  # a track's own instance key -> the instance it joined
+        self._alias_t: dict[str, float] = {}  # own instance key -> [s] last used
         self._furthest: dict[tuple[str, int], float] = {}  # (zone, track id) -> [m] furthest along the flow
         self._near_t: dict[tuple[str, int], float] = {}  # (zone, track id) -> [s] last seen on the approach
         self._pix: dict[tuple[str, int], deque] = {}  # (zone, track id) -> (t, pixel speed with the flow), oldest first
@@ -175,6 +206,9 @@ class WrongWayDetector:
             self._near_t.clear()
             self._owner.clear()
             self._links.reset()
+            self._peak.clear()
+            self._alias.clear()
+            self._alias_t.clear()
             return NOTHING
         tr = percept.tracks
         t = percept.t
@@ -204,13 +238,16 @@ class WrongWayDetector:
                 alarm = np.maximum(self.alarm_m, self.alarm_px * self._m_per_px(pos[rows], u))
                 for j, alarm_j in zip(rows, alarm.tolist()):
                     tid = int(tr.id[live[j]])
-                    key = self._links.key(zone.name, tid, pos[j], t, vel[j])
+                    link_key = self._links.key(zone.name, tid, pos[j], t, vel[j])
+                    key = self._alias.get(link_key, link_key)
+                    if key != link_key:
+                        self._alias_t[link_key] = t
                     sk = (zone.name, tid)
                     seen.add(sk)
                     if sk not in self._state:
-                        self._adopt(sk, key, t)
+                        self._adopt(sk, link_key, t)
                     self._furthest[sk] = max(self._furthest.get(sk, -math.inf), float(pos[j] @ u))
-                    self._owner[key] = sk
+                    self._owner[link_key] = sk
                     if whole[j]:
                         a, span = self._speed_against(percept, tid, u)
                         if a > self.off_mps:
@@ -226,9 +263,20 @@ class WrongWayDetector:
                     d = min(d, max(0.0, self._furthest[sk] - float(pos[j] @ u)) + self.come_slack_m)
                     if d > 0:
                         score = min(1.0, 0.5 * d / alarm_j)
+                        if self._state[sk][0]:
+                            joined = self._joined(key, t, tr.box[live[j]], float(tr.expected_height_px[live[j]]))
+                            if joined is not None:
+                                self._alias[link_key] = key = joined
+                                self._alias_t[link_key] = t
                         if score > best.get(key, (0.0,))[0]:
-                            best[key] = (score, clip_box(tr.box[live[j]], self.site.image_size))
-        out = [InstanceScore(k, sc, box) for k, (sc, box) in best.items()]
+                            best[key] = (score, clip_box(tr.box[live[j]], self.site.image_size), tr.box[live[j]],
+                                         float(tr.expected_height_px[live[j]]))
+        out = [InstanceScore(k, sc, box) for k, (sc, box, _, _) in best.items()]
+        for k, (sc, _, box, height) in best.items():
+            self._peak[k] = (max(sc, self._peak.get(k, (0.0,))[0]), t, box, height)
+        self._peak = {k: v for k, v in self._peak.items() if t - v[1] <= self.join_s}
+        self._alias_t = {k: tk for k, tk in self._alias_t.items() if t - tk <= self.join_s}
+        self._alias = {k: v for k, v in self._alias.items() if k in self._alias_t}
         for sk in [k for k, st in self._state.items() if k not in seen]:
             if t - self._state[sk][2] > 2.0:
                 del self._state[sk]  # the track left the zone or ended
@@ -256,6 +304,28 @@ class WrongWayDetector:
             self._state[sk] = [st[0], st[1], st[2]]
             if prev in self._furthest:
                 self._furthest[sk] = self._furthest[prev]
+
+    def _joined(self, key: str, t: float, box: np.ndarray, height_px: float) -> str | None:
+        """The instance a track of instance ``key`` walking against the flow with detection ``box`` [px] at
+        time ``t`` [s] belongs to instead, where a person is ``height_px`` [px] tall: one that has scored
+        ``join_score`` or more (more than ``key`` ever did), scored less than ``join_s`` ago by a track
+        whose box centre lay within ``join_heights`` plus ``join_spread`` per second since person heights of
+        this box's centre; None if there is none."""
+        own = self._peak.get(key, (0.0,))[0]
+        if not (height_px > 0):
+            return None
+        centre = np.array([box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]])
+        found, found_d = None, math.inf
+        for k, (peak, tk, kbox, _) in self._peak.items():
+            if k == key or peak < self.join_score or peak <= own:
+                continue
+            gap = t - tk
+            if gap > self.join_s:
+                continue
+            d = math.hypot(kbox[0] + 0.5 * kbox[2] - centre[0], kbox[1] + 0.5 * kbox[3] - centre[1]) / height_px
+            if d <= self.join_heights + self.join_spread * gap and d < found_d:
+                found, found_d = k, d
+        return found
 
     def _m_per_px(self, pos: np.ndarray, u: np.ndarray) -> np.ndarray:
         """(N,) [m] ground distance along ``u`` that one full-resolution pixel of image motion spans at

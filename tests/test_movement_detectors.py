@@ -309,3 +309,53 @@ def test_wrong_way_counts_the_approach_to_the_zone_as_come_back():
     # a point on the approach further than approach_m outside, or no approach at all, counts for nothing
     assert score(1.5, 23.0) == 0.0
     assert score(0.0, 22.0) == 0.0
+
+
+class _WalkersPercept:
+    """Confirmed tracks walking against the flow at 2 m/s along y = const: ``walkers`` maps a track id to
+    (x at t = 0 [m], y [m], (4,) box [px]); every track's history is its straight walk over the last 1.6 s."""
+
+    ready = True
+
+    def __init__(self, t: float, walkers: dict):
+        from detectors.tracker import Tracks
+        self.t = t
+        ids = sorted(walkers)
+        n = len(ids)
+        x = np.array([walkers[i][0] - 2.0 * t for i in ids])
+        foot = np.c_[x, [walkers[i][1] for i in ids]]
+        self.tracks = Tracks(np.array(ids), foot, np.tile([-2.0, 0.0], (n, 1)), np.full(n, 0.1),
+                             np.array([walkers[i][2] for i in ids], dtype=float), np.ones(n, bool),
+                             np.full(n, 20), np.full(n, 3.0), np.zeros(n), np.arange(n), np.zeros(n, np.int8),
+                             np.full(n, 50.0), np.full((n, 2), np.nan))
+        ts = np.arange(t - 1.6, t + 1e-9, 0.1)
+        self._hist = {i: np.column_stack([ts, walkers[i][0] - 2.0 * ts, np.full(len(ts), walkers[i][1]),
+                                          np.full(len(ts), 50.0), np.full(len(ts), 20.0)]) for i in ids}
+
+    def track_history(self, track_id):
+        return self._hist[track_id]
+
+
+@pytest.mark.parametrize("join_heights, keys", [
+    # the second track's box centre, (325, 115) px, lies 18 px from the first's, (310, 125) px: 0.36 of a
+    # 50 px person, within join_heights = 0.5: it reports under the instance that has already scored
+    (0.5, {"walkway/5"}),
+    # with join_heights = 0.3 it is a second instance, whose own score would raise a second alert
+    (0.3, {"walkway/5", "walkway/9"}),
+])
+def test_wrong_way_second_track_beside_an_instance_that_scored_joins_it(join_heights, keys):
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4, join_heights=join_heights)
+    det._pixels_with_flow = lambda percept, box, u: 0.0  # the pixels say nothing
+    first = (44.0, 3.0, [300.0, 100.0, 20.0, 50.0])
+    # the walker alone for 1.5 s: 2 m/s * 1.5 s = 3.0 m come back, scored 0.5 * 3.0 / 2.4 >= 0.5
+    for k in range(16):
+        out = det.score(_WalkersPercept(10.0 + k / 10, {5: first}))
+    assert out.instances[0].key == "walkway/5" and out.instances[0].score >= 0.5
+    # a second track on a fragment beside him in the image, 3.5 m away on the floor (far from a camera the
+    # foot points of a split blob land metres apart; beyond InstanceLinks' 0.7 m for a followed instance:
+    # its own key), walking against the flow with him
+    seen = set()
+    for k in range(16, 40):
+        out = det.score(_WalkersPercept(10.0 + k / 10, {5: first, 9: (44.0 + 2.0 * 1.6, 4.5, [320.0, 100.0, 10.0, 30.0])}))
+        seen |= {i.key for i in out.instances}
+    assert seen == keys
