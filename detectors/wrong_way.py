@@ -136,7 +136,8 @@ class WrongWayDetector:
                  max_height_persons: float = 2.0, stream_s: float = 1.5, max_angle_deg: float = 35.0,
                  come_slack_m: float = 0.0, approach_m: float = 1.5, head_inside: bool = True,
                  join_score: float = 0.25, join_s: float = 2.0, join_heights: float = 0.5,
-                 join_spread: float = 0.5) -> None:
+                 join_spread: float = 0.5, resume_s: float = 0.0, resume_m: float = 1.0,
+                 resume_spread_mps: float = 0.5, column_persons: float = 1.5, slip_heights: float = 0.5) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -178,6 +179,22 @@ class WrongWayDetector:
         self.join_s = float(join_s)
         self.join_heights = float(join_heights)
         self.join_spread = float(join_spread)
+        for name, value in (("resume_s", resume_s), ("resume_m", resume_m), ("resume_spread_mps", resume_spread_mps)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"WrongWayDetector.{name} must be a finite number >= 0; got {value!r}")
+        for name, value in (("column_persons", column_persons), ("slip_heights", slip_heights)):
+            if not value > 0:
+                raise ValueError(f"WrongWayDetector.{name} must be a number > 0; got {value!r}")
+        self.column_persons = float(column_persons)
+        self.slip_heights = float(slip_heights)
+        self._slips: dict[tuple[str, int], deque] = {}  # (zone, track id) -> (t, slip [heights/s]), oldest first
+        self.resume_s = float(resume_s)
+        self.resume_m = float(resume_m)
+        self.resume_spread_mps = float(resume_spread_mps)
+        # (zone, track id) -> ([s] last followed, (2,) [m] position, (2,) [m/s] velocity, instance key, [m] distance
+        # walked against the flow, [m] furthest point along it) of the tracks walking against the flow in a
+        # zone: what a track that turns against nearby a moment later takes up
+        self._walked: dict[tuple[str, int], tuple] = {}
         # instance key -> (best score so far, [s] last time scored, (4,) [px] its best track's box then,
         # [px] a person's expected height there): what a second track on the person is compared with
         self._peak: dict[str, tuple[float, float, np.ndarray, float]] = {}
@@ -209,6 +226,8 @@ class WrongWayDetector:
             self._peak.clear()
             self._alias.clear()
             self._alias_t.clear()
+            self._walked.clear()
+            self._slips.clear()
             return NOTHING
         tr = percept.tracks
         t = percept.t
@@ -248,13 +267,27 @@ class WrongWayDetector:
                         self._adopt(sk, link_key, t)
                     self._furthest[sk] = max(self._furthest.get(sk, -math.inf), float(pos[j] @ u))
                     self._owner[link_key] = sk
-                    if whole[j]:
+                    expected_j = float(tr.expected_height_px[live[j]])
+                    if whole[j] and not self._column(percept, tid, expected_j):
                         a, span = self._speed_against(percept, tid, u)
                         if a > self.off_mps:
                             with_mps = self._stream_median(sk, t, self._pixels_with_flow(percept, tr.box[live[j]], u))
                             if with_mps > self.stream_mps:
                                 a = 0.0  # the track slid back along a stream whose people all walk with the flow
+                            elif self._median_of(self._slips, sk, t, self._slip(percept, tid, tr.box[live[j]],
+                                                                                 expected_j, u)) > self.slip_heights:
+                                a = 0.0  # its box slides against its own pixels: from person to person
+                        was = self._state.get(sk, (False,))[0]
                         d = self._advance(sk, t, a, span)
+                        if self._state[sk][0] and not was and self.resume_s > 0:
+                            resumed = self._resume(sk, t, pos[j])
+                            if resumed is not None:
+                                d = self._state[sk][1]
+                                if resumed != key and self._peak.get(resumed, (0.0,))[0] >= self._peak.get(key, (0.0,))[0]:
+                                    self._alias[link_key] = key = resumed
+                                    self._alias_t[link_key] = t
+                        if self._state[sk][0] and d > 0:
+                            self._walked[sk] = (t, pos[j].copy(), vel[j].copy(), key, d, self._furthest[sk])
                     else:  # a fragment's or a column's foot point says nothing of where the person walks: hold
                         d = self._hold(sk, t)
                     # no further against the flow than the track (or the one it continues) has come back from
@@ -282,8 +315,10 @@ class WrongWayDetector:
                 del self._state[sk]  # the track left the zone or ended
         self._owner = {k: sk for k, sk in self._owner.items() if sk in self._state}
         self._pix = {k: v for k, v in self._pix.items() if k in self._state}
+        self._slips = {k: v for k, v in self._slips.items() if k in self._state}
         self._near_t = {k: tk for k, tk in self._near_t.items() if t - tk <= 2.0}
         self._furthest = {k: v for k, v in self._furthest.items() if k in self._state or k in self._near_t}
+        self._walked = {k: v for k, v in self._walked.items() if t - v[0] <= self.resume_s}
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
     def whole(self, height_px: np.ndarray, expected_px: np.ndarray) -> np.ndarray:
@@ -304,6 +339,26 @@ class WrongWayDetector:
             self._state[sk] = [st[0], st[1], st[2]]
             if prev in self._furthest:
                 self._furthest[sk] = self._furthest[prev]
+
+    def _resume(self, sk: tuple[str, int], t: float, pos: np.ndarray) -> str | None:
+        """A track ``sk`` at ``pos`` [m] that turns against the flow at time ``t`` [s] takes up the walk of a
+        track of the same zone last followed walking against it less than ``resume_s`` ago (not in this
+        frame) within ``resume_m`` plus ``resume_spread_mps`` per second since of where its velocity would
+        have taken it: its distance and furthest point, if more. Returns that track's instance key, or None."""
+        best, best_d = None, math.inf
+        for k, (tk, kpos, kvel, *_) in self._walked.items():
+            if k == sk or k[0] != sk[0] or tk >= t - 1e-9 or t - tk > self.resume_s:
+                continue
+            gap = t - tk
+            d = float(np.hypot(*(pos - kpos - kvel * gap)))
+            if d <= self.resume_m + self.resume_spread_mps * gap and d < best_d:
+                best, best_d = k, d
+        if best is None:
+            return None
+        _, _, _, key, walked_m, furthest = self._walked.pop(best)
+        self._state[sk][1] = max(self._state[sk][1], walked_m)
+        self._furthest[sk] = max(self._furthest.get(sk, -math.inf), furthest)
+        return key
 
     def _joined(self, key: str, t: float, box: np.ndarray, height_px: float) -> str | None:
         """The instance a track of instance ``key`` walking against the flow with detection ``box`` [px] at
@@ -377,6 +432,59 @@ class WrongWayDetector:
         along = vel @ u
         along = along[np.abs(along) > 0.1]  # flat-coloured insides hardly move: the edges say it
         return float(np.median(along)) if len(along) >= 3 else 0.0
+
+    def _slip(self, percept: Percept, track_id: int, box, expected_px: float, u: np.ndarray) -> float:
+        """[expected person heights per s] how much faster the track's foot point moves against the flow in
+        the image (the median of ``steps`` steps over the last ``window_s``, its filtered ground positions
+        seen through the camera) than the median moving foreground pixel in the lower two thirds of ``box``
+        does: a person's pixels move with his box; a track sliding from person to person along a stream
+        moves against pixels that all walk with it. 0 with too little history or an unknown height."""
+        h = percept.track_history(track_id)
+        h = h[h[:, 0] >= percept.t - self.window_s - 1e-9]
+        if len(h) < 4 or h[-1, 0] - h[0, 0] < 0.5 * self.window_s or not expected_px > 0:
+            return 0.0
+        k = min(self.steps + 1, len(h))
+        h = h[np.linspace(0, len(h) - 1, k).round().astype(int)]
+        img = self.site.ground_to_image(h[:, 1:3])
+        ahead = self.site.ground_to_image(h[-1:, 1:3] - 0.5 * u)[0] - img[-1]  # against the flow, in the image
+        norm = math.hypot(*ahead)
+        if not (math.isfinite(norm) and norm > 0) or not np.all(np.isfinite(img)):
+            return 0.0
+        e = ahead / norm
+        track = float(np.median((np.diff(img, axis=0) @ e) / np.diff(h[:, 0])))
+        field = percept.flow_field
+        fw, fh = field.size
+        W, H = self.site.image_size
+        sx, sy = fw / W, fh / H
+        x, y, w, bh = (float(v) for v in box)
+        u0, u1 = max(0, int(x * sx)), min(fw, int(math.ceil((x + w) * sx)))
+        v0, v1 = max(0, int((y + bh / 3) * sy)), min(fh, int(math.ceil((y + bh) * sy)))
+        pix = 0.0
+        if u1 > u0 and v1 > v0:
+            fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA)[v0:v1, u0:u1] > 96
+            if fg.sum() >= 3:
+                flow = percept.flow()[v0:v1, u0:u1][fg]  # [flow px / s]
+                pix = float(np.median(flow[:, 0] / sx * e[0] + flow[:, 1] / sy * e[1]))
+        return (track - pix) / expected_px
+
+    def _column(self, percept: Percept, track_id: int, expected_px: float) -> bool:
+        """Whether the track's boxes over the last ``window_s`` were, by their median height, taller than
+        ``column_persons`` times a person's ``expected_px`` [px] there: most of the time a column of people
+        one behind the other, not one person (False with too little history or an unknown height)."""
+        h = percept.track_history(track_id)
+        h = h[h[:, 0] >= percept.t - self.window_s - 1e-9]
+        if len(h) < 4 or not expected_px > 0:
+            return False
+        return float(np.median(h[:, 3])) > self.column_persons * expected_px
+
+    def _median_of(self, rows_of: dict, sk: tuple[str, int], t: float, value: float) -> float:
+        """Append ``value`` at time ``t`` [s] to the track's series in ``rows_of``; the median of its values
+        over the last ``stream_s``."""
+        rows = rows_of.setdefault(sk, deque())
+        rows.append((t, value))
+        while rows[0][0] < t - self.stream_s - 1e-9:
+            rows.popleft()
+        return float(np.median([v for _, v in rows]))
 
     def _stream_median(self, sk: tuple[str, int], t: float, with_mps: float) -> float:
         """[m/s] median of the track's pixel speeds with the flow measured over the last ``stream_s``."""
