@@ -21,6 +21,14 @@ outside the passage he is walking into, where his head places him within 0.3 m):
   pixels wide, and the flow of the people passing them flips the sign of the median from frame to
   frame (on the tuning seeds a walker against a stream read ``> stream_mps`` in one frame in six,
   each of which broke the run and faded the distance);
+- a track sliding back along a dense stream far away, where the people's pixels move too little for
+  the flow to read their speed (on the retired ``rush_hour_quiet`` 932, 0.2-0.35 m/s with the flow for a
+  crowd walking 1.3 m/s up a corridor 20 m from the hall camera, and as much for a true wrong-way
+  walker 25 m down a passage), is told by its box: where the track's foot point moves against the flow
+  in the image faster than the median moving foreground pixel of the lower two thirds of its box by
+  more than ``slip_heights`` person heights per second (median over the frames of the last
+  ``stream_s``), ``a`` counts as 0. A walker's pixels move with his box (the tuning seeds' far and near
+  walkers: medians 0.05-0.3); the track that alerted there slid at 0.7-1.0;
 - a person crossing the passage at an angle walks partly against it: ``a`` counts as 0 where the
   track's heading over the same span lies more than ``max_angle_deg`` from the direction against
   the flow;
@@ -35,7 +43,12 @@ outside the passage he is walking into, where his head places him within 0.3 m):
   its foot point jumps, and the distance is held, neither advanced nor faded. So is a frame whose
   box is taller than ``max_height_persons`` times that height: a column of people one behind the
   other along the line of sight, merged into one box (a dense stream seen end on from far away),
-  whose foot point slides from one person's feet to the next;
+  whose foot point slides from one person's feet to the next. So is every frame of a track whose boxes
+  over the last ``window_s`` are, by their median height, taller than ``column_persons`` times a
+  person (one frame in two of such a column is whole by itself: on the retired ``rush_hour_quiet``
+  932 a track on two people merged along the line of sight, 1.87 persons by its median box, walked
+  2.6 m against the flow in the frames where the blob split; the tuning seeds' wrong-way walkers:
+  medians 0.84-1.3, at most 5 % of their frames above 1.5);
 - the distance scored is at most how far the track has come back against the flow from the
   furthest point along it that it reached in the zone or on its approach, less than ``approach_m``
   outside it (plus ``come_slack_m``), a track continuing a broken one inheriting that point (a
@@ -122,7 +135,14 @@ class WrongWayDetector:
     ``join_heights`` [expected person heights] and ``join_spread`` [expected person heights per s]: a track
     walking against the flow whose box centre lies within ``join_heights + join_spread * gap`` person
     heights of the last box of an instance that has scored ``join_score`` or more, ``gap`` < ``join_s``
-    ago, reports under that instance (one alert per person however often his track breaks).
+    ago, reports under that instance (one alert per person however often his track breaks);
+    ``column_persons`` [expected person heights]: a track whose boxes over ``window_s`` are by their median
+    taller than this is a column of people, held; ``slip_heights`` [expected person heights per s]: a
+    track whose foot point moves against the flow in the image faster than its box's own moving pixels by
+    more than this (median over ``stream_s``) is not walking against it; ``resume_s`` [s] (0: off),
+    ``resume_m`` [m], ``resume_spread_mps`` [m/s]: a track turning against the flow within ``resume_m``
+    plus ``resume_spread_mps`` per second since of where a track walking against it, lost less than
+    ``resume_s`` ago, would be takes up its distance, furthest point and instance.
     """
 
     event_type = EventType.WRONG_WAY
