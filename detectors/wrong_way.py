@@ -156,7 +156,7 @@ class WrongWayDetector:
                  max_height_persons: float = 2.0, stream_s: float = 1.5, max_angle_deg: float = 35.0,
                  come_slack_m: float = 0.0, approach_m: float = 1.5, head_inside: bool = True,
                  join_score: float = 0.25, join_s: float = 2.0, join_heights: float = 0.5,
-                 join_spread: float = 0.5, resume_s: float = 0.0, resume_m: float = 1.0,
+                 join_spread: float = 0.5, resume_s: float = 5.0, resume_m: float = 1.0,
                  resume_spread_mps: float = 0.5, column_persons: float = 1.5, slip_heights: float = 0.5) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
