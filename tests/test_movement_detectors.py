@@ -433,3 +433,55 @@ def test_wrong_way_a_track_sliding_over_its_pixels_is_no_walker(slip, scored):
     det._slip = lambda *args: slip
     out = det.score(_TrackPercept(10.0, 20.0, 23.2))
     assert (out.instances[0].score if out.instances else 0.0) == (pytest.approx(0.5 * 1.6 / 2.4) if scored else 0.0)
+
+
+class _PathsPercept:
+    """Confirmed tracks on ``paths``: track id -> (x(t) [m] along the walkway at y = 3 m, first t [s], last t [s]),
+    each with a 20 x 50 px box and its history since it began (one row per 0.1 s, velocity by difference)."""
+
+    ready = True
+
+    def __init__(self, t: float, paths: dict):
+        from detectors.tracker import Tracks
+        self.t = t
+        ids = sorted(i for i, (_, t0, t1) in paths.items() if t0 - 1e-9 <= t <= t1 + 1e-9)
+        n = len(ids)
+        x = np.array([paths[i][0](t) for i in ids])
+        v = np.array([(paths[i][0](t) - paths[i][0](t - 0.1)) / 0.1 for i in ids])
+        self.tracks = Tracks(np.array(ids, dtype=np.int64), np.c_[x, np.full(n, 3.0)], np.c_[v, np.zeros(n)],
+                             np.full(n, 0.1), np.tile([300.0, 100.0, 20.0, 50.0], (n, 1)), np.ones(n, bool),
+                             np.full(n, 20), np.full(n, 3.0), np.zeros(n), np.arange(n), np.zeros(n, np.int8),
+                             np.full(n, 50.0), np.full((n, 2), np.nan))
+        self._hist = {}
+        for i in ids:
+            ts = np.arange(max(paths[i][1], t - 1.6), t + 1e-9, 0.1)
+            self._hist[i] = np.column_stack([ts, [paths[i][0](s) for s in ts], np.full(len(ts), 3.0),
+                                             np.full(len(ts), 50.0), np.full(len(ts), 20.0)])
+
+    def track_history(self, track_id):
+        return self._hist[track_id]
+
+
+@pytest.mark.parametrize("resume_s, key", [(5.0, "walkway/5"), (0.0, "walkway/9")])
+def test_wrong_way_a_track_turning_against_where_one_was_lost_resumes_its_walk(resume_s, key):
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=4.8, resume_s=resume_s)
+    det._pixels_with_flow = lambda percept, box, u: 0.0
+    det._slip = lambda *args: 0.0
+    paths = {
+        # against the flow at 2 m/s from x = 30 m, lost after t = 11 s at x = 28 m: against from t = 10.9 s
+        # (0.9 s of history, over half the 1.6 s window), credited 2 m/s * 0.45 s = 0.9 m, then 0.2 m: 1.1 m
+        5: (lambda t: 30.0 - 2.0 * (t - 10.0), 10.0, 11.0),
+        # with the flow at 1 m/s from x = 23.5 m (6.5 m from the first: its own instance), turning against
+        # at t = 12 s at x = 25.5 m; read against from 12.8 s at x = 23.9 m, 0.5 m from where the first
+        # one's 2 m/s would have taken it (24.4 m; within 1 m + 0.5 m/s * 1.8 s)
+        9: (lambda t: 23.5 + (t - 10.0) if t < 12.0 else 25.5 - 2.0 * (t - 12.0), 10.0, 14.0),
+    }
+    first = None
+    for k in range(40):
+        out = det.score(_PathsPercept(10.0 + k / 10, paths))
+        if 11.5 < 10.0 + k / 10 and out.instances and first is None:
+            first = out.instances[0]
+    assert first is not None and first.key == key
+    if resume_s > 0:
+        # it carries on from the 1.1 m the lost track had walked (and from its furthest point, x = 30 m)
+        assert first.score == pytest.approx(0.5 * 1.1 / 4.8)
