@@ -27,8 +27,9 @@ outside the passage he is walking into, where his head places him within 0.3 m):
   walker 25 m down a passage), is told by its box: where the track's foot point moves against the flow
   in the image faster than the median moving foreground pixel of the lower two thirds of its box by
   more than ``slip_heights`` person heights per second (median over the frames of the last
-  ``stream_s``), ``a`` counts as 0. A walker's pixels move with his box (the tuning seeds' far and near
-  walkers: medians 0.05-0.3); the track that alerted there slid at 0.7-1.0;
+  ``stream_s``), ``a`` counts as 0. A walker's pixels move with his box (the walkers of tuning seeds 201
+  and 206, far and near: single frames mostly -0.3 to 0.45, medians 0.05-0.3); the track that alerted
+  there slid at 0.7-1.0;
 - a person crossing the passage at an angle walks partly against it: ``a`` counts as 0 where the
   track's heading over the same span lies more than ``max_angle_deg`` from the direction against
   the flow;
@@ -92,6 +93,15 @@ that instance from then on, and its gate, which has already fired, does not fire
 ``corridor_wrong_way`` 933 the walker's three alerts (34.7, 36.0 and 40.6 s: a 6 px wide fragment
 beside him, then a track that took him over from one that slid onto a fragment, both 10-13 px from
 the alerted box, 0.3 person heights) become one.
+
+A walker against the flow who meets a person walking with it in the same column of the image, far
+from a camera looking along a corridor, vanishes into their merged blob for seconds; the track that
+comes out on him is often the other person's, which has to turn round. A track that turns against
+the flow within ``resume_m`` plus ``resume_spread_mps`` per second since of where a track walking
+against it, lost less than ``resume_s`` ago, would be by now takes up that track's distance,
+furthest point and instance (tuning ``corridor_wrong_way`` 201-215: 206 found 8.7 -> 8.0 s after the
+onset, 202 3.25 -> 3.05 s, 205's second alert gone; the merge itself, 3-4 s at 206 and 210, is not
+bridged).
 """
 
 from __future__ import annotations
