@@ -21,6 +21,15 @@ outside the passage he is walking into, where his head places him within 0.3 m):
   pixels wide, and the flow of the people passing them flips the sign of the median from frame to
   frame (on the tuning seeds a walker against a stream read ``> stream_mps`` in one frame in six,
   each of which broke the run and faded the distance);
+- a track sliding back along a dense stream far away, where the people's pixels move too little for
+  the flow to read their speed (on the retired ``rush_hour_quiet`` 932, 0.2-0.35 m/s with the flow for a
+  crowd walking 1.3 m/s up a corridor 20 m from the hall camera, and as much for a true wrong-way
+  walker 25 m down a passage), is told by its box: where the track's foot point moves against the flow
+  in the image faster than the median moving foreground pixel of the lower two thirds of its box by
+  more than ``slip_heights`` person heights per second (median over the frames of the last
+  ``stream_s``), ``a`` counts as 0. A walker's pixels move with his box (the walkers of tuning seeds 201
+  and 206, far and near: single frames mostly -0.3 to 0.45, medians 0.05-0.3); the track that alerted
+  there slid at 0.7-1.0;
 - a person crossing the passage at an angle walks partly against it: ``a`` counts as 0 where the
   track's heading over the same span lies more than ``max_angle_deg`` from the direction against
   the flow;
@@ -35,7 +44,12 @@ outside the passage he is walking into, where his head places him within 0.3 m):
   its foot point jumps, and the distance is held, neither advanced nor faded. So is a frame whose
   box is taller than ``max_height_persons`` times that height: a column of people one behind the
   other along the line of sight, merged into one box (a dense stream seen end on from far away),
-  whose foot point slides from one person's feet to the next;
+  whose foot point slides from one person's feet to the next. So is every frame of a track whose boxes
+  over the last ``window_s`` are, by their median height, taller than ``column_persons`` times a
+  person (one frame in two of such a column is whole by itself: on the retired ``rush_hour_quiet``
+  932 a track on two people merged along the line of sight, 1.87 persons by its median box, walked
+  2.6 m against the flow in the frames where the blob split; the tuning seeds' wrong-way walkers:
+  medians 0.84-1.3, at most 5 % of their frames above 1.5);
 - the distance scored is at most how far the track has come back against the flow from the
   furthest point along it that it reached in the zone or on its approach, less than ``approach_m``
   outside it (plus ``come_slack_m``), a track continuing a broken one inheriting that point (a
@@ -67,6 +81,27 @@ and the distance belong to each track: two live tracks that share an instance (a
 on one person, or two people a few pixels apart far from the camera, where 0.7 m of floor is
 two pixels) each walk their own way, and the instance scores the better of them; sharing one
 state, the two flipped it at every frame.
+
+A person whose instance has already scored is not a new instance when a second track picks him up
+beside it (a fragment of his blob split off, or a track that takes him over from one that slid onto a
+fragment: far from the camera the two foot points lie metres apart on the floor, beyond the links'
+reach, while the boxes touch): a track walking against the flow whose box centre lies within
+``join_heights`` (plus ``join_spread`` per second since) person heights of the box of an instance that
+has scored ``join_score`` or more (more than its own ever did) less than ``join_s`` ago reports under
+that instance from then on, and its gate, which has already fired, does not fire again for
+``default_cooldown_s``. Two wrong-way walkers side by side are then one alert. On the retired
+``corridor_wrong_way`` 933 the walker's three alerts (34.7, 36.0 and 40.6 s: a 6 px wide fragment
+beside him, then a track that took him over from one that slid onto a fragment, both 10-13 px from
+the alerted box, 0.3 person heights) become one.
+
+A walker against the flow who meets a person walking with it in the same column of the image, far
+from a camera looking along a corridor, vanishes into their merged blob for seconds; the track that
+comes out on him is often the other person's, which has to turn round. A track that turns against
+the flow within ``resume_m`` plus ``resume_spread_mps`` per second since of where a track walking
+against it, lost less than ``resume_s`` ago, would be by now takes up that track's distance,
+furthest point and instance (tuning ``corridor_wrong_way`` 201-215: 206 found 8.7 -> 8.0 s after the
+onset, 202 3.25 -> 3.05 s, 205's second alert gone; the merge itself, 3-4 s at 206 and 210, is not
+bridged).
 """
 
 from __future__ import annotations
@@ -106,7 +141,18 @@ class WrongWayDetector:
     much further than the track has come back against the flow its distance may run; ``approach_m`` [m]
     how far outside the zone the track's positions count for the furthest point it came back from;
     ``head_inside``: a track is in the zone where its foot point or its head-placed foot point
-    (:attr:`~detectors.tracker.Tracks.head_foot_m`) is.
+    (:attr:`~detectors.tracker.Tracks.head_foot_m`) is; ``join_score`` [score], ``join_s`` [s],
+    ``join_heights`` [expected person heights] and ``join_spread`` [expected person heights per s]: a track
+    walking against the flow whose box centre lies within ``join_heights + join_spread * gap`` person
+    heights of the last box of an instance that has scored ``join_score`` or more, ``gap`` < ``join_s``
+    ago, reports under that instance (one alert per person however often his track breaks);
+    ``column_persons`` [expected person heights]: a track whose boxes over ``window_s`` are by their median
+    taller than this is a column of people, held; ``slip_heights`` [expected person heights per s]: a
+    track whose foot point moves against the flow in the image faster than its box's own moving pixels by
+    more than this (median over ``stream_s``) is not walking against it; ``resume_s`` [s] (0: off),
+    ``resume_m`` [m], ``resume_spread_mps`` [m/s]: a track turning against the flow within ``resume_m``
+    plus ``resume_spread_mps`` per second since of where a track walking against it, lost less than
+    ``resume_s`` ago, would be takes up its distance, furthest point and instance.
     """
 
     event_type = EventType.WRONG_WAY
@@ -118,7 +164,10 @@ class WrongWayDetector:
                  forget_s: float = 1.5, min_std_m: float = 0.15, window_s: float = 1.6, steps: int = 6,
                  alarm_px: float = 4.0, min_height_persons: float = 0.5, stream_mps: float = 0.3,
                  max_height_persons: float = 2.0, stream_s: float = 1.5, max_angle_deg: float = 35.0,
-                 come_slack_m: float = 0.0, approach_m: float = 1.5, head_inside: bool = True) -> None:
+                 come_slack_m: float = 0.0, approach_m: float = 1.5, head_inside: bool = True,
+                 join_score: float = 0.25, join_s: float = 2.0, join_heights: float = 0.5,
+                 join_spread: float = 0.5, resume_s: float = 5.0, resume_m: float = 1.0,
+                 resume_spread_mps: float = 0.5, column_persons: float = 1.5, slip_heights: float = 0.5) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -152,6 +201,35 @@ class WrongWayDetector:
         self.come_slack_m = float(come_slack_m)
         self.approach_m = float(approach_m)
         self.head_inside = bool(head_inside)
+        for name, value in (("join_score", join_score), ("join_s", join_s), ("join_heights", join_heights),
+                            ("join_spread", join_spread)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"WrongWayDetector.{name} must be a finite number >= 0; got {value!r}")
+        self.join_score = float(join_score)
+        self.join_s = float(join_s)
+        self.join_heights = float(join_heights)
+        self.join_spread = float(join_spread)
+        for name, value in (("resume_s", resume_s), ("resume_m", resume_m), ("resume_spread_mps", resume_spread_mps)):
+            if not (math.isfinite(value) and value >= 0):
+                raise ValueError(f"WrongWayDetector.{name} must be a finite number >= 0; got {value!r}")
+        for name, value in (("column_persons", column_persons), ("slip_heights", slip_heights)):
+            if not value > 0:
+                raise ValueError(f"WrongWayDetector.{name} must be a number > 0; got {value!r}")
+        self.column_persons = float(column_persons)
+        self.slip_heights = float(slip_heights)
+        self._slips: dict[tuple[str, int], deque] = {}  # (zone, track id) -> (t, slip [heights/s]), oldest first
+        self.resume_s = float(resume_s)
+        self.resume_m = float(resume_m)
+        self.resume_spread_mps = float(resume_spread_mps)
+        # (zone, track id) -> ([s] last followed, (2,) [m] position, (2,) [m/s] velocity, instance key, [m] distance
+        # walked against the flow, [m] furthest point along it) of the tracks walking against the flow in a
+        # zone: what a track that turns against nearby a moment later takes up
+        self._walked: dict[tuple[str, int], tuple] = {}
+        # instance key -> (best score so far, [s] last time scored, (4,) [px] its best track's box then,
+        # [px] a person's expected height there): what a second track on the person is compared with
+        self._peak: dict[str, tuple[float, float, np.ndarray, float]] = {}
+        self._alias: dict[str, str] = {}  # a track's own instance key -> the instance it joined
+        self._alias_t: dict[str, float] = {}  # own instance key -> [s] last used
         self._furthest: dict[tuple[str, int], float] = {}  # (zone, track id) -> [m] furthest along the flow
         self._near_t: dict[tuple[str, int], float] = {}  # (zone, track id) -> [s] last seen on the approach
         self._pix: dict[tuple[str, int], deque] = {}  # (zone, track id) -> (t, pixel speed with the flow), oldest first
@@ -175,6 +253,11 @@ class WrongWayDetector:
             self._near_t.clear()
             self._owner.clear()
             self._links.reset()
+            self._peak.clear()
+            self._alias.clear()
+            self._alias_t.clear()
+            self._walked.clear()
+            self._slips.clear()
             return NOTHING
         tr = percept.tracks
         t = percept.t
@@ -204,20 +287,37 @@ class WrongWayDetector:
                 alarm = np.maximum(self.alarm_m, self.alarm_px * self._m_per_px(pos[rows], u))
                 for j, alarm_j in zip(rows, alarm.tolist()):
                     tid = int(tr.id[live[j]])
-                    key = self._links.key(zone.name, tid, pos[j], t, vel[j])
+                    link_key = self._links.key(zone.name, tid, pos[j], t, vel[j])
+                    key = self._alias.get(link_key, link_key)
+                    if key != link_key:
+                        self._alias_t[link_key] = t
                     sk = (zone.name, tid)
                     seen.add(sk)
                     if sk not in self._state:
-                        self._adopt(sk, key, t)
+                        self._adopt(sk, link_key, t)
                     self._furthest[sk] = max(self._furthest.get(sk, -math.inf), float(pos[j] @ u))
-                    self._owner[key] = sk
-                    if whole[j]:
+                    self._owner[link_key] = sk
+                    expected_j = float(tr.expected_height_px[live[j]])
+                    if whole[j] and not self._column(percept, tid, expected_j):
                         a, span = self._speed_against(percept, tid, u)
                         if a > self.off_mps:
                             with_mps = self._stream_median(sk, t, self._pixels_with_flow(percept, tr.box[live[j]], u))
                             if with_mps > self.stream_mps:
                                 a = 0.0  # the track slid back along a stream whose people all walk with the flow
+                            elif self._median_of(self._slips, sk, t, self._slip(percept, tid, tr.box[live[j]],
+                                                                                 expected_j, u)) > self.slip_heights:
+                                a = 0.0  # its box slides against its own pixels: from person to person
+                        was = self._state.get(sk, (False,))[0]
                         d = self._advance(sk, t, a, span)
+                        if self._state[sk][0] and not was and self.resume_s > 0:
+                            resumed = self._resume(sk, t, pos[j])
+                            if resumed is not None:
+                                d = self._state[sk][1]
+                                if resumed != key and self._peak.get(resumed, (0.0,))[0] >= self._peak.get(key, (0.0,))[0]:
+                                    self._alias[link_key] = key = resumed
+                                    self._alias_t[link_key] = t
+                        if self._state[sk][0] and d > 0:
+                            self._walked[sk] = (t, pos[j].copy(), vel[j].copy(), key, d, self._furthest[sk])
                     else:  # a fragment's or a column's foot point says nothing of where the person walks: hold
                         d = self._hold(sk, t)
                     # no further against the flow than the track (or the one it continues) has come back from
@@ -226,16 +326,29 @@ class WrongWayDetector:
                     d = min(d, max(0.0, self._furthest[sk] - float(pos[j] @ u)) + self.come_slack_m)
                     if d > 0:
                         score = min(1.0, 0.5 * d / alarm_j)
+                        if self._state[sk][0]:
+                            joined = self._joined(key, t, tr.box[live[j]], float(tr.expected_height_px[live[j]]))
+                            if joined is not None:
+                                self._alias[link_key] = key = joined
+                                self._alias_t[link_key] = t
                         if score > best.get(key, (0.0,))[0]:
-                            best[key] = (score, clip_box(tr.box[live[j]], self.site.image_size))
-        out = [InstanceScore(k, sc, box) for k, (sc, box) in best.items()]
+                            best[key] = (score, clip_box(tr.box[live[j]], self.site.image_size), tr.box[live[j]],
+                                         float(tr.expected_height_px[live[j]]))
+        out = [InstanceScore(k, sc, box) for k, (sc, box, _, _) in best.items()]
+        for k, (sc, _, box, height) in best.items():
+            self._peak[k] = (max(sc, self._peak.get(k, (0.0,))[0]), t, box, height)
+        self._peak = {k: v for k, v in self._peak.items() if t - v[1] <= self.join_s}
+        self._alias_t = {k: tk for k, tk in self._alias_t.items() if t - tk <= self.join_s}
+        self._alias = {k: v for k, v in self._alias.items() if k in self._alias_t}
         for sk in [k for k, st in self._state.items() if k not in seen]:
             if t - self._state[sk][2] > 2.0:
                 del self._state[sk]  # the track left the zone or ended
         self._owner = {k: sk for k, sk in self._owner.items() if sk in self._state}
         self._pix = {k: v for k, v in self._pix.items() if k in self._state}
+        self._slips = {k: v for k, v in self._slips.items() if k in self._state}
         self._near_t = {k: tk for k, tk in self._near_t.items() if t - tk <= 2.0}
         self._furthest = {k: v for k, v in self._furthest.items() if k in self._state or k in self._near_t}
+        self._walked = {k: v for k, v in self._walked.items() if t - v[0] <= self.resume_s}
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
     def whole(self, height_px: np.ndarray, expected_px: np.ndarray) -> np.ndarray:
@@ -256,6 +369,48 @@ class WrongWayDetector:
             self._state[sk] = [st[0], st[1], st[2]]
             if prev in self._furthest:
                 self._furthest[sk] = self._furthest[prev]
+
+    def _resume(self, sk: tuple[str, int], t: float, pos: np.ndarray) -> str | None:
+        """A track ``sk`` at ``pos`` [m] that turns against the flow at time ``t`` [s] takes up the walk of a
+        track of the same zone last followed walking against it less than ``resume_s`` ago (not in this
+        frame) within ``resume_m`` plus ``resume_spread_mps`` per second since of where its velocity would
+        have taken it: its distance and furthest point, if more. Returns that track's instance key, or None."""
+        best, best_d = None, math.inf
+        for k, (tk, kpos, kvel, *_) in self._walked.items():
+            if k == sk or k[0] != sk[0] or tk >= t - 1e-9 or t - tk > self.resume_s:
+                continue
+            gap = t - tk
+            d = float(np.hypot(*(pos - kpos - kvel * gap)))
+            if d <= self.resume_m + self.resume_spread_mps * gap and d < best_d:
+                best, best_d = k, d
+        if best is None:
+            return None
+        _, _, _, key, walked_m, furthest = self._walked.pop(best)
+        self._state[sk][1] = max(self._state[sk][1], walked_m)
+        self._furthest[sk] = max(self._furthest.get(sk, -math.inf), furthest)
+        return key
+
+    def _joined(self, key: str, t: float, box: np.ndarray, height_px: float) -> str | None:
+        """The instance a track of instance ``key`` walking against the flow with detection ``box`` [px] at
+        time ``t`` [s] belongs to instead, where a person is ``height_px`` [px] tall: one that has scored
+        ``join_score`` or more (more than ``key`` ever did), scored less than ``join_s`` ago by a track
+        whose box centre lay within ``join_heights`` plus ``join_spread`` per second since person heights of
+        this box's centre; None if there is none."""
+        own = self._peak.get(key, (0.0,))[0]
+        if not (height_px > 0):
+            return None
+        centre = np.array([box[0] + 0.5 * box[2], box[1] + 0.5 * box[3]])
+        found, found_d = None, math.inf
+        for k, (peak, tk, kbox, _) in self._peak.items():
+            if k == key or peak < self.join_score or peak <= own:
+                continue
+            gap = t - tk
+            if gap > self.join_s:
+                continue
+            d = math.hypot(kbox[0] + 0.5 * kbox[2] - centre[0], kbox[1] + 0.5 * kbox[3] - centre[1]) / height_px
+            if d <= self.join_heights + self.join_spread * gap and d < found_d:
+                found, found_d = k, d
+        return found
 
     def _m_per_px(self, pos: np.ndarray, u: np.ndarray) -> np.ndarray:
         """(N,) [m] ground distance along ``u`` that one full-resolution pixel of image motion spans at
@@ -307,6 +462,59 @@ class WrongWayDetector:
         along = vel @ u
         along = along[np.abs(along) > 0.1]  # flat-coloured insides hardly move: the edges say it
         return float(np.median(along)) if len(along) >= 3 else 0.0
+
+    def _slip(self, percept: Percept, track_id: int, box, expected_px: float, u: np.ndarray) -> float:
+        """[expected person heights per s] how much faster the track's foot point moves against the flow in
+        the image (the median of ``steps`` steps over the last ``window_s``, its filtered ground positions
+        seen through the camera) than the median moving foreground pixel in the lower two thirds of ``box``
+        does: a person's pixels move with his box; a track sliding from person to person along a stream
+        moves against pixels that all walk with it. 0 with too little history or an unknown height."""
+        h = percept.track_history(track_id)
+        h = h[h[:, 0] >= percept.t - self.window_s - 1e-9]
+        if len(h) < 4 or h[-1, 0] - h[0, 0] < 0.5 * self.window_s or not expected_px > 0:
+            return 0.0
+        k = min(self.steps + 1, len(h))
+        h = h[np.linspace(0, len(h) - 1, k).round().astype(int)]
+        img = self.site.ground_to_image(h[:, 1:3])
+        ahead = self.site.ground_to_image(h[-1:, 1:3] - 0.5 * u)[0] - img[-1]  # against the flow, in the image
+        norm = math.hypot(*ahead)
+        if not (math.isfinite(norm) and norm > 0) or not np.all(np.isfinite(img)):
+            return 0.0
+        e = ahead / norm
+        track = float(np.median((np.diff(img, axis=0) @ e) / np.diff(h[:, 0])))
+        field = percept.flow_field
+        fw, fh = field.size
+        W, H = self.site.image_size
+        sx, sy = fw / W, fh / H
+        x, y, w, bh = (float(v) for v in box)
+        u0, u1 = max(0, int(x * sx)), min(fw, int(math.ceil((x + w) * sx)))
+        v0, v1 = max(0, int((y + bh / 3) * sy)), min(fh, int(math.ceil((y + bh) * sy)))
+        pix = 0.0
+        if u1 > u0 and v1 > v0:
+            fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA)[v0:v1, u0:u1] > 96
+            if fg.sum() >= 3:
+                flow = percept.flow()[v0:v1, u0:u1][fg]  # [flow px / s]
+                pix = float(np.median(flow[:, 0] / sx * e[0] + flow[:, 1] / sy * e[1]))
+        return (track - pix) / expected_px
+
+    def _column(self, percept: Percept, track_id: int, expected_px: float) -> bool:
+        """Whether the track's boxes over the last ``window_s`` were, by their median height, taller than
+        ``column_persons`` times a person's ``expected_px`` [px] there: most of the time a column of people
+        one behind the other, not one person (False with too little history or an unknown height)."""
+        h = percept.track_history(track_id)
+        h = h[h[:, 0] >= percept.t - self.window_s - 1e-9]
+        if len(h) < 4 or not expected_px > 0:
+            return False
+        return float(np.median(h[:, 3])) > self.column_persons * expected_px
+
+    def _median_of(self, rows_of: dict, sk: tuple[str, int], t: float, value: float) -> float:
+        """Append ``value`` at time ``t`` [s] to the track's series in ``rows_of``; the median of its values
+        over the last ``stream_s``."""
+        rows = rows_of.setdefault(sk, deque())
+        rows.append((t, value))
+        while rows[0][0] < t - self.stream_s - 1e-9:
+            rows.popleft()
+        return float(np.median([v for _, v in rows]))
 
     def _stream_median(self, sk: tuple[str, int], t: float, with_mps: float) -> float:
         """[m/s] median of the track's pixel speeds with the flow measured over the last ``stream_s``."""

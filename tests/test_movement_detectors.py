@@ -279,6 +279,7 @@ class _TrackPercept:
 def test_wrong_way_scores_no_further_than_the_track_has_come_back_against_the_flow():
     det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4)  # come_slack_m 0
     det._pixels_with_flow = lambda percept, box, u: 0.0  # the pixels say nothing
+    det._slip = lambda *args: 0.0
     # first seen at x = 20 m with a history of jumps worth 2 m/s against over 1.6 s: the median credits
     # 2.0 * 0.8 = 1.6 m at once, but the track has come back from nowhere yet: no score
     assert len(det.score(_TrackPercept(10.0, 20.0, 23.2)).instances) == 0
@@ -289,6 +290,7 @@ def test_wrong_way_scores_no_further_than_the_track_has_come_back_against_the_fl
     # with the cap lifted the same walk scores its whole distance
     det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4, come_slack_m=100.0)
     det._pixels_with_flow = lambda percept, box, u: 0.0
+    det._slip = lambda *args: 0.0
     assert det.score(_TrackPercept(10.0, 20.0, 23.2)).instances[0].score == pytest.approx(0.5 * 1.6 / 2.4)
 
 
@@ -300,6 +302,7 @@ def test_wrong_way_counts_the_approach_to_the_zone_as_come_back():
     def score(approach_m, x_before):
         det = WrongWayDetector(platform_site(zones=(short,)), approach_m=approach_m, alarm_m=2.4)
         det._pixels_with_flow = lambda percept, box, u: 0.0  # the pixels say nothing
+        det._slip = lambda *args: 0.0
         assert len(det.score(_TrackPercept(9.9, x_before, x_before + 3.2)).instances) == 0  # outside: no score
         out = det.score(_TrackPercept(10.0, 20.8, x_before + 3.0))
         return out.instances[0].score if out.instances else 0.0
@@ -309,3 +312,176 @@ def test_wrong_way_counts_the_approach_to_the_zone_as_come_back():
     # a point on the approach further than approach_m outside, or no approach at all, counts for nothing
     assert score(1.5, 23.0) == 0.0
     assert score(0.0, 22.0) == 0.0
+
+
+class _WalkersPercept:
+    """Confirmed tracks walking against the flow at 2 m/s along y = const: ``walkers`` maps a track id to
+    (x at t = 0 [m], y [m], (4,) box [px]); every track's history is its straight walk over the last 1.6 s."""
+
+    ready = True
+
+    def __init__(self, t: float, walkers: dict):
+        from detectors.tracker import Tracks
+        self.t = t
+        ids = sorted(walkers)
+        n = len(ids)
+        x = np.array([walkers[i][0] - 2.0 * t for i in ids])
+        foot = np.c_[x, [walkers[i][1] for i in ids]]
+        self.tracks = Tracks(np.array(ids), foot, np.tile([-2.0, 0.0], (n, 1)), np.full(n, 0.1),
+                             np.array([walkers[i][2] for i in ids], dtype=float), np.ones(n, bool),
+                             np.full(n, 20), np.full(n, 3.0), np.zeros(n), np.arange(n), np.zeros(n, np.int8),
+                             np.full(n, 50.0), np.full((n, 2), np.nan))
+        ts = np.arange(t - 1.6, t + 1e-9, 0.1)
+        self._hist = {i: np.column_stack([ts, walkers[i][0] - 2.0 * ts, np.full(len(ts), walkers[i][1]),
+                                          np.full(len(ts), 50.0), np.full(len(ts), 20.0)]) for i in ids}
+
+    def track_history(self, track_id):
+        return self._hist[track_id]
+
+
+@pytest.mark.parametrize("join_heights, keys", [
+    # the second track's box centre, (325, 115) px, lies 18 px from the first's, (310, 125) px: 0.36 of a
+    # 50 px person, within join_heights = 0.5: it reports under the instance that has already scored
+    (0.5, {"walkway/5"}),
+    # with join_heights = 0.3 it is a second instance, whose own score would raise a second alert
+    (0.3, {"walkway/5", "walkway/9"}),
+])
+def test_wrong_way_second_track_beside_an_instance_that_scored_joins_it(join_heights, keys):
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4, join_heights=join_heights)
+    det._pixels_with_flow = lambda percept, box, u: 0.0  # the pixels say nothing
+    det._slip = lambda *args: 0.0
+    first = (44.0, 3.0, [300.0, 100.0, 20.0, 50.0])
+    # the walker alone for 1.5 s: 2 m/s * 1.5 s = 3.0 m come back, scored 0.5 * 3.0 / 2.4 >= 0.5
+    for k in range(16):
+        out = det.score(_WalkersPercept(10.0 + k / 10, {5: first}))
+    assert out.instances[0].key == "walkway/5" and out.instances[0].score >= 0.5
+    # a second track on a fragment beside him in the image, 3.5 m away on the floor (far from a camera the
+    # foot points of a split blob land metres apart; beyond InstanceLinks' 0.7 m for a followed instance:
+    # its own key), walking against the flow with him
+    seen = set()
+    for k in range(16, 40):
+        out = det.score(_WalkersPercept(10.0 + k / 10, {5: first, 9: (44.0 + 2.0 * 1.6, 4.5, [320.0, 100.0, 10.0, 30.0])}))
+        seen |= {i.key for i in out.instances}
+    assert seen == keys
+
+
+@pytest.mark.parametrize("heights_px, column", [
+    # a person 50 px tall where the track stands (column_persons 1.5): boxes of a median 90 px over the
+    # window, 1.8 persons, are a column of people merged one behind the other along the line of sight
+    (90.0, True),
+    (70.0, False),  # 1.4 persons: a person with the head of the one behind
+    (50.0, False),
+])
+def test_wrong_way_holds_a_track_whose_boxes_are_mostly_a_column_of_people(heights_px, column):
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4, come_slack_m=100.0)
+    det._pixels_with_flow = lambda percept, box, u: 0.0
+    det._slip = lambda *args: 0.0
+    p = _TrackPercept(10.0, 20.0, 23.2)
+    p._hist[:, 3] = heights_px  # each frame's box: whole by itself (below max_height_persons = 2.0)
+    assert det._column(p, 5, 50.0) == column
+    out = det.score(p)
+    # the median credits 2.0 m/s * 0.8 s = 1.6 m at once: 0.5 * 1.6 / 2.4; a column's distance is held at 0
+    assert (out.instances[0].score if out.instances else 0.0) == (0.0 if column else pytest.approx(0.5 * 1.6 / 2.4))
+
+
+class _FlowPercept:
+    """A track walking against the flow (-x) at 2 m/s along y = 3 m, its 40 x 100 px box, and a flow field
+    whose foreground pixels all move at ``flow_px_s`` [full-resolution px/s] (x, y)."""
+
+    def __init__(self, site, flow_px_s):
+        self.t = 10.0
+        ts = np.arange(8.4, 10.0 + 1e-9, 0.1)
+        self._hist = np.column_stack([ts, 20.0 - 2.0 * (ts - ts[0]), np.full(len(ts), 3.0), np.full(len(ts), 100.0),
+                                      np.full(len(ts), 40.0)])
+        W, H = site.image_size
+        self.flow_field = type("F", (), {"size": (160, 90)})()
+        self.fg_mask = np.full((90, 160), 255, np.uint8)
+        self._flow = np.zeros((90, 160, 2), np.float32)
+        self._flow[..., 0] = flow_px_s[0] * 160 / W
+        self._flow[..., 1] = flow_px_s[1] * 90 / H
+
+    def track_history(self, track_id):
+        return self._hist
+
+    def flow(self):
+        return self._flow
+
+
+def test_wrong_way_slip_is_the_box_moving_against_its_own_pixels_in_person_heights_per_second():
+    site = platform_site(zones=(WALKWAY,))
+    det = WrongWayDetector(site)
+    u = np.array([1.0, 0.0])
+    # the foot point's image velocity: 6 steps of 0.32 s over 1.6 s, each 0.64 m against the flow
+    img = site.ground_to_image(np.array([[20.0, 3.0], [20.0 - 0.64, 3.0]]))
+    step_px_s = (img[1] - img[0]) / 0.32
+    box = site.ground_to_image(np.array([[16.8, 3.0]]))[0]
+    box = [box[0] - 20.0, box[1] - 100.0, 40.0, 100.0]
+    # pixels standing still: the box slides over them at its whole image speed, in 100 px person heights
+    still = det._slip(_FlowPercept(site, (0.0, 0.0)), 5, box, 100.0, u)
+    assert still == pytest.approx(float(np.hypot(*step_px_s)) / 100.0, rel=0.02)
+    # pixels moving with the box (a person walking): no slip
+    assert det._slip(_FlowPercept(site, step_px_s), 5, box, 100.0, u) == pytest.approx(0.0, abs=0.02 * still)
+    # pixels moving the other way at the same speed (a stream the track slides along): twice
+    assert det._slip(_FlowPercept(site, -step_px_s), 5, box, 100.0, u) == pytest.approx(2 * still, rel=0.02)
+
+
+@pytest.mark.parametrize("slip, scored", [(0.2, True), (0.8, False)])
+def test_wrong_way_a_track_sliding_over_its_pixels_is_no_walker(slip, scored):
+    # slip_heights 0.5 person heights per second: beyond it the speed against the flow counts as 0
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4, come_slack_m=100.0)
+    det._pixels_with_flow = lambda percept, box, u: 0.0
+    det._slip = lambda *args: slip
+    out = det.score(_TrackPercept(10.0, 20.0, 23.2))
+    assert (out.instances[0].score if out.instances else 0.0) == (pytest.approx(0.5 * 1.6 / 2.4) if scored else 0.0)
+
+
+class _PathsPercept:
+    """Confirmed tracks on ``paths``: track id -> (x(t) [m] along the walkway at y = 3 m, first t [s], last t [s]),
+    each with a 20 x 50 px box and its history since it began (one row per 0.1 s, velocity by difference)."""
+
+    ready = True
+
+    def __init__(self, t: float, paths: dict):
+        from detectors.tracker import Tracks
+        self.t = t
+        ids = sorted(i for i, (_, t0, t1) in paths.items() if t0 - 1e-9 <= t <= t1 + 1e-9)
+        n = len(ids)
+        x = np.array([paths[i][0](t) for i in ids])
+        v = np.array([(paths[i][0](t) - paths[i][0](t - 0.1)) / 0.1 for i in ids])
+        self.tracks = Tracks(np.array(ids, dtype=np.int64), np.c_[x, np.full(n, 3.0)], np.c_[v, np.zeros(n)],
+                             np.full(n, 0.1), np.tile([300.0, 100.0, 20.0, 50.0], (n, 1)), np.ones(n, bool),
+                             np.full(n, 20), np.full(n, 3.0), np.zeros(n), np.arange(n), np.zeros(n, np.int8),
+                             np.full(n, 50.0), np.full((n, 2), np.nan))
+        self._hist = {}
+        for i in ids:
+            ts = np.arange(max(paths[i][1], t - 1.6), t + 1e-9, 0.1)
+            self._hist[i] = np.column_stack([ts, [paths[i][0](s) for s in ts], np.full(len(ts), 3.0),
+                                             np.full(len(ts), 50.0), np.full(len(ts), 20.0)])
+
+    def track_history(self, track_id):
+        return self._hist[track_id]
+
+
+@pytest.mark.parametrize("resume_s, key", [(5.0, "walkway/5"), (0.0, "walkway/9")])
+def test_wrong_way_a_track_turning_against_where_one_was_lost_resumes_its_walk(resume_s, key):
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=4.8, resume_s=resume_s)
+    det._pixels_with_flow = lambda percept, box, u: 0.0
+    det._slip = lambda *args: 0.0
+    paths = {
+        # against the flow at 2 m/s from x = 30 m, lost after t = 11 s at x = 28 m: against from t = 10.9 s
+        # (0.9 s of history, over half the 1.6 s window), credited 2 m/s * 0.45 s = 0.9 m, then 0.2 m: 1.1 m
+        5: (lambda t: 30.0 - 2.0 * (t - 10.0), 10.0, 11.0),
+        # with the flow at 1 m/s from x = 23.5 m (6.5 m from the first: its own instance), turning against
+        # at t = 12 s at x = 25.5 m; read against from 12.8 s at x = 23.9 m, 0.5 m from where the first
+        # one's 2 m/s would have taken it (24.4 m; within 1 m + 0.5 m/s * 1.8 s)
+        9: (lambda t: 23.5 + (t - 10.0) if t < 12.0 else 25.5 - 2.0 * (t - 12.0), 10.0, 14.0),
+    }
+    first = None
+    for k in range(40):
+        out = det.score(_PathsPercept(10.0 + k / 10, paths))
+        if 11.5 < 10.0 + k / 10 and out.instances and first is None:
+            first = out.instances[0]
+    assert first is not None and first.key == key
+    if resume_s > 0:
+        # it carries on from the 1.1 m the lost track had walked (and from its furthest point, x = 30 m)
+        assert first.score == pytest.approx(0.5 * 1.1 / 4.8)
