@@ -476,8 +476,10 @@ class PersonOnGroundDetector:
     def _ghost(self, percept: Percept, b: dict, box) -> bool:
         """Whether body ``b`` is a *ghost*: the floor a departed thing (a train, a crowd that boarded
         it) uncovered, which the background still holds, rather than a body present now (its edges
-        are in the background model, not in the frame). Checked at most once a second."""
-        if percept.t - b.get("ghost_t", -math.inf) >= 1.0:
+        are in the background model, not in the frame). Checked at most once a second; once a ghost, always
+        one: someone walking over the uncovered floor (the seat a bench sitter left) puts edges in the frame
+        for a moment, and the floor that was uncovered is still no body."""
+        if not b.get("ghost", False) and percept.t - b.get("ghost_t", -math.inf) >= 1.0:
             g = percept.grid
             x, y, w, h = box
             X0, Y0 = max(0, int(x / g.sx) - 2), max(0, int(y / g.sy) - 2)

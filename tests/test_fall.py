@@ -348,3 +348,28 @@ def test_a_low_box_under_someone_is_their_legs(torso_rows, expected):
     grey[10 - torso_rows:10, 10:20] = 70
     percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
     assert det._under_torso(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
+
+
+def test_a_ghost_stays_a_ghost_when_someone_walks_over_it():
+    # the floor a bench sitter uncovered: the background model still holds them (a dark block with its edges),
+    # the frame shows the floor; 1.5 s later a walker crosses it and the frame has the sharper edges there
+    from types import SimpleNamespace
+
+    det = PersonOnGroundDetector(synthetic_site(()))
+    background = np.full((40, 40), 100, np.uint8)
+    background[10:20, 10:30] = 40  # the sitter, absorbed into the background model
+    fg = np.zeros((40, 40), np.uint8)
+    fg[10:20, 10:30] = 255  # the uncovered floor differs from the model: foreground
+    floor_now = np.full((40, 40), 100, np.uint8)
+    walker = floor_now.copy()
+    walker[10:20, 10:30] = 0  # a walker's dark coat over the place, its edges sharper than the model's
+    box = (20.0, 20.0, 40.0, 20.0)  # x 10..30, y 10..20 working px (2 px each)
+
+    def percept(t, grey):
+        return SimpleNamespace(t=t, grid=SimpleNamespace(sx=2.0, sy=2.0), fg_mask=fg, grey=grey,
+                               background=lambda: background)
+    body = {}
+    assert det._ghost(percept(10.0, floor_now), body, box)
+    assert det._ghost(percept(11.5, walker), body, box)  # still the uncovered floor, no body
+    # the same walker, judged afresh (no ghost verdict before), is something present now
+    assert not det._ghost(percept(11.5, walker), {}, box)
