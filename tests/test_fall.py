@@ -331,23 +331,79 @@ def test_a_sunk_track_must_have_dropped_from_standing_fast(stoop_s, found):
 
 
 
-@pytest.mark.parametrize("torso_rows, expected", [
-    (0, False),  # the floor behind the box: a body lying there
-    (5, True),  # 5 of the column's 10 rows changed (0.5 >= torso_share 0.5): someone standing whose legs it is
-    (4, False),  # 4 / 10 < 0.5: a bystander's arm, a bag behind
+@pytest.mark.parametrize("torso_rows, coat, lit, expected", [
+    (0, 70, 0, False),  # the floor behind the box: a body lying there
+    (5, 70, 0, True),  # 5 of the column's 10 rows changed (0.5 >= torso_share 0.5): someone standing whose legs it is
+    (4, 70, 0, False),  # 4 / 10 < 0.5: a bystander's arm, a bag behind
+    (0, 70, 15, False),  # the floor lit 15 grey levels brighter than the model (a train's headlights): no one
+    (5, 255, 0, True),  # a coat as grey as the floor, in the foreground: someone standing
 ])
-def test_a_low_box_under_someone_is_their_legs(torso_rows, expected):
+def test_a_low_box_under_someone_is_their_legs(torso_rows, coat, lit, expected):
     from types import SimpleNamespace
 
     det = PersonOnGroundDetector(synthetic_site(()))
     background = np.full((40, 40), 100, np.uint8)
-    grey = background.copy()
+    grey = background + np.uint8(lit)
+    fg = np.zeros((40, 40), np.uint8)
     # the box x 20..40, y 20..30 image px is x 10..20, y 10..15 working px (2 px each); an adult standing at its
     # bottom edge (y 30) is 0.75 x 40 px = 30 px high up to y 0: the column above the box is y 0..20 image px,
-    # working rows 0..10, 10 columns wide. The first ``torso_rows`` rows above the box are someone's coat
-    grey[10 - torso_rows:10, 10:20] = 70
-    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
+    # working rows 0..10, 10 columns wide. The first ``torso_rows`` rows above the box are someone's coat: 30 grey
+    # levels darker than the floor (over torso_diff 25), or as grey as it but in the foreground (coat 255)
+    if coat == 255:
+        fg[10 - torso_rows:10, 10:20] = 255
+    else:
+        grey[10 - torso_rows:10, 10:20] = coat
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background,
+                              fg_mask=fg)
     assert det._under_torso(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
+
+
+@pytest.mark.parametrize("fg_rows, hollow", [
+    ((0, 30), False),  # head, torso and legs in the foreground: someone standing
+    ((8, 30), False),  # the head and shoulders cleared (a grey shirt), the rest seen: 12 of 20 rows
+    ((24, 30), True),  # only the box's lowest rows: a low piece the box was drawn up from, nobody there
+])
+def test_an_upright_box_with_the_floor_in_its_upper_part_is_hollow(fg_rows, hollow):
+    from types import SimpleNamespace
+
+    det = PersonOnGroundDetector(synthetic_site(()))
+    fg = np.zeros((40, 40), np.uint8)
+    fg[fg_rows[0]:fg_rows[1], 10:20] = 255
+    # the track's box x 20..40, y 0..60 image px: its upper two thirds are working rows 0..20, its middle half
+    # columns 12..18
+    tracks = SimpleNamespace(id=np.array([7]), box=np.array([[20.0, 0.0, 20.0, 60.0]]))
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), fg_mask=fg, tracks=tracks)
+    assert det._hollow(percept, np.array([True])).tolist() == [hollow]
+    assert not PersonOnGroundDetector(synthetic_site(()), hollow_share=0.0)._hollow(percept, np.array([True])).any()
+
+
+@pytest.mark.parametrize("someone_above, grown", [(False, True), (True, False)])
+def test_a_low_piece_grows_over_a_shirt_the_shadow_test_cleared(someone_above, grown):
+    # a body's legs are a foreground piece (x 160..180, y 144..150 image px); its shirt, 40 grey levels darker than
+    # the floor, was cleared from the foreground with the shadows: the 6 working-pixel columns left of the piece
+    # (x 148..160) differ from the floor in the band a lying body fills, with the floor above and below them. With
+    # someone standing over those columns they are that person's, and the piece stays as it is
+    from types import SimpleNamespace
+
+    site = synthetic_site(())
+    det = PersonOnGroundDetector(site)
+    adult = float(site.person_height_px(site.image_to_ground(np.array([[170.0, 150.0]])))[0])
+    background = np.full((90, 160), 150, np.uint8)
+    grey = background.copy()
+    grey[70:75, 74:80] = 110  # the shirt: working rows 70..75 of the band 68..75, columns 74..80
+    if someone_above:
+        grey[55:70, 74:80] = 60
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
+    out = det._grown(percept, np.array([[160.0, 144.0, 20.0, 6.0]]), np.zeros((0, 4)))
+    assert 6 <= 0.38 * adult and 20 >= 0.2 * adult  # the piece is low and wide enough to be grown
+    if grown:
+        assert out.shape == (1, 4)
+        x, y, w, h = out[0]
+        assert (x, x + w, y + h) == (148.0, 180.0, 150.0) and y == 140.0  # the shirt's top row, 70 x 2
+    else:
+        assert out.shape == (0, 4)
+    assert not len(PersonOnGroundDetector(site, grow_width=0.0)._grown(percept, np.array([[160.0, 144.0, 20.0, 6.0]]),
+                                                                       np.zeros((0, 4))))
 
 
 def test_a_ghost_stays_a_ghost_when_someone_walks_over_it():
