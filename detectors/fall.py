@@ -7,7 +7,11 @@ adult standing at the same foot point would have in the image (the site's projec
   (``join_px``) joined into one box; and, in a blob the people finder cut into several people, each run
   of adjacent columns in which the blob is at most ``lying_height`` of the adult height high (a body on
   the floor merged with people standing at its head or feet is cut into person-wide parts wherever the
-  cuts fall: the blob's low columns beside their tall ones are the body);
+  cuts fall: the blob's low columns beside their tall ones are the body); and each low box grown sideways
+  over the columns that look like more of a body on the floor (``grow_diff``, ``grow_share``: changed from the
+  long-term background in the band a lying body fills, with the floor above and below: a shirt about as grey as
+  the floor, only darker, is cleared from the foreground with the shadows, and the body shows as its head and
+  its legs apart), up to ``grow_width`` of the adult height wide;
 - *resolution floor*: where an adult is less than ``min_adult_px`` working pixels high (20 px: a
   body lying there is about 6 px high, as are the pieces of far people walking in a crowd), nothing
   is judged: the detector does not see falls that far from the camera;
@@ -25,8 +29,12 @@ adult standing at the same foot point would have in the image (the site's projec
   a bag at the hip), and without legs under it (``legs_height``: the upper part of a person standing
   still, whose trousers the shadow test cleared from the foreground, has them; a body has the floor), nor
   a person above it (``torso_share`` of the column above it, up to ``upright_height`` of the adult height
-  over its bottom edge, changed from the long-term background: the legs of someone standing, cut from their
-  upper part, have them; a body lying has the floor behind it);
+  over its bottom edge, in the foreground or changed by more than ``torso_diff`` from the long-term background: the
+  legs of someone standing, cut from their upper part, have them; a body lying has the floor behind it, which a
+  train's headlights may light 10 to 20 grey levels brighter than the model);
+- *hollow boxes*: an upright track with foreground in less than ``hollow_share`` of the rows of its box's upper two
+  thirds (the middle half of its columns) stands on no body and holds no piece of one: the people finder drew it
+  up from a low piece (a body's legs at the feet of someone standing by) to the height of that person;
 - *fall*: a person-shaped track (box at least ``upright_height`` of the adult height) was last
   seen upright within ``drop_m`` of the candidate, at most ``drop_s`` before the candidate first
   appeared, and is upright no more (its box dropped, or the track ended), or was seen at most
@@ -125,8 +133,13 @@ class PersonOnGroundDetector:
     changed this much from the floor is a standing person's legs (trousers the shadow test cleared);
     ``sink_from`` [fraction of the adult height], ``sink_s`` [s]: the track a sunk body is judged by stood (its own
     box) at least this high at most this long before it was low (a fall, not a slow drift); ``torso_share`` [share
-    of pixels]: the column above a low box changed this much (by more than ``legs_diff``) is the upper part of
-    someone standing whose legs it is.
+    of pixels]: the column above a low box this much in the foreground or changed by more than ``torso_diff`` [grey
+    levels] is the upper part of someone standing whose legs it is; ``grow_diff`` [grey levels], ``grow_share``
+    [share of a column's pixels], ``grow_width`` [fraction of the adult height]: a low box grows sideways over the
+    columns whose band ``lying_height`` of the adult height high over its bottom edge has this share of its pixels
+    changed by more than ``grow_diff`` (with less than ``torso_share`` above and ``legs_share`` under it), up to this
+    wide (0: no growing); ``hollow_share`` [share of rows]: an upright box with foreground in fewer of its upper
+    rows clears no body (0: none is hollow).
     """
 
     event_type = EventType.PERSON_ON_GROUND
