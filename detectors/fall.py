@@ -444,16 +444,25 @@ class PersonOnGroundDetector:
         the height of someone beside it has the floor."""
         tr = percept.tracks
         out = np.zeros(len(tr.id), bool)
-        if self.hollow_share <= 0:
+        rows = np.flatnonzero(rows)
+        if self.hollow_share <= 0 or not len(rows):
             return out
         g = percept.grid
         wh, ww = percept.fg_mask.shape
-        for j in np.flatnonzero(rows):
-            x, y, w, h = tr.box[j]
-            c0, c1 = max(0, int((x + w / 4) / g.sx)), min(ww, int(math.ceil((x + 3 * w / 4) / g.sx)))
-            r0, r1 = max(0, int(y / g.sy)), min(wh, int(math.ceil((y + 2 * h / 3) / g.sy)))
-            if c1 > c0 and r1 > r0:
-                out[j] = np.count_nonzero(percept.fg_mask[r0:r1, c0:c1].any(axis=1)) < self.hollow_share * (r1 - r0)
+        x, y, w, h = tr.box[rows].T
+        c0 = np.clip((x + w / 4) / g.sx, 0, ww).astype(np.int64)
+        c1 = np.clip(np.ceil((x + 3 * w / 4) / g.sx), 0, ww).astype(np.int64)
+        r0 = np.clip(y / g.sy, 0, wh).astype(np.int64)
+        r1 = np.clip(np.ceil((y + 2 * h / 3) / g.sy), 0, wh).astype(np.int64)
+        # foreground pixels left of each column, per row: a box's columns hold some where the count grows across them
+        left = np.zeros((wh, ww + 1), np.int32)
+        np.cumsum(percept.fg_mask > 0, axis=1, out=left[:, 1:])
+        n = int(max(1, (r1 - r0).max()))
+        r = np.minimum(r0[:, None] + np.arange(n)[None], wh - 1)
+        inside = np.arange(n)[None] < (r1 - r0)[:, None]
+        seen = ((left[r, c1[:, None]] - left[r, c0[:, None]]) > 0) & inside
+        ok = (c1 > c0) & (r1 > r0)
+        out[rows[ok]] = (seen.sum(axis=1) < self.hollow_share * (r1 - r0))[ok]
         return out
 
     def _grown(self, percept: Percept, box: np.ndarray, upright_box: np.ndarray) -> np.ndarray:
@@ -473,6 +482,7 @@ class PersonOnGroundDetector:
         adult = self.site.person_height_px(on_floor)
         with np.errstate(invalid="ignore"):
             low = np.isfinite(adult) & (h <= self.lying_height * adult) & (w >= self.min_width * adult)
+            low &= (h >= self.min_height * adult) & (adult >= self.min_adult_px * percept.grid.sy)
         if len(upright_box) and low.any():
             cx, cy = x + w / 2, y + h / 2
             ub = upright_box

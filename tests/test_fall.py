@@ -379,31 +379,30 @@ def test_an_upright_box_with_the_floor_in_its_upper_part_is_hollow(fg_rows, holl
 
 @pytest.mark.parametrize("someone_above, grown", [(False, True), (True, False)])
 def test_a_low_piece_grows_over_a_shirt_the_shadow_test_cleared(someone_above, grown):
-    # a body's legs are a foreground piece (x 160..180, y 144..150 image px); its shirt, 40 grey levels darker than
-    # the floor, was cleared from the foreground with the shadows: the 6 working-pixel columns left of the piece
-    # (x 148..160) differ from the floor in the band a lying body fills, with the floor above and below them. With
-    # someone standing over those columns they are that person's, and the piece stays as it is
+    # a body's legs are a foreground piece (x 160..180, y 144..150 px, working pixels the image's); its shirt, 40 grey
+    # levels darker than the floor, was cleared from the foreground with the shadows: the 12 columns left of the
+    # piece (x 148..160) differ from the floor in 10 of the 13 rows of the band a lying body fills (rows 137..150,
+    # 0.38 of the adult height), with the floor above and below them. With someone standing over those columns
+    # (rows 126..137) they are that person's, and the piece stays as it is
     from types import SimpleNamespace
 
     site = synthetic_site(())
     det = PersonOnGroundDetector(site)
     adult = float(site.person_height_px(site.image_to_ground(np.array([[170.0, 150.0]])))[0])
-    background = np.full((90, 160), 150, np.uint8)
+    assert 137 <= 150 - 0.38 * adult < 138 and 6 >= 0.15 * adult and 20 >= 0.2 * adult and adult >= 20
+    background = np.full((180, 320), 150, np.uint8)
     grey = background.copy()
-    grey[70:75, 74:80] = 110  # the shirt: working rows 70..75 of the band 68..75, columns 74..80
+    grey[140:150, 148:160] = 110  # the shirt
     if someone_above:
-        grey[55:70, 74:80] = 60
-    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
-    out = det._grown(percept, np.array([[160.0, 144.0, 20.0, 6.0]]), np.zeros((0, 4)))
-    assert 6 <= 0.38 * adult and 20 >= 0.2 * adult  # the piece is low and wide enough to be grown
+        grey[126:140, 148:160] = 60
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=1.0, sy=1.0), grey=grey, background=lambda: background)
+    piece = np.array([[160.0, 144.0, 20.0, 6.0]])
+    out = det._grown(percept, piece, np.zeros((0, 4)))
     if grown:
-        assert out.shape == (1, 4)
-        x, y, w, h = out[0]
-        assert (x, x + w, y + h) == (148.0, 180.0, 150.0) and y == 140.0  # the shirt's top row, 70 x 2
+        assert out.tolist() == [[148.0, 140.0, 32.0, 10.0]]  # from the shirt's left edge and top row to the piece's end
     else:
         assert out.shape == (0, 4)
-    assert not len(PersonOnGroundDetector(site, grow_width=0.0)._grown(percept, np.array([[160.0, 144.0, 20.0, 6.0]]),
-                                                                       np.zeros((0, 4))))
+    assert not len(PersonOnGroundDetector(site, grow_width=0.0)._grown(percept, piece, np.zeros((0, 4))))
 
 
 def test_a_ghost_stays_a_ghost_when_someone_walks_over_it():
