@@ -9,9 +9,10 @@ adult standing at the same foot point would have in the image (the site's projec
   the floor merged with people standing at its head or feet is cut into person-wide parts wherever the
   cuts fall: the blob's low columns beside their tall ones are the body); and each low box grown sideways
   over the columns that look like more of a body on the floor (``grow_diff``, ``grow_share``: changed from the
-  long-term background in the band a lying body fills, with the floor above and below: a shirt about as grey as
-  the floor, only darker, is cleared from the foreground with the shadows, and the body shows as its head and
-  its legs apart), up to ``grow_width`` of the adult height wide;
+  long-term background in the band a lying body fills, with the floor above and below, as far as they lead to
+  more foreground there: a shirt about as grey as the floor, only darker, is cleared from the foreground with the
+  shadows, and the body shows as its head and its legs apart; changed columns that end at the floor are a shadow),
+  up to ``grow_width`` of the adult height wide;
 - *resolution floor*: where an adult is less than ``min_adult_px`` working pixels high (20 px: a
   body lying there is about 6 px high, as are the pieces of far people walking in a crowd), nothing
   is judged: the detector does not see falls that far from the camera;
@@ -137,8 +138,8 @@ class PersonOnGroundDetector:
     levels] is the upper part of someone standing whose legs it is; ``grow_diff`` [grey levels], ``grow_share``
     [share of a column's pixels], ``grow_width`` [fraction of the adult height]: a low box grows sideways over the
     columns whose band ``lying_height`` of the adult height high over its bottom edge has this share of its pixels
-    changed by more than ``grow_diff`` (with less than ``torso_share`` above and ``legs_share`` under it), up to this
-    wide (0: no growing); ``hollow_share`` [share of rows]: an upright box with foreground in fewer of its upper
+    changed by more than ``grow_diff`` (with less than ``torso_share`` above and ``legs_share`` under it) up to more
+    foreground beyond a gap, at most this wide (0: no growing); ``hollow_share`` [share of rows]: an upright box with foreground in fewer of its upper
     rows clears no body (0: none is hollow).
     """
 
@@ -472,9 +473,11 @@ class PersonOnGroundDetector:
         at least ``grow_share`` of the pixels changed from the long-term background by more than ``grow_diff``
         grey levels, while the column above the band (up to ``upright_height``) and the one under it (down
         ``legs_height``) hold less than ``torso_share`` and ``legs_share`` of such pixels (the floor, not someone
-        standing). A shirt about as grey as the floor, only darker, is cleared from the foreground with the
-        shadows: the body shows as its head and its legs, apart. Only boxes that grew are returned, no wider
-        than ``grow_width`` of the adult height."""
+        standing), as far as the last of them with foreground in the band, past a gap: a shirt about as grey as the
+        floor, only darker, is cleared from the foreground with the shadows, and the body shows as its head and its
+        legs apart; changed columns that end at the floor are a shadow or trousers spread from the piece (someone
+        sitting on the floor). Only boxes that grew are returned, no wider than ``grow_width`` of the adult
+        height."""
         if not len(box) or self.grow_width <= 0:
             return np.zeros((0, 4))
         x, y, w, h = box.T
@@ -492,6 +495,7 @@ class PersonOnGroundDetector:
             return np.zeros((0, 4))
         g = percept.grid
         changed = cv2.absdiff(percept.grey, percept.background()) > self.grow_diff
+        fg = percept.fg_mask > 0
         wh, ww = changed.shape
         out = []
         for i in np.flatnonzero(low):
@@ -515,6 +519,12 @@ class PersonOnGroundDetector:
                 lo -= 1
             while hi < ww and band[hi] and hi - lo + 1 <= widest:
                 hi += 1
+            # the grown columns must lead to more of the body in the foreground (its head beyond a cleared shirt);
+            # changed columns ending at the floor are a shadow, or trousers, spread from the piece
+            seen = fg[r_band:r_bottom].any(axis=0)
+            left, right = np.flatnonzero(seen[lo:c0]), np.flatnonzero(seen[c1:hi])
+            lo = lo + int(left[0]) if len(left) and not seen[c0 - 1] else c0
+            hi = c1 + int(right[-1]) + 1 if len(right) and not seen[c1] else c1
             if hi - lo <= c1 - c0 + 1:
                 continue  # grew by a column at most: the box as it was
             rows = np.flatnonzero(changed[r_band:r_bottom, lo:hi].mean(axis=1) >= self.grow_share)

@@ -377,13 +377,16 @@ def test_an_upright_box_with_the_floor_in_its_upper_part_is_hollow(fg_rows, holl
     assert not PersonOnGroundDetector(synthetic_site(()), hollow_share=0.0)._hollow(percept, np.array([True])).any()
 
 
-@pytest.mark.parametrize("someone_above, grown", [(False, True), (True, False)])
-def test_a_low_piece_grows_over_a_shirt_the_shadow_test_cleared(someone_above, grown):
+@pytest.mark.parametrize("head, someone_above, grown", [
+    (True, False, True),  # legs, a cleared shirt, a head: one body
+    (False, False, False),  # the changed columns end at the floor: a shadow (or trousers) spread from the piece
+    (True, True, False),  # someone stands over the shirt's columns: theirs
+])
+def test_a_low_piece_grows_over_a_shirt_the_shadow_test_cleared(head, someone_above, grown):
     # a body's legs are a foreground piece (x 160..180, y 144..150 px, working pixels the image's); its shirt, 40 grey
-    # levels darker than the floor, was cleared from the foreground with the shadows: the 12 columns left of the
-    # piece (x 148..160) differ from the floor in 10 of the 13 rows of the band a lying body fills (rows 137..150,
-    # 0.38 of the adult height), with the floor above and below them. With someone standing over those columns
-    # (rows 126..137) they are that person's, and the piece stays as it is
+    # levels darker than the floor, was cleared from the foreground with the shadows: columns 152..160 differ from the
+    # floor in 10 of the 13 rows of the band a lying body fills (rows 137..150, 0.38 of the adult height), with the
+    # floor above and below them; beyond them its head (columns 148..152) is foreground again
     from types import SimpleNamespace
 
     site = synthetic_site(())
@@ -392,14 +395,21 @@ def test_a_low_piece_grows_over_a_shirt_the_shadow_test_cleared(someone_above, g
     assert 137 <= 150 - 0.38 * adult < 138 and 6 >= 0.15 * adult and 20 >= 0.2 * adult and adult >= 20
     background = np.full((180, 320), 150, np.uint8)
     grey = background.copy()
-    grey[140:150, 148:160] = 110  # the shirt
+    fg = np.zeros((180, 320), np.uint8)
+    grey[144:150, 160:180] = 60  # the legs
+    fg[144:150, 160:180] = 255
+    grey[140:150, 148:160] = 110  # the shirt, and the head at its end
+    if head:
+        grey[140:146, 148:152] = 200
+        fg[140:146, 148:152] = 255
     if someone_above:
         grey[126:140, 148:160] = 60
-    percept = SimpleNamespace(grid=SimpleNamespace(sx=1.0, sy=1.0), grey=grey, background=lambda: background)
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=1.0, sy=1.0), grey=grey, background=lambda: background,
+                              fg_mask=fg)
     piece = np.array([[160.0, 144.0, 20.0, 6.0]])
     out = det._grown(percept, piece, np.zeros((0, 4)))
     if grown:
-        assert out.tolist() == [[148.0, 140.0, 32.0, 10.0]]  # from the shirt's left edge and top row to the piece's end
+        assert out.tolist() == [[148.0, 140.0, 32.0, 10.0]]  # from the head's left edge and the shirt's top row
     else:
         assert out.shape == (0, 4)
     assert not len(PersonOnGroundDetector(site, grow_width=0.0)._grown(percept, piece, np.zeros((0, 4))))
