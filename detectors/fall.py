@@ -7,7 +7,12 @@ adult standing at the same foot point would have in the image (the site's projec
   (``join_px``) joined into one box; and, in a blob the people finder cut into several people, each run
   of adjacent columns in which the blob is at most ``lying_height`` of the adult height high (a body on
   the floor merged with people standing at its head or feet is cut into person-wide parts wherever the
-  cuts fall: the blob's low columns beside their tall ones are the body);
+  cuts fall: the blob's low columns beside their tall ones are the body); and each low box grown sideways
+  over the columns that look like more of a body on the floor (``grow_diff``, ``grow_share``: changed from the
+  long-term background in the band a lying body fills, with the floor above and below, as far as they lead to
+  more foreground there: a shirt about as grey as the floor, only darker, is cleared from the foreground with the
+  shadows, and the body shows as its head and its legs apart; changed columns that end at the floor are a shadow),
+  up to ``grow_width`` of the adult height wide;
 - *resolution floor*: where an adult is less than ``min_adult_px`` working pixels high (20 px: a
   body lying there is about 6 px high, as are the pieces of far people walking in a crowd), nothing
   is judged: the detector does not see falls that far from the camera;
@@ -25,8 +30,12 @@ adult standing at the same foot point would have in the image (the site's projec
   a bag at the hip), and without legs under it (``legs_height``: the upper part of a person standing
   still, whose trousers the shadow test cleared from the foreground, has them; a body has the floor), nor
   a person above it (``torso_share`` of the column above it, up to ``upright_height`` of the adult height
-  over its bottom edge, changed from the long-term background: the legs of someone standing, cut from their
-  upper part, have them; a body lying has the floor behind it);
+  over its bottom edge, in the foreground or changed by more than ``torso_diff`` from the long-term background: the
+  legs of someone standing, cut from their upper part, have them; a body lying has the floor behind it, which a
+  train's headlights may light 10 to 20 grey levels brighter than the model);
+- *hollow boxes*: an upright track with foreground in less than ``hollow_share`` of the rows of its box's upper two
+  thirds (the middle half of its columns) stands on no body and holds no piece of one: the people finder drew it
+  up from a low piece (a body's legs at the feet of someone standing by) to the height of that person;
 - *fall*: a person-shaped track (box at least ``upright_height`` of the adult height) was last
   seen upright within ``drop_m`` of the candidate, at most ``drop_s`` before the candidate first
   appeared, and is upright no more (its box dropped, or the track ended), or was seen at most
@@ -74,6 +83,8 @@ One instance per body (key ``"body/N"``), its box the detection's.
 from __future__ import annotations
 
 import math
+
+import cv2
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
@@ -123,8 +134,13 @@ class PersonOnGroundDetector:
     changed this much from the floor is a standing person's legs (trousers the shadow test cleared);
     ``sink_from`` [fraction of the adult height], ``sink_s`` [s]: the track a sunk body is judged by stood (its own
     box) at least this high at most this long before it was low (a fall, not a slow drift); ``torso_share`` [share
-    of pixels]: the column above a low box changed this much (by more than ``legs_diff``) is the upper part of
-    someone standing whose legs it is.
+    of pixels]: the column above a low box this much in the foreground or changed by more than ``torso_diff`` [grey
+    levels] is the upper part of someone standing whose legs it is; ``grow_diff`` [grey levels], ``grow_share``
+    [share of a column's pixels], ``grow_width`` [fraction of the adult height]: a low box grows sideways over the
+    columns whose band ``lying_height`` of the adult height high over its bottom edge has this share of its pixels
+    changed by more than ``grow_diff`` (with less than ``torso_share`` above and ``legs_share`` under it) up to more
+    foreground beyond a gap, at most this wide (0: no growing); ``hollow_share`` [share of rows]: an upright box with foreground in fewer of its upper
+    rows clears no body (0: none is hollow).
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -143,7 +159,8 @@ class PersonOnGroundDetector:
                  join_px: float = 1.0, down_height: float = 0.6, min_length_m: float = 0.7,
                  confirm_s: float = 4.0, sunk_height: float = 0.38, sunk_aspect: float = 1.0,
                  born_after_s: float = 1.0, trousers_share: float = 0.5, sink_from: float = 0.8,
-                 sink_s: float = 1.5, torso_share: float = 0.5) -> None:
+                 sink_s: float = 1.5, torso_share: float = 0.5, grow_diff: float = 25.0, grow_share: float = 0.3,
+                 grow_width: float = 1.2, hollow_share: float = 0.3, torso_diff: float = 25.0) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -207,6 +224,17 @@ class PersonOnGroundDetector:
         if not 0 < torso_share <= 1:
             raise ValueError(f"PersonOnGroundDetector.torso_share must be in (0, 1]; got {torso_share!r}")
         self.torso_share = float(torso_share)
+        for name, value, hi in (("grow_diff", grow_diff, 255.0), ("grow_share", grow_share, 1.0),
+                                ("grow_width", grow_width, math.inf)):
+            if not (math.isfinite(value) and 0 <= value <= hi):
+                raise ValueError(f"PersonOnGroundDetector.{name} must be a number in [0, {hi:g}]; got {value!r}")
+        self.grow_diff, self.grow_share, self.grow_width = float(grow_diff), float(grow_share), float(grow_width)
+        if not 0 <= hollow_share <= 1:
+            raise ValueError(f"PersonOnGroundDetector.hollow_share must be in [0, 1]; got {hollow_share!r}")
+        self.hollow_share = float(hollow_share)
+        if not (math.isfinite(torso_diff) and 0 <= torso_diff <= 255):
+            raise ValueError(f"PersonOnGroundDetector.torso_diff must be a number in [0, 255]; got {torso_diff!r}")
+        self.torso_diff = float(torso_diff)
         self.reset()
 
     def reset(self) -> None:
@@ -283,10 +311,16 @@ class PersonOnGroundDetector:
 
         # a body on the floor touches it along its box's bottom edge: the people finder, which takes a
         # short box for a head and places its feet far behind, is not asked where it lies
-        box = self._pieces_joined(percept, tr.box[upright])
+        # an upright track with hardly any foreground in its upper part is a box the people finder drew over a low
+        # piece up to someone else's height (a body's legs at the feet of a person standing by): nobody stands there
+        present = upright & ~self._hollow(percept, upright)
+        box = self._pieces_joined(percept, tr.box[present])
         runs = self._low_runs(percept)
         if len(runs):
             box = np.concatenate([box, runs])
+        grown = self._grown(percept, box, tr.box[present])
+        if len(grown):
+            box = np.concatenate([box, grown])
         on_floor = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
         adult = self.site.person_height_px(on_floor)
         # the track whose box (seen now, at most ``sunk_height`` of the adult height high) lies inside each box
@@ -318,14 +352,14 @@ class PersonOnGroundDetector:
         rows = np.flatnonzero(low)
         # a track that went down a moment ago and is upright again may be the tracker's moving it onto a
         # piece of the blob of the body and someone by it: it stands on no body
-        stands = foot[upright & ~np.isin(tr.id, np.fromiter(self._down, dtype=np.int64, count=len(self._down)))]
+        stands = foot[present & ~np.isin(tr.id, np.fromiter(self._down, dtype=np.int64, count=len(self._down)))]
         if len(rows) and len(stands):
             d = np.hypot(on_floor[rows, None, 0] - stands[None, :, 0], on_floor[rows, None, 1] - stands[None, :, 1])
             rows = rows[d.min(axis=1) > self.clear_m]  # an upright person stands there: a part of them
-        if len(rows) and len(now_up):
+        if len(rows) and present.any():
             # a piece inside an upright person's box (a hand, a bag at the hip, a torso split from the legs)
             # is a part of them, though its bottom edge, above the floor, maps far behind their feet
-            ub = tr.box[upright]
+            ub = tr.box[present]
             cx, cy = box[rows, 0] + box[rows, 2] / 2, box[rows, 1] + box[rows, 3] / 2
             inside = (cx[:, None] >= ub[None, :, 0]) & (cx[:, None] <= ub[None, :, 0] + ub[None, :, 2]) & \
                 (cy[:, None] >= ub[None, :, 1]) & (cy[:, None] <= ub[None, :, 1] + ub[None, :, 3])
@@ -404,6 +438,100 @@ class PersonOnGroundDetector:
             out.append(np.array([[x0, y0, (b[:, 0] + b[:, 2]).max() - x0, (b[:, 1] + b[:, 3]).max() - y0]]))
         return np.concatenate(out)
 
+    def _hollow(self, percept: Percept, rows: np.ndarray) -> np.ndarray:
+        """(N,) bool: the tracks of ``rows`` (a mask over the percept's tracks) whose box's upper two thirds, in the
+        middle half of its columns, has foreground in less than ``hollow_share`` of its working-pixel rows: a
+        person standing has a head and a torso there; a box the people finder drew up from a low piece to
+        the height of someone beside it has the floor."""
+        tr = percept.tracks
+        out = np.zeros(len(tr.id), bool)
+        rows = np.flatnonzero(rows)
+        if self.hollow_share <= 0 or not len(rows):
+            return out
+        g = percept.grid
+        wh, ww = percept.fg_mask.shape
+        x, y, w, h = tr.box[rows].T
+        c0 = np.clip((x + w / 4) / g.sx, 0, ww).astype(np.int64)
+        c1 = np.clip(np.ceil((x + 3 * w / 4) / g.sx), 0, ww).astype(np.int64)
+        r0 = np.clip(y / g.sy, 0, wh).astype(np.int64)
+        r1 = np.clip(np.ceil((y + 2 * h / 3) / g.sy), 0, wh).astype(np.int64)
+        # foreground pixels left of each column, per row: a box's columns hold some where the count grows across them
+        left = np.zeros((wh, ww + 1), np.int32)
+        np.cumsum(percept.fg_mask > 0, axis=1, out=left[:, 1:])
+        n = int(max(1, (r1 - r0).max()))
+        r = np.minimum(r0[:, None] + np.arange(n)[None], wh - 1)
+        inside = np.arange(n)[None] < (r1 - r0)[:, None]
+        seen = ((left[r, c1[:, None]] - left[r, c0[:, None]]) > 0) & inside
+        ok = (c1 > c0) & (r1 > r0)
+        out[rows[ok]] = (seen.sum(axis=1) < self.hollow_share * (r1 - r0))[ok]
+        return out
+
+    def _grown(self, percept: Percept, box: np.ndarray, upright_box: np.ndarray) -> np.ndarray:
+        """(K, 4) [px] the low boxes of ``box`` (N, 4) [px] (at most ``lying_height`` of the adult height high, not
+        inside the box of a person upright now) grown sideways over the working-pixel columns that look like more
+        of a body on the floor: in the band ``lying_height`` of the adult height high over the box's bottom edge,
+        at least ``grow_share`` of the pixels changed from the long-term background by more than ``grow_diff``
+        grey levels, while the column above the band (up to ``upright_height``) and the one under it (down
+        ``legs_height``) hold less than ``torso_share`` and ``legs_share`` of such pixels (the floor, not someone
+        standing), as far as the last of them with foreground in the band, past a gap: a shirt about as grey as the
+        floor, only darker, is cleared from the foreground with the shadows, and the body shows as its head and its
+        legs apart; changed columns that end at the floor are a shadow or trousers spread from the piece (someone
+        sitting on the floor). Only boxes that grew are returned, no wider than ``grow_width`` of the adult
+        height."""
+        if not len(box) or self.grow_width <= 0:
+            return np.zeros((0, 4))
+        x, y, w, h = box.T
+        on_floor = self.site.image_to_ground(np.c_[x + w / 2, y + h])
+        adult = self.site.person_height_px(on_floor)
+        with np.errstate(invalid="ignore"):
+            low = np.isfinite(adult) & (h <= self.lying_height * adult) & (w >= self.min_width * adult)
+            low &= (h >= self.min_height * adult) & (adult >= self.min_adult_px * percept.grid.sy)
+        if len(upright_box) and low.any():
+            cx, cy = x + w / 2, y + h / 2
+            ub = upright_box
+            low &= ~((cx[:, None] >= ub[None, :, 0]) & (cx[:, None] <= ub[None, :, 0] + ub[None, :, 2]) &
+                     (cy[:, None] >= ub[None, :, 1]) & (cy[:, None] <= ub[None, :, 1] + ub[None, :, 3])).any(axis=1)
+        if not low.any():
+            return np.zeros((0, 4))
+        g = percept.grid
+        changed = cv2.absdiff(percept.grey, percept.background()) > self.grow_diff
+        fg = percept.fg_mask > 0
+        wh, ww = changed.shape
+        out = []
+        for i in np.flatnonzero(low):
+            a = adult[i]
+            yb = y[i] + h[i]
+            r_bottom = min(wh, int(math.ceil(yb / g.sy)))
+            r_band = max(0, int((yb - self.lying_height * a) / g.sy))
+            r_above = max(0, int((yb - self.upright_height * a) / g.sy))
+            r_below = min(wh, r_bottom + max(1, int(round(self.legs_height * a / g.sy))))
+            if r_bottom - r_band < 2:
+                continue
+            band = changed[r_band:r_bottom].mean(axis=0) >= self.grow_share
+            if r_band > r_above:
+                band &= changed[r_above:r_band].mean(axis=0) < self.torso_share
+            if r_below > r_bottom:
+                band &= changed[r_bottom:r_below].mean(axis=0) < self.legs_share
+            c0, c1 = max(0, int(x[i] / g.sx)), min(ww, int(math.ceil((x[i] + w[i]) / g.sx)))
+            widest = self.grow_width * a / g.sx
+            lo, hi = c0, c1
+            while lo > 0 and band[lo - 1] and hi - lo + 1 <= widest:
+                lo -= 1
+            while hi < ww and band[hi] and hi - lo + 1 <= widest:
+                hi += 1
+            # the grown columns must lead to more of the body in the foreground (its head beyond a cleared shirt);
+            # changed columns ending at the floor are a shadow, or trousers, spread from the piece
+            seen = fg[r_band:r_bottom].any(axis=0)
+            left, right = np.flatnonzero(seen[lo:c0]), np.flatnonzero(seen[c1:hi])
+            lo = lo + int(left[0]) if len(left) and not seen[c0 - 1] else c0
+            hi = c1 + int(right[-1]) + 1 if len(right) and not seen[c1] else c1
+            if hi - lo <= c1 - c0 + 1:
+                continue  # grew by a column at most: the box as it was
+            rows = np.flatnonzero(changed[r_band:r_bottom, lo:hi].mean(axis=1) >= self.grow_share)
+            top = min(y[i], (r_band + rows[0]) * g.sy) if len(rows) else y[i]
+            out.append([lo * g.sx, top, (hi - lo) * g.sx, yb - top])
+        return np.array(out, dtype=np.float64).reshape(-1, 4)
+
     def _length_m(self, box: np.ndarray, on_floor: np.ndarray) -> np.ndarray:
         """(N,) [m] how long the things in image boxes ``box`` (N, 4) [px], lying on the floor at ``on_floor``
         (N, 2) [m] (under the box's bottom edge), are: the diagonal of the floor from the box's bottom
@@ -464,20 +592,31 @@ class PersonOnGroundDetector:
     def _under_torso(self, percept: Percept, box, adult_px: float) -> bool:
         """Whether the column above image box ``box`` [px], as wide as it, from the top of a person
         ``upright_height`` of the adult height ``adult_px`` tall standing at its bottom edge down to its top, has at
-        least ``torso_share`` of its pixels changed by more than ``legs_diff`` grey levels from the long-term
-        background: the upper part of someone standing whose legs the box holds, not the floor behind a body."""
+        least ``torso_share`` of its pixels in the foreground or changed by more than ``torso_diff`` grey levels from
+        the long-term background: the upper part of someone standing whose legs the box holds, not the floor behind
+        a body. The floor lit by a train's headlights differs from the model by 10 to 20 grey levels: not someone."""
         x, y, w, h = box
+        g = percept.grid
         top = max(0.0, y + h - self.upright_height * adult_px)
-        if y - top < percept.grid.sy:
+        if y - top < g.sy:
             return False
-        share = changed_below(percept.grey, percept.background(), percept.grid, x, x + w, top, y - top, self.legs_diff)
-        return share is not None and share >= self.torso_share
+        wh, ww = percept.grey.shape[:2]
+        c0, c1 = max(0, int(x / g.sx)), min(ww, int(math.ceil((x + w) / g.sx)))
+        r0 = int(math.ceil(top / g.sy))
+        r1 = min(wh, r0 + max(1, int(round((y - top) / g.sy))))
+        if r1 <= r0 or c1 <= c0:
+            return False
+        changed = cv2.absdiff(percept.grey[r0:r1, c0:c1], percept.background()[r0:r1, c0:c1]) > self.torso_diff
+        changed |= percept.fg_mask[r0:r1, c0:c1] > 0
+        return bool(np.count_nonzero(changed) >= self.torso_share * changed.size)
 
     def _ghost(self, percept: Percept, b: dict, box) -> bool:
         """Whether body ``b`` is a *ghost*: the floor a departed thing (a train, a crowd that boarded
         it) uncovered, which the background still holds, rather than a body present now (its edges
-        are in the background model, not in the frame). Checked at most once a second."""
-        if percept.t - b.get("ghost_t", -math.inf) >= 1.0:
+        are in the background model, not in the frame). Checked at most once a second; once a ghost, always
+        one: someone walking over the uncovered floor (the seat a bench sitter left) puts edges in the frame
+        for a moment, and the floor that was uncovered is still no body."""
+        if not b.get("ghost", False) and percept.t - b.get("ghost_t", -math.inf) >= 1.0:
             g = percept.grid
             x, y, w, h = box
             X0, Y0 = max(0, int(x / g.sx) - 2), max(0, int(y / g.sy) - 2)

@@ -331,20 +331,110 @@ def test_a_sunk_track_must_have_dropped_from_standing_fast(stoop_s, found):
 
 
 
-@pytest.mark.parametrize("torso_rows, expected", [
-    (0, False),  # the floor behind the box: a body lying there
-    (5, True),  # 5 of the column's 10 rows changed (0.5 >= torso_share 0.5): someone standing whose legs it is
-    (4, False),  # 4 / 10 < 0.5: a bystander's arm, a bag behind
+@pytest.mark.parametrize("torso_rows, coat, lit, expected", [
+    (0, 70, 0, False),  # the floor behind the box: a body lying there
+    (5, 70, 0, True),  # 5 of the column's 10 rows changed (0.5 >= torso_share 0.5): someone standing whose legs it is
+    (4, 70, 0, False),  # 4 / 10 < 0.5: a bystander's arm, a bag behind
+    (0, 70, 15, False),  # the floor lit 15 grey levels brighter than the model (a train's headlights): no one
+    (5, 255, 0, True),  # a coat as grey as the floor, in the foreground: someone standing
 ])
-def test_a_low_box_under_someone_is_their_legs(torso_rows, expected):
+def test_a_low_box_under_someone_is_their_legs(torso_rows, coat, lit, expected):
     from types import SimpleNamespace
 
     det = PersonOnGroundDetector(synthetic_site(()))
     background = np.full((40, 40), 100, np.uint8)
-    grey = background.copy()
+    grey = background + np.uint8(lit)
+    fg = np.zeros((40, 40), np.uint8)
     # the box x 20..40, y 20..30 image px is x 10..20, y 10..15 working px (2 px each); an adult standing at its
     # bottom edge (y 30) is 0.75 x 40 px = 30 px high up to y 0: the column above the box is y 0..20 image px,
-    # working rows 0..10, 10 columns wide. The first ``torso_rows`` rows above the box are someone's coat
-    grey[10 - torso_rows:10, 10:20] = 70
-    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
+    # working rows 0..10, 10 columns wide. The first ``torso_rows`` rows above the box are someone's coat: 30 grey
+    # levels darker than the floor (over torso_diff 25), or as grey as it but in the foreground (coat 255)
+    if coat == 255:
+        fg[10 - torso_rows:10, 10:20] = 255
+    else:
+        grey[10 - torso_rows:10, 10:20] = coat
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background,
+                              fg_mask=fg)
     assert det._under_torso(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
+
+
+@pytest.mark.parametrize("fg_rows, hollow", [
+    ((0, 30), False),  # head, torso and legs in the foreground: someone standing
+    ((8, 30), False),  # the head and shoulders cleared (a grey shirt), the rest seen: 12 of 20 rows
+    ((24, 30), True),  # only the box's lowest rows: a low piece the box was drawn up from, nobody there
+])
+def test_an_upright_box_with_the_floor_in_its_upper_part_is_hollow(fg_rows, hollow):
+    from types import SimpleNamespace
+
+    det = PersonOnGroundDetector(synthetic_site(()))
+    fg = np.zeros((40, 40), np.uint8)
+    fg[fg_rows[0]:fg_rows[1], 10:20] = 255
+    # the track's box x 20..40, y 0..60 image px: its upper two thirds are working rows 0..20, its middle half
+    # columns 12..18
+    tracks = SimpleNamespace(id=np.array([7]), box=np.array([[20.0, 0.0, 20.0, 60.0]]))
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), fg_mask=fg, tracks=tracks)
+    assert det._hollow(percept, np.array([True])).tolist() == [hollow]
+    assert not PersonOnGroundDetector(synthetic_site(()), hollow_share=0.0)._hollow(percept, np.array([True])).any()
+
+
+@pytest.mark.parametrize("head, someone_above, grown", [
+    (True, False, True),  # legs, a cleared shirt, a head: one body
+    (False, False, False),  # the changed columns end at the floor: a shadow (or trousers) spread from the piece
+    (True, True, False),  # someone stands over the shirt's columns: theirs
+])
+def test_a_low_piece_grows_over_a_shirt_the_shadow_test_cleared(head, someone_above, grown):
+    # a body's legs are a foreground piece (x 160..180, y 144..150 px, working pixels the image's); its shirt, 40 grey
+    # levels darker than the floor, was cleared from the foreground with the shadows: columns 152..160 differ from the
+    # floor in 10 of the 13 rows of the band a lying body fills (rows 137..150, 0.38 of the adult height), with the
+    # floor above and below them; beyond them its head (columns 148..152) is foreground again
+    from types import SimpleNamespace
+
+    site = synthetic_site(())
+    det = PersonOnGroundDetector(site)
+    adult = float(site.person_height_px(site.image_to_ground(np.array([[170.0, 150.0]])))[0])
+    assert 137 <= 150 - 0.38 * adult < 138 and 6 >= 0.15 * adult and 20 >= 0.2 * adult and adult >= 20
+    background = np.full((180, 320), 150, np.uint8)
+    grey = background.copy()
+    fg = np.zeros((180, 320), np.uint8)
+    grey[144:150, 160:180] = 60  # the legs
+    fg[144:150, 160:180] = 255
+    grey[140:150, 148:160] = 110  # the shirt, and the head at its end
+    if head:
+        grey[140:146, 148:152] = 200
+        fg[140:146, 148:152] = 255
+    if someone_above:
+        grey[126:140, 148:160] = 60
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=1.0, sy=1.0), grey=grey, background=lambda: background,
+                              fg_mask=fg)
+    piece = np.array([[160.0, 144.0, 20.0, 6.0]])
+    out = det._grown(percept, piece, np.zeros((0, 4)))
+    if grown:
+        assert out.tolist() == [[148.0, 140.0, 32.0, 10.0]]  # from the head's left edge and the shirt's top row
+    else:
+        assert out.shape == (0, 4)
+    assert not len(PersonOnGroundDetector(site, grow_width=0.0)._grown(percept, piece, np.zeros((0, 4))))
+
+
+def test_a_ghost_stays_a_ghost_when_someone_walks_over_it():
+    # the floor a bench sitter uncovered: the background model still holds them (a dark block with its edges),
+    # the frame shows the floor; 1.5 s later a walker crosses it and the frame has the sharper edges there
+    from types import SimpleNamespace
+
+    det = PersonOnGroundDetector(synthetic_site(()))
+    background = np.full((40, 40), 100, np.uint8)
+    background[10:20, 10:30] = 40  # the sitter, absorbed into the background model
+    fg = np.zeros((40, 40), np.uint8)
+    fg[10:20, 10:30] = 255  # the uncovered floor differs from the model: foreground
+    floor_now = np.full((40, 40), 100, np.uint8)
+    walker = floor_now.copy()
+    walker[10:20, 10:30] = 0  # a walker's dark coat over the place, its edges sharper than the model's
+    box = (20.0, 20.0, 40.0, 20.0)  # x 10..30, y 10..20 working px (2 px each)
+
+    def percept(t, grey):
+        return SimpleNamespace(t=t, grid=SimpleNamespace(sx=2.0, sy=2.0), fg_mask=fg, grey=grey,
+                               background=lambda: background)
+    body = {}
+    assert det._ghost(percept(10.0, floor_now), body, box)
+    assert det._ghost(percept(11.5, walker), body, box)  # still the uncovered floor, no body
+    # the same walker, judged afresh (no ghost verdict before), is something present now
+    assert not det._ghost(percept(11.5, walker), {}, box)
