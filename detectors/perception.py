@@ -143,12 +143,14 @@ class Percept:
         return self._owner
 
     def background(self) -> np.ndarray:
-        """(wh, ww) uint8 the long-term background in this frame's lighting."""
-        return self._live("background").model.long_term_grey()
+        """(wh, ww) uint8 the long-term background in this frame's lighting (computed once a frame,
+        read-only: copy it to keep or change it)."""
+        return self.memo("background", lambda: _read_only(self._live("background").model.long_term_grey()))
 
     def short_background(self) -> np.ndarray:
-        """(wh, ww) uint8 the short-term background in this frame's lighting."""
-        return self._live("short_background").model.short_term_grey()
+        """(wh, ww) uint8 the short-term background in this frame's lighting (once a frame, read-only)."""
+        return self.memo("short_background",
+                         lambda: _read_only(self._live("short_background").model.short_term_grey()))
 
     def track_history(self, track_id: int) -> np.ndarray:
         """(K, 5) the recent past of a track (t, x, y, box height, box width; see
@@ -210,6 +212,11 @@ class Percept:
         boxes = self.tracks.box[rows]
         return owner._timed("crops", lambda: np.stack([_crop(self.image, b, size) for b in boxes])
                             if len(boxes) else np.zeros((0, size[1], size[0], 3), np.uint8))
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def _crop(image: np.ndarray, box, size: tuple[int, int]) -> np.ndarray:
