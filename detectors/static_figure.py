@@ -138,6 +138,24 @@ class StaticFigureTests:
             ob["ghost_t"] = percept.t
         return ob["ghost"]
 
+    def _inside_and_ring(self, percept: Percept, ob: dict):
+        """Object ``ob``'s static component and the ring ``ring_px`` wide around it (its pixels outside any
+        foreground) as masks over their bounding crop, with the crop ``(y0, y1, x0, x1)``; None where the
+        component is empty or the ring holds under ``2 * ring_px`` pixels (crowded round it: no floor to
+        compare with)."""
+        Y0, Y1, X0, X1, label = ob["region"]
+        wh, ww = self._labels.shape
+        r = self.ring_px
+        y0, y1, x0, x1 = max(0, Y0 - r), min(wh, Y1 + r), max(0, X0 - r), min(ww, X1 + r)
+        inside = self._labels[y0:y1, x0:x1] == label
+        if not inside.any():
+            return None
+        ring = cv2.dilate(inside.astype(np.uint8), self._ring_kernel) > 0
+        ring &= ~inside & (percept.fg_mask[y0:y1, x0:x1] == 0)
+        if np.count_nonzero(ring) < 2 * r:
+            return None
+        return (y0, y1, x0, x1), inside, ring
+
     def _blends_in(self, percept: Percept, ob: dict) -> bool:
         """Whether object ``ob``'s pixels now look like the floor around them while the long-term background
         there did not: the mean grey of its static component differs from that of a ring ``ring_px`` wide
@@ -145,17 +163,10 @@ class StaticFigureTests:
         half the same difference in the long-term background. A person who stood there long enough for the
         long-term background to take them in left, and the floor shows again (a *ghost*); a bag differs from
         the floor it stands on, and the background under it was the floor."""
-        Y0, Y1, X0, X1, label = ob["region"]
-        wh, ww = self._labels.shape
-        r = self.ring_px
-        y0, y1, x0, x1 = max(0, Y0 - r), min(wh, Y1 + r), max(0, X0 - r), min(ww, X1 + r)
-        inside = self._labels[y0:y1, x0:x1] == label
-        if not inside.any():
+        around = self._inside_and_ring(percept, ob)
+        if around is None:
             return False
-        ring = cv2.dilate(inside.astype(np.uint8), self._ring_kernel) > 0
-        ring &= ~inside & (percept.fg_mask[y0:y1, x0:x1] == 0)
-        if np.count_nonzero(ring) < 2 * r:
-            return False  # crowded round it: no floor to compare with
+        (y0, y1, x0, x1), inside, ring = around
         grey = percept.grey[y0:y1, x0:x1].astype(np.float32)
         bg = percept.background()[y0:y1, x0:x1].astype(np.float32)
         now = abs(float(grey[inside].mean()) - float(grey[ring].mean()))
@@ -171,17 +182,10 @@ class StaticFigureTests:
         set down differs from the floor it stands on, or it would not be foreground."""
         if self.floor_colour_diff <= 0:
             return False
-        Y0, Y1, X0, X1, label = ob["region"]
-        wh, ww = self._labels.shape
-        r = self.ring_px
-        y0, y1, x0, x1 = max(0, Y0 - r), min(wh, Y1 + r), max(0, X0 - r), min(ww, X1 + r)
-        inside = self._labels[y0:y1, x0:x1] == label
-        if not inside.any():
+        around = self._inside_and_ring(percept, ob)
+        if around is None:
             return False
-        ring = cv2.dilate(inside.astype(np.uint8), self._ring_kernel) > 0
-        ring &= ~inside & (percept.fg_mask[y0:y1, x0:x1] == 0)
-        if np.count_nonzero(ring) < 2 * r:
-            return False  # crowded round it: no floor to compare with
+        (y0, y1, x0, x1), inside, ring = around
         bgr = percept.small[y0:y1, x0:x1].astype(np.float32)
         diff = np.abs(bgr[inside].mean(axis=0) - bgr[ring].mean(axis=0))
         return bool(diff.max() < self.floor_colour_diff)
