@@ -520,11 +520,7 @@ class WrongWayDetector:
         """[m/s] median of the track's pixel speeds with the flow measured over the last ``stream_s``."""
         if self.stream_s <= 0:
             return with_mps
-        rows = self._pix.setdefault(sk, deque())
-        rows.append((t, with_mps))
-        while rows[0][0] < t - self.stream_s - 1e-9:
-            rows.popleft()
-        return float(np.median([v for _, v in rows]))
+        return self._median_of(self._pix, sk, t, with_mps)
 
     def _hold(self, key: tuple[str, int], t: float) -> float:
         """The track's distance [m], unchanged, its clock moved on."""
