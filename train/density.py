@@ -258,11 +258,10 @@ def fit(samples: Samples, *, seed: int = 0, epochs: int = 12, batch: int = 16, l
             from detectors.nets import load_net
 
             state = torch.load(init, map_location="cpu", weights_only=True) if os.path.exists(init) else {}
-            first = state.get("2.weight")
-            if first is not None and first.shape[0] < channels:  # narrower weights: widened, same function
-                wide = widen_state(state, channels, seed=seed)
-                net.load_state_dict(wide)
-                net.eval()
+            own = net.state_dict()
+            if state and any(k in own and 0 < v.dim() == own[k].dim() and v.shape[0] < own[k].shape[0]
+                             for k, v in state.items()):  # narrower weights: widened, same function
+                net.load_state_dict(widen_state(state, channels, seed=seed))
             else:
                 net = load_net(net, init, what="density CNN (--init)", command="stationwatch train density")
             net.train()
