@@ -321,10 +321,13 @@ class BackgroundModel:
         """(h, w) float32 the lighting gain of the last frame relative to the background (1 = unchanged)."""
         return self._gain_map
 
-    def heal_ghosts(self, static: np.ndarray, *, min_area_px: int = 4) -> int:
+    def heal_ghosts(self, static: np.ndarray, *, min_area_px: int = 4, since_ready: np.ndarray | None = None,
+                    since_share: float = 0.5) -> int:
         """Copy the short-term background into the long-term one over every connected region of
-        ``static`` (uint8 mask, working size) that is a ghost (edges in ``B_L``, not in the frame).
-        Returns the number of regions healed."""
+        ``static`` (uint8 mask, working size) that is a ghost: edges in ``B_L``, not in the frame, or
+        ``since_share`` or more of its pixels set in ``since_ready`` (uint8 mask, working size: the pixels
+        foreground in every frame since the warm-up ended, a *warm-up ghost*, see
+        :class:`~detectors.perception.Perception`). Returns the number of regions healed."""
         if self._cur is None or not static.any():
             return 0
         from detectors.people import components_with_stats
@@ -339,7 +342,9 @@ class BackgroundModel:
                 continue
             x0, y0, x1, y1 = max(0, x - 2), max(0, yy - 2), min(w, x + bw + 2), min(h, yy + bh + 2)
             region = (labels[y0:y1, x0:x1] == k).astype(np.uint8)
-            if is_ghost(y[y0:y1, x0:x1], self._y[y0:y1, x0:x1], region):
+            warm = since_ready is not None and \
+                np.count_nonzero(since_ready[y0:y1, x0:x1][region > 0]) >= since_share * area
+            if warm or is_ghost(y[y0:y1, x0:x1], self._y[y0:y1, x0:x1], region):
                 sel = region.astype(bool)
                 # luma from the short-term background (which learnt the uncovered floor), chroma from the frame
                 self._y[y0:y1, x0:x1][sel] = self._ys[y0:y1, x0:x1][sel]

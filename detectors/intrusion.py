@@ -45,7 +45,10 @@ Per confirmed track seen within ``max_lost_s`` and per forbidden zone:
   foreground until healed) scores 0, and a frame in which its detection is one adds ``p = 0`` to
   its evidence: the ghost test flickers on a small remnant (the patch of wall an intruder's head
   covered while he stood on the track bed, 10 x 16 px, a ghost in most frames, not in some), and
-  evidence gathered on the ghost frames scored 0.7 on the first frame that was not;
+  evidence gathered on the ghost frames scored 0.7 on the first frame that was not. A *warm-up ghost*
+  counts too (:meth:`~detectors.perception.Percept.is_ghost`): two people leaning over the platform edge
+  during the warm-up left the track bed they hid in the foreground, where the sleepers' edges hide
+  the ghost from the edge test, and it was tracked as an intruder standing still for a minute;
 - after a vehicle: a track first seen while a vehicle stood on the zone or less than
   ``vehicle_max_hold_s`` after it was last seen there must have *come* into the zone: first seen
   (confirmed) ``entry_m`` or more outside it, and not beyond it as seen from the camera (the

@@ -10,7 +10,9 @@ whose costs the detection core records separately (:attr:`Perception.stage_s`):
     the long-term/short-term background pair robust to lighting changes, with shadow
     removal (:class:`~detectors.background.BackgroundModel`): the foreground ``F_L`` and
     the *static foreground* ``F_L & ~F_S`` (what entered the scene and stopped); ghosts
-    (background uncovered by something that left) are healed every ``heal_every_s``;
+    (background uncovered by something that left) are healed every ``heal_every_s``, and so is a
+    *warm-up ghost*: static foreground of which ``warmup_ghost_share`` or more of the pixels have been
+    foreground in every frame since the warm-up ended (see "Warm-up ghosts" below);
 ``components``
     morphological open (speckle) and close (holes in a body), connected components, blobs
     smaller than ``min_person_fraction`` of a person's silhouette at their foot dropped;
@@ -29,6 +31,18 @@ Background time constants: the long-term background absorbs a still object after
 minute, a queue that barely moves keeps counting), the short-term one after about 1.6 x
 ``short_s`` (4 s). During the warm-up (``warmup_s``) the backgrounds are the per-pixel
 median of the first frames and detectors score 0 (:attr:`Percept.ready` is False).
+
+Warm-up ghosts. People standing still during the warm-up are in its median; when they leave, the
+floor they hid is foreground where they stood, though nothing arrived there. On plain floor the edge
+test finds that ghost (the outline's edges are in the background, not in the frame), on textured
+ground it does not (the sleepers of a track bed give edges in both; a ghost of two people leaning
+over the platform edge stayed on the track bed for a minute and was tracked as an intruder). Such a
+ghost was foreground from the first frame the model tested and has stayed so: nothing came or went
+there since the footage began. The perception keeps the mask of the pixels foreground in every frame
+since then (:attr:`Percept.since_ready`; it only shrinks, and is dropped once empty or ``2 * long_s``
+after the warm-up, when the long-term background has taken in whatever stood still since then); what of it has
+stopped (the static foreground) is healed, and a blob mostly on it is a ghost
+(:meth:`Percept.is_ghost`). Whatever stands still there was there before the footage began.
 
 Geometry: :class:`~detectors.geometry.WorkGrid` holds per-working-pixel lookup maps
 computed once from the :class:`~detectors.site.SiteConfig`.
@@ -134,6 +148,10 @@ class Percept:
     #: (n, 5) int32 OpenCV's statistics (x, y, w, h, area [working px]) of every label of :attr:`labels`,
     #: row 0 the background, components too small to be kept included (a label's box without a pass over the image)
     label_stats: np.ndarray = field(default_factory=lambda: np.zeros((1, 5), np.int32), repr=False)
+    #: (wh, ww) uint8 {0, 255} the pixels foreground in every frame since the warm-up ended (None once none
+    #: are, or before the first tested frame)
+    since_ready: np.ndarray | None = field(default=None, repr=False)
+    warmup_ghost_share: float = 0.5  #: share of a blob's pixels on :attr:`since_ready` that makes it a ghost
     _owner: "Perception | None" = field(default=None, repr=False)
     _owner_frame: int = field(default=-1, repr=False)
 
@@ -167,7 +185,8 @@ class Percept:
 
     def is_ghost(self, label: int) -> bool:
         """Whether blob ``label`` of :attr:`labels` is a *ghost*: background uncovered by something that
-        left (edges along its outline in the long-term background, not in the frame)."""
+        left (edges along its outline in the long-term background, not in the frame), or a warm-up ghost
+        (``warmup_ghost_share`` or more of its pixels foreground since the warm-up ended, :attr:`since_ready`)."""
         return self.memo(("is_ghost", int(label)), lambda: self._is_ghost(label))
 
     def _is_ghost(self, label: int) -> bool:
@@ -176,6 +195,9 @@ class Percept:
         ys, xs = np.nonzero(self.labels == label)
         if len(ys) == 0:
             return False
+        if self.since_ready is not None and \
+                np.count_nonzero(self.since_ready[ys, xs]) >= self.warmup_ghost_share * len(ys):
+            return True
         h, w = self.labels.shape
         y0, y1, x0, x1 = max(0, ys.min() - 2), min(h, ys.max() + 3), max(0, xs.min() - 2), min(w, xs.max() + 3)
         region = (self.labels[y0:y1, x0:x1] == label).astype(np.uint8)
@@ -256,6 +278,8 @@ class Perception:
       flame colours is a flame, not a person (:mod:`detectors.flame`);
     - ``flow_width`` [px]: width of the optical flow field;
     - ``heal_every_s`` [s]: how often ghosts are looked for in the static foreground;
+    - ``warmup_ghost_share``: share of a static component's (or a blob's) pixels foreground in every
+      frame since the warm-up ended that makes it a warm-up ghost (see the module docstring);
     - ``background``, ``people``, ``tracker``: keyword arguments of
       :class:`~detectors.background.BackgroundModel`, :class:`~detectors.people.PeopleFinder`
       and :class:`~detectors.tracker.GroundTracker`.
@@ -266,7 +290,8 @@ class Perception:
                  open_px: int = 3, close_px: int = 5, min_person_fraction: float = 0.15, min_area_work_px: int = 6,
                  flow_width: int = 320, heal_every_s: float = 1.0, person_height_m: float = PERSON_HEIGHT_M,
                  person_area_m2: float = PERSON_AREA_M2, background: dict | None = None, people: dict | None = None,
-                 tracker: dict | None = None, max_emissive_share: float = 0.1) -> None:
+                 tracker: dict | None = None, max_emissive_share: float = 0.1,
+                 warmup_ghost_share: float = 0.5) -> None:
         long_s = absorb_s if long_s is None else long_s
         for name, value in (("work_width", work_width), ("long_s", long_s), ("short_s", short_s),
                             ("person_height_m", person_height_m), ("person_area_m2", person_area_m2),
@@ -300,6 +325,14 @@ class Perception:
         if not 0 < max_emissive_share <= 1:
             raise PerceptionError(f"Perception.max_emissive_share must be in (0, 1]; got {max_emissive_share!r}")
         self.max_emissive_share = float(max_emissive_share)
+        if not 0 < warmup_ghost_share <= 1:
+            raise PerceptionError(f"Perception.warmup_ghost_share must be in (0, 1]; got {warmup_ghost_share!r}")
+        self.warmup_ghost_share = float(warmup_ghost_share)
+        #: the pixels foreground in every frame since the warm-up ended (None before the first tested
+        #: frame and once empty); ``_since_done``: it was started; ``_since_left``: frames it is kept for
+        self._since_ready: np.ndarray | None = None
+        self._since_done = False
+        self._since_left = int(math.ceil(2.0 * long_s * site.fps))
         self.min_area_work_px = int(min_area_work_px)
         self.heal_every_frames = max(1, int(round(heal_every_s * site.fps)))
         self.frames_seen = 0
@@ -345,8 +378,9 @@ class Perception:
         static = cv2.bitwise_and(fg, cv2.bitwise_not(fg_short))
         if self._open is not None:
             static = cv2.morphologyEx(static, cv2.MORPH_OPEN, self._open)
+        self._follow_since_ready(fg)
         if ready and self.frames_seen % self.heal_every_frames == 0:
-            self.model.heal_ghosts(static)
+            self.model.heal_ghosts(static, since_ready=self._since_ready, since_share=self.warmup_ghost_share)
         t2 = time.perf_counter()
         stage["background"] = t2 - t1
         if self._close is not None:
@@ -368,11 +402,29 @@ class Perception:
         stage["tracker"] = time.perf_counter() - t4
         return self._percept(frame, True, small, grey, fg, static, labels, blobs, det, tracks, label_stats)
 
+    def _follow_since_ready(self, fg: np.ndarray) -> None:
+        """Keep :attr:`_since_ready` the pixels of ``fg`` in every frame since the model's first tested
+        frame (one AND a frame while any are left, for at most ``2 * long_s``)."""
+        if not self._since_done:
+            if self.model.frames_seen > self.model.warmup_frames:  # the first frame tested against the median
+                self._since_done = True
+                self._since_ready = fg.copy() if cv2.countNonZero(fg) else None
+            return
+        self._since_left -= 1
+        if self._since_ready is not None and self._since_left <= 0:
+            self._since_ready = None
+        if self._since_ready is not None:
+            cv2.bitwise_and(self._since_ready, fg, dst=self._since_ready)
+            if not cv2.countNonZero(self._since_ready):
+                self._since_ready = None
+
     def _percept(self, frame, ready, small, grey, fg, static, labels, blobs, det, tracks, label_stats=None) -> Percept:
         p = Percept(index=frame.index, t=frame.t, ready=ready, image=frame.image, small=small, grey=grey, fg_mask=fg,
                     static_mask=static, labels=labels, blobs=blobs, detections=det, tracks=tracks, grid=self.grid,
                     lighting_gain=self.model.global_gain, _owner=self, _owner_frame=self.frames_seen,
-                    label_stats=np.zeros((1, 5), np.int32) if label_stats is None else label_stats)
+                    label_stats=np.zeros((1, 5), np.int32) if label_stats is None else label_stats,
+                    since_ready=None if self._since_ready is None else _read_only(self._since_ready.copy()),
+                    warmup_ghost_share=self.warmup_ghost_share)
         return p
 
     def _not_flames(self, small: np.ndarray, labels: np.ndarray, stats: np.ndarray, ids: np.ndarray,
