@@ -101,7 +101,12 @@ the flow within ``resume_m`` plus ``resume_spread_mps`` per second since of wher
 against it, lost less than ``resume_s`` ago, would be by now takes up that track's distance,
 furthest point and instance (tuning ``corridor_wrong_way`` 201-215: 206 found 8.7 -> 8.0 s after the
 onset, 202 3.25 -> 3.05 s, 205's second alert gone; the merge itself, 3-4 s at 206 and 210, is not
-bridged).
+bridged). A walk whose instance has already scored the alert threshold is taken up so for
+``resume_alerted_s``: the walker is known, and a track coming out of a merge on him later is him again,
+not a second alert (on the retired ``corridor_wrong_way`` 936 and 937 the walker vanished into a
+person walking the other way for 7-9 s, 20-10 m from the camera, and the track that came out on him,
+born on that person, turned against 0.6-3 m from where his last walking speed put him, and alerted
+again; a track's 0.5 m/s spread reaches 1 + 0.5 * 10 = 6 m at 10 s).
 """
 
 from __future__ import annotations
@@ -152,7 +157,8 @@ class WrongWayDetector:
     more than this (median over ``stream_s``) is not walking against it; ``resume_s`` [s] (0: off),
     ``resume_m`` [m], ``resume_spread_mps`` [m/s]: a track turning against the flow within ``resume_m``
     plus ``resume_spread_mps`` per second since of where a track walking against it, lost less than
-    ``resume_s`` ago, would be takes up its distance, furthest point and instance.
+    ``resume_s`` ago, would be takes up its distance, furthest point and instance; ``resume_alerted_s`` [s]:
+    as ``resume_s`` for a walk whose instance had scored ``default_threshold`` (a known walker).
     """
 
     event_type = EventType.WRONG_WAY
@@ -167,7 +173,8 @@ class WrongWayDetector:
                  come_slack_m: float = 0.0, approach_m: float = 1.5, head_inside: bool = True,
                  join_score: float = 0.25, join_s: float = 2.0, join_heights: float = 0.5,
                  join_spread: float = 0.5, resume_s: float = 5.0, resume_m: float = 1.0,
-                 resume_spread_mps: float = 0.5, column_persons: float = 1.5, slip_heights: float = 0.5) -> None:
+                 resume_spread_mps: float = 0.5, column_persons: float = 1.5, slip_heights: float = 0.5,
+                 resume_alerted_s: float = 10.0) -> None:
         self.zones = site.zones_of(ZoneKind.ONE_WAY)
         if not self.zones:
             raise ValueError(f"WrongWayDetector needs at least one one_way zone; site {site.camera!r} has zones "
@@ -209,7 +216,8 @@ class WrongWayDetector:
         self.join_s = float(join_s)
         self.join_heights = float(join_heights)
         self.join_spread = float(join_spread)
-        for name, value in (("resume_s", resume_s), ("resume_m", resume_m), ("resume_spread_mps", resume_spread_mps)):
+        for name, value in (("resume_s", resume_s), ("resume_m", resume_m), ("resume_spread_mps", resume_spread_mps),
+                            ("resume_alerted_s", resume_alerted_s)):
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"WrongWayDetector.{name} must be a finite number >= 0; got {value!r}")
         for name, value in (("column_persons", column_persons), ("slip_heights", slip_heights)):
@@ -221,9 +229,10 @@ class WrongWayDetector:
         self.resume_s = float(resume_s)
         self.resume_m = float(resume_m)
         self.resume_spread_mps = float(resume_spread_mps)
+        self.resume_alerted_s = float(resume_alerted_s) if self.resume_s > 0 else 0.0
         # (zone, track id) -> ([s] last followed, (2,) [m] position, (2,) [m/s] velocity, instance key, [m] distance
-        # walked against the flow, [m] furthest point along it) of the tracks walking against the flow in a
-        # zone: what a track that turns against nearby a moment later takes up
+        # walked against the flow, [m] furthest point along it, best score its instance reached) of the tracks
+        # walking against the flow in a zone: what a track that turns against nearby a moment later takes up
         self._walked: dict[tuple[str, int], tuple] = {}
         # instance key -> (best score so far, [s] last time scored, (4,) [px] its best track's box then,
         # [px] a person's expected height there): what a second track on the person is compared with
@@ -310,14 +319,17 @@ class WrongWayDetector:
                         was = self._state.get(sk, (False,))[0]
                         d = self._advance(sk, t, a, span)
                         if self._state[sk][0] and not was and self.resume_s > 0:
-                            resumed = self._resume(sk, t, pos[j])
+                            resumed, resumed_peak = self._resume(sk, t, pos[j])
                             if resumed is not None:
                                 d = self._state[sk][1]
-                                if resumed != key and self._peak.get(resumed, (0.0,))[0] >= self._peak.get(key, (0.0,))[0]:
+                                if resumed != key and resumed_peak >= self._peak.get(key, (0.0,))[0]:
                                     self._alias[link_key] = key = resumed
                                     self._alias_t[link_key] = t
                         if self._state[sk][0] and d > 0:
-                            self._walked[sk] = (t, pos[j].copy(), vel[j].copy(), key, d, self._furthest[sk])
+                            peak = self._peak.get(key, (0.0,))[0]
+                            if sk in self._walked and self._walked[sk][3] == key:
+                                peak = max(peak, self._walked[sk][6])
+                            self._walked[sk] = (t, pos[j].copy(), vel[j].copy(), key, d, self._furthest[sk], peak)
                     else:  # a fragment's or a column's foot point says nothing of where the person walks: hold
                         d = self._hold(sk, t)
                     # no further against the flow than the track (or the one it continues) has come back from
@@ -348,7 +360,8 @@ class WrongWayDetector:
         self._slips = {k: v for k, v in self._slips.items() if k in self._state}
         self._near_t = {k: tk for k, tk in self._near_t.items() if t - tk <= 2.0}
         self._furthest = {k: v for k, v in self._furthest.items() if k in self._state or k in self._near_t}
-        self._walked = {k: v for k, v in self._walked.items() if t - v[0] <= self.resume_s}
+        keep_s = max(self.resume_s, self.resume_alerted_s)
+        self._walked = {k: v for k, v in self._walked.items() if t - v[0] <= keep_s}
         return DetectorOutput.of(out, zone_of=lambda k: k.split("/")[0])
 
     def whole(self, height_px: np.ndarray, expected_px: np.ndarray) -> np.ndarray:
@@ -370,25 +383,28 @@ class WrongWayDetector:
             if prev in self._furthest:
                 self._furthest[sk] = self._furthest[prev]
 
-    def _resume(self, sk: tuple[str, int], t: float, pos: np.ndarray) -> str | None:
+    def _resume(self, sk: tuple[str, int], t: float, pos: np.ndarray) -> tuple[str | None, float]:
         """A track ``sk`` at ``pos`` [m] that turns against the flow at time ``t`` [s] takes up the walk of a
-        track of the same zone last followed walking against it less than ``resume_s`` ago (not in this
-        frame) within ``resume_m`` plus ``resume_spread_mps`` per second since of where its velocity would
-        have taken it: its distance and furthest point, if more. Returns that track's instance key, or None."""
+        track of the same zone last followed walking against it less than ``resume_s`` ago (``resume_alerted_s``
+        where its instance had scored ``default_threshold``; not in this frame) within ``resume_m`` plus
+        ``resume_spread_mps`` per second since of where its velocity would have taken it: its distance and
+        furthest point, if more. Returns that track's instance key and the best score that instance had
+        reached, or (None, 0)."""
         best, best_d = None, math.inf
-        for k, (tk, kpos, kvel, *_) in self._walked.items():
-            if k == sk or k[0] != sk[0] or tk >= t - 1e-9 or t - tk > self.resume_s:
+        for k, (tk, kpos, kvel, _, _, _, peak) in self._walked.items():
+            limit = self.resume_alerted_s if peak >= self.default_threshold else self.resume_s
+            if k == sk or k[0] != sk[0] or tk >= t - 1e-9 or t - tk > limit:
                 continue
             gap = t - tk
             d = float(np.hypot(*(pos - kpos - kvel * gap)))
             if d <= self.resume_m + self.resume_spread_mps * gap and d < best_d:
                 best, best_d = k, d
         if best is None:
-            return None
-        _, _, _, key, walked_m, furthest = self._walked.pop(best)
+            return None, 0.0
+        _, _, _, key, walked_m, furthest, peak = self._walked.pop(best)
         self._state[sk][1] = max(self._state[sk][1], walked_m)
         self._furthest[sk] = max(self._furthest.get(sk, -math.inf), furthest)
-        return key
+        return key, peak
 
     def _joined(self, key: str, t: float, box: np.ndarray, height_px: float) -> str | None:
         """The instance a track of instance ``key`` walking against the flow with detection ``box`` [px] at

@@ -485,3 +485,31 @@ def test_wrong_way_a_track_turning_against_where_one_was_lost_resumes_its_walk(r
     if resume_s > 0:
         # it carries on from the 1.1 m the lost track had walked (and from its furthest point, x = 30 m)
         assert first.score == pytest.approx(0.5 * 1.1 / 4.8)
+
+
+@pytest.mark.parametrize("resume_alerted_s, key", [(10.0, "walkway/5"), (5.0, "walkway/9")])
+def test_wrong_way_a_walk_that_alerted_is_resumed_after_a_longer_gap(resume_alerted_s, key):
+    det = WrongWayDetector(platform_site(zones=(WALKWAY,)), alarm_m=2.4, resume_s=5.0,
+                           resume_alerted_s=resume_alerted_s)
+    det._pixels_with_flow = lambda percept, box, u: 0.0
+    det._slip = lambda *args: 0.0
+    paths = {
+        # against the flow at 2 m/s from x = 30 m, lost at t = 13 s at x = 24 m after scoring over 0.5
+        5: (lambda t: 30.0 - 2.0 * (t - 10.0), 10.0, 13.0),
+        # with the flow at 1 m/s from x = 3 m, turning against at t = 19.5 s at x = 12.5 m; read against
+        # from about 20.3 s at x = 10.9 m, 7.3 s after the first was lost and 1.5 m from where its 2 m/s would
+        # have taken it (9.4 m; within 1 m + 0.5 m/s * 7.3 s)
+        9: (lambda t: 3.0 + (t - 10.0) if t < 19.5 else 12.5 - 2.0 * (t - 19.5), 10.0, 22.0),
+    }
+    peak5, first = 0.0, None
+    for k in range(120):
+        t = 10.0 + k / 10
+        out = det.score(_PathsPercept(t, paths))
+        for inst in out.instances or ():
+            if t <= 13.0 + 1e-9 and inst.key == "walkway/5":
+                peak5 = max(peak5, inst.score)
+            if t > 19.0 and first is None:
+                first = inst
+    assert peak5 >= 0.5
+    # 7.3 s is past resume_s (5 s): only an instance that had alerted is taken up so late
+    assert first is not None and first.key == key
