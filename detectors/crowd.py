@@ -179,7 +179,7 @@ class CrowdMovementDetector:
         if field is not self._field:
             self._prepare(field)
         fw, fh = field.size
-        fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA) > 96
+        fg = percept.fg_at((fw, fh)) > 96
         mask = fg & self._trusted
         vehicle = vehicle_mask(percept, self._forbidden)
         for left_out in (self._standing_in_forbidden(percept), self._over_forbidden(percept)):
@@ -266,7 +266,7 @@ class CrowdMovementDetector:
         inside = self._zone_near[v, u]
         if not inside.any():
             return None
-        return np.isin(percept.labels, blobs.label[inside])
+        return percept.labels_in(blobs.label[inside])
 
     def _fast_tracks(self, percept: Percept) -> float:
         """The largest number of tracks running (their displacement over the last ``track_window_s``,

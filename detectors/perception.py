@@ -165,6 +165,23 @@ class Percept:
             store[key] = compute()
         return store[key]
 
+    def labels_in(self, labels) -> np.ndarray:
+        """(wh, ww) bool: the pixels of :attr:`labels` whose label is one of ``labels`` (``np.isin`` by a
+        lookup table over the frame's labels, without its sorting or range passes)."""
+        sel = np.asarray(labels, dtype=np.int64).reshape(-1)
+        top = self.memo("labels_max", lambda: int(self.labels.max()) if self.labels.size else 0)
+        lut = np.zeros(max(top, int(sel.max()) if len(sel) else 0) + 1, bool)
+        lut[sel[sel >= 0]] = True
+        return lut[self.labels]
+
+    def fg_at(self, size: tuple[int, int]) -> np.ndarray:
+        """(h, w) uint8 :attr:`fg_mask` resized to ``size`` (width, height) by area averaging (the share of
+        foreground of each pixel there x 255; the optical flow's grid, for instance): once per frame and
+        size, read-only."""
+        w, h = int(size[0]), int(size[1])
+        return self.memo(("fg_at", w, h), lambda: _read_only(
+            cv2.resize(self.fg_mask, (w, h), interpolation=cv2.INTER_AREA)))
+
     def is_ghost(self, label: int) -> bool:
         """Whether blob ``label`` of :attr:`labels` is a *ghost*: background uncovered by something that
         left (edges along its outline in the long-term background, not in the frame)."""
