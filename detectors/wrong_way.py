@@ -109,7 +109,6 @@ from __future__ import annotations
 import math
 from collections import deque
 
-import cv2
 import numpy as np
 
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
