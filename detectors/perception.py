@@ -55,7 +55,7 @@ from detectors.tracker import GroundTracker, Tracks
 #: the stages of :class:`Perception`, in order; each has a column ``STAGE_s`` in the timing table
 STAGES = ("preprocess", "background", "components", "people", "tracker", "flow", "crops")
 
-__all__ = ["Blobs", "Percept", "Perception", "PerceptionError", "STAGES", "WorkGrid", "PERSON_AREA_M2",
+__all__ = ["Blobs", "Percept", "Perception", "PerceptionError", "STAGES", "WorkGrid", "PERSON_AREA_M2", "labels_in",
            "PERSON_HEIGHT_M"]
 
 
@@ -166,13 +166,8 @@ class Percept:
         return store[key]
 
     def labels_in(self, labels) -> np.ndarray:
-        """(wh, ww) bool: the pixels of :attr:`labels` whose label is one of ``labels`` (``np.isin`` by a
-        lookup table over the frame's labels, without its sorting or range passes)."""
-        sel = np.asarray(labels, dtype=np.int64).reshape(-1)
-        top = self.memo("labels_max", lambda: int(self.labels.max()) if self.labels.size else 0)
-        lut = np.zeros(max(top, int(sel.max()) if len(sel) else 0) + 1, bool)
-        lut[sel[sel >= 0]] = True
-        return lut[self.labels]
+        """(wh, ww) bool: the pixels of :attr:`labels` whose label is one of ``labels`` (:func:`labels_in`)."""
+        return labels_in(self.labels, labels)
 
     def fg_at(self, size: tuple[int, int]) -> np.ndarray:
         """(h, w) uint8 :attr:`fg_mask` resized to ``size`` (width, height) by area averaging (the share of
@@ -229,6 +224,16 @@ class Percept:
         boxes = self.tracks.box[rows]
         return owner._timed("crops", lambda: np.stack([_crop(self.image, b, size) for b in boxes])
                             if len(boxes) else np.zeros((0, size[1], size[0], 3), np.uint8))
+
+
+def labels_in(image: np.ndarray, labels) -> np.ndarray:
+    """``np.isin(image, labels)`` for an image of labels >= 0 (int), by a lookup table indexed by the image:
+    the same booleans without ``np.isin``'s sorting or range passes."""
+    sel = np.asarray(labels, dtype=np.int64).reshape(-1)
+    top = max(int(image.max()) if image.size else 0, int(sel.max()) if len(sel) else 0)
+    lut = np.zeros(top + 1, bool)
+    lut[sel[sel >= 0]] = True
+    return lut[image]
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.perception import Percept
+from detectors.perception import Percept, labels_in
 from detectors.site import Zone
 
 #: [persons] a component whose area amounts to more people than this and whose foot point stands
@@ -85,7 +85,7 @@ def vehicle_mask(percept: Percept, zones) -> np.ndarray | None:
         return None
 
     def compute():
-        return _read_only(percept.labels_in(percept.blobs.label[rows]))
+        return _read_only(labels_in(percept.labels, percept.blobs.label[rows]))
 
     return percept.memo(("vehicle_mask", _zones_key(zones)), compute)
 
