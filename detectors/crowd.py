@@ -74,7 +74,7 @@ import numpy as np
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box
-from detectors.perception import Percept
+from detectors.perception import Percept, labels_in
 from detectors.site import SiteConfig, ZoneKind
 from detectors.vehicles import VehicleWatch, beyond_zone, camera_nadir_m, vehicle_mask
 
@@ -179,7 +179,7 @@ class CrowdMovementDetector:
         if field is not self._field:
             self._prepare(field)
         fw, fh = field.size
-        fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA) > 96
+        fg = percept.fg_at((fw, fh)) > 96
         mask = fg & self._trusted
         vehicle = vehicle_mask(percept, self._forbidden)
         for left_out in (self._standing_in_forbidden(percept), self._over_forbidden(percept)):
@@ -266,7 +266,7 @@ class CrowdMovementDetector:
         inside = self._zone_near[v, u]
         if not inside.any():
             return None
-        return np.isin(percept.labels, blobs.label[inside])
+        return labels_in(percept.labels, blobs.label[inside])
 
     def _fast_tracks(self, percept: Percept) -> float:
         """The largest number of tracks running (their displacement over the last ``track_window_s``,

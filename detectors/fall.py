@@ -455,11 +455,14 @@ class PersonOnGroundDetector:
         c1 = np.clip(np.ceil((x + 3 * w / 4) / g.sx), 0, ww).astype(np.int64)
         r0 = np.clip(y / g.sy, 0, wh).astype(np.int64)
         r1 = np.clip(np.ceil((y + 2 * h / 3) / g.sy), 0, wh).astype(np.int64)
-        # foreground pixels left of each column, per row: a box's columns hold some where the count grows across them
-        left = np.zeros((wh, ww + 1), np.int32)
-        np.cumsum(percept.fg_mask > 0, axis=1, out=left[:, 1:])
         n = int(max(1, (r1 - r0).max()))
         r = np.minimum(r0[:, None] + np.arange(n)[None], wh - 1)
+        # foreground pixels left of each column, per row (of the rows the boxes read only): a box's columns hold
+        # some where the count grows across them
+        lo, hi = int(r.min()), int(r.max()) + 1
+        left = np.zeros((hi - lo, ww + 1), np.int32)
+        np.cumsum(percept.fg_mask[lo:hi] > 0, axis=1, out=left[:, 1:])
+        r = r - lo
         inside = np.arange(n)[None] < (r1 - r0)[:, None]
         seen = ((left[r, c1[:, None]] - left[r, c0[:, None]]) > 0) & inside
         ok = (c1 > c0) & (r1 > r0)

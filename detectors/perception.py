@@ -69,7 +69,7 @@ from detectors.tracker import GroundTracker, Tracks
 #: the stages of :class:`Perception`, in order; each has a column ``STAGE_s`` in the timing table
 STAGES = ("preprocess", "background", "components", "people", "tracker", "flow", "crops")
 
-__all__ = ["Blobs", "Percept", "Perception", "PerceptionError", "STAGES", "WorkGrid", "PERSON_AREA_M2",
+__all__ = ["Blobs", "Percept", "Perception", "PerceptionError", "STAGES", "WorkGrid", "PERSON_AREA_M2", "labels_in",
            "PERSON_HEIGHT_M"]
 
 
@@ -183,6 +183,18 @@ class Percept:
             store[key] = compute()
         return store[key]
 
+    def labels_in(self, labels) -> np.ndarray:
+        """(wh, ww) bool: the pixels of :attr:`labels` whose label is one of ``labels`` (:func:`labels_in`)."""
+        return labels_in(self.labels, labels)
+
+    def fg_at(self, size: tuple[int, int]) -> np.ndarray:
+        """(h, w) uint8 :attr:`fg_mask` resized to ``size`` (width, height) by area averaging (the share of
+        foreground of each pixel there x 255; the optical flow's grid, for instance): once per frame and
+        size, read-only."""
+        w, h = int(size[0]), int(size[1])
+        return self.memo(("fg_at", w, h), lambda: _read_only(
+            cv2.resize(self.fg_mask, (w, h), interpolation=cv2.INTER_AREA)))
+
     def is_ghost(self, label: int) -> bool:
         """Whether blob ``label`` of :attr:`labels` is a *ghost*: background uncovered by something that
         left (edges along its outline in the long-term background, not in the frame), or a warm-up ghost
@@ -234,6 +246,16 @@ class Percept:
         boxes = self.tracks.box[rows]
         return owner._timed("crops", lambda: np.stack([_crop(self.image, b, size) for b in boxes])
                             if len(boxes) else np.zeros((0, size[1], size[0], 3), np.uint8))
+
+
+def labels_in(image: np.ndarray, labels) -> np.ndarray:
+    """``np.isin(image, labels)`` for an image of labels >= 0 (int), by a lookup table indexed by the image:
+    the same booleans without ``np.isin``'s sorting or range passes."""
+    sel = np.asarray(labels, dtype=np.int64).reshape(-1)
+    top = max(int(image.max()) if image.size else 0, int(sel.max()) if len(sel) else 0)
+    lut = np.zeros(top + 1, bool)
+    lut[sel[sel >= 0]] = True
+    return lut[image]
 
 
 def _read_only(a: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.perception import Percept
+from detectors.perception import Percept, labels_in
 from detectors.site import Zone
 
 #: [persons] a component whose area amounts to more people than this and whose foot point stands
@@ -36,8 +36,7 @@ def vehicle_blobs(percept: Percept, zones: tuple[Zone, ...] | list[Zone], min_pe
     The answer is computed once per frame and set of arguments (:meth:`Percept.memo`: the
     detectors of one frame share it); the arrays returned are read-only.
     """
-    key = (tuple((z.name, z.kind, tuple(map(tuple, np.asarray(z.polygon_m, float).reshape(-1, 2).tolist())))
-                 for z in zones), float(min_persons), float(min_floor_persons))
+    key = (_zones_key(zones), float(min_persons), float(min_floor_persons))
 
     def compute():
         rows, occupied = _vehicle_blobs(percept, zones, min_persons, min_floor_persons)
@@ -70,12 +69,30 @@ def _vehicle_blobs(percept: Percept, zones, min_persons: float, min_floor_person
     return big[inside], occupied
 
 
+def _zones_key(zones) -> tuple:
+    """A hashable key of ``zones`` (names, kinds and polygons) for :meth:`Percept.memo`."""
+    return tuple((z.name, z.kind, tuple(map(tuple, np.asarray(z.polygon_m, float).reshape(-1, 2).tolist())))
+                 for z in zones)
+
+
 def vehicle_mask(percept: Percept, zones) -> np.ndarray | None:
-    """(wh, ww) bool working-resolution pixels of vehicle components, or None when there is none."""
+    """(wh, ww) bool working-resolution pixels of vehicle components, or None when there is none.
+
+    Computed once per frame and set of zones (:meth:`Percept.memo`: the crowd, object and track-intrusion
+    detectors of one frame share it); the mask returned is read-only."""
     rows, _ = vehicle_blobs(percept, zones)
     if not len(rows):
         return None
-    return np.isin(percept.labels, percept.blobs.label[rows])
+
+    def compute():
+        return _read_only(labels_in(percept.labels, percept.blobs.label[rows]))
+
+    return percept.memo(("vehicle_mask", _zones_key(zones)), compute)
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def camera_nadir_m(site) -> np.ndarray | None:
@@ -97,16 +114,38 @@ def beyond_zone(zone: Zone, nadir_m: np.ndarray, points_m: np.ndarray, samples: 
     pts = np.asarray(points_m, dtype=np.float64).reshape(-1, 2)
     if not len(pts):
         return np.zeros(0, bool)
-    frac = np.linspace(0.0, 1.0, int(samples))
+    frac = _fractions(int(samples))
     line = nadir_m + frac[None, :, None] * (pts[:, None, :] - nadir_m)  # (N, samples, 2)
     flat = line.reshape(-1, 2)
     # only samples within the zone's bounding box can be inside (nan fails the comparisons): the polygon
     # test on those alone (a whole image's pixels, 1.2 million samples, in a fraction of the time)
-    lo, hi = zone.polygon_m.min(axis=0), zone.polygon_m.max(axis=0)
+    lo, hi = _bounds(zone)
     ok = (flat[:, 0] >= lo[0]) & (flat[:, 0] <= hi[0]) & (flat[:, 1] >= lo[1]) & (flat[:, 1] <= hi[1])
     inside = np.zeros(len(flat), bool)
     inside[ok] = zone.contains(flat[ok])
     return inside.reshape(len(pts), -1).any(axis=1)
+
+
+_FRACTIONS: dict[int, np.ndarray] = {}
+_BOUNDS: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+
+
+def _fractions(samples: int) -> np.ndarray:
+    """``np.linspace(0, 1, samples)``, made once per count (read-only)."""
+    if samples not in _FRACTIONS:
+        _FRACTIONS[samples] = np.linspace(0.0, 1.0, samples)
+        _FRACTIONS[samples].flags.writeable = False
+    return _FRACTIONS[samples]
+
+
+def _bounds(zone: Zone) -> tuple[np.ndarray, np.ndarray]:
+    """(2,), (2,) [m] the least and greatest corner of ``zone``'s polygon, kept per polygon array."""
+    poly = zone.polygon_m
+    got = _BOUNDS.get(id(zone))
+    if got is None or got[0] is not poly:
+        got = (poly, poly.min(axis=0), poly.max(axis=0))
+        _BOUNDS[id(zone)] = got
+    return got[1], got[2]
 
 
 class VehicleWatch:
@@ -180,7 +219,8 @@ class VehicleWatch:
             self._zone_px = [np.flatnonzero(percept.grid.zone_mask(z)) for z in self.zones]
         rows, by_blob = vehicle_blobs(percept, self.zones)
         fg = percept.fg_mask.reshape(-1) > 0
-        on_vehicle = (np.isin(percept.labels.reshape(-1), percept.blobs.label[rows]) if len(rows) else None)
+        on_vehicle = vehicle_mask(percept, self.zones) if len(rows) else None
+        on_vehicle = None if on_vehicle is None else on_vehicle.reshape(-1)
         grey = percept.grey.reshape(-1)
         gain = float(getattr(percept, "lighting_gain", 1.0)) or 1.0
         cover = np.zeros(len(self.zones))

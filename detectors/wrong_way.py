@@ -114,12 +114,11 @@ from __future__ import annotations
 import math
 from collections import deque
 
-import cv2
 import numpy as np
 
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
-from detectors.evidence import InstanceLinks, clip_box, normal_cdf
+from detectors.evidence import InstanceLinks, clip_box, median, normal_cdf
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
 
@@ -448,7 +447,7 @@ class WrongWayDetector:
         k = min(self.steps + 1, len(h))
         h = h[np.linspace(0, len(h) - 1, k).round().astype(int)]
         s = -(h[:, 1:3] @ u)
-        a = float(np.median(np.diff(s) / np.diff(h[:, 0])))
+        a = median(np.diff(s) / np.diff(h[:, 0]))
         if self.max_angle_deg < 90.0:
             # a person crossing the passage at an angle walks partly against it: the heading must lie
             # within max_angle_deg of the direction against the flow
@@ -470,14 +469,13 @@ class WrongWayDetector:
             return 0.0
         mask = np.zeros((fh, fw), bool)
         mask[v0:v1, u0:u1] = True
-        fg = percept.fg_mask
-        mask &= cv2.resize(fg, (fw, fh), interpolation=cv2.INTER_AREA) > 96
+        mask &= percept.fg_at((fw, fh)) > 96
         if not mask.any():
             return 0.0
         _, vel = percept.ground_velocity(mask)
         along = vel @ u
         along = along[np.abs(along) > 0.1]  # flat-coloured insides hardly move: the edges say it
-        return float(np.median(along)) if len(along) >= 3 else 0.0
+        return median(along) if len(along) >= 3 else 0.0
 
     def _slip(self, percept: Percept, track_id: int, box, expected_px: float, u: np.ndarray) -> float:
         """[expected person heights per s] how much faster the track's foot point moves against the flow in
@@ -497,7 +495,7 @@ class WrongWayDetector:
         if not (math.isfinite(norm) and norm > 0) or not np.all(np.isfinite(img)):
             return 0.0
         e = ahead / norm
-        track = float(np.median((np.diff(img, axis=0) @ e) / np.diff(h[:, 0])))
+        track = median((np.diff(img, axis=0) @ e) / np.diff(h[:, 0]))
         field = percept.flow_field
         fw, fh = field.size
         W, H = self.site.image_size
@@ -507,10 +505,10 @@ class WrongWayDetector:
         v0, v1 = max(0, int((y + bh / 3) * sy)), min(fh, int(math.ceil((y + bh) * sy)))
         pix = 0.0
         if u1 > u0 and v1 > v0:
-            fg = cv2.resize(percept.fg_mask, (fw, fh), interpolation=cv2.INTER_AREA)[v0:v1, u0:u1] > 96
+            fg = percept.fg_at((fw, fh))[v0:v1, u0:u1] > 96
             if fg.sum() >= 3:
                 flow = percept.flow()[v0:v1, u0:u1][fg]  # [flow px / s]
-                pix = float(np.median(flow[:, 0] / sx * e[0] + flow[:, 1] / sy * e[1]))
+                pix = median(flow[:, 0] / sx * e[0] + flow[:, 1] / sy * e[1])
         return (track - pix) / expected_px
 
     def _column(self, percept: Percept, track_id: int, expected_px: float) -> bool:
@@ -521,7 +519,7 @@ class WrongWayDetector:
         h = h[h[:, 0] >= percept.t - self.window_s - 1e-9]
         if len(h) < 4 or not expected_px > 0:
             return False
-        return float(np.median(h[:, 3])) > self.column_persons * expected_px
+        return median(h[:, 3]) > self.column_persons * expected_px
 
     def _median_of(self, rows_of: dict, sk: tuple[str, int], t: float, value: float) -> float:
         """Append ``value`` at time ``t`` [s] to the track's series in ``rows_of``; the median of its values
@@ -530,7 +528,7 @@ class WrongWayDetector:
         rows.append((t, value))
         while rows[0][0] < t - self.stream_s - 1e-9:
             rows.popleft()
-        return float(np.median([v for _, v in rows]))
+        return median([v for _, v in rows])
 
     def _stream_median(self, sk: tuple[str, int], t: float, with_mps: float) -> float:
         """[m/s] median of the track's pixel speeds with the flow measured over the last ``stream_s``."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import cv2
 import numpy as np
 import pytest
 
@@ -402,6 +403,9 @@ class _FlowPercept:
 
     def track_history(self, track_id):
         return self._hist
+
+    def fg_at(self, size):
+        return cv2.resize(self.fg_mask, size, interpolation=cv2.INTER_AREA)
 
     def flow(self):
         return self._flow
