@@ -16,6 +16,13 @@ alerts (type, camera and frame time) and a summary of its per-frame scores per c
 type (frames, sum, maximum): the scores of the learned detectors go through torch's CPU
 kernels, whose last bits depend on the processor's instruction set, so scores are compared
 within :data:`SCORE_TOLERANCE` rather than by their bytes (:func:`same_demo`).
+
+The fingerprints are computed on numpy's and OpenCV's x86-64-v3 (AVX2) code paths whatever the
+processor (:data:`PORTABLE_ENV`, :func:`fingerprint_portably`): on a processor with AVX-512 numpy
+dispatches ``exp``, ``sin``, ``arctan2``... to other vectorised kernels whose last bits differ, and the
+crowd simulation grows a last-bit difference into other tracks. Same seed, same numbers holds on one
+processor family; the pinned file is made and checked on one code path. (Other architectures, aarch64
+say, have their own kernels: the file holds x86-64 fingerprints.)
 """
 
 from __future__ import annotations
@@ -23,6 +30,8 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -109,6 +118,40 @@ def same_demo(now: dict, old: dict) -> bool:
                and abs(a[k][2] - b[k][2]) <= SCORE_TOLERANCE for k in a)
 
 
+#: environment of a process whose numpy and OpenCV take their x86-64-v3 code paths on an AVX-512 processor
+#: (the names are numpy's dispatch targets above X86_V3 and OpenCV's AVX-512 features; both are read at import)
+PORTABLE_ENV = {"NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR",
+                "OPENCV_CPU_DISABLE": "AVX512_SKX,AVX512_COMMON,AVX512_KNL,AVX512_KNM,AVX512_CNL,AVX512_CLX,AVX512_ICL"}
+
+
+def _has_avx512() -> bool:
+    try:
+        return " avx512f" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def portable_here() -> bool:
+    """Whether this process computes the pinned fingerprints as they are stored: no AVX-512 on the
+    processor, or :data:`PORTABLE_ENV` in force since before numpy was imported."""
+    return not _has_avx512() or all(os.environ.get(k) == v for k, v in PORTABLE_ENV.items())
+
+
+def fingerprint_portably(names=None) -> dict:
+    """:func:`fingerprint_all` in this process when :func:`portable_here`, else in a child process
+    started with :data:`PORTABLE_ENV` (numpy and OpenCV read it once, at import)."""
+    if portable_here():
+        return fingerprint_all(names)
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, **PORTABLE_ENV, "PYTHONPATH": os.pathsep.join(
+        [str(root)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p])}
+    cmd = [sys.executable, "-m", "tests.pinned", "--print", *(names or [])]
+    done = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"fingerprinting in a child process failed ({' '.join(cmd)}):\n{done.stderr[-4000:]}")
+    return json.loads(done.stdout)
+
+
 def fingerprint_all(names=None) -> dict:
     import tempfile
 
@@ -125,8 +168,13 @@ def fingerprint_all(names=None) -> dict:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--write", action="store_true", help=f"write {PINNED}")
+    ap.add_argument("--print", action="store_true", help="print the fingerprints as JSON (of SCENARIO... or all)")
+    ap.add_argument("scenarios", nargs="*", metavar="SCENARIO", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    now = fingerprint_all()
+    now = fingerprint_portably(args.scenarios or None)
+    if args.print:
+        json.dump(now, sys.stdout, sort_keys=True)
+        return 0
     if args.write:
         PINNED.write_text(json.dumps(now, indent=1, sort_keys=True) + "\n")
         print(f"wrote {PINNED}")
