@@ -92,6 +92,7 @@ from detectors.background import changed_below, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
+from detectors.fall_pieces import changed_pieces
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
 from detectors.vehicles import VehicleMemory
@@ -160,7 +161,8 @@ class PersonOnGroundDetector:
                  confirm_s: float = 4.0, sunk_height: float = 0.38, sunk_aspect: float = 1.0,
                  born_after_s: float = 1.0, trousers_share: float = 0.5, sink_from: float = 0.8,
                  sink_s: float = 1.5, torso_share: float = 0.5, grow_diff: float = 25.0, grow_share: float = 0.3,
-                 grow_width: float = 1.2, hollow_share: float = 0.3, torso_diff: float = 25.0) -> None:
+                 grow_width: float = 1.2, hollow_share: float = 0.3, torso_diff: float = 25.0,
+                 changed_reach: float = 1.2) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -235,11 +237,17 @@ class PersonOnGroundDetector:
         if not (math.isfinite(torso_diff) and 0 <= torso_diff <= 255):
             raise ValueError(f"PersonOnGroundDetector.torso_diff must be a number in [0, 255]; got {torso_diff!r}")
         self.torso_diff = float(torso_diff)
+        if not (math.isfinite(changed_reach) and changed_reach >= 0):
+            raise ValueError(f"PersonOnGroundDetector.changed_reach must be a finite number >= 0; got {changed_reach!r}")
+        self.changed_reach = float(changed_reach)
         self.reset()
 
     def reset(self) -> None:
         #: track id -> (first t upright, last t upright, [m] last upright position)
         self._last_up: dict[int, tuple[float, float, np.ndarray]] = {}
+        #: track id -> [m] where an adult whose head is at the top of its last upright box stands (its feet may be
+        #: cleared from the foreground with the shadows: the box ends at the knees, its foot point far behind them)
+        self._head_up: dict[int, np.ndarray] = {}
         #: track id -> (t it was first seen low after standing, [m] where it last stood upright, what ``_stood``
         #: held for it then or None)
         self._down: dict[int, tuple[float, np.ndarray, float | None]] = {}
@@ -286,8 +294,9 @@ class PersonOnGroundDetector:
             foot[trousers] = self.site.image_to_ground(np.c_[x + w / 2, y + tr.expected_height_px[trousers]])
             upright &= np.all(np.isfinite(foot), axis=1)
         now_up = foot[upright]
-        for tid, xy in zip(tr.id[upright].tolist(), now_up):
+        for tid, xy, xh in zip(tr.id[upright].tolist(), now_up, self._head_feet(tr.box[upright], now_up)):
             self._last_up[tid] = (self._last_up.get(tid, (t,))[0], t, xy.copy())
+            self._head_up[tid] = xh
         for tid in tr.id.tolist():
             self._born.setdefault(tid, t)
         if len(self._born) > 2 * len(tr.id) + 16:
@@ -306,6 +315,7 @@ class PersonOnGroundDetector:
                 self._down[tid] = (t, up[2], self._stood.get(tid))
         for tid in [k for k, (_, tk, _) in self._last_up.items() if t - tk > 2 * self.drop_s]:
             del self._last_up[tid]
+            self._head_up.pop(tid, None)
         for tid in [k for k, (tk, _, _) in self._down.items() if t - tk > 2 * self.drop_s]:
             del self._down[tid]
 
@@ -321,6 +331,18 @@ class PersonOnGroundDetector:
         grown = self._grown(percept, box, tr.box[present])
         if len(grown):
             box = np.concatenate([box, grown])
+        if self.changed_reach > 0:
+            # where someone stopped being upright a moment ago, and where a body that fell lies: the change against
+            # the background (a body as light as the floor is hardly in the foreground)
+            gone_after = t - 0.5 / self.site.fps
+            seeds = [self._head_up.get(k, xy) for k, (t0, tu, xy) in self._last_up.items()
+                     if tu - t0 >= self.min_upright_s and t - self.drop_s <= tu <= gone_after]
+            seeds += [b["xy"] for b in self._bodies.values() if b["fell"]]
+            if seeds:
+                pieces = changed_pieces(percept, self.site, np.array(seeds), tr.box[present], diff=self.grow_diff,
+                                        reach=self.changed_reach, min_width=self.min_width)
+                if len(pieces):
+                    box = np.concatenate([box, pieces])
         on_floor = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
         adult = self.site.person_height_px(on_floor)
         # the track whose box (seen now, at most ``sunk_height`` of the adult height high) lies inside each box
@@ -635,18 +657,44 @@ class PersonOnGroundDetector:
         gone_after = t - 0.5 / self.site.fps  # an upright track seen in this frame is still up
         if b["first"] - self._t_ready < self.drop_s:
             return False  # the tracks of the first seconds are still being set up
-        for t0, tu, xy in self._last_up.values():
+        # the body's ends on the floor (its box's bottom corners) besides its middle: one lies where the person
+        # stood, the other a body's length away, and a piece of the body (its head end) is seen alone at times
+        x, y, w, h = b["box"]
+        body = np.vstack([b["xy"][None], self.site.image_to_ground(np.array([[x, y + h], [x + w, y + h]], float))])
+        for k, (t0, tu, xy) in self._last_up.items():
             if tu - t0 < self.min_upright_s:
                 continue  # a fragment's short-lived track, not a person who was walking or standing
             # upright until shortly before the body appeared, or a moment after (the box of a person
-            # going down is still tall for a frame or two), and not upright since
-            if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + self.up_after_s) and \
-                    ((xy - b["xy"]) ** 2).sum() <= r2:
+            # going down is still tall for a frame or two), and not upright since; where they stood is their
+            # box's foot point or where an adult whose head is at its top stands
+            if not b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + self.up_after_s):
+                continue
+            stood = np.vstack([xy, self._head_up.get(k, xy)])
+            d2 = ((stood[:, None] - body[None]) ** 2).sum(axis=2)
+            if np.nanmin(d2) <= r2:
                 return True
         for td, xy, _ in self._down.values():
             if b["first"] - self.drop_s <= td <= b["first"] + self.up_after_s and ((xy - b["xy"]) ** 2).sum() <= r2:
                 return True
         return False
+
+    def _head_feet(self, box: np.ndarray, foot: np.ndarray) -> np.ndarray:
+        """(N, 2) [m] where an adult whose head is at the top of each image box ``box`` (N, 4) [px] would stand:
+        ``foot`` (N, 2) [m] (under the box's bottom edge) where the box is as high as an adult there, further down
+        the image where it is shorter (a few fixed-point steps of the adult height at the foot point)."""
+        out = np.array(foot, dtype=np.float64, copy=True).reshape(-1, 2)
+        if not len(out):
+            return out
+        x, y, w, h = np.asarray(box, np.float64).T
+        yf = y + h
+        for _ in range(3):
+            with np.errstate(invalid="ignore"):
+                adult = self.site.person_height_px(self.site.image_to_ground(np.c_[x + w / 2, yf]))
+                yf = np.where(np.isfinite(adult), np.maximum(y + h, y + adult), yf)
+        xy = self.site.image_to_ground(np.c_[x + w / 2, yf])
+        ok = np.all(np.isfinite(xy), axis=1)
+        out[ok] = xy[ok]
+        return out
 
     def _sank(self, b: dict, t: float) -> bool:
         """Whether body ``b``, first seen as the short box of track ``b["track"]``, is that track sunk to the

@@ -1,0 +1,65 @@
+"""Where a person fell, the body may not be in the foreground: pieces from the change against the background.
+
+Clothes about as light as the floor (a white shirt, pale trousers on a light grey platform) differ from the
+long-term background by 25 to 40 grey levels, less than the background model asks of the foreground: the body
+shows there as a few pixels of its darker parts, too small for the people finder, beside the legs of anyone
+standing at it. The falls detector (:mod:`detectors.fall`) looks for it where it should lie, around the places
+where a person stopped being upright a moment ago and around the bodies it follows: the working pixels changed
+from the long-term background by more than ``diff`` grey levels, or in the foreground, outside the silhouettes
+(foreground pixels) of the people upright now, joined into 8-connected pieces whose boxes are judged by the
+detector's rules for a body (low, wide, long on the floor, no legs under it, nobody above it).
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from detectors.perception import Percept
+from detectors.site import SiteConfig
+
+
+def changed_pieces(percept: Percept, site: SiteConfig, seeds_m: np.ndarray, upright_box: np.ndarray, *,
+                   diff: float, reach: float, min_width: float) -> np.ndarray:
+    """(K, 4) [px] boxes of the pieces of the change against the long-term background around ground points
+    ``seeds_m`` (N, 2) [m].
+
+    Around each seed, in a window ``reach`` [fraction of the adult height there] to each side, the adult height
+    above and half of it below the seed's image point, the working pixels changed by more than ``diff`` [grey
+    levels] from the long-term background or in the foreground, less the foreground pixels inside the boxes
+    ``upright_box`` (M, 4) [px] of the people upright now (their silhouettes; the changed floor round their feet,
+    a body's part they stand at, stays), are joined into 8-connected pieces; each piece at least ``min_width``
+    [fraction of the adult height] wide gives its box (in full-resolution pixels).
+    """
+    seeds = np.asarray(seeds_m, np.float64).reshape(-1, 2)
+    seeds = seeds[np.all(np.isfinite(seeds), axis=1)]
+    if not len(seeds):
+        return np.zeros((0, 4))
+    g = percept.grid
+    uv = site.ground_to_image(seeds)
+    adult = site.person_height_px(seeds)
+    ok = np.all(np.isfinite(uv), axis=1) & np.isfinite(adult) & (adult > 0)
+    uv, adult = uv[ok], adult[ok]
+    wh, ww = percept.fg_mask.shape
+    out = []
+    for (u, v), a in zip(uv, adult):
+        c0, c1 = max(0, int((u - reach * a) / g.sx)), min(ww, int(math.ceil((u + reach * a) / g.sx)))
+        r0, r1 = max(0, int((v - a) / g.sy)), min(wh, int(math.ceil((v + 0.5 * a) / g.sy)))
+        if c1 - c0 < 2 or r1 - r0 < 2:
+            continue
+        fg = percept.fg_mask[r0:r1, c0:c1] > 0
+        mask = cv2.absdiff(percept.grey[r0:r1, c0:c1], percept.background()[r0:r1, c0:c1]) > diff
+        mask |= fg
+        for x, y, w, h in np.asarray(upright_box, np.float64).reshape(-1, 4):
+            bx0, bx1 = max(c0, int(x / g.sx)), min(c1, int(math.ceil((x + w) / g.sx)))
+            by0, by1 = max(r0, int(y / g.sy)), min(r1, int(math.ceil((y + h) / g.sy)))
+            if bx1 > bx0 and by1 > by0:
+                mask[by0 - r0:by1 - r0, bx0 - c0:bx1 - c0] &= ~fg[by0 - r0:by1 - r0, bx0 - c0:bx1 - c0]
+        n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        wide = stats[1:, cv2.CC_STAT_WIDTH] * g.sx >= min_width * a
+        for px, py, pw, ph, _ in stats[1:][wide]:
+            out.append([(c0 + px) * g.sx, (r0 + py) * g.sy, pw * g.sx, ph * g.sy])
+    # neighbouring seeds (a person's tracks, a body and who fell there) see the same pieces
+    return np.unique(np.array(out, dtype=np.float64).reshape(-1, 4), axis=0)
