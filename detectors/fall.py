@@ -92,14 +92,10 @@ from detectors.background import changed_below, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
-from detectors.fall_pieces import changed_pieces
+from detectors.fall_pieces import BODY_THICK_M, body_length_m, changed_pieces, head_feet  # noqa: F401
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
 from detectors.vehicles import VehicleMemory
-
-
-#: [m] a body's thickness on the floor: the top edge of its box is read at this height
-BODY_THICK_M = 0.3
 
 
 class PersonOnGroundDetector:
@@ -162,7 +158,7 @@ class PersonOnGroundDetector:
                  born_after_s: float = 1.0, trousers_share: float = 0.5, sink_from: float = 0.8,
                  sink_s: float = 1.5, torso_share: float = 0.5, grow_diff: float = 25.0, grow_share: float = 0.3,
                  grow_width: float = 1.2, hollow_share: float = 0.3, torso_diff: float = 25.0,
-                 changed_reach: float = 1.2) -> None:
+                 changed_reach: float = 1.2, sink_drop: float = 0.3) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -240,6 +236,9 @@ class PersonOnGroundDetector:
         if not (math.isfinite(changed_reach) and changed_reach >= 0):
             raise ValueError(f"PersonOnGroundDetector.changed_reach must be a finite number >= 0; got {changed_reach!r}")
         self.changed_reach = float(changed_reach)
+        if not (math.isfinite(sink_drop) and sink_drop > 0):
+            raise ValueError(f"PersonOnGroundDetector.sink_drop must be a finite number > 0; got {sink_drop!r}")
+        self.sink_drop = float(sink_drop)
         self.reset()
 
     def reset(self) -> None:
@@ -248,6 +247,10 @@ class PersonOnGroundDetector:
         #: track id -> [m] where an adult whose head is at the top of its last upright box stands (its feet may be
         #: cleared from the foreground with the shadows: the box ends at the knees, its foot point far behind them)
         self._head_up: dict[int, np.ndarray] = {}
+        #: track id -> (t [s], box top [px], adult height there [px]) of its upright sightings of the last ``sink_s``
+        self._tops: dict[int, list[tuple[float, float, float]]] = {}
+        #: track id -> [px] the top of its box in this frame
+        self._top_now: dict[int, float] = {}
         #: track id -> (t it was first seen low after standing, [m] where it last stood upright, what ``_stood``
         #: held for it then or None)
         self._down: dict[int, tuple[float, np.ndarray, float | None]] = {}
@@ -285,7 +288,9 @@ class PersonOnGroundDetector:
             self._stood[tid] = t
         # a track whose box was upright a moment ago and is short now is going down, whatever is under it
         # (the legs of a person falling): the trousers test is for those whose box never reached upright
-        recent = np.array([t - self._tall.get(k, -math.inf) <= self.drop_s for k in tr.id.tolist()], dtype=bool)
+        # (and a track that went down lately is a person on the floor whose legs are the floor, not trousers)
+        recent = np.array([t - self._tall.get(k, -math.inf) <= self.drop_s or k in self._down
+                           for k in tr.id.tolist()], dtype=bool)
         trousers = self._trousers(percept, seen & ~upright & ~recent)
         if trousers.any():
             upright |= trousers
@@ -294,9 +299,17 @@ class PersonOnGroundDetector:
             foot[trousers] = self.site.image_to_ground(np.c_[x + w / 2, y + tr.expected_height_px[trousers]])
             upright &= np.all(np.isfinite(foot), axis=1)
         now_up = foot[upright]
-        for tid, xy, xh in zip(tr.id[upright].tolist(), now_up, self._head_feet(tr.box[upright], now_up)):
+        for tid, xy, xh in zip(tr.id[upright].tolist(), now_up, head_feet(self.site, tr.box[upright], now_up)):
             self._last_up[tid] = (self._last_up.get(tid, (t,))[0], t, xy.copy())
             self._head_up[tid] = xh
+        # where each track's box top (its head) was while it was upright lately, in adult heights there
+        for tid, top, a in zip(tr.id[upright].tolist(), tr.box[upright, 1], tr.expected_height_px[upright]):
+            self._tops.setdefault(tid, []).append((t, float(top), float(a)))
+        for tid in list(self._tops):
+            self._tops[tid] = [e for e in self._tops[tid] if t - e[0] <= self.sink_s]
+            if not self._tops[tid]:
+                del self._tops[tid]
+        self._top_now = {k: float(v) for k, v in zip(tr.id[seen].tolist(), tr.box[seen, 1])}
         for tid in tr.id.tolist():
             self._born.setdefault(tid, t)
         if len(self._born) > 2 * len(tr.id) + 16:
@@ -361,7 +374,7 @@ class PersonOnGroundDetector:
             low &= adult >= self.min_adult_px * percept.grid.sy
         low &= np.all(np.isfinite(on_floor), axis=1)
         if low.any():
-            low[low] = self._length_m(box[low], on_floor[low]) >= self.min_length_m
+            low[low] = body_length_m(self.site, box[low], on_floor[low]) >= self.min_length_m
         # a train at the platform, or one that left less than ``vehicle_memory_s`` ago: the pieces of
         # its blob and the ghost it leaves on the track bed are no body there
         self._vehicles.update(percept)
@@ -554,19 +567,6 @@ class PersonOnGroundDetector:
             out.append([lo * g.sx, top, (hi - lo) * g.sx, yb - top])
         return np.array(out, dtype=np.float64).reshape(-1, 4)
 
-    def _length_m(self, box: np.ndarray, on_floor: np.ndarray) -> np.ndarray:
-        """(N,) [m] how long the things in image boxes ``box`` (N, 4) [px], lying on the floor at ``on_floor``
-        (N, 2) [m] (under the box's bottom edge), are: the diagonal of the floor from the box's bottom
-        corners (across the view) and from its bottom to its top edge taken ``BODY_THICK_M`` above the floor
-        (along the view)."""
-        x, y, w, h = box.T
-        left = self.site.image_to_ground(np.c_[x, y + h])
-        right = self.site.image_to_ground(np.c_[x + w, y + h])
-        far = self.site.image_to_ground_at_height(np.c_[x + w / 2, y], BODY_THICK_M)
-        across = np.hypot(*(right - left).T)
-        along = np.hypot(*(far - on_floor).T)
-        return np.nan_to_num(np.hypot(across, along), nan=0.0)
-
     def _low_runs(self, percept: Percept) -> np.ndarray:
         """(K, 4) [px] boxes of the low parts of the foreground blobs the people finder cut into several
         people: the runs of adjacent working-pixel columns in which the blob is at most ``lying_height`` of
@@ -678,24 +678,6 @@ class PersonOnGroundDetector:
                 return True
         return False
 
-    def _head_feet(self, box: np.ndarray, foot: np.ndarray) -> np.ndarray:
-        """(N, 2) [m] where an adult whose head is at the top of each image box ``box`` (N, 4) [px] would stand:
-        ``foot`` (N, 2) [m] (under the box's bottom edge) where the box is as high as an adult there, further down
-        the image where it is shorter (a few fixed-point steps of the adult height at the foot point)."""
-        out = np.array(foot, dtype=np.float64, copy=True).reshape(-1, 2)
-        if not len(out):
-            return out
-        x, y, w, h = np.asarray(box, np.float64).T
-        yf = y + h
-        for _ in range(3):
-            with np.errstate(invalid="ignore"):
-                adult = self.site.person_height_px(self.site.image_to_ground(np.c_[x + w / 2, yf]))
-                yf = np.where(np.isfinite(adult), np.maximum(y + h, y + adult), yf)
-        xy = self.site.image_to_ground(np.c_[x + w / 2, yf])
-        ok = np.all(np.isfinite(xy), axis=1)
-        out[ok] = xy[ok]
-        return out
-
     def _sank(self, b: dict, t: float) -> bool:
         """Whether body ``b``, first seen as the short box of track ``b["track"]``, is that track sunk to the
         floor: the track itself stood upright (for ``min_upright_s``) within ``drop_m`` of the body at most
@@ -706,7 +688,7 @@ class PersonOnGroundDetector:
         up = self._last_up.get(tid)
         if up is not None and up[1] - up[0] >= self.min_upright_s and \
                 b["first"] - self.drop_s <= up[1] <= b["first"] + self.up_after_s and \
-                ((up[2] - b["xy"]) ** 2).sum() <= r2 and self._dropped(b["stood"], b["first"]):
+                ((up[2] - b["xy"]) ** 2).sum() <= r2 and (self._dropped(b["stood"], b["first"]) or b["head_fell"]):
             return True
         born = self._born.get(tid)
         if born is None or born < b["first"] - self.born_after_s or born - self._t_ready < self.drop_s:
@@ -718,6 +700,14 @@ class PersonOnGroundDetector:
         return any(k != tid and t1 - t0 >= self.min_upright_s and born - self.born_after_s <= t1 <=
                    min(gone_after, born + self.up_after_s) and ((xy - b["xy"]) ** 2).sum() <= r2 and
                    self._dropped(self._stood.get(k), born) for k, (t0, t1, xy) in self._last_up.items())
+
+    def _head_fell(self, tid: int) -> bool:
+        """Whether the top of track ``tid``'s box (its head) is now at least ``sink_drop`` of the adult height lower
+        in the image than at one of its upright sightings of the last ``sink_s``: a person whose legs were cleared from
+        the foreground (upright by the trousers test, their box never ``sink_from`` high) fell; a seated person
+        (a wheelchair user) whose box shrinks from below keeps their head where it was."""
+        now = self._top_now.get(tid)
+        return now is not None and any(now - top >= self.sink_drop * a for _, top, a in self._tops.get(tid, ()))
 
     def _dropped(self, stood: float | None, t_low: float) -> bool:
         """Whether a track whose own box last stood at least ``sink_from`` of the adult height high at ``stood``
@@ -784,7 +774,8 @@ class PersonOnGroundDetector:
                 self._bodies[self._next_id] = {"xy": xy[i].copy(), "xy0": xy[i].copy(), "box": boxes[i],
                                                "first": t, "last": t, "seen": 1, "fell": False, "moved": 0.0,
                                                "steady": False, "track": tracks[i],
-                                               "stood": self._stood.get(tracks[i]) if tracks[i] >= 0 else None}
+                                               "stood": self._stood.get(tracks[i]) if tracks[i] >= 0 else None,
+                                               "head_fell": self._head_fell(tracks[i])}
                 self._next_id += 1
         for bid in [k for k, b in self._bodies.items() if t - b["last"] > self.forget_s]:
             del self._bodies[bid]

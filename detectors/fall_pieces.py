@@ -1,13 +1,9 @@
-"""Where a person fell, the body may not be in the foreground: pieces from the change against the background.
+"""Geometry the falls detector (:mod:`detectors.fall`) asks of a body and of the person who fell.
 
-Clothes about as light as the floor (a white shirt, pale trousers on a light grey platform) differ from the
-long-term background by 25 to 40 grey levels, less than the background model asks of the foreground: the body
-shows there as a few pixels of its darker parts, too small for the people finder, beside the legs of anyone
-standing at it. The falls detector (:mod:`detectors.fall`) looks for it where it should lie, around the places
-where a person stopped being upright a moment ago and around the bodies it follows: the working pixels changed
-from the long-term background by more than ``diff`` grey levels, or in the foreground, outside the silhouettes
-(foreground pixels) of the people upright now, joined into 8-connected pieces whose boxes are judged by the
-detector's rules for a body (low, wide, long on the floor, no legs under it, nobody above it).
+- :func:`body_length_m`: how long a thing lying on the floor is, from its image box;
+- :func:`head_feet`: where a person whose head is at the top of a box stands (their legs may be cleared from the
+  foreground with the shadows, their box ending at the knees);
+- :func:`changed_pieces`: where a person fell, the body may not be in the foreground (see below).
 """
 
 from __future__ import annotations
@@ -19,6 +15,49 @@ import numpy as np
 
 from detectors.perception import Percept
 from detectors.site import SiteConfig
+
+#: [m] a body's thickness on the floor: the top edge of its box is read at this height
+BODY_THICK_M = 0.3
+
+
+def body_length_m(site: SiteConfig, box: np.ndarray, on_floor: np.ndarray) -> np.ndarray:
+    """(N,) [m] how long the things in image boxes ``box`` (N, 4) [px], lying on the floor at ``on_floor``
+    (N, 2) [m] (under the box's bottom edge), are: the diagonal of the floor from the box's bottom
+    corners (across the view) and from its bottom to its top edge taken ``BODY_THICK_M`` above the floor
+    (along the view)."""
+    x, y, w, h = box.T
+    left = site.image_to_ground(np.c_[x, y + h])
+    right = site.image_to_ground(np.c_[x + w, y + h])
+    far = site.image_to_ground_at_height(np.c_[x + w / 2, y], BODY_THICK_M)
+    across = np.hypot(*(right - left).T)
+    along = np.hypot(*(far - on_floor).T)
+    return np.nan_to_num(np.hypot(across, along), nan=0.0)
+
+
+def head_feet(site: SiteConfig, box: np.ndarray, foot: np.ndarray) -> np.ndarray:
+    """(N, 2) [m] where an adult whose head is at the top of each image box ``box`` (N, 4) [px] would stand:
+    ``foot`` (N, 2) [m] (under the box's bottom edge) where the box is as high as an adult there, further down
+    the image where it is shorter (a few fixed-point steps of the adult height at the foot point)."""
+    out = np.array(foot, dtype=np.float64, copy=True).reshape(-1, 2)
+    if not len(out):
+        return out
+    x, y, w, h = np.asarray(box, np.float64).reshape(-1, 4).T
+    yf = y + h
+    for _ in range(3):
+        with np.errstate(invalid="ignore"):
+            adult = site.person_height_px(site.image_to_ground(np.c_[x + w / 2, yf]))
+            yf = np.where(np.isfinite(adult), np.maximum(y + h, y + adult), yf)
+    xy = site.image_to_ground(np.c_[x + w / 2, yf])
+    ok = np.all(np.isfinite(xy), axis=1)
+    out[ok] = xy[ok]
+    return out
+
+
+# Where a person fell, the body may not be in the foreground: pieces from the change against the background.
+# Clothes about as light as the floor (a white shirt, pale trousers on a light grey platform) differ from the
+# long-term background by 25 to 40 grey levels, less than the background model asks of the foreground: the body
+# shows there as a few pixels of its darker parts, too small for the people finder, beside the legs of anyone
+# standing at it.
 
 
 def changed_pieces(percept: Percept, site: SiteConfig, seeds_m: np.ndarray, upright_box: np.ndarray, *,
