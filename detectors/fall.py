@@ -12,7 +12,10 @@ adult standing at the same foot point would have in the image (the site's projec
   long-term background in the band a lying body fills, with the floor above and below, as far as they lead to
   more foreground there: a shirt about as grey as the floor, only darker, is cleared from the foreground with the
   shadows, and the body shows as its head and its legs apart; changed columns that end at the floor are a shadow),
-  up to ``grow_width`` of the adult height wide;
+  up to ``grow_width`` of the adult height wide; and, around where a person stopped being upright within ``drop_s``
+  and around a body that fell, the pieces of the change against the background (``grow_diff``, foreground included,
+  the silhouettes of people upright now left out) up to ``changed_reach`` of the adult height to each side: a body
+  dressed about as light as the floor is hardly in the foreground (:func:`detectors.fall_pieces.changed_pieces`);
 - *resolution floor*: where an adult is less than ``min_adult_px`` working pixels high (20 px: a
   body lying there is about 6 px high, as are the pieces of far people walking in a crowd), nothing
   is judged: the detector does not see falls that far from the camera;
@@ -41,9 +44,11 @@ adult standing at the same foot point would have in the image (the site's projec
   appeared, and is upright no more (its box dropped, or the track ended), or was seen at most
   ``down_height`` high in that time after standing (the tracker may move it at once onto someone
   standing by, who keeps it upright), and no upright track stands on the candidate (``clear_m``): the
-  upright person became the low body. The tracker often loses a person as they go down and starts a
-  new track on the body, so the rule keeps each track's last upright position itself rather than one
-  track's history;
+  upright person became the low body. Where they stood is their box's foot point or where an adult whose head is at
+  its top stands (legs cleared from the foreground end the box at the knees); the body is measured from its middle
+  and from its ends (its box's bottom corners: one lies where the person stood, and its head end is seen alone).
+  The tracker often loses a person as they go down and starts a new track on the body, so the rule keeps each
+  track's last upright position itself rather than one track's history;
 - *sunk track*: a box squarer than that (at least ``sunk_aspect`` as wide as high) but at most
   ``sunk_height`` of the adult height high is a candidate too when a track seen now, as low, lies inside it,
   and its body is judged by that track rather than by any upright person nearby: the track itself stood
@@ -54,12 +59,14 @@ adult standing at the same foot point would have in the image (the site's projec
   body first seen so and later whole is judged whole from then on (its place the whole body's). The track
   that sank must have *dropped*: its own box (not the trousers test) stood at least ``sink_from`` of the adult
   height high at most ``sink_s`` before it was low: a wheelchair user, whose box hovers about 0.7 of the adult
-  height, drifts low and high over seconds;
+  height, drifts low and high over seconds; or its box's top (the head) sank at least ``sink_drop`` of the adult
+  height within ``sink_s`` (a person upright by the trousers test whose own box never stood that high fell; a seated
+  person's box shrinks from below);
 - *trousers*: a track whose box never reached ``upright_height`` within ``drop_s`` but is at least
-  ``lying_height`` high, with the column under it down to where an adult's feet would be changed from the
-  long-term background (``trousers_share`` of its pixels by more than ``legs_diff``), stands: trousers
-  about as dark as a shadow on the floor are cleared from the foreground with it, and the box ends at the
-  hip; its feet are placed an adult's height under the box's top;
+  ``lying_height`` high and did not go down lately, with the column under it down to where an adult's feet
+  would be changed from the long-term background (``trousers_share`` of its pixels by more than ``legs_diff``),
+  stands: trousers about as dark as a shadow on the floor are cleared from the foreground with it, and the box
+  ends at the hip; its feet are placed an adult's height under the box's top;
 - a track that went down (seen at most ``down_height`` high after standing) less than ``2 drop_s`` ago and
   is upright again clears no candidate by standing on it (the tracker moves it onto a piece of the blob of
   the body and someone by it);
@@ -137,7 +144,9 @@ class PersonOnGroundDetector:
     columns whose band ``lying_height`` of the adult height high over its bottom edge has this share of its pixels
     changed by more than ``grow_diff`` (with less than ``torso_share`` above and ``legs_share`` under it) up to more
     foreground beyond a gap, at most this wide (0: no growing); ``hollow_share`` [share of rows]: an upright box with foreground in fewer of its upper
-    rows clears no body (0: none is hollow).
+    rows clears no body (0: none is hollow); ``changed_reach`` [fraction of the adult height]: how far to each side of
+    where someone stopped being upright the change against the background is looked at (0: not at all);
+    ``sink_drop`` [fraction of the adult height]: a sunk track whose box top sank this much within ``sink_s`` fell.
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -234,7 +243,8 @@ class PersonOnGroundDetector:
             raise ValueError(f"PersonOnGroundDetector.torso_diff must be a number in [0, 255]; got {torso_diff!r}")
         self.torso_diff = float(torso_diff)
         if not (math.isfinite(changed_reach) and changed_reach >= 0):
-            raise ValueError(f"PersonOnGroundDetector.changed_reach must be a finite number >= 0; got {changed_reach!r}")
+            raise ValueError(f"PersonOnGroundDetector.changed_reach must be a finite number >= 0; "
+                             f"got {changed_reach!r}")
         self.changed_reach = float(changed_reach)
         if not (math.isfinite(sink_drop) and sink_drop > 0):
             raise ValueError(f"PersonOnGroundDetector.sink_drop must be a finite number > 0; got {sink_drop!r}")
