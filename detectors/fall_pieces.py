@@ -82,23 +82,26 @@ def changed_pieces(percept: Percept, site: SiteConfig, seeds_m: np.ndarray, upri
     ok = np.all(np.isfinite(uv), axis=1) & np.isfinite(adult) & (adult > 0)
     uv, adult = uv[ok], adult[ok]
     wh, ww = percept.fg_mask.shape
-    out = []
+    # the change and the foreground once for the frame, the silhouettes of the people upright now left out
+    fg = percept.fg_mask > 0
+    mask = cv2.absdiff(percept.grey, percept.background()) > diff
+    mask |= fg
+    theirs = np.zeros_like(fg)
+    for x, y, w, h in np.asarray(upright_box, np.float64).reshape(-1, 4):
+        theirs[max(0, int(y / g.sy)):max(0, int(math.ceil((y + h) / g.sy))),
+               max(0, int(x / g.sx)):max(0, int(math.ceil((x + w) / g.sx)))] = True
+    mask &= ~(fg & theirs)
+    mask = mask.astype(np.uint8)
+    out, looked = {}, set()
     for (u, v), a in zip(uv, adult):
         c0, c1 = max(0, int((u - reach * a) / g.sx)), min(ww, int(math.ceil((u + reach * a) / g.sx)))
         r0, r1 = max(0, int((v - a) / g.sy)), min(wh, int(math.ceil((v + 0.5 * a) / g.sy)))
-        if c1 - c0 < 2 or r1 - r0 < 2:
-            continue
-        fg = percept.fg_mask[r0:r1, c0:c1] > 0
-        mask = cv2.absdiff(percept.grey[r0:r1, c0:c1], percept.background()[r0:r1, c0:c1]) > diff
-        mask |= fg
-        for x, y, w, h in np.asarray(upright_box, np.float64).reshape(-1, 4):
-            bx0, bx1 = max(c0, int(x / g.sx)), min(c1, int(math.ceil((x + w) / g.sx)))
-            by0, by1 = max(r0, int(y / g.sy)), min(r1, int(math.ceil((y + h) / g.sy)))
-            if bx1 > bx0 and by1 > by0:
-                mask[by0 - r0:by1 - r0, bx0 - c0:bx1 - c0] &= ~fg[by0 - r0:by1 - r0, bx0 - c0:bx1 - c0]
-        n, _, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
+        if c1 - c0 < 2 or r1 - r0 < 2 or (c0, c1, r0, r1) in looked:
+            continue  # neighbouring seeds (a person's tracks, a body and who fell there) see the same pieces
+        looked.add((c0, c1, r0, r1))
+        _, _, stats, _ = cv2.connectedComponentsWithStats(mask[r0:r1, c0:c1], connectivity=8)
         wide = stats[1:, cv2.CC_STAT_WIDTH] * g.sx >= min_width * a
-        for px, py, pw, ph, _ in stats[1:][wide]:
-            out.append([(c0 + px) * g.sx, (r0 + py) * g.sy, pw * g.sx, ph * g.sy])
-    # neighbouring seeds (a person's tracks, a body and who fell there) see the same pieces
-    return np.unique(np.array(out, dtype=np.float64).reshape(-1, 4), axis=0)
+        for px, py, pw, ph, _ in stats[1:][wide].tolist():
+            box = ((c0 + px) * g.sx, (r0 + py) * g.sy, pw * g.sx, ph * g.sy)
+            out[box] = box
+    return np.array(sorted(out), dtype=np.float64).reshape(-1, 4)
