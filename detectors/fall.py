@@ -12,7 +12,10 @@ adult standing at the same foot point would have in the image (the site's projec
   long-term background in the band a lying body fills, with the floor above and below, as far as they lead to
   more foreground there: a shirt about as grey as the floor, only darker, is cleared from the foreground with the
   shadows, and the body shows as its head and its legs apart; changed columns that end at the floor are a shadow),
-  up to ``grow_width`` of the adult height wide;
+  up to ``grow_width`` of the adult height wide; and, around where a person stopped being upright within ``drop_s``
+  and around a body that fell, the pieces of the change against the background (``grow_diff``, foreground included,
+  the silhouettes of people upright now left out) up to ``changed_reach`` of the adult height to each side: a body
+  dressed about as light as the floor is hardly in the foreground (:func:`detectors.fall_pieces.changed_pieces`);
 - *resolution floor*: where an adult is less than ``min_adult_px`` working pixels high (20 px: a
   body lying there is about 6 px high, as are the pieces of far people walking in a crowd), nothing
   is judged: the detector does not see falls that far from the camera;
@@ -41,9 +44,11 @@ adult standing at the same foot point would have in the image (the site's projec
   appeared, and is upright no more (its box dropped, or the track ended), or was seen at most
   ``down_height`` high in that time after standing (the tracker may move it at once onto someone
   standing by, who keeps it upright), and no upright track stands on the candidate (``clear_m``): the
-  upright person became the low body. The tracker often loses a person as they go down and starts a
-  new track on the body, so the rule keeps each track's last upright position itself rather than one
-  track's history;
+  upright person became the low body. Where they stood is their box's foot point or where an adult whose head is at
+  its top stands (legs cleared from the foreground end the box at the knees); the body is measured from its middle
+  and from its ends (its box's bottom corners: one lies where the person stood, and its head end is seen alone).
+  The tracker often loses a person as they go down and starts a new track on the body, so the rule keeps each
+  track's last upright position itself rather than one track's history;
 - *sunk track*: a box squarer than that (at least ``sunk_aspect`` as wide as high) but at most
   ``sunk_height`` of the adult height high is a candidate too when a track seen now, as low, lies inside it,
   and its body is judged by that track rather than by any upright person nearby: the track itself stood
@@ -54,12 +59,14 @@ adult standing at the same foot point would have in the image (the site's projec
   body first seen so and later whole is judged whole from then on (its place the whole body's). The track
   that sank must have *dropped*: its own box (not the trousers test) stood at least ``sink_from`` of the adult
   height high at most ``sink_s`` before it was low: a wheelchair user, whose box hovers about 0.7 of the adult
-  height, drifts low and high over seconds;
+  height, drifts low and high over seconds; or its box's top (the head) sank at least ``sink_drop`` of the adult
+  height within ``sink_s`` (a person upright by the trousers test whose own box never stood that high fell; a seated
+  person's box shrinks from below);
 - *trousers*: a track whose box never reached ``upright_height`` within ``drop_s`` but is at least
-  ``lying_height`` high, with the column under it down to where an adult's feet would be changed from the
-  long-term background (``trousers_share`` of its pixels by more than ``legs_diff``), stands: trousers
-  about as dark as a shadow on the floor are cleared from the foreground with it, and the box ends at the
-  hip; its feet are placed an adult's height under the box's top;
+  ``lying_height`` high and did not go down lately, with the column under it down to where an adult's feet
+  would be changed from the long-term background (``trousers_share`` of its pixels by more than ``legs_diff``),
+  stands: trousers about as dark as a shadow on the floor are cleared from the foreground with it, and the box
+  ends at the hip; its feet are placed an adult's height under the box's top;
 - a track that went down (seen at most ``down_height`` high after standing) less than ``2 drop_s`` ago and
   is upright again clears no candidate by standing on it (the tracker moves it onto a piece of the blob of
   the body and someone by it);
@@ -92,13 +99,10 @@ from detectors.background import changed_below, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
+from detectors.fall_pieces import BODY_THICK_M, body_length_m, changed_pieces, head_feet  # noqa: F401
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
 from detectors.vehicles import VehicleMemory
-
-
-#: [m] a body's thickness on the floor: the top edge of its box is read at this height
-BODY_THICK_M = 0.3
 
 
 class PersonOnGroundDetector:
@@ -140,7 +144,9 @@ class PersonOnGroundDetector:
     columns whose band ``lying_height`` of the adult height high over its bottom edge has this share of its pixels
     changed by more than ``grow_diff`` (with less than ``torso_share`` above and ``legs_share`` under it) up to more
     foreground beyond a gap, at most this wide (0: no growing); ``hollow_share`` [share of rows]: an upright box with foreground in fewer of its upper
-    rows clears no body (0: none is hollow).
+    rows clears no body (0: none is hollow); ``changed_reach`` [fraction of the adult height]: how far to each side of
+    where someone stopped being upright the change against the background is looked at (0: not at all);
+    ``sink_drop`` [fraction of the adult height]: a sunk track whose box top sank this much within ``sink_s`` fell.
     """
 
     event_type = EventType.PERSON_ON_GROUND
@@ -160,7 +166,8 @@ class PersonOnGroundDetector:
                  confirm_s: float = 4.0, sunk_height: float = 0.38, sunk_aspect: float = 1.0,
                  born_after_s: float = 1.0, trousers_share: float = 0.5, sink_from: float = 0.8,
                  sink_s: float = 1.5, torso_share: float = 0.5, grow_diff: float = 25.0, grow_share: float = 0.3,
-                 grow_width: float = 1.2, hollow_share: float = 0.3, torso_diff: float = 25.0) -> None:
+                 grow_width: float = 1.2, hollow_share: float = 0.3, torso_diff: float = 25.0,
+                 changed_reach: float = 1.2, sink_drop: float = 0.3) -> None:
         for name, value in (("lying_height", lying_height), ("min_width", min_width),
                             ("upright_height", upright_height), ("drop_s", drop_s), ("drop_m", drop_m),
                             ("lying_s", lying_s), ("match_m", match_m), ("forget_s", forget_s)):
@@ -235,11 +242,25 @@ class PersonOnGroundDetector:
         if not (math.isfinite(torso_diff) and 0 <= torso_diff <= 255):
             raise ValueError(f"PersonOnGroundDetector.torso_diff must be a number in [0, 255]; got {torso_diff!r}")
         self.torso_diff = float(torso_diff)
+        if not (math.isfinite(changed_reach) and changed_reach >= 0):
+            raise ValueError(f"PersonOnGroundDetector.changed_reach must be a finite number >= 0; "
+                             f"got {changed_reach!r}")
+        self.changed_reach = float(changed_reach)
+        if not (math.isfinite(sink_drop) and sink_drop > 0):
+            raise ValueError(f"PersonOnGroundDetector.sink_drop must be a finite number > 0; got {sink_drop!r}")
+        self.sink_drop = float(sink_drop)
         self.reset()
 
     def reset(self) -> None:
         #: track id -> (first t upright, last t upright, [m] last upright position)
         self._last_up: dict[int, tuple[float, float, np.ndarray]] = {}
+        #: track id -> [m] where an adult whose head is at the top of its last upright box stands (its feet may be
+        #: cleared from the foreground with the shadows: the box ends at the knees, its foot point far behind them)
+        self._head_up: dict[int, np.ndarray] = {}
+        #: track id -> (t [s], box top [px], adult height there [px]) of its upright sightings of the last ``sink_s``
+        self._tops: dict[int, list[tuple[float, float, float]]] = {}
+        #: track id -> [px] the top of its box in this frame
+        self._top_now: dict[int, float] = {}
         #: track id -> (t it was first seen low after standing, [m] where it last stood upright, what ``_stood``
         #: held for it then or None)
         self._down: dict[int, tuple[float, np.ndarray, float | None]] = {}
@@ -277,7 +298,9 @@ class PersonOnGroundDetector:
             self._stood[tid] = t
         # a track whose box was upright a moment ago and is short now is going down, whatever is under it
         # (the legs of a person falling): the trousers test is for those whose box never reached upright
-        recent = np.array([t - self._tall.get(k, -math.inf) <= self.drop_s for k in tr.id.tolist()], dtype=bool)
+        # (and a track that went down lately is a person on the floor whose legs are the floor, not trousers)
+        recent = np.array([t - self._tall.get(k, -math.inf) <= self.drop_s or k in self._down
+                           for k in tr.id.tolist()], dtype=bool)
         trousers = self._trousers(percept, seen & ~upright & ~recent)
         if trousers.any():
             upright |= trousers
@@ -286,8 +309,17 @@ class PersonOnGroundDetector:
             foot[trousers] = self.site.image_to_ground(np.c_[x + w / 2, y + tr.expected_height_px[trousers]])
             upright &= np.all(np.isfinite(foot), axis=1)
         now_up = foot[upright]
-        for tid, xy in zip(tr.id[upright].tolist(), now_up):
+        for tid, xy, xh in zip(tr.id[upright].tolist(), now_up, head_feet(self.site, tr.box[upright], now_up)):
             self._last_up[tid] = (self._last_up.get(tid, (t,))[0], t, xy.copy())
+            self._head_up[tid] = xh
+        # where each track's box top (its head) was while it was upright lately, in adult heights there
+        for tid, top, a in zip(tr.id[upright].tolist(), tr.box[upright, 1], tr.expected_height_px[upright]):
+            self._tops.setdefault(tid, []).append((t, float(top), float(a)))
+        for tid in list(self._tops):
+            self._tops[tid] = [e for e in self._tops[tid] if t - e[0] <= self.sink_s]
+            if not self._tops[tid]:
+                del self._tops[tid]
+        self._top_now = {k: float(v) for k, v in zip(tr.id[seen].tolist(), tr.box[seen, 1])}
         for tid in tr.id.tolist():
             self._born.setdefault(tid, t)
         if len(self._born) > 2 * len(tr.id) + 16:
@@ -306,6 +338,7 @@ class PersonOnGroundDetector:
                 self._down[tid] = (t, up[2], self._stood.get(tid))
         for tid in [k for k, (_, tk, _) in self._last_up.items() if t - tk > 2 * self.drop_s]:
             del self._last_up[tid]
+            self._head_up.pop(tid, None)
         for tid in [k for k, (tk, _, _) in self._down.items() if t - tk > 2 * self.drop_s]:
             del self._down[tid]
 
@@ -321,6 +354,18 @@ class PersonOnGroundDetector:
         grown = self._grown(percept, box, tr.box[present])
         if len(grown):
             box = np.concatenate([box, grown])
+        if self.changed_reach > 0:
+            # where someone stopped being upright a moment ago, and where a body that fell lies: the change against
+            # the background (a body as light as the floor is hardly in the foreground)
+            gone_after = t - 0.5 / self.site.fps
+            seeds = [self._head_up.get(k, xy) for k, (t0, tu, xy) in self._last_up.items()
+                     if tu - t0 >= self.min_upright_s and t - self.drop_s <= tu <= gone_after]
+            seeds += [b["xy"] for b in self._bodies.values() if b["fell"]]
+            if seeds:
+                pieces = changed_pieces(percept, self.site, np.array(seeds), tr.box[present], diff=self.grow_diff,
+                                        reach=self.changed_reach, min_width=self.min_width)
+                if len(pieces):
+                    box = np.concatenate([box, pieces])
         on_floor = self.site.image_to_ground(np.c_[box[:, 0] + box[:, 2] / 2, box[:, 1] + box[:, 3]])
         adult = self.site.person_height_px(on_floor)
         # the track whose box (seen now, at most ``sunk_height`` of the adult height high) lies inside each box
@@ -339,7 +384,7 @@ class PersonOnGroundDetector:
             low &= adult >= self.min_adult_px * percept.grid.sy
         low &= np.all(np.isfinite(on_floor), axis=1)
         if low.any():
-            low[low] = self._length_m(box[low], on_floor[low]) >= self.min_length_m
+            low[low] = body_length_m(self.site, box[low], on_floor[low]) >= self.min_length_m
         # a train at the platform, or one that left less than ``vehicle_memory_s`` ago: the pieces of
         # its blob and the ghost it leaves on the track bed are no body there
         self._vehicles.update(percept)
@@ -535,19 +580,6 @@ class PersonOnGroundDetector:
             out.append([lo * g.sx, top, (hi - lo) * g.sx, yb - top])
         return np.array(out, dtype=np.float64).reshape(-1, 4)
 
-    def _length_m(self, box: np.ndarray, on_floor: np.ndarray) -> np.ndarray:
-        """(N,) [m] how long the things in image boxes ``box`` (N, 4) [px], lying on the floor at ``on_floor``
-        (N, 2) [m] (under the box's bottom edge), are: the diagonal of the floor from the box's bottom
-        corners (across the view) and from its bottom to its top edge taken ``BODY_THICK_M`` above the floor
-        (along the view)."""
-        x, y, w, h = box.T
-        left = self.site.image_to_ground(np.c_[x, y + h])
-        right = self.site.image_to_ground(np.c_[x + w, y + h])
-        far = self.site.image_to_ground_at_height(np.c_[x + w / 2, y], BODY_THICK_M)
-        across = np.hypot(*(right - left).T)
-        along = np.hypot(*(far - on_floor).T)
-        return np.nan_to_num(np.hypot(across, along), nan=0.0)
-
     def _low_runs(self, percept: Percept) -> np.ndarray:
         """(K, 4) [px] boxes of the low parts of the foreground blobs the people finder cut into several
         people: the runs of adjacent working-pixel columns in which the blob is at most ``lying_height`` of
@@ -638,13 +670,21 @@ class PersonOnGroundDetector:
         gone_after = t - 0.5 / self.site.fps  # an upright track seen in this frame is still up
         if b["first"] - self._t_ready < self.drop_s:
             return False  # the tracks of the first seconds are still being set up
-        for t0, tu, xy in self._last_up.values():
+        # the body's ends on the floor (its box's bottom corners) besides its middle: one lies where the person
+        # stood, the other a body's length away, and a piece of the body (its head end) is seen alone at times
+        x, y, w, h = b["box"]
+        body = np.vstack([b["xy"][None], self.site.image_to_ground(np.array([[x, y + h], [x + w, y + h]], float))])
+        for k, (t0, tu, xy) in self._last_up.items():
             if tu - t0 < self.min_upright_s:
                 continue  # a fragment's short-lived track, not a person who was walking or standing
             # upright until shortly before the body appeared, or a moment after (the box of a person
-            # going down is still tall for a frame or two), and not upright since
-            if b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + self.up_after_s) and \
-                    ((xy - b["xy"]) ** 2).sum() <= r2:
+            # going down is still tall for a frame or two), and not upright since; where they stood is their
+            # box's foot point or where an adult whose head is at its top stands
+            if not b["first"] - self.drop_s <= tu <= min(gone_after, b["first"] + self.up_after_s):
+                continue
+            stood = np.vstack([xy, self._head_up.get(k, xy)])
+            d2 = ((stood[:, None] - body[None]) ** 2).sum(axis=2)
+            if np.nanmin(d2) <= r2:
                 return True
         for td, xy, _ in self._down.values():
             if b["first"] - self.drop_s <= td <= b["first"] + self.up_after_s and ((xy - b["xy"]) ** 2).sum() <= r2:
@@ -661,7 +701,7 @@ class PersonOnGroundDetector:
         up = self._last_up.get(tid)
         if up is not None and up[1] - up[0] >= self.min_upright_s and \
                 b["first"] - self.drop_s <= up[1] <= b["first"] + self.up_after_s and \
-                ((up[2] - b["xy"]) ** 2).sum() <= r2 and self._dropped(b["stood"], b["first"]):
+                ((up[2] - b["xy"]) ** 2).sum() <= r2 and (self._dropped(b["stood"], b["first"]) or b["head_fell"]):
             return True
         born = self._born.get(tid)
         if born is None or born < b["first"] - self.born_after_s or born - self._t_ready < self.drop_s:
@@ -673,6 +713,14 @@ class PersonOnGroundDetector:
         return any(k != tid and t1 - t0 >= self.min_upright_s and born - self.born_after_s <= t1 <=
                    min(gone_after, born + self.up_after_s) and ((xy - b["xy"]) ** 2).sum() <= r2 and
                    self._dropped(self._stood.get(k), born) for k, (t0, t1, xy) in self._last_up.items())
+
+    def _head_fell(self, tid: int) -> bool:
+        """Whether the top of track ``tid``'s box (its head) is now at least ``sink_drop`` of the adult height lower
+        in the image than at one of its upright sightings of the last ``sink_s``: a person whose legs were cleared from
+        the foreground (upright by the trousers test, their box never ``sink_from`` high) fell; a seated person
+        (a wheelchair user) whose box shrinks from below keeps their head where it was."""
+        now = self._top_now.get(tid)
+        return now is not None and any(now - top >= self.sink_drop * a for _, top, a in self._tops.get(tid, ()))
 
     def _dropped(self, stood: float | None, t_low: float) -> bool:
         """Whether a track whose own box last stood at least ``sink_from`` of the adult height high at ``stood``
@@ -739,7 +787,8 @@ class PersonOnGroundDetector:
                 self._bodies[self._next_id] = {"xy": xy[i].copy(), "xy0": xy[i].copy(), "box": boxes[i],
                                                "first": t, "last": t, "seen": 1, "fell": False, "moved": 0.0,
                                                "steady": False, "track": tracks[i],
-                                               "stood": self._stood.get(tracks[i]) if tracks[i] >= 0 else None}
+                                               "stood": self._stood.get(tracks[i]) if tracks[i] >= 0 else None,
+                                               "head_fell": self._head_fell(tracks[i])}
                 self._next_id += 1
         for bid in [k for k, b in self._bodies.items() if t - b["last"] > self.forget_s]:
             del self._bodies[bid]

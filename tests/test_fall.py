@@ -438,3 +438,49 @@ def test_a_ghost_stays_a_ghost_when_someone_walks_over_it():
     assert det._ghost(percept(11.5, walker), body, box)  # still the uncovered floor, no body
     # the same walker, judged afresh (no ghost verdict before), is something present now
     assert not det._ghost(percept(11.5, walker), {}, box)
+
+
+def test_a_body_as_light_as_the_floor_is_the_change_where_someone_stopped_standing():
+    # a body 30 grey levels lighter than the floor (less than the foreground asks), beside the legs of someone
+    # standing at its end: around where a person stopped being upright, the change against the background, less
+    # the silhouette of the person standing, is one piece the size of the body; 20 grey levels is no change
+    from types import SimpleNamespace
+
+    from detectors.fall_pieces import changed_pieces
+
+    site = synthetic_site(())
+    adult = float(site.person_height_px(site.image_to_ground(np.array([[170.0, 150.0]])))[0])
+    background = np.full((180, 320), 150, np.uint8)
+    fg = np.zeros((180, 320), np.uint8)
+    grey = background.copy()
+    grey[90:152, 140:150] = 60  # someone standing (x 140..150), in the foreground
+    fg[90:152, 140:150] = 255
+    grey[142:150, 150:190] = 180  # the body lying at their feet (x 150..190), not in the foreground
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=1.0, sy=1.0), grey=grey, background=lambda: background,
+                              fg_mask=fg)
+    seed = site.image_to_ground(np.array([[170.0, 150.0]]))
+    standing = np.array([[140.0, 90.0, 10.0, 62.0]])
+    out = changed_pieces(percept, site, seed, standing, diff=25.0, reach=1.2, min_width=0.2)
+    assert out.tolist() == [[150.0, 142.0, 40.0, 8.0]]
+    assert 40 >= 0.2 * adult
+    assert not len(changed_pieces(percept, site, seed, standing, diff=35.0, reach=1.2, min_width=0.2))
+    # the person's silhouette is theirs: kept, it joins the body into one tall piece
+    both = changed_pieces(percept, site, seed, np.zeros((0, 4)), diff=25.0, reach=1.2, min_width=0.2)
+    assert len(both) == 1 and both[0, 3] > 8.0
+
+
+def test_where_a_person_whose_legs_are_cleared_stands():
+    # a box as high as an adult at its foot point stands there; one whose lower half is cleared (its box ends at
+    # the knees) stands where an adult whose head is at its top would: further down the image, nearer the camera
+    from detectors.fall_pieces import head_feet
+
+    site = synthetic_site(())
+    foot_px = np.array([[170.0, 150.0]])
+    adult = float(site.person_height_px(site.image_to_ground(foot_px))[0])
+    whole = np.array([[165.0, 150.0 - adult, 10.0, adult]])
+    knees = np.array([[165.0, 150.0 - adult, 10.0, 0.6 * adult]])
+    at = site.image_to_ground(foot_px)
+    assert np.allclose(head_feet(site, whole, at), at, atol=0.05)
+    cut_at = site.image_to_ground(np.array([[170.0, 150.0 - 0.4 * adult]]))
+    est = head_feet(site, knees, cut_at)
+    assert np.hypot(*(est - at)[0]) < 0.2 * np.hypot(*(cut_at - at)[0])
