@@ -72,8 +72,8 @@ adult standing at the same foot point would have in the image (the site's projec
   the body and someone by it);
 - a candidate is at least ``min_length_m`` long on the floor (the diagonal of its box's floor extent,
   across the view from its bottom corners, along it from its bottom edge to its top edge taken
-  ``BODY_THICK_M`` above the floor: a body is 1.5 to 1.9 m long, seen whole or nearly; a bag, a head, a
-  foot or a piece of a far walker is shorter);
+  :data:`~detectors.fall_pieces.BODY_THICK_M` above the floor: a body is 1.5 to 1.9 m long, seen whole or
+  nearly; a bag, a head, a foot or a piece of a far walker is shorter);
 - candidates are followed on the ground (within ``match_m``); one that stayed within ``still_m`` of
   where it appeared (a body lies still; the low piece of someone walking moves on), was seen in at
   least ``min_seen`` of the frames since it appeared, and did so by ``confirm_s`` after it appeared (a body
@@ -99,7 +99,7 @@ from detectors.background import changed_below, is_ghost
 from detectors.base import NOTHING, DetectorOutput, InstanceScore
 from detectors.events import EventType
 from detectors.evidence import clip_box, greedy_pairs
-from detectors.fall_pieces import BODY_THICK_M, body_length_m, changed_pieces, head_feet  # noqa: F401
+from detectors.fall_pieces import body_length_m, changed_pieces, head_feet
 from detectors.perception import Percept
 from detectors.site import SiteConfig, ZoneKind
 from detectors.vehicles import VehicleMemory
@@ -542,7 +542,7 @@ class PersonOnGroundDetector:
         if not low.any():
             return np.zeros((0, 4))
         g = percept.grid
-        changed = cv2.absdiff(percept.grey, percept.background()) > self.grow_diff
+        changed = percept.changed(self.grow_diff)
         fg = percept.fg_mask > 0
         wh, ww = changed.shape
         out = []

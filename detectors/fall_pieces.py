@@ -84,8 +84,7 @@ def changed_pieces(percept: Percept, site: SiteConfig, seeds_m: np.ndarray, upri
     wh, ww = percept.fg_mask.shape
     # the change and the foreground once for the frame, the silhouettes of the people upright now left out
     fg = percept.fg_mask > 0
-    mask = cv2.absdiff(percept.grey, percept.background()) > diff
-    mask |= fg
+    mask = percept.changed(diff) | fg
     theirs = np.zeros_like(fg)
     for x, y, w, h in np.asarray(upright_box, np.float64).reshape(-1, 4):
         theirs[max(0, int(y / g.sy)):max(0, int(math.ceil((y + h) / g.sy))),

@@ -183,9 +183,11 @@ class Percept:
             store[key] = compute()
         return store[key]
 
-    def labels_in(self, labels) -> np.ndarray:
-        """(wh, ww) bool: the pixels of :attr:`labels` whose label is one of ``labels`` (:func:`labels_in`)."""
-        return labels_in(self.labels, labels)
+    def changed(self, diff: float) -> np.ndarray:
+        """(wh, ww) bool the working pixels whose grey differs from :meth:`background` by more than ``diff``
+        [grey levels] (once per frame and ``diff``, read-only)."""
+        return self.memo(("changed", float(diff)), lambda: _read_only(
+            cv2.absdiff(self.grey, self.background()) > diff))
 
     def fg_at(self, size: tuple[int, int]) -> np.ndarray:
         """(h, w) uint8 :attr:`fg_mask` resized to ``size`` (width, height) by area averaging (the share of
@@ -430,13 +432,13 @@ class Perception:
         if not self._since_done:
             if self.model.frames_seen > self.model.warmup_frames:  # the first frame tested against the median
                 self._since_done = True
-                self._since_ready = fg.copy() if cv2.countNonZero(fg) else None
+                self._since_ready = _read_only(fg.copy()) if cv2.countNonZero(fg) else None
             return
         self._since_left -= 1
         if self._since_ready is not None and self._since_left <= 0:
             self._since_ready = None
-        if self._since_ready is not None:
-            cv2.bitwise_and(self._since_ready, fg, dst=self._since_ready)
+        if self._since_ready is not None:  # a new array each frame: the percepts handed out keep theirs
+            self._since_ready = _read_only(cv2.bitwise_and(self._since_ready, fg))
             if not cv2.countNonZero(self._since_ready):
                 self._since_ready = None
 
@@ -445,7 +447,7 @@ class Perception:
                     static_mask=static, labels=labels, blobs=blobs, detections=det, tracks=tracks, grid=self.grid,
                     lighting_gain=self.model.global_gain, _owner=self, _owner_frame=self.frames_seen,
                     label_stats=np.zeros((1, 5), np.int32) if label_stats is None else label_stats,
-                    since_ready=None if self._since_ready is None else _read_only(self._since_ready.copy()),
+                    since_ready=self._since_ready,
                     warmup_ghost_share=self.warmup_ghost_share)
         return p
 

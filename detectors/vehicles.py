@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from detectors.perception import Percept, labels_in
+from detectors.perception import Percept, _read_only, labels_in
 from detectors.site import Zone
 
 #: [persons] a component whose area amounts to more people than this and whose foot point stands
@@ -88,11 +88,6 @@ def vehicle_mask(percept: Percept, zones) -> np.ndarray | None:
         return _read_only(labels_in(percept.labels, percept.blobs.label[rows]))
 
     return percept.memo(("vehicle_mask", _zones_key(zones)), compute)
-
-
-def _read_only(a: np.ndarray) -> np.ndarray:
-    a.flags.writeable = False
-    return a
 
 
 def camera_nadir_m(site) -> np.ndarray | None:

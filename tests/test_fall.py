@@ -3,12 +3,19 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from detectors.checks import synthetic_site
 from detectors.fall import PersonOnGroundDetector
 from tests.scenes import draw_block, draw_lying, floor, frames, project, run
+
+
+def _changed(grey, background):
+    """A stand-in percept's :meth:`~detectors.perception.Percept.changed`."""
+    return lambda diff: cv2.absdiff(grey, background) > diff
+
 
 FALL_S = 5.0  #: [s] when the walker goes down
 AT = np.array([10.0, 4.0])  #: [m] where
@@ -99,7 +106,8 @@ def test_a_low_box_on_legs_is_a_part_of_someone_standing(legs_rows, expected):
     # the box x 20..40, y 20..30 image px is x 10..20, y 10..15 working px (2 px each); the column under it
     # is 0.3 x 40 px adult = 12 px = 6 working rows (y 15..21), 10 columns wide
     grey[15:15 + legs_rows, 10:20] = 70
-    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background)
+    percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background,
+                              changed=_changed(grey, background))
     assert det._on_legs(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
 
 
@@ -354,6 +362,7 @@ def test_a_low_box_under_someone_is_their_legs(torso_rows, coat, lit, expected):
     else:
         grey[10 - torso_rows:10, 10:20] = coat
     percept = SimpleNamespace(grid=SimpleNamespace(sx=2.0, sy=2.0), grey=grey, background=lambda: background,
+                              changed=_changed(grey, background),
                               fg_mask=fg)
     assert det._under_torso(percept, (20.0, 20.0, 20.0, 10.0), 40.0) is expected
 
@@ -405,6 +414,7 @@ def test_a_low_piece_grows_over_a_shirt_the_shadow_test_cleared(head, someone_ab
     if someone_above:
         grey[126:140, 148:160] = 60
     percept = SimpleNamespace(grid=SimpleNamespace(sx=1.0, sy=1.0), grey=grey, background=lambda: background,
+                              changed=_changed(grey, background),
                               fg_mask=fg)
     piece = np.array([[160.0, 144.0, 20.0, 6.0]])
     out = det._grown(percept, piece, np.zeros((0, 4)))
@@ -432,7 +442,7 @@ def test_a_ghost_stays_a_ghost_when_someone_walks_over_it():
 
     def percept(t, grey):
         return SimpleNamespace(t=t, grid=SimpleNamespace(sx=2.0, sy=2.0), fg_mask=fg, grey=grey,
-                               background=lambda: background)
+                               background=lambda: background, changed=_changed(grey, background))
     body = {}
     assert det._ghost(percept(10.0, floor_now), body, box)
     assert det._ghost(percept(11.5, walker), body, box)  # still the uncovered floor, no body
@@ -457,6 +467,7 @@ def test_a_body_as_light_as_the_floor_is_the_change_where_someone_stopped_standi
     fg[90:152, 140:150] = 255
     grey[142:150, 150:190] = 180  # the body lying at their feet (x 150..190), not in the foreground
     percept = SimpleNamespace(grid=SimpleNamespace(sx=1.0, sy=1.0), grey=grey, background=lambda: background,
+                              changed=_changed(grey, background),
                               fg_mask=fg)
     seed = site.image_to_ground(np.array([[170.0, 150.0]]))
     standing = np.array([[140.0, 90.0, 10.0, 62.0]])
